@@ -1,0 +1,305 @@
+// Package catalog describes the video backends AIPROD can route to: each
+// backend's provider protocol, endpoint, credential variable, concurrency
+// cap, and its offers (models) with capabilities and dated price tables.
+//
+// The catalog is a versioned JSON file. The default one, embedded from
+// default.json, carries the providers' published prices with the source and
+// date of each; AIPROD_CATALOG names another file. Estimates are pure
+// functions of the catalog and a request, in integer micro-USD.
+//
+// # Durations
+//
+// Providers generate only some durations (Veo 4/6/8 s, Luma 5/9 s, Runway
+// 5/10 s). A request is served by the shortest supported duration that is at
+// least the requested one, and that duration is what is billed and estimated.
+package catalog
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
+)
+
+//go:embed default.json
+var defaultJSON []byte
+
+// Providers are the protocols AIPROD has adapters for.
+var Providers = []string{"veo", "runway", "luma", "replicate", "fal"}
+
+// Catalog is the whole backend configuration.
+type Catalog struct {
+	Version  string    `json:"version"`
+	Backends []Backend `json:"backends"`
+}
+
+// Backend is one routable backend: a provider account reached at an endpoint.
+type Backend struct {
+	Name     string `json:"name"`     // routing name; topic aiprod-dispatch-<name>
+	Provider string `json:"provider"` // protocol: one of Providers
+	Endpoint string `json:"endpoint"` // API base URL
+	// CredentialEnv names the environment variable holding the API key
+	// (empty for Veo, which uses Application Default Credentials).
+	CredentialEnv string `json:"credential_env,omitempty"`
+	// Concurrency caps the generations running at once on this backend
+	// (providers cap running jobs per account); 0 means no cap.
+	Concurrency int     `json:"concurrency,omitempty"`
+	Offers      []Offer `json:"offers"`
+}
+
+// Offer is one model of a backend, its capabilities and its prices.
+type Offer struct {
+	Model        string            `json:"model"`
+	Tier         job.Tier          `json:"tier"`
+	Resolutions  []job.Resolution  `json:"resolutions"`
+	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
+	Durations    []int             `json:"durations"` // supported durations in seconds, ascending
+	TextToVideo  bool              `json:"text_to_video"`
+	ImageToVideo bool              `json:"image_to_video"`
+	Audio        bool              `json:"audio"` // can generate audio
+	Prices       []Price           `json:"prices"`
+	Extra        map[string]string `json:"extra,omitempty"` // provider-specific settings
+}
+
+// Price is one row of an offer's price table: it applies to requests whose
+// resolution and audio match (empty Resolution and nil Audio match any).
+type Price struct {
+	Resolution job.Resolution `json:"resolution,omitempty"`
+	Audio      *bool          `json:"audio,omitempty"`
+	PerSecond  money.Micros   `json:"per_second_usd"`
+	Fixed      money.Micros   `json:"fixed_usd,omitempty"`
+	Source     string         `json:"source"`
+	AsOf       string         `json:"as_of"`
+}
+
+// Cost is the price of a generation of seconds.
+func (p Price) Cost(seconds int) money.Micros { return p.Fixed + p.PerSecond.Times(seconds) }
+
+func (p Price) matches(req *job.Request) bool {
+	return (p.Resolution == "" || p.Resolution == req.Resolution) && (p.Audio == nil || *p.Audio == req.Audio)
+}
+
+// Quote is what serving a request on one offer costs.
+type Quote struct {
+	Backend  string
+	Provider string
+	Model    string
+	Tier     job.Tier
+	Seconds  int          // billed duration
+	Estimate money.Micros // price × Seconds + fixed
+	Price    Price
+}
+
+// BilledSeconds returns the shortest supported duration ≥ requested, or 0.
+func (o *Offer) BilledSeconds(requested int) int {
+	for _, d := range o.Durations {
+		if d >= requested {
+			return d
+		}
+	}
+	return 0
+}
+
+// Check returns "" when the offer can serve req, else why not.
+func (o *Offer) Check(req *job.Request) string {
+	switch {
+	case req.QualityTier.Rank() > o.Tier.Rank():
+		return fmt.Sprintf("tier %s below %s", o.Tier, req.QualityTier)
+	case !slices.Contains(o.Resolutions, req.Resolution):
+		return fmt.Sprintf("no %s", req.Resolution)
+	case !slices.Contains(o.AspectRatios, req.AspectRatio):
+		return fmt.Sprintf("no %s aspect ratio", req.AspectRatio)
+	case o.BilledSeconds(req.DurationSeconds) == 0:
+		return fmt.Sprintf("no %d s duration (max %d s)", req.DurationSeconds, slices.Max(o.Durations))
+	case req.ImageToVideo() && !o.ImageToVideo:
+		return "no image-to-video"
+	case !req.ImageToVideo() && !o.TextToVideo:
+		return "image-to-video only"
+	case req.Audio && !o.Audio:
+		return "no audio"
+	}
+	return ""
+}
+
+// Quote prices req on this offer; the string says why not when it cannot.
+func (o *Offer) Quote(b *Backend, req *job.Request) (Quote, string) {
+	if why := o.Check(req); why != "" {
+		return Quote{}, why
+	}
+	for _, p := range o.Prices {
+		if p.matches(req) {
+			secs := o.BilledSeconds(req.DurationSeconds)
+			return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}, ""
+		}
+	}
+	return Quote{}, fmt.Sprintf("no price for %s audio=%t", req.Resolution, req.Audio)
+}
+
+// Quote returns the cheapest offer of b that serves req, or, when none does,
+// a message saying why each offer cannot.
+func (b *Backend) Quote(req *job.Request) (Quote, string) {
+	var best *Quote
+	var whys []string
+	for i := range b.Offers {
+		q, why := b.Offers[i].Quote(b, req)
+		if why != "" {
+			whys = append(whys, b.Offers[i].Model+": "+why)
+			continue
+		}
+		if best == nil || q.Estimate < best.Estimate {
+			best = &q
+		}
+	}
+	if best == nil {
+		return Quote{}, strings.Join(whys, "; ")
+	}
+	return *best, ""
+}
+
+// Offer returns the offer of a model, or nil.
+func (b *Backend) Offer(model string) *Offer {
+	for i := range b.Offers {
+		if b.Offers[i].Model == model {
+			return &b.Offers[i]
+		}
+	}
+	return nil
+}
+
+// Backend returns the named backend, or nil.
+func (c *Catalog) Backend(name string) *Backend {
+	for i := range c.Backends {
+		if c.Backends[i].Name == name {
+			return &c.Backends[i]
+		}
+	}
+	return nil
+}
+
+// Names returns the backend names in catalog order.
+func (c *Catalog) Names() []string {
+	out := make([]string, len(c.Backends))
+	for i, b := range c.Backends {
+		out[i] = b.Name
+	}
+	return out
+}
+
+// Clone returns a deep-enough copy whose backends can be edited (endpoints
+// rewritten for the dev stack) without touching c.
+func (c *Catalog) Clone() *Catalog {
+	out := &Catalog{Version: c.Version, Backends: slices.Clone(c.Backends)}
+	for i := range out.Backends {
+		out.Backends[i].Offers = slices.Clone(out.Backends[i].Offers)
+	}
+	return out
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// Validate checks the catalog; messages name the backend, offer and field.
+func (c *Catalog) Validate() error {
+	if c.Version == "" {
+		return fmt.Errorf("catalog: version is required")
+	}
+	if len(c.Backends) == 0 {
+		return fmt.Errorf("catalog: backends is empty")
+	}
+	seen := map[string]bool{}
+	for _, b := range c.Backends {
+		if !nameRE.MatchString(b.Name) {
+			return fmt.Errorf("catalog: backend name %q must match %s", b.Name, nameRE)
+		}
+		if seen[b.Name] {
+			return fmt.Errorf("catalog: backend %q listed twice", b.Name)
+		}
+		seen[b.Name] = true
+		if !slices.Contains(Providers, b.Provider) {
+			return fmt.Errorf("catalog: backend %s: provider %q must be one of %v", b.Name, b.Provider, Providers)
+		}
+		if b.Endpoint == "" {
+			return fmt.Errorf("catalog: backend %s: endpoint is required", b.Name)
+		}
+		if len(b.Offers) == 0 {
+			return fmt.Errorf("catalog: backend %s: offers is empty", b.Name)
+		}
+		for _, o := range b.Offers {
+			where := fmt.Sprintf("catalog: backend %s offer %s", b.Name, o.Model)
+			switch {
+			case o.Model == "":
+				return fmt.Errorf("catalog: backend %s: an offer has no model", b.Name)
+			case o.Tier.Rank() == 0:
+				return fmt.Errorf("%s: tier %q must be draft, standard or premium", where, o.Tier)
+			case len(o.Resolutions) == 0 || len(o.AspectRatios) == 0 || len(o.Durations) == 0:
+				return fmt.Errorf("%s: resolutions, aspect_ratios and durations are required", where)
+			case !slices.IsSorted(o.Durations):
+				return fmt.Errorf("%s: durations must be ascending", where)
+			case !o.TextToVideo && !o.ImageToVideo:
+				return fmt.Errorf("%s: offers neither text_to_video nor image_to_video", where)
+			}
+			for _, p := range o.Prices {
+				if p.Source == "" || p.AsOf == "" {
+					return fmt.Errorf("%s: every price needs source and as_of", where)
+				}
+				if p.PerSecond < 0 || p.Fixed < 0 || p.PerSecond+p.Fixed == 0 {
+					return fmt.Errorf("%s: price must be positive", where)
+				}
+			}
+			// Every capability combination must have a price.
+			for _, r := range o.Resolutions {
+				for _, audio := range []bool{false, true} {
+					if audio && !o.Audio {
+						continue
+					}
+					req := job.Request{Resolution: r, Audio: audio}
+					if !slices.ContainsFunc(o.Prices, func(p Price) bool { return p.matches(&req) }) {
+						return fmt.Errorf("%s: no price for %s audio=%t", where, r, audio)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Parse reads a catalog from JSON strictly and validates it.
+func Parse(b []byte) (*Catalog, error) {
+	var c Catalog
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Load reads the catalog file at path, or the embedded default when path is "".
+func Load(path string) (*Catalog, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	return Parse(b)
+}
+
+// Default returns a fresh copy of the embedded default catalog.
+func Default() *Catalog {
+	c, err := Parse(defaultJSON)
+	if err != nil {
+		panic("embedded default catalog is invalid: " + err.Error())
+	}
+	return c
+}

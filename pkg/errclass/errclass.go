@@ -1,0 +1,153 @@
+// Package errclass is the closed set of error classes that AIPROD decides on.
+//
+// Implementations of ports (queue, store, backend adapters) never retry by
+// themselves: they classify what went wrong by wrapping one of the sentinel
+// errors below, and one layer above decides to retry, fail over, dead-letter
+// or give up. Callers test the class with errors.Is, never by message text.
+//
+// HTTP status codes are mapped to classes in one place (FromHTTPStatus) and
+// classes to HTTP status codes in one place (HTTPStatus).
+package errclass
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// The classes. Wrap them with New or with fmt.Errorf("...: %w", Class).
+var (
+	// Retryable is a transient infrastructure failure (5xx, timeout,
+	// connection refused, 429): try again later or elsewhere. It counts as a
+	// strike against a video backend's circuit.
+	Retryable = errors.New("retryable")
+	// Permanent is a request that will never succeed as sent (bad payload,
+	// unsupported parameters): fail or dead-letter, do not retry or fail over.
+	Permanent = errors.New("permanent")
+	// ContentSafety is a provider's content-safety rejection: fail the job,
+	// no failover, and no strike against the backend.
+	ContentSafety = errors.New("content_safety")
+	// Budget is a project or user budget that cannot cover the request.
+	Budget = errors.New("budget")
+	// NotFound is an absent entity (or one that belongs to another project).
+	NotFound = errors.New("not_found")
+	// Conflict is a state that forbids the operation (an illegal job state
+	// transition, an entity that already exists, a lost race).
+	Conflict = errors.New("conflict")
+	// Unauthenticated is a missing or wrong credential.
+	Unauthenticated = errors.New("unauthenticated")
+)
+
+// Error is a classified error with an optional Retry-After hint.
+type Error struct {
+	Class      error         // one of the sentinel classes above
+	Msg        string        // human message; never contains secrets
+	RetryAfter time.Duration // zero when the source gave no hint
+	Err        error         // underlying cause, may be nil
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+// Unwrap lets errors.Is find both the class and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Class, e.Err}
+	}
+	return []error{e.Class}
+}
+
+// New returns an error of class with a formatted message.
+func New(class error, format string, args ...any) error {
+	return &Error{Class: class, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap classifies err with class, keeping it as the cause.
+func Wrap(class error, err error, msg string) error {
+	return &Error{Class: class, Msg: msg, Err: err}
+}
+
+// WithRetryAfter returns a Retryable error carrying a server's Retry-After hint.
+func WithRetryAfter(d time.Duration, format string, args ...any) error {
+	return &Error{Class: Retryable, Msg: fmt.Sprintf(format, args...), RetryAfter: d}
+}
+
+// RetryAfter returns the Retry-After hint carried by err, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}
+
+// Of returns the class of err, or nil when err carries none. An unclassified
+// non-nil error is treated as Retryable by callers that must decide.
+func Of(err error) error {
+	for _, c := range []error{ContentSafety, Budget, Permanent, NotFound, Conflict, Unauthenticated, Retryable} {
+		if errors.Is(err, c) {
+			return c
+		}
+	}
+	return nil
+}
+
+// IsRetryable reports whether err should be retried: it is classified
+// Retryable, or not classified at all (unknown errors are assumed transient).
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	c := Of(err)
+	return c == nil || c == Retryable
+}
+
+// FromHTTPStatus classifies an HTTP response status from a remote service.
+// 2xx and 3xx return nil.
+func FromHTTPStatus(code int) error {
+	switch {
+	case code < 400:
+		return nil
+	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout:
+		return Retryable
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+		// A provider rejecting our credential is an infrastructure problem of
+		// that backend, not of the job: fail over.
+		return Retryable
+	case code == http.StatusNotFound:
+		return NotFound
+	case code == http.StatusConflict:
+		return Conflict
+	case code >= 500:
+		return Retryable
+	default:
+		return Permanent
+	}
+}
+
+// HTTPStatus maps a class to the status AIPROD's own API answers with.
+func HTTPStatus(err error) int {
+	switch Of(err) {
+	case Permanent:
+		return http.StatusBadRequest
+	case NotFound:
+		return http.StatusNotFound
+	case Conflict:
+		return http.StatusConflict
+	case Unauthenticated:
+		return http.StatusUnauthorized
+	case Budget:
+		return http.StatusPaymentRequired
+	case ContentSafety:
+		return http.StatusUnprocessableEntity
+	case Retryable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}

@@ -1,0 +1,249 @@
+package job
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/money"
+)
+
+// Status is a job's lifecycle state.
+type Status string
+
+// The job states.
+const (
+	StatusQueued     Status = "queued"
+	StatusDispatched Status = "dispatched"
+	StatusRunning    Status = "running"
+	StatusSucceeded  Status = "succeeded"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusQueued, StatusDispatched, StatusRunning, StatusSucceeded, StatusFailed, StatusCanceled}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+
+// Terminal reports whether s is final: succeeded, failed or canceled.
+func (s Status) Terminal() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCanceled
+}
+
+// legal lists the transitions out of each non-terminal state.
+var legal = map[Status][]Status{
+	StatusQueued:     {StatusDispatched, StatusFailed, StatusCanceled},
+	StatusDispatched: {StatusRunning, StatusQueued, StatusSucceeded, StatusFailed, StatusCanceled},
+	StatusRunning:    {StatusQueued, StatusSucceeded, StatusFailed, StatusCanceled},
+}
+
+// CanTransition reports whether a job may move from one status to another.
+// Staying in the same status is not a transition.
+func CanTransition(from, to Status) bool { return slices.Contains(legal[from], to) }
+
+// Error codes of a failed job (Job.Error.Code) and of a failed attempt.
+const (
+	CodeBudgetExceeded     = "budget_exceeded"
+	CodeNoBackend          = "no_backend"
+	CodeBackendFailed      = "backend_failed"
+	CodeInvalidRequest     = "invalid_request"
+	CodeCanceled           = "canceled"
+	CodeTimeout            = "timeout"
+	CodeBackendUnavailable = "backend_unavailable" // attempt: retryable infrastructure failure
+	CodeContentRejected    = "content_rejected"    // attempt and job: provider safety filter
+)
+
+// ErrorInfo is an error shown on a job or an attempt.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Attempt status values.
+const (
+	AttemptSubmitting = "submitting" // intent recorded, provider not yet confirmed
+	AttemptRunning    = "running"    // provider accepted: Handle is set
+	AttemptSucceeded  = "succeeded"
+	AttemptFailed     = "failed"
+	AttemptCanceled   = "canceled"
+)
+
+// Attempt is one try of a job on one backend.
+type Attempt struct {
+	Number  int    `json:"attempt"`
+	Backend string `json:"backend"`
+	Model   string `json:"model,omitempty"`
+	Status  string `json:"status"`
+	// Handle is the backend's serialized handle of the generation, recorded
+	// right after the provider accepted it. A worker that finds a Handle
+	// resumes polling instead of submitting again.
+	Handle          string       `json:"handle,omitempty"`
+	Error           *ErrorInfo   `json:"error,omitempty"`
+	EstimatedCost   money.Micros `json:"estimated_cost_usd"`
+	Cost            money.Micros `json:"cost_usd"`
+	StartedAt       time.Time    `json:"started_at"`
+	SubmittedAt     *time.Time   `json:"submitted_at,omitempty"`
+	EndedAt         *time.Time   `json:"ended_at,omitempty"`
+	LastProgressAt  *time.Time   `json:"last_progress_at,omitempty"`
+	DurationSeconds int          `json:"duration_seconds,omitempty"` // billed duration asked of the backend
+}
+
+// Result is a finished job's output.
+type Result struct {
+	VideoURL        string `json:"video_url"`
+	DurationSeconds int    `json:"duration_seconds"`
+}
+
+// Job is the stored record of one request; Firestore's copy is the truth.
+type Job struct {
+	ID             string       `json:"id"`
+	ProjectID      string       `json:"project_id"`
+	UserID         string       `json:"user_id,omitempty"`
+	Status         Status       `json:"status"`
+	Request        Request      `json:"request"`
+	Backend        string       `json:"backend,omitempty"`
+	Attempts       []Attempt    `json:"attempts"`
+	EstimatedCost  money.Micros `json:"estimated_cost_usd"`
+	Cost           money.Micros `json:"cost_usd"`
+	Result         *Result      `json:"result,omitempty"`
+	Error          *ErrorInfo   `json:"error,omitempty"`
+	TraceID        string       `json:"trace_id,omitempty"`
+	IdempotencyKey string       `json:"idempotency_key,omitempty"`
+	// ExcludedBackends are backends that failed this job and must not be
+	// routed to again.
+	ExcludedBackends []string   `json:"excluded_backends,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	CompletedAt      *time.Time `json:"completed_at,omitempty"`
+}
+
+// New returns a queued job for a validated request. id may be "" for a
+// fresh UUIDv4.
+func New(id, projectID string, req Request, now time.Time) *Job {
+	if id == "" {
+		id = NewID()
+	}
+	return &Job{
+		ID:        id,
+		ProjectID: projectID,
+		UserID:    req.UserID,
+		Status:    StatusQueued,
+		Request:   req,
+		Attempts:  []Attempt{},
+		CreatedAt: now.UTC(),
+		UpdatedAt: now.UTC(),
+	}
+}
+
+// Transition moves j to status `to` at `now`, or returns an errclass.Conflict
+// error when the state machine forbids it. Entering a terminal status sets
+// CompletedAt.
+func (j *Job) Transition(to Status, now time.Time) error {
+	if !CanTransition(j.Status, to) {
+		return errclass.New(errclass.Conflict, "job %s: illegal transition %s → %s", j.ID, j.Status, to)
+	}
+	j.Status = to
+	j.UpdatedAt = now.UTC()
+	if to.Terminal() {
+		t := now.UTC()
+		j.CompletedAt = &t
+	}
+	return nil
+}
+
+// Fail moves j to failed with an error code and message.
+func (j *Job) Fail(code, msg string, now time.Time) error {
+	if err := j.Transition(StatusFailed, now); err != nil {
+		return err
+	}
+	j.Error = &ErrorInfo{Code: code, Message: msg}
+	return nil
+}
+
+// CurrentAttempt returns the latest attempt, or nil when there is none.
+func (j *Job) CurrentAttempt() *Attempt {
+	if len(j.Attempts) == 0 {
+		return nil
+	}
+	return &j.Attempts[len(j.Attempts)-1]
+}
+
+// Attempt returns attempt number n (1-based), or nil.
+func (j *Job) Attempt(n int) *Attempt {
+	if n < 1 || n > len(j.Attempts) {
+		return nil
+	}
+	return &j.Attempts[n-1]
+}
+
+// Clone returns a deep copy of j, safe to mutate.
+func (j *Job) Clone() *Job {
+	c := *j
+	c.Request.Backends = slices.Clone(j.Request.Backends)
+	if j.Request.Metadata != nil {
+		c.Request.Metadata = make(map[string]string, len(j.Request.Metadata))
+		for k, v := range j.Request.Metadata {
+			c.Request.Metadata[k] = v
+		}
+	}
+	if j.Request.MaxCostUSD != nil {
+		v := *j.Request.MaxCostUSD
+		c.Request.MaxCostUSD = &v
+	}
+	c.Attempts = make([]Attempt, len(j.Attempts))
+	for i, a := range j.Attempts {
+		c.Attempts[i] = a
+		if a.Error != nil {
+			e := *a.Error
+			c.Attempts[i].Error = &e
+		}
+		c.Attempts[i].SubmittedAt = clonePtr(a.SubmittedAt)
+		c.Attempts[i].EndedAt = clonePtr(a.EndedAt)
+		c.Attempts[i].LastProgressAt = clonePtr(a.LastProgressAt)
+	}
+	if j.Result != nil {
+		r := *j.Result
+		c.Result = &r
+	}
+	if j.Error != nil {
+		e := *j.Error
+		c.Error = &e
+	}
+	c.ExcludedBackends = slices.Clone(j.ExcludedBackends)
+	c.CompletedAt = clonePtr(j.CompletedAt)
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// idempotencyNamespace is the UUIDv5 namespace of AIPROD idempotency keys.
+var idempotencyNamespace = uuid.MustParse("6f1c3a8e-2b4d-4e0a-9c55-0b9d2f7e4a10")
+
+// NewID returns a fresh random job id (UUIDv4).
+func NewID() string { return uuid.NewString() }
+
+// IDForKey returns the job id that an idempotency key names within a project:
+// the UUIDv5 of "project\x00key". The same pair always gives the same id.
+func IDForKey(projectID, key string) string {
+	return uuid.NewSHA1(idempotencyNamespace, []byte(projectID+"\x00"+key)).String()
+}
+
+// ValidID reports whether s has the form of a job id.
+func ValidID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// String is for logs.
+func (j *Job) String() string { return fmt.Sprintf("job %s (%s, %s)", j.ID, j.ProjectID, j.Status) }

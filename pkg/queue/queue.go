@@ -1,0 +1,250 @@
+// Package queue is AIPROD's port to a message queue with Pub/Sub semantics:
+// topics, subscriptions, at-least-once delivery, ack/nack, dead-letter topics.
+//
+// # Implementations
+//
+//   - queue/gcppubsub: Google Cloud Pub/Sub through cloud.google.com/go/pubsub/v2,
+//     in production and against the emulator (PUBSUB_EMULATOR_HOST, pstest).
+//   - queue/memqueue: in memory, for unit tests; not for production.
+//
+// Both pass the conformance suite in queue/queuetest.
+//
+// # Contract
+//
+// Publish returns once the queue has durably accepted the message. Receive
+// calls the handler for every message of a subscription, concurrently up to
+// ReceiveOptions.MaxOutstanding, until ctx is done; the handler must call
+// exactly one of Ack or Nack (Nack also after a panic-free failure). A
+// nacked or never-acked message is delivered again, at least once, and
+// after the subscription's max delivery attempts it goes to the
+// subscription's dead-letter topic. Implementations never retry a failed
+// Publish by themselves beyond what their client library does; they classify
+// errors with errclass.
+//
+// # Topology
+//
+// Topology lists the topics and subscriptions of DESIGN.md; Provision creates
+// the missing ones, each subscription with a dead-letter topic <topic>-dlq
+// and an explicit retry policy.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Well-known topic and subscription names.
+const (
+	TopicJobs          = "aiprod-jobs"
+	SubscriptionRouter = "aiprod-router"
+	TopicEvents        = "aiprod-events"
+	SubscriptionEvents = "aiprod-notifier"
+	DeadLetterSuffix   = "-dlq"
+)
+
+// Message attribute keys.
+const (
+	AttrJobID          = "job_id"
+	AttrProjectID      = "project_id"
+	AttrAttempt        = "attempt"
+	AttrIdempotencyKey = "idempotency_key"
+	AttrBackend        = "backend"
+	AttrReason         = "reason"              // on dead-lettered messages: why
+	AttrSourceSub      = "source_subscription" // on dead-lettered messages: where it failed
+	AttrTraceParent    = "traceparent"         // W3C trace context
+	AttrTraceState     = "tracestate"
+)
+
+// DispatchTopic is the topic of one backend's work.
+func DispatchTopic(backend string) string { return "aiprod-dispatch-" + backend }
+
+// WorkerSubscription is the subscription a backend's workers consume.
+func WorkerSubscription(backend string) string { return "aiprod-worker-" + backend }
+
+// DeadLetterTopic is the dead-letter topic of a topic.
+func DeadLetterTopic(topic string) string { return topic + DeadLetterSuffix }
+
+// Message is one message as published or received.
+type Message struct {
+	ID         string            // set by the queue on publish/receive
+	Data       []byte            // payload
+	Attributes map[string]string // small string facts: job_id, project_id, attempt, trace context
+	// DeliveryAttempt counts deliveries of this message to its subscription,
+	// starting at 1; 0 when the implementation does not know.
+	DeliveryAttempt int
+	PublishTime     time.Time
+
+	ack  func()
+	nack func()
+}
+
+// NewReceived builds a received message whose Ack and Nack call the given
+// functions. It is for implementations of Subscriber.
+func NewReceived(m Message, ack, nack func()) *Message {
+	m.ack, m.nack = ack, nack
+	return &m
+}
+
+// Ack acknowledges the message: it will not be delivered again.
+func (m *Message) Ack() {
+	if m.ack != nil {
+		m.ack()
+	}
+}
+
+// Nack asks for redelivery (after the subscription's retry backoff).
+func (m *Message) Nack() {
+	if m.nack != nil {
+		m.nack()
+	}
+}
+
+// Attr returns an attribute or "".
+func (m *Message) Attr(key string) string { return m.Attributes[key] }
+
+// Publisher publishes messages to topics. Safe for concurrent use.
+type Publisher interface {
+	// Publish sends m to topic and returns its server-assigned id.
+	Publish(ctx context.Context, topic string, m Message) (string, error)
+}
+
+// Handler processes one received message and must Ack or Nack it.
+type Handler func(ctx context.Context, m *Message)
+
+// ReceiveOptions is flow control for Receive.
+type ReceiveOptions struct {
+	// MaxOutstanding is how many messages may be in the handler at once.
+	MaxOutstanding int
+	// MaxExtension is how long the lease of a message in the handler is
+	// extended at most; past it the queue may deliver it again.
+	MaxExtension time.Duration
+}
+
+// Defaults of ReceiveOptions.
+const (
+	MaxOutstandingDefault = 16
+	MaxExtensionDefault   = 15 * time.Minute
+)
+
+// WithDefaults fills zero fields.
+func (o ReceiveOptions) WithDefaults() ReceiveOptions {
+	if o.MaxOutstanding <= 0 {
+		o.MaxOutstanding = MaxOutstandingDefault
+	}
+	if o.MaxExtension == 0 {
+		o.MaxExtension = MaxExtensionDefault
+	}
+	return o
+}
+
+// Subscriber receives from subscriptions.
+type Subscriber interface {
+	// Receive calls h for each message of subscription until ctx is done or
+	// a non-recoverable error occurs. It returns nil when ctx was canceled.
+	// When it returns, no handler call is still running.
+	Receive(ctx context.Context, subscription string, opts ReceiveOptions, h Handler) error
+}
+
+// SubscriptionConfig describes one subscription.
+type SubscriptionConfig struct {
+	Name                string
+	Topic               string
+	AckDeadline         time.Duration // 10s..600s
+	DeadLetterTopic     string        // "" for none (only dead-letter subscriptions themselves)
+	MaxDeliveryAttempts int           // 5..100, with DeadLetterTopic
+	MinBackoff          time.Duration // retry policy
+	MaxBackoff          time.Duration
+}
+
+// Provisioner creates topics and subscriptions that do not exist yet. It is
+// idempotent: existing ones are left as they are.
+type Provisioner interface {
+	EnsureTopic(ctx context.Context, name string) error
+	EnsureSubscription(ctx context.Context, cfg SubscriptionConfig) error
+}
+
+// Queue is a whole queue implementation.
+type Queue interface {
+	Publisher
+	Subscriber
+	Provisioner
+	Close() error
+}
+
+// Retry policy and delivery defaults of every AIPROD subscription.
+const (
+	AckDeadlineDefault         = 60 * time.Second
+	MaxDeliveryAttemptsDefault = 10
+	MinBackoffDefault          = 1 * time.Second
+	MaxBackoffDefault          = 60 * time.Second
+)
+
+// Topology returns the subscriptions of the system for the given backends:
+// aiprod-jobs → aiprod-router, aiprod-dispatch-<b> → aiprod-worker-<b>,
+// aiprod-events → aiprod-notifier, each with <topic>-dlq, and on each
+// dead-letter topic a subscription of the same name for inspection/replay.
+func Topology(backends []string) []SubscriptionConfig {
+	main := []SubscriptionConfig{
+		{Name: SubscriptionRouter, Topic: TopicJobs},
+		{Name: SubscriptionEvents, Topic: TopicEvents},
+	}
+	for _, b := range backends {
+		main = append(main, SubscriptionConfig{Name: WorkerSubscription(b), Topic: DispatchTopic(b)})
+	}
+	var out []SubscriptionConfig
+	for _, s := range main {
+		s.AckDeadline = AckDeadlineDefault
+		s.DeadLetterTopic = DeadLetterTopic(s.Topic)
+		s.MaxDeliveryAttempts = MaxDeliveryAttemptsDefault
+		s.MinBackoff, s.MaxBackoff = MinBackoffDefault, MaxBackoffDefault
+		out = append(out, s)
+		out = append(out, SubscriptionConfig{
+			Name: s.DeadLetterTopic, Topic: s.DeadLetterTopic, AckDeadline: AckDeadlineDefault,
+			MinBackoff: MinBackoffDefault, MaxBackoff: MaxBackoffDefault,
+		})
+	}
+	return out
+}
+
+// Provision creates every topic and subscription of subs (dead-letter topics
+// first, since subscriptions refer to them).
+func Provision(ctx context.Context, p Provisioner, subs []SubscriptionConfig) error {
+	for _, s := range subs {
+		if s.DeadLetterTopic != "" {
+			if err := p.EnsureTopic(ctx, s.DeadLetterTopic); err != nil {
+				return fmt.Errorf("provision topic %s: %w", s.DeadLetterTopic, err)
+			}
+		}
+		if err := p.EnsureTopic(ctx, s.Topic); err != nil {
+			return fmt.Errorf("provision topic %s: %w", s.Topic, err)
+		}
+	}
+	for _, s := range subs {
+		if err := p.EnsureSubscription(ctx, s); err != nil {
+			return fmt.Errorf("provision subscription %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// DeadLetter publishes a copy of m to deadLetterTopic with the reason and the
+// source subscription as attributes. The caller acks m after it returns nil;
+// on error it nacks m so the message is not lost.
+func DeadLetter(ctx context.Context, p Publisher, deadLetterTopic, sourceSub string, m *Message, reason string) error {
+	attrs := make(map[string]string, len(m.Attributes)+2)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	attrs[AttrReason] = strings.ToValidUTF8(reason, "?")
+	attrs[AttrSourceSub] = sourceSub
+	_, err := p.Publish(ctx, deadLetterTopic, Message{Data: m.Data, Attributes: attrs})
+	if err != nil {
+		return fmt.Errorf("dead-letter message %s to %s: %w", m.ID, deadLetterTopic, err)
+	}
+	return nil
+}

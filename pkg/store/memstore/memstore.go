@@ -1,0 +1,401 @@
+// Package memstore is an in-memory store.Store for unit tests. It is not for
+// production: nothing is persisted and every transaction takes one global
+// lock.
+//
+// # Transactions
+//
+// RunTx holds the store's lock for the whole of fn, so transactions are
+// serializable and never conflict. Consequently fn must not call the Store
+// itself (GetJob, ListJobs, RunTx, ...) — only the Tx it is given — or it
+// deadlocks. Writes are buffered in the Tx and applied when fn returns nil;
+// as in Firestore, a read after a write in the same Tx is an error.
+//
+// # Copies and precision
+//
+// Jobs and other values are deep-copied on the way in and out, so callers
+// never alias stored state. Times are stored as Firestore stores them: in
+// UTC, truncated to microseconds, so tests written against memstore hold
+// against Firestore too.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/internal/cursor"
+)
+
+// Store is an in-memory store.Store. The zero value is not usable; call New.
+// It is safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	closed   bool
+	jobs     map[string]*job.Job
+	events   map[string]map[string]store.Event // job id → event id → event
+	backends map[string]store.BackendState
+	keys     map[string]store.APIKey
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		jobs:     map[string]*job.Job{},
+		events:   map[string]map[string]store.Event{},
+		backends: map[string]store.BackendState{},
+		keys:     map[string]store.APIKey{},
+	}
+}
+
+// errClosed is returned by every method after Close.
+var errClosed = errclass.New(errclass.Permanent, "memstore: store is closed")
+
+// lock takes the store's lock unless ctx is done or the store is closed.
+// On success the caller must unlock.
+func (s *Store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return errclass.Wrap(errclass.Retryable, err, "memstore")
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	return nil
+}
+
+// RunTx runs fn with the store locked; see the package doc. fn's error is
+// returned as is and nothing is written; otherwise fn's writes are applied
+// all at once.
+func (s *Store) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t := &tx{s: s}
+	defer func() { t.done = true }()
+	if err := fn(t); err != nil {
+		return err
+	}
+	// Check creates against the committed state once more, as Firestore does
+	// at commit: a create of a job created earlier in this Tx conflicts.
+	seen := map[string]bool{}
+	for _, w := range t.writes {
+		if w.create {
+			if _, ok := s.jobs[w.jobID]; ok || seen[w.jobID] {
+				return errclass.New(errclass.Conflict, "memstore: job %s already exists", w.jobID)
+			}
+		}
+		if w.jobID != "" {
+			seen[w.jobID] = true
+		}
+	}
+	for _, w := range t.writes {
+		w.apply(s)
+	}
+	return nil
+}
+
+// GetJob returns a copy of job id; errclass.NotFound when absent.
+func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	return s.getJob(id)
+}
+
+func (s *Store) getJob(id string) (*job.Job, error) {
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil, errclass.New(errclass.NotFound, "job %s not found", id)
+	}
+	return j.Clone(), nil
+}
+
+// ListJobs returns a page of a project's jobs, newest first.
+func (s *Store) ListJobs(ctx context.Context, q store.ListJobsQuery) (store.JobPage, error) {
+	limit, after, err := checkQuery(q)
+	if err != nil {
+		return store.JobPage{}, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return store.JobPage{}, err
+	}
+	defer s.mu.Unlock()
+
+	var all []*job.Job
+	for _, j := range s.jobs {
+		if j.ProjectID != q.ProjectID || (q.Status != "" && j.Status != q.Status) {
+			continue
+		}
+		if after != nil && !before(j, after) {
+			continue
+		}
+		all = append(all, j)
+	}
+	slices.SortFunc(all, func(a, b *job.Job) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	page := store.JobPage{Jobs: []*job.Job{}}
+	for i, j := range all {
+		if i == limit {
+			last := page.Jobs[limit-1]
+			page.NextPageToken = cursor.Encode(cursor.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			break
+		}
+		page.Jobs = append(page.Jobs, j.Clone())
+	}
+	return page, nil
+}
+
+// before reports whether j comes after the cursor c in the order
+// created_at desc, id desc.
+func before(j *job.Job, c *cursor.Cursor) bool {
+	if cmp := j.CreatedAt.Compare(c.CreatedAt); cmp != 0 {
+		return cmp < 0
+	}
+	return j.ID < c.ID
+}
+
+// checkQuery validates q and returns its effective limit and decoded cursor.
+func checkQuery(q store.ListJobsQuery) (int, *cursor.Cursor, error) {
+	if q.ProjectID == "" {
+		return 0, nil, errclass.New(errclass.Permanent, "list jobs: project id is required")
+	}
+	if q.Status != "" && !q.Status.Valid() {
+		return 0, nil, errclass.New(errclass.Permanent, "list jobs: unknown status %q", q.Status)
+	}
+	if q.Limit < 0 {
+		return 0, nil, errclass.New(errclass.Permanent, "list jobs: limit must be 0..%d, got %d", store.MaxPageSize, q.Limit)
+	}
+	limit := min(cmp.Or(q.Limit, store.DefaultPageSize), store.MaxPageSize)
+	if q.PageToken == "" {
+		return limit, nil, nil
+	}
+	c, err := cursor.Decode(q.PageToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	return limit, &c, nil
+}
+
+// ListEvents returns a job's events ordered by event id; none for an
+// unknown job.
+func (s *Store) ListEvents(ctx context.Context, jobID string) ([]store.Event, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(s.events[jobID]))
+	out := make([]store.Event, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.events[jobID][id])
+	}
+	return out, nil
+}
+
+// ListBackends returns every stored backend state, sorted by name.
+func (s *Store) ListBackends(ctx context.Context) ([]store.BackendState, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	names := slices.Sorted(maps.Keys(s.backends))
+	out := make([]store.BackendState, 0, len(names))
+	for _, n := range names {
+		out = append(out, s.backends[n])
+	}
+	return out, nil
+}
+
+// GetAPIKey returns the key record with the given hash; errclass.NotFound
+// when absent.
+func (s *Store) GetAPIKey(ctx context.Context, hash string) (store.APIKey, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.APIKey{}, err
+	}
+	defer s.mu.Unlock()
+	k, ok := s.keys[hash]
+	if !ok {
+		return store.APIKey{}, errclass.New(errclass.NotFound, "api key not found")
+	}
+	return k, nil
+}
+
+// Close makes every later call fail. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// tx is a memstore transaction: reads see the committed state (the store
+// is locked), writes are buffered until fn returns nil.
+type tx struct {
+	s      *Store
+	writes []write
+	done   bool
+}
+
+// write is one buffered write.
+type write struct {
+	jobID  string // set for job writes
+	create bool
+	apply  func(s *Store)
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) checkRead() error {
+	if t.done {
+		return errclass.New(errclass.Permanent, "memstore: transaction used after RunTx returned")
+	}
+	if len(t.writes) > 0 {
+		return errclass.New(errclass.Permanent, "memstore: read after write in a transaction")
+	}
+	return nil
+}
+
+func (t *tx) addWrite(w write) error {
+	if t.done {
+		return errclass.New(errclass.Permanent, "memstore: transaction used after RunTx returned")
+	}
+	t.writes = append(t.writes, w)
+	return nil
+}
+
+func (t *tx) GetJob(id string) (*job.Job, error) {
+	if err := t.checkRead(); err != nil {
+		return nil, err
+	}
+	return t.s.getJob(id)
+}
+
+func (t *tx) CreateJob(j *job.Job) error {
+	if err := checkID("job", j.ID); err != nil {
+		return err
+	}
+	if _, ok := t.s.jobs[j.ID]; ok {
+		return errclass.New(errclass.Conflict, "memstore: job %s already exists", j.ID)
+	}
+	c := normJob(j)
+	return t.addWrite(write{jobID: c.ID, create: true, apply: func(s *Store) { s.jobs[c.ID] = c }})
+}
+
+func (t *tx) PutJob(j *job.Job) error {
+	if err := checkID("job", j.ID); err != nil {
+		return err
+	}
+	c := normJob(j)
+	return t.addWrite(write{jobID: c.ID, apply: func(s *Store) { s.jobs[c.ID] = c }})
+}
+
+func (t *tx) GetBackend(name string) (store.BackendState, error) {
+	if err := t.checkRead(); err != nil {
+		return store.BackendState{}, err
+	}
+	if b, ok := t.s.backends[name]; ok {
+		return b, nil
+	}
+	return store.BackendState{Name: name}, nil
+}
+
+func (t *tx) PutBackend(b store.BackendState) error {
+	if err := checkID("backend", b.Name); err != nil {
+		return err
+	}
+	b.UpdatedAt = norm(b.UpdatedAt)
+	b.Breaker.OpenedAt = norm(b.Breaker.OpenedAt)
+	b.Breaker.ProbeStartedAt = norm(b.Breaker.ProbeStartedAt)
+	return t.addWrite(write{apply: func(s *Store) { s.backends[b.Name] = b }})
+}
+
+func (t *tx) AddEvent(jobID string, e store.Event) error {
+	if err := checkID("job", jobID); err != nil {
+		return err
+	}
+	e.At = norm(e.At)
+	if e.ID == "" {
+		e.ID = store.NewEventID(cmpTime(e.At, time.Now()))
+	}
+	if err := checkID("event", e.ID); err != nil {
+		return err
+	}
+	return t.addWrite(write{apply: func(s *Store) {
+		if s.events[jobID] == nil {
+			s.events[jobID] = map[string]store.Event{}
+		}
+		s.events[jobID][e.ID] = e
+	}})
+}
+
+func (t *tx) PutAPIKey(k store.APIKey) error {
+	if err := checkID("api key hash", k.Hash); err != nil {
+		return err
+	}
+	k.CreatedAt = norm(k.CreatedAt)
+	return t.addWrite(write{apply: func(s *Store) { s.keys[k.Hash] = k }})
+}
+
+// checkID rejects ids that Firestore would reject as document ids.
+func checkID(what, id string) error {
+	if id == "" || strings.Contains(id, "/") || id == "." || id == ".." {
+		return errclass.New(errclass.Permanent, "memstore: invalid %s id %q", what, id)
+	}
+	return nil
+}
+
+// cmpTime returns t, or def when t is zero.
+func cmpTime(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// norm returns t as Firestore gives it back: UTC, microseconds, no
+// monotonic reading. The zero time stays zero.
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func normPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := norm(*t)
+	return &v
+}
+
+// normJob returns a deep copy of j with its times normalised.
+func normJob(j *job.Job) *job.Job {
+	c := j.Clone()
+	c.CreatedAt = norm(c.CreatedAt)
+	c.UpdatedAt = norm(c.UpdatedAt)
+	c.CompletedAt = normPtr(c.CompletedAt)
+	for i := range c.Attempts {
+		a := &c.Attempts[i]
+		a.StartedAt = norm(a.StartedAt)
+		a.SubmittedAt = normPtr(a.SubmittedAt)
+		a.EndedAt = normPtr(a.EndedAt)
+		a.LastProgressAt = normPtr(a.LastProgressAt)
+	}
+	return c
+}

@@ -1,0 +1,131 @@
+// Package store is AIPROD's port to its source of truth: jobs, their event
+// timelines, backend health and API keys.
+//
+// # Implementations
+//
+//   - store/firestorestore: Cloud Firestore through cloud.google.com/go/firestore,
+//     in production and against the emulator (FIRESTORE_EMULATOR_HOST).
+//   - store/memstore: in memory, for unit tests; not for production.
+//
+// Both pass the conformance suite in store/storetest.
+//
+// # Transactions
+//
+// Every change goes through RunTx, which runs fn in a serializable
+// transaction: the reads fn makes are guaranteed unchanged at commit, or the
+// transaction is retried (fn runs again) or fails with errclass.Conflict.
+// fn must therefore have no side effects outside the Tx. As in Firestore,
+// all reads of a transaction come before its writes: a Tx returns an error
+// for a read after a write. Writes become visible at commit, all or none.
+//
+// The helpers CreateJob, UpdateJob and UpdateBackend cover the common cases.
+//
+// # Errors
+//
+// Absent entities are errclass.NotFound; an existing one on create is
+// errclass.Conflict; transient trouble (unavailable, deadline) is
+// errclass.Retryable. Implementations do not retry beyond what the client
+// library does for transactions.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/job"
+)
+
+// Store is the whole store.
+type Store interface {
+	// RunTx runs fn in one serializable transaction (see the package doc).
+	RunTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// GetJob reads one job outside any transaction.
+	GetJob(ctx context.Context, id string) (*job.Job, error)
+	// ListJobs returns a project's jobs, newest first (created_at, then id,
+	// descending), one page at a time.
+	ListJobs(ctx context.Context, q ListJobsQuery) (JobPage, error)
+	// ListEvents returns a job's timeline in order.
+	ListEvents(ctx context.Context, jobID string) ([]Event, error)
+	// ListBackends returns the stored state of every backend that has one,
+	// sorted by name. Backends never written are absent (and enabled, closed).
+	ListBackends(ctx context.Context) ([]BackendState, error)
+	// GetAPIKey looks up a key by the hex SHA-256 of its text.
+	GetAPIKey(ctx context.Context, hash string) (APIKey, error)
+
+	Close() error
+}
+
+// Tx is a transaction's view of the store. It is valid only inside RunTx's fn.
+type Tx interface {
+	// GetJob reads a job; errclass.NotFound when absent.
+	GetJob(id string) (*job.Job, error)
+	// CreateJob writes a new job; the transaction fails with
+	// errclass.Conflict when a job with that id exists (at once or at commit).
+	CreateJob(j *job.Job) error
+	// PutJob writes a job (created or replaced).
+	PutJob(j *job.Job) error
+	// GetBackend reads a backend's state; absent means the zero state with
+	// Name set (enabled, circuit closed), never NotFound.
+	GetBackend(name string) (BackendState, error)
+	// PutBackend writes a backend's state.
+	PutBackend(b BackendState) error
+	// AddEvent appends an event to a job's timeline. The event's ID, if
+	// empty, is assigned so that events sort by time.
+	AddEvent(jobID string, e Event) error
+	// PutAPIKey writes an API key record.
+	PutAPIKey(k APIKey) error
+}
+
+// ListJobsQuery selects a page of a project's jobs.
+type ListJobsQuery struct {
+	ProjectID string     // required
+	Status    job.Status // "" for every status
+	Limit     int        // 1..MaxPageSize; 0 means DefaultPageSize
+	PageToken string     // from the previous page's NextPageToken; "" for the first
+}
+
+// Page sizes.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// JobPage is one page of jobs.
+type JobPage struct {
+	Jobs          []*job.Job
+	NextPageToken string // "" on the last page
+}
+
+// BackendState is the stored, shared state of one backend: the admin's
+// enabled flag and the circuit breaker.
+type BackendState struct {
+	Name string `json:"name"`
+	// Disabled is set by an admin to drain the backend; the zero value is
+	// enabled, as is a backend with no stored state.
+	Disabled  bool            `json:"disabled"`
+	Breaker   circuit.Breaker `json:"breaker"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Event is one entry of a job's timeline.
+type Event struct {
+	ID      string    `json:"-"`
+	At      time.Time `json:"at"`
+	Stage   string    `json:"stage"` // ingest | router | worker | notifier
+	Type    string    `json:"type"`
+	Backend string    `json:"backend,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Message string    `json:"message,omitempty"`
+	TraceID string    `json:"trace_id,omitempty"`
+	SpanID  string    `json:"span_id,omitempty"`
+}
+
+// APIKey is a stored API key; the key's text is never stored, only its hash.
+type APIKey struct {
+	Hash      string    `json:"hash"` // hex SHA-256 of the key text
+	ProjectID string    `json:"project_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Revoked   bool      `json:"revoked"`
+}
