@@ -86,6 +86,10 @@ func (s *Store) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
+	if t.readAfterWrite {
+		// fn ignored the error of its read: fail as Firestore does.
+		return errclass.New(errclass.Permanent, "memstore: read after write in a transaction")
+	}
 	// Check creates against the committed state once more, as Firestore does
 	// at commit: a create of a job created earlier in this Tx conflicts.
 	seen := map[string]bool{}
@@ -246,9 +250,10 @@ func (s *Store) Close() error {
 // tx is a memstore transaction: reads see the committed state (the store
 // is locked), writes are buffered until fn returns nil.
 type tx struct {
-	s      *Store
-	writes []write
-	done   bool
+	s              *Store
+	writes         []write
+	readAfterWrite bool // a read after a write was refused: fail the commit
+	done           bool
 }
 
 // write is one buffered write.
@@ -260,22 +265,30 @@ type write struct {
 
 var _ store.Tx = (*tx)(nil)
 
+var errTxDone = errclass.New(errclass.Permanent, "memstore: transaction used after RunTx returned")
+
+// checkRead fails a read after RunTx returned or after a write.
 func (t *tx) checkRead() error {
 	if t.done {
-		return errclass.New(errclass.Permanent, "memstore: transaction used after RunTx returned")
+		return errTxDone
 	}
 	if len(t.writes) > 0 {
+		t.readAfterWrite = true
 		return errclass.New(errclass.Permanent, "memstore: read after write in a transaction")
 	}
 	return nil
 }
 
-func (t *tx) addWrite(w write) error {
+// checkWrite fails a write after RunTx returned.
+func (t *tx) checkWrite() error {
 	if t.done {
-		return errclass.New(errclass.Permanent, "memstore: transaction used after RunTx returned")
+		return errTxDone
 	}
-	t.writes = append(t.writes, w)
 	return nil
+}
+
+func (t *tx) addWrite(w write) {
+	t.writes = append(t.writes, w)
 }
 
 func (t *tx) GetJob(id string) (*job.Job, error) {
@@ -286,6 +299,9 @@ func (t *tx) GetJob(id string) (*job.Job, error) {
 }
 
 func (t *tx) CreateJob(j *job.Job) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
 	if err := checkID("job", j.ID); err != nil {
 		return err
 	}
@@ -293,15 +309,20 @@ func (t *tx) CreateJob(j *job.Job) error {
 		return errclass.New(errclass.Conflict, "memstore: job %s already exists", j.ID)
 	}
 	c := normJob(j)
-	return t.addWrite(write{jobID: c.ID, create: true, apply: func(s *Store) { s.jobs[c.ID] = c }})
+	t.addWrite(write{jobID: c.ID, create: true, apply: func(s *Store) { s.jobs[c.ID] = c }})
+	return nil
 }
 
 func (t *tx) PutJob(j *job.Job) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
 	if err := checkID("job", j.ID); err != nil {
 		return err
 	}
 	c := normJob(j)
-	return t.addWrite(write{jobID: c.ID, apply: func(s *Store) { s.jobs[c.ID] = c }})
+	t.addWrite(write{jobID: c.ID, apply: func(s *Store) { s.jobs[c.ID] = c }})
+	return nil
 }
 
 func (t *tx) GetBackend(name string) (store.BackendState, error) {
@@ -315,16 +336,23 @@ func (t *tx) GetBackend(name string) (store.BackendState, error) {
 }
 
 func (t *tx) PutBackend(b store.BackendState) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
 	if err := checkID("backend", b.Name); err != nil {
 		return err
 	}
 	b.UpdatedAt = norm(b.UpdatedAt)
 	b.Breaker.OpenedAt = norm(b.Breaker.OpenedAt)
 	b.Breaker.ProbeStartedAt = norm(b.Breaker.ProbeStartedAt)
-	return t.addWrite(write{apply: func(s *Store) { s.backends[b.Name] = b }})
+	t.addWrite(write{apply: func(s *Store) { s.backends[b.Name] = b }})
+	return nil
 }
 
 func (t *tx) AddEvent(jobID string, e store.Event) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
 	if err := checkID("job", jobID); err != nil {
 		return err
 	}
@@ -335,20 +363,25 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	if err := checkID("event", e.ID); err != nil {
 		return err
 	}
-	return t.addWrite(write{apply: func(s *Store) {
+	t.addWrite(write{apply: func(s *Store) {
 		if s.events[jobID] == nil {
 			s.events[jobID] = map[string]store.Event{}
 		}
 		s.events[jobID][e.ID] = e
 	}})
+	return nil
 }
 
 func (t *tx) PutAPIKey(k store.APIKey) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
 	if err := checkID("api key hash", k.Hash); err != nil {
 		return err
 	}
 	k.CreatedAt = norm(k.CreatedAt)
-	return t.addWrite(write{apply: func(s *Store) { s.keys[k.Hash] = k }})
+	t.addWrite(write{apply: func(s *Store) { s.keys[k.Hash] = k }})
+	return nil
 }
 
 // checkID rejects ids that Firestore would reject as document ids.

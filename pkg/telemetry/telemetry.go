@@ -1,0 +1,191 @@
+// Package telemetry sets up OpenTelemetry tracing and structured logging for
+// AIPROD's services, and carries trace context through Pub/Sub messages.
+//
+// # One trace per job
+//
+// Ingest starts a job's trace; every message about the job carries the W3C
+// trace context in its attributes (traceparent, tracestate), and every
+// consumer continues that trace, so ingest, router, worker and notifier spans
+// share the job's trace id, which is stored on the job as trace_id.
+//
+// # Logs
+//
+// Logger returns a log/slog JSON logger for Cloud Logging: "severity"
+// instead of "level", "message" instead of "msg", and, when the context
+// holds a span, "logging.googleapis.com/trace" and
+// "logging.googleapis.com/spanId" so logs link to traces.
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrumentation scope of every AIPROD span.
+const scope = "github.com/aiprod/aiprod"
+
+// Messaging semantic-convention attribute keys.
+const (
+	AttrMessagingSystem      = attribute.Key("messaging.system")
+	AttrMessagingDestination = attribute.Key("messaging.destination.name")
+	AttrMessagingOperation   = attribute.Key("messaging.operation.type")
+	AttrMessageID            = attribute.Key("messaging.message.id")
+	AttrJobID                = attribute.Key("aiprod.job_id")
+	AttrProjectID            = attribute.Key("aiprod.project_id")
+	AttrBackend              = attribute.Key("aiprod.backend")
+	AttrAttempt              = attribute.Key("aiprod.attempt")
+)
+
+// Tracer returns AIPROD's tracer from the global provider.
+func Tracer() trace.Tracer { return otel.Tracer(scope) }
+
+var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// Setup installs a tracer provider and the W3C propagator globally and
+// returns a shutdown function that flushes spans. Spans are exported with
+// the exporters given (none: spans are still created, so trace ids exist,
+// but go nowhere).
+func Setup(serviceName string, exporters ...sdktrace.SpanExporter) func(context.Context) error {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))}
+	for _, e := range exporters {
+		opts = append(opts, sdktrace.WithBatcher(e))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagator)
+	_ = serviceName
+	return tp.Shutdown
+}
+
+// Inject writes ctx's trace context into message attributes (creating the
+// map when nil) and returns it.
+func Inject(ctx context.Context, attrs map[string]string) map[string]string {
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	propagator.Inject(ctx, propagation.MapCarrier(attrs))
+	return attrs
+}
+
+// Extract returns ctx with the remote trace context found in attrs.
+func Extract(ctx context.Context, attrs map[string]string) context.Context {
+	return propagator.Extract(ctx, propagation.MapCarrier(attrs))
+}
+
+// TraceID returns the hex trace id of ctx's span, or "".
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
+}
+
+// SpanID returns the hex span id of ctx's span, or "".
+func SpanID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasSpanID() {
+		return ""
+	}
+	return sc.SpanID().String()
+}
+
+// Logger returns a JSON slog logger writing to w (os.Stdout when nil) in
+// Cloud Logging's format, for GOOGLE_CLOUD_PROJECT project (used to build
+// the trace field; may be "").
+func Logger(w io.Writer, project string, level slog.Level) *slog.Logger {
+	if w == nil {
+		w = os.Stdout
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.LevelKey:
+				return slog.String("severity", severity(a.Value.Any().(slog.Level)))
+			case slog.MessageKey:
+				return slog.Attr{Key: "message", Value: a.Value}
+			}
+			return a
+		},
+	})
+	return slog.New(&traceHandler{Handler: h, project: project})
+}
+
+func severity(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARNING"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	default:
+		return "DEBUG"
+	}
+}
+
+type traceHandler struct {
+	slog.Handler
+	project string
+}
+
+func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		tr := sc.TraceID().String()
+		if h.project != "" {
+			tr = fmt.Sprintf("projects/%s/traces/%s", h.project, tr)
+		}
+		r.AddAttrs(
+			slog.String("logging.googleapis.com/trace", tr),
+			slog.String("logging.googleapis.com/spanId", sc.SpanID().String()),
+			slog.Bool("logging.googleapis.com/trace_sampled", sc.IsSampled()),
+		)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &traceHandler{Handler: h.Handler.WithAttrs(as), project: h.project}
+}
+
+func (h *traceHandler) WithGroup(name string) slog.Handler {
+	return &traceHandler{Handler: h.Handler.WithGroup(name), project: h.project}
+}
+
+// StartProducer starts a producer span for publishing to topic and injects
+// its context into attrs. End the span after the publish.
+func StartProducer(ctx context.Context, topic string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span, map[string]string) {
+	ctx, span := Tracer().Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(append([]attribute.KeyValue{
+			AttrMessagingSystem.String("gcp_pubsub"),
+			AttrMessagingDestination.String(topic),
+			AttrMessagingOperation.String("send"),
+		}, kv...)...))
+	return ctx, span, Inject(ctx, attrs)
+}
+
+// StartConsumer continues the trace carried by a message's attributes with a
+// consumer span for processing a message of subscription.
+func StartConsumer(ctx context.Context, subscription, messageID string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span) {
+	ctx = Extract(ctx, attrs)
+	return Tracer().Start(ctx, "process "+subscription, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(append([]attribute.KeyValue{
+			AttrMessagingSystem.String("gcp_pubsub"),
+			AttrMessagingDestination.String(subscription),
+			AttrMessagingOperation.String("process"),
+			AttrMessageID.String(messageID),
+		}, kv...)...))
+}
