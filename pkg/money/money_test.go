@@ -1,0 +1,83 @@
+package money
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want Micros
+		err  bool
+	}{
+		{"0", 0, false},
+		{"2.5", 2_500_000, false},
+		{"0.25", 250_000, false},
+		{"0.000001", 1, false},
+		{"-0.000001", -1, false},
+		{"1e-2", 10_000, false},
+		{"1.5E2", 150_000_000, false},
+		{"50", 50_000_000, false},
+		{".5", 500_000, false},
+		{"0.1000000", 100_000, false},
+		{"0.0000001", 0, true}, // sub-micro precision is refused, not rounded
+		{"abc", 0, true},
+		{"", 0, true},
+		{"1.2.3", 0, true},
+		{"1e400", 0, true},
+		{"9999999999999999999", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := Parse(tt.in)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	for m, want := range map[Micros]string{0: "0", 250_000: "0.25", 1_000_000: "1", 1: "0.000001", -1_500_000: "-1.5", 123_456_789: "123.456789"} {
+		require.Equal(t, want, m.USD())
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.Equal(t, want, string(b))
+		var back Micros
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, m, back, "JSON round trip is exact")
+	}
+	require.Equal(t, "$0.250000", Micros(250_000).String())
+}
+
+func TestArithmetic(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, MustParse("0.71"), MustParse("0.142").Times(5))
+	require.Equal(t, MustParse("0.6"), MustParse("0.1").Times(6), "no float drift: 0.1×6 is exactly 0.6")
+	require.Equal(t, Micros(50), Micros(99).PercentOf(50), "rounds half away from zero")
+	require.Equal(t, Micros(-50), Micros(-99).PercentOf(50))
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1", "0.5", "-2.25", "1e3", "0.000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := Parse(s)
+		if err != nil {
+			return
+		}
+		back, err := Parse(m.USD())
+		require.NoError(t, err)
+		require.Equal(t, m, back)
+	})
+}
