@@ -1,0 +1,38 @@
+# AIPROD — the two commands that matter: `make run` and `make test`.
+GO      ?= go
+PKGS    ?= ./...
+TIMEOUT ?= 12m
+
+.PHONY: run test vet unit bench lint fmt build clean emulators help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+run: ## the whole system locally: emulators, simulated backends, ingest, router, worker on :8080
+	$(GO) run ./cmd/aiprod dev
+
+emulators: ## only the Pub/Sub and Firestore emulators (prints the env lines to export)
+	$(GO) run ./cmd/aiprod emulators
+
+test: vet ## vet, then every test with the race detector (what CI runs)
+	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
+
+vet: ## go vet and gofmt check
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+unit: ## tests without the race detector, quicker while editing
+	$(GO) test -count=1 $(PKGS)
+
+bench: ## benchmarks (speed and memory targets live here, not in tests)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint: vet ## vet plus golangci-lint with the committed config (installed on first use)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run $(PKGS)
+
+build: ## build the service binaries and the CLI into ./bin
+	$(GO) build -o bin/ ./cmd/...
+
+clean: ## remove build output
+	rm -rf bin
