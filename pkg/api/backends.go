@@ -1,0 +1,187 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// BackendView is one backend as GET /v1/backends shows it: the catalog's
+// capabilities and prices merged with the stored state (enabled flag and
+// circuit breaker).
+type BackendView struct {
+	Name     string `json:"name"`
+	Provider string `json:"provider"`
+	Enabled  bool   `json:"enabled"`
+	// Circuit is the stored breaker state. An open circuit whose cool-down
+	// has passed is still "open" until a router takes its probe; NextProbeAt
+	// says from when that may happen.
+	Circuit             circuit.State `json:"circuit"`
+	ConsecutiveFailures int           `json:"consecutive_failures"`
+	LastError           string        `json:"last_error"`
+	OpenedAt            *time.Time    `json:"opened_at,omitempty"`
+	NextProbeAt         *time.Time    `json:"next_probe_at,omitempty"`
+	Capabilities        Capabilities  `json:"capabilities"`
+	Prices              []PriceView   `json:"prices"`
+	// Endpoint is shown only in dev mode (Config.Endpoints).
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// Capabilities is what a backend can generate: the union over its offers,
+// and each offer (model) on its own.
+type Capabilities struct {
+	Tiers        []job.Tier        `json:"tiers"`
+	Resolutions  []job.Resolution  `json:"resolutions"`
+	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
+	Durations    []int             `json:"durations"`
+	TextToVideo  bool              `json:"text_to_video"`
+	ImageToVideo bool              `json:"image_to_video"`
+	Audio        bool              `json:"audio"`
+	Models       []ModelView       `json:"models"`
+}
+
+// ModelView is one offer's capabilities.
+type ModelView struct {
+	Model        string            `json:"model"`
+	Tier         job.Tier          `json:"tier"`
+	Resolutions  []job.Resolution  `json:"resolutions"`
+	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
+	Durations    []int             `json:"durations"`
+	TextToVideo  bool              `json:"text_to_video"`
+	ImageToVideo bool              `json:"image_to_video"`
+	Audio        bool              `json:"audio"`
+}
+
+// PriceView is one row of a backend's price table, with its model.
+type PriceView struct {
+	Model string   `json:"model"`
+	Tier  job.Tier `json:"tier"`
+	catalog.Price
+}
+
+// BackendList is the body of GET /v1/backends.
+type BackendList struct {
+	Backends []BackendView `json:"backends"`
+}
+
+// backendView merges catalog backend b with its stored state st.
+func (s *Server) backendView(b *catalog.Backend, st store.BackendState) BackendView {
+	br := st.Breaker
+	v := BackendView{
+		Name:                b.Name,
+		Provider:            b.Provider,
+		Enabled:             !st.Disabled,
+		Circuit:             br.Current(),
+		ConsecutiveFailures: br.ConsecutiveFailures,
+		LastError:           br.LastError,
+		Endpoint:            s.cfg.Endpoints[b.Name],
+		Prices:              []PriceView{},
+	}
+	if v.Circuit == circuit.Open && !br.OpenedAt.IsZero() {
+		opened, next := br.OpenedAt.UTC(), br.OpenedAt.Add(s.cfg.Circuit.Cooldown).UTC()
+		v.OpenedAt, v.NextProbeAt = &opened, &next
+	}
+	c := &v.Capabilities
+	c.Models = []ModelView{}
+	for _, o := range b.Offers {
+		c.Models = append(c.Models, ModelView{
+			Model: o.Model, Tier: o.Tier, Resolutions: o.Resolutions, AspectRatios: o.AspectRatios,
+			Durations: o.Durations, TextToVideo: o.TextToVideo, ImageToVideo: o.ImageToVideo, Audio: o.Audio,
+		})
+		c.Tiers = appendNew(c.Tiers, o.Tier)
+		c.Resolutions = appendNew(c.Resolutions, o.Resolutions...)
+		c.AspectRatios = appendNew(c.AspectRatios, o.AspectRatios...)
+		c.Durations = appendNew(c.Durations, o.Durations...)
+		c.TextToVideo = c.TextToVideo || o.TextToVideo
+		c.ImageToVideo = c.ImageToVideo || o.ImageToVideo
+		c.Audio = c.Audio || o.Audio
+		for _, p := range o.Prices {
+			v.Prices = append(v.Prices, PriceView{Model: o.Model, Tier: o.Tier, Price: p})
+		}
+	}
+	slices.SortFunc(c.Tiers, func(a, b job.Tier) int { return a.Rank() - b.Rank() })
+	slices.SortFunc(c.Resolutions, func(a, b job.Resolution) int { return resRank(a) - resRank(b) })
+	slices.Sort(c.Durations)
+	return v
+}
+
+// resRank orders resolutions from the lowest.
+func resRank(r job.Resolution) int {
+	return slices.Index([]job.Resolution{job.Res540p, job.Res720p, job.Res1080p, job.Res4K}, r)
+}
+
+// appendNew appends the values of vs that list lacks.
+func appendNew[T comparable](list []T, vs ...T) []T {
+	for _, v := range vs {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+// listBackends is GET /v1/backends: every backend of the catalog, in
+// catalog order; one without stored state is enabled with a closed circuit.
+func (s *Server) listBackends(w http.ResponseWriter, r *http.Request, _ string) error {
+	states, err := s.cfg.Store.ListBackends(r.Context())
+	if err != nil {
+		return unexpected(err, "list backends")
+	}
+	byName := make(map[string]store.BackendState, len(states))
+	for _, st := range states {
+		byName[st.Name] = st
+	}
+	out := BackendList{Backends: make([]BackendView, 0, len(s.cfg.Catalog.Backends))}
+	for i := range s.cfg.Catalog.Backends {
+		b := &s.cfg.Catalog.Backends[i]
+		out.Backends = append(out.Backends, s.backendView(b, byName[b.Name]))
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// BackendPatch is the body of PATCH /v1/admin/backends/{name}.
+type BackendPatch struct {
+	Enabled *bool `json:"enabled"`
+}
+
+// patchBackend is PATCH /v1/admin/backends/{name}: drain or restore a
+// backend. The circuit is left as it is.
+func (s *Server) patchBackend(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	b := s.cfg.Catalog.Backend(name)
+	if b == nil {
+		return &httpError{status: http.StatusNotFound, ErrorDetail: ErrorDetail{
+			Code: CodeNotFound, Message: fmt.Sprintf("backend %q is not in the catalog", name),
+		}}
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var patch BackendPatch
+	if err := decodeStrict(body, &patch); err != nil {
+		return err
+	}
+	if patch.Enabled == nil {
+		return invalid("enabled", "is required: true to restore the backend, false to drain it")
+	}
+	st, err := store.UpdateBackend(ctx, s.cfg.Store, name, s.cfg.Now(), func(st *store.BackendState) error {
+		st.Disabled = !*patch.Enabled
+		return nil
+	})
+	if err != nil {
+		return unexpected(err, "update backend "+name)
+	}
+	s.log.InfoContext(ctx, "backend updated by admin", slog.String("backend", name), slog.Bool("enabled", *patch.Enabled))
+	s.writeJSON(w, r, http.StatusOK, s.backendView(b, st))
+	return nil
+}

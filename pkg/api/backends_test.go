@@ -1,0 +1,142 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+func TestListBackends(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *api.Config) {
+		c.Endpoints = map[string]string{"veo": "http://127.0.0.1:9001"}
+		c.Circuit = circuit.Config{Cooldown: time.Minute}
+	})
+	ctx := context.Background()
+	opened := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+	_, err := store.UpdateBackend(ctx, e.st, "runway", opened, func(b *store.BackendState) error {
+		b.Breaker = circuit.Breaker{State: circuit.Open, ConsecutiveFailures: 3, LastError: "HTTP 503", OpenedAt: opened}
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = store.UpdateBackend(ctx, e.st, "luma", opened, func(b *store.BackendState) error {
+		b.Disabled = true
+		return nil
+	})
+	require.NoError(t, err)
+
+	r := e.do(http.MethodGet, "/v1/backends", keyA, "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	list := decode[api.BackendList](t, r)
+	cat := catalog.Default()
+	require.Len(t, list.Backends, len(cat.Backends))
+	for i, b := range list.Backends {
+		require.Equal(t, cat.Backends[i].Name, b.Name, "catalog order")
+		require.NotEmpty(t, b.Prices, b.Name)
+		require.NotEmpty(t, b.Capabilities.Models, b.Name)
+		require.NotEmpty(t, b.Capabilities.Resolutions, b.Name)
+		require.NotEmpty(t, b.Capabilities.Durations, b.Name)
+		switch b.Name {
+		case "runway":
+			require.True(t, b.Enabled)
+			require.Equal(t, circuit.Open, b.Circuit)
+			require.Equal(t, 3, b.ConsecutiveFailures)
+			require.Equal(t, "HTTP 503", b.LastError)
+			require.Equal(t, opened.Add(time.Minute), *b.NextProbeAt)
+		case "luma":
+			require.False(t, b.Enabled)
+			require.Equal(t, circuit.Closed, b.Circuit)
+		default:
+			require.True(t, b.Enabled, b.Name)
+			require.Equal(t, circuit.Closed, b.Circuit, b.Name)
+			require.Zero(t, b.ConsecutiveFailures)
+			require.Nil(t, b.NextProbeAt)
+		}
+	}
+
+	// The raw shape: every DESIGN.md key, endpoint only in dev mode.
+	var raw struct {
+		Backends []map[string]any `json:"backends"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &raw))
+	for _, b := range raw.Backends {
+		for _, k := range []string{"name", "enabled", "circuit", "consecutive_failures", "last_error", "capabilities", "prices"} {
+			require.Contains(t, b, k)
+		}
+		if b["name"] == "veo" {
+			require.Equal(t, "http://127.0.0.1:9001", b["endpoint"])
+		} else {
+			require.NotContains(t, b, "endpoint")
+		}
+	}
+
+	requireError(t, e.do(http.MethodGet, "/v1/backends", "", ""), http.StatusUnauthorized, "unauthenticated", "")
+}
+
+func TestAdminPatchBackend(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	patch := func(key, name, body string) resp {
+		return e.do(http.MethodPatch, "/v1/admin/backends/"+name, key, body)
+	}
+
+	for _, tt := range []struct {
+		name, key, backend, body string
+		status                   int
+		code, field              string
+	}{
+		{"no key", "", "runway", `{"enabled":false}`, 401, "unauthenticated", ""},
+		{"wrong admin key", "nope", "runway", `{"enabled":false}`, 401, "unauthenticated", ""},
+		{"project key", keyA, "runway", `{"enabled":false}`, 401, "unauthenticated", ""},
+		{"unknown backend", adminKey, "nope", `{"enabled":false}`, 404, "not_found", ""},
+		{"missing enabled", adminKey, "runway", `{}`, 400, "invalid_request", "enabled"},
+		{"enabled not bool", adminKey, "runway", `{"enabled":"no"}`, 400, "invalid_request", "enabled"},
+		{"unknown field", adminKey, "runway", `{"enabled":false,"why":"x"}`, 400, "invalid_request", "why"},
+		{"malformed", adminKey, "runway", `{"enabled":`, 400, "invalid_request", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireError(t, patch(tt.key, tt.backend, tt.body), tt.status, tt.code, tt.field)
+		})
+	}
+	states, err := e.st.ListBackends(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, states, "nothing written by rejected requests")
+
+	// Drain.
+	r := patch(adminKey, "runway", `{"enabled":false}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	v := decode[api.BackendView](t, r)
+	require.Equal(t, "runway", v.Name)
+	require.False(t, v.Enabled)
+	states, err = e.st.ListBackends(context.Background())
+	require.NoError(t, err)
+	require.Len(t, states, 1)
+	require.True(t, states[0].Disabled)
+	list := decode[api.BackendList](t, e.do(http.MethodGet, "/v1/backends", keyA, ""))
+	for _, b := range list.Backends {
+		require.Equal(t, b.Name != "runway", b.Enabled, b.Name)
+	}
+
+	// Restore.
+	r = patch(adminKey, "runway", `{"enabled":true}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.True(t, decode[api.BackendView](t, r).Enabled)
+}
+
+func TestAdminDisabledWithoutAdminKey(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *api.Config) { c.AdminKey = "" })
+	for _, key := range []string{"", "anything", keyA} {
+		requireError(t, e.do(http.MethodPatch, "/v1/admin/backends/runway", key, `{"enabled":false}`), http.StatusUnauthorized, "unauthenticated", "")
+		requireError(t, e.do(http.MethodPost, "/v1/admin/projects/gamma/keys", key, ""), http.StatusUnauthorized, "unauthenticated", "")
+	}
+}

@@ -1,0 +1,80 @@
+// Package api is the HTTP API of the ingest service: the JSON routes of
+// DESIGN.md through which upstream systems submit, inspect and cancel video
+// jobs, see the backends, and through which admins drain backends and
+// create API keys. cmd/ingest wires it: New(Config), then serve Handler().
+//
+// # Routes
+//
+//	POST  /v1/jobs                           202 job; Idempotency-Key: same key, same job
+//	GET   /v1/jobs                           ?status=&limit=&page_token=, newest first
+//	GET   /v1/jobs/{id}                      the job
+//	POST  /v1/jobs/{id}/cancel               200 job, or 409 when already terminal
+//	GET   /v1/jobs/{id}/events               the job's timeline
+//	GET   /v1/backends                       catalog merged with stored health
+//	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
+//	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once
+//	GET   /healthz, GET /readyz
+//
+// Budget and usage routes are not served yet: they answer 404.
+//
+// # Authentication and isolation
+//
+// Project routes take "Authorization: Bearer <api key>"; the key is looked
+// up by its SHA-256 (store.HashAPIKey) and decides the project. Admin routes
+// take Config.AdminKey, compared in constant time. Keys and Authorization
+// headers are never logged. A job of another project, an absent job and a
+// malformed id all answer the same 404 (invariant 5).
+//
+// # Errors
+//
+// Every error is {"error":{"code","message","field"}} with Content-Type
+// application/json. One function (errorResponse) maps errors to answers:
+// *job.FieldError → 400 invalid_request naming the field,
+// *http.MaxBytesError → 413 request_too_large, and the errclass classes
+// through errclass.HTTPStatus (NotFound 404 not_found, Conflict 409
+// conflict, Unauthenticated 401 unauthenticated, Retryable 503
+// unavailable, anything unclassified 500 internal). Messages of 5xx answers
+// are generic; the cause is logged. Unknown routes are 404 not_found, wrong
+// methods 405 method_not_allowed with an Allow header. A panic in a handler
+// is logged with its stack and answered 500; the server keeps serving.
+//
+// # Submitting a job
+//
+// POST /v1/jobs decodes the body strictly (job.DecodeRequest), checks that
+// an allow-list names catalog backends, and stores the job with an
+// "accepted" ingest event in one transaction, unless a job with its id
+// exists: with an Idempotency-Key the id is job.IDForKey(project, key), so
+// a retried request finds the job of the first one and gets it back (with
+// the header Idempotent-Replayed: true). A job that is still queued is then
+// published to aiprod-jobs (data: the request with defaults applied;
+// attributes job_id, project_id, idempotency_key, traceparent) — again on a
+// retried key, which repairs a publish that failed; the router ignores a
+// job it has already routed.
+//
+// When the publish fails the answer is 503 unavailable. With an
+// Idempotency-Key the job stays queued and the message asks the client to
+// retry with the same key. Without one a retry would create a second job,
+// so the stored job is canceled (best effort, event "not_queued") instead of
+// being left queued for a later sweep to run besides the client's retry.
+//
+// # Cancel
+//
+// POST /v1/jobs/{id}/cancel only records the cancellation (status
+// canceled, error code canceled, completed_at, a "canceled" event) and
+// publishes a lifecycle event to aiprod-events, best effort. Stopping a
+// generation already submitted to a provider is the worker's job: it sees
+// the canceled status when it next reads the job.
+//
+// # Tracing and logs
+//
+// Every request but the health probes runs in a server span named after
+// its route, continuing a W3C traceparent header sent by the caller. A new
+// job's trace_id is that span's trace id, and the ingest event records the
+// span id. Messages about a job always carry the job's trace: a request
+// that runs in another trace (a retried key, a cancel) publishes with a
+// producer span parented on the span that accepted the job and linked to
+// its own. Logs are written with the request's context (so they carry the
+// trace when Config.Logger comes from telemetry.Logger) and name job_id and
+// project_id; one access line per request gives method, route, status and
+// duration.
+package api

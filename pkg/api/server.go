@@ -1,0 +1,148 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// Defaults of Config.
+const (
+	// MaxBodyBytesDefault caps request bodies: 1 MiB.
+	MaxBodyBytesDefault int64 = 1 << 20
+	// ReadyTimeoutDefault bounds one call of Config.Ready.
+	ReadyTimeoutDefault = 5 * time.Second
+)
+
+// Config is what the ingest API needs. Store, Queue and Catalog are
+// required; the zero values of the other fields are usable.
+type Config struct {
+	// Store holds jobs, events, backend states and API keys.
+	Store store.Store
+	// Queue receives new jobs (queue.TopicJobs) and lifecycle events
+	// (queue.TopicEvents).
+	Queue queue.Publisher
+	// Catalog lists the backends; request allow-lists must name them.
+	Catalog *catalog.Catalog
+	// AdminKey is the bearer token of the /v1/admin/ routes. Empty disables
+	// them: every admin request is then a 401.
+	AdminKey string
+	// Circuit is the breaker configuration of the routers and workers, used
+	// to show when an open circuit lets its next probe through.
+	Circuit circuit.Config
+	// Endpoints maps backend names to the endpoint that GET /v1/backends
+	// shows (the dev stack's simulated backends). Nil in production: no
+	// endpoint is shown.
+	Endpoints map[string]string
+	// Logger receives structured logs; nil means slog.Default(). Use
+	// telemetry.Logger so that log lines carry the trace.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
+	MaxBodyBytes int64
+	// Ready reports whether the store and the queue are reachable, for
+	// GET /readyz; nil means always ready. It is called with a deadline
+	// of ReadyTimeoutDefault.
+	Ready func(ctx context.Context) error
+}
+
+// WithDefaults returns c with its zero optional fields filled.
+func (c Config) WithDefaults() Config {
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytesDefault)
+	c.Circuit = c.Circuit.WithDefaults()
+	return c
+}
+
+// Validate checks a Config after WithDefaults; messages name the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("api: Config.Store is required"))
+	}
+	if c.Queue == nil {
+		errs = append(errs, errors.New("api: Config.Queue is required"))
+	}
+	if c.Catalog == nil {
+		errs = append(errs, errors.New("api: Config.Catalog is required"))
+	} else {
+		if err := c.Catalog.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("api: Config.Catalog: %w", err))
+		}
+		for name := range c.Endpoints {
+			if c.Catalog.Backend(name) == nil {
+				errs = append(errs, fmt.Errorf("api: Config.Endpoints names backend %q, which is not in the catalog", name))
+			}
+		}
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is the ingest service's HTTP API. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New validates cfg (after WithDefaults) and returns a Server.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.routes()
+	s.handler = s.observe(s.recoverPanics(http.HandlerFunc(s.dispatch)))
+	return s, nil
+}
+
+// Handler returns the http.Handler of the API: every route of DESIGN.md
+// except budgets and usage, behind per-request tracing, access logging and
+// panic recovery. Unknown routes are JSON 404s, wrong methods JSON 405s.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes registers every route. Handlers return errors, which become error
+// responses in one place (errorResponse).
+func (s *Server) routes() {
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+
+	s.handle("POST /v1/jobs", s.withProject(s.createJob))
+	s.handle("GET /v1/jobs", s.withProject(s.listJobs))
+	s.handle("GET /v1/jobs/{id}", s.withProject(s.getJob))
+	s.handle("POST /v1/jobs/{id}/cancel", s.withProject(s.cancelJob))
+	s.handle("GET /v1/jobs/{id}/events", s.withProject(s.jobEvents))
+	s.handle("GET /v1/backends", s.withProject(s.listBackends))
+
+	s.handle("PATCH /v1/admin/backends/{name}", s.withAdmin(s.patchBackend))
+	s.handle("POST /v1/admin/projects/{project}/keys", s.withAdmin(s.createKey))
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}

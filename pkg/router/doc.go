@@ -1,0 +1,67 @@
+// Package router is AIPROD's router service: it consumes job requests from
+// aiprod-jobs (subscription aiprod-router), picks the cheapest healthy
+// backend that meets each request (package routing), records the attempt,
+// and publishes a dispatch message to aiprod-dispatch-<backend>.
+//
+// # Messages it accepts
+//
+//   - With a job_id attribute: a job written by ingest, or a reroute request
+//     from a worker (then with attempt = the next attempt number). The job
+//     is loaded from the store; an unknown or malformed job id, or a
+//     project_id attribute that is not the job's project, is dead-lettered.
+//     Ingest must write the job before it publishes.
+//   - Without job_id: a job request published straight to aiprod-jobs by an
+//     upstream system. The data is decoded strictly with job.ParseRequest and
+//     the project_id attribute is required. The job id is
+//     job.IDForKey(project, idempotency_key) when that attribute is given,
+//     else job.IDForKey(project, "pubsub:"+message id), so a redelivery of
+//     the same message names the same job; the job is created only if
+//     absent, with trace_id = the trace id of the consumer span (that is, of
+//     the publisher's trace when the message carries traceparent).
+//
+// Undecodable or invalid messages go to aiprod-jobs-dlq with a reason
+// attribute naming the field or attribute at fault, then are acked: bad
+// input never crashes the router and is never dropped silently.
+//
+// # Idempotency rules
+//
+// Pub/Sub delivers at least once, so every message is handled by looking at
+// the stored job, never at the message alone:
+//
+//   - queued: route it. One transaction re-reads the job, checks it is still
+//     queued, appends attempt len+1 (status dispatch.AttemptDispatched,
+//     backend, model, billed seconds, estimate, started_at), sets the job's
+//     backend and estimated cost, moves it queued → dispatched, takes the
+//     half-open probe if the candidate needs one, and adds a timeline event.
+//     The dispatch message is published only after that transaction commits.
+//   - dispatched: a previous delivery committed the dispatch but may have
+//     failed to publish it (then it nacked). If the message has no attempt
+//     attribute, or its attempt equals the job's current attempt, the
+//     dispatch of the current attempt is published again. This is safe
+//     because workers are idempotent per (job, attempt): a duplicate
+//     dispatch never causes a second submission. Any other attempt number is
+//     stale: ack.
+//   - running: a worker owns the job: ack.
+//   - terminal: ack. When the message is a redelivery (DeliveryAttempt ≠ 1),
+//     the job's lifecycle event is published again first, in case the
+//     delivery that made the job terminal failed to publish it; lifecycle
+//     events are therefore at least once.
+//
+// A failed publish or a transient store error nacks the message, and the
+// rules above make its redelivery finish the work.
+//
+// # Routing and failure
+//
+// Health (enabled flag and circuit) is read with store.ListBackends and
+// cached for Config.HealthCacheTTL; routing.Decide filters and ranks. When
+// the best candidate needs a half-open probe, the router acquires it
+// (circuit.Breaker.Acquire) inside the dispatch transaction; if another
+// instance took it first, that candidate is dropped and the next one taken.
+//
+// A job that already has MaxAttempts attempts fails with backend_failed
+// (the message lists every attempt); a job without a candidate fails with
+// no_backend and routing.Decision.Explain as message (plus the attempts,
+// when there were any). Both publish a lifecycle event to aiprod-events.
+//
+// Budget reservation (DESIGN invariant 4) is not done here yet.
+package router

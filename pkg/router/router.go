@@ -1,0 +1,487 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/routing"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+// Queue is what the router needs of the queue: publish and receive.
+type Queue interface {
+	queue.Publisher
+	queue.Subscriber
+}
+
+// Defaults of Config.
+const (
+	MaxAttemptsDefault    = 3
+	HealthCacheTTLDefault = 2 * time.Second
+)
+
+// Stage is the timeline stage of the router's events.
+const Stage = "router"
+
+// Config configures a Router.
+type Config struct {
+	Queue   Queue            // required
+	Store   store.Store      // required
+	Catalog *catalog.Catalog // required
+	Circuit circuit.Config
+	Logger  *slog.Logger     // nil: slog.Default()
+	Now     func() time.Time // nil: time.Now
+	// MaxAttempts is how many attempts a job may have; a queued job that
+	// already has them fails with backend_failed. 0: MaxAttemptsDefault.
+	MaxAttempts int
+	// HealthCacheTTL is how long backend health read from the store is
+	// reused. 0: HealthCacheTTLDefault; negative: no caching.
+	HealthCacheTTL time.Duration
+	// ReceiveOptions is the flow control of the aiprod-router subscription.
+	ReceiveOptions queue.ReceiveOptions
+	// Stats, optional, returns measured backend performance to break ties
+	// between equal estimates.
+	Stats func(ctx context.Context) map[string]routing.BackendStats
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = MaxAttemptsDefault
+	}
+	if c.HealthCacheTTL == 0 {
+		c.HealthCacheTTL = HealthCacheTTLDefault
+	}
+	c.Circuit = c.Circuit.WithDefaults()
+	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
+	return c
+}
+
+// Validate reports the first missing required field.
+func (c Config) Validate() error {
+	switch {
+	case c.Queue == nil:
+		return errors.New("router: Config.Queue is required")
+	case c.Store == nil:
+		return errors.New("router: Config.Store is required")
+	case c.Catalog == nil:
+		return errors.New("router: Config.Catalog is required")
+	}
+	return nil
+}
+
+// Router is the router service. It is safe for concurrent use: Handle runs
+// concurrently for up to ReceiveOptions.MaxOutstanding messages.
+type Router struct {
+	cfg    Config
+	log    *slog.Logger
+	health healthCache
+}
+
+// New returns a Router for cfg (defaults applied, then validated).
+func New(cfg Config) (*Router, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}, nil
+}
+
+// Run consumes aiprod-router until ctx is done; it returns nil then, after
+// every message in hand was acked or nacked.
+func (r *Router) Run(ctx context.Context) error {
+	err := r.cfg.Queue.Receive(ctx, queue.SubscriptionRouter, r.cfg.ReceiveOptions, r.Handle)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("router: receive %s: %w", queue.SubscriptionRouter, err)
+	}
+	return nil
+}
+
+// verdict is what to do with a message once handled.
+type verdict int
+
+const (
+	ack verdict = iota
+	nack
+	deadLetter
+)
+
+type outcome struct {
+	verdict verdict
+	reason  string // dead-letter reason, or why nacked (for logs)
+	err     error
+}
+
+func acked() outcome           { return outcome{verdict: ack} }
+func nacked(err error) outcome { return outcome{verdict: nack, reason: err.Error(), err: err} }
+func rejected(format string, args ...any) outcome {
+	return outcome{verdict: deadLetter, reason: fmt.Sprintf(format, args...)}
+}
+
+// storeOutcome maps a store error: permanent ones (a bug, a value the store
+// refuses) dead-letter, everything else is retried by redelivery.
+func storeOutcome(what string, err error) outcome {
+	if errors.Is(err, errclass.Permanent) {
+		return rejected("%s: %v", what, err)
+	}
+	return nacked(fmt.Errorf("%s: %w", what, err))
+}
+
+// Handle processes one message of aiprod-router (see the package doc) and
+// acks or nacks it. It is the queue.Handler of Run, exported for push
+// subscriptions and tests.
+func (r *Router) Handle(ctx context.Context, m *queue.Message) {
+	ctx, span := telemetry.StartConsumer(ctx, queue.SubscriptionRouter, m.ID, m.Attributes,
+		telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)), telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
+	defer span.End()
+	log := r.log.With("message_id", m.ID, "job_id", m.Attr(queue.AttrJobID), "project_id", m.Attr(queue.AttrProjectID),
+		"delivery_attempt", m.DeliveryAttempt)
+
+	o := r.process(ctx, m)
+	switch o.verdict {
+	case ack:
+		m.Ack()
+	case nack:
+		span.RecordError(o.err)
+		span.SetStatus(codes.Error, "nacked")
+		log.WarnContext(ctx, "message nacked for redelivery", "error", o.reason)
+		m.Nack()
+	case deadLetter:
+		span.SetStatus(codes.Error, "dead-lettered")
+		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.reason))
+		if err := queue.DeadLetter(ctx, r.cfg.Queue, queue.DeadLetterTopic(queue.TopicJobs), queue.SubscriptionRouter, m, o.reason); err != nil {
+			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.reason, "error", err)
+			m.Nack()
+			return
+		}
+		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
+		m.Ack()
+	}
+}
+
+func (r *Router) process(ctx context.Context, m *queue.Message) outcome {
+	attempt, hasAttempt, err := dispatch.ParseAttempt(m.Attributes)
+	if err != nil {
+		return rejected("%v", err)
+	}
+	var j *job.Job
+	if id := m.Attr(queue.AttrJobID); id == "" {
+		var o outcome
+		if j, o = r.createFromRequest(ctx, m); j == nil {
+			return o
+		}
+	} else {
+		if !job.ValidID(id) {
+			return rejected("attribute job_id %q is not a job id", id)
+		}
+		j, err = r.cfg.Store.GetJob(ctx, id)
+		switch {
+		case errors.Is(err, errclass.NotFound):
+			return rejected("job %s not found", id)
+		case err != nil:
+			return storeOutcome("load job "+id, err)
+		}
+		if p := m.Attr(queue.AttrProjectID); p != "" && p != j.ProjectID {
+			return rejected("attribute project_id %q is not the project of job %s", p, id)
+		}
+	}
+
+	switch {
+	case j.Status.Terminal():
+		if m.DeliveryAttempt != 1 {
+			return r.publishLifecycle(ctx, j)
+		}
+		return acked()
+	case j.Status == job.StatusRunning:
+		return acked()
+	case j.Status == job.StatusDispatched:
+		cur := j.CurrentAttempt()
+		if cur == nil || (hasAttempt && attempt != cur.Number) {
+			return acked() // stale: the job has moved on
+		}
+		return r.publishDispatch(ctx, j, cur, true)
+	default: // queued
+		return r.route(ctx, j.ID)
+	}
+}
+
+// createFromRequest creates (if absent) the job of a request published
+// straight to aiprod-jobs. It returns nil and the outcome when the message
+// is rejected or the store failed.
+func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.Job, outcome) {
+	project := m.Attr(queue.AttrProjectID)
+	if project == "" {
+		return nil, rejected("attribute project_id is required on a job request without job_id")
+	}
+	req, err := job.ParseRequest(m.Data)
+	if err != nil {
+		var fe *job.FieldError
+		if errors.As(err, &fe) && fe.Field != "" {
+			return nil, rejected("invalid job request: field %s: %s", fe.Field, fe.Message)
+		}
+		return nil, rejected("invalid job request: %v", err)
+	}
+	key := m.Attr(queue.AttrIdempotencyKey)
+	var id string
+	switch {
+	case key != "":
+		id = job.IDForKey(project, key)
+	case m.ID != "":
+		id = job.IDForKey(project, "pubsub:"+m.ID)
+	default:
+		id = job.NewID() // a queue without message ids cannot deduplicate
+	}
+	now := r.cfg.Now()
+	fresh := job.New(id, project, req, now)
+	fresh.TraceID = telemetry.TraceID(ctx)
+	fresh.IdempotencyKey = key
+
+	var stored *job.Job
+	err = r.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+		stored = nil
+		existing, err := tx.GetJob(id)
+		switch {
+		case err == nil:
+			stored = existing
+			return nil
+		case !errors.Is(err, errclass.NotFound):
+			return err
+		}
+		c := fresh.Clone()
+		store.NormalizeTimes(c)
+		if err := tx.CreateJob(c); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(id, r.event(ctx, now, "created", "", 0, "job request received on "+queue.TopicJobs)); err != nil {
+			return err
+		}
+		stored = c
+		return nil
+	})
+	if err != nil {
+		return nil, storeOutcome("create job "+id, err)
+	}
+	return stored, outcome{}
+}
+
+// route dispatches a queued job, or fails it; see the package doc.
+func (r *Router) route(ctx context.Context, id string) outcome {
+	health, err := r.health.get(ctx, r.cfg.Store)
+	if err != nil {
+		return nacked(fmt.Errorf("read backend health: %w", err))
+	}
+	var stats map[string]routing.BackendStats
+	if r.cfg.Stats != nil {
+		stats = r.cfg.Stats(ctx)
+	}
+	now := r.cfg.Now()
+
+	var (
+		out        *job.Job
+		tookProbe  bool
+		dispatched *job.Attempt
+	)
+	err = r.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+		out, tookProbe, dispatched = nil, false, nil
+		j, err := tx.GetJob(id)
+		if err != nil {
+			return err
+		}
+		if j.Status != job.StatusQueued {
+			return nil // another delivery routed it meanwhile
+		}
+		var events []store.Event
+		var probe *store.BackendState
+		if n := len(j.Attempts); n >= r.cfg.MaxAttempts {
+			msg := fmt.Sprintf("all %d attempts failed: %s", n, dispatch.AttemptsSummary(j.Attempts))
+			if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
+				return err
+			}
+			events = append(events, r.event(ctx, now, "failed", "", 0, job.CodeBackendFailed+": "+msg))
+		} else {
+			d := routing.Decide(routing.Input{
+				Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
+				Now: now, Circuit: r.cfg.Circuit, Stats: stats,
+			})
+			var chosen *routing.Candidate
+			for len(d.Candidates) > 0 && chosen == nil {
+				c := d.Candidates[0]
+				if !c.Probe {
+					chosen = &c
+					break
+				}
+				b, err := tx.GetBackend(c.Backend)
+				if err != nil {
+					return err
+				}
+				nb, dec := b.Breaker.Acquire(now, r.cfg.Circuit)
+				switch dec {
+				case circuit.Probe:
+					b.Breaker = nb
+					probe = &b
+					chosen = &c
+				case circuit.Allow: // closed meanwhile
+					chosen = &c
+				default:
+					d.Reject(c.Backend, routing.ReasonProbeInFlight+" (taken by another job)")
+				}
+			}
+			if chosen == nil {
+				msg := d.Explain()
+				if len(j.Attempts) > 0 {
+					msg += "; after " + dispatch.AttemptsSummary(j.Attempts)
+				}
+				if err := j.Fail(job.CodeNoBackend, msg, now); err != nil {
+					return err
+				}
+				events = append(events, r.event(ctx, now, "failed", "", 0, job.CodeNoBackend+": "+msg))
+			} else {
+				a := job.Attempt{
+					Number: len(j.Attempts) + 1, Backend: chosen.Backend, Model: chosen.Model,
+					Status: dispatch.AttemptDispatched, EstimatedCost: chosen.Estimate,
+					StartedAt: now, DurationSeconds: chosen.Seconds,
+				}
+				j.Attempts = append(j.Attempts, a)
+				j.Backend = chosen.Backend
+				j.EstimatedCost = chosen.Estimate
+				if err := j.Transition(job.StatusDispatched, now); err != nil {
+					return err
+				}
+				msg := fmt.Sprintf("dispatched to %s (%s, %d s) for %s", a.Backend, a.Model, a.DurationSeconds, a.EstimatedCost)
+				if probe != nil {
+					msg += "; half-open circuit probe"
+				}
+				events = append(events, r.event(ctx, now, "dispatched", a.Backend, a.Number, msg))
+				dispatched = &j.Attempts[len(j.Attempts)-1]
+			}
+		}
+		store.NormalizeTimes(j)
+		if err := tx.PutJob(j); err != nil {
+			return err
+		}
+		if probe != nil {
+			probe.UpdatedAt = store.NormalizeTime(now)
+			probe.Breaker.OpenedAt = store.NormalizeTime(probe.Breaker.OpenedAt)
+			probe.Breaker.ProbeStartedAt = store.NormalizeTime(probe.Breaker.ProbeStartedAt)
+			if err := tx.PutBackend(*probe); err != nil {
+				return err
+			}
+		}
+		for _, e := range events {
+			if err := tx.AddEvent(j.ID, e); err != nil {
+				return err
+			}
+		}
+		out, tookProbe = j, probe != nil
+		return nil
+	})
+	if err != nil {
+		return storeOutcome("route job "+id, err)
+	}
+	if tookProbe {
+		r.health.invalidate()
+	}
+	switch {
+	case out == nil:
+		return acked()
+	case dispatched != nil:
+		return r.publishDispatch(ctx, out, dispatched, false)
+	default:
+		r.log.InfoContext(ctx, "job failed", "job_id", out.ID, "project_id", out.ProjectID,
+			"code", out.Error.Code, "error", out.Error.Message)
+		return r.publishLifecycle(ctx, out)
+	}
+}
+
+func (r *Router) publishDispatch(ctx context.Context, j *job.Job, a *job.Attempt, again bool) outcome {
+	msg := dispatch.Message{
+		JobID: j.ID, ProjectID: j.ProjectID, Attempt: a.Number, Backend: a.Backend,
+		Model: a.Model, Seconds: a.DurationSeconds, Estimate: a.EstimatedCost,
+	}
+	if _, err := dispatch.Publish(ctx, r.cfg.Queue, msg); err != nil {
+		return nacked(err)
+	}
+	r.log.InfoContext(ctx, "dispatch published", "job_id", j.ID, "project_id", j.ProjectID,
+		"backend", a.Backend, "model", a.Model, "attempt", a.Number, "estimate_usd", a.EstimatedCost.USD(), "republished", again)
+	return acked()
+}
+
+func (r *Router) publishLifecycle(ctx context.Context, j *job.Job) outcome {
+	if _, err := dispatch.PublishLifecycle(ctx, r.cfg.Queue, dispatch.LifecycleOf(j)); err != nil {
+		return nacked(err)
+	}
+	return acked()
+}
+
+func (r *Router) event(ctx context.Context, at time.Time, typ, backend string, attempt int, msg string) store.Event {
+	return store.Event{
+		At: store.NormalizeTime(at), Stage: Stage, Type: typ, Backend: backend, Attempt: attempt, Message: msg,
+		TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
+	}
+}
+
+// healthCache keeps the result of store.ListBackends for a short while. It
+// uses the wall clock, not Config.Now, so that tests with a fixed clock still
+// see fresh health.
+type healthCache struct {
+	ttl time.Duration
+
+	mu  sync.Mutex
+	at  time.Time
+	val map[string]store.BackendState
+}
+
+func (h *healthCache) get(ctx context.Context, s store.Store) (map[string]store.BackendState, error) {
+	h.mu.Lock()
+	if h.val != nil && h.ttl > 0 && time.Since(h.at) < h.ttl {
+		v := h.val
+		h.mu.Unlock()
+		return v, nil
+	}
+	h.mu.Unlock()
+	list, err := s.ListBackends(ctx)
+	if err != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.val != nil { // stale health beats no routing at all
+			return h.val, nil
+		}
+		return nil, err
+	}
+	v := make(map[string]store.BackendState, len(list))
+	for _, b := range list {
+		v[b.Name] = b
+	}
+	h.mu.Lock()
+	h.val, h.at = v, time.Now()
+	h.mu.Unlock()
+	return v, nil
+}
+
+// invalidate makes the next get read the store (the stale value stays as
+// a fallback should that read fail).
+func (h *healthCache) invalidate() {
+	h.mu.Lock()
+	h.at = time.Time{}
+	h.mu.Unlock()
+}

@@ -1,0 +1,224 @@
+package routing
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// Fixed rejection reasons (capability, budget and circuit reasons carry
+// details and are not constants).
+const (
+	ReasonNotInAllowList = "not in allow-list"
+	ReasonExcluded       = "excluded after failure"
+	ReasonDisabled       = "disabled"
+	ReasonUnknown        = "unknown backend (not in the catalog)"
+	ReasonProbeInFlight  = "circuit half-open: probe in flight"
+)
+
+// BackendStats are a backend's measured performance, used to break ties.
+type BackendStats struct {
+	SuccessRate float64       // 0..1
+	P50Latency  time.Duration // median time from submit to result; 0 = unknown
+}
+
+// Input is everything a routing decision depends on. Only Request and
+// Catalog are required.
+type Input struct {
+	Request job.Request
+	Catalog *catalog.Catalog
+	// Health is the stored state of backends by name; absent means enabled
+	// with a closed circuit.
+	Health map[string]store.BackendState
+	// Excluded are backends that already failed this job.
+	Excluded []string
+	Now      time.Time
+	Circuit  circuit.Config
+	// Stats, optional, break ties between equal estimates.
+	Stats map[string]BackendStats
+}
+
+// Candidate is a backend that may serve the request, with its quote.
+type Candidate struct {
+	catalog.Quote
+	// Probe is set when the backend's circuit is due for its half-open
+	// probe: the caller must acquire it (circuit.Breaker.Acquire, stored in
+	// the same transaction as the dispatch) and skip the candidate when
+	// another job got it first.
+	Probe bool
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	// Candidates are ranked best first (see the package doc).
+	Candidates []Candidate
+	// Rejected maps each removed backend to the filter that removed it and why.
+	Rejected map[string]string
+}
+
+// Best returns the first candidate, if any.
+func (d Decision) Best() (Candidate, bool) {
+	if len(d.Candidates) == 0 {
+		return Candidate{}, false
+	}
+	return d.Candidates[0], true
+}
+
+// Reject removes backend name from the candidates (if there) and records
+// why. Callers use it when a probe candidate was taken by another job.
+func (d *Decision) Reject(name, reason string) {
+	d.Candidates = slices.DeleteFunc(d.Candidates, func(c Candidate) bool { return c.Backend == name })
+	if d.Rejected == nil {
+		d.Rejected = map[string]string{}
+	}
+	d.Rejected[name] = reason
+}
+
+// Clone returns a copy of d that can be changed without changing d.
+func (d Decision) Clone() Decision {
+	c := Decision{Candidates: slices.Clone(d.Candidates), Rejected: make(map[string]string, len(d.Rejected))}
+	for k, v := range d.Rejected {
+		c.Rejected[k] = v
+	}
+	return c
+}
+
+// Explain describes the decision for people. With no candidate it is the
+// message of a no_backend failure: "no backend can serve this request: " then
+// "name: reason" for each rejected backend, sorted by name, joined by "; ".
+// With candidates it names them in rank order, then the rejected ones.
+func (d Decision) Explain() string {
+	names := make([]string, 0, len(d.Rejected))
+	for n := range d.Rejected {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	rejected := make([]string, len(names))
+	for i, n := range names {
+		rejected[i] = n + ": " + d.Rejected[n]
+	}
+	if len(d.Candidates) == 0 {
+		if len(rejected) == 0 {
+			return "no backend can serve this request: the catalog has no backends"
+		}
+		return "no backend can serve this request: " + strings.Join(rejected, "; ")
+	}
+	cands := make([]string, len(d.Candidates))
+	for i, c := range d.Candidates {
+		cands[i] = fmt.Sprintf("%s (%s, %s)", c.Backend, c.Model, c.Estimate)
+		if c.Probe {
+			cands[i] += " [probe]"
+		}
+	}
+	s := "candidates: " + strings.Join(cands, ", ")
+	if len(rejected) > 0 {
+		s += "; rejected: " + strings.Join(rejected, "; ")
+	}
+	return s
+}
+
+// Decide applies the filters of the package doc to every backend of
+// in.Catalog and ranks the remaining candidates. It is pure and safe for
+// concurrent use.
+func Decide(in Input) Decision {
+	d := Decision{Rejected: map[string]string{}}
+	if in.Catalog == nil {
+		return d
+	}
+	allow := in.Request.Backends
+	for _, name := range allow {
+		if in.Catalog.Backend(name) == nil {
+			d.Rejected[name] = ReasonUnknown
+		}
+	}
+	for i := range in.Catalog.Backends {
+		b := &in.Catalog.Backends[i]
+		health := in.Health[b.Name]
+		switch {
+		case len(allow) > 0 && !slices.Contains(allow, b.Name):
+			d.Rejected[b.Name] = ReasonNotInAllowList
+			continue
+		case slices.Contains(in.Excluded, b.Name):
+			d.Rejected[b.Name] = ReasonExcluded
+			continue
+		case health.Disabled:
+			d.Rejected[b.Name] = ReasonDisabled
+			continue
+		}
+		q, why := b.Quote(&in.Request)
+		if why != "" {
+			d.Rejected[b.Name] = why
+			continue
+		}
+		if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
+			d.Rejected[b.Name] = fmt.Sprintf("estimate %s over max_cost_usd %s", q.Estimate, *limit)
+			continue
+		}
+		switch health.Breaker.Peek(in.Now, in.Circuit) {
+		case circuit.Deny:
+			d.Rejected[b.Name] = circuitReason(health.Breaker, in.Now, in.Circuit)
+			continue
+		case circuit.Probe:
+			d.Candidates = append(d.Candidates, Candidate{Quote: q, Probe: true})
+		default:
+			d.Candidates = append(d.Candidates, Candidate{Quote: q})
+		}
+	}
+	slices.SortStableFunc(d.Candidates, func(a, b Candidate) int {
+		return compare(a, b, in.Stats)
+	})
+	return d
+}
+
+func compare(a, b Candidate, stats map[string]BackendStats) int {
+	if c := cmp.Compare(a.Estimate, b.Estimate); c != 0 {
+		return c
+	}
+	sa, okA := stats[a.Backend]
+	sb, okB := stats[b.Backend]
+	if c := cmp.Compare(successKey(sb, okB), successKey(sa, okA)); c != 0 { // higher first
+		return c
+	}
+	if c := cmp.Compare(latencyKey(sa, okA), latencyKey(sb, okB)); c != 0 { // lower first
+		return c
+	}
+	return cmp.Compare(a.Backend, b.Backend)
+}
+
+// successKey orders unknown success rates below every measured one.
+func successKey(s BackendStats, ok bool) float64 {
+	if !ok {
+		return -1
+	}
+	return s.SuccessRate
+}
+
+// latencyKey orders unknown latencies after every measured one.
+func latencyKey(s BackendStats, ok bool) time.Duration {
+	if !ok || s.P50Latency <= 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return s.P50Latency
+}
+
+func circuitReason(b circuit.Breaker, now time.Time, cfg circuit.Config) string {
+	if b.Current() == circuit.HalfOpen {
+		return ReasonProbeInFlight
+	}
+	cfg = cfg.WithDefaults()
+	s := fmt.Sprintf("circuit open (%d consecutive failures", b.ConsecutiveFailures)
+	if b.LastError != "" {
+		s += "; last error: " + b.LastError
+	}
+	if wait := b.OpenedAt.Add(cfg.Cooldown).Sub(now); wait > 0 {
+		s += fmt.Sprintf("; probe in %s", wait.Round(time.Second))
+	}
+	return s + ")"
+}

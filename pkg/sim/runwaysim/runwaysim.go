@@ -1,0 +1,360 @@
+package runwaysim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/aiprod/aiprod/pkg/sim"
+)
+
+// APIVersion is the only X-Runway-Version the simulator accepts.
+const APIVersion = "2024-11-06"
+
+// RetryAfterSeconds is the Retry-After the simulator sends with an injected 429.
+const RetryAfterSeconds = 1
+
+// maxBody caps request bodies (data URIs may reach 5 MB).
+const maxBody = 6 << 20
+
+// modelSpec is what one endpoint accepts for one model.
+type modelSpec struct {
+	ratios          []string
+	durations       []int
+	defaultDuration int  // 0: duration is required
+	audio           bool // takes "audio"
+	promptRequired  bool
+}
+
+func span(from, to int) []int {
+	var s []int
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+var (
+	veoRatios  = []string{"1280:720", "720:1280", "1080:1920", "1920:1080"}
+	gen4Ratios = []string{"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
+
+	// textToVideo and imageToVideo follow the request schemas of Runway's
+	// SDKs for API version 2024-11-06.
+	textToVideo = map[string]modelSpec{
+		"gen4.5":      {ratios: []string{"1280:720", "720:1280"}, durations: span(2, 10), promptRequired: true},
+		"veo3.1":      {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true, promptRequired: true},
+		"veo3.1_fast": {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true, promptRequired: true},
+		"veo3":        {ratios: veoRatios, durations: []int{8}, promptRequired: true},
+	}
+	imageToVideo = map[string]modelSpec{
+		"gen4_turbo":  {ratios: gen4Ratios, durations: span(2, 10), defaultDuration: 10},
+		"gen4.5":      {ratios: gen4Ratios, durations: span(2, 10), promptRequired: true},
+		"veo3.1":      {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true},
+		"veo3.1_fast": {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true},
+		"veo3":        {ratios: veoRatios, durations: []int{8}},
+	}
+)
+
+// Sim is a simulated Runway API. Safe for concurrent use.
+type Sim struct {
+	core      *sim.Core
+	queueTime time.Duration
+	now       func() time.Time
+	handler   http.Handler
+
+	mu       sync.Mutex
+	canceled map[string]bool // tasks canceled through DELETE
+}
+
+// New returns a simulator on a new sim.Core built from cfg. Set the core's
+// base URL (Core().SetBaseURL) once the server listens, so that output URLs
+// point at it.
+func New(cfg sim.Config) *Sim {
+	s := &Sim{
+		core:      sim.NewCore(cfg),
+		queueTime: cfg.QueueTime,
+		now:       cfg.Now,
+		canceled:  map[string]bool{},
+	}
+	if s.queueTime == 0 {
+		s.queueTime = sim.QueueTimeDefault
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/text_to_video", s.api(s.create(textToVideo, false)))
+	mux.HandleFunc("POST /v1/image_to_video", s.api(s.create(imageToVideo, true)))
+	mux.HandleFunc("GET /v1/tasks/{id}", s.api(s.getTask))
+	mux.HandleFunc("DELETE /v1/tasks/{id}", s.api(s.deleteTask))
+	s.core.Mount(mux)
+	s.handler = mux
+	return s
+}
+
+// Handler serves the Runway protocol and the /__sim endpoints.
+func (s *Sim) Handler() http.Handler { return s.handler }
+
+// Core is the simulator's core: faults, stats, base URL.
+func (s *Sim) Core() *sim.Core { return s.core }
+
+// writeError answers in Runway's error shape, {"error": "..."}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", fmt.Sprint(RetryAfterSeconds))
+	}
+	sim.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+// api wraps a protocol handler: injected faults first, then the
+// credential and the API version, as Runway checks them.
+func (s *Sim) api(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if code := s.core.Inject(); code != 0 {
+			writeError(w, code, injectedMessage(code))
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || strings.TrimSpace(token) == "" {
+			writeError(w, http.StatusUnauthorized, "Invalid API key. Pass your key as a bearer token in the Authorization header.")
+			return
+		}
+		switch v := r.Header.Get("X-Runway-Version"); {
+		case v == "":
+			writeError(w, http.StatusBadRequest, "The X-Runway-Version header is required. Set it to "+APIVersion+".")
+			return
+		case v != APIVersion:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Runway-Version %q.", v))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func injectedMessage(code int) string {
+	switch code {
+	case http.StatusTooManyRequests:
+		return "You have exceeded the rate limit for this endpoint. Please slow down."
+	case http.StatusServiceUnavailable, http.StatusBadGateway:
+		return "Runway is shedding load. Please try again later."
+	}
+	return "An internal error occurred."
+}
+
+// createRequest is the body of both create endpoints.
+type createRequest struct {
+	Model       string          `json:"model"`
+	PromptText  *string         `json:"promptText"`
+	PromptImage json.RawMessage `json:"promptImage"`
+	Ratio       string          `json:"ratio"`
+	Duration    *int            `json:"duration"`
+	Audio       json.RawMessage `json:"audio"`
+	Seed        *int64          `json:"seed"`
+}
+
+func (s *Sim) create(specs map[string]modelSpec, image bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req createRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid JSON body.")
+			return
+		}
+		extra, msg := validate(req, specs, image)
+		if msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		prompt := ""
+		if req.PromptText != nil {
+			prompt = *req.PromptText
+		}
+		g := s.core.Submit(prompt, req.Model, extra["duration"].(int), extra)
+		sim.WriteJSON(w, http.StatusOK, map[string]string{"id": g.ID})
+	}
+}
+
+// validate checks a create request like Runway does and returns the request
+// fields to keep, or the 400 message.
+func validate(req createRequest, specs map[string]modelSpec, image bool) (map[string]any, string) {
+	spec, ok := specs[req.Model]
+	if !ok {
+		names := make([]string, 0, len(specs))
+		for n := range specs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, fmt.Sprintf("Validation of body failed: model: expected one of %s, got %q.", strings.Join(names, ", "), req.Model)
+	}
+	extra := map[string]any{"model": req.Model}
+	switch {
+	case req.PromptText == nil && spec.promptRequired:
+		return nil, "Validation of body failed: promptText: required."
+	case req.PromptText != nil && *req.PromptText == "":
+		return nil, "Validation of body failed: promptText: must be a non-empty string."
+	case req.PromptText != nil && len(utf16.Encode([]rune(*req.PromptText))) > 1000:
+		return nil, "Validation of body failed: promptText: must be at most 1000 characters."
+	}
+	if image {
+		uri, msg := promptImage(req.PromptImage)
+		if msg != "" {
+			return nil, msg
+		}
+		extra["promptImage"] = uri
+	} else if len(req.PromptImage) > 0 {
+		return nil, "Validation of body failed: promptImage: not accepted by text_to_video."
+	}
+	if !slices.Contains(spec.ratios, req.Ratio) {
+		return nil, fmt.Sprintf("Validation of body failed: ratio: expected one of %s for %s, got %q.", strings.Join(spec.ratios, ", "), req.Model, req.Ratio)
+	}
+	extra["ratio"] = req.Ratio
+	d := spec.defaultDuration
+	if req.Duration != nil {
+		d = *req.Duration
+	}
+	if d == 0 {
+		return nil, "Validation of body failed: duration: required."
+	}
+	if !slices.Contains(spec.durations, d) {
+		return nil, fmt.Sprintf("Validation of body failed: duration: %d is not supported by %s (allowed: %v).", d, req.Model, spec.durations)
+	}
+	extra["duration"] = d
+	if len(req.Audio) > 0 {
+		var a bool
+		if !spec.audio {
+			return nil, fmt.Sprintf("Validation of body failed: audio: not accepted by %s.", req.Model)
+		}
+		if err := json.Unmarshal(req.Audio, &a); err != nil {
+			return nil, "Validation of body failed: audio: expected a boolean."
+		}
+		extra["audio"] = a
+	}
+	return extra, ""
+}
+
+// promptImage accepts a URL/data URI string or [{uri, position}] with a
+// "first" frame, and returns the first frame.
+func promptImage(raw json.RawMessage) (string, string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", "Validation of body failed: promptImage: required."
+	}
+	var uri string
+	if raw[0] == '[' {
+		var frames []struct {
+			URI      string `json:"uri"`
+			Position string `json:"position"`
+		}
+		if err := json.Unmarshal(raw, &frames); err != nil || len(frames) == 0 {
+			return "", "Validation of body failed: promptImage: expected a URL or an array of {uri, position}."
+		}
+		for _, f := range frames {
+			if f.Position != "first" && f.Position != "last" {
+				return "", "Validation of body failed: promptImage.position: expected first or last."
+			}
+			if f.Position == "first" {
+				uri = f.URI
+			}
+		}
+		if uri == "" {
+			return "", "Validation of body failed: promptImage: a first frame is required."
+		}
+	} else if err := json.Unmarshal(raw, &uri); err != nil {
+		return "", "Validation of body failed: promptImage: expected a URL or an array of {uri, position}."
+	}
+	switch {
+	case strings.HasPrefix(uri, "data:image/"):
+	case strings.HasPrefix(uri, "https://") && len(uri) > len("https://"):
+	case strings.HasPrefix(uri, "http://"):
+		return "", "Invalid asset for promptImage: Only HTTPS URLs are allowed."
+	default:
+		return "", "Invalid asset for promptImage: Invalid URL."
+	}
+	return uri, ""
+}
+
+// taskJSON is Runway's task object.
+type taskJSON struct {
+	ID          string   `json:"id"`
+	Status      string   `json:"status"`
+	CreatedAt   string   `json:"createdAt"`
+	Progress    *float64 `json:"progress,omitempty"`
+	Output      []string `json:"output,omitempty"`
+	Failure     string   `json:"failure,omitempty"`
+	FailureCode string   `json:"failureCode,omitempty"`
+}
+
+// Failure codes and messages the simulator reports.
+const (
+	FailureCodeSafety   = "SAFETY.INPUT.TEXT"
+	FailureCodeInternal = "INTERNAL.BAD_OUTPUT.CODE01"
+)
+
+func (s *Sim) task(g sim.Generation) taskJSON {
+	t := taskJSON{ID: g.ID, CreatedAt: g.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z")}
+	switch g.State {
+	case sim.Queued:
+		// The first half of the queue time is shown as THROTTLED (accepted,
+		// waiting for a concurrency slot), the rest as PENDING.
+		t.Status = "PENDING"
+		if s.now().Sub(g.CreatedAt) < s.queueTime/2 {
+			t.Status = "THROTTLED"
+		}
+	case sim.Running:
+		t.Status = "RUNNING"
+		p := g.Progress
+		t.Progress = &p
+	case sim.Succeeded:
+		t.Status = "SUCCEEDED"
+		t.Output = []string{g.VideoURL}
+	case sim.Failed:
+		t.Status = "FAILED"
+		if g.Failure == sim.FailureSafety {
+			t.FailureCode = FailureCodeSafety
+			t.Failure = "The prompt text did not pass content moderation."
+		} else {
+			t.FailureCode = FailureCodeInternal
+			t.Failure = "An unexpected error occurred while generating the output."
+		}
+	case sim.Canceled:
+		t.Status = "CANCELLED"
+	}
+	return t
+}
+
+func (s *Sim) getTask(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.core.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Task not found.")
+		return
+	}
+	sim.WriteJSON(w, http.StatusOK, s.task(g))
+}
+
+// deleteTask cancels a pending or running task; a finished (or already
+// canceled) task is deleted, as Runway does.
+func (s *Sim) deleteTask(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.core.Cancel(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "Task not found.")
+		return
+	}
+	switch {
+	case g.State == sim.Canceled && !s.canceled[id]:
+		s.canceled[id] = true
+	default:
+		s.core.Delete(id)
+		delete(s.canceled, id)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
