@@ -1,0 +1,194 @@
+package veo
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+)
+
+// model is what the adapter knows about one Veo model on Vertex AI.
+// Source: the Veo on Vertex AI API reference (durationSeconds 4|6|8 for
+// Veo 3 models, aspectRatio "16:9"|"9:16", resolution "720p"|"1080p", and
+// "4k" for Veo 3.1 standard and fast).
+type model struct {
+	resolutions []job.Resolution
+	aspects     []job.AspectRatio
+	durations   []int
+}
+
+var (
+	veo3     = model{resolutions: []job.Resolution{job.Res720p, job.Res1080p}, aspects: []job.AspectRatio{job.Aspect16x9, job.Aspect9x16}, durations: []int{4, 6, 8}}
+	veo31    = model{resolutions: []job.Resolution{job.Res720p, job.Res1080p, job.Res4K}, aspects: veo3.aspects, durations: veo3.durations}
+	veo31Lit = veo3
+)
+
+// models are the Veo models this adapter can drive, by Vertex model id.
+var models = map[string]model{
+	"veo-3.1-generate-001":      veo31,
+	"veo-3.1-fast-generate-001": veo31,
+	"veo-3.1-lite-generate-001": veo31Lit,
+	"veo-3.0-generate-001":      veo3,
+	"veo-3.0-fast-generate-001": veo3,
+}
+
+// media is an image for Vertex: inline bytes or a Cloud Storage URI.
+type media struct {
+	BytesBase64Encoded string `json:"bytesBase64Encoded,omitempty"`
+	GCSURI             string `json:"gcsUri,omitempty"`
+	MimeType           string `json:"mimeType,omitempty"`
+}
+
+type instance struct {
+	Prompt string `json:"prompt"`
+	Image  *media `json:"image,omitempty"`
+}
+
+// parameters are the predictLongRunning parameters AIPROD sets.
+// generateAudio is always sent: audio changes the price.
+type parameters struct {
+	DurationSeconds int    `json:"durationSeconds"`
+	AspectRatio     string `json:"aspectRatio"`
+	Resolution      string `json:"resolution"`
+	GenerateAudio   bool   `json:"generateAudio"`
+	SampleCount     int    `json:"sampleCount"`
+	StorageURI      string `json:"storageUri"`
+}
+
+// predictRequest is the body of :predictLongRunning.
+type predictRequest struct {
+	Instances  []instance        `json:"instances"`
+	Parameters parameters        `json:"parameters"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// invalid returns the Permanent error for a request Vertex would refuse.
+func invalid(format string, args ...any) error {
+	return errclass.New(errclass.Permanent, "veo: invalid_request: "+format, args...)
+}
+
+// planRequest checks req against the model and builds the request body,
+// writing outputs under storage/<job id>/<attempt>/. It makes no call.
+func planRequest(req backend.SubmitRequest, storage string) (predictRequest, error) {
+	m, ok := models[req.Model]
+	if !ok {
+		known := make([]string, 0, len(models))
+		for k := range models {
+			known = append(known, k)
+		}
+		slices.Sort(known)
+		return predictRequest{}, invalid("unknown model %q (known: %s)", clip(req.Model), strings.Join(known, ", "))
+	}
+	switch {
+	case strings.TrimSpace(req.Prompt) == "":
+		return predictRequest{}, invalid("prompt is empty")
+	case !slices.Contains(m.durations, req.DurationSeconds):
+		return predictRequest{}, invalid("%s generates %v s, not %d s", req.Model, m.durations, req.DurationSeconds)
+	case !slices.Contains(m.resolutions, req.Resolution):
+		return predictRequest{}, invalid("%s has no resolution %q (has %v)", req.Model, req.Resolution, m.resolutions)
+	case !slices.Contains(m.aspects, req.AspectRatio):
+		return predictRequest{}, invalid("%s has no aspect ratio %q (has %v)", req.Model, req.AspectRatio, m.aspects)
+	}
+	inst := instance{Prompt: req.Prompt}
+	if req.ImageURL != "" {
+		img, err := imageMedia(req.ImageURL)
+		if err != nil {
+			return predictRequest{}, err
+		}
+		inst.Image = img
+	}
+	return predictRequest{
+		Instances: []instance{inst},
+		Parameters: parameters{
+			DurationSeconds: req.DurationSeconds,
+			AspectRatio:     string(req.AspectRatio),
+			Resolution:      string(req.Resolution),
+			GenerateAudio:   req.Audio,
+			SampleCount:     1,
+			StorageURI:      outputPrefix(storage, req.JobID, req.Attempt),
+		},
+		Labels: map[string]string{
+			"aiprod_job_id":  labelValue(req.JobID),
+			"aiprod_attempt": strconv.Itoa(req.Attempt),
+		},
+	}, nil
+}
+
+// imageMedia turns an image_url into Vertex media: a gs:// URI as gcsUri, a
+// base64 data URI as inline bytes. Vertex fetches nothing over http(s), and
+// the adapter does not download user URLs itself (that would let a request
+// make the worker fetch internal addresses).
+func imageMedia(u string) (*media, error) {
+	if strings.HasPrefix(u, "gs://") {
+		if len(u) <= len("gs://") || strings.HasPrefix(u[len("gs://"):], "/") {
+			return nil, invalid("image_url %q has no bucket", clip(u))
+		}
+		return &media{GCSURI: u, MimeType: mimeFromExt(u)}, nil
+	}
+	if rest, ok := strings.CutPrefix(u, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		mime, isB64 := strings.CutSuffix(meta, ";base64")
+		if !ok || !isB64 || !strings.HasPrefix(mime, "image/") {
+			return nil, invalid("image_url data URI must be data:image/...;base64,...")
+		}
+		if _, err := base64.StdEncoding.DecodeString(data); err != nil {
+			return nil, invalid("image_url data URI is not valid base64")
+		}
+		return &media{BytesBase64Encoded: data, MimeType: mime}, nil
+	}
+	return nil, invalid("image_url must be a gs:// URI or a base64 data URI: Vertex AI cannot fetch http(s) images")
+}
+
+func mimeFromExt(u string) string {
+	switch strings.ToLower(path.Ext(u)) {
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".webp":
+		return "image/webp"
+	}
+	return "image/png"
+}
+
+// outputPrefix is where one attempt's videos go: <storage>/<job id>/<attempt>/.
+// A per-attempt prefix lets a worker that lost a handle see, by listing it,
+// whether that attempt produced a video.
+func outputPrefix(storage, jobID string, attempt int) string {
+	return fmt.Sprintf("%s/%s/%d/", strings.TrimRight(storage, "/"), pathSafe(jobID), attempt)
+}
+
+func pathSafe(s string) string {
+	if s == "" {
+		return "no-job"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// labelValue fits s to a Google Cloud label value: at most 63 lowercase
+// letters, digits, underscores and dashes.
+func labelValue(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '_'
+	}, s)
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return s
+}

@@ -1,0 +1,356 @@
+// Package replicatesim is a simulated Replicate HTTP API
+// (https://api.replicate.com) for the dev stack and for the Replicate
+// adapter's contract tests. It speaks Replicate's predictions protocol on top
+// of sim.Core; it is not for production.
+//
+// # Protocol
+//
+//   - POST /v1/models/{owner}/{name}/predictions {"input": {prompt, duration
+//     4|6|8, aspect_ratio "16:9"|"9:16", resolution "720p"|"1080p",
+//     generate_audio, image}} → 201 with the prediction. Invalid input is 422
+//     with a problem body and invalid_fields. A Cancel-After header (a Go
+//     duration such as "15m" or "90s") sets a deadline: a prediction that
+//     has not started by then is "aborted", one still running "canceled".
+//   - GET /v1/predictions/{id} → the prediction: status starting (queued),
+//     processing, succeeded (output: the video URL), failed (error: "... (E005)"
+//     for "[sim:unsafe]", "... (E1000)" for "[sim:fail]"), canceled or aborted;
+//     created_at, started_at, completed_at, metrics.predict_time, urls.
+//   - POST /v1/predictions/{id}/cancel → 200 with the prediction.
+//   - GET /v1/predictions → {"next": null, "previous": null, "results": [...]},
+//     newest first (what a reconciliation would read).
+//
+// Every protocol call first applies the injected faults (sim.Core.Inject):
+// 429 comes with Retry-After: 1 and "resets in ~1s", every error body is an
+// RFC 7807 problem {"title", "detail", "status"}. Authorization must be
+// "Bearer <token>" or "Token <token>" (401 otherwise); RequireToken pins
+// the token. The /__sim endpoints of sim.Core are mounted too.
+package replicatesim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/sim"
+)
+
+// Sim is a simulated Replicate API. Safe for concurrent use.
+type Sim struct {
+	core      *sim.Core
+	now       func() time.Time
+	queueTime time.Duration
+	runTime   time.Duration
+	baseOnce  sync.Once
+	hasBase   bool
+
+	mu    sync.Mutex
+	token string // "" accepts any non-empty token
+	preds map[string]*meta
+	order []string // ids, oldest first
+}
+
+// meta is what the simulator adds to a core generation.
+type meta struct {
+	model      string
+	input      map[string]any
+	deadline   time.Time // from Cancel-After; zero when none
+	canceledAt time.Time // when the cancel endpoint was called
+}
+
+// New returns a simulator whose generations follow cfg. When cfg.BaseURL is
+// empty, the first request's host becomes the base of video URLs.
+func New(cfg sim.Config) *Sim {
+	s := &Sim{
+		core:      sim.NewCore(cfg),
+		now:       cfg.Now,
+		queueTime: cfg.QueueTime,
+		runTime:   cfg.RunTime,
+		hasBase:   cfg.BaseURL != "",
+		preds:     map[string]*meta{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.queueTime == 0 {
+		s.queueTime = sim.QueueTimeDefault
+	}
+	if s.runTime == 0 {
+		s.runTime = sim.RunTimeDefault
+	}
+	return s
+}
+
+// Core returns the simulator's core (faults, stats, generations).
+func (s *Sim) Core() *sim.Core { return s.core }
+
+// RequireToken makes the simulator accept only token ("" accepts any
+// non-empty token, the default).
+func (s *Sim) RequireToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// Handler serves Replicate's predictions protocol and the /__sim endpoints.
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.core.Mount(mux)
+	mux.HandleFunc("POST /v1/models/{owner}/{name}/predictions", s.protocol(s.create))
+	mux.HandleFunc("GET /v1/predictions/{id}", s.protocol(s.get))
+	mux.HandleFunc("POST /v1/predictions/{id}/cancel", s.protocol(s.cancel))
+	mux.HandleFunc("GET /v1/predictions", s.protocol(s.list))
+	return mux
+}
+
+func (s *Sim) protocol(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.hasBase {
+			s.baseOnce.Do(func() { s.core.SetBaseURL(origin(r)) })
+		}
+		if code := s.core.Inject(); code != 0 {
+			if code == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+				problem(w, code, "Request was throttled", "Request was throttled. Your rate limit resets in ~1s.")
+				return
+			}
+			problem(w, code, http.StatusText(code), "The service is temporarily unavailable. Please try again.")
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok {
+			tok, ok = strings.CutPrefix(auth, "Token ")
+		}
+		s.mu.Lock()
+		want := s.token
+		s.mu.Unlock()
+		if !ok || strings.TrimSpace(tok) == "" || (want != "" && tok != want) {
+			problem(w, http.StatusUnauthorized, "Unauthenticated", "You did not pass a valid authentication token")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func origin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+type invalidField struct {
+	Type        string `json:"type"`
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+func (s *Sim) create(w http.ResponseWriter, r *http.Request) {
+	model := r.PathValue("owner") + "/" + r.PathValue("name")
+	var body struct {
+		Input map[string]any `json:"input"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err := dec.Decode(&body); err != nil {
+		problem(w, http.StatusBadRequest, "Invalid JSON", "The request body is not valid JSON: "+err.Error())
+		return
+	}
+	var deadline time.Time
+	if v := r.Header.Get("Cancel-After"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problem(w, http.StatusBadRequest, "Invalid Cancel-After header", fmt.Sprintf("Cancel-After %q is not a positive duration such as 5m or 30s", v))
+			return
+		}
+		deadline = s.now().Add(d)
+	}
+	in := body.Input
+	var bad []invalidField
+	if in == nil {
+		bad = append(bad, invalidField{"required", "input", "input is required"})
+		in = map[string]any{}
+	}
+	prompt, _ := in["prompt"].(string)
+	if strings.TrimSpace(prompt) == "" {
+		bad = append(bad, invalidField{"required", "input.prompt", "prompt is required"})
+	}
+	duration := 8
+	if v, present := in["duration"]; present {
+		f, ok := v.(float64)
+		if !ok || !slices.Contains([]float64{4, 6, 8}, f) {
+			bad = append(bad, invalidField{"enum", "input.duration", "duration must be one of the following: 4, 6, 8"})
+		}
+		duration = int(f)
+	}
+	enum := func(field string, allowed ...string) {
+		v, present := in[field]
+		if !present {
+			return
+		}
+		if sv, ok := v.(string); !ok || !slices.Contains(allowed, sv) {
+			bad = append(bad, invalidField{"enum", "input." + field, field + " must be one of the following: " + strings.Join(allowed, ", ")})
+		}
+	}
+	enum("aspect_ratio", "16:9", "9:16")
+	enum("resolution", "720p", "1080p")
+	if v, present := in["generate_audio"]; present {
+		if _, ok := v.(bool); !ok {
+			bad = append(bad, invalidField{"invalid_type", "input.generate_audio", "generate_audio must be a boolean"})
+		}
+	}
+	if len(bad) > 0 {
+		details := make([]string, len(bad))
+		for i, f := range bad {
+			details[i] = "- " + f.Field + ": " + f.Description
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"title": "Input validation failed", "detail": strings.Join(details, "\n"),
+			"status": http.StatusUnprocessableEntity, "invalid_fields": bad,
+		})
+		return
+	}
+	g := s.core.Submit(prompt, model, duration, in)
+	s.mu.Lock()
+	s.preds[g.ID] = &meta{model: model, input: in, deadline: deadline}
+	s.order = append(s.order, g.ID)
+	s.mu.Unlock()
+	p, _ := s.prediction(r, g.ID)
+	writeJSON(w, http.StatusCreated, p)
+}
+
+func (s *Sim) get(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.prediction(r, r.PathValue("id"))
+	if !ok {
+		problem(w, http.StatusNotFound, "Not found", "The requested resource could not be found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Sim) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	m, ok := s.preds[id]
+	s.mu.Unlock()
+	if !ok {
+		problem(w, http.StatusNotFound, "Not found", "The requested resource could not be found.")
+		return
+	}
+	if g, found := s.core.Cancel(id); found && g.State == sim.Canceled {
+		s.mu.Lock()
+		if m.canceledAt.IsZero() {
+			m.canceledAt = s.now()
+		}
+		s.mu.Unlock()
+	}
+	p, _ := s.prediction(r, id)
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ids := slices.Clone(s.order)
+	s.mu.Unlock()
+	slices.Reverse(ids)
+	results := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		if p, ok := s.prediction(r, id); ok {
+			results = append(results, p)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"next": nil, "previous": nil, "results": results})
+}
+
+// prediction renders a prediction as Replicate does, applying its
+// Cancel-After deadline.
+func (s *Sim) prediction(r *http.Request, id string) (map[string]any, bool) {
+	s.mu.Lock()
+	m, ok := s.preds[id]
+	var mc meta
+	if ok {
+		mc = *m
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	g, found := s.core.Get(id)
+	if !found {
+		return nil, false
+	}
+	now := s.now()
+	started := g.CreatedAt.Add(s.queueTime)
+	finished := started.Add(s.runTime)
+	status, errText, output := "", any(nil), any(nil)
+	var startedAt, completedAt *time.Time
+	// The Cancel-After deadline passed before the generation could finish
+	// (and before any explicit cancel).
+	deadlineHit := !mc.deadline.IsZero() && !now.Before(mc.deadline) && mc.deadline.Before(finished) &&
+		(mc.canceledAt.IsZero() || mc.deadline.Before(mc.canceledAt))
+	switch {
+	case deadlineHit:
+		s.core.Cancel(id)
+		completedAt = &mc.deadline
+		status = "canceled"
+		if mc.deadline.Before(started) {
+			status = "aborted"
+		} else {
+			startedAt = &started
+		}
+	case g.State == sim.Canceled:
+		status = "canceled"
+		end := mc.canceledAt
+		if end.IsZero() {
+			end = now
+		}
+		if !end.Before(started) {
+			startedAt = &started
+		}
+		completedAt = &end
+	case g.State == sim.Queued:
+		status = "starting"
+	case g.State == sim.Running:
+		status, startedAt = "processing", &started
+	case g.State == sim.Succeeded:
+		status, startedAt, completedAt, output = "succeeded", &started, &finished, g.VideoURL
+	case g.State == sim.Failed:
+		status, startedAt, completedAt = "failed", &started, &finished
+		errText = "Prediction failed due to an unexpected error (E1000)"
+		if g.Failure == sim.FailureSafety {
+			errText = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
+		}
+	}
+	base := origin(r) + "/v1/predictions/" + id
+	p := map[string]any{
+		"id": id, "model": mc.model, "version": "hidden", "input": mc.input,
+		"logs": "", "output": output, "error": errText, "status": status, "data_removed": false,
+		"created_at": stamp(&g.CreatedAt), "started_at": stamp(startedAt), "completed_at": stamp(completedAt),
+		"urls": map[string]string{"get": base, "cancel": base + "/cancel", "web": "https://replicate.com/p/" + id},
+	}
+	if completedAt != nil {
+		metrics := map[string]any{"total_time": completedAt.Sub(g.CreatedAt).Seconds()}
+		if startedAt != nil {
+			metrics["predict_time"] = completedAt.Sub(*startedAt).Seconds()
+		}
+		p["metrics"] = metrics
+	}
+	return p, true
+}
+
+func stamp(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}
+
+func problem(w http.ResponseWriter, code int, title, detail string) {
+	writeJSON(w, code, map[string]any{"title": title, "detail": detail, "status": code})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) { sim.WriteJSON(w, code, v) }
