@@ -31,6 +31,7 @@ func CreateJob(ctx context.Context, s Store, j *job.Job) (*job.Job, bool, error)
 			return err
 		}
 		c := j.Clone()
+		NormalizeTimes(c)
 		if err := tx.CreateJob(c); err != nil {
 			return err
 		}
@@ -57,6 +58,7 @@ func UpdateJob(ctx context.Context, s Store, id string, fn func(j *job.Job) erro
 		if err := fn(j); err != nil {
 			return err
 		}
+		NormalizeTimes(j)
 		if err := tx.PutJob(j); err != nil {
 			return err
 		}
@@ -82,7 +84,9 @@ func UpdateBackend(ctx context.Context, s Store, name string, now time.Time, fn 
 			return err
 		}
 		b.Name = name
-		b.UpdatedAt = now.UTC()
+		b.UpdatedAt = NormalizeTime(now)
+		b.Breaker.OpenedAt = NormalizeTime(b.Breaker.OpenedAt)
+		b.Breaker.ProbeStartedAt = NormalizeTime(b.Breaker.ProbeStartedAt)
 		if err := tx.PutBackend(b); err != nil {
 			return err
 		}
@@ -104,4 +108,37 @@ func HashAPIKey(key string) string {
 // never collide.
 func NewEventID(at time.Time) string {
 	return fmt.Sprintf("%020d-%s", at.UnixNano(), uuid.NewString()[:8])
+}
+
+// NormalizeTime returns t as a store gives it back: in UTC, truncated to
+// microseconds (Firestore's precision), without a monotonic clock reading.
+// The zero time stays zero.
+func NormalizeTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// NormalizeTimes applies NormalizeTime to every time of j, in place. The
+// helpers above call it so that the job they return equals the stored one.
+func NormalizeTimes(j *job.Job) {
+	j.CreatedAt = NormalizeTime(j.CreatedAt)
+	j.UpdatedAt = NormalizeTime(j.UpdatedAt)
+	j.CompletedAt = normalizePtr(j.CompletedAt)
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		a.StartedAt = NormalizeTime(a.StartedAt)
+		a.SubmittedAt = normalizePtr(a.SubmittedAt)
+		a.EndedAt = normalizePtr(a.EndedAt)
+		a.LastProgressAt = normalizePtr(a.LastProgressAt)
+	}
+}
+
+func normalizePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := NormalizeTime(*t)
+	return &v
 }

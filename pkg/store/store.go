@@ -20,6 +20,11 @@
 //
 // The helpers CreateJob, UpdateJob and UpdateBackend cover the common cases.
 //
+// # Values
+//
+// Stores keep times in UTC to the microsecond, as Firestore does
+// (NormalizeTime); what a store returns never aliases what it holds.
+//
 // # Errors
 //
 // Absent entities are errclass.NotFound; an existing one on create is

@@ -400,35 +400,12 @@ func cmpTime(t, def time.Time) time.Time {
 	return t
 }
 
-// norm returns t as Firestore gives it back: UTC, microseconds, no
-// monotonic reading. The zero time stays zero.
-func norm(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
-
-func normPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := norm(*t)
-	return &v
-}
+// norm is store.NormalizeTime.
+func norm(t time.Time) time.Time { return store.NormalizeTime(t) }
 
 // normJob returns a deep copy of j with its times normalised.
 func normJob(j *job.Job) *job.Job {
 	c := j.Clone()
-	c.CreatedAt = norm(c.CreatedAt)
-	c.UpdatedAt = norm(c.UpdatedAt)
-	c.CompletedAt = normPtr(c.CompletedAt)
-	for i := range c.Attempts {
-		a := &c.Attempts[i]
-		a.StartedAt = norm(a.StartedAt)
-		a.SubmittedAt = normPtr(a.SubmittedAt)
-		a.EndedAt = normPtr(a.EndedAt)
-		a.LastProgressAt = normPtr(a.LastProgressAt)
-	}
+	store.NormalizeTimes(c)
 	return c
 }

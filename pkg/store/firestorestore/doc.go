@@ -1,0 +1,41 @@
+// Package firestorestore is the store.Store of production: Cloud Firestore
+// (native mode) through cloud.google.com/go/firestore. Pointed at the
+// emulator by FIRESTORE_EMULATOR_HOST, as the client library is.
+//
+// # Data model
+//
+//   - jobs/{job_id}: the job. Money is int64 micro-USD (fields *_micros),
+//     times are timestamps, the request is a nested map, and expire_at
+//     (created_at + Retention) feeds a TTL policy.
+//   - jobs/{job_id}/events/{event_id}: the timeline; ids sort by time
+//     (store.NewEventID). Events carry their own expire_at (at + Retention),
+//     since deleting a job by TTL leaves its subcollections.
+//   - backends/{name}: admin's disabled flag and the circuit breaker.
+//   - apikeys/{sha256 hex}: project, created_at, revoked.
+//
+// Documents are written whole (Set or Create), never merged.
+//
+// # Indexes
+//
+// ListJobs needs two composite indexes, and the large or nested job fields
+// are exempted from single-field indexing; indexes.json beside this file
+// holds both, with the TTL policies, in the firestore.indexes.json format
+// (firebase deploy --only firestore:indexes, or the Terraform equivalent):
+//
+//	jobs: project_id ASC, created_at DESC, __name__ DESC
+//	jobs: project_id ASC, status ASC, created_at DESC, __name__ DESC
+//
+// # Transactions and errors
+//
+// RunTx is Client.RunTransaction: fn may run several times when Firestore
+// aborts a transaction, and a transaction still aborted after the client's
+// attempts fails with errclass.Conflict. The Tx buffers writes and hands
+// them to the transaction only when fn returns nil. gRPC codes are mapped
+// to errclass classes in one place, classify; nothing here retries beyond
+// the client library's transaction retries.
+//
+// # Limits
+//
+// A Firestore document holds at most 1 MiB: a job whose request carries a
+// large data: image URL cannot be stored (errclass.Permanent).
+package firestorestore

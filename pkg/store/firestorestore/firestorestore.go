@@ -1,0 +1,198 @@
+package firestorestore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/internal/cursor"
+)
+
+// Store is a store.Store over Cloud Firestore. It is safe for concurrent
+// use.
+type Store struct {
+	c     *firestore.Client
+	owned bool // Close closes c
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New connects to Firestore's default database of projectID; opts are
+// passed to firestore.NewClient, which honours FIRESTORE_EMULATOR_HOST.
+// Close closes the client.
+func New(ctx context.Context, projectID string, opts ...option.ClientOption) (*Store, error) {
+	c, err := firestore.NewClient(ctx, projectID, opts...)
+	if err != nil {
+		return nil, classify(err, "firestorestore: connect to project %s", projectID)
+	}
+	return &Store{c: c, owned: true}, nil
+}
+
+// NewFromClient returns a Store over an existing client, which the caller
+// keeps owning: Close does not close it.
+func NewFromClient(c *firestore.Client) *Store { return &Store{c: c} }
+
+// Close closes the client when New made it.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.c.Close()
+}
+
+func (s *Store) jobRef(id string) *firestore.DocumentRef {
+	return s.c.Collection(jobsCollection).Doc(id)
+}
+
+func (s *Store) eventsRef(jobID string) *firestore.CollectionRef {
+	return s.jobRef(jobID).Collection(eventsCollection)
+}
+
+func (s *Store) backendRef(name string) *firestore.DocumentRef {
+	return s.c.Collection(backendsCollection).Doc(name)
+}
+
+func (s *Store) apiKeyRef(hash string) *firestore.DocumentRef {
+	return s.c.Collection(apiKeysCollection).Doc(hash)
+}
+
+// GetJob reads job id; errclass.NotFound when absent.
+func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	if !validID(id) {
+		return nil, errclass.New(errclass.NotFound, "job %s not found", id)
+	}
+	snap, err := s.jobRef(id).Get(ctx)
+	if err != nil {
+		return nil, classify(err, "get job %s", id)
+	}
+	return decodeJob(snap)
+}
+
+func decodeJob(snap *firestore.DocumentSnapshot) (*job.Job, error) {
+	var d jobDoc
+	if err := snap.DataTo(&d); err != nil {
+		return nil, classify(err, "decode job %s", snap.Ref.ID)
+	}
+	return fromJobDoc(snap.Ref.ID, d), nil
+}
+
+// ListJobs returns a page of a project's jobs, newest first. It needs the
+// composite indexes in indexes.json.
+func (s *Store) ListJobs(ctx context.Context, lq store.ListJobsQuery) (store.JobPage, error) {
+	if lq.ProjectID == "" {
+		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: project id is required")
+	}
+	if lq.Status != "" && !lq.Status.Valid() {
+		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: unknown status %q", lq.Status)
+	}
+	if lq.Limit < 0 {
+		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: limit must be 0..%d, got %d", store.MaxPageSize, lq.Limit)
+	}
+	limit := min(cmp.Or(lq.Limit, store.DefaultPageSize), store.MaxPageSize)
+
+	q := s.c.Collection(jobsCollection).Where(fieldProjectID, "==", lq.ProjectID)
+	if lq.Status != "" {
+		q = q.Where(fieldStatus, "==", string(lq.Status))
+	}
+	q = q.OrderBy(fieldCreatedAt, firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if lq.PageToken != "" {
+		c, err := cursor.Decode(lq.PageToken)
+		if err != nil {
+			return store.JobPage{}, err
+		}
+		if !validID(c.ID) {
+			return store.JobPage{}, errclass.New(errclass.Permanent, "malformed page token: bad id")
+		}
+		q = q.StartAfter(c.CreatedAt, c.ID)
+	}
+	// One more than a page tells whether there is a next one.
+	snaps, err := q.Limit(limit + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return store.JobPage{}, classify(err, "list jobs of project %s", lq.ProjectID)
+	}
+	page := store.JobPage{Jobs: make([]*job.Job, 0, min(len(snaps), limit))}
+	for i, snap := range snaps {
+		if i == limit {
+			last := page.Jobs[limit-1]
+			page.NextPageToken = cursor.Encode(cursor.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			break
+		}
+		j, err := decodeJob(snap)
+		if err != nil {
+			return store.JobPage{}, err
+		}
+		page.Jobs = append(page.Jobs, j)
+	}
+	return page, nil
+}
+
+// ListEvents returns a job's events ordered by event id; none for an
+// unknown job.
+func (s *Store) ListEvents(ctx context.Context, jobID string) ([]store.Event, error) {
+	out := []store.Event{}
+	if !validID(jobID) {
+		return out, nil
+	}
+	it := s.eventsRef(jobID).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify(err, "list events of job %s", jobID)
+		}
+		var d eventDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify(err, "decode event %s of job %s", snap.Ref.ID, jobID)
+		}
+		out = append(out, fromEventDoc(snap.Ref.ID, d))
+	}
+}
+
+// ListBackends returns every stored backend state, sorted by name.
+func (s *Store) ListBackends(ctx context.Context) ([]store.BackendState, error) {
+	out := []store.BackendState{}
+	it := s.c.Collection(backendsCollection).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify(err, "list backends")
+		}
+		var d backendDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify(err, "decode backend %s", snap.Ref.ID)
+		}
+		out = append(out, fromBackendDoc(snap.Ref.ID, d))
+	}
+}
+
+// GetAPIKey returns the key record with the given hash; errclass.NotFound
+// when absent.
+func (s *Store) GetAPIKey(ctx context.Context, hash string) (store.APIKey, error) {
+	if !validID(hash) {
+		return store.APIKey{}, errclass.New(errclass.NotFound, "api key not found")
+	}
+	snap, err := s.apiKeyRef(hash).Get(ctx)
+	if err != nil {
+		// The hash is not a secret, but keep messages free of key material.
+		return store.APIKey{}, classify(err, "get api key")
+	}
+	var d apiKeyDoc
+	if err := snap.DataTo(&d); err != nil {
+		return store.APIKey{}, classify(err, "decode api key")
+	}
+	return fromAPIKeyDoc(hash, d), nil
+}

@@ -1,0 +1,181 @@
+package firestorestore
+
+import (
+	"context"
+	"errors"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// RunTx runs fn in a Firestore transaction (Client.RunTransaction): fn may
+// run several times if Firestore aborts it. fn's own error is returned as
+// is and nothing is written; failures of Firestore are classified.
+func (s *Store) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	err := s.c.RunTransaction(ctx, func(_ context.Context, ft *firestore.Transaction) error {
+		t := &tx{s: s, ft: ft}
+		defer func() { t.done = true }()
+		if err := fn(t); err != nil {
+			return &fnError{err}
+		}
+		if t.readAfterWrite {
+			return errReadAfterWrite
+		}
+		for _, w := range t.writes {
+			if err := w(ft); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	if fe, ok := errors.AsType[*fnError](err); ok {
+		return fe.err
+	}
+	return classify(err, "firestore transaction")
+}
+
+// fnError marks an error returned by RunTx's fn, to give it back untouched.
+// It unwraps so that the client still retries when fn passes on an Aborted
+// read.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+func (e *fnError) Unwrap() error { return e.err }
+
+var (
+	errReadAfterWrite = errclass.New(errclass.Permanent, "firestorestore: read after write in a transaction")
+	errTxDone         = errclass.New(errclass.Permanent, "firestorestore: transaction used after RunTx returned")
+)
+
+// tx reads through the Firestore transaction and buffers writes until fn
+// returns nil.
+type tx struct {
+	s              *Store
+	ft             *firestore.Transaction
+	writes         []func(ft *firestore.Transaction) error
+	readAfterWrite bool
+	done           bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) checkRead() error {
+	if t.done {
+		return errTxDone
+	}
+	if len(t.writes) > 0 {
+		t.readAfterWrite = true
+		return errReadAfterWrite
+	}
+	return nil
+}
+
+func (t *tx) checkWrite(what, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	return checkID(what, id)
+}
+
+func (t *tx) GetJob(id string) (*job.Job, error) {
+	if err := t.checkRead(); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, errclass.New(errclass.NotFound, "job %s not found", id)
+	}
+	snap, err := t.ft.Get(t.s.jobRef(id))
+	if err != nil {
+		return nil, classify(err, "get job %s", id)
+	}
+	return decodeJob(snap)
+}
+
+func (t *tx) CreateJob(j *job.Job) error {
+	if err := t.checkWrite("job", j.ID); err != nil {
+		return err
+	}
+	c := j.Clone()
+	store.NormalizeTimes(c)
+	ref, d := t.s.jobRef(c.ID), toJobDoc(c)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Create(ref, d) })
+	return nil
+}
+
+func (t *tx) PutJob(j *job.Job) error {
+	if err := t.checkWrite("job", j.ID); err != nil {
+		return err
+	}
+	c := j.Clone()
+	store.NormalizeTimes(c)
+	ref, d := t.s.jobRef(c.ID), toJobDoc(c)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
+
+func (t *tx) GetBackend(name string) (store.BackendState, error) {
+	if err := t.checkRead(); err != nil {
+		return store.BackendState{}, err
+	}
+	if !validID(name) {
+		return store.BackendState{Name: name}, nil
+	}
+	snap, err := t.ft.Get(t.s.backendRef(name))
+	if status.Code(err) == codes.NotFound {
+		return store.BackendState{Name: name}, nil
+	}
+	if err != nil {
+		return store.BackendState{}, classify(err, "get backend %s", name)
+	}
+	var d backendDoc
+	if err := snap.DataTo(&d); err != nil {
+		return store.BackendState{}, classify(err, "decode backend %s", name)
+	}
+	return fromBackendDoc(name, d), nil
+}
+
+func (t *tx) PutBackend(b store.BackendState) error {
+	if err := t.checkWrite("backend", b.Name); err != nil {
+		return err
+	}
+	ref, d := t.s.backendRef(b.Name), toBackendDoc(b)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
+
+func (t *tx) AddEvent(jobID string, e store.Event) error {
+	if err := t.checkWrite("job", jobID); err != nil {
+		return err
+	}
+	e.At = store.NormalizeTime(e.At)
+	if e.ID == "" {
+		at := e.At
+		if at.IsZero() {
+			at = timeNow()
+		}
+		e.ID = store.NewEventID(at)
+	}
+	if err := checkID("event", e.ID); err != nil {
+		return err
+	}
+	ref, d := t.s.eventsRef(jobID).Doc(e.ID), toEventDoc(e)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
+
+func (t *tx) PutAPIKey(k store.APIKey) error {
+	if err := t.checkWrite("api key hash", k.Hash); err != nil {
+		return err
+	}
+	ref, d := t.s.apiKeyRef(k.Hash), toAPIKeyDoc(k)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
