@@ -64,8 +64,11 @@ type Offer struct {
 	TextToVideo  bool              `json:"text_to_video"`
 	ImageToVideo bool              `json:"image_to_video"`
 	Audio        bool              `json:"audio"` // can generate audio
-	Prices       []Price           `json:"prices"`
-	Extra        map[string]string `json:"extra,omitempty"` // provider-specific settings
+	// ImageURLSchemes lists the image_url schemes the provider takes
+	// ("https", "http", "gs", "data"); empty means any.
+	ImageURLSchemes []string          `json:"image_url_schemes,omitempty"`
+	Prices          []Price           `json:"prices"`
+	Extra           map[string]string `json:"extra,omitempty"` // provider-specific settings
 }
 
 // Price is one row of an offer's price table: it applies to requests whose
@@ -124,8 +127,18 @@ func (o *Offer) Check(req *job.Request) string {
 		return "image-to-video only"
 	case req.Audio && !o.Audio:
 		return "no audio"
+	case req.ImageToVideo() && len(o.ImageURLSchemes) > 0 && !slices.Contains(o.ImageURLSchemes, urlScheme(req.ImageURL)):
+		return fmt.Sprintf("image_url must be %s", strings.Join(o.ImageURLSchemes, ", "))
 	}
 	return ""
+}
+
+func urlScheme(u string) string {
+	s, _, ok := strings.Cut(u, ":")
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(s)
 }
 
 // Quote prices req on this offer; the string says why not when it cannot.

@@ -46,7 +46,10 @@ func TestQuote(t *testing.T) {
 		{"luma has no audio", "luma", req(func(r *job.Request) { r.Audio = true }), "", 0, "", "ray-2: no audio"},
 		{"veo has no 1:1", "veo", req(func(r *job.Request) { r.AspectRatio = job.Aspect1x1 }), "", 0, "", "no 1:1 aspect ratio"},
 		{"too long", "replicate", req(func(r *job.Request) { r.DurationSeconds = 60 }), "", 0, "", "no 60 s duration"},
-		{"fal no i2v", "fal", req(func(r *job.Request) { r.ImageURL = "https://x/y.png" }), "", 0, "", "no image-to-video"},
+		{"fal i2v", "fal", req(func(r *job.Request) { r.ImageURL = "https://x/y.png" }), "fal-ai/veo3.1/fast", 6, "0.6", ""},
+		{"veo needs gs or data images", "veo", req(func(r *job.Request) { r.ImageURL = "https://x/y.png" }), "", 0, "", "image_url must be gs, data"},
+		{"veo takes gs images", "veo", req(func(r *job.Request) { r.ImageURL = "gs://b/y.png" }), "veo-3.1-fast-generate-001", 6, "0.6", ""},
+		{"luma refuses data images", "luma", req(func(r *job.Request) { r.ImageURL = "data:image/png;base64,AAAA" }), "", 0, "", "image_url must be https, http"},
 		{"premium not met by standard", "luma", req(func(r *job.Request) { r.QualityTier = job.TierPremium }), "", 0, "", "tier standard below premium"},
 	}
 	for _, tt := range tests {

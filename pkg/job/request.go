@@ -70,6 +70,9 @@ const (
 	MaxMetadataKeyChars  = 64
 	MaxMetadataValueSize = 512
 	MaxURLChars          = 2048
+	// MaxDataURIBytes bounds an image given inline as a data: URI: the job
+	// is stored as one Firestore document, which holds at most 1 MiB.
+	MaxDataURIBytes = 512 << 10
 
 	DefaultResolution  = Res720p
 	DefaultAspectRatio = Aspect16x9
@@ -279,8 +282,8 @@ func (r *Request) Validate() error {
 // allowData, a data: URI), else why not.
 func checkURL(s string, allowData bool) string {
 	if allowData && strings.HasPrefix(s, "data:") {
-		if len(s) > 8<<20 {
-			return "data URI is too large"
+		if len(s) > MaxDataURIBytes {
+			return fmt.Sprintf("data URI must be at most %d KiB; put larger images at an https or gs URL", MaxDataURIBytes>>10)
 		}
 		return ""
 	}

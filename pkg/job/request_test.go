@@ -58,6 +58,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"empty body", ``, "", "empty"},
 		{"two objects", `{"prompt":"p","duration_seconds":5}{}`, "", "single JSON object"},
 		{"bad image url", `{"prompt":"p","duration_seconds":5,"image_url":"ftp://x"}`, "image_url", "http"},
+		{"huge data uri", `{"prompt":"p","duration_seconds":5,"image_url":"data:image/png;base64,` + strings.Repeat("A", MaxDataURIBytes) + `"}`, "image_url", "at most 512 KiB"},
 		{"bad webhook", `{"prompt":"p","duration_seconds":5,"webhook_url":"not a url"}`, "webhook_url", "http"},
 		{"zero max cost", `{"prompt":"p","duration_seconds":5,"max_cost_usd":0}`, "max_cost_usd", "greater than 0"},
 		{"sub-micro max cost", `{"prompt":"p","duration_seconds":5,"max_cost_usd":0.0000001}`, "max_cost_usd", "6 decimals"},
