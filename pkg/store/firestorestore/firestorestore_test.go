@@ -11,19 +11,37 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 	"github.com/aiprod/aiprod/pkg/store/storetest"
 )
 
-// TestConformance runs the store conformance suite against the Firestore
-// emulator named by FIRESTORE_EMULATOR_HOST; each subtest gets a fresh
-// project so that runs and subtests never see each other's documents.
+// TestConformance runs the store conformance suite against the project's
+// Firestore emulator, in process, with the official client; each subtest
+// gets a fresh project so that subtests never see each other's documents.
 func TestConformance(t *testing.T) {
 	t.Parallel()
+	srv, err := firestoreemu.NewServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c, err := srv.Client(context.Background(), projectID(t))
+		require.NoError(t, err)
+		s := firestorestore.NewFromClient(c)
+		t.Cleanup(func() { _ = c.Close() })
+		return s
+	})
+}
+
+// TestConformanceExternalEmulator runs the suite against the emulator named
+// by FIRESTORE_EMULATOR_HOST too, when one is set: Google's own emulator
+// (gcloud emulators firestore start) checks that ours behaves like it.
+func TestConformanceExternalEmulator(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("FIRESTORE_EMULATOR_HOST") == "" {
-		t.Skip("FIRESTORE_EMULATOR_HOST not set: start a Firestore emulator " +
-			"(go run ./cmd/aiprod emulators, or gcloud emulators firestore start) and export it to run this suite")
+		t.Skip("FIRESTORE_EMULATOR_HOST not set: the suite ran against the in-process emulator (TestConformance); " +
+			"export it to also run against another emulator, e.g. gcloud emulators firestore start")
 	}
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := firestorestore.New(context.Background(), projectID(t))
