@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/devstack"
+	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
+	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+func init() {
+	register(command{"dev", "[flags]", "run the whole system locally: emulators, simulated backends, ingest, router, worker", runDev})
+	register(command{"emulators", "[flags]", "serve only the Pub/Sub and Firestore emulators and print the variables to export", runEmulators})
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func runDev(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "dev", "[flags]", `Run the whole system in one process: the Pub/Sub emulator, the Firestore
+emulator, one simulated backend per provider (speaking the provider's real
+HTTP protocol), and the ingest API, router and worker. Prints "ready" on a
+line of its own when the API answers. Stop with Ctrl-C.`)
+	addr := fs.String("addr", devstack.AddrDefault, "API listen address")
+	apiKey := fs.String("api-key", devstack.APIKeyDefault, "API key of project dev")
+	adminKey := fs.String("admin-key", devstack.AdminKeyDefault, "admin key for /v1/admin routes")
+	speed := fs.Float64("sim-speed", 1, "scale the simulated backends' generation times (0.1 = ten times faster)")
+	cooldown := fs.Duration("circuit-cooldown", devstack.CooldownDefault, "how long an open circuit waits before its probe")
+	logLevel := fs.String("log-level", "warn", "service logs to stderr at this level and above (debug, info, warn, error)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	level, err := parseLevel(*logLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	shutdown := telemetry.Setup("aiprod-dev")
+	defer func() { _ = shutdown(context.Background()) }()
+	fmt.Fprintln(env.Stderr, "starting emulators, simulated backends and services…")
+	start := time.Now()
+	st, err := devstack.Start(ctx, devstack.Config{
+		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed,
+		Circuit: circuit.Config{Cooldown: *cooldown},
+		Logger:  telemetry.Logger(env.Stderr, "", level),
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "api\t%s\t(key %s, project %s; admin key %s)\n", st.APIURL, *apiKey, devstack.ProjectDefault, *adminKey)
+	fmt.Fprintf(tw, "pubsub emulator\t%s\n", st.PubsubAddr)
+	fmt.Fprintf(tw, "firestore emulator\t%s\n", st.FirestoreAddr)
+	names := make([]string, 0, len(st.Sims))
+	for n := range st.Sims {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := st.Sims[n]
+		fmt.Fprintf(tw, "backend %s\t%s\t(%s protocol; faults: POST %s/__sim/faults)\n", n, s.URL, s.Provider, s.URL)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(env.Stderr, "up in %s; circuit cool-down %s\n", time.Since(start).Round(time.Millisecond), *cooldown)
+	fmt.Fprintln(env.Stdout, "ready")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(env.Stderr, "shutting down…")
+		return nil
+	case err := <-st.Err():
+		return err
+	}
+}
+
+// Default emulator addresses (the ports gcloud's emulators use).
+const (
+	PubsubAddrDefault    = "127.0.0.1:8085"
+	FirestoreAddrDefault = "127.0.0.1:8086"
+)
+
+func runEmulators(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "emulators", "[flags]", `Serve the Pub/Sub emulator (pstest) and the Firestore emulator on ports and
+print the lines to export so that the services (cmd/ingest, cmd/router,
+cmd/worker) or any Google Cloud client use them:
+
+  eval "$(go run ./cmd/aiprod emulators | grep _HOST= | sed 's/^/export /')"
+
+Stop with Ctrl-C.`)
+	psAddr := fs.String("pubsub-addr", PubsubAddrDefault, "Pub/Sub emulator listen address (port 0 picks one)")
+	fsAddr := fs.String("firestore-addr", FirestoreAddrDefault, "Firestore emulator listen address (port 0 picks one)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ps, err := pubsubemu.Serve(*psAddr)
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+	fsrv, err := firestoreemu.NewServerAt(*fsAddr)
+	if err != nil {
+		return fmt.Errorf("firestore emulator: %w", err)
+	}
+	defer fsrv.Close()
+	fmt.Fprintf(env.Stdout, "PUBSUB_EMULATOR_HOST=%s\n", ps.Addr)
+	fmt.Fprintf(env.Stdout, "FIRESTORE_EMULATOR_HOST=%s\n", fsrv.Addr())
+	fmt.Fprintln(env.Stdout, "ready")
+	<-ctx.Done()
+	fmt.Fprintln(env.Stderr, strings.TrimSpace("shutting down emulators…"))
+	return nil
+}

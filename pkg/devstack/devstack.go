@@ -1,0 +1,341 @@
+// Package devstack runs the whole AIPROD system in one process for local
+// development and end-to-end tests: the Pub/Sub emulator (pstest served on a
+// port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
+// provider's real HTTP protocol), and the ingest API, router and worker
+// wired with the same code and the same Google Cloud client libraries as in
+// production.
+//
+// Start returns once the API answers; Close stops everything in reverse
+// order. `aiprod dev` is Start plus a "ready" line.
+package devstack
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
+	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
+	"github.com/aiprod/aiprod/pkg/router"
+	"github.com/aiprod/aiprod/pkg/sim"
+	"github.com/aiprod/aiprod/pkg/sim/falsim"
+	"github.com/aiprod/aiprod/pkg/sim/lumasim"
+	"github.com/aiprod/aiprod/pkg/sim/replicatesim"
+	"github.com/aiprod/aiprod/pkg/sim/runwaysim"
+	"github.com/aiprod/aiprod/pkg/sim/veosim"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/firestorestore"
+	"github.com/aiprod/aiprod/pkg/worker"
+)
+
+// Defaults of the dev stack (DESIGN.md's dev-stack contract).
+const (
+	AddrDefault       = "127.0.0.1:8080"
+	APIKeyDefault     = "dev-key"
+	AdminKeyDefault   = "dev-admin"
+	ProjectDefault    = "dev"        // the API project of the dev key
+	GCPProjectDefault = "aiprod-dev" // the emulators' Google Cloud project
+	PollDefault       = 100 * time.Millisecond
+	CooldownDefault   = 10 * time.Second
+	// SimCredential is the API key every adapter sends to its simulator.
+	SimCredential = "sim-key"
+	// VeoStorageURI is where the Veo simulator "writes" videos.
+	VeoStorageURI = "gs://aiprod-dev-outputs/videos"
+)
+
+// simTimings gives each simulated provider its own latency, so routing and
+// timing differences show (queue time, run time).
+var simTimings = map[string][2]time.Duration{
+	"veo":       {300 * time.Millisecond, 1500 * time.Millisecond},
+	"runway":    {200 * time.Millisecond, 1000 * time.Millisecond},
+	"luma":      {400 * time.Millisecond, 1200 * time.Millisecond},
+	"replicate": {500 * time.Millisecond, 800 * time.Millisecond},
+	"fal":       {100 * time.Millisecond, 700 * time.Millisecond},
+}
+
+// Config tunes the stack; the zero value is the documented dev stack.
+type Config struct {
+	Addr       string // API listen address; "127.0.0.1:0" picks a free port
+	APIKey     string // seeded for project Project
+	AdminKey   string
+	Project    string
+	GCPProject string
+	Catalog    *catalog.Catalog // default catalog when nil
+	// SimSpeed scales every simulator's queue and run time (1 = as in
+	// simTimings; tests use less).
+	SimSpeed     float64
+	PollInterval time.Duration // worker polls of the simulators
+	Circuit      circuit.Config
+	Logger       *slog.Logger
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, AddrDefault)
+	c.APIKey = cmp.Or(c.APIKey, APIKeyDefault)
+	c.AdminKey = cmp.Or(c.AdminKey, AdminKeyDefault)
+	c.Project = cmp.Or(c.Project, ProjectDefault)
+	c.GCPProject = cmp.Or(c.GCPProject, GCPProjectDefault)
+	if c.Catalog == nil {
+		c.Catalog = catalog.Default()
+	}
+	if c.SimSpeed <= 0 {
+		c.SimSpeed = 1
+	}
+	c.PollInterval = cmp.Or(c.PollInterval, PollDefault)
+	if c.Circuit.Cooldown == 0 {
+		c.Circuit.Cooldown = CooldownDefault
+	}
+	c.Circuit = c.Circuit.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Sim is one running simulated backend.
+type Sim struct {
+	Backend  string
+	Provider string
+	URL      string // base URL of the simulator
+	Core     *sim.Core
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	APIURL        string
+	PubsubAddr    string
+	FirestoreAddr string
+	Sims          map[string]*Sim
+	Store         store.Store
+	Queue         queue.Queue
+	Catalog       *catalog.Catalog // with endpoints pointing at the simulators
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errs    chan error
+	closers []func() error
+}
+
+// Start brings the whole stack up and returns once the API answers.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	cfg = cfg.WithDefaults()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Stack{Sims: map[string]*Sim{}, cancel: cancel, errs: make(chan error, 8)}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+
+	// Pub/Sub emulator and the production client over it.
+	ps, err := pubsubemu.Serve("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.closers = append(s.closers, ps.Close)
+	s.PubsubAddr = ps.Addr
+	q, err := gcppubsub.New(ctx, cfg.GCPProject,
+		option.WithEndpoint(ps.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		return nil, fmt.Errorf("devstack: pubsub client: %w", err)
+	}
+	s.Queue = q
+	s.closers = append(s.closers, q.Close)
+	if err := queue.Provision(ctx, q, queue.Topology(cfg.Catalog.Names())); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+
+	// Firestore emulator and the production store over it.
+	fs, err := firestoreemu.NewServer()
+	if err != nil {
+		return nil, fmt.Errorf("devstack: firestore emulator: %w", err)
+	}
+	s.closers = append(s.closers, fs.Close)
+	s.FirestoreAddr = fs.Addr()
+	fc, err := fs.Client(ctx, cfg.GCPProject)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: firestore client: %w", err)
+	}
+	s.closers = append(s.closers, fc.Close)
+	st := firestorestore.NewFromClient(fc)
+	s.Store = st
+
+	// Simulated backends, and a catalog pointing at them.
+	s.Catalog = cfg.Catalog.Clone()
+	endpoints := map[string]string{}
+	for i := range s.Catalog.Backends {
+		b := &s.Catalog.Backends[i]
+		sm, err := s.startSim(b.Name, b.Provider, cfg.SimSpeed)
+		if err != nil {
+			return nil, err
+		}
+		b.Endpoint = sm.URL
+		if b.Provider == "luma" {
+			b.Endpoint = sm.URL + lumasim.BasePath
+		}
+		endpoints[b.Name] = sm.URL
+	}
+	env := func(k string) string {
+		if k == providers.EnvVeoStorageURI {
+			return VeoStorageURI
+		}
+		return SimCredential
+	}
+	backends, err := providers.NewAll(ctx, s.Catalog, nil, providers.Options{
+		Getenv: env, Project: cfg.GCPProject, PollInterval: cfg.PollInterval,
+		VeoTokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: SimCredential}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+
+	// Services.
+	if err := api.SeedAPIKey(ctx, st, cfg.APIKey, cfg.Project, time.Now()); err != nil {
+		return nil, fmt.Errorf("devstack: seed API key: %w", err)
+	}
+	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
+		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	rt, err := router.New(router.Config{Queue: q, Store: st, Catalog: s.Catalog, Circuit: cfg.Circuit,
+		Logger: cfg.Logger, HealthCacheTTL: 200 * time.Millisecond})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	wk, err := worker.New(worker.Config{Queue: q, Store: st, Backends: backends, Catalog: s.Catalog,
+		Circuit: cfg.Circuit, Logger: cfg.Logger, PollInterval: cfg.PollInterval})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.run(runCtx, "router", rt.Run)
+	s.run(runCtx, "worker", wk.Run)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: API listen on %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.APIURL = "http://" + ln.Addr().String()
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errs <- fmt.Errorf("api: %w", err)
+		}
+	}()
+	s.closers = append(s.closers, func() error {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		return hs.Shutdown(sctx)
+	})
+	if err := waitHealthy(ctx, s.APIURL+"/healthz"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) startSim(name, provider string, speed float64) (*Sim, error) {
+	t := simTimings[provider]
+	scfg := sim.Config{QueueTime: time.Duration(float64(t[0]) * speed), RunTime: time.Duration(float64(t[1]) * speed)}
+	var (
+		h    http.Handler
+		core *sim.Core
+	)
+	switch provider {
+	case "runway":
+		x := runwaysim.New(scfg)
+		h, core = x.Handler(), x.Core()
+	case "luma":
+		x := lumasim.New(scfg)
+		h, core = x.Handler(), x.Core()
+	case "replicate":
+		x := replicatesim.New(scfg)
+		h, core = x.Handler(), x.Core()
+	case "fal":
+		x := falsim.New(scfg)
+		h, core = x.Handler(), x.Core()
+	case "veo":
+		x := veosim.New(scfg)
+		h, core = x.Handler(), x.Core()
+	default:
+		return nil, fmt.Errorf("devstack: no simulator for provider %q (backend %s)", provider, name)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("devstack: simulator %s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.closers = append(s.closers, srv.Close)
+	sm := &Sim{Backend: name, Provider: provider, URL: "http://" + ln.Addr().String(), Core: core}
+	core.SetBaseURL(sm.URL)
+	s.Sims[name] = sm
+	return sm, nil
+}
+
+func (s *Stack) run(ctx context.Context, name string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.errs <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Err reports the first failure of a service, once; the channel is never
+// closed.
+func (s *Stack) Err() <-chan error { return s.errs }
+
+// Close stops the services, then the simulators and emulators.
+func (s *Stack) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && !strings.Contains(err.Error(), "closed") {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func waitHealthy(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devstack: API did not become healthy at %s: %w", url, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
