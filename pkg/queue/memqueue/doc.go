@@ -14,12 +14,16 @@
 //   - Ack removes the message. Nack makes it available again after the
 //     retry backoff: MinBackoff·2^(attempt-1), capped at MaxBackoff, taken
 //     from the SubscriptionConfig or from WithBackoff.
-//   - A delivered message is leased for the subscription's AckDeadline; the
-//     lease is extended while the Receive call that got it runs, up to
-//     ReceiveOptions.MaxExtension after delivery (a negative MaxExtension
-//     disables extension, as in the Pub/Sub client). An expired lease counts as
-//     a failed delivery, like a Nack. When Receive returns, the leases of the
-//     messages it still holds end at once, so they are delivered again later.
+//   - A handler that returns without Ack or Nack nacks the message; an Ack or
+//     Nack after that has no effect. (The Pub/Sub client would keep the
+//     message leased until MaxExtension and make Receive wait for it on
+//     shutdown; gcppubsub nacks it too.)
+//   - A delivered message is leased for the subscription's AckDeadline,
+//     extended while the handler runs up to ReceiveOptions.MaxExtension after
+//     delivery (a negative MaxExtension disables extension, as in the Pub/Sub
+//     client). When the lease expires before the handler settles the message,
+//     the delivery has failed, like a Nack: the message is delivered again,
+//     possibly while the first handler call still runs.
 //   - Message.DeliveryAttempt counts deliveries to the subscription, starting
 //     at 1. (Pub/Sub only sets it on subscriptions with a dead-letter policy;
 //     memqueue always does.)
@@ -27,8 +31,9 @@
 //     the subscription's DeadLetterTopic with the same data and attributes and
 //     removed from the subscription. Like Pub/Sub, memqueue adds no reason
 //     attribute; queue.DeadLetter does that for explicit dead-lettering.
-//   - An Ack or Nack of a delivery that has since been redelivered, or a
-//     second Ack or Nack of the same delivery, is ignored.
+//   - Only the first Ack or Nack of a delivery counts, and only while the
+//     delivery is current; an Ack of an expired delivery not yet redelivered
+//     still removes the message, as Pub/Sub often does.
 //   - Publish validates messages like Pub/Sub does (non-empty, at most 100
 //     attributes, key and value sizes, 10 MB of data) and classifies errors with
 //     errclass: a missing topic or subscription is errclass.NotFound, an

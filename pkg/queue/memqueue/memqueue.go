@@ -30,10 +30,10 @@ const (
 type Option func(*options)
 
 type options struct {
-	backoffSet           bool
-	minBackoff           time.Duration
-	maxBackoff           time.Duration
-	ackDeadline          time.Duration
+	backoffSet          bool
+	minBackoff          time.Duration
+	maxBackoff          time.Duration
+	ackDeadline         time.Duration
 	ackDeadlineOverride bool
 }
 
@@ -105,14 +105,8 @@ type entry struct {
 	gen      int           // delivery generation; Ack/Nack of an older one is ignored
 
 	leased      bool
-	holder      *receiver // the Receive call holding the lease
 	leaseUntil  time.Time // when leased
 	availableAt time.Time // when not leased
-}
-
-// receiver is one Receive call.
-type receiver struct {
-	extension time.Duration // lease extension while it runs; <0 for none
 }
 
 var errClosed = errclass.New(errclass.Permanent, "memqueue: queue is closed")
@@ -301,7 +295,8 @@ func (s *subscription) notify() {
 }
 
 // Receive calls h for every message of subscription until ctx is done; see
-// queue.Subscriber. It returns errclass.NotFound for a missing subscription,
+// queue.Subscriber. A message that h neither acked nor nacked when it returns
+// is nacked. Receive returns errclass.NotFound for a missing subscription,
 // nil when ctx is done, and an errclass.Permanent error when the queue is
 // closed; in every case only after all of its handler calls have returned.
 // The handler's ctx is ctx.
@@ -317,12 +312,8 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 		return errclass.New(errclass.NotFound, "memqueue: receive: subscription %q not found", name)
 	}
 
-	r := &receiver{extension: opts.MaxExtension}
 	var wg sync.WaitGroup
-	defer func() {
-		wg.Wait()
-		q.release(s, r)
-	}()
+	defer wg.Wait()
 	slots := make(chan struct{}, opts.MaxOutstanding)
 	for {
 		select {
@@ -332,7 +323,7 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 		case <-q.done:
 			return errClosed
 		}
-		m, err := q.next(ctx, s, r)
+		m, err := q.next(ctx, s, opts.MaxExtension)
 		if err != nil || m == nil {
 			return err
 		}
@@ -341,13 +332,14 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 			defer wg.Done()
 			defer func() { <-slots }()
 			h(ctx, m)
+			m.Nack() // no effect if h acked or nacked
 		}()
 	}
 }
 
-// next blocks until a message of s can be delivered and leases it to r. It
+// next blocks until a message of s can be delivered and leases it. It
 // returns nil, nil when ctx is done.
-func (q *Queue) next(ctx context.Context, s *subscription, r *receiver) (*queue.Message, error) {
+func (q *Queue) next(ctx context.Context, s *subscription, extension time.Duration) (*queue.Message, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -365,7 +357,7 @@ func (q *Queue) next(ctx context.Context, s *subscription, r *receiver) (*queue.
 		}
 		now := time.Now()
 		q.expireLocked(now)
-		m, wake := q.leaseLocked(s, r, now)
+		m, wake := q.leaseLocked(s, extension, now)
 		changed := s.changed
 		q.mu.Unlock()
 		if m != nil {
@@ -392,10 +384,10 @@ func (q *Queue) next(ctx context.Context, s *subscription, r *receiver) (*queue.
 	}
 }
 
-// leaseLocked leases the first available entry of s to r. Without one it
-// returns when the next entry becomes available or the next lease expires
-// (zero for never).
-func (q *Queue) leaseLocked(s *subscription, r *receiver, now time.Time) (m *queue.Message, wake time.Time) {
+// leaseLocked leases the first available entry of s for the ack deadline or
+// extension, whichever is longer. Without one it returns when the next entry
+// becomes available or the next lease expires (zero for never).
+func (q *Queue) leaseLocked(s *subscription, extension time.Duration, now time.Time) (m *queue.Message, wake time.Time) {
 	for _, e := range s.entries {
 		if e.leased {
 			wake = earliest(wake, e.leaseUntil)
@@ -407,11 +399,8 @@ func (q *Queue) leaseLocked(s *subscription, r *receiver, now time.Time) (m *que
 		}
 		e.attempts++
 		e.gen++
-		e.leased, e.holder = true, r
-		e.leaseUntil = now.Add(s.cfg.AckDeadline)
-		if r.extension > s.cfg.AckDeadline {
-			e.leaseUntil = now.Add(r.extension)
-		}
+		e.leased = true
+		e.leaseUntil = now.Add(max(s.cfg.AckDeadline, extension))
 		gen := e.gen
 		d := e.msg
 		d.Data = slices.Clone(d.Data)
@@ -455,7 +444,7 @@ func (q *Queue) settle(s *subscription, e *entry, gen int, ack bool) {
 // dead-lettered after the subscription's max delivery attempts, or becomes
 // available again after the backoff.
 func (q *Queue) failLocked(s *subscription, e *entry, i int, now time.Time) {
-	e.leased, e.holder = false, nil
+	e.leased = false
 	if s.cfg.DeadLetterTopic != "" && e.attempts >= s.cfg.MaxDeliveryAttempts {
 		s.entries = slices.Delete(s.entries, i, i+1)
 		if t := q.topics[s.cfg.DeadLetterTopic]; t != nil {
@@ -486,23 +475,6 @@ func (q *Queue) expireLocked(now time.Time) {
 				if len(s.entries) < n {
 					i--
 				}
-			}
-		}
-	}
-}
-
-// release ends the leases r still holds on entries of s.
-func (q *Queue) release(s *subscription, r *receiver) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	now := time.Now()
-	for i := 0; i < len(s.entries); i++ {
-		e := s.entries[i]
-		if e.leased && e.holder == r {
-			n := len(s.entries)
-			q.failLocked(s, e, i, now)
-			if len(s.entries) < n {
-				i--
 			}
 		}
 	}
