@@ -1,0 +1,78 @@
+// Command worker is AIPROD's worker service (Cloud Run worker pool): it
+// consumes the dispatch subscriptions of its backends, submits each job to
+// the provider, polls it and records the result and cost.
+//
+// Environment, besides platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz, ...):
+//
+//	AIPROD_BACKENDS        comma-separated backends this worker serves (default: every catalog backend)
+//	AIPROD_POLL_INTERVAL   override every provider's poll interval (e.g. 100ms against simulators)
+//	AIPROD_MAX_ATTEMPTS    attempts before a job fails with backend_failed (default 3)
+//	provider credentials   see pkg/backend/providers (RUNWAYML_API_SECRET, LUMAAI_API_KEY,
+//	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
+//	AIPROD_VEO_STATIC_TOKEN  a fixed bearer token instead of Application Default Credentials
+//	                         for Veo (only for simulators)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/worker"
+)
+
+func main() { os.Exit(platform.Main("worker", run)) }
+
+func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
+	cat, err := env.Catalog()
+	if err != nil {
+		return err
+	}
+	var names []string
+	if v := env.Getenv("AIPROD_BACKENDS"); v != "" {
+		names = strings.Split(v, ",")
+	}
+	poll, err := env.Duration("AIPROD_POLL_INTERVAL", 0)
+	if err != nil {
+		return err
+	}
+	maxAttempts := 0
+	if v := env.Getenv("AIPROD_MAX_ATTEMPTS"); v != "" {
+		if maxAttempts, err = strconv.Atoi(v); err != nil || maxAttempts < 1 {
+			return fmt.Errorf("AIPROD_MAX_ATTEMPTS=%q: want a whole number ≥ 1", v)
+		}
+	}
+	opts := providers.Options{Getenv: env.Getenv, Project: env.Project, PollInterval: poll}
+	if tok := env.Getenv("AIPROD_VEO_STATIC_TOKEN"); tok != "" {
+		opts.VeoTokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})
+	}
+	backends, err := providers.NewAll(ctx, cat, names, opts)
+	if err != nil {
+		return err
+	}
+	q, err := env.OpenQueue(ctx, cat)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	st, err := env.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	wk, err := worker.New(worker.Config{Queue: q, Store: st, Backends: backends, Catalog: cat, Circuit: env.Circuit,
+		Logger: log, PollInterval: poll, MaxAttempts: maxAttempts})
+	if err != nil {
+		return err
+	}
+	return platform.RunAll(ctx, wk.Run, func(ctx context.Context) error {
+		return platform.Serve(ctx, ":"+env.Port, platform.HealthHandler(), nil)
+	})
+}
