@@ -9,8 +9,8 @@
 //	AIPROD_MAX_ATTEMPTS    attempts before a job fails with backend_failed (default 3)
 //	provider credentials   see pkg/backend/providers (RUNWAYML_API_SECRET, LUMAAI_API_KEY,
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
-//	AIPROD_VEO_STATIC_TOKEN  a fixed bearer token instead of Application Default Credentials
-//	                         for Veo (only for simulators)
+//	AIPROD_SUBMIT_TIMEOUT  how long a submit may take before a redelivered job whose submit
+//	                       outcome is unknown is failed over (default 1m)
 package main
 
 import (
@@ -20,8 +20,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"golang.org/x/oauth2"
 
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/platform"
@@ -49,11 +47,11 @@ func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
 			return fmt.Errorf("AIPROD_MAX_ATTEMPTS=%q: want a whole number ≥ 1", v)
 		}
 	}
-	opts := providers.Options{Getenv: env.Getenv, Project: env.Project, PollInterval: poll}
-	if tok := env.Getenv("AIPROD_VEO_STATIC_TOKEN"); tok != "" {
-		opts.VeoTokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})
+	submitTimeout, err := env.Duration("AIPROD_SUBMIT_TIMEOUT", 0)
+	if err != nil {
+		return err
 	}
-	backends, err := providers.NewAll(ctx, cat, names, opts)
+	backends, err := providers.NewAll(ctx, cat, names, providers.Options{Getenv: env.Getenv, Project: env.Project, PollInterval: poll})
 	if err != nil {
 		return err
 	}
@@ -68,7 +66,7 @@ func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
 	}
 	defer st.Close()
 	wk, err := worker.New(worker.Config{Queue: q, Store: st, Backends: backends, Catalog: cat, Circuit: env.Circuit,
-		Logger: log, PollInterval: poll, MaxAttempts: maxAttempts})
+		Logger: log, PollInterval: poll, MaxAttempts: maxAttempts, SubmitTimeout: submitTimeout})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,14 @@ func TestValidateRejects(t *testing.T) {
 			require.Error(t, c.Validate())
 		})
 	}
+}
+
+func TestCatalogJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	back, err := Parse(b)
+	require.NoError(t, err, "a marshalled catalog parses strictly")
+	require.Equal(t, c, back)
 }

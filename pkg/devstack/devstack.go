@@ -182,19 +182,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.Store = st
 
 	// Simulated backends, and a catalog pointing at them.
-	s.Catalog = cfg.Catalog.Clone()
+	sims, err := StartSims(cfg.Catalog, cfg.SimSpeed)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, sims.Close)
+	s.Sims, s.Catalog = sims.Sims, sims.Catalog
 	endpoints := map[string]string{}
-	for i := range s.Catalog.Backends {
-		b := &s.Catalog.Backends[i]
-		sm, err := s.startSim(b.Name, b.Provider, cfg.SimSpeed)
-		if err != nil {
-			return nil, err
-		}
-		b.Endpoint = sm.URL
-		if b.Provider == "luma" {
-			b.Endpoint = sm.URL + lumasim.BasePath
-		}
-		endpoints[b.Name] = sm.URL
+	for name, sm := range s.Sims {
+		endpoints[name] = sm.URL
 	}
 	env := func(k string) string {
 		if k == providers.EnvVeoStorageURI {
@@ -254,7 +250,43 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	return s, nil
 }
 
-func (s *Stack) startSim(name, provider string, speed float64) (*Sim, error) {
+// Sims is a set of running simulated backends, one per catalog backend.
+type Sims struct {
+	Sims map[string]*Sim
+	// Catalog is the catalog given to StartSims with every endpoint
+	// pointing at its simulator.
+	Catalog *catalog.Catalog
+	servers []*http.Server
+}
+
+// StartSims starts one simulator per backend of cat on a free loopback
+// port, each speaking its provider's protocol, with generation times scaled
+// by speed (1 = the default timings).
+func StartSims(cat *catalog.Catalog, speed float64) (_ *Sims, err error) {
+	if speed <= 0 {
+		speed = 1
+	}
+	out := &Sims{Sims: map[string]*Sim{}, Catalog: cat.Clone()}
+	defer func() {
+		if err != nil {
+			_ = out.Close()
+		}
+	}()
+	for i := range out.Catalog.Backends {
+		b := &out.Catalog.Backends[i]
+		sm, err := out.start(b.Name, b.Provider, speed)
+		if err != nil {
+			return nil, err
+		}
+		b.Endpoint = sm.URL
+		if b.Provider == "luma" {
+			b.Endpoint = sm.URL + lumasim.BasePath
+		}
+	}
+	return out, nil
+}
+
+func (s *Sims) start(name, provider string, speed float64) (*Sim, error) {
 	t := simTimings[provider]
 	scfg := sim.Config{QueueTime: time.Duration(float64(t[0]) * speed), RunTime: time.Duration(float64(t[1]) * speed)}
 	var (
@@ -286,11 +318,35 @@ func (s *Stack) startSim(name, provider string, speed float64) (*Sim, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	s.closers = append(s.closers, srv.Close)
+	s.servers = append(s.servers, srv)
 	sm := &Sim{Backend: name, Provider: provider, URL: "http://" + ln.Addr().String(), Core: core}
 	core.SetBaseURL(sm.URL)
 	s.Sims[name] = sm
 	return sm, nil
+}
+
+// Close stops every simulator.
+func (s *Sims) Close() error {
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+// Env returns the environment variables a worker process needs to talk to
+// these simulators: every credential variable of the catalog, the Veo
+// storage URI and a static Veo token.
+func (s *Sims) Env() []string {
+	env := []string{
+		providers.EnvVeoStorageURI + "=" + VeoStorageURI,
+		providers.EnvVeoStaticToken + "=" + SimCredential,
+	}
+	for _, b := range s.Catalog.Backends {
+		if b.CredentialEnv != "" {
+			env = append(env, b.CredentialEnv+"="+SimCredential)
+		}
+	}
+	return env
 }
 
 func (s *Stack) run(ctx context.Context, name string, fn func(context.Context) error) {

@@ -13,6 +13,7 @@
 //	AIPROD_CATALOG            backend catalog file (default: the embedded catalog)
 //	AIPROD_PROVISION          create missing topics and subscriptions at start
 //	                          (default: true when PUBSUB_EMULATOR_HOST is set, else false)
+//	AIPROD_ACK_DEADLINE       ack deadline of the subscriptions it provisions (default 60s; 10s..600s)
 //	AIPROD_CIRCUIT_COOLDOWN   how long an open circuit waits for its probe (default 30s)
 //	AIPROD_LOG_LEVEL          debug, info, warn or error (default info)
 //	OTEL_EXPORTER_OTLP_ENDPOINT  export spans over OTLP/gRPC (and the other OTEL_* variables)
@@ -131,7 +132,16 @@ func (e Env) OpenQueue(ctx context.Context, cat *catalog.Catalog) (*gcppubsub.Qu
 		return nil, err
 	}
 	if e.Provision {
-		if err := queue.Provision(ctx, q, queue.Topology(cat.Names())); err != nil {
+		ack, err := e.Duration("AIPROD_ACK_DEADLINE", queue.AckDeadlineDefault)
+		if err != nil {
+			_ = q.Close()
+			return nil, err
+		}
+		subs := queue.Topology(cat.Names())
+		for i := range subs {
+			subs[i].AckDeadline = ack
+		}
+		if err := queue.Provision(ctx, q, subs); err != nil {
 			_ = q.Close()
 			return nil, err
 		}

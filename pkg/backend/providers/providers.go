@@ -10,7 +10,8 @@
 //	fal        FAL_KEY
 //	veo        Application Default Credentials (a service account on Cloud Run);
 //	           AIPROD_VEO_LOCATION (default us-central1) and
-//	           AIPROD_VEO_STORAGE_URI (gs://bucket/prefix for outputs, required)
+//	           AIPROD_VEO_STORAGE_URI (gs://bucket/prefix for outputs, required);
+//	           AIPROD_VEO_STATIC_TOKEN (a fixed token, for simulators only)
 //
 // Keys are read once at start-up and handed to the adapters; they never
 // appear in errors or logs.
@@ -38,6 +39,9 @@ import (
 const (
 	EnvVeoLocation   = "AIPROD_VEO_LOCATION"
 	EnvVeoStorageURI = "AIPROD_VEO_STORAGE_URI"
+	// EnvVeoStaticToken replaces Application Default Credentials with a
+	// fixed bearer token: only for simulators.
+	EnvVeoStaticToken = "AIPROD_VEO_STATIC_TOKEN"
 )
 
 // Options are the settings shared by every adapter.
@@ -80,6 +84,9 @@ func New(ctx context.Context, b catalog.Backend, o Options) (backend.Backend, er
 			Location:   cmp.Or(o.Getenv(EnvVeoLocation), veo.LocationDefault),
 			StorageURI: o.Getenv(EnvVeoStorageURI), TokenSource: o.VeoTokenSource,
 			HTTPClient: o.HTTPClient, PollInterval: o.PollInterval,
+		}
+		if tok := o.Getenv(EnvVeoStaticToken); cfg.TokenSource == nil && tok != "" {
+			cfg.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})
 		}
 		if cfg.TokenSource == nil {
 			be, err = veo.NewDefault(ctx, cfg)
