@@ -126,9 +126,11 @@ func TestPipelineCircuitOpensThenProbeCloses(t *testing.T) {
 	got = e.wait(t, j.ID, terminal)
 	require.Equal(t, job.StatusSucceeded, got.Status)
 	require.Equal(t, "alpha", got.Backend)
-	st = e.backendState(t, "alpha")
-	require.Equal(t, circuit.Closed, st.Breaker.State)
-	require.Equal(t, 0, st.Breaker.ConsecutiveFailures)
+	// The breaker is written after the job's outcome commits.
+	require.Eventually(t, func() bool {
+		st = e.backendState(t, "alpha")
+		return st.Breaker.State == circuit.Closed && st.Breaker.ConsecutiveFailures == 0
+	}, 5*time.Second, 5*time.Millisecond, "the probe's success closes the circuit: %+v", st.Breaker)
 }
 
 func TestPipelineContentSafetyDoesNotFailOver(t *testing.T) {
