@@ -184,7 +184,9 @@ func TestFailoverCircuitAndRecovery(t *testing.T) {
 		j = waitTerminal(t, c, j.ID)
 		return j.Backend == cheapest && j.Status == job.StatusSucceeded
 	}, 20*time.Second, 100*time.Millisecond)
-	require.Equal(t, "closed", backendsView(t, c)[cheapest].Circuit)
+	// The breaker is written right after the probe job's outcome.
+	require.Eventually(t, func() bool { return backendsView(t, c)[cheapest].Circuit == "closed" },
+		5*time.Second, 10*time.Millisecond)
 }
 
 // TestIdempotencyKey: the same key twice gives one job.

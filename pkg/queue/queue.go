@@ -13,11 +13,15 @@
 //
 // Publish returns once the queue has durably accepted the message. Receive
 // calls the handler for every message of a subscription, concurrently up to
-// ReceiveOptions.MaxOutstanding, until ctx is done; the handler must call
-// exactly one of Ack or Nack (Nack also after a panic-free failure). A
-// nacked or never-acked message is delivered again, at least once, and
-// after the subscription's max delivery attempts it goes to the
-// subscription's dead-letter topic. Implementations never retry a failed
+// ReceiveOptions.MaxOutstanding, until ctx is done; the handler should call
+// exactly one of Ack or Nack. Returning without either counts as Nack, and
+// an Ack or Nack after the handler returned has no effect. A nacked or
+// never-acked message is delivered again, at least once, and after the
+// subscription's max delivery attempts it goes to the subscription's
+// dead-letter topic. Pub/Sub's own dead-lettering adds CloudPubSubDeadLetter*
+// attributes and no reason: only DeadLetter (for messages a service refuses)
+// adds reason and source_subscription. Pub/Sub sets DeliveryAttempt only on
+// subscriptions with a dead-letter policy (all of AIPROD's have one). Implementations never retry a failed
 // Publish by themselves beyond what their client library does; they classify
 // errors with errclass.
 //
@@ -149,9 +153,12 @@ type Subscriber interface {
 
 // SubscriptionConfig describes one subscription.
 type SubscriptionConfig struct {
-	Name                string
-	Topic               string
-	AckDeadline         time.Duration // 10s..600s
+	Name  string
+	Topic string
+	// AckDeadline (10s..600s) matters for unary pull; with streaming pull the
+	// client's lease extensions (gcppubsub.LeaseExtensionPeriod) decide when
+	// a crashed consumer's messages come back.
+	AckDeadline         time.Duration
 	DeadLetterTopic     string        // "" for none (only dead-letter subscriptions themselves)
 	MaxDeliveryAttempts int           // 5..100, with DeadLetterTopic
 	MinBackoff          time.Duration // retry policy

@@ -23,7 +23,14 @@
 // # Receiving
 //
 // Receive maps ReceiveOptions to the client's ReceiveSettings:
-// MaxOutstanding to MaxOutstandingMessages, MaxExtension to MaxExtension.
+// MaxOutstanding to MaxOutstandingMessages, MaxExtension to MaxExtension, and
+// sets MaxDurationPerAckExtension to LeaseExtensionPeriod (10s). With
+// streaming pull the stream's ack deadline, not the subscription's
+// AckDeadline, decides when an unextended lease expires; the client's default
+// of 60s would hide a message lost with a closing stream or a crashed
+// instance for a minute, LeaseExtensionPeriod for at most 10s, at the cost of
+// one lease-extension request every few seconds while messages are in
+// handlers.
 // Message.DeliveryAttempt is Pub/Sub's delivery attempt, which the service
 // only sets on subscriptions with a dead-letter policy (0 otherwise). A
 // message the handler returns without acking or nacking is nacked, as in

@@ -23,6 +23,14 @@ import (
 // SubscriptionConfig leaves it zero.
 const ackDeadlineDefault = 10 * time.Second
 
+// LeaseExtensionPeriod is the longest step by which Receive extends the
+// lease of a message in its handler, and the ack deadline of its streams
+// (the client's MaxDurationPerAckExtension; its default is 60s). It bounds how
+// long a message stays invisible when it was lost with a stream or a crashed
+// process: Pub/Sub delivers it again at most this long after the last
+// extension.
+const LeaseExtensionPeriod = 10 * time.Second
+
 // Queue is a queue.Queue over Google Cloud Pub/Sub. The zero value is not
 // usable; call New. It is safe for concurrent use.
 type Queue struct {
@@ -112,6 +120,7 @@ func (q *Queue) Receive(ctx context.Context, subscription string, opts queue.Rec
 	s := q.client.Subscriber(q.subscriptionName(subscription))
 	s.ReceiveSettings.MaxOutstandingMessages = opts.MaxOutstanding
 	s.ReceiveSettings.MaxExtension = opts.MaxExtension
+	s.ReceiveSettings.MaxDurationPerAckExtension = LeaseExtensionPeriod
 	err := s.Receive(ctx, func(ctx context.Context, pm *pubsub.Message) {
 		m := queue.Message{
 			ID:          pm.ID,

@@ -14,11 +14,17 @@
 // acked is delivered again; concurrent publishers lose nothing; missing topics
 // and subscriptions are errclass.NotFound.
 //
-// It does not assert the retry backoff, because pstest redelivers nacked
-// messages at once, nor ack-deadline expiry, because Pub/Sub's shortest ack
-// deadline is 10s. Implementations test those themselves.
+// It does not assert the retry backoff, because pstest ignores retry
+// policies and redelivers nacked messages at once, nor ack-deadline expiry,
+// because Pub/Sub's shortest ack deadline is 10s. Implementations test those
+// themselves. It asserts DeliveryAttempt only on subscriptions with a
+// dead-letter policy, the only ones on which Pub/Sub sets it, and never on a
+// topic with two such subscriptions (pstest counts deliveries per message
+// across all subscriptions of its topic). It tolerates duplicate deliveries.
 //
-// The suite never sleeps to wait: it waits on channels with a deadline.
+// The suite never sleeps to wait: it waits on channels with a deadline. The
+// one negative assertion (no more than MaxOutstanding handler calls at once)
+// watches for 100ms.
 package queuetest
 
 import (
