@@ -69,8 +69,10 @@
 //
 // Every request but the health probes runs in a server span named after
 // its route, continuing a W3C traceparent header sent by the caller. A new
-// job's trace_id is that span's trace id, and the ingest event records the
-// span id. Messages about a job always carry the job's trace: a request
+// job starts a trace of its own (a root span "job <id>" linked to the
+// request's span, so one caller submitting many jobs does not fold them into
+// one trace); its trace_id is that trace's id, and the ingest event records
+// the span id. Messages about a job always carry the job's trace: a request
 // that runs in another trace (a retried key, a cancel) publishes with a
 // producer span parented on the span that accepted the job and linked to
 // its own. Logs are written with the request's context (so they carry the

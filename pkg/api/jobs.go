@@ -109,9 +109,15 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 	now := s.cfg.Now()
 	j := job.New(id, project, req, now)
 	j.IdempotencyKey = key
+	trace.SpanFromContext(ctx).SetAttributes(telemetry.AttrJobID.String(id), telemetry.AttrProjectID.String(project))
+	// Every job has a trace of its own (invariant 7), linked to the
+	// request's span: a caller's trace that submits many jobs does not
+	// fold them all into one trace.
+	ctx, span := telemetry.Tracer().Start(ctx, "job "+id, trace.WithNewRoot(),
+		trace.WithLinks(trace.LinkFromContext(ctx)),
+		trace.WithAttributes(telemetry.AttrJobID.String(id), telemetry.AttrProjectID.String(project)))
+	defer span.End()
 	j.TraceID = telemetry.TraceID(ctx)
-	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(telemetry.AttrJobID.String(id), telemetry.AttrProjectID.String(project))
 
 	stored, created, err := s.storeNewJob(ctx, j)
 	if err != nil {

@@ -137,15 +137,21 @@ func TestCreateJob(t *testing.T) {
 	require.Equal(t, j.ID, decode[job.Job](t, got).ID)
 }
 
-func TestCreateJobContinuesCallerTrace(t *testing.T) {
+func TestEveryJobHasItsOwnTrace(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
+	// One caller trace submits two jobs: each job gets a trace of its own
+	// (linked to the caller's span), so a job's trace holds only that job.
 	const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
-	j := e.submit(keyA, "traceparent", "00-"+tid+"-00f067aa0ba902b7-01")
-	require.Equal(t, tid, j.TraceID)
+	j1 := e.submit(keyA, "traceparent", "00-"+tid+"-00f067aa0ba902b7-01")
+	j2 := e.submit(keyA, "traceparent", "00-"+tid+"-00f067aa0ba902b7-01")
+	require.Regexp(t, `^[0-9a-f]{32}$`, j1.TraceID)
+	require.NotEqual(t, tid, j1.TraceID)
+	require.NotEqual(t, j1.TraceID, j2.TraceID)
 	msgs := e.q.Published(queue.TopicJobs)
-	require.Len(t, msgs, 1)
-	require.Equal(t, tid, traceOf(t, msgs[0].Attributes[queue.AttrTraceParent]))
+	require.Len(t, msgs, 2)
+	require.Equal(t, j1.TraceID, traceOf(t, msgs[0].Attributes[queue.AttrTraceParent]))
+	require.Equal(t, j2.TraceID, traceOf(t, msgs[1].Attributes[queue.AttrTraceParent]))
 }
 
 func TestIdempotency(t *testing.T) {
