@@ -87,3 +87,17 @@ type Backend interface {
 	// PollInterval is how often the provider wants to be polled.
 	PollInterval() time.Duration
 }
+
+// Finder is implemented by adapters whose provider can list recent
+// generations. A worker that recorded its intent to submit but no handle
+// (it crashed, or the submit's answer was lost) asks it whether the
+// provider has the generation: found, it adopts the handle and polls;
+// provably absent, it may submit; anything else, it must not resubmit.
+type Finder interface {
+	// Find looks for the generation that Submit(req) would have started
+	// after since (the recorded intent time). found=false with a nil error
+	// means the provider's listing covers the whole window and holds no
+	// match: the submit provably did not happen. An ambiguous match (more
+	// than one candidate) is an error, never a guess.
+	Find(ctx context.Context, req SubmitRequest, since time.Time) (h Handle, found bool, err error)
+}
