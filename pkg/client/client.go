@@ -31,10 +31,9 @@ import (
 
 // Client talks to AIPROD's HTTP API. Safe for concurrent use.
 type Client struct {
-	base   string
-	key    string
-	http   *http.Client
-	header http.Header
+	base string
+	key  string
+	http *http.Client
 }
 
 // Option configures a Client.
