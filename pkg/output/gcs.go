@@ -1,0 +1,256 @@
+package output
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+)
+
+// Metadata keys set on every object Copy writes.
+const (
+	MetadataJobID   = "aiprod_job_id"
+	MetadataAttempt = "aiprod_attempt"
+)
+
+// GCS is the Cloud Storage Copier. It keeps no per-copy state and is safe
+// for concurrent use; each Copy holds one upload buffer of Config.ChunkSize
+// at most, whatever the size of the video.
+type GCS struct {
+	cfg       Config
+	client    *storage.Client
+	ownClient bool
+	bucket    *storage.BucketHandle
+	fetch     *fetcher
+}
+
+var _ Copier = (*GCS)(nil)
+
+// NewGCS returns a Copier into cfg.Bucket. It applies cfg's defaults and
+// validates it; with a nil cfg.Client it creates a client with Application
+// Default Credentials (STORAGE_EMULATOR_HOST honoured), which Close closes.
+// It makes no call to Cloud Storage: a missing bucket or permission shows
+// on the first Copy.
+func NewGCS(ctx context.Context, cfg Config) (*GCS, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &GCS{cfg: cfg, client: cfg.Client, fetch: newFetcher(cfg.HTTPClient, cfg.MaxBytes)}
+	if g.client == nil {
+		c, err := storage.NewClient(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("output: create storage client: %w", err)
+		}
+		g.client, g.ownClient = c, true
+	}
+	g.bucket = g.client.Bucket(cfg.Bucket)
+	return g, nil
+}
+
+// Close closes the storage client when NewGCS created it; a client passed in
+// Config stays open. Copy must not be called after Close.
+func (g *GCS) Close() error {
+	if g.ownClient {
+		return g.client.Close()
+	}
+	return nil
+}
+
+// Config returns the configuration in force, defaults applied.
+func (g *GCS) Config() Config { return g.cfg }
+
+// Copy implements Copier. See the package documentation for the protocol.
+func (g *GCS) Copy(ctx context.Context, jobID string, attempt int, srcURL string) (string, error) {
+	if err := checkArgs(jobID, attempt); err != nil {
+		return "", err
+	}
+	src, err := parseSource(srcURL)
+	if err != nil {
+		return "", err
+	}
+	name := g.cfg.ObjectName(jobID, attempt)
+	var u string
+	if src.gs {
+		u, err = g.copyGS(ctx, src, name, jobID, attempt)
+	} else {
+		u, err = g.copyHTTP(ctx, src, name, jobID, attempt)
+	}
+	if err != nil {
+		return "", fmt.Errorf("output: copy video of job %s attempt %d: %w", jobID, attempt, err)
+	}
+	return u, nil
+}
+
+// exists reports whether obj exists already.
+func (g *GCS) exists(ctx context.Context, obj *storage.ObjectHandle) (bool, error) {
+	_, err := obj.Attrs(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return false, nil
+	default:
+		return false, gcsError(err, "stat gs://%s/%s", obj.BucketName(), obj.ObjectName())
+	}
+}
+
+func (g *GCS) copyHTTP(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
+	obj := g.bucket.Object(name)
+	switch ok, err := g.exists(ctx, obj); {
+	case err != nil:
+		return "", err
+	case ok:
+		return g.cfg.ObjectURL(name), nil // copied before
+	}
+	d, err := g.fetch.open(ctx, src.u)
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+
+	// Cancelling wctx before Close abandons the upload: nothing is
+	// committed, so a partial or oversized source never becomes the object
+	// that the DoesNotExist precondition would then protect.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(wctx)
+	w.ChunkSize = g.cfg.ChunkSize
+	w.ContentType = d.ContentType
+	w.Metadata = metadata(jobID, attempt)
+	_, err = io.Copy(w, d.Body)
+	if err == nil {
+		err = d.Body.complete(d.Length)
+	}
+	if err != nil {
+		cancel()
+		_ = w.Close()
+		if d.Body.Err != nil || errclass.Of(err) != nil {
+			return "", err // the source's fault, classified
+		}
+		if isPreconditionFailed(err) {
+			return g.cfg.ObjectURL(name), nil // a concurrent copy won
+		}
+		return "", gcsError(err, "write gs://%s/%s", g.cfg.Bucket, name)
+	}
+	if err := w.Close(); err != nil {
+		if isPreconditionFailed(err) {
+			return g.cfg.ObjectURL(name), nil // a concurrent copy won
+		}
+		return "", gcsError(err, "write gs://%s/%s", g.cfg.Bucket, name)
+	}
+	if err := g.checkSize(ctx, obj, w.Attrs(), d.Body.N()); err != nil {
+		return "", err
+	}
+	return g.cfg.ObjectURL(name), nil
+}
+
+func (g *GCS) copyGS(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
+	srcObj := g.client.Bucket(src.bucket).Object(src.object)
+	if src.bucket == g.cfg.Bucket {
+		// Already where it should be (Veo writing into the output bucket):
+		// check it is there and record it as is.
+		if ok, err := g.exists(ctx, srcObj); err != nil || !ok {
+			if err == nil {
+				err = errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
+			}
+			return "", err
+		}
+		return g.cfg.ObjectURL(src.object), nil
+	}
+
+	dst := g.bucket.Object(name)
+	switch ok, err := g.exists(ctx, dst); {
+	case err != nil:
+		return "", err
+	case ok:
+		return g.cfg.ObjectURL(name), nil // copied before
+	}
+	sa, err := srcObj.Attrs(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return "", errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
+	case err != nil:
+		return "", gcsError(err, "stat source gs://%s/%s", src.bucket, src.object)
+	case sa.Size > g.cfg.MaxBytes:
+		return "", errclass.New(errclass.Permanent, "source gs://%s/%s is %d bytes, more than the %d allowed", src.bucket, src.object, sa.Size, g.cfg.MaxBytes)
+	case sa.Size == 0:
+		return "", errclass.New(errclass.Permanent, "source gs://%s/%s is empty", src.bucket, src.object)
+	}
+	// Copy the generation just checked, server-side (a rewrite: the
+	// client repeats it until done, across locations and storage classes).
+	c := dst.If(storage.Conditions{DoesNotExist: true}).CopierFrom(srcObj.Generation(sa.Generation))
+	c.ContentType = contentType(sa.ContentType)
+	c.Metadata = metadata(jobID, attempt)
+	attrs, err := c.Run(ctx)
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return g.cfg.ObjectURL(name), nil // a concurrent copy won
+		}
+		return "", gcsError(err, "copy gs://%s/%s to gs://%s/%s", src.bucket, src.object, g.cfg.Bucket, name)
+	}
+	if err := g.checkSize(ctx, dst, attrs, sa.Size); err != nil {
+		return "", err
+	}
+	return g.cfg.ObjectURL(name), nil
+}
+
+// checkSize compares the size of the object written with the bytes read.
+// On a mismatch it deletes that generation, so that a retry can write the
+// object again, and returns a Retryable error.
+func (g *GCS) checkSize(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs, want int64) error {
+	if attrs != nil && attrs.Size == want {
+		return nil
+	}
+	got := int64(-1)
+	if attrs != nil {
+		got = attrs.Size
+		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(context.WithoutCancel(ctx))
+	}
+	return errclass.New(errclass.Retryable, "gs://%s/%s has %d bytes, %d were sent; deleted", obj.BucketName(), obj.ObjectName(), got, want)
+}
+
+func metadata(jobID string, attempt int) map[string]string {
+	return map[string]string{MetadataJobID: jobID, MetadataAttempt: strconv.Itoa(attempt)}
+}
+
+// isPreconditionFailed reports a write refused by its DoesNotExist
+// condition: the object exists.
+func isPreconditionFailed(err error) bool {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
+		return true
+	}
+	return status.Code(err) == codes.FailedPrecondition
+}
+
+// gcsError classifies an error of the output bucket's storage as Retryable,
+// whatever its code: a missing bucket or permission is the deployment's
+// fault, not the job's, and the storage client has retried what it retries.
+func gcsError(err error, format string, args ...any) error {
+	e := &errclass.Error{Class: errclass.Retryable, Msg: fmt.Sprintf(format, args...), Err: err}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		if d, ok := parseRetryAfterHeader(ge.Header); ok {
+			e.RetryAfter = d
+		}
+	}
+	return e
+}
+
+func parseRetryAfterHeader(h http.Header) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	return parseRetryAfter(h.Get("Retry-After"), time.Now())
+}

@@ -1,0 +1,213 @@
+package output
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+)
+
+// Copier stores finished videos in AIPROD's output bucket.
+type Copier interface {
+	// Copy stores the video at srcURL as the output of attempt of job jobID
+	// and returns the URL to record as the job's result.
+	//
+	// It is idempotent: copying the same (jobID, attempt) again, after a
+	// success or concurrently, yields the same object and URL and never a
+	// second object. Errors are classified with errclass: Permanent when the
+	// source can never be copied (gone: 404/410; larger than MaxBytes; a
+	// scheme other than http, https or gs; invalid arguments), Retryable for
+	// anything that may pass later (source 5xx, 429, timeouts, network and
+	// storage errors). Errors never contain the source's query string or
+	// userinfo, where signed URLs carry their credentials. Safe for
+	// concurrent use; ctx bounds the whole copy.
+	Copy(ctx context.Context, jobID string, attempt int, srcURL string) (string, error)
+}
+
+// Defaults of Config.
+const (
+	// PrefixDefault is the folder of the objects: videos/<job_id>/<attempt>.mp4.
+	PrefixDefault = "videos"
+	// MaxBytesDefault is the largest video copied: 2 GiB.
+	MaxBytesDefault int64 = 2 << 30
+	// URLStyleDefault is the style of the URLs Copy returns.
+	URLStyleDefault = URLStyleGS
+	// ChunkSizeDefault is the storage client's own default upload chunk.
+	ChunkSizeDefault = 16 << 20
+	// ContentTypeDefault is the content type of an object whose source
+	// named none, or only application/octet-stream.
+	ContentTypeDefault = "video/mp4"
+)
+
+// URL styles of Config.URLStyle.
+const (
+	URLStyleGS    = "gs"    // gs://bucket/object
+	URLStyleHTTPS = "https" // https://storage.googleapis.com/bucket/object
+)
+
+// Config configures a Copier.
+type Config struct {
+	// Bucket is the output bucket's name, without gs:// (usually read from
+	// AIPROD_OUTPUT_BUCKET). Required.
+	Bucket string
+	// Prefix is the folder the objects go in, without leading or trailing
+	// slash; PrefixDefault when empty.
+	Prefix string
+	// Client talks to Cloud Storage. When nil NewGCS creates one with
+	// Application Default Credentials (storage.NewClient, which honours
+	// STORAGE_EMULATOR_HOST) and closes it on Close. Not used by Memory.
+	Client *storage.Client
+	// HTTPClient downloads http(s) sources; a client without overall
+	// timeout (ctx bounds a copy) when nil. Its CheckRedirect is kept, but
+	// redirects to schemes other than http and https are refused.
+	HTTPClient *http.Client
+	// MaxBytes is the largest source copied; MaxBytesDefault when zero.
+	MaxBytes int64
+	// URLStyle is URLStyleGS (default) or URLStyleHTTPS.
+	URLStyle string
+	// ChunkSize is the size of the requests an upload is sent in, and of
+	// the buffer each copy in progress holds (a failed request is sent again
+	// from it); ChunkSizeDefault when zero, rounded up to a multiple of
+	// 256 KiB. Videos up to that size go up in one request. Not used by
+	// Memory.
+	ChunkSize int
+}
+
+// WithDefaults returns c with the defaults of its zero fields applied.
+func (c Config) WithDefaults() Config {
+	c.Prefix = cmp.Or(strings.Trim(c.Prefix, "/"), PrefixDefault)
+	c.MaxBytes = cmp.Or(c.MaxBytes, MaxBytesDefault)
+	c.URLStyle = cmp.Or(c.URLStyle, URLStyleDefault)
+	c.ChunkSize = cmp.Or(c.ChunkSize, ChunkSizeDefault)
+	if c.HTTPClient == nil {
+		c.HTTPClient = defaultHTTPClient()
+	}
+	return c
+}
+
+// bucketRE is a Cloud Storage bucket name (dotted names may be longer, up
+// to 222 characters, in segments of at most 63).
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
+
+// Validate reports the first invalid field of c, after WithDefaults.
+func (c Config) Validate() error {
+	if c.Bucket == "" {
+		return errors.New("output: Config.Bucket is empty (usually read from AIPROD_OUTPUT_BUCKET)")
+	}
+	if !bucketRE.MatchString(c.Bucket) {
+		return fmt.Errorf("output: Config.Bucket %q (AIPROD_OUTPUT_BUCKET) must be a bucket name such as aiprod-outputs, without gs://", c.Bucket)
+	}
+	if err := validPrefix(c.Prefix); err != nil {
+		return fmt.Errorf("output: Config.Prefix %q %w", c.Prefix, err)
+	}
+	if c.MaxBytes <= 0 {
+		return fmt.Errorf("output: Config.MaxBytes must be positive, got %d", c.MaxBytes)
+	}
+	if c.ChunkSize < 0 {
+		return fmt.Errorf("output: Config.ChunkSize must not be negative, got %d", c.ChunkSize)
+	}
+	if c.URLStyle != URLStyleGS && c.URLStyle != URLStyleHTTPS {
+		return fmt.Errorf("output: Config.URLStyle must be %q or %q, got %q", URLStyleGS, URLStyleHTTPS, c.URLStyle)
+	}
+	return nil
+}
+
+func validPrefix(p string) error {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return errors.New("must be slash-separated names without empty, . or .. segments")
+		}
+		if strings.ContainsFunc(seg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return errors.New("must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// ObjectName is the object that holds the video of attempt of job jobID:
+// <Prefix>/<job_id>/<attempt>.mp4 (after WithDefaults).
+func (c Config) ObjectName(jobID string, attempt int) string {
+	return c.Prefix + "/" + jobID + "/" + strconv.Itoa(attempt) + ".mp4"
+}
+
+// ObjectURL is the URL of object in Bucket, in URLStyle (after WithDefaults).
+func (c Config) ObjectURL(object string) string {
+	return objectURL(c.URLStyle, c.Bucket, object)
+}
+
+func objectURL(style, bucket, object string) string {
+	if style == URLStyleHTTPS {
+		segs := strings.Split(object, "/")
+		for i, s := range segs {
+			segs[i] = url.PathEscape(s)
+		}
+		return "https://storage.googleapis.com/" + bucket + "/" + strings.Join(segs, "/")
+	}
+	return "gs://" + bucket + "/" + object
+}
+
+// jobIDRE is what may stand in an object name as a job id: job ids are
+// UUIDs, this leaves room without allowing slashes or dot segments.
+var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`)
+
+// checkArgs validates Copy's arguments; errors are Permanent.
+func checkArgs(jobID string, attempt int) error {
+	if !jobIDRE.MatchString(jobID) || strings.Contains(jobID, "..") {
+		return errclass.New(errclass.Permanent, "output: invalid job id %q", jobID)
+	}
+	if attempt < 1 {
+		return errclass.New(errclass.Permanent, "output: job %s: invalid attempt %d", jobID, attempt)
+	}
+	return nil
+}
+
+// source is a parsed source URL.
+type source struct {
+	gs             bool
+	bucket, object string   // when gs
+	u              *url.URL // when http(s)
+}
+
+// parseSource accepts http(s) URLs and gs://bucket/object URIs (raw object
+// names, as gsutil and Vertex AI write them); anything else is Permanent.
+func parseSource(src string) (source, error) {
+	if rest, ok := strings.CutPrefix(src, "gs://"); ok {
+		bucket, object, _ := strings.Cut(rest, "/")
+		if !bucketRE.MatchString(bucket) || object == "" {
+			return source{}, errclass.New(errclass.Permanent, "output: source %q is not gs://bucket/object", redactGS(src))
+		}
+		return source{gs: true, bucket: bucket, object: object}, nil
+	}
+	u, err := url.Parse(src)
+	if err != nil {
+		// url.Parse errors quote the whole input, credentials included.
+		return source{}, errclass.New(errclass.Permanent, "output: source URL does not parse")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return source{}, errclass.New(errclass.Permanent, "output: source scheme %q refused: only http, https and gs are copied", u.Scheme)
+	}
+	if u.Host == "" {
+		return source{}, errclass.New(errclass.Permanent, "output: source URL %s has no host", redact(u))
+	}
+	return source{u: u}, nil
+}
+
+// redactGS shortens a malformed gs:// string to something safe to show.
+func redactGS(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
