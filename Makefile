@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 12m
 
-.PHONY: run test vet unit bench lint fmt build clean emulators help
+.PHONY: run test vet unit bench lint fmt build clean emulators help chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -21,6 +21,10 @@ vet: ## go vet and gofmt check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+CHAOS_TIMEOUT ?= 60m
+chaos: ## the 10,000-job chaos test (issue 4): SIGKILLs, outages, transient errors; prints its summary
+	AIPROD_CHAOS=1 $(GO) test -count=1 -v -run '^TestChaos$$' -timeout $(CHAOS_TIMEOUT) ./test/
 
 unit: ## tests without the race detector, quicker while editing
 	$(GO) test -count=1 $(PKGS)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
 )
 
@@ -47,7 +48,7 @@ func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
 		}
 	}
 	srv, err := api.New(api.Config{Store: st, Queue: q, Catalog: cat, AdminKey: env.Getenv("AIPROD_ADMIN_KEY"),
-		Circuit: env.Circuit, Logger: log})
+		Circuit: env.Circuit, Logger: log, DeadLetters: deadletter.NewService(q, cat.Names(), 0)})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@
 //	GET   /v1/backends                       catalog merged with stored health
 //	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
 //	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once
+//	GET   /v1/admin/dlq                      ?subscription=&max=: dead letters, not consumed
+//	POST  /v1/admin/dlq/replay               {"subscription","ids","max"}: back to their topics
 //	GET   /healthz, GET /readyz
 //
 // Budget and usage routes are not served yet: they answer 404.
@@ -64,6 +66,31 @@
 // publishes a lifecycle event to aiprod-events, best effort. Stopping a
 // generation already submitted to a provider is the worker's job: it sees
 // the canceled status when it next reads the job.
+//
+// # Dead letters
+//
+// The admin routes over Config.DeadLetters (package deadletter) inspect and
+// replay the dead-letter subscriptions of the topology (aiprod-jobs-dlq,
+// aiprod-events-dlq, aiprod-dispatch-<backend>-dlq); any other
+// subscription is a 400, so they can never pull from a live one.
+//
+// GET /v1/admin/dlq lists up to max (default 50, at most 1000) messages of
+// one subscription, or, without subscription, of all of them merged oldest
+// first, without consuming them:
+//
+//	{"subscriptions": ["aiprod-jobs-dlq", ...],
+//	 "messages": [{"id", "subscription", "data", "data_base64", "attributes",
+//	               "reason", "source_subscription", "topic", "publish_time",
+//	               "delivery_attempt"}]}
+//
+// data is the payload as text when it is UTF-8 text (JSON) and base64 with
+// data_base64 true otherwise; topic is where a replay sends the message.
+// POST /v1/admin/dlq/replay with {"subscription": "aiprod-jobs-dlq",
+// "ids": [...]} republishes those messages (all of them when ids is empty
+// or absent, examining at most max, default 100) to their original topics
+// without the dead-letter attributes and removes them from the
+// subscription: {"replayed": n, "ids": [...], "not_found": [...]}.
+// Replaying is safe because every stage is idempotent.
 //
 // # Tracing and logs
 //

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -277,7 +278,7 @@ func (s *Server) notQueued(ctx context.Context, j *job.Job, hasKey bool) error {
 		}}
 	}
 	const why = "could not be queued (the queue was unavailable); the request was answered 503 and the job never ran"
-	_, err := s.transitionJob(ctx, j.ProjectID, j.ID, func(cur *job.Job) (string, error) {
+	_, err := s.transitionJob(ctx, j.ProjectID, j.ID, func(_ store.Tx, cur *job.Job) (string, error) {
 		if cur.Status != job.StatusQueued {
 			return "", nil // the router got it after all; leave it
 		}
@@ -299,9 +300,11 @@ func (s *Server) notQueued(ctx context.Context, j *job.Job, hasKey bool) error {
 }
 
 // transitionJob changes a job of project in one transaction and appends an
-// event when change returns a non-empty event type. A job that is absent or
-// another project's is errclass.NotFound.
-func (s *Server) transitionJob(ctx context.Context, project, id string, change func(j *job.Job) (string, error)) (*job.Job, error) {
+// event when change returns a non-empty event type. change gets the job as
+// read and the transaction, which it may read before it writes (the writes
+// of transitionJob come after it). A job that is absent or another
+// project's is errclass.NotFound.
+func (s *Server) transitionJob(ctx context.Context, project, id string, change func(tx store.Tx, j *job.Job) (string, error)) (*job.Job, error) {
 	var out *job.Job
 	err := s.runTx(ctx, func(tx store.Tx) error {
 		out = nil
@@ -315,7 +318,7 @@ func (s *Server) transitionJob(ctx context.Context, project, id string, change f
 		if j.ProjectID != project {
 			return errJobNotFound(id)
 		}
-		typ, err := change(j)
+		typ, err := change(tx, j)
 		if err != nil {
 			return err
 		}
@@ -419,14 +422,36 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 	if !job.ValidID(id) {
 		return errJobNotFound(id)
 	}
-	j, err := s.transitionJob(ctx, project, id, func(j *job.Job) (string, error) {
+	var crossings []budget.Crossing
+	j, err := s.transitionJob(ctx, project, id, func(tx store.Tx, j *job.Job) (string, error) {
+		crossings = nil
 		if j.Status.Terminal() {
 			return "", errclass.New(errclass.Conflict, "job %s is already %s; only queued, dispatched or running jobs can be canceled", j.ID, j.Status)
 		}
-		if err := j.Transition(job.StatusCanceled, s.cfg.Now()); err != nil {
+		now := s.cfg.Now()
+		// The budget (invariant 4): a queued or dispatched job gives back
+		// what it holds now. A running one keeps its reservation until the
+		// worker that cancels it at the provider settles what was billed.
+		var bk *budget.JobTx
+		if j.Status != job.StatusRunning {
+			var err error
+			if bk, err = budget.Prepare(tx, j); err != nil {
+				return "", err
+			}
+			if a := j.CurrentAttempt(); a != nil && a.Status == dispatch.AttemptDispatched {
+				a.Status, a.EndedAt = job.AttemptCanceled, &now // never reached a provider
+			}
+		}
+		if err := j.Transition(job.StatusCanceled, now); err != nil {
 			return "", err
 		}
 		j.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "canceled through the API"}
+		if bk != nil {
+			var err error
+			if crossings, err = bk.Apply(tx, j, now); err != nil {
+				return "", err
+			}
+		}
 		return EventTypeCanceled, nil
 	})
 	if err != nil {
@@ -438,6 +463,9 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 	trace.SpanFromContext(ctx).SetAttributes(telemetry.AttrJobID.String(j.ID))
 	log := s.log.With(slog.String("job_id", j.ID), slog.String("project_id", project))
 	log.InfoContext(ctx, "job canceled")
+	if err := budget.PublishThresholds(ctx, s.cfg.Queue, crossings); err != nil {
+		log.WarnContext(ctx, "publish budget threshold events", slog.String("error", err.Error()))
+	}
 	if err := s.publishLifecycle(ctx, j); err != nil {
 		// Best effort: the job's state is already right in the store.
 		log.WarnContext(ctx, "publish lifecycle event", slog.String("error", err.Error()))

@@ -43,6 +43,10 @@ type Config struct {
 	// shows (the dev stack's simulated backends). Nil in production: no
 	// endpoint is shown.
 	Endpoints map[string]string
+	// DeadLetters serves GET /v1/admin/dlq and POST /v1/admin/dlq/replay
+	// (deadletter.NewService over the service's queue); nil: those routes
+	// answer 404.
+	DeadLetters DeadLetters
 	// Logger receives structured logs; nil means slog.Default(). Use
 	// telemetry.Logger so that log lines carry the trace.
 	Logger *slog.Logger
@@ -114,8 +118,8 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the http.Handler of the API: every route of DESIGN.md
-// except budgets and usage, behind per-request tracing, access logging and
+// Handler returns the http.Handler of the API: every route of DESIGN.md,
+// plus GET /v1/admin/reconcile, behind per-request tracing, access logging and
 // panic recovery. Unknown routes are JSON 404s, wrong methods JSON 405s.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -131,9 +135,15 @@ func (s *Server) routes() {
 	s.handle("POST /v1/jobs/{id}/cancel", s.withProject(s.cancelJob))
 	s.handle("GET /v1/jobs/{id}/events", s.withProject(s.jobEvents))
 	s.handle("GET /v1/backends", s.withProject(s.listBackends))
+	s.handle("GET /v1/budget", s.withProject(s.getBudget))
+	s.handle("GET /v1/usage", s.withProject(s.getUsage))
 
 	s.handle("PATCH /v1/admin/backends/{name}", s.withAdmin(s.patchBackend))
 	s.handle("POST /v1/admin/projects/{project}/keys", s.withAdmin(s.createKey))
+	s.handle("PUT /v1/admin/projects/{project}/budget", s.withAdmin(s.putBudget))
+	s.handle("GET /v1/admin/reconcile", s.withAdmin(s.reconcile))
+	s.handle("GET /v1/admin/dlq", s.withAdmin(s.listDeadLetters))
+	s.handle("POST /v1/admin/dlq/replay", s.withAdmin(s.replayDeadLetters))
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.

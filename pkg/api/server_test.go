@@ -68,8 +68,9 @@ func TestRouteErrors(t *testing.T) {
 	}{
 		{http.MethodGet, "/v1/nope", 404, "not_found", ""},
 		{http.MethodGet, "/", 404, "not_found", ""},
-		{http.MethodGet, "/v1/budget", 404, "not_found", ""},
-		{http.MethodGet, "/v1/usage", 404, "not_found", ""},
+		{http.MethodPost, "/v1/budget", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodDelete, "/v1/usage", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/v1/admin/projects/alpha/budget", 405, "method_not_allowed", "PUT"},
 		{http.MethodDelete, "/v1/jobs", 405, "method_not_allowed", "GET, HEAD, POST"},
 		{http.MethodPut, "/v1/backends", 405, "method_not_allowed", "GET, HEAD"},
 		{http.MethodGet, "/v1/jobs/x/cancel", 405, "method_not_allowed", "POST"},

@@ -1,8 +1,9 @@
 // Package devstack runs the whole AIPROD system in one process for local
 // development and end-to-end tests: the Pub/Sub emulator (pstest served on a
 // port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
-// provider's real HTTP protocol), and the ingest API, router and worker
-// wired with the same code and the same Google Cloud client libraries as in
+// provider's real HTTP protocol), and the ingest API (with the dead-letter
+// admin routes), router (with the stuck-job sweeper) and worker wired with
+// the same code and the same Google Cloud client libraries as in
 // production.
 //
 // Start returns once the API answers; Close stops everything in reverse
@@ -31,6 +32,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -44,6 +46,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/sim/veosim"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
+	"github.com/aiprod/aiprod/pkg/sweeper"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -211,7 +214,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devstack: seed API key: %w", err)
 	}
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
-		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger})
+		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
+		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0)})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -226,6 +230,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.run(runCtx, "router", rt.Run)
+	sw, err := sweeper.New(sweeper.Config{Store: st, Queue: q, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.run(runCtx, "sweeper", sw.Run)
 	s.run(runCtx, "worker", wk.Run)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -85,6 +85,7 @@ type Attempt struct {
 	Handle          string       `json:"handle,omitempty"`
 	Error           *ErrorInfo   `json:"error,omitempty"`
 	EstimatedCost   money.Micros `json:"estimated_cost_usd"`
+	Reserved        money.Micros `json:"reserved_usd,omitempty"` // held on the budget of StartedAt's month (package budget)
 	Cost            money.Micros `json:"cost_usd"`
 	StartedAt       time.Time    `json:"started_at"`
 	SubmittedAt     *time.Time   `json:"submitted_at,omitempty"`
@@ -116,10 +117,16 @@ type Job struct {
 	IdempotencyKey string       `json:"idempotency_key,omitempty"`
 	// ExcludedBackends are backends that failed this job and must not be
 	// routed to again.
-	ExcludedBackends []string   `json:"excluded_backends,omitempty"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
-	CompletedAt      *time.Time `json:"completed_at,omitempty"`
+	ExcludedBackends []string `json:"excluded_backends,omitempty"`
+	// Redrives is how many times in a row the stuck-job sweeper (package
+	// sweeper) re-drove the job, the last time at RedrivenAt; the count
+	// only holds while nothing else changed the job since. Zero and nil
+	// for a job never re-driven.
+	Redrives    int        `json:"redrives,omitempty"`
+	RedrivenAt  *time.Time `json:"redriven_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
 }
 
 // New returns a queued job for a validated request. id may be "" for a
@@ -216,6 +223,7 @@ func (j *Job) Clone() *Job {
 	}
 	c.ExcludedBackends = slices.Clone(j.ExcludedBackends)
 	c.CompletedAt = clonePtr(j.CompletedAt)
+	c.RedrivenAt = clonePtr(j.RedrivenAt)
 	return &c
 }
 

@@ -207,10 +207,10 @@ func Topology(backends []string) []SubscriptionConfig {
 		s.MaxDeliveryAttempts = MaxDeliveryAttemptsDefault
 		s.MinBackoff, s.MaxBackoff = MinBackoffDefault, MaxBackoffDefault
 		out = append(out, s)
-		out = append(out, SubscriptionConfig{
-			Name: s.DeadLetterTopic, Topic: s.DeadLetterTopic, AckDeadline: AckDeadlineDefault,
-			MinBackoff: MinBackoffDefault, MaxBackoff: MaxBackoffDefault,
-		})
+		// Dead-letter subscriptions are read by people and replay tools:
+		// no retry policy (a listed-then-released message is back at once)
+		// and no dead-letter policy of their own.
+		out = append(out, SubscriptionConfig{Name: s.DeadLetterTopic, Topic: s.DeadLetterTopic, AckDeadline: AckDeadlineDefault})
 	}
 	return out
 }

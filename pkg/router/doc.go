@@ -29,8 +29,9 @@
 // the stored job, never at the message alone:
 //
 //   - queued: route it. One transaction re-reads the job, checks it is still
-//     queued, appends attempt len+1 (status dispatch.AttemptDispatched,
-//     backend, model, billed seconds, estimate, started_at), sets the job's
+//     queued, reserves the estimate (see Budget), appends attempt len+1
+//     (status dispatch.AttemptDispatched, backend, model, billed seconds,
+//     estimate, reservation, started_at), sets the job's
 //     backend and estimated cost, moves it queued → dispatched, takes the
 //     half-open probe if the candidate needs one, and adds a timeline event.
 //     The dispatch message is published only after that transaction commits.
@@ -63,5 +64,19 @@
 // no_backend and routing.Decision.Explain as message (plus the attempts,
 // when there were any). Both publish a lifecycle event to aiprod-events.
 //
-// Budget reservation (DESIGN invariant 4) is not done here yet.
+// # Budget
+//
+// The dispatch transaction also reserves the chosen candidate's estimate on
+// the project's budget for the month (and the user's, when the job has a
+// user), with package budget: budget.Prepare right after the job is read,
+// JobTx.Reserve once a candidate is chosen, JobTx.Apply before the writes.
+// When spent + reserved + estimate would pass a limit, the job fails with
+// budget_exceeded and the budget's message (limit, spent, reserved,
+// estimate), and a half-open probe taken for the candidate is not written.
+// A job back from a failed attempt still holds that attempt's reservation:
+// it is moved to the new estimate, so a failover never loses its place to
+// other jobs; a job that fails here (no_backend, backend_failed,
+// budget_exceeded) releases it. The new attempt records what it holds in
+// Attempt.Reserved. Thresholds of the limit that the reservation crosses are
+// published to aiprod-events after the commit (at most once each).
 package router

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/dispatch"
@@ -300,15 +301,22 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 		out        *job.Job
 		tookProbe  bool
 		dispatched *job.Attempt
+		crossings  []budget.Crossing
 	)
 	err = r.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-		out, tookProbe, dispatched = nil, false, nil
+		out, tookProbe, dispatched, crossings = nil, false, nil, nil
 		j, err := tx.GetJob(id)
 		if err != nil {
 			return err
 		}
 		if j.Status != job.StatusQueued {
 			return nil // another delivery routed it meanwhile
+		}
+		// The budget side (invariant 4): what the job holds from a previous
+		// attempt, released when it fails here or moved to the new estimate.
+		bk, err := budget.Prepare(tx, j)
+		if err != nil {
+			return err
 		}
 		var events []store.Event
 		var probe *store.BackendState
@@ -346,7 +354,24 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 					d.Reject(c.Backend, routing.ReasonProbeInFlight+" (taken by another job)")
 				}
 			}
-			if chosen == nil {
+			var refused error // the budget's refusal of the chosen candidate
+			if chosen != nil {
+				err := bk.Reserve(tx, j, chosen.Estimate, now)
+				switch {
+				case errors.Is(err, errclass.Budget):
+					refused = err
+				case err != nil:
+					return err
+				}
+			}
+			switch {
+			case refused != nil:
+				if err := j.Fail(job.CodeBudgetExceeded, refused.Error(), now); err != nil {
+					return err
+				}
+				events = append(events, r.event(ctx, now, "failed", chosen.Backend, 0, job.CodeBudgetExceeded+": "+refused.Error()))
+				probe = nil // the probe taken for the candidate is not written: the circuit stays as it was
+			case chosen == nil:
 				msg := d.Explain()
 				if len(j.Attempts) > 0 {
 					msg += "; after " + dispatch.AttemptsSummary(j.Attempts)
@@ -355,10 +380,10 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 					return err
 				}
 				events = append(events, r.event(ctx, now, "failed", "", 0, job.CodeNoBackend+": "+msg))
-			} else {
+			default:
 				a := job.Attempt{
 					Number: len(j.Attempts) + 1, Backend: chosen.Backend, Model: chosen.Model,
-					Status: dispatch.AttemptDispatched, EstimatedCost: chosen.Estimate,
+					Status: dispatch.AttemptDispatched, EstimatedCost: chosen.Estimate, Reserved: chosen.Estimate,
 					StartedAt: now, DurationSeconds: chosen.Seconds,
 				}
 				j.Attempts = append(j.Attempts, a)
@@ -374,6 +399,10 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 				events = append(events, r.event(ctx, now, "dispatched", a.Backend, a.Number, msg))
 				dispatched = &j.Attempts[len(j.Attempts)-1]
 			}
+		}
+		// Reads are over: from here on, only writes.
+		if crossings, err = bk.Apply(tx, j, now); err != nil {
+			return err
 		}
 		store.NormalizeTimes(j)
 		if err := tx.PutJob(j); err != nil {
@@ -400,6 +429,10 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 	}
 	if tookProbe {
 		r.health.invalidate()
+	}
+	if err := budget.PublishThresholds(ctx, r.cfg.Queue, crossings); err != nil {
+		// At most once by design (see budget.PublishThresholds): log only.
+		r.log.ErrorContext(ctx, "publish budget threshold events", "job_id", id, "error", err)
 	}
 	switch {
 	case out == nil:

@@ -10,8 +10,10 @@
 //
 // Every simulator serves, besides its provider's protocol:
 //
-//   - POST /__sim/faults with {"error_rate": 0..1, "latency_ms": n, "down": bool}
-//     (fields absent keep their value); answers the faults now in force;
+//   - POST /__sim/faults with {"error_rate": 0..1, "latency_ms": n, "down": bool,
+//     "status": n} (fields absent keep their value; "status", optional, is the
+//     HTTP status of the injected errors, 400..599, instead of a random one of
+//     429, 500 and 502); answers the faults now in force;
 //   - GET /__sim/stats → {"submitted": n, "repeated_prompts": n, ...}, where
 //     repeated_prompts counts submissions whose prompt text this simulator
 //     had already accepted;
@@ -21,14 +23,24 @@
 //
 // A prompt containing "[sim:unsafe]" is rejected by the provider's safety
 // filter; "[sim:fail]" makes the generation fail at the provider.
+//
+// # Protocol gate
+//
+// Before serving a protocol call every simulator does the same things, in
+// Gate: it takes the base URL of video links from the first request when
+// none is set, applies the injected faults (answering in the provider's
+// error shape, with "Retry-After: 1" on 429) and checks the credential
+// (any non-empty one, or only the one given to Core.SetCredential).
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +53,10 @@ type Faults struct {
 	ErrorRate float64 `json:"error_rate"` // share of API calls answered with a transient error
 	LatencyMS int     `json:"latency_ms"` // added to every API call
 	Down      bool    `json:"down"`       // every API call fails with 503
+	// Status, when non-zero, is the HTTP status (400..599) of the errors
+	// ErrorRate injects, instead of a random one of 429, 502 and 500: with
+	// ErrorRate 1 it makes every call fail with that status, e.g. 429.
+	Status int `json:"status,omitempty"`
 }
 
 // Stats are a simulator's counters.
@@ -106,6 +122,7 @@ const (
 
 type gen struct {
 	Generation
+	seq        int64 // submission order, to order generations created at the same instant
 	canceledAt time.Time
 }
 
@@ -118,6 +135,10 @@ type Core struct {
 	stats   Stats
 	gens    map[string]*gen
 	prompts map[string]bool
+	seq     int64
+	// credential is the only credential the protocol accepts; "" accepts
+	// any non-empty one.
+	credential string
 }
 
 // NewCore returns a core with cfg's defaults applied.
@@ -139,6 +160,31 @@ func (c *Core) SetBaseURL(u string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cfg.BaseURL = strings.TrimRight(u, "/")
+}
+
+// setBaseURLIfEmpty sets the base URL of video links unless one is set.
+func (c *Core) setBaseURLIfEmpty(u string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.BaseURL == "" {
+		c.cfg.BaseURL = strings.TrimRight(u, "/")
+	}
+}
+
+// SetCredential makes the simulator's protocol accept only credential (the
+// API key or token after the Authorization scheme); "" accepts any
+// non-empty one, the default.
+func (c *Core) SetCredential(credential string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.credential = credential
+}
+
+// Credential returns the credential set with SetCredential.
+func (c *Core) Credential() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.credential
 }
 
 // SetFaults replaces the faults in force.
@@ -193,6 +239,9 @@ func (c *Core) Inject() int {
 	if f.Down {
 		return http.StatusServiceUnavailable
 	}
+	if f.Status != 0 {
+		return f.Status
+	}
 	// Transient errors come in the shapes providers really send.
 	switch mrand.IntN(3) {
 	case 0:
@@ -216,7 +265,8 @@ func (c *Core) Submit(prompt, model string, durationSeconds int, extra map[strin
 	}
 	c.prompts[prompt] = true
 	id := newID()
-	g := &gen{Generation: Generation{
+	c.seq++
+	g := &gen{seq: c.seq, Generation: Generation{
 		ID: id, Prompt: prompt, Model: model, DurationSeconds: durationSeconds,
 		CreatedAt: c.cfg.Now(), Extra: extra,
 	}}
@@ -237,6 +287,29 @@ func (c *Core) Get(id string) (Generation, bool) {
 		return Generation{}, false
 	}
 	return c.viewLocked(g, c.cfg.Now()), true
+}
+
+// List returns every generation as it is now, newest first (by creation
+// time, then by submission order). Unlike Get it does not count as a poll.
+func (c *Core) List() []Generation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs := make([]*gen, 0, len(c.gens))
+	for _, g := range c.gens {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(a, b *gen) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	now := c.cfg.Now()
+	out := make([]Generation, len(gs))
+	for i, g := range gs {
+		out[i] = c.viewLocked(g, now)
+	}
+	return out
 }
 
 // Cancel cancels a generation that is not finished. It returns the
@@ -319,6 +392,10 @@ func (c *Core) serveFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMS < 0 || math.IsNaN(f.ErrorRate) {
 		WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: error_rate must be 0..1 and latency_ms >= 0"})
+		return
+	}
+	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
+		WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: status must be 400..599 (or 0 for a random transient one)"})
 		return
 	}
 	c.SetFaults(f)

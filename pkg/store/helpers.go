@@ -126,6 +126,7 @@ func NormalizeTimes(j *job.Job) {
 	j.CreatedAt = NormalizeTime(j.CreatedAt)
 	j.UpdatedAt = NormalizeTime(j.UpdatedAt)
 	j.CompletedAt = normalizePtr(j.CompletedAt)
+	j.RedrivenAt = normalizePtr(j.RedrivenAt)
 	for i := range j.Attempts {
 		a := &j.Attempts[i]
 		a.StartedAt = NormalizeTime(a.StartedAt)

@@ -1,5 +1,6 @@
 // Package store is AIPROD's port to its source of truth: jobs, their event
-// timelines, backend health and API keys.
+// timelines, backend health, API keys, and budgets with the cost ledger
+// (budget.go).
 //
 // # Implementations
 //
@@ -59,6 +60,11 @@ type Store interface {
 	// GetAPIKey looks up a key by the hex SHA-256 of its text.
 	GetAPIKey(ctx context.Context, hash string) (APIKey, error)
 
+	// BudgetReader reads budgets, periods and the ledger (budget.go).
+	BudgetReader
+	// StaleJobs finds jobs that stopped changing (stale.go).
+	StaleJobs
+
 	Close() error
 }
 
@@ -81,6 +87,11 @@ type Tx interface {
 	AddEvent(jobID string, e Event) error
 	// PutAPIKey writes an API key record.
 	PutAPIKey(k APIKey) error
+	// SlotTx reads and writes backend concurrency slots (slots.go).
+	SlotTx
+
+	// BudgetTx reads and writes budgets, periods and the ledger (budget.go).
+	BudgetTx
 }
 
 // ListJobsQuery selects a page of a project's jobs.

@@ -3,6 +3,12 @@
 // provider, records the provider's handle, polls until the generation ends,
 // and records the result, cost and status in the store.
 //
+// It runs in two modes. Pull (Run, Handler): a worker pool holds each
+// message until its generation ends, the queue extending the message's
+// lease meanwhile. Push (Step, PushHandler): a Cloud Run service behind a
+// Pub/Sub push subscription does a bounded step per delivery and nacks to
+// be called again (see "Push mode"). Both resume from the stored handle.
+//
 // # Attempt states
 //
 // The router creates attempt n with status dispatch.AttemptDispatched. The
@@ -13,12 +19,19 @@
 //     SubmittedAt = now (the moment the worker starts the Submit call);
 //  2. handle: attempt → job.AttemptRunning with Handle and LastProgressAt,
 //     right after Submit returned;
-//  3. outcome: attempt → job.AttemptSucceeded or job.AttemptFailed with
-//     EndedAt, Cost and Error, together with the job's new status.
+//  3. outcome: attempt → job.AttemptSucceeded, job.AttemptFailed or
+//     job.AttemptCanceled with EndedAt, Cost and Error, together with the
+//     job's new status.
+//
+// While polling, the attempt's LastProgressAt and the job's UpdatedAt are
+// refreshed every Config.Heartbeat (no event), so that a stuck-job sweep can
+// tell a long generation from an abandoned one.
 //
 // # Idempotency rules (per dispatch message, after loading the job)
 //
-//   - Job terminal: ack (on a redelivery, DeliveryAttempt ≠ 1, the job's
+//   - Job canceled and its current attempt (this message's) unfinished: the
+//     attempt is ended as described under "Cancel". Then, as for any
+//     terminal job: ack (on a redelivery, DeliveryAttempt ≠ 1, the job's
 //     lifecycle event is published again first, so that event is at least
 //     once even if the delivery that ended the job failed to publish it).
 //   - The job's current attempt is not the message's attempt: a stale
@@ -28,25 +41,82 @@
 //     idempotent), ack.
 //   - The attempt has a Handle: resume polling it. Never submit again
 //     (DESIGN invariant 2).
-//   - The attempt is dispatched (job dispatched): record the intent, Submit,
-//     record the handle, poll. If the intent transaction finds the state
-//     changed (another worker took it), the job is reloaded and these rules
-//     applied again.
-//   - The attempt is submitting without a handle: a worker is inside Submit
-//     now, or crashed between Submit and recording the handle. While the
-//     intent is younger than 2×SubmitTimeout the message is nacked (the
-//     other worker will record the handle; the redelivery then resumes it).
-//     Older, the attempt is failed with backend_unavailable ("submit outcome
-//     unknown") and the job rerouted, without a circuit strike. This may pay
-//     for an orphaned generation but never submits the same attempt twice;
-//     provider reconciliation (finding the generation by job id and attempt)
-//     will replace it.
+//   - The attempt is dispatched (job dispatched): take a concurrency slot,
+//     record the intent, Submit, record the handle, poll. If the intent
+//     transaction finds the state changed (another worker took it, or the
+//     job was canceled), the job is reloaded and these rules applied again.
+//   - The attempt is submitting without a handle: see "Reconciliation".
 //
 // Success is ONE transaction: job succeeded with result and completed_at,
 // attempt succeeded with its cost, job cost = sum of attempt costs, and a
 // timeline event (DESIGN invariant 3). Its guard (job not terminal, the
 // attempt is current and not finished) makes a duplicate success a no-op, so
 // cost is recorded exactly once.
+//
+// # Reconciliation (submit outcome unknown)
+//
+// An attempt that is submitting without a handle means a worker is inside
+// Submit now, or it crashed (or lost the provider's answer) between Submit
+// and recording the handle. Nobody resubmits unless the provider proves the
+// first Submit did not happen:
+//
+//   - Intent younger than SubmitTimeout+FindGrace (adapter is a
+//     backend.Finder) or 2×SubmitTimeout (it is not): nack. The submitting
+//     worker will record the handle and the redelivery resumes it.
+//   - Older, adapter is a backend.Finder: Find(req, intent time).
+//     Found: the handle is recorded (event "reconciled") and polled.
+//     Provably absent: a fresh intent replaces the old one (event
+//     "resubmitting") and the attempt is submitted.
+//     Error or ambiguous (several candidates): nack until the intent is
+//     2×SubmitTimeout old, then fail over as below.
+//   - Older than 2×SubmitTimeout without a Finder (or after failed lookups):
+//     the attempt fails with backend_unavailable ("submit outcome unknown")
+//     and the job is rerouted with the backend excluded, without a circuit
+//     strike. This may pay for an orphaned generation but never submits the
+//     same attempt to the same backend twice.
+//
+// Every write of this path is guarded by the intent it judged (the
+// attempt's SubmittedAt, still without a handle), so a late answer of the
+// first Submit and a reconciler never both win: the first to record a
+// handle wins, the other finds the same handle (and polls it) or a
+// different state (and cancels its generation at the provider as an
+// orphan).
+//
+// The rule per provider (no provider has an idempotency key for creating
+// a generation):
+//
+//	provider   lookup                                  submit outcome unknown
+//	runway     none (tasks only by id)                 fail over after 2×SubmitTimeout
+//	fal        none (queue requests only by id)        fail over after 2×SubmitTimeout
+//	veo        none (operations only by name)          fail over after 2×SubmitTimeout
+//	replicate  Find: GET /v1/predictions since intent  adopt / resubmit / wait, then fail over
+//	luma       Find: GET /generations since intent     adopt / resubmit / wait, then fail over
+//
+// Replicate's and Luma's Find match on what Submit sent (model, prompt,
+// duration, aspect ratio, resolution), so two jobs with identical requests
+// in the same window are ambiguous (an error: wait, then fail over).
+//
+// # Cancel
+//
+// POST /v1/jobs/{id}/cancel moves the job to canceled and leaves the
+// attempt to the worker, which ends it at whatever stage it is:
+//
+//   - not submitted (attempt dispatched): recorded canceled, cost 0;
+//   - Submit in flight when the cancel lands: the handle is still recorded,
+//     then the generation is canceled as below;
+//   - polling: the job is read before every poll, so the cancel is noticed
+//     within one poll interval; the generation is canceled as below;
+//   - submitting without a handle: reconciled as above (found: canceled as
+//     below; absent or unknown: recorded canceled, cost 0).
+//
+// Canceling a generation calls Backend.Cancel (transient errors retried; a
+// Cancel still failing nacks, so the redelivery cancels again), then polls
+// once to learn what the provider bills: Status.Billed (or a generation
+// that finished anyway) costs the price of its seconds, anything else 0.
+// The attempt becomes job.AttemptCanceled with that cost and error code
+// canceled, in one transaction with the job's cost; the job keeps the
+// status and error the API gave it. An outcome that arrives for a canceled
+// job (a success, a failure) is recorded the same way.
 //
 // # Cost
 //
@@ -63,28 +133,77 @@
 //     circuit strike.
 //   - errclass.Permanent: job failed invalid_request; no failover, no strike.
 //   - Anything else (retryable): Submit errors, a generation the provider
-//     failed, PollErrorLimit consecutive poll errors (with backoff), or no
-//     result within GenerationTimeout. The attempt fails with
-//     backend_unavailable (timeout for the last), the circuit takes a strike,
-//     the backend is appended to the job's excluded_backends and the job goes
-//     back to queued, and a reroute request (attributes job_id, project_id,
-//     attempt = next) is published to aiprod-jobs. When the job already has
-//     MaxAttempts attempts it fails with backend_failed instead, listing them.
+//     failed, more than PollErrorLimit consecutive poll errors, or no result
+//     within GenerationTimeout. The attempt fails with backend_unavailable
+//     (timeout for the last), the circuit takes a strike, the backend is
+//     appended to the job's excluded_backends and the job goes back to
+//     queued, and a reroute request (attributes job_id, project_id, attempt
+//     = next) is published to aiprod-jobs. When the job already has
+//     MaxAttempts attempts it fails with backend_failed instead, listing
+//     them.
 //
 // Terminal states publish a lifecycle event to aiprod-events. A publish that
 // fails after the state is committed nacks the message; the rules above make
 // the redelivery publish it again.
 //
+// # Retries
+//
+// Package retry (exponential backoff with full jitter, Retry-After honoured)
+// is used for: transient store errors of every job read and write
+// (Config.Retry, by default 4 tries within 3 s) — an outcome write whose
+// retry finds the change already made nacks, so that the redelivery
+// publishes what that commit owes; the breaker write after an outcome
+// (retried through shutdown for up to DrainTimeout, then logged); the
+// handle write after Submit (retried until SubmitTimeout, or DrainTimeout
+// after shutdown); slot writes; provider Cancel and Find calls. Failed polls
+// wait max(poll interval, a jittered exponential delay from the poll
+// interval up to MaxPollBackoff, or the provider's Retry-After) and fail the
+// attempt after PollErrorLimit consecutive errors. Publishes are not retried
+// in place: a failed publish nacks and the redelivery publishes again.
+//
+// # Concurrency slots
+//
+// A backend whose catalog entry sets Concurrency n has n slots in the store
+// (store.Slot, backends/{name}/slots/{0..n-1}), shared by every worker
+// instance. An attempt takes one (store.AcquireSlot, holder
+// "<job id>#<attempt>") before its Submit and keeps it until its outcome is
+// recorded: the slot is released right after that commit, before anything
+// is published (a delivery that acks without recording an outcome releases
+// the slot it took too). The lease (SlotLease) is
+// renewed every third of itself while polling; a crashed holder's slot
+// frees when its lease expires, and a redelivery of the same attempt
+// re-enters the slot its attempt holds. When no slot is free within
+// SlotWait the message is nacked (it comes back after the subscription's
+// backoff) — no handler blocks indefinitely. A generation already running
+// (resumed, or adopted by reconciliation) re-enters or takes a slot when one
+// is free and is polled either way, since not polling would not stop it.
+//
+// # Push mode
+//
+// Step does one bounded step: the same rules, but polling stops once
+// StepBudget is spent (and after StepPolls polls, if set) and the message
+// is nacked (StepResult.Later) while the attempt keeps its handle and its
+// concurrency slot; the next delivery resumes from the stored handle.
+// PushHandler serves Pub/Sub push requests with it: 204 acks, 503 nacks.
+// Size StepBudget below the push subscription's ack deadline, and mind
+// MaxDeliveryAttempts: every step of a long generation is one delivery, so
+// the ack deadline (up to 600 s) and StepBudget must let a generation end
+// within the subscription's delivery attempts, or the dispatch is
+// dead-lettered while the job is still running (the stuck-job sweeper then
+// re-drives it).
+//
 // # Flow control and shutdown
 //
-// Active generations (submit through the last poll) on a backend are capped
-// by the catalog's Backend.Concurrency within this process, on top of
-// ReceiveOptions.MaxOutstanding; the lease of a message being polled is
-// extended up to ReceiveOptions.MaxExtension (15 min by default). When ctx is
-// canceled (SIGTERM), polling stops and the message is nacked: another
-// worker resumes from the stored handle. A Submit in progress is not
-// interrupted by shutdown (it has its own SubmitTimeout) so that its handle
-// can still be recorded.
+// In pull mode ReceiveOptions.MaxOutstanding bounds the messages in hand;
+// the lease of a message being polled is extended up to
+// ReceiveOptions.MaxExtension (15 min by default). When ctx is canceled
+// (SIGTERM), polling stops at once and the message is nacked: another
+// worker resumes from the stored handle. Work that must not be cut in half
+// — a Submit and the write of its handle, a Cancel at the provider, the
+// breaker and slot writes — runs on for up to DrainTimeout (7 s by
+// default), so Run returns within Cloud Run's 8 s drain budget. A Submit
+// still unanswered then is abandoned: its intent stays without a handle and
+// is reconciled as above.
 //
 // Undecodable dispatch messages go to aiprod-dispatch-<backend>-dlq with a
 // reason attribute, then are acked.

@@ -20,6 +20,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
+	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
@@ -82,13 +83,48 @@ func (c *clock) Now() time.Time {
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock() }
 
+// flakyStore fails the next store calls with a retryable error, as
+// Firestore does when it is briefly unavailable.
+type flakyStore struct {
+	*memstore.Store
+	failTx      atomic.Int32 // the next RunTx calls fail
+	failBackend atomic.Int32 // the next Tx.GetBackend reads fail
+	gets        atomic.Int32 // GetJob calls (outside transactions)
+}
+
+func (f *flakyStore) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	f.gets.Add(1)
+	return f.Store.GetJob(ctx, id)
+}
+
+func (f *flakyStore) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	if f.failTx.Add(-1) >= 0 {
+		return errclass.New(errclass.Retryable, "memstore: unavailable (injected)")
+	}
+	return f.Store.RunTx(ctx, func(tx store.Tx) error { return fn(flakyTx{Tx: tx, f: f}) })
+}
+
+type flakyTx struct {
+	store.Tx
+	f *flakyStore
+}
+
+func (t flakyTx) GetBackend(name string) (store.BackendState, error) {
+	if t.f.failBackend.Add(-1) >= 0 {
+		return store.BackendState{}, errclass.New(errclass.Retryable, "memstore: unavailable (injected)")
+	}
+	return t.Tx.GetBackend(name)
+}
+
 type env struct {
 	q     *flakyQueue
-	st    *memstore.Store
+	st    *flakyStore
 	cat   *catalog.Catalog
 	clock *clock
 	fakes map[string]*fakeBackend
-	log   *slog.Logger
+	// finding names the backends whose adapter implements backend.Finder.
+	finding map[string]bool
+	log     *slog.Logger
 }
 
 func setup(t *testing.T) *env {
@@ -97,9 +133,9 @@ func setup(t *testing.T) *env {
 	require.NoError(t, err)
 	q := &flakyQueue{Queue: memqueue.New(memqueue.WithBackoff(time.Millisecond, 5*time.Millisecond))}
 	require.NoError(t, queue.Provision(context.Background(), q, queue.Topology(cat.Names())))
-	st := memstore.New()
+	st := &flakyStore{Store: memstore.New()}
 	t.Cleanup(func() { _ = q.Close(); _ = st.Close() })
-	e := &env{q: q, st: st, cat: cat, clock: &clock{}, fakes: map[string]*fakeBackend{},
+	e := &env{q: q, st: st, cat: cat, clock: &clock{}, fakes: map[string]*fakeBackend{}, finding: map[string]bool{},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, n := range cat.Names() {
 		e.fakes[n] = newFake(n)
@@ -112,9 +148,13 @@ func (e *env) newWorker(t *testing.T, mod ...func(*worker.Config)) *worker.Worke
 	bs := map[string]backend.Backend{}
 	for n, f := range e.fakes {
 		bs[n] = f
+		if e.finding[n] {
+			bs[n] = findingFake{f}
+		}
 	}
 	cfg := worker.Config{Queue: e.q, Store: e.st, Backends: bs, Catalog: e.cat, Logger: e.log,
-		Now: e.clock.Now, PollInterval: time.Millisecond}
+		Now: e.clock.Now, PollInterval: time.Millisecond, SubmitWait: time.Millisecond,
+		Retry: retry.Policy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}}
 	for _, m := range mod {
 		m(&cfg)
 	}

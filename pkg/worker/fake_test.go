@@ -22,6 +22,15 @@ type script struct {
 	pollErr  error // default: a Retryable error
 	// hold, when set, keeps the generation running until it is closed.
 	hold chan struct{}
+	// submitHold, when set, makes Submit wait until it is closed (or its
+	// ctx is done: then Submit fails with ctx's error, submitting nothing).
+	submitHold chan struct{}
+	// answerHold, when set, delays Submit's answer until it is closed: the
+	// provider has accepted the generation, the worker does not know yet.
+	// If Submit's ctx ends first, the answer is lost (ctx's error).
+	answerHold chan struct{}
+	// cancelBilled is what the provider bills for a canceled generation.
+	cancelBilled bool
 }
 
 type generation struct {
@@ -52,6 +61,40 @@ type fakeBackend struct {
 	active    int
 	maxActive int
 	cancels   int
+	entered   int   // Submit calls entered (before submitHold)
+	cutShort  int   // Submit calls whose ctx ended while held
+	finds     int   // Find calls
+	findErr   error // Find fails with it
+}
+
+// findingFake is a fakeBackend that also implements backend.Finder: it
+// finds the generations submitted for the job's attempt, as a provider
+// listing would.
+type findingFake struct{ *fakeBackend }
+
+var _ backend.Finder = findingFake{}
+
+func (f findingFake) Find(ctx context.Context, req backend.SubmitRequest, since time.Time) (backend.Handle, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finds++
+	if f.findErr != nil {
+		return "", false, f.findErr
+	}
+	var found []backend.Handle
+	for h, g := range f.gens {
+		if g.req.JobID == req.JobID && g.req.Attempt == req.Attempt && g.req.Prompt == req.Prompt {
+			found = append(found, h)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return found[0], true, nil
+	default:
+		return "", false, errclass.New(errclass.Conflict, "%s: %d generations match job %s attempt %d", f.name, len(found), req.JobID, req.Attempt)
+	}
 }
 
 func newFake(name string) *fakeBackend {
@@ -65,12 +108,25 @@ func (f *fakeBackend) on(prompt string, s script) { f.mu.Lock(); f.byPrompt[prom
 
 func (f *fakeBackend) Submit(ctx context.Context, req backend.SubmitRequest) (backend.Handle, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.submits[req.JobID]++
+	f.entered++
 	s, ok := f.byPrompt[req.Prompt]
 	if !ok {
 		s = f.def
 	}
+	f.mu.Unlock()
+	if s.submitHold != nil {
+		select {
+		case <-s.submitHold:
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.cutShort++
+			f.mu.Unlock()
+			return "", ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.submits[req.JobID]++
 	if s.submitErr != nil {
 		return "", s.submitErr
 	}
@@ -78,6 +134,15 @@ func (f *fakeBackend) Submit(ctx context.Context, req backend.SubmitRequest) (ba
 	f.gens[h] = &generation{req: req, s: s}
 	f.active++
 	f.maxActive = max(f.maxActive, f.active)
+	if s.answerHold != nil {
+		f.mu.Unlock()
+		defer f.mu.Lock()
+		select {
+		case <-s.answerHold:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	return h, nil
 }
 
@@ -99,7 +164,7 @@ func (f *fakeBackend) Poll(ctx context.Context, h backend.Handle) (backend.Statu
 		return backend.Status{}, errclass.New(errclass.Retryable, "%s: poll: 503", f.name)
 	}
 	if g.canceled {
-		return backend.Status{State: backend.StateCanceled}, nil
+		return backend.Status{State: backend.StateCanceled, Billed: g.s.cancelBilled}, nil
 	}
 	if g.s.hold != nil {
 		select {
@@ -169,4 +234,30 @@ func (f *fakeBackend) peak() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.maxActive
+}
+
+func (f *fakeBackend) cancelCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cancels
+}
+
+func (f *fakeBackend) enteredCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.entered
+}
+
+func (f *fakeBackend) findCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.finds
+}
+
+func (f *fakeBackend) setFindErr(err error) { f.mu.Lock(); f.findErr = err; f.mu.Unlock() }
+
+func (f *fakeBackend) activeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active
 }

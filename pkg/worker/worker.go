@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/dispatch"
@@ -21,6 +22,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
@@ -37,9 +39,24 @@ const (
 	SubmitTimeoutDefault     = time.Minute
 	PollErrorLimitDefault    = 5
 	GenerationTimeoutDefault = 30 * time.Minute
+	SlotLeaseDefault         = 2 * time.Minute
+	SlotWaitDefault          = 30 * time.Second
+	SubmitWaitDefault        = 30 * time.Second
+	DrainTimeoutDefault      = 7 * time.Second
+	HeartbeatDefault         = time.Minute
+	StepBudgetDefault        = 45 * time.Second
 	// MaxPollBackoff caps the wait between failed polls.
 	MaxPollBackoff = 30 * time.Second
+	// FindGrace is how long past SubmitTimeout a submit intent without a
+	// handle waits before the provider is asked (backend.Finder) whether
+	// the submit happened: the submitting worker's Submit has ended by then
+	// and its handle write had time to land.
+	FindGrace = 10 * time.Second
 )
+
+// RetryDefault is the policy of Config.Retry's zero value: transient store
+// errors are retried 4 times within 3 s, 50 ms to 1 s apart (jittered).
+var RetryDefault = retry.Policy{MaxAttempts: 4, MaxElapsed: 3 * time.Second, Initial: 50 * time.Millisecond, Max: time.Second}
 
 // Stage is the timeline stage of the worker's events.
 const Stage = "worker"
@@ -49,7 +66,8 @@ type Config struct {
 	Queue Queue       // required
 	Store store.Store // required
 	// Backends are the adapters this worker serves, by backend name; each
-	// must be in Catalog. Required, at least one.
+	// must be in Catalog. Required, at least one. Adapters that implement
+	// backend.Finder are used to reconcile unknown submit outcomes.
 	Backends map[string]backend.Backend
 	Catalog  *catalog.Catalog // required
 	Circuit  circuit.Config
@@ -62,8 +80,10 @@ type Config struct {
 	// MaxAttempts is how many attempts a job may have before a retryable
 	// failure fails it with backend_failed. 0: MaxAttemptsDefault.
 	MaxAttempts int
-	// SubmitTimeout bounds one Submit call; an intent older than twice this
-	// without a handle is presumed abandoned. 0: SubmitTimeoutDefault.
+	// SubmitTimeout bounds one Submit (and one Find) call. A submit intent
+	// without a handle is reconciled after SubmitTimeout+FindGrace when the
+	// adapter is a backend.Finder, and failed over after 2×SubmitTimeout
+	// otherwise (see the package doc). 0: SubmitTimeoutDefault.
 	SubmitTimeout time.Duration
 	// PollErrorLimit is how many consecutive failed polls are retried (with
 	// backoff) before the attempt fails. 0: PollErrorLimitDefault.
@@ -71,6 +91,42 @@ type Config struct {
 	// GenerationTimeout is how long after the intent a generation may run
 	// before the attempt fails with timeout. 0: GenerationTimeoutDefault.
 	GenerationTimeout time.Duration
+	// Retry is the policy for transient store errors (job, circuit and slot
+	// writes) and provider Cancel calls. Zero: RetryDefault.
+	Retry retry.Policy
+	// SlotLease is the lease of a backend concurrency slot, renewed while
+	// polling; a crashed holder's slot frees after it. 0: SlotLeaseDefault.
+	SlotLease time.Duration
+	// SlotWait is how long a delivery waits for a free concurrency slot
+	// before it nacks. 0: SlotWaitDefault.
+	SlotWait time.Duration
+	// DrainTimeout is how long work that must not be cut in half (a Submit
+	// and the write of its handle, a Cancel at the provider) may go on
+	// after ctx is done. Keep it under Cloud Run's 10 s SIGTERM grace.
+	// 0: DrainTimeoutDefault.
+	DrainTimeout time.Duration
+	// Heartbeat is how often a polled attempt's last_progress_at (and the
+	// job's updated_at) is refreshed, so that stuck-job sweeps can tell a
+	// long generation from a lost one. 0: HeartbeatDefault.
+	Heartbeat time.Duration
+	// StepBudget bounds one Step (push mode): no new poll starts once it is
+	// spent. Keep it under the push subscription's ack deadline.
+	// 0: StepBudgetDefault.
+	StepBudget time.Duration
+	// StepPolls, when positive, also bounds the polls of one Step.
+	StepPolls int
+	// SubmitWait is how long a delivery that finds another worker's submit
+	// in progress (an intent without a handle, younger than the
+	// reconciliation point) waits in hand, re-reading the job, before it
+	// nacks. Waiting in hand instead of nacking at once saves the
+	// message's delivery attempts. 0: SubmitWaitDefault.
+	SubmitWait time.Duration
+	// MaxDeliveryAttempts is the subscriptions' dead-letter threshold
+	// (queue.Topology's). A delivery that would nack only to wait (for a
+	// slot, another worker's submit, the next push step) at its last two
+	// attempts republishes the dispatch and acks instead, so that a healthy
+	// job is not dead-lettered for waiting. 0: queue.MaxDeliveryAttemptsDefault.
+	MaxDeliveryAttempts int
 }
 
 // WithDefaults fills zero fields.
@@ -92,6 +148,32 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.GenerationTimeout <= 0 {
 		c.GenerationTimeout = GenerationTimeoutDefault
+	}
+	if c.Retry.MaxAttempts == 0 && c.Retry.MaxElapsed == 0 && c.Retry.Initial == 0 && c.Retry.Max == 0 {
+		r := RetryDefault
+		r.Retryable, r.OnRetry, r.Sleep, r.Now, r.Rand = c.Retry.Retryable, c.Retry.OnRetry, c.Retry.Sleep, c.Retry.Now, c.Retry.Rand
+		c.Retry = r
+	}
+	if c.SlotLease <= 0 {
+		c.SlotLease = SlotLeaseDefault
+	}
+	if c.SlotWait <= 0 {
+		c.SlotWait = SlotWaitDefault
+	}
+	if c.SubmitWait <= 0 {
+		c.SubmitWait = SubmitWaitDefault
+	}
+	if c.MaxDeliveryAttempts <= 0 {
+		c.MaxDeliveryAttempts = queue.MaxDeliveryAttemptsDefault
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DrainTimeoutDefault
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = HeartbeatDefault
+	}
+	if c.StepBudget <= 0 {
+		c.StepBudget = StepBudgetDefault
 	}
 	c.Circuit = c.Circuit.WithDefaults()
 	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
@@ -126,7 +208,6 @@ type Worker struct {
 	cfg   Config
 	log   *slog.Logger
 	names []string
-	sems  map[string]chan struct{} // nil entry: no concurrency cap
 }
 
 // New returns a Worker for cfg (defaults applied, then validated).
@@ -135,12 +216,9 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger.With("service", "worker"), sems: map[string]chan struct{}{}}
+	w := &Worker{cfg: cfg, log: cfg.Logger.With("service", "worker")}
 	for name := range cfg.Backends {
 		w.names = append(w.names, name)
-		if n := cfg.Catalog.Backend(name).Concurrency; n > 0 {
-			w.sems[name] = make(chan struct{}, n)
-		}
 	}
 	sort.Strings(w.names)
 	return w, nil
@@ -148,8 +226,8 @@ func New(cfg Config) (*Worker, error) {
 
 // Run consumes the subscription of every configured backend until ctx is
 // done; it returns nil then, after every message in hand was acked or
-// nacked. If one subscription fails, the others are stopped and its error
-// returned.
+// nacked (within about DrainTimeout). If one subscription fails, the others
+// are stopped and its error returned.
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -171,10 +249,17 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // Handler returns the queue.Handler of backend's subscription (see the
-// package doc). It is what Run uses, exported for push subscriptions and
-// tests. backend must be one of Config.Backends.
+// package doc), for pull subscriptions: it polls the generation to its end
+// (the queue extends the message's lease meanwhile), then acks. It is what
+// Run uses. backendName must be one of Config.Backends.
 func (w *Worker) Handler(backendName string) queue.Handler {
-	return func(ctx context.Context, m *queue.Message) { w.handle(ctx, backendName, m) }
+	return func(ctx context.Context, m *queue.Message) {
+		if w.run(ctx, backendName, m, nil).Ack {
+			m.Ack()
+		} else {
+			m.Nack()
+		}
+	}
 }
 
 type verdict int
@@ -182,6 +267,7 @@ type verdict int
 const (
 	ack verdict = iota
 	nack
+	later // nack: a bounded step ended with the generation still running
 	deadLetter
 )
 
@@ -189,10 +275,14 @@ type outcome struct {
 	verdict verdict
 	reason  string
 	err     error
+	quiet   bool // an expected nack (waiting for a slot, another worker): log at info
 }
 
 func acked() outcome           { return outcome{verdict: ack} }
 func nacked(err error) outcome { return outcome{verdict: nack, reason: err.Error(), err: err} }
+func waiting(err error) outcome {
+	return outcome{verdict: nack, reason: err.Error(), err: err, quiet: true}
+}
 func rejected(format string, args ...any) outcome {
 	return outcome{verdict: deadLetter, reason: fmt.Sprintf(format, args...)}
 }
@@ -205,42 +295,18 @@ func storeOutcome(what string, err error) outcome {
 }
 
 // errRaced reports that a guarded transaction found the state changed: the
-// job is reloaded and the rules applied again.
-var errRaced = errors.New("job state changed meanwhile")
+// job is reloaded and the rules applied again. Like errUnchanged it is an
+// errclass.Conflict, so that retry never repeats it.
+var errRaced = errclass.New(errclass.Conflict, "job state changed meanwhile")
 
 // errUnchanged aborts a guarded transaction that has nothing to do.
-var errUnchanged = errors.New("nothing to change")
+var errUnchanged = errclass.New(errclass.Conflict, "nothing to change")
 
-func (w *Worker) handle(ctx context.Context, name string, m *queue.Message) {
-	sub := queue.WorkerSubscription(name)
-	ctx, span := telemetry.StartConsumer(ctx, sub, m.ID, m.Attributes,
-		telemetry.AttrBackend.String(name), telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
-		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
-	defer span.End()
-	log := w.log.With("backend", name, "message_id", m.ID, "job_id", m.Attr(queue.AttrJobID),
-		"project_id", m.Attr(queue.AttrProjectID), "attempt", m.Attr(queue.AttrAttempt), "delivery_attempt", m.DeliveryAttempt)
-
-	o := w.process(ctx, name, m, log)
-	switch o.verdict {
-	case ack:
-		m.Ack()
-	case nack:
-		span.RecordError(o.err)
-		span.SetStatus(codes.Error, "nacked")
-		log.WarnContext(ctx, "message nacked for redelivery", "error", o.reason)
-		m.Nack()
-	case deadLetter:
-		span.SetStatus(codes.Error, "dead-lettered")
-		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.reason))
-		if err := queue.DeadLetter(ctx, w.cfg.Queue, queue.DeadLetterTopic(queue.DispatchTopic(name)), sub, m, o.reason); err != nil {
-			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.reason, "error", err)
-			m.Nack()
-			return
-		}
-		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
-		m.Ack()
-	}
-}
+// errMaybeCommitted replaces errUnchanged when the transaction was retried
+// after a transient error: the first try may have committed this very
+// change. The message is nacked; its redelivery sees the stored state and
+// publishes whatever the first try's commit still owes (reroute, lifecycle).
+var errMaybeCommitted = errclass.New(errclass.Retryable, "outcome write retried after a transient error; it may have committed")
 
 // task is one dispatch being handled.
 type task struct {
@@ -249,55 +315,129 @@ type task struct {
 	msg  dispatch.Message
 	m    *queue.Message
 	log  *slog.Logger
+	lim  *limits     // bounds of a push Step; nil in pull mode
+	slot *store.Slot // the concurrency slot this delivery holds, if any
 }
 
-func (w *Worker) process(ctx context.Context, name string, m *queue.Message, log *slog.Logger) outcome {
+// holder names the attempt as the holder of a concurrency slot.
+func (t *task) holder() string { return t.msg.JobID + "#" + strconv.Itoa(t.msg.Attempt) }
+
+// run handles one message and says what to do with it. The dead-letter
+// publish happens here; Ack and Nack are the caller's.
+func (w *Worker) run(ctx context.Context, name string, m *queue.Message, lim *limits) StepResult {
+	sub := queue.WorkerSubscription(name)
+	ctx, span := telemetry.StartConsumer(ctx, sub, m.ID, m.Attributes,
+		telemetry.AttrBackend.String(name), telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
+		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
+	defer span.End()
+	log := w.log.With("backend", name, "message_id", m.ID, "job_id", m.Attr(queue.AttrJobID),
+		"project_id", m.Attr(queue.AttrProjectID), "attempt", m.Attr(queue.AttrAttempt), "delivery_attempt", m.DeliveryAttempt)
+
+	o, t := w.process(ctx, name, m, log, lim)
+	republished := false
+	if t != nil && (o.verdict == later || o.quiet) && m.DeliveryAttempt >= w.cfg.MaxDeliveryAttempts-1 {
+		o, republished = w.republish(ctx, t, o)
+	}
+	if t != nil && t.slot != nil && !republished && (o.verdict == ack || o.verdict == deadLetter) {
+		// Acked: the attempt is over (or not ours). Nacked: the generation
+		// may still run at the provider; the redelivery re-enters the slot,
+		// or its lease expires. (An outcome that committed released the
+		// slot already, before publishing.)
+		w.releaseSlot(ctx, t)
+	}
+	switch o.verdict {
+	case ack:
+		return StepResult{Ack: true}
+	case later:
+		log.InfoContext(ctx, "step done; generation still running", "reason", o.reason)
+		return StepResult{Later: true, Reason: o.reason}
+	case nack:
+		if o.quiet {
+			log.InfoContext(ctx, "message nacked for redelivery", "reason", o.reason)
+		} else {
+			span.RecordError(o.err)
+			span.SetStatus(codes.Error, "nacked")
+			log.WarnContext(ctx, "message nacked for redelivery", "error", o.reason)
+		}
+		return StepResult{Reason: o.reason}
+	default: // deadLetter
+		span.SetStatus(codes.Error, "dead-lettered")
+		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.reason))
+		if err := queue.DeadLetter(ctx, w.cfg.Queue, queue.DeadLetterTopic(queue.DispatchTopic(name)), sub, m, o.reason); err != nil {
+			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.reason, "error", err)
+			return StepResult{Reason: "dead-letter failed: " + err.Error()}
+		}
+		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
+		return StepResult{Ack: true, DeadLettered: true, Reason: o.reason}
+	}
+}
+
+// republish replaces the nack of a waiting delivery near the dead-letter
+// threshold: it publishes the dispatch again (a fresh message, delivery
+// attempt 1; consumers are idempotent) and acks this one. If the publish
+// fails, the nack stands.
+func (w *Worker) republish(ctx context.Context, t *task, o outcome) (outcome, bool) {
+	if _, err := dispatch.Publish(ctx, w.cfg.Queue, t.msg); err != nil {
+		t.log.WarnContext(ctx, "republish of a waiting dispatch failed; nacking", "error", err)
+		return o, false
+	}
+	t.log.InfoContext(ctx, "dispatch republished instead of a nack near the dead-letter threshold", "reason", o.reason)
+	return acked(), true
+}
+
+func (w *Worker) process(ctx context.Context, name string, m *queue.Message, log *slog.Logger, lim *limits) (outcome, *task) {
 	be, ok := w.cfg.Backends[name]
 	if !ok {
-		return rejected("worker has no backend %q", name)
+		return rejected("worker has no backend %q", name), nil
 	}
 	msg, err := dispatch.Decode(m.Data)
 	if err != nil {
-		return rejected("undecodable dispatch message: %v", err)
+		return rejected("undecodable dispatch message: %v", err), nil
 	}
 	if msg.Backend != name {
-		return rejected("dispatch for backend %q received on %s", msg.Backend, queue.WorkerSubscription(name))
+		return rejected("dispatch for backend %q received on %s", msg.Backend, queue.WorkerSubscription(name)), nil
 	}
-	t := &task{name: name, be: be, msg: msg, m: m, log: log}
-	for range 3 {
-		j, err := w.cfg.Store.GetJob(ctx, msg.JobID)
+	t := &task{name: name, be: be, msg: msg, m: m, log: log, lim: lim}
+	for range 5 {
+		j, err := w.getJob(ctx, msg.JobID)
 		switch {
 		case errors.Is(err, errclass.NotFound):
-			return rejected("job %s not found", msg.JobID)
+			return rejected("job %s not found", msg.JobID), t
 		case err != nil:
-			return storeOutcome("load job "+msg.JobID, err)
+			return storeOutcome("load job "+msg.JobID, err), t
 		}
 		if j.ProjectID != msg.ProjectID {
-			return rejected("dispatch project_id %q is not the project of job %s", msg.ProjectID, msg.JobID)
+			return rejected("dispatch project_id %q is not the project of job %s", msg.ProjectID, msg.JobID), t
 		}
 		o, err := w.step(ctx, t, j)
 		if !errors.Is(err, errRaced) {
-			return o
+			return o, t
 		}
 	}
-	return nacked(fmt.Errorf("job %s kept changing under attempt %d", msg.JobID, msg.Attempt))
+	return nacked(fmt.Errorf("job %s kept changing under attempt %d", msg.JobID, msg.Attempt)), t
 }
 
 // step applies the idempotency rules of the package doc to the loaded job.
 // It returns errRaced when the job must be reloaded.
 func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (outcome, error) {
+	a := j.CurrentAttempt()
+	ours := a != nil && a.Number == t.msg.Attempt && a.Backend == t.name
 	if j.Status.Terminal() {
+		if j.Status == job.StatusCanceled && ours && !finished(a.Status) {
+			if o, err := w.cancelAttempt(ctx, t, j, a); err != nil || o.verdict != ack {
+				return o, err
+			}
+		}
 		if t.m.DeliveryAttempt != 1 {
 			return w.publishLifecycle(ctx, j), nil
 		}
 		return acked(), nil
 	}
-	a := j.CurrentAttempt()
 	if a == nil || a.Number != t.msg.Attempt {
 		t.log.InfoContext(ctx, "stale dispatch acked", "job_status", j.Status, "current_attempt", len(j.Attempts))
 		return acked(), nil
 	}
-	if a.Backend != t.name {
+	if !ours {
 		return rejected("attempt %d of job %s is on backend %q, not %q", a.Number, j.ID, a.Backend, t.name), nil
 	}
 	switch a.Status {
@@ -311,16 +451,11 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (outcome, error)
 	}
 	switch {
 	case a.Handle != "":
-		return w.generate(ctx, t, j.ID, backend.Handle(a.Handle), submittedAt(a))
+		return w.resume(ctx, t, j.ID, backend.Handle(a.Handle), submittedAt(a)), nil
 	case a.Status == dispatch.AttemptDispatched && j.Status == job.StatusDispatched:
 		return w.submit(ctx, t, j)
 	default: // submitting (or running) without a handle
-		age := w.cfg.Now().Sub(submittedAt(a))
-		if age < 2*w.cfg.SubmitTimeout {
-			return nacked(fmt.Errorf("attempt %d is being submitted by another worker (intent %s old)", a.Number, age.Round(time.Millisecond))), nil
-		}
-		msg := fmt.Sprintf("submit outcome unknown: no handle recorded %s after the submit intent", age.Round(time.Second))
-		return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: msg, noStrike: true}), nil
+		return w.reconcile(ctx, t, j, a)
 	}
 }
 
@@ -331,114 +466,12 @@ func submittedAt(a *job.Attempt) time.Time {
 	return a.StartedAt
 }
 
-// submit records the intent, submits, records the handle and polls.
-func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (outcome, error) {
-	release, err := w.acquire(ctx, t.name)
-	if err != nil {
-		return nacked(err), nil
-	}
-	defer release()
-
-	now := w.cfg.Now()
-	j, err = w.updateJob(ctx, j.ID, func(j *job.Job) ([]store.Event, error) {
-		a := j.CurrentAttempt()
-		if j.Status != job.StatusDispatched || a == nil || a.Number != t.msg.Attempt ||
-			a.Status != dispatch.AttemptDispatched || a.Handle != "" {
-			return nil, errRaced
-		}
-		a.Status = job.AttemptSubmitting
-		a.SubmittedAt = &now
-		if err := j.Transition(job.StatusRunning, now); err != nil {
-			return nil, err
-		}
-		return []store.Event{w.event(ctx, now, "submitting", a, fmt.Sprintf("submitting to %s (%s, %d s)", a.Backend, a.Model, a.DurationSeconds))}, nil
-	})
-	switch {
-	case errors.Is(err, errRaced):
-		return outcome{}, errRaced
-	case err != nil:
-		return storeOutcome("record submit intent of job "+t.msg.JobID, err), nil
-	}
-	a := j.CurrentAttempt()
-
-	// Shutdown does not interrupt a Submit: its handle must be recorded.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SubmitTimeout)
-	h, err := t.be.Submit(sctx, backend.SubmitRequest{
+func (w *Worker) submitRequest(t *task, j *job.Job, a *job.Attempt) backend.SubmitRequest {
+	return backend.SubmitRequest{
 		JobID: j.ID, Attempt: a.Number, Model: a.Model, DurationSeconds: cmpOr(a.DurationSeconds, t.msg.Seconds),
 		Prompt: j.Request.Prompt, ImageURL: j.Request.ImageURL, Resolution: j.Request.Resolution,
 		AspectRatio: j.Request.AspectRatio, Audio: j.Request.Audio,
-	})
-	cancel()
-	if err != nil {
-		t.log.WarnContext(ctx, "submit failed", "error", err)
-		return w.fail(ctx, t, j.ID, classify(fmt.Errorf("submit job %s to %s: %w", j.ID, t.name, err))), nil
 	}
-	if h == "" {
-		return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
-			msg: "submit returned an empty handle"}), nil
-	}
-	if o, ok := w.recordHandle(ctx, t, h); !ok {
-		return o, nil
-	}
-	// A fresh generation is not done yet: wait one interval before polling.
-	if err := sleep(ctx, w.pollInterval(t.be)); err != nil {
-		return nacked(fmt.Errorf("shutdown while polling job %s: %w", j.ID, err)), nil
-	}
-	return w.generateHeld(ctx, t, j.ID, h, now), nil
-}
-
-// recordHandle stores the handle right after Submit, retrying transient
-// store errors briefly (a lost handle is a paid generation lost). ok is false
-// when the caller must return o instead of polling.
-func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o outcome, ok bool) {
-	rctx := context.WithoutCancel(ctx)
-	var err error
-	for try := range 4 {
-		if try > 0 {
-			_ = sleep(rctx, time.Duration(try*try)*50*time.Millisecond)
-		}
-		now := w.cfg.Now()
-		_, err = w.updateJob(rctx, t.msg.JobID, func(j *job.Job) ([]store.Event, error) {
-			a := j.CurrentAttempt()
-			if j.Status.Terminal() || a == nil || a.Number != t.msg.Attempt || a.Status != job.AttemptSubmitting || a.Handle != "" {
-				return nil, errUnchanged
-			}
-			a.Status = job.AttemptRunning
-			a.Handle = string(h)
-			a.LastProgressAt = &now
-			return []store.Event{w.event(ctx, now, "submitted", a, "accepted by "+a.Backend)}, nil
-		})
-		if err == nil {
-			return outcome{}, true
-		}
-		if errors.Is(err, errUnchanged) {
-			// The job was canceled, or the attempt given up, while we
-			// submitted: nobody will poll this generation. Stop it.
-			t.log.WarnContext(ctx, "generation orphaned by a state change during submit; canceling it at the provider", "handle", string(h))
-			if cerr := t.be.Cancel(rctx, h); cerr != nil {
-				t.log.ErrorContext(ctx, "cancel orphaned generation failed", "handle", string(h), "error", cerr)
-			}
-			return acked(), false
-		}
-		if errors.Is(err, errclass.Permanent) {
-			break
-		}
-	}
-	// The handle is not recorded. The intent stays: a redelivery fails the
-	// attempt once the intent is older than 2×SubmitTimeout (see doc).
-	t.log.ErrorContext(ctx, "could not record the handle of a submitted generation", "handle", string(h), "error", err)
-	return nacked(fmt.Errorf("record handle of job %s: %w", t.msg.JobID, err)), false
-}
-
-// generate takes a concurrency slot and resumes polling a stored handle.
-func (w *Worker) generate(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) (outcome, error) {
-	release, err := w.acquire(ctx, t.name)
-	if err != nil {
-		return nacked(err), nil
-	}
-	defer release()
-	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
-	return w.generateHeld(ctx, t, jobID, h, started), nil
 }
 
 func (w *Worker) pollInterval(be backend.Backend) time.Duration {
@@ -449,226 +482,6 @@ func (w *Worker) pollInterval(be backend.Backend) time.Duration {
 		return d
 	}
 	return time.Second
-}
-
-// generateHeld polls h until the generation ends, then records the outcome.
-// started is the submit intent's time, for GenerationTimeout. The caller
-// holds a concurrency slot.
-func (w *Worker) generateHeld(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) outcome {
-	interval := w.pollInterval(t.be)
-	errs := 0
-	for {
-		st, err := t.be.Poll(ctx, h)
-		if ctx.Err() != nil {
-			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
-		}
-		wait := interval
-		if err != nil {
-			err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
-			f := classify(err)
-			if !errclass.IsRetryable(err) {
-				// The provider refuses this handle (not found, permanent):
-				// the attempt is lost, not the request.
-				if f.class != errclass.ContentSafety {
-					f = failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
-				}
-				return w.fail(ctx, t, jobID, f)
-			}
-			errs++
-			if errs > w.cfg.PollErrorLimit {
-				f.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", errs, err)
-				return w.fail(ctx, t, jobID, f)
-			}
-			t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", errs)
-			wait = min(interval<<errs, MaxPollBackoff)
-			if ra, ok := errclass.RetryAfter(err); ok {
-				wait = ra
-			}
-		} else {
-			errs = 0
-			if st.State.Terminal() {
-				return w.finish(ctx, t, jobID, st)
-			}
-		}
-		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
-			if cerr := t.be.Cancel(context.WithoutCancel(ctx), h); cerr != nil {
-				t.log.WarnContext(ctx, "cancel of timed-out generation failed", "error", cerr)
-			}
-			return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeTimeout,
-				msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
-		}
-	}
-}
-
-// finish records a terminal provider status.
-func (w *Worker) finish(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
-	switch st.State {
-	case backend.StateSucceeded:
-		return w.succeed(ctx, t, jobID, st)
-	case backend.StateCanceled:
-		return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
-			msg: "generation canceled at the provider", billed: st.Billed})
-	default:
-		err := st.Err
-		if err == nil {
-			err = errclass.New(errclass.Retryable, "generation failed at the provider without a reason")
-		}
-		f := classify(fmt.Errorf("generation of job %s on %s failed: %w", jobID, t.name, err))
-		f.billed = st.Billed
-		return w.fail(ctx, t, jobID, f)
-	}
-}
-
-func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
-	now := w.cfg.Now()
-	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
-		a := j.CurrentAttempt()
-		if j.Status.Terminal() || a == nil || a.Number != t.msg.Attempt || finished(a.Status) {
-			return nil, errUnchanged
-		}
-		secs := st.DurationSeconds
-		if secs <= 0 {
-			secs = cmpOr(a.DurationSeconds, t.msg.Seconds)
-		}
-		a.Status = job.AttemptSucceeded
-		a.Cost = w.price(ctx, t, j, a, secs)
-		a.EndedAt = &now
-		a.LastProgressAt = &now
-		j.Cost = totalCost(j.Attempts)
-		j.Result = &job.Result{VideoURL: st.VideoURL, DurationSeconds: secs}
-		j.Error = nil
-		if err := j.Transition(job.StatusSucceeded, now); err != nil {
-			return nil, err
-		}
-		return []store.Event{w.event(ctx, now, "succeeded", a, fmt.Sprintf("%d s video for %s", secs, a.Cost))}, nil
-	})
-	switch {
-	case errors.Is(err, errUnchanged):
-		return acked()
-	case err != nil:
-		return storeOutcome("record success of job "+jobID, err)
-	}
-	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", j.Result.VideoURL)
-	w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
-		if b.Current() == circuit.Closed && b.ConsecutiveFailures == 0 {
-			return b, false // nothing to write: keep the backend document cold
-		}
-		return b.Success(), true
-	})
-	return w.publishLifecycle(ctx, j)
-}
-
-// failure is a classified attempt failure.
-type failure struct {
-	class    error // errclass.ContentSafety, Permanent or Retryable
-	code     string
-	msg      string
-	billed   bool
-	noStrike bool // retryable but not the backend's fault
-}
-
-func classify(err error) failure {
-	switch errclass.Of(err) {
-	case errclass.ContentSafety:
-		return failure{class: errclass.ContentSafety, code: job.CodeContentRejected, msg: err.Error()}
-	case errclass.Permanent:
-		return failure{class: errclass.Permanent, code: job.CodeInvalidRequest, msg: err.Error()}
-	default:
-		return failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
-	}
-}
-
-// fail records a failed attempt and what follows for the job (see doc).
-func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) outcome {
-	now := w.cfg.Now()
-	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
-		a := j.CurrentAttempt()
-		if j.Status.Terminal() || a == nil || a.Number != t.msg.Attempt || finished(a.Status) {
-			return nil, errUnchanged
-		}
-		a.Status = job.AttemptFailed
-		a.Error = &job.ErrorInfo{Code: f.code, Message: f.msg}
-		a.EndedAt = &now
-		if f.billed {
-			a.Cost = w.price(ctx, t, j, a, cmpOr(a.DurationSeconds, t.msg.Seconds))
-		}
-		j.Cost = totalCost(j.Attempts)
-		events := []store.Event{w.event(ctx, now, "attempt_failed", a, f.code+": "+f.msg)}
-		switch f.class {
-		case errclass.ContentSafety, errclass.Permanent:
-			if err := j.Fail(f.code, f.msg, now); err != nil {
-				return nil, err
-			}
-			events = append(events, w.event(ctx, now, "failed", a, f.code+": "+f.msg))
-		default:
-			if !slices.Contains(j.ExcludedBackends, a.Backend) {
-				j.ExcludedBackends = append(j.ExcludedBackends, a.Backend)
-			}
-			if len(j.Attempts) >= w.cfg.MaxAttempts {
-				msg := fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), dispatch.AttemptsSummary(j.Attempts))
-				if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
-					return nil, err
-				}
-				events = append(events, w.event(ctx, now, "failed", a, job.CodeBackendFailed+": "+msg))
-			} else {
-				if err := j.Transition(job.StatusQueued, now); err != nil {
-					return nil, err
-				}
-				events = append(events, w.event(ctx, now, "rerouted", a, "back to the router without "+a.Backend))
-			}
-		}
-		return events, nil
-	})
-	switch {
-	case errors.Is(err, errUnchanged):
-		return acked()
-	case err != nil:
-		return storeOutcome("record failure of job "+jobID, err)
-	}
-	t.log.WarnContext(ctx, "attempt failed", "code", f.code, "error", f.msg, "job_status", j.Status)
-	if f.class == errclass.Retryable && !f.noStrike {
-		w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
-			return b.Failure(now, f.code+": "+f.msg, w.cfg.Circuit), true
-		})
-	}
-	if j.Status == job.StatusQueued {
-		return w.publishReroute(ctx, j)
-	}
-	return w.publishLifecycle(ctx, j)
-}
-
-// recordCircuit applies fn to the backend's stored breaker. Failures to
-// record are logged, not retried: the job's state is already committed.
-func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit.Breaker) (circuit.Breaker, bool)) {
-	_, err := store.UpdateBackend(context.WithoutCancel(ctx), w.cfg.Store, name, w.cfg.Now(), func(b *store.BackendState) error {
-		nb, write := fn(b.Breaker)
-		if !write {
-			return errUnchanged
-		}
-		b.Breaker = nb
-		return nil
-	})
-	if err != nil && !errors.Is(err, errUnchanged) {
-		w.log.ErrorContext(ctx, "record circuit state failed", "backend", name, "error", err)
-	}
-}
-
-func (w *Worker) publishReroute(ctx context.Context, j *job.Job) outcome {
-	next := len(j.Attempts) + 1
-	if _, err := dispatch.PublishReroute(ctx, w.cfg.Queue, j.ID, j.ProjectID, next); err != nil {
-		return nacked(err)
-	}
-	return acked()
-}
-
-func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) outcome {
-	if _, err := dispatch.PublishLifecycle(ctx, w.cfg.Queue, dispatch.LifecycleOf(j)); err != nil {
-		return nacked(err)
-	}
-	return acked()
 }
 
 // price is the catalog price of attempt a's offer for seconds, or the
@@ -700,33 +513,70 @@ func finished(status string) bool {
 	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
 }
 
+// getJob reads a job, retrying transient store errors.
+func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {
+	var j *job.Job
+	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) (err error) {
+		j, err = w.cfg.Store.GetJob(ctx, id)
+		return err
+	})
+	return j, err
+}
+
 // updateJob runs fn on job id in one transaction and writes the job and
-// fn's events. fn's errors (errRaced, errUnchanged) abort without writing
-// and are returned as they are.
+// fn's events, retrying transient store errors (Config.Retry). fn's errors
+// (errRaced, errUnchanged) abort without writing and are returned as they
+// are, except that errUnchanged after a retried try becomes
+// errMaybeCommitted.
+//
+// When fn ends the job's latest attempt or the job, the same transaction
+// settles the project's budget (budget.SettleJob: the attempt's cost is
+// charged and its reservation settled or carried; DESIGN invariants 3 and
+// 4); the budget thresholds it crosses are published after the commit.
 func (w *Worker) updateJob(ctx context.Context, id string, fn func(j *job.Job) ([]store.Event, error)) (*job.Job, error) {
-	var out *job.Job
-	err := w.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-		out = nil
-		j, err := tx.GetJob(id)
-		if err != nil {
-			return err
-		}
-		events, err := fn(j)
-		if err != nil {
-			return err
-		}
-		store.NormalizeTimes(j)
-		if err := tx.PutJob(j); err != nil {
-			return err
-		}
-		for _, e := range events {
-			if err := tx.AddEvent(id, e); err != nil {
+	var (
+		out       *job.Job
+		crossings []budget.Crossing
+	)
+	tries := 0
+	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
+		tries++
+		return w.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+			out, crossings = nil, nil
+			j, err := tx.GetJob(id)
+			if err != nil {
 				return err
 			}
-		}
-		out = j
-		return nil
+			before := j.Clone()
+			events, err := fn(j)
+			if err != nil {
+				return err
+			}
+			store.NormalizeTimes(j)
+			if crossings, err = budget.SettleJob(tx, before, j, w.cfg.Now()); err != nil {
+				return err
+			}
+			if err := tx.PutJob(j); err != nil {
+				return err
+			}
+			for _, e := range events {
+				if err := tx.AddEvent(id, e); err != nil {
+					return err
+				}
+			}
+			out = j
+			return nil
+		})
 	})
+	if tries > 1 && errors.Is(err, errUnchanged) {
+		return nil, errMaybeCommitted
+	}
+	if err == nil && len(crossings) > 0 {
+		// At most once by design (see budget.PublishThresholds): log only.
+		if perr := budget.PublishThresholds(ctx, w.cfg.Queue, crossings); perr != nil {
+			w.log.WarnContext(ctx, "publish budget thresholds failed", "job_id", id, "error", perr)
+		}
+	}
 	return out, err
 }
 
@@ -737,29 +587,28 @@ func (w *Worker) event(ctx context.Context, at time.Time, typ string, a *job.Att
 	}
 }
 
-// acquire takes one of backend name's concurrency slots, waiting for one
-// until ctx is done.
-func (w *Worker) acquire(ctx context.Context, name string) (release func(), err error) {
-	sem := w.sems[name]
-	if sem == nil {
-		return func() {}, nil
-	}
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a %s concurrency slot: %w", name, ctx.Err())
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// drainCtx returns a context for work that shutdown must not cut in half:
+// it is not canceled with ctx, but ends after timeout, or DrainTimeout
+// after ctx is done, whichever comes first.
+func (w *Worker) drainCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(w.cfg.DrainTimeout, cancel)
+		mu.Unlock()
+	})
+	return dctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
 	}
 }
 

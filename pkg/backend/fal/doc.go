@@ -41,16 +41,20 @@
 //
 // # Errors
 //
-// httpError maps HTTP statuses through errclass.FromHTTPStatus (400/422
-// Permanent, 404 NotFound, 429/5xx/401/403 Retryable, Retry-After carried),
-// except that a content_policy_violation detail is ContentSafety. A failed
+// providerhttp.Client.Error maps HTTP statuses through
+// errclass.FromHTTPStatus (400/422 Permanent, 404 NotFound, 429/5xx/401/403
+// Retryable, Retry-After carried), except that a content_policy_violation
+// detail is ContentSafety. A failed
 // generation's class comes from fal's error types and its result's status
 // (failureClass): content_policy_violation → ContentSafety; 5xx, timeouts,
 // runner_*, internal and downstream errors → Retryable (fal bills none of
 // them: "no charge for server errors"); other 4xx → Permanent. Failed
 // generations are reported not billed; canceled ones billed (a running
-// request may have used GPU time). Unreadable or truncated bodies are
-// Retryable errors, never panics; error text never holds the key.
+// request may have used GPU time). A 402 is Permanent, as
+// errclass.FromHTTPStatus has it: fal does not document one (unlike Runway,
+// Luma and Replicate, whose 402 means out of credit). Unreadable or
+// truncated bodies are Retryable errors, never panics; error text never
+// holds the key.
 //
 // # Retries inside fal
 //
@@ -63,7 +67,8 @@
 // # Duplicate submission
 //
 // fal documents no idempotency key and no way to list or search requests: a
-// request can be found only by the request_id in the submit answer. The
+// request can be found only by the request_id in the submit answer, so the
+// adapter does not implement backend.Finder. The
 // worker must therefore record its intent (job id and attempt) before
 // Submit and the handle right after. On redelivery with a handle, it polls;
 // with intent but no handle, Submit may have queued a request (a crash

@@ -2,19 +2,13 @@ package fal
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
-
-// maxMessage caps how much of a provider's error text goes into our errors.
-const maxMessage = 300
 
 // typeContentPolicy is fal's error type for a content checker's rejection
 // (https://fal.ai/docs/errors#content_policy_violation).
@@ -55,7 +49,7 @@ func parseDetail(body []byte, header http.Header) detail {
 	}
 	if json.Unmarshal(body, &raw) != nil {
 		if s := strings.TrimSpace(string(body)); s != "" {
-			d.message = clip(s)
+			d.message = providerhttp.Clip(s)
 		}
 		return d
 	}
@@ -74,25 +68,12 @@ func parseDetail(body []byte, header http.Header) detail {
 			msgs = append(msgs, s)
 			continue
 		}
-		var items []struct {
-			Loc  []any  `json:"loc"`
-			Msg  string `json:"msg"`
-			Type string `json:"type"`
-		}
+		var items []providerhttp.FieldError
 		if json.Unmarshal(r, &items) == nil {
 			for _, it := range items {
+				m := it.String()
 				if it.Type != "" {
 					d.types = append(d.types, it.Type)
-				}
-				m := it.Msg
-				if len(it.Loc) > 0 {
-					parts := make([]string, 0, len(it.Loc))
-					for _, l := range it.Loc {
-						parts = append(parts, strings.Trim(string(mustJSON(l)), `"`))
-					}
-					m = strings.Join(parts, ".") + ": " + m
-				}
-				if it.Type != "" {
 					m += " (" + it.Type + ")"
 				}
 				msgs = append(msgs, m)
@@ -104,39 +85,19 @@ func parseDetail(body []byte, header http.Header) detail {
 	if len(msgs) == 0 && raw.Status != "" {
 		msgs = append(msgs, raw.Status)
 	}
-	d.message = clip(strings.Join(msgs, "; "))
+	d.message = providerhttp.Clip(strings.Join(msgs, "; "))
 	return d
 }
 
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
-}
-
-// httpError classifies a response that is not what the call wanted. It is
-// the one place where fal's HTTP statuses become error classes:
-// errclass.FromHTTPStatus decides, except that a content_policy_violation is
-// ContentSafety; a Retryable error carries Retry-After when fal sends it.
-func (b *Backend) httpError(op string, r *response) error {
-	d := parseDetail(r.body, r.header)
-	class := errclass.FromHTTPStatus(r.status)
-	hint := ""
-	switch {
-	case class == nil: // a 1xx/2xx/3xx the call did not expect
-		class = errclass.Retryable
-	case d.hasType(typeContentPolicy):
-		class = errclass.ContentSafety
-	case r.status == http.StatusUnauthorized || r.status == http.StatusForbidden:
-		hint = " (the key was refused; check FAL_KEY)"
+// problem reads fal's error answer (see detail): a content_policy_violation
+// is ContentSafety, whatever the status.
+func problem(r *providerhttp.Response) providerhttp.Problem {
+	d := parseDetail(r.Body, r.Header)
+	p := providerhttp.Problem{Message: d.message}
+	if d.hasType(typeContentPolicy) {
+		p.Class = errclass.ContentSafety
 	}
-	msg := b.redactText("fal: " + op + ": HTTP " + strconv.Itoa(r.status) + hint + ": " + orEmpty(d.message))
-	e := &errclass.Error{Class: class, Msg: msg}
-	if class == errclass.Retryable {
-		if ra, ok := parseRetryAfter(r.header.Get("Retry-After"), time.Now()); ok {
-			e.RetryAfter = ra
-		}
-	}
-	return e
+	return p
 }
 
 // failureClass classifies a generation that fal finished with an error,
@@ -198,68 +159,3 @@ func orEmpty(s string) string {
 	}
 	return s
 }
-
-// clip shortens s to maxMessage bytes at a rune boundary and replaces
-// control characters.
-func clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n <= 0 {
-			return 0, false
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d.Round(time.Second), true
-		}
-	}
-	return 0, false
-}
-
-// redactText removes the API key from s (a provider echoing it back is
-// unlikely, a custom RoundTripper quoting it possible).
-func (b *Backend) redactText(s string) string {
-	if b.cfg.APIKey == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, b.cfg.APIKey, "[REDACTED]")
-}
-
-// redact returns err with the API key removed from its text, keeping
-// errors.Is working for context errors.
-func (b *Backend) redact(err error) error {
-	if b.cfg.APIKey == "" || !strings.Contains(err.Error(), b.cfg.APIKey) {
-		return err
-	}
-	return &redacted{msg: b.redactText(err.Error()), err: err}
-}
-
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r *redacted) Error() string        { return r.msg }
-func (r *redacted) Is(target error) bool { return errors.Is(r.err, target) }

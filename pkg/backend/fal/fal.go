@@ -1,19 +1,17 @@
 package fal
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
@@ -22,6 +20,8 @@ const (
 	EndpointDefault     = "https://queue.fal.run"
 	PollIntervalDefault = 2 * time.Second
 	HTTPTimeoutDefault  = 60 * time.Second
+	// CredentialEnv is the variable that conventionally holds the fal key.
+	CredentialEnv = "FAL_KEY"
 )
 
 // maxBody caps a response body we read (fal's answers are small JSON).
@@ -54,25 +54,13 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: HTTPTimeoutDefault}
-	}
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
 	return c
 }
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
-	if c.APIKey == "" {
-		return errors.New("fal: Config.APIKey is empty (usually read from FAL_KEY)")
-	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("fal: Config.Endpoint %q must be an absolute http(s) URL", c.Endpoint)
-	}
-	if c.PollInterval < 0 {
-		return fmt.Errorf("fal: Config.PollInterval %s must not be negative", c.PollInterval)
-	}
-	return nil
+	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("fal")
 }
 
 // Backend is the fal adapter. It keeps no per-request state, so any worker
@@ -80,6 +68,7 @@ func (c Config) Validate() error {
 type Backend struct {
 	cfg  Config
 	base *url.URL
+	api  *providerhttp.Client
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -92,7 +81,14 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	base, _ := url.Parse(cfg.Endpoint) // validated above
-	return &Backend{cfg: cfg, base: base}, nil
+	return &Backend{cfg: cfg, base: base, api: &providerhttp.Client{
+		Provider:   "fal",
+		HTTP:       cfg.HTTPClient,
+		Credential: providerhttp.StaticKey{Scheme: "Key", Key: cfg.APIKey},
+		MaxBody:    maxBody,
+		Problem:    problem,
+		AuthHint:   "the key was refused; check " + CredentialEnv,
+	}}, nil
 }
 
 // PollInterval is how often to poll a fal request.
@@ -123,12 +119,9 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 		return "", err
 	}
 	op := "submit " + p.modelID
-	r, err := b.do(ctx, http.MethodPost, b.cfg.Endpoint+"/"+p.modelID, p.input, op)
-	if err != nil {
-		return "", err
-	}
-	if r.status/100 != 2 {
-		return "", b.httpError(op, r)
+	var hdr http.Header
+	if b.cfg.DisableQueueRetries {
+		hdr = http.Header{"X-Fal-No-Retry": {"1"}}
 	}
 	var q struct {
 		RequestID   string `json:"request_id"`
@@ -136,12 +129,13 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 		ResponseURL string `json:"response_url"`
 		CancelURL   string `json:"cancel_url"`
 	}
-	if err := json.Unmarshal(r.body, &q); err != nil {
-		return "", errclass.Wrap(errclass.Retryable, err,
-			fmt.Sprintf("fal: %s: HTTP %d with an unreadable body (the request may be queued)", op, r.status))
+	r, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.cfg.Endpoint + "/" + p.modelID, Op: op, Body: p.input, Header: hdr},
+		&q, "body (the request may be queued)")
+	if err != nil {
+		return "", err
 	}
-	if q.RequestID == "" || strings.ContainsAny(q.RequestID, "/?#") {
-		return "", errclass.New(errclass.Retryable, "fal: %s: HTTP %d without a usable request_id (the request may be queued)", op, r.status)
+	if _, err := providerhttp.PathSegment("fal", q.RequestID, "a request id"); err != nil {
+		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable request_id (the request may be queued)", r.Status)
 	}
 	// fal says to use the returned URLs. They are built from the owner and
 	// app of the model id; a missing one, or one on another host (where the
@@ -189,15 +183,15 @@ func (b *Backend) originOK(raw string) bool {
 func (b *Backend) decodeHandle(h backend.Handle) (handle, error) {
 	var hd handle
 	if err := json.Unmarshal([]byte(h), &hd); err != nil {
-		return handle{}, errclass.Wrap(errclass.Permanent, err, fmt.Sprintf("fal: invalid handle %q", clip(string(h))))
+		return handle{}, errclass.Wrap(errclass.Permanent, err, fmt.Sprintf("fal: invalid handle %q", providerhttp.Clip(string(h))))
 	}
 	if hd.RequestID == "" {
-		return handle{}, errclass.New(errclass.Permanent, "fal: invalid handle %q: no request_id", clip(string(h)))
+		return handle{}, errclass.New(errclass.Permanent, "fal: invalid handle %q: no request_id", providerhttp.Clip(string(h)))
 	}
 	for _, u := range []string{hd.StatusURL, hd.ResponseURL, hd.CancelURL} {
 		if !b.originOK(u) {
 			return handle{}, errclass.New(errclass.Permanent,
-				"fal: handle of request %s has URL %q outside the endpoint %s", hd.RequestID, clip(u), b.cfg.Endpoint)
+				"fal: handle of request %s has URL %q outside the endpoint %s", hd.RequestID, providerhttp.Clip(u), b.cfg.Endpoint)
 		}
 	}
 	return hd, nil
@@ -217,9 +211,9 @@ func (s queueStatus) errorText() string {
 	}
 	var str string
 	if json.Unmarshal(s.Error, &str) == nil {
-		return clip(str)
+		return providerhttp.Clip(str)
 	}
-	return clip(string(s.Error))
+	return providerhttp.Clip(string(s.Error))
 }
 
 // result is the model output at response_url: {"video": {"url": ...}}.
@@ -255,16 +249,10 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		return backend.Status{}, err
 	}
 	op := "status of " + hd.RequestID
-	r, err := b.do(ctx, http.MethodGet, hd.StatusURL, nil, op)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	if r.status != http.StatusOK && r.status != http.StatusAccepted {
-		return backend.Status{}, b.httpError(op, r)
-	}
 	var st queueStatus
-	if err := json.Unmarshal(r.body, &st); err != nil {
-		return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "fal: "+op+": unreadable status body")
+	req := providerhttp.Request{Method: http.MethodGet, URL: hd.StatusURL, Op: op}
+	if _, err := b.api.Call(ctx, req, &st, "status body", http.StatusOK, http.StatusAccepted); err != nil {
+		return backend.Status{}, err
 	}
 	switch strings.ToUpper(st.Status) {
 	case "IN_QUEUE":
@@ -279,7 +267,7 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 	case "FAILED":
 		return failed(hd, failureClass([]string{st.ErrorType}, 0), cmp.Or(st.errorText(), "FAILED")), nil
 	}
-	return backend.Status{}, errclass.New(errclass.Retryable, "fal: %s: unknown status %q", op, clip(st.Status))
+	return backend.Status{}, errclass.New(errclass.Retryable, "fal: %s: unknown status %q", op, providerhttp.Clip(st.Status))
 }
 
 // completed turns a COMPLETED status into the final Status.
@@ -290,7 +278,7 @@ func (b *Backend) completed(ctx context.Context, hd handle, st queueStatus) (bac
 		return backend.Status{State: backend.StateCanceled, Billed: true}, nil
 	}
 	op := "result of " + hd.RequestID
-	r, err := b.do(ctx, http.MethodGet, hd.ResponseURL, nil, op)
+	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodGet, URL: hd.ResponseURL, Op: op})
 	if err != nil {
 		if errText != "" {
 			// The status already says it failed; classify without the result.
@@ -298,11 +286,11 @@ func (b *Backend) completed(ctx context.Context, hd handle, st queueStatus) (bac
 		}
 		return backend.Status{}, err
 	}
-	d := parseDetail(r.body, r.header)
+	d := parseDetail(r.Body, r.Header)
 	switch {
-	case errText == "" && r.status == http.StatusOK:
+	case errText == "" && r.Status == http.StatusOK:
 		var out result
-		if err := json.Unmarshal(r.body, &out); err != nil {
+		if err := json.Unmarshal(r.Body, &out); err != nil {
 			return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "fal: "+op+": unreadable result body")
 		}
 		u := out.videoURL()
@@ -321,25 +309,25 @@ func (b *Backend) completed(ctx context.Context, hd handle, st queueStatus) (bac
 		if canceledType(strings.Join(types, " ")) {
 			return backend.Status{State: backend.StateCanceled, Billed: true}, nil
 		}
-		return failed(hd, failureClass(types, r.status), cmp.Or(d.message, errText)), nil
+		return failed(hd, failureClass(types, r.Status), r.Redact(cmp.Or(d.message, errText))), nil
 	}
-	return backend.Status{}, b.httpError(op, r)
+	return backend.Status{}, b.api.Error(op, r)
 }
 
 // resultIsFailure reports whether a non-200 answer of response_url is the
 // stored outcome of a failed generation, not a failure of this call: a 4xx
 // other than auth, not-found and rate-limit, or a 5xx that fal marked as a
 // request error (error body or X-Fal-Error-Type).
-func resultIsFailure(r *response, d detail) bool {
+func resultIsFailure(r *providerhttp.Response, d detail) bool {
 	switch {
-	case r.status == http.StatusOK:
+	case r.Status == http.StatusOK:
 		return false
-	case r.status == http.StatusUnauthorized, r.status == http.StatusForbidden,
-		r.status == http.StatusNotFound, r.status == http.StatusTooManyRequests:
+	case r.Status == http.StatusUnauthorized, r.Status == http.StatusForbidden,
+		r.Status == http.StatusNotFound, r.Status == http.StatusTooManyRequests:
 		return false
-	case r.status >= 400 && r.status < 500:
+	case r.Status >= 400 && r.Status < 500:
 		return true
-	case r.status >= 500:
+	case r.Status >= 500:
 		return d.present && len(d.types) > 0
 	}
 	return false
@@ -362,67 +350,21 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	op := "cancel " + hd.RequestID
-	r, err := b.do(ctx, http.MethodPut, hd.CancelURL, nil, op)
+	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodPut, URL: hd.CancelURL, Op: op})
 	if err != nil {
 		return err
 	}
-	if r.status/100 == 2 || r.status == http.StatusNotFound {
+	if r.OK() || r.Status == http.StatusNotFound {
 		return nil
 	}
 	var body struct {
 		Status string `json:"status"`
 	}
-	if r.status == http.StatusBadRequest && json.Unmarshal(r.body, &body) == nil {
+	if r.Status == http.StatusBadRequest && json.Unmarshal(r.Body, &body) == nil {
 		switch body.Status {
 		case "ALREADY_COMPLETED", "NOT_FOUND":
 			return nil
 		}
 	}
-	return b.httpError(op, r)
-}
-
-// response is a read HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends one request with the key and reads at most maxBody of the
-// answer. Transport failures are Retryable and keep their cause (errors.Is
-// finds context.Canceled); no error text holds the key.
-func (b *Backend) do(ctx context.Context, method, rawURL string, body any, op string) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		buf, err := json.Marshal(body)
-		if err != nil {
-			return nil, errclass.Wrap(errclass.Permanent, err, "fal: "+op+": encode request")
-		}
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Permanent, err, "fal: "+op+": build request")
-	}
-	req.Header.Set("Authorization", "Key "+b.cfg.APIKey)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if method == http.MethodPost && b.cfg.DisableQueueRetries {
-		req.Header.Set("X-Fal-No-Retry", "1")
-	}
-	res, err := b.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, b.redact(err), "fal: "+op)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, b.redact(err), fmt.Sprintf("fal: %s: HTTP %d, reading body", op, res.StatusCode))
-	}
-	if len(data) > maxBody {
-		return nil, errclass.New(errclass.Retryable, "fal: %s: HTTP %d with a body over %d bytes", op, res.StatusCode, maxBody)
-	}
-	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
+	return b.api.Error(op, r)
 }

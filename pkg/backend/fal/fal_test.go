@@ -2,12 +2,10 @@ package fal_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,35 +26,17 @@ const (
 	runTime   = 30 * time.Millisecond
 )
 
-// clock is a manual clock for the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type simEnv struct {
 	sim   *falsim.Sim
 	srv   *httptest.Server
 	be    *fal.Backend
-	clock *clock
+	clock *sim.ManualClock
 }
 
 // setup starts a fal simulator on a manual clock and an adapter pointed at it.
 func setup(t *testing.T) simEnv {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := sim.NewManualClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	s := falsim.New(sim.Config{QueueTime: queueTime, RunTime: runTime, Now: clk.Now})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -69,57 +49,6 @@ func request(prompt string) backend.SubmitRequest {
 	return backend.SubmitRequest{
 		JobID: "job-1", Attempt: 1, Model: "fal-ai/veo3.1/fast", DurationSeconds: 8,
 		Prompt: prompt, Resolution: job.Res720p, AspectRatio: job.Aspect16x9,
-	}
-}
-
-func TestLifecycleAgainstSimulator(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		prompt    string
-		wantState backend.State
-		wantClass error
-	}{
-		{name: "success", prompt: "a red fox running through snow", wantState: backend.StateSucceeded},
-		{name: "generation failure", prompt: "a fox [sim:fail]", wantState: backend.StateFailed, wantClass: errclass.Retryable},
-		{name: "safety rejection", prompt: "a fox [sim:unsafe]", wantState: backend.StateFailed, wantClass: errclass.ContentSafety},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env := setup(t)
-			ctx := context.Background()
-			h, err := env.be.Submit(ctx, request(tt.prompt))
-			require.NoError(t, err)
-
-			st, err := env.be.Poll(ctx, h)
-			require.NoError(t, err)
-			require.Equal(t, backend.StatePending, st.State)
-
-			env.clock.Advance(queueTime)
-			st, err = env.be.Poll(ctx, h)
-			require.NoError(t, err)
-			require.Equal(t, backend.StateRunning, st.State)
-
-			env.clock.Advance(runTime)
-			st, err = env.be.Poll(ctx, h)
-			require.NoError(t, err)
-			require.Equal(t, tt.wantState, st.State)
-			if tt.wantClass == nil {
-				require.NoError(t, st.Err)
-				require.True(t, strings.HasPrefix(st.VideoURL, env.srv.URL+"/__sim/videos/"), st.VideoURL)
-				require.Equal(t, 8, st.DurationSeconds)
-				res, err := env.srv.Client().Get(st.VideoURL)
-				require.NoError(t, err)
-				body, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				require.Equal(t, sim.VideoBytes, body)
-				return
-			}
-			require.ErrorIs(t, st.Err, tt.wantClass)
-			require.Equal(t, tt.wantClass, errclass.Of(st.Err))
-			require.False(t, st.Billed)
-		})
 	}
 }
 
@@ -226,83 +155,6 @@ func TestCancelAgainstSimulator(t *testing.T) {
 	require.Equal(t, backend.StateSucceeded, st.State)
 }
 
-func TestInjectedFaultsAreRetryable(t *testing.T) {
-	t.Parallel()
-	t.Run("rate limited with Retry-After", func(t *testing.T) {
-		t.Parallel()
-		env := setup(t)
-		env.sim.Core().SetFaults(sim.Faults{ErrorRate: 1})
-		// Injected errors are 429, 502 or 500 at random; look for a 429.
-		for i := 0; ; i++ {
-			require.Less(t, i, 500, "no 429 in 500 injected errors")
-			_, err := env.be.Submit(context.Background(), request("a fox"))
-			require.ErrorIs(t, err, errclass.Retryable)
-			if d, ok := errclass.RetryAfter(err); ok {
-				require.Equal(t, time.Second, d)
-				require.Contains(t, err.Error(), "HTTP 429")
-				return
-			}
-		}
-	})
-	t.Run("down", func(t *testing.T) {
-		t.Parallel()
-		env := setup(t)
-		h, err := env.be.Submit(context.Background(), request("a fox"))
-		require.NoError(t, err)
-		env.sim.Core().SetFaults(sim.Faults{Down: true})
-		_, err = env.be.Poll(context.Background(), h)
-		require.ErrorIs(t, err, errclass.Retryable)
-		require.Contains(t, err.Error(), "HTTP 503")
-	})
-}
-
-func TestAuthFailure(t *testing.T) {
-	t.Parallel()
-	env := setup(t)
-	env.sim.RequireKey("some-other-key")
-	_, err := env.be.Submit(context.Background(), request("a fox"))
-	require.ErrorIs(t, err, errclass.Retryable, "a refused key fails over, like any backend trouble")
-	require.Contains(t, err.Error(), "HTTP 401")
-	require.NotContains(t, err.Error(), testKey)
-	require.Zero(t, env.sim.Core().Stats().Submitted)
-}
-
-// TestRealClock runs a generation on the wall clock, polling with a deadline.
-func TestRealClock(t *testing.T) {
-	t.Parallel()
-	s := falsim.New(sim.Config{QueueTime: queueTime, RunTime: runTime})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	be, err := fal.New(fal.Config{Endpoint: srv.URL, APIKey: testKey, HTTPClient: srv.Client(), PollInterval: 2 * time.Millisecond})
-	require.NoError(t, err)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	h, err := be.Submit(ctx, request("a fox"))
-	require.NoError(t, err)
-	st := pollUntilTerminal(ctx, t, be, h)
-	require.Equal(t, backend.StateSucceeded, st.State)
-	require.NotEmpty(t, st.VideoURL)
-}
-
-func pollUntilTerminal(ctx context.Context, t *testing.T, be backend.Backend, h backend.Handle) backend.Status {
-	t.Helper()
-	tick := time.NewTicker(be.PollInterval())
-	defer tick.Stop()
-	for {
-		st, err := be.Poll(ctx, h)
-		require.NoError(t, err)
-		if st.State.Terminal() {
-			return st
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("generation not terminal before the deadline: %v", ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	_, err := fal.New(fal.Config{})
@@ -312,16 +164,6 @@ func TestConfig(t *testing.T) {
 	be, err := fal.New(fal.Config{APIKey: "k"})
 	require.NoError(t, err)
 	require.Equal(t, fal.PollIntervalDefault, be.PollInterval())
-}
-
-func TestContextCancellationIsVisible(t *testing.T) {
-	t.Parallel()
-	env := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := env.be.Submit(ctx, request("a fox"))
-	require.ErrorIs(t, err, errclass.Retryable)
-	require.True(t, errors.Is(err, context.Canceled), err)
 }
 
 func TestSimulatorValidatesInput(t *testing.T) {

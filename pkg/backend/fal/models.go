@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
@@ -79,7 +80,7 @@ func planRequest(req backend.SubmitRequest) (plan, error) {
 			known = append(known, k)
 		}
 		slices.Sort(known)
-		return plan{}, invalid("unknown model %q (known: %s)", clip(req.Model), strings.Join(known, ", "))
+		return plan{}, invalid("unknown model %q (known: %s)", providerhttp.Clip(req.Model), strings.Join(known, ", "))
 	}
 	if strings.TrimSpace(req.Prompt) == "" {
 		return plan{}, invalid("prompt is empty")

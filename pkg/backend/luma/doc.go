@@ -30,8 +30,9 @@
 //
 // # Errors
 //
-// One function (httpError) maps statuses through errclass.FromHTTPStatus:
-// 400, 413 and 422 are Permanent with Luma's {"detail": ...} message (a
+// HTTP answers are classified in one place, providerhttp.Client.Error,
+// through errclass.FromHTTPStatus: 400, 413 and 422 are Permanent with
+// Luma's {"detail": ...} message (a
 // string, or FastAPI-style [{loc, msg}] validation errors), 404 NotFound,
 // 401/403 Retryable (the backend's credential is at fault, fail over), 402
 // Retryable (the account is out of credits), 429 Retryable with its
@@ -61,15 +62,17 @@
 //   - intent without a handle: Submit may have created a generation (crash
 //     after Luma answered, a transport error after the request left, or an
 //     unreadable 201, which Submit reports as Retryable "the generation may
-//     exist"). Unlike Runway, Luma lists generations: GET /generations
-//     ?limit=&offset= pages through the account's generations, each
-//     with created_at and the echoed request (prompt, model, aspect_ratio,
-//     duration, resolution, keyframes). A recovery step could page through
-//     the ones created since the intent was recorded and adopt one whose
-//     request matches ours exactly; the match is heuristic (two jobs may
-//     share a prompt), so it should only adopt a single unambiguous match
-//     and otherwise fail the attempt rather than pay twice. This adapter
-//     does not implement that lookup.
+//     exist"). Unlike Runway, Luma lists generations, and the adapter is a
+//     backend.Finder: Find pages through GET /generations?limit=&offset=
+//     (newest first, each with created_at and the echoed request) back to
+//     the intent time less providerhttp.ClockSkew (2 minutes, for clocks
+//     that disagree), and compares model, prompt, aspect_ratio, duration
+//     and resolution with what Submit would send. One match is adopted;
+//     none proves the submit absent (found=false), and the worker may
+//     submit; several are an errclass.Conflict error (two jobs may share a
+//     request, and a generation carries nothing of ours to tell them
+//     apart), and the worker must not resubmit. Luma pages by offset, so a
+//     generation deleted during the scan can hide one other from it.
 //
 // # Concurrency
 //

@@ -1,13 +1,10 @@
 package luma
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
@@ -30,8 +28,6 @@ const (
 	// CredentialEnv is the variable that conventionally holds the API key.
 	CredentialEnv = "LUMAAI_API_KEY"
 )
-
-const maxBody = 1 << 20
 
 // Config configures a Backend. The zero value of every field but APIKey
 // takes a default (WithDefaults).
@@ -52,25 +48,13 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: HTTPTimeoutDefault}
-	}
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
 	return c
 }
 
 // Validate checks a config whose defaults are applied.
 func (c Config) Validate() error {
-	if strings.TrimSpace(c.APIKey) == "" {
-		return fmt.Errorf("luma: Config.APIKey is required (set %s)", CredentialEnv)
-	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("luma: Config.Endpoint must be an absolute http(s) URL, got %q", c.Endpoint)
-	}
-	if c.PollInterval < 0 {
-		return fmt.Errorf("luma: Config.PollInterval must not be negative, got %s", c.PollInterval)
-	}
-	return nil
+	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("luma")
 }
 
 // Backend is the Luma Dream Machine adapter. It is safe for concurrent use
@@ -78,10 +62,13 @@ func (c Config) Validate() error {
 type Backend struct {
 	cfg  Config
 	base string
-	now  func() time.Time
+	api  *providerhttp.Client
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Finder  = (*Backend)(nil)
+)
 
 // New returns a Backend for cfg with its defaults applied, or the
 // validation error.
@@ -90,7 +77,15 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), now: time.Now}, nil
+	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), api: &providerhttp.Client{
+		Provider:   "luma",
+		HTTP:       cfg.HTTPClient,
+		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
+		Problem:    problem,
+		AuthHint:   "the API key was refused; check " + CredentialEnv,
+		// Out of credits: the backend's trouble, not the job's.
+		PaymentRequired: errclass.Retryable,
+	}}, nil
 }
 
 // PollInterval is how often to poll a generation.
@@ -110,27 +105,17 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 	if err != nil {
 		return "", err
 	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return "", errclass.Wrap(errclass.Permanent, err, "luma: encode request")
-	}
 	const op = "create generation"
-	resp, out, err := b.do(ctx, http.MethodPost, "/generations/video", data, op)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", httpError(op, resp, out, b.now())
-	}
 	var g struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(out, &g); err != nil {
-		return "", errclass.Wrap(errclass.Retryable, err,
-			fmt.Sprintf("luma: %s: HTTP %d with an unreadable body (the generation may exist)", op, resp.StatusCode))
+	r, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.base + "/generations/video", Op: op, Body: body},
+		&g, "body (the generation may exist)")
+	if err != nil {
+		return "", err
 	}
-	if g.ID == "" {
-		return "", errclass.New(errclass.Retryable, "luma: %s: HTTP %d without a generation id (the generation may exist)", op, resp.StatusCode)
+	if _, err := generationID(backend.Handle(g.ID)); err != nil {
+		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable generation id (the generation may exist)", r.Status)
 	}
 	return backend.Handle(g.ID), nil
 }
@@ -162,20 +147,13 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		return backend.Status{}, err
 	}
 	op := "get generation " + id
-	resp, data, err := b.do(ctx, http.MethodGet, "/generations/"+url.PathEscape(id), nil, op)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		err := httpError(op, resp, data, b.now())
-		if resp.StatusCode == http.StatusNotFound {
+	var g generation
+	req := providerhttp.Request{Method: http.MethodGet, URL: b.base + "/generations/" + url.PathEscape(id), Op: op}
+	if r, err := b.api.Call(ctx, req, &g, "generation body", http.StatusOK); err != nil {
+		if r != nil && r.Status == http.StatusNotFound {
 			err = fmt.Errorf("%w (deleted or never created)", err)
 		}
 		return backend.Status{}, err
-	}
-	var g generation
-	if err := json.Unmarshal(data, &g); err != nil {
-		return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "luma: "+op+": unreadable generation body")
 	}
 	return g.status(op)
 }
@@ -194,14 +172,14 @@ func (g generation) status(op string) (backend.Status, error) {
 	case "failed":
 		reason := "no reason given"
 		if g.FailureReason != nil && *g.FailureReason != "" {
-			reason = clip(*g.FailureReason)
+			reason = providerhttp.Clip(*g.FailureReason)
 		}
 		return backend.Status{
 			State: backend.StateFailed,
 			Err:   errclass.New(failureClass(g.FailureCode, reason), "luma: generation failed: %s", reason),
 		}, nil
 	}
-	return backend.Status{}, errclass.New(errclass.Retryable, "luma: %s: unknown state %q", op, clip(g.State))
+	return backend.Status{}, errclass.New(errclass.Retryable, "luma: %s: unknown state %q", op, providerhttp.Clip(g.State))
 }
 
 // requestDuration reads request.duration ("5s") from the echoed request;
@@ -233,64 +211,16 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	op := "delete generation " + id
-	resp, data, err := b.do(ctx, http.MethodDelete, "/generations/"+url.PathEscape(id), nil, op)
+	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodDelete, URL: b.base + "/generations/" + url.PathEscape(id), Op: op})
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
+	if r.OK() || r.Status == http.StatusNotFound {
 		return nil
 	}
-	return httpError(op, resp, data, b.now())
+	return b.api.Error(op, r)
 }
 
 func generationID(h backend.Handle) (string, error) {
-	id := strings.TrimSpace(string(h))
-	if id == "" || strings.ContainsAny(id, "/?#") {
-		return "", errclass.New(errclass.Permanent, "luma: invalid handle %q: want a generation id", clip(string(h)))
-	}
-	return id, nil
+	return providerhttp.PathSegment("luma", string(h), "a generation id")
 }
-
-// do sends one request and reads at most maxBody of the answer. Transport
-// failures are Retryable and keep their cause (errors.Is finds
-// context.Canceled); their text never includes headers.
-func (b *Backend) do(ctx context.Context, method, path string, body []byte, op string) (*http.Response, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Permanent, err, "luma: "+op+": build request")
-	}
-	req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := b.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Retryable, redact(err, b.cfg.APIKey), "luma: "+op)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Retryable, redact(err, b.cfg.APIKey), fmt.Sprintf("luma: %s: HTTP %d, reading body", op, resp.StatusCode))
-	}
-	return resp, data, nil
-}
-
-func redact(err error, key string) error {
-	if key == "" || !strings.Contains(err.Error(), key) {
-		return err
-	}
-	return &redacted{msg: strings.ReplaceAll(err.Error(), key, "[REDACTED]"), err: err}
-}
-
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r *redacted) Error() string        { return r.msg }
-func (r *redacted) Is(target error) bool { return errors.Is(r.err, target) }

@@ -40,9 +40,9 @@
 //
 // # Errors
 //
-// httpError maps HTTP statuses through errclass.FromHTTPStatus (422 invalid
-// input Permanent, 404 NotFound, 401/403/429/5xx Retryable) with two
-// additions: 402 (out of credit) is Retryable, the account's trouble and not
+// providerhttp.Client.Error maps HTTP statuses through
+// errclass.FromHTTPStatus (422 invalid input Permanent, 404 NotFound,
+// 401/403/429/5xx Retryable) with two additions: 402 (out of credit) is Retryable, the account's trouble and not
 // the job's; a 429 carries Retry-After, or the "resets in ~Ns" of its detail
 // when the header is missing. Error bodies are RFC 7807 problems
 // ({"title", "detail", "status"}).
@@ -61,14 +61,18 @@
 // Replicate documents no idempotency key, so the worker records its intent
 // (job id and attempt) before Submit and the handle right after, and on
 // redelivery with a handle polls it. Unlike fal and Vertex, Replicate can
-// list the account's predictions: GET /v1/predictions (newest first,
-// paginated, with model, input, status and created_at). A worker that finds
-// intent without a handle can list the predictions created since the intent
-// was recorded and adopt the one whose model and input (prompt, duration,
-// aspect ratio, resolution, image) match exactly, instead of submitting
-// again; two identical requests in that window cannot be told apart, since
-// a prediction carries no field of ours. Predictions abandoned that way still
-// end: Cancel-After bounds what a lost one can cost.
+// list the account's predictions, and the adapter is a backend.Finder: with
+// intent but no handle, Find lists GET /v1/predictions?created_after= (the
+// intent time less providerhttp.ClockSkew, 2 minutes, for clocks that
+// disagree; newest first, 100 a page, following "next" on the Endpoint
+// only) and compares each prediction's model and input (prompt, duration,
+// aspect_ratio, resolution; not the image, which Replicate may echo as a
+// file URL) with what Submit would send. One match is adopted instead of
+// submitting again; none proves the submit absent (found=false); two
+// identical requests in the window cannot be told apart, since a prediction
+// carries no field of ours, and are an errclass.Conflict error: the worker
+// must not resubmit. Predictions abandoned that way still end: Cancel-After
+// bounds what a lost one can cost.
 //
 // # Concurrency
 //

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
@@ -59,7 +60,7 @@ func planRequest(req backend.SubmitRequest) (owner, name string, in input, err e
 			known = append(known, k)
 		}
 		slices.Sort(known)
-		return "", "", input{}, invalid("unknown model %q (known: %s)", clip(req.Model), strings.Join(known, ", "))
+		return "", "", input{}, invalid("unknown model %q (known: %s)", providerhttp.Clip(req.Model), strings.Join(known, ", "))
 	}
 	owner, name, _ = strings.Cut(req.Model, "/")
 	switch {

@@ -1,19 +1,17 @@
 package replicate
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
@@ -26,6 +24,8 @@ const (
 	// stuck in the queue is aborted (not billed) instead of running late.
 	CancelAfterDefault = 15 * time.Minute
 	HTTPTimeoutDefault = 60 * time.Second
+	// CredentialEnv is the variable that conventionally holds the API token.
+	CredentialEnv = "REPLICATE_API_TOKEN"
 )
 
 // maxBody caps a response body we read (predictions are small JSON).
@@ -56,28 +56,17 @@ func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
 	c.CancelAfter = cmp.Or(c.CancelAfter, CancelAfterDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: HTTPTimeoutDefault}
-	}
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
 	return c
 }
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
-	if c.APIKey == "" {
-		return errors.New("replicate: Config.APIKey is empty (usually read from REPLICATE_API_TOKEN)")
+	err := providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("replicate")
+	if err == nil && c.CancelAfter > 0 && c.CancelAfter < time.Second {
+		err = fmt.Errorf("replicate: Config.CancelAfter must be at least 1s (or negative for none), got %s", c.CancelAfter)
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("replicate: Config.Endpoint %q must be an absolute http(s) URL", c.Endpoint)
-	}
-	if c.PollInterval < 0 {
-		return fmt.Errorf("replicate: Config.PollInterval %s must not be negative", c.PollInterval)
-	}
-	if c.CancelAfter > 0 && c.CancelAfter < time.Second {
-		return fmt.Errorf("replicate: Config.CancelAfter %s must be at least 1s (or negative for none)", c.CancelAfter)
-	}
-	return nil
+	return err
 }
 
 // Backend is the Replicate adapter. It keeps no per-prediction state, so
@@ -85,9 +74,13 @@ func (c Config) Validate() error {
 // concurrent use.
 type Backend struct {
 	cfg Config
+	api *providerhttp.Client
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Finder  = (*Backend)(nil)
+)
 
 // New returns a Backend for cfg with its defaults applied, or the
 // validation error.
@@ -96,7 +89,16 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg}, nil
+	return &Backend{cfg: cfg, api: &providerhttp.Client{
+		Provider:   "replicate",
+		HTTP:       cfg.HTTPClient,
+		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
+		MaxBody:    maxBody,
+		Problem:    problem,
+		AuthHint:   "the token was refused; check " + CredentialEnv,
+		// Out of credit: the backend's trouble, not the job's.
+		PaymentRequired: errclass.Retryable,
+	}}, nil
 }
 
 // PollInterval is how often to poll a prediction.
@@ -135,20 +137,15 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 		hdr.Set("Cancel-After", formatCancelAfter(b.cfg.CancelAfter))
 	}
 	path := "/v1/models/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/predictions"
-	r, err := b.do(ctx, http.MethodPost, path, map[string]any{"input": in}, hdr, op)
+	var p prediction
+	r, err := b.api.Call(ctx, providerhttp.Request{
+		Method: http.MethodPost, URL: b.cfg.Endpoint + path, Op: op, Body: map[string]any{"input": in}, Header: hdr,
+	}, &p, "body (the prediction may exist)")
 	if err != nil {
 		return "", err
 	}
-	if r.status/100 != 2 {
-		return "", b.httpError(op, r)
-	}
-	var p prediction
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		return "", errclass.Wrap(errclass.Retryable, err,
-			fmt.Sprintf("replicate: %s: HTTP %d with an unreadable body (the prediction may exist)", op, r.status))
-	}
 	if _, err := predictionID(backend.Handle(p.ID)); err != nil {
-		return "", errclass.New(errclass.Retryable, "replicate: %s: HTTP %d without a usable id (the prediction may exist)", op, r.status)
+		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable id (the prediction may exist)", r.Status)
 	}
 	return backend.Handle(p.ID), nil
 }
@@ -158,6 +155,7 @@ type prediction struct {
 	ID        string                     `json:"id"`
 	Model     string                     `json:"model"`
 	Status    string                     `json:"status"`
+	CreatedAt string                     `json:"created_at"`
 	Input     map[string]json.RawMessage `json:"input"`
 	Output    json.RawMessage            `json:"output"`
 	Error     json.RawMessage            `json:"error"`
@@ -173,9 +171,9 @@ func (p prediction) errorText() string {
 	}
 	var s string
 	if json.Unmarshal(p.Error, &s) == nil {
-		return clip(s)
+		return providerhttp.Clip(s)
 	}
-	return clip(string(p.Error))
+	return providerhttp.Clip(string(p.Error))
 }
 
 // duration reads the input's duration, echoed in the prediction; 0 when it
@@ -225,16 +223,10 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		return backend.Status{}, err
 	}
 	op := "get prediction " + id
-	r, err := b.do(ctx, http.MethodGet, "/v1/predictions/"+url.PathEscape(id), nil, nil, op)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	if r.status != http.StatusOK {
-		return backend.Status{}, b.httpError(op, r)
-	}
 	var p prediction
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "replicate: "+op+": unreadable prediction body")
+	req := providerhttp.Request{Method: http.MethodGet, URL: b.cfg.Endpoint + "/v1/predictions/" + url.PathEscape(id), Op: op}
+	if _, err := b.api.Call(ctx, req, &p, "prediction body", http.StatusOK); err != nil {
+		return backend.Status{}, err
 	}
 	return p.status(op)
 }
@@ -270,7 +262,7 @@ func (p prediction) status(op string) (backend.Status, error) {
 			Err:   errclass.New(errclass.Retryable, "replicate: prediction %s aborted: its Cancel-After deadline passed before it started", p.ID),
 		}, nil
 	}
-	return backend.Status{}, errclass.New(errclass.Retryable, "replicate: %s: unknown status %q", op, clip(p.Status))
+	return backend.Status{}, errclass.New(errclass.Retryable, "replicate: %s: unknown status %q", op, providerhttp.Clip(p.Status))
 }
 
 // Cancel cancels the prediction (POST /v1/predictions/{id}/cancel). A
@@ -281,66 +273,16 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	op := "cancel prediction " + id
-	r, err := b.do(ctx, http.MethodPost, "/v1/predictions/"+url.PathEscape(id)+"/cancel", nil, nil, op)
+	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.cfg.Endpoint + "/v1/predictions/" + url.PathEscape(id) + "/cancel", Op: op})
 	if err != nil {
 		return err
 	}
-	if r.status/100 == 2 || r.status == http.StatusNotFound {
+	if r.OK() || r.Status == http.StatusNotFound {
 		return nil
 	}
-	return b.httpError(op, r)
+	return b.api.Error(op, r)
 }
 
 func predictionID(h backend.Handle) (string, error) {
-	id := strings.TrimSpace(string(h))
-	if id == "" || len(id) > 128 || strings.ContainsAny(id, "/?#% ") {
-		return "", errclass.New(errclass.Permanent, "replicate: invalid handle %q: want a prediction id", clip(string(h)))
-	}
-	return id, nil
-}
-
-// response is a read HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends one request with the token and reads at most maxBody of the
-// answer. Transport failures are Retryable and keep their cause (errors.Is
-// finds context.Canceled); no error text holds the token.
-func (b *Backend) do(ctx context.Context, method, path string, body any, hdr http.Header, op string) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		buf, err := json.Marshal(body)
-		if err != nil {
-			return nil, errclass.Wrap(errclass.Permanent, err, "replicate: "+op+": encode request")
-		}
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.cfg.Endpoint+path, rd)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Permanent, err, "replicate: "+op+": build request")
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := b.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, b.redact(err), "replicate: "+op)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, b.redact(err), fmt.Sprintf("replicate: %s: HTTP %d, reading body", op, res.StatusCode))
-	}
-	if len(data) > maxBody {
-		return nil, errclass.New(errclass.Retryable, "replicate: %s: HTTP %d with a body over %d bytes", op, res.StatusCode, maxBody)
-	}
-	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
+	return providerhttp.PathSegment("replicate", string(h), "a prediction id")
 }

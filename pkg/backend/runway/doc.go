@@ -38,13 +38,13 @@
 //
 // # Errors
 //
-// One function (httpError) maps HTTP statuses through
-// errclass.FromHTTPStatus: 400 is Permanent with Runway's {"error": "..."}
-// message, 404 NotFound, 429 and 5xx Retryable, 429 with Retry-After carries
-// it (errclass.RetryAfter), 401/403 Retryable (the backend's credential, not
-// the job, is at fault), 402 Retryable (the account is out of credits). An
-// unreadable body on a 2xx is Retryable, never a panic. Error text never
-// contains the API key or request headers.
+// HTTP answers are classified in one place, providerhttp.Client.Error,
+// through errclass.FromHTTPStatus: 400 is Permanent with Runway's
+// {"error": "..."} message, 404 NotFound, 429 and 5xx Retryable, with their
+// Retry-After (errclass.RetryAfter), 401/403 Retryable (the backend's
+// credential, not the job, is at fault), 402 Retryable (the account is out
+// of credits). An unreadable body on a 2xx is Retryable, never a panic.
+// Error text never contains the API key or request headers.
 //
 // A FAILED task carries Status.Err classified by failureCode: any SAFETY
 // segment (SAFETY.INPUT.TEXT, SAFETY.OUTPUT.*, INPUT_PREPROCESSING.SAFETY.*)
@@ -56,7 +56,8 @@
 // # Duplicate submission
 //
 // Runway documents no idempotency key, and has no endpoint that lists tasks:
-// a task can only be found by its id. So the worker must record its intent
+// a task can only be found by its id, so the adapter does not implement
+// backend.Finder. The worker must record its intent
 // to submit (job id and attempt) before calling Submit, and the handle right
 // after it returns. On redelivery:
 //

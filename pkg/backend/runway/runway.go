@@ -1,19 +1,15 @@
 package runway
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
@@ -31,9 +27,6 @@ const (
 	// CredentialEnv is the variable that conventionally holds the API key.
 	CredentialEnv = "RUNWAYML_API_SECRET"
 )
-
-// maxBody caps how much of a response the adapter reads.
-const maxBody = 1 << 20
 
 // Config configures a Backend. The zero value of every field but APIKey
 // takes a default (WithDefaults).
@@ -54,25 +47,13 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: HTTPTimeoutDefault}
-	}
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
 	return c
 }
 
 // Validate checks a config whose defaults are applied.
 func (c Config) Validate() error {
-	if strings.TrimSpace(c.APIKey) == "" {
-		return fmt.Errorf("runway: Config.APIKey is required (set %s)", CredentialEnv)
-	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("runway: Config.Endpoint must be an absolute http(s) URL, got %q", c.Endpoint)
-	}
-	if c.PollInterval < 0 {
-		return fmt.Errorf("runway: Config.PollInterval must not be negative, got %s", c.PollInterval)
-	}
-	return nil
+	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("runway")
 }
 
 // Backend is the Runway adapter. It is safe for concurrent use and holds no
@@ -81,7 +62,7 @@ func (c Config) Validate() error {
 type Backend struct {
 	cfg  Config
 	base string // Endpoint without a trailing slash
-	now  func() time.Time
+	api  *providerhttp.Client
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -93,7 +74,16 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), now: time.Now}, nil
+	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), api: &providerhttp.Client{
+		Provider:   "runway",
+		HTTP:       cfg.HTTPClient,
+		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
+		Header:     http.Header{"X-Runway-Version": {APIVersion}},
+		Problem:    problem,
+		AuthHint:   "the API key was refused; check " + CredentialEnv,
+		// Out of credits: the backend's trouble, not the job's.
+		PaymentRequired: errclass.Retryable,
+	}}, nil
 }
 
 // PollInterval is how often Runway wants a task polled.
@@ -112,27 +102,17 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(p.body)
-	if err != nil {
-		return "", errclass.Wrap(errclass.Permanent, err, "runway: encode request")
-	}
 	op := "create task (" + strings.TrimPrefix(p.path, "/v1/") + ")"
-	resp, data, err := b.do(ctx, http.MethodPost, p.path, body, op)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", httpError(op, resp, data, b.now())
-	}
 	var created struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(data, &created); err != nil {
-		return "", errclass.Wrap(errclass.Retryable, err,
-			fmt.Sprintf("runway: %s: HTTP %d with an unreadable body (the task may exist)", op, resp.StatusCode))
+	r, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.base + p.path, Op: op, Body: p.body},
+		&created, "body (the task may exist)")
+	if err != nil {
+		return "", err
 	}
-	if created.ID == "" {
-		return "", errclass.New(errclass.Retryable, "runway: %s: HTTP %d without a task id (the task may exist)", op, resp.StatusCode)
+	if _, err := taskID(backend.Handle(created.ID)); err != nil {
+		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable task id (the task may exist)", r.Status)
 	}
 	return backend.Handle(created.ID), nil
 }
@@ -161,16 +141,10 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		return backend.Status{}, err
 	}
 	op := "get task " + id
-	resp, data, err := b.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), nil, op)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return backend.Status{}, httpError(op, resp, data, b.now())
-	}
 	var t task
-	if err := json.Unmarshal(data, &t); err != nil {
-		return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "runway: "+op+": unreadable task body")
+	req := providerhttp.Request{Method: http.MethodGet, URL: b.base + "/v1/tasks/" + url.PathEscape(id), Op: op}
+	if _, err := b.api.Call(ctx, req, &t, "task body", http.StatusOK); err != nil {
+		return backend.Status{}, err
 	}
 	return t.status(op)
 }
@@ -192,7 +166,7 @@ func (t task) status(op string) (backend.Status, error) {
 		return backend.Status{State: backend.StateSucceeded, Progress: 1, VideoURL: t.Output[0]}, nil
 	case "FAILED":
 		code := cmp.Or(t.FailureCode, "UNKNOWN")
-		reason := cmp.Or(clip(t.Failure), "no reason given")
+		reason := cmp.Or(providerhttp.Clip(t.Failure), "no reason given")
 		// Runway returns credits for failed generations.
 		return backend.Status{
 			State: backend.StateFailed,
@@ -202,7 +176,7 @@ func (t task) status(op string) (backend.Status, error) {
 		// Runway does not document refunds for canceled tasks: assume billed.
 		return backend.Status{State: backend.StateCanceled, Billed: true}, nil
 	}
-	return backend.Status{}, errclass.New(errclass.Retryable, "runway: %s: unknown task status %q", op, clip(t.Status))
+	return backend.Status{}, errclass.New(errclass.Retryable, "runway: %s: unknown task status %q", op, providerhttp.Clip(t.Status))
 }
 
 // Cancel cancels a pending or running task (DELETE /v1/tasks/{id}); on a
@@ -213,70 +187,16 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	op := "cancel task " + id
-	resp, data, err := b.do(ctx, http.MethodDelete, "/v1/tasks/"+url.PathEscape(id), nil, op)
+	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodDelete, URL: b.base + "/v1/tasks/" + url.PathEscape(id), Op: op})
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
+	if r.OK() || r.Status == http.StatusNotFound {
 		return nil
 	}
-	return httpError(op, resp, data, b.now())
+	return b.api.Error(op, r)
 }
 
 func taskID(h backend.Handle) (string, error) {
-	id := strings.TrimSpace(string(h))
-	if id == "" || strings.ContainsAny(id, "/?#") {
-		return "", errclass.New(errclass.Permanent, "runway: invalid handle %q: want a task id", clip(string(h)))
-	}
-	return id, nil
+	return providerhttp.PathSegment("runway", string(h), "a task id")
 }
-
-// do sends one request and reads at most maxBody of the answer. Transport
-// failures are Retryable (and keep the cause, so errors.Is finds
-// context.Canceled); their text never includes headers.
-func (b *Backend) do(ctx context.Context, method, path string, body []byte, op string) (*http.Response, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Permanent, err, "runway: "+op+": build request")
-	}
-	req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
-	req.Header.Set("X-Runway-Version", APIVersion)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := b.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Retryable, redact(err, b.cfg.APIKey), "runway: "+op)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, nil, errclass.Wrap(errclass.Retryable, redact(err, b.cfg.APIKey), fmt.Sprintf("runway: %s: HTTP %d, reading body", op, resp.StatusCode))
-	}
-	return resp, data, nil
-}
-
-// redact guards against a transport error that quotes the key (none in the
-// standard library does; a custom RoundTripper might).
-func redact(err error, key string) error {
-	if key == "" || !strings.Contains(err.Error(), key) {
-		return err
-	}
-	return &redacted{msg: strings.ReplaceAll(err.Error(), key, "[REDACTED]"), err: err}
-}
-
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r *redacted) Error() string { return r.msg }
-
-// Is lets errors.Is see context errors through the redaction without
-// exposing the original text through Unwrap.
-func (r *redacted) Is(target error) bool { return errors.Is(r.err, target) }

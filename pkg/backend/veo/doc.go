@@ -48,8 +48,8 @@
 //
 // # Errors
 //
-// httpError maps HTTP statuses through errclass.FromHTTPStatus: 400
-// INVALID_ARGUMENT Permanent (ContentSafety when the message is a
+// providerhttp.Client.Error maps HTTP statuses through
+// errclass.FromHTTPStatus: 400 INVALID_ARGUMENT Permanent (ContentSafety when the message is a
 // Responsible AI refusal: "usage guidelines", "Responsible AI practices",
 // "sensitive words"), 404 NotFound, 401/403 Retryable (the service account,
 // not the job, is at fault), 429 RESOURCE_EXHAUSTED (preview models allow
@@ -58,7 +58,9 @@
 // operations: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
 // FAILED_PRECONDITION, OUT_OF_RANGE and UNIMPLEMENTED are Permanent;
 // RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, ABORTED,
-// UNKNOWN and the rest Retryable; safety wording ContentSafety. Failed and
+// UNKNOWN and the rest Retryable; safety wording ContentSafety. A 402, which
+// Vertex does not document, stays Permanent as errclass.FromHTTPStatus has
+// it. Failed and
 // filtered generations are reported not billed. Unreadable or truncated
 // bodies are Retryable errors, never panics; error text never holds a token.
 //
@@ -73,7 +75,8 @@
 // # Duplicate submission and reconciliation
 //
 // Vertex documents no idempotency key, and operations cannot be listed or
-// found by anything of ours. The worker records its intent (job id and
+// found by anything of ours, so the adapter does not implement
+// backend.Finder. The worker records its intent (job id and
 // attempt) before Submit and the handle right after, and polls the handle on
 // redelivery. When a crash left intent without a handle, two traces remain:
 // the attempt's own storage prefix (<StorageURI>/<job id>/<attempt>/ — a

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
@@ -83,7 +84,7 @@ func planRequest(req backend.SubmitRequest, storage string) (predictRequest, err
 			known = append(known, k)
 		}
 		slices.Sort(known)
-		return predictRequest{}, invalid("unknown model %q (known: %s)", clip(req.Model), strings.Join(known, ", "))
+		return predictRequest{}, invalid("unknown model %q (known: %s)", providerhttp.Clip(req.Model), strings.Join(known, ", "))
 	}
 	switch {
 	case strings.TrimSpace(req.Prompt) == "":
@@ -127,7 +128,7 @@ func planRequest(req backend.SubmitRequest, storage string) (predictRequest, err
 func imageMedia(u string) (*media, error) {
 	if strings.HasPrefix(u, "gs://") {
 		if len(u) <= len("gs://") || strings.HasPrefix(u[len("gs://"):], "/") {
-			return nil, invalid("image_url %q has no bucket", clip(u))
+			return nil, invalid("image_url %q has no bucket", providerhttp.Clip(u))
 		}
 		return &media{GCSURI: u, MimeType: mimeFromExt(u)}, nil
 	}

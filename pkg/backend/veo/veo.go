@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
@@ -71,9 +71,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: HTTPTimeoutDefault}
-	}
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
 	return c
 }
 
@@ -93,14 +91,7 @@ func (c Config) Validate() error {
 	if c.TokenSource == nil {
 		return errors.New("veo: Config.TokenSource is nil (use NewDefault for Application Default Credentials)")
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("veo: Config.Endpoint %q must be an absolute http(s) URL", c.Endpoint)
-	}
-	if c.PollInterval < 0 {
-		return fmt.Errorf("veo: Config.PollInterval %s must not be negative", c.PollInterval)
-	}
-	return nil
+	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval}.Validate("veo")
 }
 
 // Backend is the Vertex AI Veo adapter. It keeps no per-operation state, so
@@ -109,6 +100,7 @@ func (c Config) Validate() error {
 // google package's sources are).
 type Backend struct {
 	cfg Config
+	api *providerhttp.Client
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -120,7 +112,34 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg}, nil
+	return &Backend{cfg: cfg, api: &providerhttp.Client{
+		Provider:   "veo",
+		HTTP:       cfg.HTTPClient,
+		Credential: tokenCredential{cfg.TokenSource},
+		MaxBody:    maxBody,
+		// With storageUri set, operations are small JSON: a huge one holds
+		// an inline video, which will not fit a job record however often
+		// it is fetched.
+		OverLimit:     errclass.Permanent,
+		OverLimitHint: " (an inline video? storageUri must be set)",
+		Problem:       problem,
+		AuthHint:      "check the service account's access to Vertex AI",
+	}}, nil
+}
+
+// tokenCredential sends a fresh OAuth2 access token as a bearer token.
+type tokenCredential struct{ ts oauth2.TokenSource }
+
+func (c tokenCredential) Apply(r *http.Request) (string, error) {
+	tok, err := c.ts.Token()
+	if err != nil {
+		return "", fmt.Errorf("get access token: %w", err)
+	}
+	if tok.AccessToken == "" {
+		return "", errors.New("the token source returned an empty access token")
+	}
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return tok.AccessToken, nil
 }
 
 // NewDefault is New with cfg.TokenSource set to Application Default
@@ -160,23 +179,17 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 		return "", err
 	}
 	op := "predictLongRunning " + req.Model
-	r, err := b.do(ctx, b.modelURL(b.cfg.Project, b.cfg.Location, req.Model, "predictLongRunning"), body, op)
-	if err != nil {
-		return "", err
-	}
-	if r.status/100 != 2 {
-		return "", b.httpError(op, r)
-	}
 	var o struct {
 		Name string `json:"name"`
 	}
-	if err := json.Unmarshal(r.body, &o); err != nil {
-		return "", errclass.Wrap(errclass.Retryable, err,
-			fmt.Sprintf("veo: %s: HTTP %d with an unreadable body (the generation may have started)", op, r.status))
+	r, err := b.call(ctx, b.modelURL(b.cfg.Project, b.cfg.Location, req.Model, "predictLongRunning"), body, op,
+		&o, "body (the generation may have started)")
+	if err != nil {
+		return "", err
 	}
 	if _, err := parseOperation(backend.Handle(o.Name)); err != nil {
-		return "", errclass.New(errclass.Retryable, "veo: %s: HTTP %d without a usable operation name %q (the generation may have started)",
-			op, r.status, clip(o.Name))
+		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable operation name %q (the generation may have started)",
+			r.Status, providerhttp.Clip(o.Name))
 	}
 	return backend.Handle(o.Name), nil
 }
@@ -192,7 +205,7 @@ var opRE = regexp.MustCompile(`^projects/([A-Za-z0-9._-]+)/locations/([A-Za-z0-9
 func parseOperation(h backend.Handle) (opName, error) {
 	m := opRE.FindStringSubmatch(string(h))
 	if m == nil {
-		return opName{}, errclass.New(errclass.Permanent, "veo: invalid handle %q: want projects/.../publishers/google/models/.../operations/...", clip(string(h)))
+		return opName{}, errclass.New(errclass.Permanent, "veo: invalid handle %q: want projects/.../publishers/google/models/.../operations/...", providerhttp.Clip(string(h)))
 	}
 	return opName{project: m[1], location: m[2], model: m[3], id: m[4]}, nil
 }
@@ -246,17 +259,10 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		return backend.Status{}, err
 	}
 	op := "fetchPredictOperation " + on.id
-	r, err := b.do(ctx, b.modelURL(on.project, on.location, on.model, "fetchPredictOperation"),
-		map[string]string{"operationName": string(h)}, op)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	if r.status != http.StatusOK {
-		return backend.Status{}, b.httpError(op, r)
-	}
 	var o operation
-	if err := json.Unmarshal(r.body, &o); err != nil {
-		return backend.Status{}, errclass.Wrap(errclass.Retryable, err, "veo: "+op+": unreadable operation body")
+	if _, err := b.call(ctx, b.modelURL(on.project, on.location, on.model, "fetchPredictOperation"),
+		map[string]string{"operationName": string(h)}, op, &o, "operation body", http.StatusOK); err != nil {
+		return backend.Status{}, err
 	}
 	return o.status(on)
 }
@@ -272,7 +278,7 @@ func (o operation) status(on opName) (backend.Status, error) {
 		return backend.Status{
 			State: backend.StateFailed,
 			Err: errclass.New(rpcClass(o.Error.Code, o.Error.Message), "veo: operation %s (%s) failed: code %d: %s",
-				on.id, on.model, o.Error.Code, cmp.Or(clip(o.Error.Message), "no message")),
+				on.id, on.model, o.Error.Code, cmp.Or(providerhttp.Clip(o.Error.Message), "no message")),
 		}, nil
 	}
 	if o.Response == nil {
@@ -299,7 +305,7 @@ func (o operation) status(on opName) (backend.Status, error) {
 		return backend.Status{
 			State: backend.StateFailed,
 			Err: errclass.New(errclass.ContentSafety, "veo: operation %s: %d video(s) filtered by Responsible AI: %s",
-				on.id, o.Response.RAIMediaFilteredCount, cmp.Or(clip(strings.Join(o.Response.RAIMediaFilteredReasons, "; ")), "no reason given")),
+				on.id, o.Response.RAIMediaFilteredCount, cmp.Or(providerhttp.Clip(strings.Join(o.Response.RAIMediaFilteredReasons, "; ")), "no reason given")),
 		}, nil
 	}
 	return backend.Status{
@@ -318,46 +324,9 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 	return err
 }
 
-// response is a read HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do POSTs body as JSON with a fresh access token and reads at most maxBody
-// of the answer. Token and transport failures are Retryable and keep their
-// cause (errors.Is finds context.Canceled); no error text holds a token.
-func (b *Backend) do(ctx context.Context, rawURL string, body any, op string) (*response, error) {
-	buf, err := json.Marshal(body)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Permanent, err, "veo: "+op+": encode request")
-	}
-	tok, err := b.cfg.TokenSource.Token()
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, err, "veo: "+op+": get access token")
-	}
-	if tok.AccessToken == "" {
-		return nil, errclass.New(errclass.Retryable, "veo: %s: the token source returned an empty access token", op)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(buf))
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Permanent, err, "veo: "+op+": build request")
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	res, err := b.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, redact(err, tok.AccessToken), "veo: "+op)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
-	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, redact(err, tok.AccessToken), fmt.Sprintf("veo: %s: HTTP %d, reading body", op, res.StatusCode))
-	}
-	if len(data) > maxBody {
-		return nil, errclass.New(errclass.Permanent, "veo: %s: HTTP %d with a body over %d bytes (an inline video? storageUri must be set)", op, res.StatusCode, maxBody)
-	}
-	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
+// call POSTs body as JSON with a fresh access token and decodes the answer
+// into v (providerhttp.Client.Call): Vertex's predict and fetch calls are
+// both POSTs.
+func (b *Backend) call(ctx context.Context, rawURL string, body any, op string, v any, what string, want ...int) (*providerhttp.Response, error) {
+	return b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: rawURL, Op: op, Body: body}, v, what, want...)
 }

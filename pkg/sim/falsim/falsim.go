@@ -25,7 +25,8 @@
 //
 // Every protocol call first applies the injected faults (sim.Core.Inject):
 // 429 comes with Retry-After: 1, and every error body is fal's {"detail"}.
-// A missing or non-"Key" Authorization is 401; RequireKey pins the key.
+// A missing or non-"Key" Authorization is 401; RequireKey pins the key
+// (sim.Gate).
 // The /__sim endpoints of sim.Core are mounted too.
 package falsim
 
@@ -43,76 +44,47 @@ import (
 
 // Sim is a simulated fal queue. Safe for concurrent use.
 type Sim struct {
-	core     *sim.Core
-	baseOnce sync.Once
-	hasBase  bool
+	core *sim.Core
 
-	mu     sync.Mutex
-	apiKey string            // "" accepts any non-empty key
-	apps   map[string]string // request id → owner/app of its model id
+	mu   sync.Mutex
+	apps map[string]string // request id → owner/app of its model id
 }
 
 // New returns a simulator whose generations follow cfg. When cfg.BaseURL is
 // empty, the first request's host becomes the base of video URLs.
 func New(cfg sim.Config) *Sim {
-	return &Sim{core: sim.NewCore(cfg), hasBase: cfg.BaseURL != "", apps: map[string]string{}}
+	return &Sim{core: sim.NewCore(cfg), apps: map[string]string{}}
 }
 
 // Core returns the simulator's core (faults, stats, generations).
 func (s *Sim) Core() *sim.Core { return s.core }
 
 // RequireKey makes the simulator accept only key ("" accepts any non-empty
-// key, the default).
-func (s *Sim) RequireKey(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.apiKey = key
-}
+// key, the default). It is Core().SetCredential.
+func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
 
 // Handler serves fal's queue protocol and the /__sim endpoints.
 func (s *Sim) Handler() http.Handler {
+	g := sim.Gate{Core: s.core, Schemes: []string{"Key"}, Error: writeFault}
 	mux := http.NewServeMux()
 	s.core.Mount(mux)
-	mux.HandleFunc("POST /{model...}", s.protocol(s.submit))
-	mux.HandleFunc("GET /{owner}/{app}/requests/{id}/status", s.protocol(s.status))
-	mux.HandleFunc("GET /{owner}/{app}/requests/{id}", s.protocol(s.result))
-	mux.HandleFunc("PUT /{owner}/{app}/requests/{id}/cancel", s.protocol(s.cancel))
+	mux.HandleFunc("POST /{model...}", g.Wrap(s.submit))
+	mux.HandleFunc("GET /{owner}/{app}/requests/{id}/status", g.Wrap(s.status))
+	mux.HandleFunc("GET /{owner}/{app}/requests/{id}", g.Wrap(s.result))
+	mux.HandleFunc("PUT /{owner}/{app}/requests/{id}/cancel", g.Wrap(s.cancel))
 	return mux
 }
 
-// protocol wraps a protocol handler: base URL, injected faults, then auth.
-func (s *Sim) protocol(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.hasBase {
-			s.baseOnce.Do(func() { s.core.SetBaseURL(origin(r)) })
-		}
-		if code := s.core.Inject(); code != 0 {
-			if code == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "1")
-				writeDetail(w, code, "Too many requests: concurrent request limit reached")
-				return
-			}
-			writeDetail(w, code, http.StatusText(code))
-			return
-		}
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Key ")
-		s.mu.Lock()
-		want := s.apiKey
-		s.mu.Unlock()
-		if !ok || strings.TrimSpace(key) == "" || (want != "" && key != want) {
-			writeDetail(w, http.StatusUnauthorized, "No valid credentials: expected 'Authorization: Key <key>'")
-			return
-		}
-		h(w, r)
+// writeFault answers an injected error or a refused key as fal does.
+func writeFault(w http.ResponseWriter, code int) {
+	switch code {
+	case http.StatusTooManyRequests:
+		writeDetail(w, code, "Too many requests: concurrent request limit reached")
+	case http.StatusUnauthorized:
+		writeDetail(w, code, "No valid credentials: expected 'Authorization: Key <key>'")
+	default:
+		writeDetail(w, code, http.StatusText(code))
 	}
-}
-
-func origin(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 type validationError struct {
@@ -182,7 +154,7 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.apps[g.ID] = app
 	s.mu.Unlock()
-	root := origin(r) + "/" + app + "/requests/" + g.ID
+	root := sim.Origin(r) + "/" + app + "/requests/" + g.ID
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":         "IN_QUEUE",
 		"request_id":     g.ID,
@@ -209,7 +181,7 @@ func (s *Sim) status(w http.ResponseWriter, r *http.Request) {
 		writeDetail(w, http.StatusNotFound, "Request not found")
 		return
 	}
-	root := origin(r) + "/" + r.PathValue("owner") + "/" + r.PathValue("app") + "/requests/" + id
+	root := sim.Origin(r) + "/" + r.PathValue("owner") + "/" + r.PathValue("app") + "/requests/" + id
 	body := map[string]any{"request_id": id, "response_url": root, "status_url": root + "/status", "cancel_url": root + "/cancel"}
 	if r.URL.Query().Get("logs") == "1" {
 		body["logs"] = []any{}

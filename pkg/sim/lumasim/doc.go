@@ -14,13 +14,16 @@
 //   - GET /generations/{id} → the Generation, 404 {"detail"} when unknown;
 //   - DELETE /generations/{id} → 204: stops the generation if it is still
 //     queued or dreaming (counted as canceled) and deletes it; later GETs
-//     answer 404.
-//
-// GET /generations (the list) is not simulated: sim.Core has no listing.
+//     answer 404;
+//   - GET /generations?limit=&offset= → {"generations": [...], "has_more",
+//     "count", "limit", "offset"}: the generations not deleted, newest
+//     first; limit defaults to 10 and is cut to MaxListLimit (100, or
+//     SetPageSize); a bad limit or offset is 400.
 //
 // Every protocol call first applies the core's injected faults (answering
 // {"detail": "..."} with that status, and "Retry-After: 1" on 429), then
-// requires "Authorization: Bearer <non-empty>" (401 otherwise).
+// requires "Authorization: Bearer <non-empty>" (401 otherwise; RequireKey
+// pins the key). See sim.Gate.
 //
 // # Validation
 //

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/aiprod/aiprod/pkg/sim"
@@ -16,7 +18,14 @@ import (
 const BasePath = "/dream-machine/v1"
 
 // RetryAfterSeconds is the Retry-After the simulator sends with an injected 429.
-const RetryAfterSeconds = 1
+const RetryAfterSeconds = sim.RetryAfterSeconds
+
+// Page sizes of GET /generations: the limit when the request gives none,
+// and the most one page holds (a larger limit is cut to it).
+const (
+	DefaultListLimit = 10
+	MaxListLimit     = 100
+)
 
 // Failure reasons the simulator reports, taken from Luma's "Errors" page.
 const (
@@ -37,19 +46,28 @@ var (
 type Sim struct {
 	core    *sim.Core
 	handler http.Handler
+
+	mu       sync.Mutex
+	maxLimit int // the most generations one page of GET /generations holds
 }
 
 // New returns a simulator on a new sim.Core built from cfg. Set the core's
 // base URL (Core().SetBaseURL) once the server listens, so that
 // assets.video points at it.
 func New(cfg sim.Config) *Sim {
-	s := &Sim{core: sim.NewCore(cfg)}
+	s := &Sim{core: sim.NewCore(cfg), maxLimit: MaxListLimit}
+	g := sim.Gate{
+		Core:    s.core,
+		Schemes: []string{"Bearer"},
+		Error:   func(w http.ResponseWriter, code int) { writeError(w, code, message(code)) },
+	}
 	mux := http.NewServeMux()
 	for _, p := range []string{"", BasePath} {
-		mux.HandleFunc("POST "+p+"/generations/video", s.api(s.create))
-		mux.HandleFunc("POST "+p+"/generations", s.api(s.create)) // the older create path
-		mux.HandleFunc("GET "+p+"/generations/{id}", s.api(s.get))
-		mux.HandleFunc("DELETE "+p+"/generations/{id}", s.api(s.delete))
+		mux.HandleFunc("POST "+p+"/generations/video", g.Wrap(s.create))
+		mux.HandleFunc("POST "+p+"/generations", g.Wrap(s.create)) // the older create path
+		mux.HandleFunc("GET "+p+"/generations", g.Wrap(s.list))
+		mux.HandleFunc("GET "+p+"/generations/{id}", g.Wrap(s.get))
+		mux.HandleFunc("DELETE "+p+"/generations/{id}", g.Wrap(s.delete))
 	}
 	s.core.Mount(mux)
 	s.handler = mux
@@ -59,34 +77,31 @@ func New(cfg sim.Config) *Sim {
 // Handler serves the Dream Machine protocol and the /__sim endpoints.
 func (s *Sim) Handler() http.Handler { return s.handler }
 
-// Core is the simulator's core: faults, stats, base URL.
+// Core is the simulator's core: faults, stats, base URL, credential.
 func (s *Sim) Core() *sim.Core { return s.core }
+
+// RequireKey makes the simulator accept only key ("" accepts any non-empty
+// key, the default). It is Core().SetCredential.
+func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
+
+// SetPageSize caps the page size (the limit) of GET /generations at n
+// (MaxListLimit by default), so that tests can make a listing span pages.
+func (s *Sim) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxLimit = max(n, 1)
+}
 
 // writeError answers in Dream Machine's error shape, {"detail": "..."}.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", fmt.Sprint(RetryAfterSeconds))
-	}
 	sim.WriteJSON(w, status, map[string]string{"detail": msg})
 }
 
-func (s *Sim) api(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if code := s.core.Inject(); code != 0 {
-			writeError(w, code, injectedMessage(code))
-			return
-		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || strings.TrimSpace(token) == "" {
-			writeError(w, http.StatusUnauthorized, "Invalid or missing API key")
-			return
-		}
-		h(w, r)
-	}
-}
-
-func injectedMessage(code int) string {
+// message is Dream Machine's text for an injected error or a refused key.
+func message(code int) string {
 	switch code {
+	case http.StatusUnauthorized:
+		return "Invalid or missing API key"
 	case http.StatusTooManyRequests:
 		return "Too many requests, please slow down"
 	case http.StatusServiceUnavailable:
@@ -251,6 +266,44 @@ func (s *Sim) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sim.WriteJSON(w, http.StatusOK, generationJSON(g))
+}
+
+// list answers GET /generations?limit=&offset= with the account's
+// generations, newest first: {"generations": [...], "has_more", "count",
+// "limit", "offset"} (lumaai-python's GenerationListResponse). Deleted
+// generations are not listed.
+func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, offset := DefaultListLimit, 0
+	for _, p := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"limit", &limit, 1}, {"offset", &offset, 0}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < p.min {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("Invalid %s %q: must be an integer >= %d", p.name, v, p.min))
+			return
+		}
+		*p.dst = n
+	}
+	s.mu.Lock()
+	limit = min(limit, s.maxLimit)
+	s.mu.Unlock()
+	all := s.core.List()
+	page := all[min(offset, len(all)):min(offset+limit, len(all))]
+	out := make([]generation, len(page))
+	for i, g := range page {
+		out[i] = generationJSON(g)
+	}
+	sim.WriteJSON(w, http.StatusOK, map[string]any{
+		"generations": out, "has_more": offset+len(page) < len(all),
+		"count": len(page), "limit": limit, "offset": offset,
+	})
 }
 
 // delete stops a queued or dreaming generation (counted as canceled in the

@@ -5,8 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,32 +16,15 @@ import (
 	"github.com/aiprod/aiprod/pkg/sim/lumasim"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	sim   *lumasim.Sim
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *sim.ManualClock
 }
 
 func setup(t *testing.T) env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := sim.NewManualClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	s := lumasim.New(sim.Config{QueueTime: 10 * time.Millisecond, RunTime: 30 * time.Millisecond, Now: clk.Now})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -212,4 +195,59 @@ func TestStats(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.EqualValues(t, 3, stats["submitted"])
 	require.EqualValues(t, 2, stats["repeated_prompts"])
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var ids []string // oldest first
+	for i := range 5 {
+		_, _, g := e.do(t, "POST", base+"/generations/video", `{"model":"ray-2","prompt":"teddy bear `+strconv.Itoa(i)+`"}`, true)
+		ids = append(ids, g["id"].(string))
+		e.clock.Advance(time.Second)
+	}
+	status, _, _ := e.do(t, "DELETE", base+"/generations/"+ids[2], "", true)
+	require.Equal(t, http.StatusNoContent, status)
+	want := []string{ids[4], ids[3], ids[1], ids[0]} // newest first, the deleted one gone
+
+	page := func(query string) ([]string, map[string]any) {
+		status, _, body := e.do(t, "GET", base+"/generations"+query, "", true)
+		require.Equal(t, http.StatusOK, status)
+		var got []string
+		for _, g := range body["generations"].([]any) {
+			gm := g.(map[string]any)
+			require.NotEmpty(t, gm["created_at"])
+			require.NotEmpty(t, gm["request"].(map[string]any)["prompt"])
+			got = append(got, gm["id"].(string))
+		}
+		return got, body
+	}
+	got, body := page("")
+	require.Equal(t, want, got)
+	require.Equal(t, false, body["has_more"])
+	require.EqualValues(t, lumasim.DefaultListLimit, body["limit"])
+
+	got, body = page("?limit=3&offset=0")
+	require.Equal(t, want[:3], got)
+	require.Equal(t, true, body["has_more"])
+	require.EqualValues(t, 3, body["count"])
+	got, body = page("?limit=3&offset=3")
+	require.Equal(t, want[3:], got)
+	require.Equal(t, false, body["has_more"])
+	got, _ = page("?offset=10")
+	require.Empty(t, got)
+
+	e.sim.SetPageSize(2)
+	got, body = page("?limit=100")
+	require.Equal(t, want[:2], got)
+	require.EqualValues(t, 2, body["limit"])
+	require.Equal(t, true, body["has_more"])
+
+	for _, q := range []string{"?limit=0", "?limit=x", "?offset=-1"} {
+		status, _, body := e.do(t, "GET", base+"/generations"+q, "", true)
+		require.Equal(t, http.StatusBadRequest, status, q)
+		require.NotEmpty(t, body["detail"])
+	}
+	status, _, _ = e.do(t, "GET", "/generations", "", false)
+	require.Equal(t, http.StatusUnauthorized, status)
 }

@@ -16,20 +16,27 @@
 //     for "[sim:unsafe]", "... (E1000)" for "[sim:fail]"), canceled or aborted;
 //     created_at, started_at, completed_at, metrics.predict_time, urls.
 //   - POST /v1/predictions/{id}/cancel → 200 with the prediction.
-//   - GET /v1/predictions → {"next": null, "previous": null, "results": [...]},
-//     newest first (what a reconciliation would read).
+//   - GET /v1/predictions[?created_after=&created_before=] → {"next",
+//     "previous", "results": [...]}: the predictions, newest first, PageSize
+//     (100) a page; "next" is the URL of the following page (a "cursor"
+//     query parameter, with the same filters) or null on the last one.
+//     created_after keeps those created at or after an RFC 3339 time,
+//     created_before those created before one. This is what a reconciliation
+//     reads.
 //
 // Every protocol call first applies the injected faults (sim.Core.Inject):
 // 429 comes with Retry-After: 1 and "resets in ~1s", every error body is an
 // RFC 7807 problem {"title", "detail", "status"}. Authorization must be
 // "Bearer <token>" or "Token <token>" (401 otherwise); RequireToken pins
-// the token. The /__sim endpoints of sim.Core are mounted too.
+// the token (sim.Gate). The /__sim endpoints of sim.Core are mounted too.
 package replicatesim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -38,19 +45,20 @@ import (
 	"github.com/aiprod/aiprod/pkg/sim"
 )
 
+// PageSize is how many predictions one page of GET /v1/predictions holds,
+// as on Replicate.
+const PageSize = 100
+
 // Sim is a simulated Replicate API. Safe for concurrent use.
 type Sim struct {
 	core      *sim.Core
 	now       func() time.Time
 	queueTime time.Duration
 	runTime   time.Duration
-	baseOnce  sync.Once
-	hasBase   bool
 
-	mu    sync.Mutex
-	token string // "" accepts any non-empty token
-	preds map[string]*meta
-	order []string // ids, oldest first
+	mu       sync.Mutex
+	preds    map[string]*meta
+	pageSize int
 }
 
 // meta is what the simulator adds to a core generation.
@@ -69,8 +77,8 @@ func New(cfg sim.Config) *Sim {
 		now:       cfg.Now,
 		queueTime: cfg.QueueTime,
 		runTime:   cfg.RunTime,
-		hasBase:   cfg.BaseURL != "",
 		preds:     map[string]*meta{},
+		pageSize:  PageSize,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -88,60 +96,39 @@ func New(cfg sim.Config) *Sim {
 func (s *Sim) Core() *sim.Core { return s.core }
 
 // RequireToken makes the simulator accept only token ("" accepts any
-// non-empty token, the default).
-func (s *Sim) RequireToken(token string) {
+// non-empty token, the default). It is Core().SetCredential.
+func (s *Sim) RequireToken(token string) { s.core.SetCredential(token) }
+
+// SetPageSize sets how many predictions one page of GET /v1/predictions
+// holds (PageSize by default), so that tests can make a listing span pages.
+func (s *Sim) SetPageSize(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.token = token
+	s.pageSize = max(n, 1)
 }
 
 // Handler serves Replicate's predictions protocol and the /__sim endpoints.
 func (s *Sim) Handler() http.Handler {
+	g := sim.Gate{Core: s.core, Schemes: []string{"Bearer", "Token"}, Error: writeFault}
 	mux := http.NewServeMux()
 	s.core.Mount(mux)
-	mux.HandleFunc("POST /v1/models/{owner}/{name}/predictions", s.protocol(s.create))
-	mux.HandleFunc("GET /v1/predictions/{id}", s.protocol(s.get))
-	mux.HandleFunc("POST /v1/predictions/{id}/cancel", s.protocol(s.cancel))
-	mux.HandleFunc("GET /v1/predictions", s.protocol(s.list))
+	mux.HandleFunc("POST /v1/models/{owner}/{name}/predictions", g.Wrap(s.create))
+	mux.HandleFunc("GET /v1/predictions/{id}", g.Wrap(s.get))
+	mux.HandleFunc("POST /v1/predictions/{id}/cancel", g.Wrap(s.cancel))
+	mux.HandleFunc("GET /v1/predictions", g.Wrap(s.list))
 	return mux
 }
 
-func (s *Sim) protocol(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.hasBase {
-			s.baseOnce.Do(func() { s.core.SetBaseURL(origin(r)) })
-		}
-		if code := s.core.Inject(); code != 0 {
-			if code == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "1")
-				problem(w, code, "Request was throttled", "Request was throttled. Your rate limit resets in ~1s.")
-				return
-			}
-			problem(w, code, http.StatusText(code), "The service is temporarily unavailable. Please try again.")
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			tok, ok = strings.CutPrefix(auth, "Token ")
-		}
-		s.mu.Lock()
-		want := s.token
-		s.mu.Unlock()
-		if !ok || strings.TrimSpace(tok) == "" || (want != "" && tok != want) {
-			problem(w, http.StatusUnauthorized, "Unauthenticated", "You did not pass a valid authentication token")
-			return
-		}
-		h(w, r)
+// writeFault answers an injected error or a refused token as Replicate does.
+func writeFault(w http.ResponseWriter, code int) {
+	switch code {
+	case http.StatusTooManyRequests:
+		problem(w, code, "Request was throttled", fmt.Sprintf("Request was throttled. Your rate limit resets in ~%ds.", sim.RetryAfterSeconds))
+	case http.StatusUnauthorized:
+		problem(w, code, "Unauthenticated", "You did not pass a valid authentication token")
+	default:
+		problem(w, code, http.StatusText(code), "The service is temporarily unavailable. Please try again.")
 	}
-}
-
-func origin(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 type invalidField struct {
@@ -217,7 +204,6 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request) {
 	g := s.core.Submit(prompt, model, duration, in)
 	s.mu.Lock()
 	s.preds[g.ID] = &meta{model: model, input: in, deadline: deadline}
-	s.order = append(s.order, g.ID)
 	s.mu.Unlock()
 	p, _ := s.prediction(r, g.ID)
 	writeJSON(w, http.StatusCreated, p)
@@ -253,17 +239,61 @@ func (s *Sim) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after, before time.Time
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_after", &after}, {"created_before", &before}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "Invalid "+f.name, f.name+" must be an ISO 8601 date-time, such as 2026-11-25T12:00:00Z")
+			return
+		}
+		*f.dst = t
+	}
+	var ids []string
+	for _, g := range s.core.List() {
+		if (after.IsZero() || !g.CreatedAt.Before(after)) && (before.IsZero() || g.CreatedAt.Before(before)) {
+			ids = append(ids, g.ID)
+		}
+	}
+	start := 0
+	if c := q.Get("cursor"); c != "" {
+		last, err := base64.RawURLEncoding.DecodeString(c)
+		i := slices.Index(ids, string(last))
+		if err != nil || i < 0 {
+			problem(w, http.StatusBadRequest, "Invalid cursor", "The cursor is not valid.")
+			return
+		}
+		start = i + 1
+	}
 	s.mu.Lock()
-	ids := slices.Clone(s.order)
+	size := s.pageSize
 	s.mu.Unlock()
-	slices.Reverse(ids)
-	results := make([]map[string]any, 0, len(ids))
-	for _, id := range ids {
+	end := min(start+size, len(ids))
+	results := make([]map[string]any, 0, end-start)
+	for _, id := range ids[start:end] {
 		if p, ok := s.prediction(r, id); ok {
 			results = append(results, p)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"next": nil, "previous": nil, "results": results})
+	var next any
+	if end < len(ids) {
+		nq := url.Values{}
+		for _, k := range []string{"created_after", "created_before"} {
+			if v := q.Get(k); v != "" {
+				nq.Set(k, v)
+			}
+		}
+		nq.Set("cursor", base64.RawURLEncoding.EncodeToString([]byte(ids[end-1])))
+		next = sim.Origin(r) + "/v1/predictions?" + nq.Encode()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"next": next, "previous": nil, "results": results})
 }
 
 // prediction renders a prediction as Replicate does, applying its
@@ -325,7 +355,7 @@ func (s *Sim) prediction(r *http.Request, id string) (map[string]any, bool) {
 			errText = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
 		}
 	}
-	base := origin(r) + "/v1/predictions/" + id
+	base := sim.Origin(r) + "/v1/predictions/" + id
 	p := map[string]any{
 		"id": id, "model": mc.model, "version": "hidden", "input": mc.input,
 		"logs": "", "output": output, "error": errText, "status": status, "data_removed": false,

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,5 +114,51 @@ func TestDevStackEndpoints(t *testing.T) {
 			require.Contains(t, body["detail"], "resets in ~1s")
 			return
 		}
+	}
+}
+
+func TestListPagesAndFilters(t *testing.T) {
+	t.Parallel()
+	clk := sim.NewManualClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	s := replicatesim.New(sim.Config{Now: clk.Now})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	var ids []string // oldest first
+	for i := range 5 {
+		code, _, p := call(t, srv, http.MethodPost, create, "Bearer t", `{"input":{"prompt":"fox `+strconv.Itoa(i)+`"}}`)
+		require.Equal(t, http.StatusCreated, code)
+		ids = append(ids, p["id"].(string))
+		clk.Advance(time.Minute)
+	}
+	s.SetPageSize(2)
+
+	// all follows "next" from path and returns the ids, newest first.
+	all := func(path string) []string {
+		var got []string
+		for pages := 0; path != ""; pages++ {
+			require.Less(t, pages, 10)
+			code, _, body := call(t, srv, http.MethodGet, path, "Bearer t", "")
+			require.Equal(t, http.StatusOK, code, path)
+			require.LessOrEqual(t, len(body["results"].([]any)), 2)
+			for _, r := range body["results"].([]any) {
+				got = append(got, r.(map[string]any)["id"].(string))
+			}
+			path = ""
+			if next, ok := body["next"].(string); ok {
+				require.True(t, strings.HasPrefix(next, srv.URL+"/v1/predictions?"), next)
+				path = strings.TrimPrefix(next, srv.URL)
+			}
+		}
+		return got
+	}
+	require.Equal(t, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}, all("/v1/predictions"))
+	require.Equal(t, []string{ids[4], ids[3], ids[2]}, all("/v1/predictions?created_after=2026-11-25T12:02:00Z"),
+		"created_after is inclusive, and kept on the next pages")
+	require.Equal(t, []string{ids[1], ids[0]}, all("/v1/predictions?created_before=2026-11-25T12:02:00Z"))
+
+	for _, q := range []string{"?cursor=bm9wZQ", "?created_after=yesterday"} {
+		code, _, body := call(t, srv, http.MethodGet, "/v1/predictions"+q, "Bearer t", "")
+		require.Equal(t, http.StatusBadRequest, code, q)
+		require.NotEmpty(t, body["detail"])
 	}
 }

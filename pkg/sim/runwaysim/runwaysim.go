@@ -18,7 +18,7 @@ import (
 const APIVersion = "2024-11-06"
 
 // RetryAfterSeconds is the Retry-After the simulator sends with an injected 429.
-const RetryAfterSeconds = 1
+const RetryAfterSeconds = sim.RetryAfterSeconds
 
 // maxBody caps request bodies (data URIs may reach 5 MB).
 const maxBody = 6 << 20
@@ -89,10 +89,11 @@ func New(cfg sim.Config) *Sim {
 		s.now = time.Now
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/text_to_video", s.api(s.create(textToVideo, false)))
-	mux.HandleFunc("POST /v1/image_to_video", s.api(s.create(imageToVideo, true)))
-	mux.HandleFunc("GET /v1/tasks/{id}", s.api(s.getTask))
-	mux.HandleFunc("DELETE /v1/tasks/{id}", s.api(s.deleteTask))
+	g := s.gate()
+	mux.HandleFunc("POST /v1/text_to_video", g.Wrap(s.create(textToVideo, false)))
+	mux.HandleFunc("POST /v1/image_to_video", g.Wrap(s.create(imageToVideo, true)))
+	mux.HandleFunc("GET /v1/tasks/{id}", g.Wrap(s.getTask))
+	mux.HandleFunc("DELETE /v1/tasks/{id}", g.Wrap(s.deleteTask))
 	s.core.Mount(mux)
 	s.handler = mux
 	return s
@@ -101,45 +102,44 @@ func New(cfg sim.Config) *Sim {
 // Handler serves the Runway protocol and the /__sim endpoints.
 func (s *Sim) Handler() http.Handler { return s.handler }
 
-// Core is the simulator's core: faults, stats, base URL.
+// Core is the simulator's core: faults, stats, base URL, credential.
 func (s *Sim) Core() *sim.Core { return s.core }
+
+// RequireKey makes the simulator accept only key ("" accepts any non-empty
+// key, the default). It is Core().SetCredential.
+func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
 
 // writeError answers in Runway's error shape, {"error": "..."}.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", fmt.Sprint(RetryAfterSeconds))
-	}
 	sim.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-// api wraps a protocol handler: injected faults first, then the
-// credential and the API version, as Runway checks them.
-func (s *Sim) api(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if code := s.core.Inject(); code != 0 {
-			writeError(w, code, injectedMessage(code))
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || strings.TrimSpace(token) == "" {
-			writeError(w, http.StatusUnauthorized, "Invalid API key. Pass your key as a bearer token in the Authorization header.")
-			return
-		}
-		switch v := r.Header.Get("X-Runway-Version"); {
-		case v == "":
-			writeError(w, http.StatusBadRequest, "The X-Runway-Version header is required. Set it to "+APIVersion+".")
-			return
-		case v != APIVersion:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Runway-Version %q.", v))
-			return
-		}
-		h(w, r)
+// gate checks what Runway checks before a call: injected faults first, then
+// the credential and the API version.
+func (s *Sim) gate() sim.Gate {
+	return sim.Gate{
+		Core:    s.core,
+		Schemes: []string{"Bearer"},
+		Error:   func(w http.ResponseWriter, code int) { writeError(w, code, message(code)) },
+		Check: func(w http.ResponseWriter, r *http.Request) bool {
+			switch v := r.Header.Get("X-Runway-Version"); {
+			case v == "":
+				writeError(w, http.StatusBadRequest, "The X-Runway-Version header is required. Set it to "+APIVersion+".")
+				return false
+			case v != APIVersion:
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Runway-Version %q.", v))
+				return false
+			}
+			return true
+		},
 	}
 }
 
-func injectedMessage(code int) string {
+// message is Runway's text for an injected error or a refused key.
+func message(code int) string {
 	switch code {
+	case http.StatusUnauthorized:
+		return "Invalid API key. Pass your key as a bearer token in the Authorization header."
 	case http.StatusTooManyRequests:
 		return "You have exceeded the rate limit for this endpoint. Please slow down."
 	case http.StatusServiceUnavailable, http.StatusBadGateway:

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,32 +15,15 @@ import (
 	"github.com/aiprod/aiprod/pkg/sim/runwaysim"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	sim   *runwaysim.Sim
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *sim.ManualClock
 }
 
 func setup(t *testing.T) env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := sim.NewManualClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	s := runwaysim.New(sim.Config{QueueTime: 10 * time.Millisecond, RunTime: 30 * time.Millisecond, Now: clk.Now})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

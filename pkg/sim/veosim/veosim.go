@@ -29,7 +29,7 @@
 // 429 is RESOURCE_EXHAUSTED with Retry-After: 1, every error body is
 // Google's {"error": {"code", "message", "status"}}. Authorization must be
 // "Bearer <any non-empty token>" (401 UNAUTHENTICATED otherwise);
-// RequireToken pins the token. The /__sim endpoints of sim.Core are
+// RequireToken pins the token (sim.Gate). The /__sim endpoints of sim.Core are
 // mounted too.
 package veosim
 
@@ -47,13 +47,10 @@ import (
 
 // Sim is a simulated Vertex AI Veo API. Safe for concurrent use.
 type Sim struct {
-	core     *sim.Core
-	baseOnce sync.Once
-	hasBase  bool
+	core *sim.Core
 
-	mu    sync.Mutex
-	token string // "" accepts any non-empty token
-	ops   map[string]op
+	mu  sync.Mutex
+	ops map[string]op
 }
 
 type op struct {
@@ -65,66 +62,40 @@ type op struct {
 // New returns a simulator whose generations follow cfg. When cfg.BaseURL is
 // empty, the first request's host becomes the base of video URLs.
 func New(cfg sim.Config) *Sim {
-	return &Sim{core: sim.NewCore(cfg), hasBase: cfg.BaseURL != "", ops: map[string]op{}}
+	return &Sim{core: sim.NewCore(cfg), ops: map[string]op{}}
 }
 
 // Core returns the simulator's core (faults, stats, generations).
 func (s *Sim) Core() *sim.Core { return s.core }
 
 // RequireToken makes the simulator accept only token ("" accepts any
-// non-empty token, the default).
-func (s *Sim) RequireToken(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.token = token
-}
+// non-empty token, the default). It is Core().SetCredential.
+func (s *Sim) RequireToken(token string) { s.core.SetCredential(token) }
 
 // Handler serves the Veo protocol and the /__sim endpoints.
 func (s *Sim) Handler() http.Handler {
+	g := sim.Gate{Core: s.core, Schemes: []string{"Bearer"}, Error: writeFault}
 	mux := http.NewServeMux()
 	s.core.Mount(mux)
 	// The last segment is "{model}:{verb}"; ServeMux wildcards take whole
 	// segments, so the verb is split off by hand.
-	mux.HandleFunc("POST /v1/projects/{project}/locations/{location}/publishers/google/models/{modelVerb}", s.protocol(s.route))
+	mux.HandleFunc("POST /v1/projects/{project}/locations/{location}/publishers/google/models/{modelVerb}", g.Wrap(s.route))
 	return mux
 }
 
-func (s *Sim) protocol(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.hasBase {
-			s.baseOnce.Do(func() { s.core.SetBaseURL(origin(r)) })
-		}
-		if code := s.core.Inject(); code != 0 {
-			switch code {
-			case http.StatusTooManyRequests:
-				w.Header().Set("Retry-After", "1")
-				googleError(w, code, "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model. Please submit a quota increase request.")
-			case http.StatusInternalServerError:
-				googleError(w, code, "INTERNAL", "Internal error encountered.")
-			default:
-				googleError(w, code, "UNAVAILABLE", "The service is currently unavailable.")
-			}
-			return
-		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		s.mu.Lock()
-		want := s.token
-		s.mu.Unlock()
-		if !ok || strings.TrimSpace(tok) == "" || (want != "" && tok != want) {
-			googleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
-				"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
-			return
-		}
-		h(w, r)
+// writeFault answers an injected error or a refused token as Google does.
+func writeFault(w http.ResponseWriter, code int) {
+	switch code {
+	case http.StatusTooManyRequests:
+		googleError(w, code, "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model. Please submit a quota increase request.")
+	case http.StatusUnauthorized:
+		googleError(w, code, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
+	case http.StatusInternalServerError:
+		googleError(w, code, "INTERNAL", "Internal error encountered.")
+	default:
+		googleError(w, code, "UNAVAILABLE", "The service is currently unavailable.")
 	}
-}
-
-func origin(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func (s *Sim) route(w http.ResponseWriter, r *http.Request) {

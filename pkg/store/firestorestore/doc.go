@@ -17,13 +17,15 @@
 //
 // # Indexes
 //
-// ListJobs needs two composite indexes, and the large or nested job fields
-// are exempted from single-field indexing; indexes.json beside this file
-// holds both, with the TTL policies, in the firestore.indexes.json format
-// (firebase deploy --only firestore:indexes, or the Terraform equivalent):
+// ListJobs and ListStale need composite indexes, and the large or nested
+// job fields are exempted from single-field indexing; indexes.json beside
+// this file holds both, with the TTL policies, in the firestore.indexes.json
+// format (firebase deploy --only firestore:indexes, or the Terraform
+// equivalent):
 //
 //	jobs: project_id ASC, created_at DESC, __name__ DESC
 //	jobs: project_id ASC, status ASC, created_at DESC, __name__ DESC
+//	jobs: status ASC, updated_at ASC, __name__ ASC (ListStale)
 //
 // # Transactions and errors
 //

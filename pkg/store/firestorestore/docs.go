@@ -46,6 +46,8 @@ type jobDoc struct {
 	CreatedAt           time.Time    `firestore:"created_at"`
 	UpdatedAt           time.Time    `firestore:"updated_at"`
 	CompletedAt         *time.Time   `firestore:"completed_at,omitempty"`
+	Redrives            int          `firestore:"redrives,omitempty"`
+	RedrivenAt          *time.Time   `firestore:"redriven_at,omitempty"`
 	ExpireAt            time.Time    `firestore:"expire_at"`
 }
 
@@ -72,6 +74,7 @@ type attemptDoc struct {
 	Handle              string     `firestore:"handle,omitempty"`
 	Error               *errorDoc  `firestore:"error,omitempty"`
 	EstimatedCostMicros int64      `firestore:"estimated_cost_micros"`
+	ReservedMicros      int64      `firestore:"reserved_micros,omitempty"`
 	CostMicros          int64      `firestore:"cost_micros"`
 	StartedAt           time.Time  `firestore:"started_at"`
 	SubmittedAt         *time.Time `firestore:"submitted_at,omitempty"`
@@ -146,6 +149,8 @@ func toJobDoc(j *job.Job) jobDoc {
 		CreatedAt:           j.CreatedAt,
 		UpdatedAt:           j.UpdatedAt,
 		CompletedAt:         j.CompletedAt,
+		Redrives:            j.Redrives,
+		RedrivenAt:          j.RedrivenAt,
 		ExpireAt:            j.CreatedAt.Add(Retention),
 	}
 	if m := j.Request.MaxCostUSD; m != nil {
@@ -161,6 +166,7 @@ func toJobDoc(j *job.Job) jobDoc {
 			Handle:              a.Handle,
 			Error:               toErrorDoc(a.Error),
 			EstimatedCostMicros: int64(a.EstimatedCost),
+			ReservedMicros:      int64(a.Reserved),
 			CostMicros:          int64(a.Cost),
 			StartedAt:           a.StartedAt,
 			SubmittedAt:         a.SubmittedAt,
@@ -205,6 +211,8 @@ func fromJobDoc(id string, d jobDoc) *job.Job {
 		CreatedAt:        d.CreatedAt,
 		UpdatedAt:        d.UpdatedAt,
 		CompletedAt:      d.CompletedAt,
+		Redrives:         d.Redrives,
+		RedrivenAt:       d.RedrivenAt,
 	}
 	if m := d.Request.MaxCostMicros; m != nil {
 		v := money.Micros(*m)
@@ -219,6 +227,7 @@ func fromJobDoc(id string, d jobDoc) *job.Job {
 			Handle:          a.Handle,
 			Error:           fromErrorDoc(a.Error),
 			EstimatedCost:   money.Micros(a.EstimatedCostMicros),
+			Reserved:        money.Micros(a.ReservedMicros),
 			Cost:            money.Micros(a.CostMicros),
 			StartedAt:       a.StartedAt,
 			SubmittedAt:     a.SubmittedAt,

@@ -42,6 +42,9 @@ type Store struct {
 	events   map[string]map[string]store.Event // job id → event id → event
 	backends map[string]store.BackendState
 	keys     map[string]store.APIKey
+	budget   budgetData // budget.go
+
+	slots map[string]store.Slot // "<backend>/<index>" → slot (slots.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -254,6 +257,7 @@ type tx struct {
 	writes         []write
 	readAfterWrite bool // a read after a write was refused: fail the commit
 	done           bool
+	ledgerCreates  map[string]bool // ledger ids created in this tx (budget.go)
 }
 
 // write is one buffered write.

@@ -83,7 +83,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"BackendAbsentIsEnabledAndClosed", testBackendAbsent},
 		{"UpdateBackendPersists", testUpdateBackend},
 		{"APIKeys", testAPIKeys},
+		{"Slots", testSlots},
+		{"ListStale", testListStale},
 	}
+	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,81 @@
+package providerhttp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxMessage caps how much of a provider's text goes into an error.
+const MaxMessage = 300
+
+// Clip shortens s to MaxMessage bytes at a rune boundary, adding "…", and
+// replaces control characters with spaces, so that provider text cannot
+// flood or forge log lines.
+func Clip(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= MaxMessage {
+		return s
+	}
+	cut := MaxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Redacted replaces a secret in error text.
+const Redacted = "[REDACTED]"
+
+// RedactText returns s with every occurrence of secret replaced.
+func RedactText(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, Redacted)
+}
+
+// Redact returns err with secret removed from its text (err itself when it
+// does not hold it). errors.Is still matches what err matches, so context
+// errors stay visible; the original text is not reachable through Unwrap.
+func Redact(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redacted{msg: RedactText(err.Error(), secret), err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string        { return r.msg }
+func (r *redacted) Is(target error) bool { return errors.Is(r.err, target) }
+
+// FieldError is one item of a FastAPI-style validation error body,
+// {"detail": [{"loc": ["body", "duration"], "msg": "...", "type": "..."}]},
+// which Luma and fal send.
+type FieldError struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+// String is "body.duration: <msg>".
+func (f FieldError) String() string {
+	parts := make([]string, 0, len(f.Loc))
+	for _, l := range f.Loc {
+		parts = append(parts, fmt.Sprint(l))
+	}
+	if len(parts) == 0 {
+		return f.Msg
+	}
+	return strings.Join(parts, ".") + ": " + f.Msg
+}

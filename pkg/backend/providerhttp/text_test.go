@@ -1,0 +1,86 @@
+package providerhttp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
+	"github.com/aiprod/aiprod/pkg/errclass"
+)
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "a b c", providerhttp.Clip("a\nb\x7fc"))
+	long := strings.Repeat("é", providerhttp.MaxMessage) // 2 bytes each
+	got := providerhttp.Clip(long)
+	require.True(t, utf8.ValidString(got))
+	require.True(t, strings.HasSuffix(got, "…"))
+	require.LessOrEqual(t, len(got), providerhttp.MaxMessage+len("…"))
+	require.Equal(t, "short", providerhttp.Clip("short"))
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, providerhttp.Redact(nil, secret))
+	plain := errors.New("no secret here")
+	require.Same(t, plain, providerhttp.Redact(plain, secret))
+	require.Same(t, plain, providerhttp.Redact(plain, ""))
+	err := providerhttp.Redact(fmt.Errorf("key %s: %w", secret, context.Canceled), secret)
+	require.EqualError(t, err, "key [REDACTED]: context canceled")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "x", providerhttp.RedactText("x", ""))
+}
+
+func TestFieldError(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "body.frames.0: bad", providerhttp.FieldError{Loc: []any{"body", "frames", 0.0}, Msg: "bad"}.String())
+	require.Equal(t, "bad", providerhttp.FieldError{Msg: "bad"}.String())
+}
+
+func TestPathSegment(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"abc", " 17f20503-6c24-4c16-946b-35dbbce2af2f ", "gm3qorzdhgbfurvjtvhg6dckhu"} {
+		id, err := providerhttp.PathSegment("acme", ok, "a thing id")
+		require.NoError(t, err)
+		require.Equal(t, strings.TrimSpace(ok), id)
+	}
+	for _, bad := range []string{"", "  ", "a/b", "../x", "a?b", "a#b", "a%2fb", "a b", strings.Repeat("x", 129)} {
+		_, err := providerhttp.PathSegment("acme", bad, "a thing id")
+		require.Equal(t, errclass.Permanent, errclass.Of(err), "%q", bad)
+		require.ErrorContains(t, err, "acme: invalid handle")
+		require.ErrorContains(t, err, "want a thing id")
+	}
+}
+
+func TestSettings(t *testing.T) {
+	t.Parallel()
+	ok := providerhttp.Settings{Endpoint: "https://api.acme.test", APIKey: "k", KeyEnv: "ACME_KEY"}
+	require.NoError(t, ok.Validate("acme"))
+	tests := []struct {
+		name string
+		edit func(*providerhttp.Settings)
+		want string
+	}{
+		{"no key", func(s *providerhttp.Settings) { s.APIKey = " " }, "acme: Config.APIKey is required (set ACME_KEY)"},
+		{"relative endpoint", func(s *providerhttp.Settings) { s.Endpoint = "api.acme.test" }, "acme: Config.Endpoint must be an absolute http(s) URL"},
+		{"ftp endpoint", func(s *providerhttp.Settings) { s.Endpoint = "ftp://api.acme.test" }, "Config.Endpoint"},
+		{"negative poll", func(s *providerhttp.Settings) { s.PollInterval = -time.Second }, "acme: Config.PollInterval must not be negative"},
+	}
+	for _, tt := range tests {
+		s := ok
+		tt.edit(&s)
+		require.ErrorContains(t, s.Validate("acme"), tt.want, tt.name)
+	}
+	require.NoError(t, providerhttp.Settings{Endpoint: "http://localhost:1"}.Validate("veo"), "no KeyEnv, no key needed")
+
+	c := providerhttp.HTTPClientOr(nil, 5*time.Second)
+	require.Equal(t, 5*time.Second, c.Timeout)
+	require.Same(t, c, providerhttp.HTTPClientOr(c, time.Second))
+}

@@ -1,0 +1,78 @@
+package budget
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+// Threshold events on aiprod-events.
+const (
+	// EventTypeThreshold is the "type" of a threshold event, in its data and
+	// in its message attribute AttrEventType.
+	EventTypeThreshold = "budget_threshold"
+	// AttrEventType is the message attribute that tells budget events from
+	// job lifecycle events (which have no such attribute) on aiprod-events.
+	AttrEventType = "event_type"
+)
+
+// ThresholdEvent is the data of a threshold event published to
+// aiprod-events:
+//
+//	{"type":"budget_threshold","project_id":"dev","period":"2026-11","threshold":80,
+//	 "spent_usd":30,"reserved_usd":10.5,"limit_usd":50}
+//
+// Spent plus reserved is what reached the threshold.
+type ThresholdEvent struct {
+	Type      string       `json:"type"`
+	ProjectID string       `json:"project_id"`
+	Period    string       `json:"period"`
+	Threshold int          `json:"threshold"`
+	Spent     money.Micros `json:"spent_usd"`
+	Reserved  money.Micros `json:"reserved_usd"`
+	Limit     money.Micros `json:"limit_usd"`
+}
+
+// Event returns the event that announces c.
+func (c Crossing) Event() ThresholdEvent {
+	return ThresholdEvent{
+		Type: EventTypeThreshold, ProjectID: c.ProjectID, Period: c.Period, Threshold: c.Threshold,
+		Spent: c.Spent, Reserved: c.Reserved, Limit: c.Limit,
+	}
+}
+
+// PublishThresholds publishes one event per crossing to aiprod-events, with
+// attributes project_id and event_type, in a producer span of ctx's trace.
+// Call it after the transaction that returned the crossings committed. It
+// tries every crossing and returns the errors joined.
+//
+// Delivery is at most once: the crossing is recorded (Period.Notified) in
+// the transaction, so an event whose publish fails is not published again.
+// Callers log the error.
+func PublishThresholds(ctx context.Context, pub queue.Publisher, crossings []Crossing) error {
+	var errs []error
+	for _, c := range crossings {
+		data, err := json.Marshal(c.Event())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		attrs := map[string]string{queue.AttrProjectID: c.ProjectID, AttrEventType: EventTypeThreshold}
+		pctx, span, attrs := telemetry.StartProducer(ctx, queue.TopicEvents, attrs, telemetry.AttrProjectID.String(c.ProjectID))
+		_, err = pub.Publish(pctx, queue.TopicEvents, queue.Message{Data: data, Attributes: attrs})
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "publish failed")
+			errs = append(errs, fmt.Errorf("publish %d%% threshold of project %s in %s: %w", c.Threshold, c.ProjectID, c.Period, err))
+		}
+		span.End()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,395 @@
+package budget
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// JobTx is the budget side of one store transaction that changes one job:
+// it reserves for a new attempt (router), settles an attempt that ended
+// (worker, API cancel) and releases what a job that ends still holds.
+//
+// Use it in three steps inside store.Store.RunTx, because Firestore
+// transactions read everything before they write:
+//
+//  1. Prepare(tx, j) with the job as read, before changing it and before
+//     any write of the transaction. It reads the ledger entry of the job's
+//     latest attempt and the budget documents that settling may touch.
+//  2. Change the job. The router calls Reserve (which may read too, so also
+//     before any write) and records the reservation on the new attempt.
+//  3. Apply(tx, j, now) with the job as it will be written: it writes the
+//     ledger entry and the periods, and returns the thresholds crossed.
+//     Only writes follow.
+//
+// A transaction that only ends an attempt or the job (the worker's
+// outcomes) can use SettleJob instead, which does both steps and reads
+// nothing when the change settles nothing.
+//
+// A JobTx is used by one goroutine, in one run of a transaction function
+// (make a new one when the store runs the function again).
+type JobTx struct {
+	jobID, project, user string
+	wasTerminal          bool
+	n                    int                // attempts when prepared
+	ledger               *store.LedgerEntry // of attempt n, when it exists
+	attemptPeriod        string             // period of attempt n
+
+	cfg   *store.Budget
+	books map[string]*book // by period
+
+	hold     holding
+	settled  bool               // attempt n settled in this transaction
+	entry    *store.LedgerEntry // to create
+	reserved bool               // Reserve succeeded
+	applied  bool
+}
+
+// holding is what the job holds reserved, on which period.
+type holding struct {
+	period string
+	amount money.Micros
+}
+
+// book is one period of the project and, when the job has a user, of the
+// user, as read and as changed in memory.
+type book struct {
+	project store.Period
+	user    *store.Period
+	dirty   bool
+}
+
+// Prepare reads what a transaction changing job j needs of the budget:
+// the ledger entry of j's latest attempt and, when that attempt is not
+// settled yet or the job still holds a reservation, the budget and the
+// period (project and user) of that attempt. j is the job as read in this
+// transaction, before any change; call Prepare before any write.
+func Prepare(tx store.Tx, j *job.Job) (*JobTx, error) {
+	t := &JobTx{
+		jobID: j.ID, project: j.ProjectID, user: j.UserID,
+		wasTerminal: j.Status.Terminal(), n: len(j.Attempts),
+		books: map[string]*book{},
+	}
+	if t.n == 0 {
+		return t, nil
+	}
+	a := j.Attempt(t.n)
+	t.attemptPeriod = PeriodOf(a.StartedAt)
+	e, err := tx.GetLedger(store.LedgerID(j.ID, t.n))
+	switch {
+	case err == nil:
+		t.ledger = &e
+		if !t.wasTerminal {
+			t.hold = holding{t.attemptPeriod, e.Carried}
+		}
+	case errors.Is(err, errclass.NotFound):
+		t.hold = holding{t.attemptPeriod, a.Reserved}
+	default:
+		return nil, fmt.Errorf("budget: read ledger of job %s attempt %d: %w", j.ID, t.n, err)
+	}
+	if t.ledger == nil || t.hold.amount > 0 {
+		if _, err := t.load(tx, t.attemptPeriod); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// load reads (once) the budget and the period's documents.
+func (t *JobTx) load(tx store.Tx, period string) (*book, error) {
+	if b, ok := t.books[period]; ok {
+		return b, nil
+	}
+	if t.applied {
+		return nil, errclass.New(errclass.Permanent, "budget: read after Apply")
+	}
+	if t.cfg == nil {
+		cfg, err := tx.GetBudget(t.project)
+		if err != nil {
+			return nil, fmt.Errorf("budget: read budget of project %s: %w", t.project, err)
+		}
+		t.cfg = &cfg
+	}
+	p, err := tx.GetPeriod(t.project, period)
+	if err != nil {
+		return nil, fmt.Errorf("budget: read period %s of project %s: %w", period, t.project, err)
+	}
+	b := &book{project: p}
+	if t.user != "" {
+		u, err := tx.GetUserPeriod(t.project, period, t.user)
+		if err != nil {
+			return nil, fmt.Errorf("budget: read period %s of user %q in project %s: %w", period, t.user, t.project, err)
+		}
+		b.user = &u
+	}
+	t.books[period] = b
+	return b, nil
+}
+
+// Held returns what the job holds reserved now (as changed in memory).
+func (t *JobTx) Held() money.Micros { return t.hold.amount }
+
+// Reserve reserves estimate for the job's next attempt, to be dispatched at
+// now, on the period of now: for the project and, when the job has a user,
+// for the user; both limits must allow it. A reservation the job still
+// holds from its previous attempt (failover) is moved, not added: only the
+// difference must fit. The previous attempt is settled first if it was not
+// (its cost charged, the rest carried over).
+//
+// When the budget refuses, Reserve returns an *ExceededError (errclass.
+// Budget) and reserves nothing; the caller fails the job and still calls
+// Apply, which releases what the job held. On success the caller must set
+// the new attempt's Reserved to estimate and its StartedAt to now. Reserve
+// may read, so call it before any write of the transaction.
+func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time.Time) error {
+	if t.applied || t.reserved {
+		return errclass.New(errclass.Permanent, "budget: Reserve after Apply or a successful Reserve")
+	}
+	if estimate < 0 {
+		return errclass.New(errclass.Permanent, "budget: negative estimate %s", estimate)
+	}
+	if err := t.settlePending(j, true, now); err != nil {
+		return err
+	}
+	period := PeriodOf(now)
+	nb, err := t.load(tx, period)
+	if err != nil {
+		return err
+	}
+	limit, userLimit := t.cfg.MonthlyLimit, UserLimit(*t.cfg, t.user)
+	old := t.hold
+	if old.amount == 0 || old.period == period {
+		p, err := Move(nb.project, limit, old.amount, estimate)
+		if err != nil {
+			return err
+		}
+		var u store.Period
+		if nb.user != nil {
+			if u, err = Move(*nb.user, userLimit, old.amount, estimate); err != nil {
+				return err
+			}
+			*nb.user = u
+		}
+		nb.project, nb.dirty = p, true
+	} else {
+		// The held reservation is on an earlier month: give it back there
+		// and reserve the new estimate on this month.
+		p, err := Reserve(nb.project, limit, estimate)
+		if err != nil {
+			return err
+		}
+		var u store.Period
+		if nb.user != nil {
+			if u, err = Reserve(*nb.user, userLimit, estimate); err != nil {
+				return err
+			}
+			*nb.user = u
+		}
+		nb.project, nb.dirty = p, true
+		ob := t.books[old.period] // loaded by Prepare, since it holds
+		ob.apply(old.amount, 0)
+	}
+	t.hold = holding{period, estimate}
+	t.reserved = true
+	return nil
+}
+
+// apply releases reserved and charges cost on the book.
+func (b *book) apply(reserved, cost money.Micros) {
+	b.project = Settle(b.project, reserved, cost)
+	if b.user != nil {
+		*b.user = Settle(*b.user, reserved, cost)
+	}
+	b.dirty = true
+}
+
+// settlePending settles attempt n when it has no ledger entry yet: its cost
+// is charged and its reservation released, entirely when the job ends
+// (carry false), or up to its cost when the job goes on to another attempt
+// (carry true: the rest stays held for that attempt).
+func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
+	if t.n == 0 || t.ledger != nil || t.settled {
+		return nil
+	}
+	if j.ID != t.jobID || len(j.Attempts) < t.n {
+		return errclass.New(errclass.Permanent, "budget: job %s is not the prepared job %s", j.ID, t.jobID)
+	}
+	a := j.Attempt(t.n)
+	b := t.books[t.attemptPeriod]
+	held := t.hold.amount
+	release := held
+	if carry {
+		release = min(max(a.Cost, 0), held)
+	}
+	b.apply(release, a.Cost)
+	t.entry = &store.LedgerEntry{
+		ID: store.LedgerID(j.ID, a.Number), JobID: j.ID, Attempt: a.Number,
+		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model,
+		Period: t.attemptPeriod, Seconds: a.DurationSeconds, Status: a.Status,
+		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
+		Released: release, Carried: held - release, Final: !carry,
+		At: store.NormalizeTime(now),
+	}
+	t.hold.amount = held - release
+	t.settled = true
+	return nil
+}
+
+// Crossing is a threshold of a project's monthly limit that its spent +
+// reserved reached for the first time in the period.
+type Crossing struct {
+	ProjectID string
+	Period    string
+	Threshold int // percent: one of Thresholds
+	Limit     money.Micros
+	Spent     money.Micros
+	Reserved  money.Micros
+}
+
+// Apply writes the budget side of the transaction, given j as it will be
+// written (the job passed to Prepare, changed):
+//
+//   - the latest attempt as prepared, when it has no ledger entry yet and
+//     it finished (succeeded, failed, canceled), or the job ended, or the
+//     job moved on to a new attempt, is settled: its ledger entry is
+//     created, its cost added to spent, and its reservation released
+//     (entirely when the job ends; up to its cost, carrying the rest to the
+//     next attempt, when the job goes on);
+//   - a job that ends in this transaction releases what it still holds;
+//   - a new attempt must carry the reservation that Reserve made.
+//
+// Apply is idempotent across transactions: an attempt with a ledger entry
+// is never settled again, and a job that was already terminal when
+// prepared releases nothing more. It returns the thresholds crossed, to be
+// published after the transaction commits (PublishThresholds). It only
+// writes.
+func (t *JobTx) Apply(tx store.Tx, j *job.Job, now time.Time) ([]Crossing, error) {
+	if t.applied {
+		return nil, errclass.New(errclass.Permanent, "budget: Apply called twice")
+	}
+	if j.ID != t.jobID {
+		return nil, errclass.New(errclass.Permanent, "budget: job %s is not the prepared job %s", j.ID, t.jobID)
+	}
+	ends := j.Status.Terminal()
+	if t.n > 0 && t.ledger == nil && !t.settled && len(j.Attempts) >= t.n {
+		a := j.Attempt(t.n)
+		if finished(a.Status) || ends || len(j.Attempts) > t.n {
+			if err := t.settlePending(j, !ends, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ends && !t.wasTerminal && t.hold.amount > 0 {
+		t.books[t.hold.period].apply(t.hold.amount, 0)
+		if e := t.entry; e != nil && e.Period == t.hold.period {
+			// Settled in this transaction as if the job went on (Reserve,
+			// then refused): record that it ended after all.
+			e.Released, e.Carried, e.Final = e.Released+t.hold.amount, e.Carried-t.hold.amount, true
+		}
+		t.hold.amount = 0
+	}
+	if err := t.checkNewAttempt(j); err != nil {
+		return nil, err
+	}
+	t.applied = true
+
+	var crossings []Crossing
+	for _, period := range slices.Sorted(maps.Keys(t.books)) {
+		b := t.books[period]
+		if !b.dirty {
+			continue
+		}
+		var crossed []int
+		b.project, crossed = Crossed(b.project, t.cfg.MonthlyLimit)
+		for _, th := range crossed {
+			crossings = append(crossings, Crossing{
+				ProjectID: t.project, Period: period, Threshold: th,
+				Limit: *t.cfg.MonthlyLimit, Spent: b.project.Spent, Reserved: b.project.Reserved,
+			})
+		}
+		b.project.UpdatedAt = store.NormalizeTime(now)
+		if err := tx.PutPeriod(b.project); err != nil {
+			return nil, fmt.Errorf("budget: write period %s of project %s: %w", period, t.project, err)
+		}
+		if b.user != nil {
+			b.user.UpdatedAt = store.NormalizeTime(now)
+			if err := tx.PutUserPeriod(*b.user); err != nil {
+				return nil, fmt.Errorf("budget: write period %s of user %q in project %s: %w", period, t.user, t.project, err)
+			}
+		}
+	}
+	if t.entry != nil {
+		if err := tx.CreateLedger(*t.entry); err != nil {
+			return nil, fmt.Errorf("budget: write ledger entry %s: %w", t.entry.ID, err)
+		}
+	}
+	return crossings, nil
+}
+
+// checkNewAttempt checks that an attempt added since Prepare carries what
+// Reserve reserved, on the period of its start.
+func (t *JobTx) checkNewAttempt(j *job.Job) error {
+	if len(j.Attempts) <= t.n {
+		if t.reserved {
+			return errclass.New(errclass.Permanent, "budget: job %s: Reserve succeeded but no attempt was added", j.ID)
+		}
+		return nil
+	}
+	a := j.CurrentAttempt()
+	switch {
+	case !t.reserved && a.Reserved != 0:
+		return errclass.New(errclass.Permanent, "budget: job %s attempt %d: Reserved set without Reserve", j.ID, a.Number)
+	case t.reserved && (a.Reserved != t.hold.amount || PeriodOf(a.StartedAt) != t.hold.period):
+		return errclass.New(errclass.Permanent, "budget: job %s attempt %d: Reserved %s in %s, but %s was reserved in %s",
+			j.ID, a.Number, a.Reserved, PeriodOf(a.StartedAt), t.hold.amount, t.hold.period)
+	}
+	return nil
+}
+
+func finished(status string) bool {
+	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
+}
+
+// NeedsSettlement reports whether changing a job from before to after ends
+// its latest attempt (as of before) or the job itself: then the change must
+// settle the budget in the same transaction (SettleJob).
+func NeedsSettlement(before, after *job.Job) bool {
+	if after.Status.Terminal() && !before.Status.Terminal() {
+		return true
+	}
+	n := len(before.Attempts)
+	if n == 0 || len(after.Attempts) < n {
+		return false
+	}
+	return finished(after.Attempt(n).Status) && !finished(before.Attempt(n).Status)
+}
+
+// SettleJob is Prepare and Apply in one call, for a transaction that has
+// read the job (before), changed a copy of it (after) without reading
+// anything else since, and not written yet: when NeedsSettlement, it reads
+// what settling needs and writes the ledger entry and the periods;
+// otherwise it does nothing at all (no reads, so transactions that only
+// record progress do not touch the budget documents). Only writes may follow
+// it in the transaction. It returns the thresholds crossed, to publish after
+// the commit (PublishThresholds).
+//
+// It is the worker's entry point: call it in every outcome transaction
+// (success, failure with or without failover, cancel), with before a clone
+// of the job as read.
+func SettleJob(tx store.Tx, before, after *job.Job, now time.Time) ([]Crossing, error) {
+	if !NeedsSettlement(before, after) {
+		return nil, nil
+	}
+	t, err := Prepare(tx, before)
+	if err != nil {
+		return nil, err
+	}
+	return t.Apply(tx, after, now)
+}

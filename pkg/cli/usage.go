@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/budget"
+	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/devstack"
+	"github.com/aiprod/aiprod/pkg/money"
+)
+
+func init() {
+	register(command{"usage", "[flags] | reconcile [flags]", "show the project's cost, jobs and success rate; reconcile the ledger", runUsage})
+	register(command{"budget", "[flags] | set [flags]", "show the project's budget; set a project's budget (admin)", runBudget})
+}
+
+// addAdminKeyFlag adds --admin-key (AIPROD_ADMIN_KEY, default the dev
+// stack's admin key).
+func addAdminKeyFlag(fs *flag.FlagSet, env *Env) *string {
+	return fs.String("admin-key", envOr(env, "AIPROD_ADMIN_KEY", devstack.AdminKeyDefault), "admin key (AIPROD_ADMIN_KEY)")
+}
+
+func runUsage(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "reconcile" {
+		return runReconcile(ctx, env, args[1:])
+	}
+	fs := newFlags(env, "usage", "[flags]",
+		"Show the project's settled cost, jobs and success rate from the ledger, grouped.\n"+
+			"From and to are RFC 3339 times or dates (a date as --to includes that day); default: this month.\n"+
+			"'aiprod usage reconcile --help' checks the ledger against jobs and budgets.")
+	af := addAPIFlags(fs, env)
+	from := fs.String("from", "", "start of the range (inclusive)")
+	to := fs.String("to", "", "end of the range (exclusive; a date includes that day)")
+	groupBy := fs.String("group-by", "backend", "backend, user or day")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"from": *from, "to": *to, "group_by": *groupBy} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var u api.Usage
+	if err := af.client().Do(ctx, http.MethodGet, "/v1/usage?"+q.Encode(), nil, &u); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, u)
+	}
+	return printUsage(env.Stdout, u)
+}
+
+// printUsage writes usage as a table with a total line.
+func printUsage(w io.Writer, u api.Usage) error {
+	fmt.Fprintf(w, "usage from %s to %s by %s\n\n", u.From.Format("2006-01-02 15:04"), u.To.Format("2006-01-02 15:04"), u.GroupBy)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.ToUpper(string(u.GroupBy))+"\tJOBS\tSUCCEEDED\tFAILED\tSUCCESS_RATE\tCOST_USD\t")
+	var all budget.UsageGroup
+	for _, g := range u.Groups {
+		key := g.Key
+		if key == "" {
+			key = "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", key, g.Jobs, g.Succeeded, g.Failed, rate(g), g.Cost.USD())
+		all.Jobs += g.Jobs
+		all.Succeeded += g.Succeeded
+		all.Failed += g.Failed
+	}
+	all.Cost = u.TotalCost
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", "TOTAL", all.Jobs, all.Succeeded, all.Failed, rate(all), all.Cost.USD())
+	return tw.Flush()
+}
+
+func rate(g budget.UsageGroup) string {
+	if g.Jobs == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d%%", g.SuccessRate())
+}
+
+func runReconcile(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "usage reconcile", "[flags]",
+		"Check one month of a project: ledger total = sum of attempt costs = budget spent, and budget reserved =\n"+
+			"open reservations (per user too). Prints every difference; exit status 1 when there is any.\n"+
+			"Run it when the project is quiet: jobs in flight may show as transient differences.")
+	af := addAPIFlags(fs, env)
+	admin := addAdminKeyFlag(fs, env)
+	project := fs.String("project", devstack.ProjectDefault, "project to check")
+	period := fs.String("period", "", "month as yyyy-mm (default: this month)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	q := url.Values{"project": {*project}}
+	if *period != "" {
+		q.Set("period", *period)
+	}
+	var rep budget.Report
+	if err := client.New(af.api, *admin).Do(ctx, http.MethodGet, "/v1/admin/reconcile?"+q.Encode(), nil, &rep); err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := printJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(env.Stdout, rep)
+	}
+	if n := len(rep.Differences); n > 0 {
+		return fmt.Errorf("%d difference(s) in %s of project %s", n, rep.Period, rep.ProjectID)
+	}
+	return nil
+}
+
+func printReport(w io.Writer, rep budget.Report) {
+	fmt.Fprintf(w, "project %s, %s\n", rep.ProjectID, rep.Period)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  ledger entries\t%d\n", rep.LedgerEntries)
+	fmt.Fprintf(tw, "  ledger total\t%s\n", rep.LedgerTotal)
+	fmt.Fprintf(tw, "  job costs\t%s\n", rep.JobsCost)
+	fmt.Fprintf(tw, "  budget spent\t%s\n", rep.Spent)
+	fmt.Fprintf(tw, "  budget reserved\t%s\n", rep.Reserved)
+	fmt.Fprintf(tw, "  open reservations\t%s\n", rep.OpenReservations)
+	_ = tw.Flush()
+	if len(rep.Differences) == 0 {
+		fmt.Fprintln(w, "\nno differences")
+		return
+	}
+	fmt.Fprintf(w, "\n%d difference(s):\n", len(rep.Differences))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tJOB\tATTEMPT\tUSER\tEXPECTED\tACTUAL\tMESSAGE")
+	for _, d := range rep.Differences {
+		att := ""
+		if d.Attempt > 0 {
+			att = fmt.Sprint(d.Attempt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Kind, d.JobID, att, d.UserID, d.Expected, d.Actual, d.Message)
+	}
+	_ = tw.Flush()
+}
+
+func runBudget(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "set" {
+		return runBudgetSet(ctx, env, args[1:])
+	}
+	fs := newFlags(env, "budget", "[flags]",
+		"Show the project's budget: monthly limit, spent and reserved, per user too.\n"+
+			"'aiprod budget set --help' sets a project's budget (admin key).")
+	af := addAPIFlags(fs, env)
+	period := fs.String("period", "", "month as yyyy-mm (default: this month)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	path := "/v1/budget"
+	if *period != "" {
+		path += "?" + url.Values{"period": {*period}}.Encode()
+	}
+	var v api.BudgetView
+	if err := af.client().Do(ctx, http.MethodGet, path, nil, &v); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, v)
+	}
+	return printBudget(env.Stdout, v)
+}
+
+func printBudget(w io.Writer, v api.BudgetView) error {
+	limitOf := func(l *money.Micros) string {
+		if l == nil {
+			return "none"
+		}
+		return l.USD()
+	}
+	left := func(l *money.Micros, spent, reserved money.Micros) string {
+		if l == nil {
+			return "-"
+		}
+		return (*l - spent - reserved).USD()
+	}
+	fmt.Fprintf(w, "project %s, %s\n\n", v.ProjectID, v.Period)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tLIMIT_USD\tSPENT_USD\tRESERVED_USD\tLEFT_USD\t")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", "project", limitOf(v.Limit), v.Spent.USD(), v.Reserved.USD(), left(v.Limit, v.Spent, v.Reserved))
+	users := make([]string, 0, len(v.Users))
+	for u := range v.Users {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	for _, name := range users {
+		u := v.Users[name]
+		fmt.Fprintf(tw, "user %s\t%s\t%s\t%s\t%s\t\n", name, limitOf(u.Limit), u.Spent.USD(), u.Reserved.USD(), left(u.Limit, u.Spent, u.Reserved))
+	}
+	return tw.Flush()
+}
+
+// userLimits is the repeatable --user flag: user=usd.
+type userLimits map[string]json.RawMessage
+
+func (u userLimits) String() string { return "" }
+
+func (u userLimits) Set(s string) error {
+	name, amount, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return errors.New("want user=usd, e.g. alice=10")
+	}
+	m, err := money.Parse(amount)
+	if err != nil {
+		return err
+	}
+	u[name] = json.RawMessage(m.USD())
+	return nil
+}
+
+func runBudgetSet(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "budget set", "--project P --monthly-limit-usd N [--user alice=10 ...]",
+		"Set a project's monthly budget (replacing its user limits), with the admin key.\n"+
+			"--monthly-limit-usd none removes the limit.")
+	af := addAPIFlags(fs, env)
+	admin := addAdminKeyFlag(fs, env)
+	project := fs.String("project", devstack.ProjectDefault, "project")
+	limit := fs.String("monthly-limit-usd", "", "monthly limit in USD, or none (required)")
+	users := userLimits{}
+	fs.Var(users, "user", "a user's monthly limit as user=usd (repeatable)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *limit == "" || fs.NArg() > 0 {
+		fmt.Fprintln(env.Stderr, "aiprod budget set: --monthly-limit-usd is required (none for no limit)")
+		fs.Usage()
+		return errUsage
+	}
+	body := map[string]any{"monthly_limit_usd": nil}
+	if *limit != "none" {
+		m, err := money.Parse(*limit)
+		if err != nil {
+			return fmt.Errorf("--monthly-limit-usd: %w", err)
+		}
+		body["monthly_limit_usd"] = json.RawMessage(m.USD())
+	}
+	if len(users) > 0 {
+		body["users"] = users
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	var v api.BudgetView
+	if err := client.New(af.api, *admin).Do(ctx, http.MethodPut, "/v1/admin/projects/"+url.PathEscape(*project)+"/budget", b, &v); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, v)
+	}
+	return printBudget(env.Stdout, v)
+}

@@ -1,0 +1,73 @@
+// Package deadletter inspects and replays AIPROD's dead-lettered messages.
+//
+// Every subscription of queue.Topology has a dead-letter topic <topic>-dlq,
+// and on each dead-letter topic a subscription of the same name. A message
+// lands there in one of two ways:
+//
+//   - a service refused it (undecodable, invalid) and called
+//     queue.DeadLetter, which adds the attributes reason and
+//     source_subscription;
+//   - Pub/Sub gave up on it after the subscription's max delivery attempts,
+//     which adds CloudPubSubDeadLetter* attributes (source subscription,
+//     delivery count, ...) and no reason. memqueue adds none.
+//
+// # Listing
+//
+// List pulls up to max messages from a dead-letter subscription and records
+// them, holding each one (neither acked nor nacked) until the listing is
+// complete, then nacks them all so they stay. Holding them means one call
+// sees every message at most once. Listing ends when max messages are held,
+// when no new message arrived for wait (a pull has no "the subscription is
+// empty" answer, so an idle wait is the only way to know), or when ctx is
+// done.
+//
+// A *gcppubsub.Queue is read with Pub/Sub's unary Pull and settled with
+// Acknowledge and ModifyAckDeadline 0, through its Client: a streaming pull
+// that is stopped may have messages in flight to the closing stream, which
+// then stay invisible until their lease expires, so a second listing right
+// after the first would miss them. Any other queue (memqueue) is read with
+// queue.Subscriber.Receive.
+//
+// Listing is a delivery like any other: it increments the messages'
+// delivery counts. That is harmless because the dead-letter subscriptions
+// have no dead-letter policy of their own: they never drop or forward a
+// message, however often it is delivered. They do have queue.Topology's
+// retry policy, so a message that was listed (nacked) several times in a
+// row waits out a growing backoff (up to queue.MaxBackoffDefault) before it
+// can be listed or replayed again; Replay reports such ids as not found.
+// Two listings of the same subscription at the same time split its
+// messages between them; a listing and a Replay likewise.
+//
+// # Replaying
+//
+// Replay pulls the same way, holding what it examines (every message, or
+// until it found the ids given, bounded by max messages examined), and
+// only once the pulling is over publishes each selected message's data and
+// attributes, without reason, source_subscription and
+// CloudPubSubDeadLetter*, to the topic it came from, and acks the dead
+// letter; the others are nacked. Publishing after pulling means that a
+// poison message its consumer refuses again at once comes back as a new
+// dead letter only after this Replay stopped looking, so one Replay never
+// cycles it. A message whose publish fails is nacked and Replay ends with
+// the error.
+//
+// The topic a message came from (Topic) is derived from its source
+// subscription when it names one of AIPROD's (aiprod-router → aiprod-jobs,
+// aiprod-worker-<b> → aiprod-dispatch-<b>, aiprod-notifier →
+// aiprod-events), else from the dead-letter subscription's name without
+// -dlq.
+//
+// Replay is safe: every stage is idempotent (a replayed job request, a
+// dispatch or a lifecycle event is handled by looking at the stored job),
+// so a message replayed twice, or replayed after its job moved on, does no
+// harm. A message that was refused for what it is (a poison message) is
+// refused again and comes back to the dead-letter topic with a new reason.
+//
+// # Service
+//
+// Service binds a queue to the dead-letter subscriptions of a topology:
+// it is what the admin routes of package api use (GET /v1/admin/dlq and
+// POST /v1/admin/dlq/replay), and it refuses subscriptions that are not
+// dead-letter subscriptions of the topology, so an admin request can never
+// pull from a live subscription.
+package deadletter

@@ -1,0 +1,428 @@
+package firestorestore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// Collections and fields of budgets (see store.BudgetTx for the model).
+const (
+	projectsCollection = "projects"
+	periodsCollection  = "periods"
+	usersCollection    = "users"
+	ledgerCollection   = "ledger"
+
+	fieldPeriod = "period"
+	fieldAt     = "at"
+)
+
+// budgetDoc is projects/{project}.
+type budgetDoc struct {
+	MonthlyLimitMicros *int64         `firestore:"monthly_limit_micros"` // null: no limit
+	Users              []userLimitDoc `firestore:"users"`
+	UpdatedAt          time.Time      `firestore:"updated_at"`
+}
+
+// userLimitDoc is one user's limit. Users are a list, not a map, because
+// user ids may hold characters that field paths would need quoted.
+type userLimitDoc struct {
+	UserID      string `firestore:"user_id"`
+	LimitMicros int64  `firestore:"limit_micros"`
+}
+
+// periodDoc is projects/{project}/periods/{yyyy-mm} and, with UserID,
+// .../users/{user}.
+type periodDoc struct {
+	ProjectID      string    `firestore:"project_id"`
+	Period         string    `firestore:"period"`
+	UserID         string    `firestore:"user_id,omitempty"`
+	SpentMicros    int64     `firestore:"spent_micros"`
+	ReservedMicros int64     `firestore:"reserved_micros"`
+	Notified       []int64   `firestore:"notified"`
+	UpdatedAt      time.Time `firestore:"updated_at"`
+}
+
+// ledgerDoc is ledger/{job_id}-{attempt}.
+type ledgerDoc struct {
+	JobID          string    `firestore:"job_id"`
+	Attempt        int       `firestore:"attempt"`
+	ProjectID      string    `firestore:"project_id"`
+	UserID         string    `firestore:"user_id,omitempty"`
+	Backend        string    `firestore:"backend"`
+	Model          string    `firestore:"model,omitempty"`
+	Period         string    `firestore:"period"`
+	Seconds        int       `firestore:"seconds"`
+	Status         string    `firestore:"status"`
+	EstimateMicros int64     `firestore:"estimate_micros"`
+	ReservedMicros int64     `firestore:"reserved_micros"`
+	CostMicros     int64     `firestore:"cost_micros"`
+	ReleasedMicros int64     `firestore:"released_micros"`
+	CarriedMicros  int64     `firestore:"carried_micros"`
+	Final          bool      `firestore:"final"`
+	At             time.Time `firestore:"at"`
+}
+
+func (s *Store) budgetRef(projectID string) *firestore.DocumentRef {
+	return s.c.Collection(projectsCollection).Doc(projectID)
+}
+
+func (s *Store) periodRef(projectID, period string) *firestore.DocumentRef {
+	return s.budgetRef(projectID).Collection(periodsCollection).Doc(period)
+}
+
+func (s *Store) userPeriodRef(projectID, period, userID string) *firestore.DocumentRef {
+	return s.periodRef(projectID, period).Collection(usersCollection).Doc(userDocID(userID))
+}
+
+func (s *Store) ledgerRef(id string) *firestore.DocumentRef {
+	return s.c.Collection(ledgerCollection).Doc(id)
+}
+
+// userDocID maps a user id (any text of up to 128 characters) to a document
+// id, injectively: letters, digits, '-', '@' and '+' stay, every other byte
+// is %XX. The rare id whose escaped form would pass Firestore's 1500-byte
+// limit becomes "%sha256-" and its hex SHA-256, which no escaped form can
+// be ("%s" is not an escape).
+func userDocID(u string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '@' || c == '+' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	if b.Len() > 1500 {
+		sum := sha256.Sum256([]byte(u))
+		return "%sha256-" + hex.EncodeToString(sum[:])
+	}
+	return b.String()
+}
+
+// checkPeriod validates the ids of a period document.
+func checkPeriod(projectID, period string) error {
+	if err := checkID("project", projectID); err != nil {
+		return err
+	}
+	if !store.ValidPeriodID(period) {
+		return errclass.New(errclass.Permanent, "firestorestore: invalid period %q: want yyyy-mm", period)
+	}
+	return nil
+}
+
+func toBudgetDoc(b store.Budget) budgetDoc {
+	d := budgetDoc{Users: []userLimitDoc{}, UpdatedAt: store.NormalizeTime(b.UpdatedAt)}
+	if b.MonthlyLimit != nil {
+		v := int64(*b.MonthlyLimit)
+		d.MonthlyLimitMicros = &v
+	}
+	for u, v := range b.UserLimits {
+		d.Users = append(d.Users, userLimitDoc{UserID: u, LimitMicros: int64(v)})
+	}
+	slices.SortFunc(d.Users, func(a, b userLimitDoc) int { return strings.Compare(a.UserID, b.UserID) })
+	return d
+}
+
+func fromBudgetDoc(projectID string, d budgetDoc) store.Budget {
+	b := store.Budget{ProjectID: projectID, UpdatedAt: store.NormalizeTime(d.UpdatedAt)}
+	if d.MonthlyLimitMicros != nil {
+		v := money.Micros(*d.MonthlyLimitMicros)
+		b.MonthlyLimit = &v
+	}
+	if len(d.Users) > 0 {
+		b.UserLimits = make(map[string]money.Micros, len(d.Users))
+		for _, u := range d.Users {
+			b.UserLimits[u.UserID] = money.Micros(u.LimitMicros)
+		}
+	}
+	return b
+}
+
+func toPeriodDoc(p store.Period) periodDoc {
+	d := periodDoc{
+		ProjectID: p.ProjectID, Period: p.ID, UserID: p.UserID,
+		SpentMicros: int64(p.Spent), ReservedMicros: int64(p.Reserved),
+		Notified: make([]int64, 0, len(p.Notified)), UpdatedAt: store.NormalizeTime(p.UpdatedAt),
+	}
+	for _, n := range p.Notified {
+		d.Notified = append(d.Notified, int64(n))
+	}
+	slices.Sort(d.Notified)
+	return d
+}
+
+func fromPeriodDoc(d periodDoc) store.Period {
+	p := store.Period{
+		ProjectID: d.ProjectID, ID: d.Period, UserID: d.UserID,
+		Spent: money.Micros(d.SpentMicros), Reserved: money.Micros(d.ReservedMicros),
+		UpdatedAt: store.NormalizeTime(d.UpdatedAt),
+	}
+	for _, n := range d.Notified {
+		p.Notified = append(p.Notified, int(n))
+	}
+	return p
+}
+
+func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
+	return ledgerDoc{
+		JobID: e.JobID, Attempt: e.Attempt, ProjectID: e.ProjectID, UserID: e.UserID,
+		Backend: e.Backend, Model: e.Model, Period: e.Period, Seconds: e.Seconds, Status: e.Status,
+		EstimateMicros: int64(e.Estimate), ReservedMicros: int64(e.Reserved), CostMicros: int64(e.Cost),
+		ReleasedMicros: int64(e.Released), CarriedMicros: int64(e.Carried), Final: e.Final,
+		At: store.NormalizeTime(e.At),
+	}
+}
+
+func fromLedgerDoc(id string, d ledgerDoc) store.LedgerEntry {
+	return store.LedgerEntry{
+		ID: id, JobID: d.JobID, Attempt: d.Attempt, ProjectID: d.ProjectID, UserID: d.UserID,
+		Backend: d.Backend, Model: d.Model, Period: d.Period, Seconds: d.Seconds, Status: d.Status,
+		Estimate: money.Micros(d.EstimateMicros), Reserved: money.Micros(d.ReservedMicros),
+		Cost: money.Micros(d.CostMicros), Released: money.Micros(d.ReleasedMicros),
+		Carried: money.Micros(d.CarriedMicros), Final: d.Final, At: store.NormalizeTime(d.At),
+	}
+}
+
+// getDoc reads ref (through ft when not nil) into v; found is false for an
+// absent document.
+func getDoc(ctx context.Context, ft *firestore.Transaction, ref *firestore.DocumentRef, v any, what string) (found bool, err error) {
+	var snap *firestore.DocumentSnapshot
+	if ft != nil {
+		snap, err = ft.Get(ref)
+	} else {
+		snap, err = ref.Get(ctx)
+	}
+	if status.Code(err) == codes.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(err, "get %s", what)
+	}
+	if err := snap.DataTo(v); err != nil {
+		return false, classify(err, "decode %s", what)
+	}
+	return true, nil
+}
+
+func (s *Store) getBudget(ctx context.Context, ft *firestore.Transaction, projectID string) (store.Budget, error) {
+	if err := checkID("project", projectID); err != nil {
+		return store.Budget{}, err
+	}
+	var d budgetDoc
+	found, err := getDoc(ctx, ft, s.budgetRef(projectID), &d, "budget of project "+projectID)
+	if err != nil || !found {
+		return store.Budget{ProjectID: projectID}, err
+	}
+	return fromBudgetDoc(projectID, d), nil
+}
+
+func (s *Store) getPeriod(ctx context.Context, ft *firestore.Transaction, projectID, period, userID string) (store.Period, error) {
+	zero := store.Period{ProjectID: projectID, ID: period, UserID: userID}
+	if err := checkPeriod(projectID, period); err != nil {
+		return zero, err
+	}
+	ref, what := s.periodRef(projectID, period), "period "+period+" of project "+projectID
+	if userID != "" {
+		ref, what = s.userPeriodRef(projectID, period, userID), what+" for a user"
+	}
+	var d periodDoc
+	found, err := getDoc(ctx, ft, ref, &d, what)
+	if err != nil || !found {
+		return zero, err
+	}
+	p := fromPeriodDoc(d)
+	p.ProjectID, p.ID, p.UserID = projectID, period, userID
+	return p, nil
+}
+
+// GetBudget reads a project's budget configuration (zero when absent).
+func (s *Store) GetBudget(ctx context.Context, projectID string) (store.Budget, error) {
+	return s.getBudget(ctx, nil, projectID)
+}
+
+// GetPeriod reads a project's period (zero when absent).
+func (s *Store) GetPeriod(ctx context.Context, projectID, period string) (store.Period, error) {
+	return s.getPeriod(ctx, nil, projectID, period, "")
+}
+
+// ListUserPeriods returns the user periods of a project's period, by user id.
+func (s *Store) ListUserPeriods(ctx context.Context, projectID, period string) ([]store.Period, error) {
+	if err := checkPeriod(projectID, period); err != nil {
+		return nil, err
+	}
+	out := []store.Period{}
+	it := s.periodRef(projectID, period).Collection(usersCollection).Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, classify(err, "list user periods of %s in project %s", period, projectID)
+		}
+		var d periodDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify(err, "decode user period %s", snap.Ref.ID)
+		}
+		p := fromPeriodDoc(d)
+		p.ProjectID, p.ID = projectID, period
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b store.Period) int { return strings.Compare(a.UserID, b.UserID) })
+	return out, nil
+}
+
+// ListLedger returns a project's ledger entries matching q, by At then id.
+// It needs the composite indexes on ledger in indexes.json.
+func (s *Store) ListLedger(ctx context.Context, q store.LedgerQuery) ([]store.LedgerEntry, error) {
+	if q.ProjectID == "" {
+		return nil, errclass.New(errclass.Permanent, "list ledger: project id is required")
+	}
+	fq := s.c.Collection(ledgerCollection).Where(fieldProjectID, "==", q.ProjectID)
+	if q.Period != "" {
+		fq = fq.Where(fieldPeriod, "==", q.Period)
+	}
+	if !q.From.IsZero() {
+		fq = fq.Where(fieldAt, ">=", store.NormalizeTime(q.From))
+	}
+	if !q.To.IsZero() {
+		fq = fq.Where(fieldAt, "<", store.NormalizeTime(q.To))
+	}
+	it := fq.OrderBy(fieldAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
+	defer it.Stop()
+	out := []store.LedgerEntry{}
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify(err, "list ledger of project %s", q.ProjectID)
+		}
+		var d ledgerDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify(err, "decode ledger entry %s", snap.Ref.ID)
+		}
+		out = append(out, fromLedgerDoc(snap.Ref.ID, d))
+	}
+}
+
+func (t *tx) GetBudget(projectID string) (store.Budget, error) {
+	if err := t.checkRead(); err != nil {
+		return store.Budget{}, err
+	}
+	return t.s.getBudget(context.Background(), t.ft, projectID)
+}
+
+func (t *tx) PutBudget(b store.Budget) error {
+	if err := t.checkWrite("project", b.ProjectID); err != nil {
+		return err
+	}
+	if b.MonthlyLimit != nil && *b.MonthlyLimit < 0 {
+		return errclass.New(errclass.Permanent, "firestorestore: budget of project %s: negative limit", b.ProjectID)
+	}
+	for u, v := range b.UserLimits {
+		if u == "" || v < 0 {
+			return errclass.New(errclass.Permanent, "firestorestore: budget of project %s: invalid user limit %q: %s", b.ProjectID, u, v)
+		}
+	}
+	ref, d := t.s.budgetRef(b.ProjectID), toBudgetDoc(b)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
+
+func (t *tx) GetPeriod(projectID, period string) (store.Period, error) {
+	if err := t.checkRead(); err != nil {
+		return store.Period{}, err
+	}
+	return t.s.getPeriod(context.Background(), t.ft, projectID, period, "")
+}
+
+func (t *tx) PutPeriod(p store.Period) error {
+	if p.UserID != "" {
+		return errclass.New(errclass.Permanent, "firestorestore: PutPeriod of a user period (user %q); use PutUserPeriod", p.UserID)
+	}
+	return t.putPeriod(p)
+}
+
+func (t *tx) GetUserPeriod(projectID, period, userID string) (store.Period, error) {
+	if err := t.checkRead(); err != nil {
+		return store.Period{}, err
+	}
+	if userID == "" {
+		return store.Period{}, errclass.New(errclass.Permanent, "firestorestore: user period without a user id")
+	}
+	return t.s.getPeriod(context.Background(), t.ft, projectID, period, userID)
+}
+
+func (t *tx) PutUserPeriod(p store.Period) error {
+	if p.UserID == "" {
+		return errclass.New(errclass.Permanent, "firestorestore: PutUserPeriod without a user id")
+	}
+	return t.putPeriod(p)
+}
+
+func (t *tx) putPeriod(p store.Period) error {
+	if t.done {
+		return errTxDone
+	}
+	if err := checkPeriod(p.ProjectID, p.ID); err != nil {
+		return err
+	}
+	ref := t.s.periodRef(p.ProjectID, p.ID)
+	if p.UserID != "" {
+		ref = t.s.userPeriodRef(p.ProjectID, p.ID, p.UserID)
+	}
+	d := toPeriodDoc(p)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	return nil
+}
+
+func (t *tx) GetLedger(id string) (store.LedgerEntry, error) {
+	if err := t.checkRead(); err != nil {
+		return store.LedgerEntry{}, err
+	}
+	if !validID(id) {
+		return store.LedgerEntry{}, errclass.New(errclass.NotFound, "ledger entry %s not found", id)
+	}
+	var d ledgerDoc
+	found, err := getDoc(context.Background(), t.ft, t.s.ledgerRef(id), &d, "ledger entry "+id)
+	if err != nil {
+		return store.LedgerEntry{}, err
+	}
+	if !found {
+		return store.LedgerEntry{}, errclass.New(errclass.NotFound, "ledger entry %s not found", id)
+	}
+	return fromLedgerDoc(id, d), nil
+}
+
+func (t *tx) CreateLedger(e store.LedgerEntry) error {
+	if err := t.checkWrite("ledger entry", e.ID); err != nil {
+		return err
+	}
+	if e.ProjectID == "" {
+		return errclass.New(errclass.Permanent, "firestorestore: ledger entry %s without a project id", e.ID)
+	}
+	ref, d := t.s.ledgerRef(e.ID), toLedgerDoc(e)
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Create(ref, d) })
+	return nil
+}

@@ -1,0 +1,502 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/budget"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// budgetTests are the conformance tests of store.BudgetTx and
+// store.BudgetReader, run by Run.
+func budgetTests(cfg config) []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+} {
+	// The acceptance race: 200 racers by default, fewer when Contention
+	// lowers the concurrency for a slow emulator.
+	racers := 200 * cfg.updaters / 50
+	return []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"BudgetAbsentIsZero", testBudgetAbsent},
+		{"BudgetRoundTrip", testBudgetRoundTrip},
+		{"PeriodsRoundTrip", testPeriodsRoundTrip},
+		{"LedgerCreatedOnce", testLedgerCreatedOnce},
+		{"LedgerConcurrentCreate", func(t *testing.T, s store.Store) { testLedgerConcurrent(t, s, cfg.creators) }},
+		{"ListLedger", testListLedger},
+		{"BudgetReadAfterWriteFails", testBudgetReadAfterWrite},
+		{"AttemptReservedRoundTrip", testAttemptReservedRoundTrip},
+		{"BudgetReservationRace", func(t *testing.T, s store.Store) { testReservationRace(t, s, racers) }},
+	}
+}
+
+func usd(s string) money.Micros { return money.MustParse(s) }
+
+func ptr[T any](v T) *T { return &v }
+
+func testBudgetAbsent(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		b, err := tx.GetBudget("p1")
+		require.NoError(t, err)
+		require.Equal(t, store.Budget{ProjectID: "p1"}, b)
+		p, err := tx.GetPeriod("p1", "2026-11")
+		require.NoError(t, err)
+		require.Equal(t, store.Period{ProjectID: "p1", ID: "2026-11"}, p)
+		u, err := tx.GetUserPeriod("p1", "2026-11", "alice")
+		require.NoError(t, err)
+		require.Equal(t, store.Period{ProjectID: "p1", ID: "2026-11", UserID: "alice"}, u)
+		_, err = tx.GetLedger(store.LedgerID(job.NewID(), 1))
+		require.ErrorIs(t, err, errclass.NotFound)
+		return nil
+	}))
+	b, err := s.GetBudget(ctx, "p1")
+	require.NoError(t, err)
+	require.Equal(t, store.Budget{ProjectID: "p1"}, b)
+	p, err := s.GetPeriod(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	require.Equal(t, store.Period{ProjectID: "p1", ID: "2026-11"}, p)
+	users, err := s.ListUserPeriods(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	require.Empty(t, users)
+	entries, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1"})
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
+	_, err = s.ListLedger(ctx, store.LedgerQuery{})
+	require.ErrorIs(t, err, errclass.Permanent, "the project is required")
+	_, err = s.GetPeriod(ctx, "p1", "2026-13")
+	require.ErrorIs(t, err, errclass.Permanent, "a period is a month")
+	err = s.RunTx(ctx, func(tx store.Tx) error { return tx.PutPeriod(store.Period{ProjectID: "p1", ID: "November"}) })
+	require.ErrorIs(t, err, errclass.Permanent)
+}
+
+func testBudgetRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	in := store.Budget{
+		ProjectID: "p1", MonthlyLimit: ptr(usd("50")),
+		UserLimits: map[string]money.Micros{"alice": usd("10"), "bob/ops.team": usd("0.000001")},
+		UpdatedAt:  t0,
+	}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.PutBudget(in) }))
+	*in.MonthlyLimit = usd("1") // the store kept no alias
+	in.UserLimits["alice"] = 0
+	want := store.Budget{
+		ProjectID: "p1", MonthlyLimit: ptr(usd("50")),
+		UserLimits: map[string]money.Micros{"alice": usd("10"), "bob/ops.team": usd("0.000001")},
+		UpdatedAt:  norm(t0),
+	}
+	got, err := s.GetBudget(ctx, "p1")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		got, err := tx.GetBudget("p1")
+		require.Equal(t, want, got)
+		return err
+	}))
+
+	// No limit and no users.
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "p1", UpdatedAt: t0})
+	}))
+	got, err = s.GetBudget(ctx, "p1")
+	require.NoError(t, err)
+	require.Equal(t, store.Budget{ProjectID: "p1", UpdatedAt: norm(t0)}, got)
+
+	other, err := s.GetBudget(ctx, "p2")
+	require.NoError(t, err)
+	require.Nil(t, other.MonthlyLimit, "projects are apart")
+
+	err = s.RunTx(ctx, func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "p1", MonthlyLimit: ptr(usd("-1"))})
+	})
+	require.ErrorIs(t, err, errclass.Permanent)
+}
+
+func testPeriodsRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	// User ids are free text: none may escape its document or collide.
+	users := []string{"alice", "a/b", "a%2Fb", "__x__", ".", "..", "dé j@+", strings.Repeat("ü", 128)}
+	proj := store.Period{ProjectID: "p1", ID: "2026-11", Spent: usd("12.5"), Reserved: usd("1.25"), Notified: []int{80, 50}, UpdatedAt: t0}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		if err := tx.PutPeriod(proj); err != nil {
+			return err
+		}
+		for i, u := range users {
+			if err := tx.PutUserPeriod(store.Period{ProjectID: "p1", ID: "2026-11", UserID: u, Spent: money.Micros(i + 1), UpdatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		// Another month and another project.
+		if err := tx.PutPeriod(store.Period{ProjectID: "p1", ID: "2026-12", Spent: 7}); err != nil {
+			return err
+		}
+		return tx.PutUserPeriod(store.Period{ProjectID: "p2", ID: "2026-11", UserID: "alice", Spent: 9})
+	}))
+	got, err := s.GetPeriod(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	want := proj
+	want.Notified, want.UpdatedAt = []int{50, 80}, norm(t0)
+	require.Equal(t, want, got, "Notified comes back sorted")
+
+	list, err := s.ListUserPeriods(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	require.Len(t, list, len(users))
+	byUser := map[string]store.Period{}
+	for i, p := range list {
+		if i > 0 {
+			require.Less(t, list[i-1].UserID, p.UserID, "sorted by user id")
+		}
+		byUser[p.UserID] = p
+	}
+	for i, u := range users {
+		require.Equal(t, store.Period{ProjectID: "p1", ID: "2026-11", UserID: u, Spent: money.Micros(i + 1), UpdatedAt: norm(t0)}, byUser[u], "user %q", u)
+		require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+			p, err := tx.GetUserPeriod("p1", "2026-11", u)
+			require.Equal(t, money.Micros(i+1), p.Spent, "user %q", u)
+			return err
+		}))
+	}
+	dec, err := s.GetPeriod(ctx, "p1", "2026-12")
+	require.NoError(t, err)
+	require.Equal(t, money.Micros(7), dec.Spent)
+	p2, err := s.ListUserPeriods(ctx, "p2", "2026-11")
+	require.NoError(t, err)
+	require.Len(t, p2, 1)
+
+	err = s.RunTx(ctx, func(tx store.Tx) error {
+		return tx.PutPeriod(store.Period{ProjectID: "p1", ID: "2026-11", UserID: "alice"})
+	})
+	require.ErrorIs(t, err, errclass.Permanent, "PutPeriod is for the project's period")
+	err = s.RunTx(ctx, func(tx store.Tx) error { return tx.PutUserPeriod(store.Period{ProjectID: "p1", ID: "2026-11"}) })
+	require.ErrorIs(t, err, errclass.Permanent, "PutUserPeriod needs a user")
+}
+
+func ledgerEntry(jobID string, attempt int, project string, at time.Time) store.LedgerEntry {
+	return store.LedgerEntry{
+		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: "alice",
+		Backend: "runway", Model: "gen4_turbo", Period: budget.PeriodOf(at), Seconds: 5, Status: job.AttemptSucceeded,
+		Estimate: usd("0.25"), Reserved: usd("0.25"), Cost: usd("0.250001"), Released: usd("0.25"), Final: true, At: at,
+	}
+}
+
+func testLedgerCreatedOnce(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	e := ledgerEntry(job.NewID(), 1, "p1", t0)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(e) }))
+	var got store.LedgerEntry
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) { got, err = tx.GetLedger(e.ID); return err }))
+	want := e
+	want.At = norm(t0)
+	require.Equal(t, want, got)
+
+	again := e
+	again.Cost = usd("99")
+	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(again) })
+	require.ErrorIs(t, err, errclass.Conflict, "a ledger entry is written once")
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) { got, err = tx.GetLedger(e.ID); return err }))
+	require.Equal(t, want, got, "the second create changed nothing")
+
+	err = s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(store.LedgerEntry{ID: "x", Cost: 1}) })
+	require.ErrorIs(t, err, errclass.Permanent, "an entry names its project")
+}
+
+// testLedgerConcurrent races n transactions that each read a ledger entry
+// and create it when absent: exactly one creates it.
+func testLedgerConcurrent(t *testing.T, s store.Store, n int) {
+	ctx := ctxOf(t)
+	id := job.NewID()
+	var created atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- retryConflict(func() error {
+				var mine bool
+				err := s.RunTx(ctx, func(tx store.Tx) error {
+					mine = false
+					_, err := tx.GetLedger(store.LedgerID(id, 1))
+					if !errors.Is(err, errclass.NotFound) {
+						return err
+					}
+					e := ledgerEntry(id, 1, "p1", t0)
+					e.Cost = money.Micros(i)
+					mine = true
+					return tx.CreateLedger(e)
+				})
+				if err == nil && mine {
+					created.Add(1)
+				}
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, int32(1), created.Load())
+	entries, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1"})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+}
+
+func testListLedger(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		// Ten entries an hour apart around the month's end, created out of
+		// order, and one of another project.
+		for _, i := range []int{3, 0, 9, 5, 1, 7, 2, 8, 4, 6} {
+			e := ledgerEntry(job.NewID(), 1, "p1", time.Date(2026, 11, 30, 19+i, 0, 0, 0, time.UTC))
+			if err := tx.CreateLedger(e); err != nil {
+				return err
+			}
+		}
+		return tx.CreateLedger(ledgerEntry(job.NewID(), 1, "p2", time.Date(2026, 11, 30, 20, 0, 0, 0, time.UTC)))
+	}))
+	all, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1"})
+	require.NoError(t, err)
+	require.Len(t, all, 10)
+	for i, e := range all {
+		require.Equal(t, time.Date(2026, 11, 30, 19+i, 0, 0, 0, time.UTC), e.At, "ordered by time")
+		require.Equal(t, "p1", e.ProjectID)
+	}
+	nov, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1", Period: "2026-11"})
+	require.NoError(t, err)
+	require.Len(t, nov, 5, "19:00 to 23:00 on Nov 30")
+	dec, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1", Period: "2026-12"})
+	require.NoError(t, err)
+	require.Equal(t, all[5:], dec)
+
+	from, to := time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	window, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1", From: from, To: to})
+	require.NoError(t, err)
+	require.Equal(t, all[2:6], window, "From inclusive, To exclusive")
+	both, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: "p1", From: from, To: to, Period: "2026-11"})
+	require.NoError(t, err)
+	require.Equal(t, all[2:5], both)
+}
+
+func testBudgetReadAfterWrite(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	reads := map[string]func(tx store.Tx) error{
+		"GetBudget":     func(tx store.Tx) error { _, err := tx.GetBudget("p1"); return err },
+		"GetPeriod":     func(tx store.Tx) error { _, err := tx.GetPeriod("p1", "2026-11"); return err },
+		"GetUserPeriod": func(tx store.Tx) error { _, err := tx.GetUserPeriod("p1", "2026-11", "alice"); return err },
+		"GetLedger":     func(tx store.Tx) error { _, err := tx.GetLedger("x-1"); return err },
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			var readErr error
+			err := s.RunTx(ctx, func(tx store.Tx) error {
+				if err := tx.PutPeriod(store.Period{ProjectID: "p1", ID: "2026-11", Spent: 1}); err != nil {
+					return err
+				}
+				readErr = read(tx)
+				return nil
+			})
+			require.Error(t, readErr)
+			require.Error(t, err)
+			p, gerr := s.GetPeriod(ctx, "p1", "2026-11")
+			require.NoError(t, gerr)
+			require.Zero(t, p.Spent, "the transaction wrote nothing")
+		})
+	}
+}
+
+func testAttemptReservedRoundTrip(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	j := fullJob()
+	j.Attempts[0].Reserved = usd("0.4")
+	j.Attempts[1].Reserved = usd("0.25")
+	mustCreate(t, s, j)
+	got, err := s.GetJob(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, want(j), got)
+}
+
+// testReservationRace is the budget's acceptance test at store level: n
+// jobs race to reserve an estimate each against a limit that fits exactly
+// n/5 of them. Exactly that many are dispatched, the others fail with
+// budget_exceeded, and spent + reserved never passes the limit in any
+// snapshot taken during the run. Then every dispatched job settles
+// concurrently (at a cost a little off its estimate), and the books
+// reconcile.
+func testReservationRace(t *testing.T, s store.Store, n int) {
+	ctx := ctxOf(t)
+	const project = "race"
+	estimate := usd("0.25")
+	fit := n / 5
+	limit := estimate.Times(fit)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: project, MonthlyLimit: &limit, UpdatedAt: now})
+	}))
+	jobs := make([]*job.Job, n)
+	for i := range jobs {
+		jobs[i] = newJob(project, now)
+		if i%2 == 0 {
+			jobs[i].UserID = "alice"
+		}
+		mustCreate(t, s, jobs[i])
+	}
+
+	// Snapshots: spent + reserved never passes the limit.
+	stop := make(chan struct{})
+	var snapshots atomic.Int32
+	snapErr := make(chan error, 1)
+	go func() {
+		defer close(snapErr)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p, err := s.GetPeriod(ctx, project, budget.PeriodOf(now))
+			if err != nil {
+				snapErr <- err
+				return
+			}
+			snapshots.Add(1)
+			if p.Spent+p.Reserved > limit {
+				snapErr <- fmt.Errorf("snapshot %d: spent %s + reserved %s > limit %s", snapshots.Load(), p.Spent, p.Reserved, limit)
+				return
+			}
+		}
+	}()
+
+	route := func(id string) error {
+		return s.RunTx(ctx, func(tx store.Tx) error {
+			j, err := tx.GetJob(id)
+			if err != nil {
+				return err
+			}
+			bk, err := budget.Prepare(tx, j)
+			if err != nil {
+				return err
+			}
+			err = bk.Reserve(tx, j, estimate, now)
+			switch {
+			case errors.Is(err, errclass.Budget):
+				if err := j.Fail(job.CodeBudgetExceeded, err.Error(), now); err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			default:
+				j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: "dispatched",
+					EstimatedCost: estimate, Reserved: estimate, StartedAt: now, DurationSeconds: 5})
+				if err := j.Transition(job.StatusDispatched, now); err != nil {
+					return err
+				}
+			}
+			if _, err := bk.Apply(tx, j, now); err != nil {
+				return err
+			}
+			return tx.PutJob(j)
+		})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, j := range jobs {
+		wg.Go(func() { errs <- retryConflict(func() error { return route(j.ID) }) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	dispatched, refused := 0, 0
+	for _, j := range jobs {
+		got, err := s.GetJob(ctx, j.ID)
+		require.NoError(t, err)
+		switch got.Status {
+		case job.StatusDispatched:
+			dispatched++
+		case job.StatusFailed:
+			refused++
+			require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
+			require.Contains(t, got.Error.Message, "limit $"+limit.USD())
+		default:
+			t.Fatalf("job %s is %s", j.ID, got.Status)
+		}
+	}
+	require.Equal(t, fit, dispatched, "exactly the jobs that fit are dispatched")
+	require.Equal(t, n-fit, refused)
+	p, err := s.GetPeriod(ctx, project, budget.PeriodOf(now))
+	require.NoError(t, err)
+	require.Equal(t, limit, p.Reserved)
+	require.Zero(t, p.Spent)
+	require.Equal(t, []int{50, 80, 100}, p.Notified)
+
+	// Settle every dispatched job concurrently: the odd ones cost a
+	// micro-dollar less than estimated.
+	errs = make(chan error, n)
+	for i, j := range jobs {
+		wg.Go(func() {
+			errs <- retryConflict(func() error {
+				return s.RunTx(ctx, func(tx store.Tx) error {
+					cur, err := tx.GetJob(j.ID)
+					if err != nil || cur.Status != job.StatusDispatched {
+						return err
+					}
+					bk, err := budget.Prepare(tx, cur)
+					if err != nil {
+						return err
+					}
+					a := cur.CurrentAttempt()
+					a.Status = job.AttemptSucceeded
+					a.Cost = estimate - money.Micros(i%2)
+					cur.Cost = a.Cost
+					if err := cur.Transition(job.StatusSucceeded, now.Add(time.Minute)); err != nil {
+						return err
+					}
+					if _, err := bk.Apply(tx, cur, now.Add(time.Minute)); err != nil {
+						return err
+					}
+					return tx.PutJob(cur)
+				})
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	close(stop)
+	require.NoError(t, <-snapErr)
+	require.Positive(t, snapshots.Load())
+
+	p, err = s.GetPeriod(ctx, project, budget.PeriodOf(now))
+	require.NoError(t, err)
+	require.Zero(t, p.Reserved, "every reservation released")
+	entries, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: project})
+	require.NoError(t, err)
+	require.Len(t, entries, fit, "one ledger entry per settled attempt")
+	var total money.Micros
+	for _, e := range entries {
+		total += e.Cost
+	}
+	require.Equal(t, total, p.Spent)
+	rep, err := budget.Check(ctx, s, project, budget.PeriodOf(now))
+	require.NoError(t, err)
+	require.Empty(t, rep.Differences)
+	require.Equal(t, total, rep.JobsCost)
+}

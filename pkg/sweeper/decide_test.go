@@ -1,0 +1,103 @@
+package sweeper_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/sweeper"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func ago(d time.Duration) time.Time { return now.Add(-d) }
+
+func agoPtr(d time.Duration) *time.Time { t := ago(d); return &t }
+
+// jobAt returns a job in status, created an hour ago and updated `updated`
+// ago, with one attempt in the statuses that have one.
+func jobAt(status job.Status, updated time.Duration, opts ...func(*job.Job)) *job.Job {
+	j := &job.Job{ID: "j", Status: status, CreatedAt: ago(time.Hour), UpdatedAt: ago(updated)}
+	if status != job.StatusQueued {
+		j.Attempts = []job.Attempt{{Number: 1, Backend: "alpha", Status: "dispatched", StartedAt: ago(updated)}}
+	}
+	for _, o := range opts {
+		o(j)
+	}
+	return j
+}
+
+// redriven marks j as re-driven n times in a row, the last d ago (and
+// updated then, as the sweeper writes it).
+func redriven(n int, d time.Duration) func(*job.Job) {
+	return func(j *job.Job) { j.Redrives, j.RedrivenAt, j.UpdatedAt = n, agoPtr(d), ago(d) }
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	p := sweeper.Policy{}.WithDefaults()
+	for _, tt := range []struct {
+		name     string
+		j        *job.Job
+		p        *sweeper.Policy
+		want     sweeper.Kind
+		redrives int
+	}{
+		{"succeeded", jobAt(job.StatusSucceeded, 10*time.Hour), nil, sweeper.Leave, 0},
+		{"failed", jobAt(job.StatusFailed, 10*time.Hour), nil, sweeper.Leave, 0},
+		{"canceled", jobAt(job.StatusCanceled, 10*time.Hour), nil, sweeper.Leave, 0},
+		{"queued within horizon", jobAt(job.StatusQueued, time.Minute), nil, sweeper.Leave, 0},
+		{"queued at the horizon", jobAt(job.StatusQueued, 2*time.Minute), nil, sweeper.Redrive, 0},
+		{"dispatched within horizon", jobAt(job.StatusDispatched, 4*time.Minute), nil, sweeper.Leave, 0},
+		{"dispatched past horizon", jobAt(job.StatusDispatched, 6*time.Minute), nil, sweeper.Redrive, 0},
+		{"running past horizon", jobAt(job.StatusRunning, 16*time.Minute), nil, sweeper.Redrive, 0},
+		{"running with recent progress", jobAt(job.StatusRunning, 40*time.Minute, func(j *job.Job) {
+			j.Attempts[0].LastProgressAt = agoPtr(time.Minute)
+		}), nil, sweeper.Leave, 0},
+		{"running with recent handle", jobAt(job.StatusRunning, 40*time.Minute, func(j *job.Job) {
+			j.Attempts[0].SubmittedAt = agoPtr(14 * time.Minute)
+		}), nil, sweeper.Leave, 0},
+		// Each re-drive doubles the wait: 2m, 4m, 8m, then fail.
+		{"re-driven once, wait doubled", jobAt(job.StatusQueued, 0, redriven(1, 3*time.Minute)), nil, sweeper.Leave, 1},
+		{"re-driven once, due again", jobAt(job.StatusQueued, 0, redriven(1, 4*time.Minute)), nil, sweeper.Redrive, 1},
+		{"re-driven twice, due again", jobAt(job.StatusQueued, 0, redriven(2, 8*time.Minute)), nil, sweeper.Redrive, 2},
+		{"re-driven thrice, not due", jobAt(job.StatusQueued, 0, redriven(3, 15*time.Minute)), nil, sweeper.Leave, 3},
+		{"re-driven thrice, due: fail", jobAt(job.StatusQueued, 0, redriven(3, 16*time.Minute)), nil, sweeper.Fail, 3},
+		{"progress after the re-drives resets the count", jobAt(job.StatusDispatched, 0, redriven(3, 30*time.Minute), func(j *job.Job) {
+			j.Attempts[0].StartedAt = ago(6 * time.Minute) // rerouted since
+		}), nil, sweeper.Redrive, 0},
+		{"a later update resets the count", jobAt(job.StatusQueued, 0, redriven(3, 30*time.Minute), func(j *job.Job) {
+			j.UpdatedAt = ago(3 * time.Minute)
+		}), nil, sweeper.Redrive, 0},
+		{"hard timeout despite progress", jobAt(job.StatusRunning, time.Minute, func(j *job.Job) {
+			j.CreatedAt = ago(3 * time.Hour)
+		}), nil, sweeper.Fail, 0},
+		{"no hard timeout when disabled", jobAt(job.StatusRunning, time.Minute, func(j *job.Job) {
+			j.CreatedAt = ago(30 * time.Hour)
+		}), &sweeper.Policy{HardTimeout: -1}, sweeper.Leave, 0},
+		{"no re-drives: fail when due", jobAt(job.StatusQueued, 3*time.Minute), &sweeper.Policy{MaxRedrives: -1}, sweeper.Fail, 0},
+		{"custom horizon", jobAt(job.StatusQueued, 3*time.Minute), &sweeper.Policy{QueuedAfter: 5 * time.Minute}, sweeper.Leave, 0},
+	} {
+		pol := p
+		if tt.p != nil {
+			pol = tt.p.WithDefaults()
+		}
+		got := sweeper.Decide(tt.j, now, pol)
+		require.Equal(t, tt.want, got.Kind, "%s: %+v", tt.name, got)
+		require.Equal(t, tt.redrives, got.Redrives, tt.name)
+		if got.Kind == sweeper.Leave {
+			require.Empty(t, got.Reason, tt.name)
+		} else {
+			require.Contains(t, got.Reason, string(tt.j.Status), tt.name)
+		}
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, sweeper.Policy{}.WithDefaults().Validate())
+	err := sweeper.Policy{QueuedAfter: -time.Second}.WithDefaults().Validate()
+	require.ErrorContains(t, err, "Policy.QueuedAfter")
+}

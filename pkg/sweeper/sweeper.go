@@ -1,0 +1,393 @@
+package sweeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aiprod/aiprod/pkg/budget"
+	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/retry"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+// Defaults of Config.
+const (
+	IntervalDefault = time.Minute
+	BatchDefault    = store.MaxPageSize
+)
+
+// Timeline entries written by the sweeper. It runs in the router service,
+// so its events are the router's stage.
+const (
+	Stage             = "router"
+	EventTypeRedriven = "redriven"
+	EventTypeFailed   = "failed"
+)
+
+// txAttempts bounds the runs of a transaction that lost a race.
+const txAttempts = 3
+
+// Config configures a Sweeper. Store and Queue are required.
+type Config struct {
+	// Policy says when a job is stuck; its zero value is the defaults.
+	Policy
+	Store store.Store     // required: ListStale and transactions
+	Queue queue.Publisher // required: re-drives and lifecycle events
+	// Interval is the time between two sweeps. 0: IntervalDefault. Each
+	// wait is jittered by ±10% so that the sweepers of several routers
+	// drift apart.
+	Interval time.Duration
+	// Batch is how many jobs of each status one sweep looks at, the least
+	// recently updated first. 0: BatchDefault; at most store.MaxPageSize.
+	Batch  int
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	c.Policy = c.Policy.WithDefaults()
+	if c.Interval == 0 {
+		c.Interval = IntervalDefault
+	}
+	if c.Batch == 0 {
+		c.Batch = BatchDefault
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks a Config after WithDefaults; messages name the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("sweeper: Config.Store is required"))
+	}
+	if c.Queue == nil {
+		errs = append(errs, errors.New("sweeper: Config.Queue is required"))
+	}
+	if c.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("sweeper: Config.Interval must be positive, got %s", c.Interval))
+	}
+	if c.Batch < 1 || c.Batch > store.MaxPageSize {
+		errs = append(errs, fmt.Errorf("sweeper: Config.Batch must be 1..%d, got %d", store.MaxPageSize, c.Batch))
+	}
+	errs = append(errs, c.Policy.Validate())
+	return errors.Join(errs...)
+}
+
+// Sweeper finds stuck jobs and re-drives or fails them; see the package
+// doc. It is safe for concurrent use, and any number of Sweepers may run
+// against the same store and queue.
+type Sweeper struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Sweeper for cfg (defaults applied, then validated).
+func New(cfg Config) (*Sweeper, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Sweeper{cfg: cfg, log: cfg.Logger.With("component", "sweeper")}, nil
+}
+
+// Result counts what one sweep did.
+type Result struct {
+	Examined int // stale candidates read from the store
+	Redriven int
+	Failed   int
+	Errors   int // jobs whose re-drive or failure did not complete
+}
+
+// Run sweeps every Interval (jittered) until ctx is done, then returns nil.
+// A sweep that fails is logged; the next one tries again. The first sweep
+// comes one interval after the start.
+func (s *Sweeper) Run(ctx context.Context) error {
+	t := time.NewTimer(s.jittered())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		res, err := s.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.log.ErrorContext(ctx, "sweep failed", "error", err, "examined", res.Examined,
+				"redriven", res.Redriven, "failed", res.Failed, "errors", res.Errors)
+		case res.Redriven > 0 || res.Failed > 0:
+			s.log.InfoContext(ctx, "sweep done", "examined", res.Examined, "redriven", res.Redriven, "failed", res.Failed)
+		default:
+			s.log.DebugContext(ctx, "sweep done", "examined", res.Examined)
+		}
+		t.Reset(s.jittered())
+	}
+}
+
+func (s *Sweeper) jittered() time.Duration {
+	d := s.cfg.Interval
+	return d - d/10 + rand.N(d/5+1)
+}
+
+// Sweep runs one sweep: for each of queued, dispatched and running, it
+// reads up to Batch jobs not updated within that status's horizon, and
+// applies Decide to each. It returns what it did and the errors it met
+// (store reads, transactions, publishes), joined; one job's error does not
+// stop the others.
+func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+	var (
+		res  Result
+		errs []error
+	)
+	now := s.cfg.Now()
+	for _, st := range []job.Status{job.StatusQueued, job.StatusDispatched, job.StatusRunning} {
+		jobs, err := s.cfg.Store.ListStale(ctx, st, now.Add(-s.cfg.Policy.Horizon(st)), s.cfg.Batch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweeper: list stale %s jobs: %w", st, err))
+			continue
+		}
+		res.Examined += len(jobs)
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				return res, errors.Join(append(errs, ctx.Err())...)
+			}
+			if Decide(j, now, s.cfg.Policy).Kind == Leave {
+				continue
+			}
+			kind, err := s.Apply(ctx, j.ID)
+			switch {
+			case err != nil:
+				res.Errors++
+				errs = append(errs, err)
+			case kind == Redrive:
+				res.Redriven++
+			case kind == Fail:
+				res.Failed++
+			}
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// Apply decides about job id again, on the job as read in a transaction,
+// and carries the decision out: a re-drive is recorded (Redrives,
+// RedrivenAt, updated_at and a "redriven" event) and then published; a
+// failure moves the job to failed with code timeout (its current attempt
+// too, the budget released) and then publishes its lifecycle event. The
+// transaction is the guard that makes concurrent sweepers harmless: the
+// first one's write changes what Decide sees, so the others leave the job.
+// It returns what it did (Leave when the job no longer needed anything).
+func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
+	j, err := s.cfg.Store.GetJob(ctx, id)
+	if err != nil {
+		if errors.Is(err, errclass.NotFound) {
+			return Leave, nil
+		}
+		return Leave, fmt.Errorf("sweeper: read job %s: %w", id, err)
+	}
+	ctx, span := s.startSpan(ctx, j)
+	defer span.End()
+
+	var (
+		out       *job.Job
+		act       Action
+		crossings []budget.Crossing
+	)
+	now := s.cfg.Now()
+	for try := range txAttempts {
+		var fnErr error
+		err = s.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+			out, crossings = nil, nil
+			cur, err := tx.GetJob(id)
+			if err != nil {
+				fnErr = err
+				return err
+			}
+			act = Decide(cur, now, s.cfg.Policy)
+			switch act.Kind {
+			case Redrive:
+				out, fnErr = cur, s.recordRedrive(ctx, tx, cur, act, now)
+			case Fail:
+				crossings, fnErr = s.recordFailure(ctx, tx, cur, act, now)
+				out = cur
+			}
+			return fnErr
+		})
+		if err == nil || fnErr != nil || !errors.Is(err, errclass.Conflict) || try == txAttempts-1 {
+			break
+		}
+	}
+	if errors.Is(err, errclass.NotFound) {
+		return Leave, nil
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "sweep transaction failed")
+		return Leave, fmt.Errorf("sweeper: %s job %s: %w", act.Kind, id, err)
+	}
+	log := s.log.With("job_id", id, "project_id", j.ProjectID)
+	switch act.Kind {
+	case Redrive:
+		what, err := s.publishRedrive(ctx, out)
+		if err != nil {
+			// The re-drive is recorded but not sent: the next one comes
+			// after the doubled horizon, or the job fails with timeout.
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "re-drive publish failed")
+			log.ErrorContext(ctx, "re-drive recorded but not published", "status", out.Status, "error", err)
+			return Redrive, fmt.Errorf("sweeper: re-drive job %s: %w", id, err)
+		}
+		log.WarnContext(ctx, "stuck job re-driven", "status", out.Status, "reason", act.Reason,
+			"redrives", out.Redrives, "published", what)
+	case Fail:
+		log.WarnContext(ctx, "stuck job failed with timeout", "reason", act.Reason)
+		if err := budget.PublishThresholds(ctx, s.cfg.Queue, crossings); err != nil {
+			log.ErrorContext(ctx, "publish budget threshold events", "error", err)
+		}
+		err := retry.Do(ctx, retry.Policy{}, func(ctx context.Context) error {
+			_, err := dispatch.PublishLifecycle(ctx, s.cfg.Queue, dispatch.LifecycleOf(out))
+			return err
+		})
+		if err != nil {
+			span.RecordError(err)
+			log.ErrorContext(ctx, "publish lifecycle event of timed-out job", "error", err)
+			return Fail, fmt.Errorf("sweeper: job %s failed with timeout, but its lifecycle event was not published: %w", id, err)
+		}
+	}
+	return act.Kind, nil
+}
+
+// recordRedrive writes a re-drive of cur: one more re-drive in a row,
+// RedrivenAt and updated_at set to now (equal, so RedrivesInARow sees no
+// progress since), and a timeline event.
+func (s *Sweeper) recordRedrive(ctx context.Context, tx store.Tx, cur *job.Job, act Action, now time.Time) error {
+	at := store.NormalizeTime(now)
+	cur.Redrives = act.Redrives + 1
+	cur.RedrivenAt = &at
+	cur.UpdatedAt = at
+	store.NormalizeTimes(cur)
+	if err := tx.PutJob(cur); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("stuck: %s; re-drive %d of %d: %s", act.Reason, cur.Redrives, s.cfg.MaxRedrives, redriveTarget(cur))
+	return tx.AddEvent(cur.ID, s.event(ctx, at, EventTypeRedriven, cur.CurrentAttempt(), msg))
+}
+
+// recordFailure fails cur with code timeout: its current attempt, when
+// unfinished, fails too, and what the job holds of its budget is released.
+func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, act Action, now time.Time) ([]budget.Crossing, error) {
+	bk, err := budget.Prepare(tx, cur)
+	if err != nil {
+		return nil, err
+	}
+	msg := "stuck: " + act.Reason
+	if a := cur.CurrentAttempt(); a != nil && !finished(a.Status) {
+		end := now
+		a.Status = job.AttemptFailed
+		a.Error = &job.ErrorInfo{Code: job.CodeTimeout, Message: msg}
+		a.EndedAt = &end
+	}
+	if err := cur.Fail(job.CodeTimeout, msg, now); err != nil {
+		return nil, err
+	}
+	crossings, err := bk.Apply(tx, cur, now)
+	if err != nil {
+		return nil, err
+	}
+	store.NormalizeTimes(cur)
+	if err := tx.PutJob(cur); err != nil {
+		return nil, err
+	}
+	return crossings, tx.AddEvent(cur.ID, s.event(ctx, cur.UpdatedAt, EventTypeFailed, cur.CurrentAttempt(), job.CodeTimeout+": "+msg))
+}
+
+func finished(status string) bool {
+	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
+}
+
+// redriveTarget says what a re-drive of j publishes.
+func redriveTarget(j *job.Job) string {
+	if a := j.CurrentAttempt(); a != nil && j.Status != job.StatusQueued {
+		return fmt.Sprintf("dispatch of attempt %d to %s", a.Number, queue.DispatchTopic(a.Backend))
+	}
+	return "job to " + queue.TopicJobs
+}
+
+// publishRedrive publishes the message that moves j on: for a queued job
+// (or one without an attempt) a routing request to aiprod-jobs, which the
+// router handles like a worker's reroute; for a dispatched or running job
+// the dispatch of its current attempt, so that a worker takes it or resumes
+// it from the stored handle. Both consumers are idempotent.
+func (s *Sweeper) publishRedrive(ctx context.Context, j *job.Job) (string, error) {
+	a := j.CurrentAttempt()
+	if j.Status == job.StatusQueued || a == nil {
+		_, err := dispatch.PublishReroute(ctx, s.cfg.Queue, j.ID, j.ProjectID, len(j.Attempts)+1)
+		return redriveTarget(j), err
+	}
+	_, err := dispatch.Publish(ctx, s.cfg.Queue, dispatch.Message{
+		JobID: j.ID, ProjectID: j.ProjectID, Attempt: a.Number, Backend: a.Backend,
+		Model: a.Model, Seconds: a.DurationSeconds, Estimate: a.EstimatedCost,
+	})
+	return redriveTarget(j), err
+}
+
+func (s *Sweeper) event(ctx context.Context, at time.Time, typ string, a *job.Attempt, msg string) store.Event {
+	e := store.Event{
+		At: store.NormalizeTime(at), Stage: Stage, Type: typ, Message: msg,
+		TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
+	}
+	if a != nil {
+		e.Backend, e.Attempt = a.Backend, a.Number
+	}
+	return e
+}
+
+// startSpan starts the span of one job's sweep in the job's trace
+// (invariant 7), parented on the job's first recorded span and linked to
+// ctx's span; without a usable trace id it is a new root.
+func (s *Sweeper) startSpan(ctx context.Context, j *job.Job) (context.Context, trace.Span) {
+	opts := []trace.SpanStartOption{trace.WithAttributes(
+		telemetry.AttrJobID.String(j.ID), telemetry.AttrProjectID.String(j.ProjectID))}
+	if l := trace.LinkFromContext(ctx); l.SpanContext.IsValid() {
+		opts = append(opts, trace.WithLinks(l))
+	}
+	parent := ctx
+	if tid, err := trace.TraceIDFromHex(j.TraceID); err == nil {
+		if events, err := s.cfg.Store.ListEvents(ctx, j.ID); err == nil {
+			for _, e := range events {
+				sid, err := trace.SpanIDFromHex(e.SpanID)
+				if e.TraceID == j.TraceID && err == nil {
+					parent = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+						TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true,
+					}))
+					break
+				}
+			}
+		}
+	}
+	if parent == ctx {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	return telemetry.Tracer().Start(parent, "sweep job "+j.ID, opts...)
+}

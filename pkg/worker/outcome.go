@@ -1,0 +1,210 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/retry"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// succeed records a succeeded generation: job, attempt, cost and event in
+// one transaction (DESIGN invariant 3). A job canceled meanwhile keeps its
+// status; its attempt is recorded as canceled with the cost of the video
+// the provider delivered (and bills) anyway.
+func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
+	now := w.cfg.Now()
+	canceled := false
+	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		canceled = false
+		a := j.CurrentAttempt()
+		if a == nil || a.Number != t.msg.Attempt || finished(a.Status) ||
+			(j.Status.Terminal() && j.Status != job.StatusCanceled) {
+			return nil, errUnchanged
+		}
+		secs := st.DurationSeconds
+		if secs <= 0 {
+			secs = cmpOr(a.DurationSeconds, t.msg.Seconds)
+		}
+		a.Cost = w.price(ctx, t, j, a, secs)
+		a.EndedAt = &now
+		a.LastProgressAt = &now
+		if j.Status == job.StatusCanceled {
+			canceled = true
+			a.Status = job.AttemptCanceled
+			a.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "job canceled; the provider finished the generation anyway"}
+			j.Cost = totalCost(j.Attempts)
+			return []store.Event{w.event(ctx, now, "attempt_canceled", a, fmt.Sprintf("finished after the cancel: %s billed", a.Cost))}, nil
+		}
+		a.Status = job.AttemptSucceeded
+		j.Cost = totalCost(j.Attempts)
+		j.Result = &job.Result{VideoURL: st.VideoURL, DurationSeconds: secs}
+		j.Error = nil
+		if err := j.Transition(job.StatusSucceeded, now); err != nil {
+			return nil, err
+		}
+		return []store.Event{w.event(ctx, now, "succeeded", a, fmt.Sprintf("%d s video for %s", secs, a.Cost))}, nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return acked()
+	case err != nil:
+		return storeOutcome("record success of job "+jobID, err)
+	}
+	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
+	if canceled {
+		t.log.InfoContext(ctx, "generation of a canceled job finished; recorded as canceled", "cost_usd", j.Cost.USD())
+		return acked()
+	}
+	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", j.Result.VideoURL)
+	w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
+		if b.Current() == circuit.Closed && b.ConsecutiveFailures == 0 {
+			return b, false // nothing to write: keep the backend document cold
+		}
+		return b.Success(), true
+	})
+	return w.publishLifecycle(ctx, j)
+}
+
+// failure is a classified attempt failure.
+type failure struct {
+	class    error // errclass.ContentSafety, Permanent or Retryable
+	code     string
+	msg      string
+	billed   bool
+	noStrike bool // retryable but not the backend's fault
+	// guard, when set, must hold on the stored attempt for the failure to
+	// be recorded (e.g. "still submitting under my intent").
+	guard func(*job.Attempt) bool
+}
+
+func classify(err error) failure {
+	switch errclass.Of(err) {
+	case errclass.ContentSafety:
+		return failure{class: errclass.ContentSafety, code: job.CodeContentRejected, msg: err.Error()}
+	case errclass.Permanent:
+		return failure{class: errclass.Permanent, code: job.CodeInvalidRequest, msg: err.Error()}
+	default:
+		return failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
+	}
+}
+
+// fail records a failed attempt and what follows for the job (see doc). A
+// job canceled meanwhile keeps its status; its attempt is recorded as
+// canceled (with the billed cost, if any), without a strike or failover.
+func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) outcome {
+	now := w.cfg.Now()
+	canceled := false
+	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		canceled = false
+		a := j.CurrentAttempt()
+		if a == nil || a.Number != t.msg.Attempt || finished(a.Status) ||
+			(j.Status.Terminal() && j.Status != job.StatusCanceled) || (f.guard != nil && !f.guard(a)) {
+			return nil, errUnchanged
+		}
+		a.EndedAt = &now
+		if f.billed {
+			a.Cost = w.price(ctx, t, j, a, cmpOr(a.DurationSeconds, t.msg.Seconds))
+		}
+		j.Cost = totalCost(j.Attempts)
+		if j.Status == job.StatusCanceled {
+			canceled = true
+			a.Status = job.AttemptCanceled
+			a.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "job canceled; the attempt ended with " + f.code + ": " + f.msg}
+			return []store.Event{w.event(ctx, now, "attempt_canceled", a, a.Error.Message)}, nil
+		}
+		a.Status = job.AttemptFailed
+		a.Error = &job.ErrorInfo{Code: f.code, Message: f.msg}
+		events := []store.Event{w.event(ctx, now, "attempt_failed", a, f.code+": "+f.msg)}
+		switch f.class {
+		case errclass.ContentSafety, errclass.Permanent:
+			if err := j.Fail(f.code, f.msg, now); err != nil {
+				return nil, err
+			}
+			events = append(events, w.event(ctx, now, "failed", a, f.code+": "+f.msg))
+		default:
+			if !slices.Contains(j.ExcludedBackends, a.Backend) {
+				j.ExcludedBackends = append(j.ExcludedBackends, a.Backend)
+			}
+			if len(j.Attempts) >= w.cfg.MaxAttempts {
+				msg := fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), dispatch.AttemptsSummary(j.Attempts))
+				if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
+					return nil, err
+				}
+				events = append(events, w.event(ctx, now, "failed", a, job.CodeBackendFailed+": "+msg))
+			} else {
+				if err := j.Transition(job.StatusQueued, now); err != nil {
+					return nil, err
+				}
+				events = append(events, w.event(ctx, now, "rerouted", a, "back to the router without "+a.Backend))
+			}
+		}
+		return events, nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return acked()
+	case err != nil:
+		return storeOutcome("record failure of job "+jobID, err)
+	}
+	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
+	if canceled {
+		t.log.InfoContext(ctx, "attempt of a canceled job ended; recorded as canceled", "code", f.code, "error", f.msg)
+		return acked()
+	}
+	t.log.WarnContext(ctx, "attempt failed", "code", f.code, "error", f.msg, "job_status", j.Status)
+	if f.class == errclass.Retryable && !f.noStrike {
+		w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
+			return b.Failure(now, f.code+": "+f.msg, w.cfg.Circuit), true
+		})
+	}
+	if j.Status == job.StatusQueued {
+		return w.publishReroute(ctx, j)
+	}
+	return w.publishLifecycle(ctx, j)
+}
+
+// recordCircuit applies fn to the backend's stored breaker, retrying
+// transient store errors (Config.Retry), even through shutdown for up to
+// DrainTimeout. A write still failing after that is logged, not returned:
+// the job's state is already committed, and the breaker is a health hint.
+func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit.Breaker) (circuit.Breaker, bool)) {
+	cctx, cancel := w.drainCtx(ctx, w.cfg.DrainTimeout)
+	defer cancel()
+	err := retry.Do(cctx, w.cfg.Retry, func(cctx context.Context) error {
+		_, err := store.UpdateBackend(cctx, w.cfg.Store, name, w.cfg.Now(), func(b *store.BackendState) error {
+			nb, write := fn(b.Breaker)
+			if !write {
+				return errUnchanged
+			}
+			b.Breaker = nb
+			return nil
+		})
+		return err
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		w.log.ErrorContext(ctx, "record circuit state failed", "backend", name, "error", err)
+	}
+}
+
+func (w *Worker) publishReroute(ctx context.Context, j *job.Job) outcome {
+	next := len(j.Attempts) + 1
+	if _, err := dispatch.PublishReroute(ctx, w.cfg.Queue, j.ID, j.ProjectID, next); err != nil {
+		return nacked(err)
+	}
+	return acked()
+}
+
+func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) outcome {
+	if _, err := dispatch.PublishLifecycle(ctx, w.cfg.Queue, dispatch.LifecycleOf(j)); err != nil {
+		return nacked(err)
+	}
+	return acked()
+}

@@ -1,0 +1,164 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/retry"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// resume enters the attempt's concurrency slot and resumes polling a
+// stored handle.
+func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) outcome {
+	w.enterSlot(ctx, t)
+	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
+	return w.poll(ctx, t, jobID, h, started, 0)
+}
+
+// poll polls h until the generation ends, then records the outcome. started
+// is the submit intent's time, for GenerationTimeout; wait is how long to
+// wait before the first poll.
+//
+// Before each poll it reads the job: a canceled job's generation is
+// canceled at the provider (so a cancel is noticed within one poll
+// interval), and an attempt someone else finished is left alone. In push
+// mode (t.lim) it returns a later outcome once the step's polls or time
+// are used up.
+func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) outcome {
+	interval := w.pollInterval(t.be)
+	backoff := retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
+	errs := 0
+	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
+	for {
+		if wait > 0 {
+			if t.lim.spent(w.cfg.Now().Add(wait)) {
+				return outcome{verdict: later, reason: fmt.Sprintf("step budget spent after %d polls", t.lim.polls)}
+			}
+			if err := retry.Sleep(ctx, wait); err != nil {
+				return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
+			}
+		}
+		j, err := w.getJob(ctx, jobID)
+		switch {
+		case ctx.Err() != nil:
+			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
+		case err != nil:
+			return storeOutcome("reload job "+jobID, err)
+		}
+		a := j.Attempt(t.msg.Attempt)
+		switch {
+		case a == nil || a.Handle != string(h) || a.Status == job.AttemptSucceeded || a.Status == job.AttemptCanceled:
+			t.log.InfoContext(ctx, "attempt finished by another delivery; stop polling", "job_status", j.Status)
+			return acked()
+		case j.Status == job.StatusCanceled && !finished(a.Status):
+			return w.cancelGeneration(ctx, t, jobID, h)
+		case a.Status == job.AttemptFailed || j.Status.Terminal():
+			// Failed or ended by someone else while the generation runs
+			// here (the stuck-job sweeper's timeout, or a duplicate
+			// delivery that saw it fail): nobody will record its result,
+			// so stop it. Canceling a finished generation is harmless.
+			t.log.WarnContext(ctx, "attempt given up while its generation runs; canceling it at the provider",
+				"job_status", j.Status, "attempt_status", a.Status)
+			if err := w.cancelAtProvider(ctx, t, h); err != nil {
+				t.log.WarnContext(ctx, "cancel of abandoned generation failed", "error", err)
+			}
+			return acked()
+		}
+
+		st, err := t.be.Poll(ctx, h)
+		if ctx.Err() != nil {
+			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
+		}
+		t.lim.polled()
+		wait = interval
+		if err != nil {
+			err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
+			f := classify(err)
+			if !errclass.IsRetryable(err) {
+				// The provider refuses this handle (not found, permanent):
+				// the attempt is lost, not the request.
+				if f.class != errclass.ContentSafety {
+					f = failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
+				}
+				return w.fail(ctx, t, jobID, f)
+			}
+			errs++
+			if errs > w.cfg.PollErrorLimit {
+				f.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", errs, err)
+				return w.fail(ctx, t, jobID, f)
+			}
+			wait = max(interval, backoff.Delay(errs, err))
+			t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", errs, "wait", wait.String())
+		} else {
+			errs = 0
+			if st.State.Terminal() {
+				return w.finish(ctx, t, jobID, st)
+			}
+		}
+		w.keepAlive(ctx, t, jobID, h, &ka)
+		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
+			if cerr := w.cancelAtProvider(ctx, t, h); cerr != nil {
+				t.log.WarnContext(ctx, "cancel of timed-out generation failed", "error", cerr)
+			}
+			return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeTimeout,
+				msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
+		}
+		if t.lim.pollsUsed() {
+			return outcome{verdict: later, reason: fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls)}
+		}
+	}
+}
+
+type keepAlive struct{ beat, renew time.Time }
+
+// keepAlive refreshes the attempt's heartbeat every Config.Heartbeat and
+// renews the concurrency slot every third of its lease. Failures are
+// logged: polling goes on.
+func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend.Handle, ka *keepAlive) {
+	now := w.cfg.Now()
+	if t.slot != nil && now.Sub(ka.renew) >= w.cfg.SlotLease/3 {
+		ka.renew = now
+		w.renewSlot(ctx, t)
+	}
+	if now.Sub(ka.beat) < w.cfg.Heartbeat {
+		return
+	}
+	ka.beat = now
+	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		a := j.Attempt(t.msg.Attempt)
+		if j.Status.Terminal() || a == nil || a.Handle != string(h) || finished(a.Status) {
+			return nil, errUnchanged
+		}
+		a.LastProgressAt = &now
+		j.UpdatedAt = now
+		return nil, nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, errMaybeCommitted) && ctx.Err() == nil {
+		t.log.WarnContext(ctx, "heartbeat write failed", "error", err)
+	}
+}
+
+// finish records a terminal provider status.
+func (w *Worker) finish(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
+	switch st.State {
+	case backend.StateSucceeded:
+		return w.succeed(ctx, t, jobID, st)
+	case backend.StateCanceled:
+		return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
+			msg: "generation canceled at the provider", billed: st.Billed})
+	default:
+		err := st.Err
+		if err == nil {
+			err = errclass.New(errclass.Retryable, "generation failed at the provider without a reason")
+		}
+		f := classify(fmt.Errorf("generation of job %s on %s failed: %w", jobID, t.name, err))
+		f.billed = st.Billed
+		return w.fail(ctx, t, jobID, f)
+	}
+}

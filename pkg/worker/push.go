@@ -1,0 +1,159 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/queue"
+)
+
+// StepResult is what Step did with a message; the caller acks or nacks it.
+type StepResult struct {
+	// Ack means the message is done with: acknowledge it. Otherwise nack
+	// it, and it is delivered again after the subscription's backoff.
+	Ack bool
+	// Later reports a nack because the step's budget ended while the
+	// generation still runs: expected, not a failure.
+	Later bool
+	// DeadLettered reports an ack of a message that was published to the
+	// dead-letter topic first (Reason says why).
+	DeadLettered bool
+	// Reason says why the message was nacked or dead-lettered.
+	Reason string
+}
+
+// limits bounds one Step. A nil *limits (pull mode) bounds nothing.
+type limits struct {
+	deadline time.Time // by Config.Now
+	maxPolls int       // 0: no limit
+	polls    int
+}
+
+// spent reports whether waiting until at would overrun the step.
+func (l *limits) spent(at time.Time) bool { return l != nil && at.After(l.deadline) }
+
+func (l *limits) polled() {
+	if l != nil {
+		l.polls++
+	}
+}
+
+// pollsUsed reports whether the step made all the polls it may.
+func (l *limits) pollsUsed() bool { return l != nil && l.maxPolls > 0 && l.polls >= l.maxPolls }
+
+// remaining is the step's time left at now; bounded is false in pull mode.
+func (l *limits) remaining(now time.Time) (d time.Duration, bounded bool) {
+	if l == nil {
+		return 0, false
+	}
+	return max(l.deadline.Sub(now), 0), true
+}
+
+// Step handles one message of backend's subscription with a bounded amount
+// of work, for a Pub/Sub push subscription served by Cloud Run (see
+// "Push mode" in the package doc): it applies the same rules as Handler,
+// submitting if the attempt needs it, but polls only for Config.StepBudget
+// (and at most Config.StepPolls times), then returns Later so that the
+// message is delivered again; every step resumes from the stored handle.
+//
+// Step does not call m.Ack or m.Nack; it may publish m to the dead-letter
+// topic (then it returns Ack). It honours ctx: when ctx is done it stops
+// polling and returns a nack, but a Submit in progress gets DrainTimeout.
+// backendName must be one of Config.Backends. Safe for concurrent use.
+func (w *Worker) Step(ctx context.Context, backendName string, m *queue.Message) StepResult {
+	lim := &limits{deadline: w.cfg.Now().Add(w.cfg.StepBudget), maxPolls: w.cfg.StepPolls}
+	return w.run(ctx, backendName, m, lim)
+}
+
+// maxPushBody bounds a push request: Pub/Sub's 10 MB message limit,
+// base64-encoded, plus the envelope.
+const maxPushBody = 16 << 20
+
+// pushEnvelope is the body of a Pub/Sub push request (wrapped payload).
+type pushEnvelope struct {
+	Message struct {
+		Data        []byte            `json:"data"` // base64 in JSON
+		Attributes  map[string]string `json:"attributes"`
+		MessageID   string            `json:"messageId"`
+		MessageID2  string            `json:"message_id"`
+		PublishTime time.Time         `json:"publishTime"`
+	} `json:"message"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
+}
+
+// PushHandler returns the HTTP handler of the worker's Pub/Sub push
+// subscriptions, to mount on a Cloud Run service (for example at
+// POST /push). It decodes the push envelope, finds the backend from the
+// envelope's subscription (aiprod-worker-<backend>, one of
+// Config.Backends), runs Step, and answers 204 to ack or 503 to nack (and a
+// 400 for a request that is not a push envelope of a known subscription,
+// which Pub/Sub also treats as a nack). Authentication is Cloud Run's: the
+// push subscription sends an OIDC token that Cloud Run's IAM checks before
+// the request gets here.
+//
+// When shutdown is done (SIGTERM), steps in progress stop polling and
+// answer nack, as Handler does in pull mode.
+func (w *Worker) PushHandler(shutdown context.Context) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			rw.Header().Set("Allow", http.MethodPost)
+			writePushError(rw, http.StatusMethodNotAllowed, "method_not_allowed", "push requests are POST")
+			return
+		}
+		var env pushEnvelope
+		dec := json.NewDecoder(http.MaxBytesReader(rw, r.Body, maxPushBody))
+		if err := dec.Decode(&env); err != nil {
+			writePushError(rw, http.StatusBadRequest, "invalid_request", "not a Pub/Sub push envelope: "+err.Error())
+			return
+		}
+		name, ok := w.backendOfSubscription(env.Subscription)
+		if !ok {
+			w.log.ErrorContext(r.Context(), "push from an unknown subscription; nacked", "subscription", env.Subscription)
+			writePushError(rw, http.StatusBadRequest, "invalid_request",
+				fmt.Sprintf("subscription %q is not the worker subscription of a backend this worker serves", env.Subscription))
+			return
+		}
+		m := queue.Message{
+			ID: cmp.Or(env.Message.MessageID, env.Message.MessageID2), Data: env.Message.Data,
+			Attributes: env.Message.Attributes, DeliveryAttempt: env.DeliveryAttempt, PublishTime: env.Message.PublishTime,
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(shutdown, cancel)
+		defer stop()
+
+		res := w.Step(ctx, name, &m)
+		switch {
+		case res.Ack:
+			rw.WriteHeader(http.StatusNoContent)
+		case res.Later:
+			writePushError(rw, http.StatusServiceUnavailable, "in_progress", res.Reason)
+		default:
+			writePushError(rw, http.StatusServiceUnavailable, "retry_later", res.Reason)
+		}
+	})
+}
+
+// backendOfSubscription maps "projects/p/subscriptions/aiprod-worker-<b>"
+// (or the bare name) to b, if this worker serves b.
+func (w *Worker) backendOfSubscription(sub string) (string, bool) {
+	short := sub[strings.LastIndex(sub, "/")+1:]
+	name, ok := strings.CutPrefix(short, queue.WorkerSubscription(""))
+	if !ok {
+		return "", false
+	}
+	_, served := w.cfg.Backends[name]
+	return name, served
+}
+
+func writePushError(rw http.ResponseWriter, status int, code, msg string) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

@@ -1,0 +1,331 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/retry"
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// submit takes a concurrency slot, records the intent, submits, records
+// the handle and polls.
+func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (outcome, error) {
+	if o, ok := w.takeSlot(ctx, t); !ok {
+		return o, nil
+	}
+	now := store.NormalizeTime(w.cfg.Now())
+	j, err := w.updateJob(ctx, j.ID, func(j *job.Job) ([]store.Event, error) {
+		a := j.CurrentAttempt()
+		if a != nil && a.Number == t.msg.Attempt && ourIntent(a, now) {
+			return nil, nil // a retried try whose first one committed
+		}
+		if j.Status != job.StatusDispatched || a == nil || a.Number != t.msg.Attempt ||
+			a.Status != dispatch.AttemptDispatched || a.Handle != "" {
+			return nil, errRaced
+		}
+		a.Status = job.AttemptSubmitting
+		a.SubmittedAt = &now
+		if err := j.Transition(job.StatusRunning, now); err != nil {
+			return nil, err
+		}
+		return []store.Event{w.event(ctx, now, "submitting", a, fmt.Sprintf("submitting to %s (%s, %d s)", a.Backend, a.Model, a.DurationSeconds))}, nil
+	})
+	switch {
+	case errors.Is(err, errRaced):
+		// Another delivery of this attempt took it (it enters the same
+		// slot), or the job was canceled (the rules release it).
+		return outcome{}, errRaced
+	case err != nil:
+		w.releaseSlot(ctx, t) // the attempt is still dispatched: nobody runs it
+		return storeOutcome("record submit intent of job "+t.msg.JobID, err), nil
+	}
+	return w.submitAndPoll(ctx, t, j, now), nil
+}
+
+// ourIntent reports whether a is submitting under the intent recorded at
+// intent, without a handle yet.
+func ourIntent(a *job.Attempt, intent time.Time) bool {
+	return a.Status == job.AttemptSubmitting && a.Handle == "" && a.SubmittedAt != nil &&
+		a.SubmittedAt.Equal(store.NormalizeTime(intent))
+}
+
+// intentGuard guards a write that is only right while the attempt is still
+// submitting under the intent recorded at intent (no handle recorded since).
+func intentGuard(intent time.Time) func(*job.Attempt) bool {
+	return func(a *job.Attempt) bool { return ourIntent(a, intent) }
+}
+
+// submitAndPoll calls Submit for the intent recorded at intent (j is the
+// job as that intent left it), records the handle and polls. The caller
+// holds the attempt's concurrency slot.
+func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent time.Time) outcome {
+	a := j.CurrentAttempt()
+	// Shutdown does not interrupt a Submit at once: its handle must be
+	// recorded. It gets DrainTimeout after ctx is done.
+	sctx, cancel := w.drainCtx(ctx, w.cfg.SubmitTimeout)
+	h, err := t.be.Submit(sctx, w.submitRequest(t, j, a))
+	cut := sctx.Err() != nil
+	cancel()
+	if err != nil && cut {
+		// Cut by SubmitTimeout or by shutdown: the request may have
+		// reached the provider. Leave the intent for reconciliation when
+		// the provider can be asked, or when shutting down; fail over now
+		// otherwise (what reconciliation would do, minus the wait).
+		_, canFind := t.be.(backend.Finder)
+		if ctx.Err() != nil || canFind {
+			return nacked(fmt.Errorf("submit job %s to %s cut short, outcome unknown (reconciled on redelivery): %w", j.ID, t.name, err))
+		}
+		return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
+			msg: fmt.Sprintf("submit job %s to %s: no answer within %s: %v", j.ID, t.name, w.cfg.SubmitTimeout, err), guard: intentGuard(intent)})
+	}
+	if err != nil {
+		t.log.WarnContext(ctx, "submit failed", "error", err)
+		f := classify(fmt.Errorf("submit job %s to %s: %w", j.ID, t.name, err))
+		f.guard = intentGuard(intent)
+		return w.fail(ctx, t, j.ID, f)
+	}
+	if h == "" {
+		return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
+			msg: "submit returned an empty handle", guard: intentGuard(intent)})
+	}
+	if o, ok := w.recordHandle(ctx, t, h); !ok {
+		return o
+	}
+	// A fresh generation is not done yet: wait one interval before polling.
+	return w.poll(ctx, t, j.ID, h, intent, w.pollInterval(t.be))
+}
+
+// recordHandle stores the handle right after Submit, retrying transient
+// store errors (a lost handle is a paid generation lost) even through
+// shutdown, for up to DrainTimeout. ok is false when the caller must return
+// o instead of polling: the job was canceled meanwhile (the generation is
+// canceled at the provider and the attempt recorded as canceled), or the
+// attempt was given up by someone else (the generation is orphaned and
+// canceled).
+func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o outcome, ok bool) {
+	rctx, cancel := w.drainCtx(ctx, w.cfg.SubmitTimeout)
+	defer cancel()
+	policy := w.cfg.Retry
+	policy.MaxAttempts, policy.MaxElapsed = -1, 0 // until rctx ends
+	var (
+		canceled bool
+		err      error
+	)
+	errAlready := errclass.New(errclass.Conflict, "handle already recorded") // not retried
+	err = retry.Do(rctx, policy, func(rctx context.Context) error {
+		now := w.cfg.Now()
+		_, err := w.updateJob(rctx, t.msg.JobID, func(j *job.Job) ([]store.Event, error) {
+			canceled = j.Status == job.StatusCanceled
+			a := j.CurrentAttempt()
+			switch {
+			case a == nil || a.Number != t.msg.Attempt:
+				return nil, errUnchanged
+			case a.Handle == string(h):
+				return nil, errAlready // a retried try committed, or a reconciler adopted it
+			case a.Status != job.AttemptSubmitting || a.Handle != "" || (j.Status.Terminal() && !canceled):
+				return nil, errUnchanged
+			}
+			// A canceled job still gets the handle: the cancellation below
+			// (or a redelivery's) needs it.
+			a.Status = job.AttemptRunning
+			a.Handle = string(h)
+			a.LastProgressAt = &now
+			return []store.Event{w.event(ctx, now, "submitted", a, "accepted by "+a.Backend)}, nil
+		})
+		return err
+	})
+	switch {
+	case err == nil, errors.Is(err, errAlready), errors.Is(err, errMaybeCommitted) && w.handleIs(rctx, t, h):
+		if canceled {
+			return w.cancelGeneration(ctx, t, t.msg.JobID, h), false
+		}
+		return outcome{}, true
+	case errors.Is(err, errUnchanged):
+		// The attempt was given up while we submitted (failed over by a
+		// reconciler, or the job ended): nobody will poll this generation.
+		t.log.WarnContext(ctx, "generation orphaned by a state change during submit; canceling it at the provider", "handle", string(h))
+		if cerr := w.cancelAtProvider(rctx, t, h); cerr != nil {
+			t.log.ErrorContext(ctx, "cancel orphaned generation failed", "handle", string(h), "error", cerr)
+		}
+		return acked(), false
+	}
+	// The handle is not recorded. The intent stays: a redelivery reconciles
+	// it (see doc).
+	t.log.ErrorContext(ctx, "could not record the handle of a submitted generation", "handle", string(h), "error", err)
+	return nacked(fmt.Errorf("record handle of job %s: %w", t.msg.JobID, err)), false
+}
+
+// handleIs reports whether the stored attempt has handle h.
+func (w *Worker) handleIs(ctx context.Context, t *task, h backend.Handle) bool {
+	j, err := w.getJob(ctx, t.msg.JobID)
+	if err != nil {
+		return false
+	}
+	a := j.Attempt(t.msg.Attempt)
+	return a != nil && a.Handle == string(h)
+}
+
+// reconcile decides about an attempt that is submitting without a handle:
+// a worker is inside Submit now, or it died (or lost the answer) between
+// Submit and recording the handle. See "Reconciliation" in the package doc.
+// It serves canceled jobs too: the generation, if found, is canceled.
+func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Attempt) (outcome, error) {
+	intent := submittedAt(a)
+	age := w.cfg.Now().Sub(intent)
+	canceled := j.Status == job.StatusCanceled
+	finder, canFind := t.be.(backend.Finder)
+	giveUp := 2 * w.cfg.SubmitTimeout
+	switch {
+	case canFind && age < w.cfg.SubmitTimeout+FindGrace:
+		return w.awaitSubmitter(ctx, t, j, a, intent.Add(w.cfg.SubmitTimeout+FindGrace))
+	case !canFind && age < giveUp:
+		return w.awaitSubmitter(ctx, t, j, a, intent.Add(giveUp))
+	case canFind:
+		req := w.submitRequest(t, j, a)
+		var (
+			h     backend.Handle
+			found bool
+		)
+		fctx, cancel := context.WithTimeout(ctx, w.cfg.SubmitTimeout)
+		err := retry.Do(fctx, w.cfg.Retry, func(ctx context.Context) (err error) {
+			h, found, err = finder.Find(ctx, req, intent)
+			return err
+		})
+		cancel()
+		switch {
+		case err == nil && found && h != "":
+			return w.adopt(ctx, t, j.ID, intent, h, canceled)
+		case err == nil && !found:
+			if canceled {
+				return w.recordCanceled(ctx, t, j.ID, intentGuard(intent), false, 0,
+					"job canceled; the provider has no generation for the submit intent"), nil
+			}
+			return w.resubmit(ctx, t, j.ID, intent)
+		case ctx.Err() != nil:
+			return nacked(fmt.Errorf("shutdown while reconciling job %s: %w", j.ID, ctx.Err())), nil
+		}
+		if err == nil {
+			err = errors.New("provider lookup found an empty handle")
+		}
+		t.log.WarnContext(ctx, "provider lookup of an unknown submit outcome failed", "intent_age", age.String(), "error", err)
+		if age < giveUp {
+			return waiting(fmt.Errorf("submit outcome of attempt %d unknown and the provider lookup failed (intent %s old): %w",
+				a.Number, age.Round(time.Second), err)), nil
+		}
+	}
+	msg := fmt.Sprintf("submit outcome unknown: no handle recorded %s after the submit intent", age.Round(time.Second))
+	if canceled {
+		return w.recordCanceled(ctx, t, j.ID, intentGuard(intent), false, 0, "job canceled; "+msg), nil
+	}
+	return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: msg,
+		noStrike: true, guard: intentGuard(intent)}), nil
+}
+
+// adopt records h, which the provider lookup found for the intent at
+// intent, as the attempt's handle, then polls it (or cancels it when the
+// job is canceled).
+func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.Time, h backend.Handle, canceled bool) (outcome, error) {
+	now := w.cfg.Now()
+	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		a := j.Attempt(t.msg.Attempt)
+		if a != nil && a.Handle == string(h) {
+			return nil, nil
+		}
+		if a == nil || !ourIntent(a, intent) || (j.Status.Terminal() && j.Status != job.StatusCanceled) {
+			return nil, errRaced
+		}
+		a.Status = job.AttemptRunning
+		a.Handle = string(h)
+		a.LastProgressAt = &now
+		return []store.Event{w.event(ctx, now, "reconciled", a,
+			"the provider has the generation of the submit intent; resuming it instead of submitting again")}, nil
+	})
+	switch {
+	case errors.Is(err, errRaced):
+		return outcome{}, errRaced
+	case err != nil:
+		return storeOutcome("record reconciled handle of job "+jobID, err), nil
+	}
+	t.log.InfoContext(ctx, "reconciled a lost submit answer with the provider", "handle", string(h))
+	if canceled {
+		return w.cancelGeneration(ctx, t, jobID, h), nil
+	}
+	w.enterSlot(ctx, t)
+	return w.poll(ctx, t, jobID, h, intent, 0), nil
+}
+
+// resubmit records a fresh intent in place of the one at old, which the
+// provider lookup proved never reached the provider, and submits.
+func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.Time) (outcome, error) {
+	if o, ok := w.takeSlot(ctx, t); !ok {
+		return o, nil
+	}
+	now := store.NormalizeTime(w.cfg.Now())
+	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		a := j.Attempt(t.msg.Attempt)
+		if a != nil && ourIntent(a, now) {
+			return nil, nil
+		}
+		if a == nil || j.Status != job.StatusRunning || j.CurrentAttempt() != a || !ourIntent(a, old) {
+			return nil, errRaced
+		}
+		a.SubmittedAt = &now
+		return []store.Event{w.event(ctx, now, "resubmitting", a, fmt.Sprintf(
+			"the provider has no generation for the submit intent of %s; submitting again", old.UTC().Format(time.RFC3339)))}, nil
+	})
+	switch {
+	case errors.Is(err, errRaced):
+		return outcome{}, errRaced
+	case err != nil:
+		return storeOutcome("record fresh submit intent of job "+jobID, err), nil
+	}
+	t.log.InfoContext(ctx, "submit provably did not happen; submitting again")
+	return w.submitAndPoll(ctx, t, j, now), nil
+}
+
+// awaitSubmitter waits in hand, for up to SubmitWait (or what is left of a
+// push step), while another worker may still be inside the Submit of
+// attempt a, whose outcome can be judged at decide. It re-reads the job
+// every second: when the state changes (a handle appears, the attempt ends,
+// the job is canceled) or decide is reached, it returns errRaced so that
+// the rules are applied to the new state; when the wait runs out first it
+// nacks.
+func (w *Worker) awaitSubmitter(ctx context.Context, t *task, j *job.Job, a *job.Attempt, decide time.Time) (outcome, error) {
+	intent, status := submittedAt(a), j.Status
+	now := w.cfg.Now()
+	stop := now.Add(w.cfg.SubmitWait)
+	if rest, bounded := t.lim.remaining(now); bounded && now.Add(rest).Before(stop) {
+		stop = now.Add(rest)
+	}
+	if decide.Before(stop) {
+		stop = decide
+	}
+	for {
+		now = w.cfg.Now()
+		if !now.Before(stop) {
+			if !now.Before(decide) {
+				return outcome{}, errRaced // time to judge: apply the rules again
+			}
+			return waiting(fmt.Errorf("attempt %d is being submitted by another worker (intent %s old)",
+				a.Number, now.Sub(intent).Round(time.Millisecond))), nil
+		}
+		if err := retry.Sleep(ctx, min(stop.Sub(now), time.Second)); err != nil {
+			return nacked(fmt.Errorf("shutdown while waiting for the submit of job %s: %w", j.ID, err)), nil
+		}
+		cur, err := w.getJob(ctx, j.ID)
+		if err != nil {
+			return storeOutcome("reload job "+j.ID, err), nil
+		}
+		if ca := cur.Attempt(a.Number); ca == nil || ca.Status != a.Status || ca.Handle != a.Handle ||
+			!submittedAt(ca).Equal(intent) || cur.Status != status || cur.CurrentAttempt() != ca {
+			return outcome{}, errRaced
+		}
+	}
+}

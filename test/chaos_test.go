@@ -1,0 +1,999 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/sim"
+)
+
+// The chaos tests (issue 4) run the multi-process stack — ingest, two
+// routers, three workers, `aiprod emulators`, the simulated providers behind
+// fault proxies — and submit thousands of jobs through the HTTP API as a
+// careful client does (an Idempotency-Key per job, 5xx and connection errors
+// retried with the same key) while:
+//
+//   - every simulator answers 20% of its API calls with a transient error
+//     (429 with Retry-After, 500, 502: sim.Faults.ErrorRate);
+//   - one backend is hard down (sim.Faults.Down) for a window, then restored;
+//   - a share of provider calls get latency spikes (faultProxy), some longer
+//     than the workers' submit timeout;
+//   - routers and workers are SIGKILLed at random intervals and restarted
+//     with the same environment on a new port;
+//   - ack deadlines are 10 s, so Pub/Sub redelivers what a killed process
+//     held.
+//
+// Then faults stop and the system drains. The test prints a summary and
+// fails unless every job is terminal, none is lost, no provider saw the same
+// prompt twice (every prompt is unique) and no cost was counted twice.
+//
+// TestChaosShort (2,000 jobs) runs in `make test`; TestChaos (10,000 jobs)
+// runs when AIPROD_CHAOS=1, which `make chaos` sets. Tuning variables:
+// AIPROD_CHAOS_JOBS, AIPROD_CHAOS_RATE (jobs/s), AIPROD_CHAOS_SEED,
+// AIPROD_CHAOS_LOGDIR (keep the services' logs there), AIPROD_CHAOS_DISABLE
+// (kills,errors,down,spikes: bisect a failure).
+
+// chaosConfig is one chaos run.
+type chaosConfig struct {
+	Jobs       int
+	Rate       float64 // submissions per second
+	Submitters int     // concurrent HTTP submitters
+	Routers    int
+	Workers    int
+	SimSpeed   float64 // devstack.StartSims speed factor (smaller is faster)
+
+	ErrorRate          float64 // simulators' transient errors
+	SpikeRate          float64 // share of provider calls with a latency spike
+	SpikeMin, SpikeMax time.Duration
+	DownBackend        string
+	DownAfter, DownFor time.Duration // from the start of the chaos
+
+	KillEvery    [2]time.Duration // random interval between SIGKILLs
+	RestartAfter [2]time.Duration // random delay before the restart
+
+	ChaosTail    time.Duration // chaos continues this long after the last submission
+	DrainTimeout time.Duration // then every job must be terminal within this
+
+	Env       []string // every service
+	WorkerEnv []string
+	Seed      uint64
+}
+
+func shortChaos() chaosConfig {
+	return chaosConfig{
+		Jobs: 2000, Rate: 40, Submitters: 8, Routers: 2, Workers: 3, SimSpeed: 0.1,
+		ErrorRate: 0.2, SpikeRate: 0.03, SpikeMin: 300 * time.Millisecond, SpikeMax: 3 * time.Second,
+		DownBackend: "fal", DownAfter: 10 * time.Second, DownFor: 15 * time.Second,
+		KillEvery: [2]time.Duration{2 * time.Second, 6 * time.Second}, RestartAfter: [2]time.Duration{0, time.Second},
+		ChaosTail: 10 * time.Second, DrainTimeout: 3 * time.Minute,
+		Env: []string{
+			"AIPROD_ACK_DEADLINE=10s",
+			"AIPROD_CIRCUIT_COOLDOWN=2s",
+			"AIPROD_LOG_LEVEL=info",
+		},
+		WorkerEnv: []string{
+			"AIPROD_POLL_INTERVAL=50ms",
+			"AIPROD_SUBMIT_TIMEOUT=2s",
+		},
+	}
+}
+
+// TestChaosShort is the chaos test at the size `make test` affords.
+func TestChaosShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos test skipped with -short")
+	}
+	runChaos(t, withEnvOverrides(t, shortChaos()))
+}
+
+// TestChaos is the full chaos test of issue 4: at least 10,000 jobs. It runs
+// only with AIPROD_CHAOS=1 (`make chaos`).
+func TestChaos(t *testing.T) {
+	if os.Getenv("AIPROD_CHAOS") != "1" {
+		t.Skip("set AIPROD_CHAOS=1 (make chaos) to run the 10,000-job chaos test")
+	}
+	cfg := shortChaos()
+	cfg.Jobs, cfg.Rate = 10000, 60
+	cfg.DownAfter, cfg.DownFor = 40*time.Second, 30*time.Second
+	cfg.DrainTimeout = 5 * time.Minute
+	runChaos(t, withEnvOverrides(t, cfg))
+}
+
+func withEnvOverrides(t *testing.T, cfg chaosConfig) chaosConfig {
+	if v := os.Getenv("AIPROD_CHAOS_JOBS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "AIPROD_CHAOS_JOBS")
+		cfg.Jobs = n
+	}
+	if v := os.Getenv("AIPROD_CHAOS_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, "AIPROD_CHAOS_RATE")
+		cfg.Rate = r
+	}
+	if v := os.Getenv("AIPROD_CHAOS_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "AIPROD_CHAOS_SEED")
+		cfg.Seed = s
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = mrand.Uint64()
+	}
+	// AIPROD_CHAOS_DISABLE turns chaos off piece by piece, to bisect a
+	// failure: kills, errors, down, spikes (comma-separated).
+	for _, what := range strings.Split(os.Getenv("AIPROD_CHAOS_DISABLE"), ",") {
+		switch strings.TrimSpace(what) {
+		case "":
+		case "kills":
+			cfg.KillEvery = [2]time.Duration{}
+		case "errors":
+			cfg.ErrorRate = 0
+		case "down":
+			cfg.DownFor = 0
+		case "spikes":
+			cfg.SpikeRate = 0
+		default:
+			t.Fatalf("AIPROD_CHAOS_DISABLE: unknown %q (want kills, errors, down, spikes)", what)
+		}
+	}
+	return cfg
+}
+
+// chaosJob is one job of the run, as the client knows it.
+type chaosJob struct {
+	n      int
+	tag    string // chaos-<run>-<n>: the prompt's unique prefix, and the Idempotency-Key
+	kind   string // "", "unsafe" or "fail": the prompt's simulator directive
+	req    job.Request
+	id     string // "" until accepted
+	tries  int
+	subErr error // the submission never succeeded
+
+	// Set by the tracker.
+	first    *job.Job // the first terminal state seen
+	final    *job.Job // the state at the end
+	notFound bool
+	lastSeen job.Status
+}
+
+// chaosRun is the state of one run.
+type chaosRun struct {
+	t     *testing.T
+	cfg   chaosConfig
+	id    string
+	st    *stack
+	cl    *client.Client
+	start time.Time
+
+	jobs []*chaosJob
+
+	mu      sync.Mutex
+	pending map[string]*chaosJob // accepted, not yet terminal
+
+	kills     atomic.Int64
+	killLog   []string // guarded by mu
+	submitted atomic.Int64
+	retries   atomic.Int64
+
+	logLines map[string][]string // job id → its service log lines, for dumpJob
+}
+
+func runChaos(t *testing.T, cfg chaosConfig) {
+	wall := time.Now()
+	rng := mrand.New(mrand.NewPCG(cfg.Seed, 0x5eed))
+	r := &chaosRun{t: t, cfg: cfg, id: strconv.FormatUint(rng.Uint64()%(36*36*36*36*36), 36), pending: map[string]*chaosJob{}}
+	t.Logf("chaos run %s: %d jobs at %.0f/s, seed %d (AIPROD_CHAOS_SEED), %d routers, %d workers, sim speed %.2f",
+		r.id, cfg.Jobs, cfg.Rate, cfg.Seed, cfg.Routers, cfg.Workers, cfg.SimSpeed)
+
+	r.st = startStack(t, stackConfig{
+		Routers: cfg.Routers, Workers: cfg.Workers, SimSpeed: cfg.SimSpeed, Proxies: true,
+		Env: cfg.Env, WorkerEnv: cfg.WorkerEnv, LogDir: os.Getenv("AIPROD_CHAOS_LOGDIR"), LogTail: 6000,
+	})
+	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+		Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
+	}}
+	r.cl = client.New(r.st.api, "dev-key", client.WithHTTPClient(hc))
+	for i := range cfg.Jobs {
+		r.jobs = append(r.jobs, r.newJob(rng, i))
+	}
+	setup := time.Since(wall)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var bg sync.WaitGroup
+	bg.Go(func() { r.track(ctx) })
+	bg.Go(func() { r.progress(ctx) })
+
+	// Chaos on.
+	r.start = time.Now()
+	r.setSimFaults(sim.Faults{ErrorRate: cfg.ErrorRate})
+	for _, p := range r.st.proxies {
+		p.SetSpikes(cfg.SpikeRate, cfg.SpikeMin, cfg.SpikeMax)
+	}
+	chaosCtx, stopChaos := context.WithCancel(ctx)
+	var chaos sync.WaitGroup
+	chaos.Go(func() { r.killer(chaosCtx, mrand.New(mrand.NewPCG(cfg.Seed, 1))) })
+	chaos.Go(func() { r.downWindow(chaosCtx) })
+
+	r.submitAll(ctx)
+	submitDone := time.Since(r.start)
+	t.Logf("submission done after %s: %d accepted, %d client retries", submitDone.Round(time.Millisecond), r.submitted.Load(), r.retries.Load())
+
+	// Chaos goes on a little, then stops: faults off, every service up.
+	tail := time.NewTimer(cfg.ChaosTail)
+	select {
+	case <-tail.C:
+	case <-ctx.Done():
+	}
+	stopChaos()
+	chaos.Wait()
+	r.setSimFaults(sim.Faults{})
+	for _, p := range r.st.proxies {
+		p.SetSpikes(0, 0, 0)
+	}
+	for _, sv := range append(slices.Clone(r.st.routers), r.st.workers...) {
+		if !sv.Running() {
+			require.NoError(t, sv.Start(t))
+		}
+	}
+	chaosEnd := time.Since(r.start)
+	t.Logf("chaos stopped after %s (%d kills); draining", chaosEnd.Round(time.Millisecond), r.kills.Load())
+
+	// Drain: every job terminal within DrainTimeout.
+	drainStart := time.Now()
+	drained := r.waitPending(cfg.DrainTimeout)
+	drain := time.Since(drainStart)
+	r.waitQuiet(2*time.Second, 30*time.Second)
+	cancel()
+	bg.Wait()
+
+	r.refetchAll()
+	rep := r.report()
+	rep.setup, rep.submit, rep.chaos, rep.drain, rep.wall = setup, submitDone, chaosEnd, drain, time.Since(wall)
+	t.Log("\n" + rep.table())
+	rep.explain(r)
+	if !drained {
+		// Evidence for a stall inside an emulator: their goroutines.
+		r.st.emuQuit()
+		t.Logf("goroutine dump of `aiprod emulators` (SIGQUIT) is in %s", r.st.emuLog)
+	}
+
+	require.Empty(t, rep.submitErrors, "submissions that never succeeded")
+	require.True(t, drained, "jobs still not terminal %s after the chaos stopped", cfg.DrainTimeout)
+	require.Zero(t, rep.lost, "lost jobs")
+	require.Zero(t, rep.repeated, "repeated submissions (sum of the simulators' repeated_prompts)")
+	require.Zero(t, rep.doubleCharges(), "double charges")
+	require.Empty(t, rep.wrongOutcome, "jobs whose outcome contradicts their prompt directive")
+	require.Empty(t, rep.crashes, "services that exited by themselves")
+}
+
+var scenes = []string{
+	"a red fox running through snow, cinematic",
+	"a lighthouse in a storm at night, waves crashing",
+	"a hummingbird drinking from a flower, macro, slow motion",
+	"a busy Tokyo crossing in the rain, neon reflections",
+	"a paper boat drifting down a gutter stream",
+	"an astronaut planting a flag on a red desert",
+}
+
+// tinyPNG is a 1×1 image as a data URI: image-to-video without any URL
+// outside the loopback interface.
+const tinyPNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+// newJob draws job n's request: a mix that spreads the load over every
+// backend (standard → fal, its failover replicate/runway/veo; draft → veo;
+// 1:1 → luma; premium → fal, failover runway; image drafts → runway; an
+// allow-list → replicate), with a few prompts the providers reject for
+// safety or fail.
+func (r *chaosRun) newJob(rng *mrand.Rand, n int) *chaosJob {
+	tag := fmt.Sprintf("chaos-%s-%d", r.id, n)
+	req := job.Request{DurationSeconds: 4 + rng.IntN(5), Resolution: "720p", AspectRatio: "16:9", QualityTier: "standard"}
+	switch x := rng.IntN(100); {
+	case x < 45:
+		if rng.IntN(3) == 0 {
+			req.Resolution = "1080p"
+		}
+		if rng.IntN(4) == 0 {
+			req.AspectRatio = "9:16"
+		}
+	case x < 60:
+		req.QualityTier = "draft"
+	case x < 70:
+		req.AspectRatio = "1:1"
+		req.DurationSeconds = []int{5, 9}[rng.IntN(2)]
+	case x < 80:
+		req.QualityTier = "premium"
+	case x < 82: // runway serves at most 2 at a time (catalog concurrency)
+		req.QualityTier, req.ImageURL = "draft", tinyPNG
+		req.DurationSeconds = []int{5, 10}[rng.IntN(2)]
+	default:
+		req.Backends = []string{"replicate", "veo", "luma"}
+	}
+	cj := &chaosJob{n: n, tag: tag}
+	scene := scenes[rng.IntN(len(scenes))]
+	switch x := rng.IntN(100); {
+	case x < 1:
+		cj.kind, scene = "unsafe", scene+" [sim:unsafe]"
+	case x < 2:
+		cj.kind, scene = "fail", scene+" [sim:fail]"
+	}
+	req.Prompt = tag + " " + scene
+	req.UserID = fmt.Sprintf("user-%d", rng.IntN(20))
+	cj.req = req
+	return cj
+}
+
+// submitAll submits every job at cfg.Rate with cfg.Submitters in parallel.
+func (r *chaosRun) submitAll(ctx context.Context) {
+	work := make(chan *chaosJob)
+	var wg sync.WaitGroup
+	for range r.cfg.Submitters {
+		wg.Go(func() {
+			for cj := range work {
+				r.submit(ctx, cj)
+			}
+		})
+	}
+	start := time.Now()
+	for i, cj := range r.jobs {
+		due := start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		select {
+		case work <- cj:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// submit is a careful client: the same Idempotency-Key on every try, 5xx,
+// 429 and transport errors retried with backoff, bounded by count and time.
+func (r *chaosRun) submit(ctx context.Context, cj *chaosJob) {
+	deadline := time.Now().Add(2 * time.Minute)
+	backoff := 100 * time.Millisecond
+	for cj.tries = 1; ; cj.tries++ {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		j, err := r.cl.Submit(cctx, cj.req, client.SubmitOptions{IdempotencyKey: cj.tag})
+		cancel()
+		if err == nil {
+			cj.id = j.ID
+			r.mu.Lock()
+			r.pending[j.ID] = cj
+			r.mu.Unlock()
+			r.submitted.Add(1)
+			return
+		}
+		var apiErr *client.APIError
+		retryable := !errors.As(err, &apiErr) || apiErr.Status >= 500 || apiErr.Status == http.StatusTooManyRequests
+		if !retryable || cj.tries >= 30 || time.Now().After(deadline) || ctx.Err() != nil {
+			cj.subErr = fmt.Errorf("after %d tries: %w", cj.tries, err)
+			return
+		}
+		r.retries.Add(1)
+		if !sleepCtx(ctx, backoff/2+time.Duration(mrand.Int64N(int64(backoff)))) {
+			cj.subErr = ctx.Err()
+			return
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// track polls the pending jobs until each is terminal.
+func (r *chaosRun) track(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		batch := make([]*chaosJob, 0, len(r.pending))
+		for _, cj := range r.pending {
+			batch = append(batch, cj)
+		}
+		r.mu.Unlock()
+		r.fetch(ctx, batch, 8, func(cj *chaosJob, j *job.Job, err error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			switch {
+			case client.IsNotFound(err):
+				cj.notFound = true
+			case err != nil:
+				return // a transient error: next sweep
+			default:
+				cj.notFound = false
+				cj.lastSeen = j.Status
+				if j.Status.Terminal() {
+					cj.first = j
+					delete(r.pending, cj.id)
+				}
+			}
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// fetch GETs the jobs of batch with n requests in flight.
+func (r *chaosRun) fetch(ctx context.Context, batch []*chaosJob, n int, fn func(*chaosJob, *job.Job, error)) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, cj := range batch {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			j, err := r.cl.Get(cctx, cj.id)
+			fn(cj, j, err)
+		})
+	}
+	wg.Wait()
+}
+
+func (r *chaosRun) pendingCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+// waitPending waits until no accepted job is pending, up to d.
+func (r *chaosRun) waitPending(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if r.pendingCount() == 0 {
+			return true
+		}
+		<-tick.C
+	}
+	return r.pendingCount() == 0
+}
+
+// waitQuiet waits until the simulators' counters stop moving for quiet
+// (redeliveries still in flight settle), at most limit.
+func (r *chaosRun) waitQuiet(quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := "", time.Now()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		var b strings.Builder
+		for _, name := range r.st.sims.Catalog.Names() {
+			st := r.st.sims.Sims[name].Core.Stats()
+			fmt.Fprintf(&b, "%d/%d/%d;", st.Submitted, st.Polls, st.Canceled)
+		}
+		if b.String() != last {
+			last, since = b.String(), time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+		<-tick.C
+	}
+}
+
+// refetchAll reads every accepted job once more, after the system settled.
+func (r *chaosRun) refetchAll() {
+	var accepted []*chaosJob
+	for _, cj := range r.jobs {
+		if cj.id != "" {
+			accepted = append(accepted, cj)
+		}
+	}
+	var mu sync.Mutex
+	var retry []*chaosJob
+	get := func(batch []*chaosJob) {
+		r.fetch(context.Background(), batch, 16, func(cj *chaosJob, j *job.Job, err error) {
+			switch {
+			case client.IsNotFound(err):
+				cj.notFound, cj.final = true, nil
+			case err != nil:
+				mu.Lock()
+				retry = append(retry, cj)
+				mu.Unlock()
+			default:
+				cj.notFound, cj.final = false, j
+			}
+		})
+	}
+	get(accepted)
+	for try := 0; len(retry) > 0 && try < 5; try++ {
+		batch := retry
+		retry = nil
+		get(batch)
+	}
+}
+
+// progress logs the state of the run every 10 s.
+func (r *chaosRun) progress(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		by := map[job.Status]int{}
+		for _, cj := range r.pending {
+			by[cj.lastSeen]++
+		}
+		n := len(r.pending)
+		r.mu.Unlock()
+		r.t.Logf("t+%3.0fs accepted %d, pending %d %v, kills %d", time.Since(r.start).Seconds(),
+			r.submitted.Load(), n, by, r.kills.Load())
+	}
+}
+
+// setSimFaults sets the faults of every simulator through its /__sim/faults
+// endpoint (the dev-stack contract).
+func (r *chaosRun) setSimFaults(f sim.Faults) {
+	for name, sm := range r.st.sims.Sims {
+		r.postFaults(sm.URL, map[string]any{"error_rate": f.ErrorRate, "latency_ms": f.LatencyMS, "down": f.Down}, name)
+	}
+}
+
+func (r *chaosRun) postFaults(simURL string, body map[string]any, name string) {
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(simURL+"/__sim/faults", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		r.t.Errorf("set faults of %s: %v", name, err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		r.t.Errorf("set faults of %s: %s", name, resp.Status)
+	}
+}
+
+// downWindow takes DownBackend down for DownFor, DownAfter into the chaos.
+func (r *chaosRun) downWindow(ctx context.Context) {
+	sm := r.st.sims.Sims[r.cfg.DownBackend]
+	if sm == nil || r.cfg.DownFor <= 0 {
+		return
+	}
+	if !sleepCtx(ctx, r.cfg.DownAfter) {
+		return
+	}
+	r.postFaults(sm.URL, map[string]any{"down": true}, sm.Backend)
+	r.note("t+%.1fs %s down", time.Since(r.start).Seconds(), sm.Backend)
+	sleepCtx(ctx, r.cfg.DownFor)
+	r.postFaults(sm.URL, map[string]any{"down": false}, sm.Backend)
+	r.note("t+%.1fs %s restored", time.Since(r.start).Seconds(), sm.Backend)
+}
+
+// killer SIGKILLs a random router or worker at random intervals and
+// restarts it, until ctx is done. A service found dead (a crash) is
+// restarted too; the crash is reported by the service.
+func (r *chaosRun) killer(ctx context.Context, rng *mrand.Rand) {
+	victims := append(slices.Clone(r.st.routers), r.st.workers...)
+	between := func(d [2]time.Duration) time.Duration {
+		return d[0] + time.Duration(rng.Int64N(int64(d[1]-d[0])+1))
+	}
+	if r.cfg.KillEvery[1] <= 0 {
+		return
+	}
+	for {
+		if !sleepCtx(ctx, between(r.cfg.KillEvery)) {
+			return
+		}
+		for _, sv := range victims {
+			if !sv.Running() {
+				if err := sv.Start(r.t); err != nil {
+					r.t.Errorf("restart %s: %v", sv.name, err)
+				}
+			}
+		}
+		v := victims[rng.IntN(len(victims))]
+		if !v.Kill() {
+			continue
+		}
+		r.kills.Add(1)
+		r.note("t+%.1fs SIGKILL %s", time.Since(r.start).Seconds(), v.name)
+		sleepCtx(ctx, between(r.cfg.RestartAfter))
+		if err := v.Start(r.t); err != nil {
+			r.t.Errorf("restart %s: %v", v.name, err)
+		}
+	}
+}
+
+func (r *chaosRun) note(format string, args ...any) {
+	r.mu.Lock()
+	r.killLog = append(r.killLog, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+// chaosReport is what the run found.
+type chaosReport struct {
+	jobs, accepted, succeeded, canceled, lost int
+	failed                                    map[string]int
+	failedExample                             map[string]string
+	submitErrors                              []string
+	repeated                                  int
+	repeatedJobs                              []string // backend: tag, from the fault proxies
+	orphans                                   []string // generations a provider accepted that no attempt holds
+	costMismatch                              []*chaosJob
+	multiSuccess                              []*chaosJob
+	changedAfter                              []*chaosJob // terminal state changed after first seen
+	usageNote                                 string
+	usageMismatch                             bool
+	wrongOutcome                              []string
+	lostJobs                                  []*chaosJob
+	crashes                                   []string
+	p50, p95, pmax                            time.Duration
+	attempts                                  map[int]int
+	backends                                  []backendRow
+	retries                                   int64
+	kills                                     int64
+	notes                                     []string
+	setup, submit, chaos, drain, wall         time.Duration
+	totalCost                                 money.Micros
+}
+
+type backendRow struct {
+	name                                             string
+	submitted, repeated, injected, polls, running    int
+	accepted, handles, orphans, spikes, proxyRequest int
+}
+
+func (rep *chaosReport) doubleCharges() int {
+	n := len(rep.costMismatch) + len(rep.multiSuccess) + len(rep.changedAfter)
+	if rep.usageMismatch {
+		n++
+	}
+	return n
+}
+
+func (r *chaosRun) report() *chaosReport {
+	rep := &chaosReport{jobs: len(r.jobs), failed: map[string]int{}, failedExample: map[string]string{}, attempts: map[int]int{},
+		retries: r.retries.Load(), kills: r.kills.Load()}
+	handles := map[string]int{}
+	var durs []time.Duration
+	for _, cj := range r.jobs {
+		if cj.id == "" {
+			rep.submitErrors = append(rep.submitErrors, fmt.Sprintf("%s: %v", cj.tag, cj.subErr))
+			continue
+		}
+		rep.accepted++
+		j := cj.final
+		if cj.notFound || j == nil || !j.Status.Terminal() {
+			rep.lost++
+			rep.lostJobs = append(rep.lostJobs, cj)
+			continue
+		}
+		switch j.Status {
+		case job.StatusSucceeded:
+			rep.succeeded++
+		case job.StatusCanceled:
+			rep.canceled++
+		default:
+			code, msg := "?", ""
+			if j.Error != nil {
+				code, msg = j.Error.Code, j.Error.Message
+			}
+			rep.failed[code]++
+			if _, ok := rep.failedExample[code]; !ok {
+				rep.failedExample[code] = j.ID + ": " + msg
+			}
+		}
+		rep.totalCost += j.Cost
+		rep.attempts[len(j.Attempts)]++
+		var sum money.Micros
+		succ := 0
+		for _, a := range j.Attempts {
+			sum += a.Cost
+			if a.Status == job.AttemptSucceeded {
+				succ++
+			}
+			if a.Handle != "" {
+				handles[a.Backend]++
+			}
+		}
+		if sum != j.Cost {
+			rep.costMismatch = append(rep.costMismatch, cj)
+		}
+		if succ > 1 {
+			rep.multiSuccess = append(rep.multiSuccess, cj)
+		}
+		if f := cj.first; f != nil && (f.Status != j.Status || f.Cost != j.Cost || len(f.Attempts) != len(j.Attempts)) {
+			rep.changedAfter = append(rep.changedAfter, cj)
+		}
+		if cj.kind != "" && j.Status == job.StatusSucceeded {
+			rep.wrongOutcome = append(rep.wrongOutcome, fmt.Sprintf("%s (%s): prompt directive %q but succeeded", cj.id, cj.tag, cj.kind))
+		}
+		if cj.kind == "" && j.Error != nil && j.Error.Code == job.CodeContentRejected {
+			rep.wrongOutcome = append(rep.wrongOutcome, fmt.Sprintf("%s (%s): content_rejected without the unsafe directive", cj.id, cj.tag))
+		}
+		if j.CompletedAt != nil {
+			durs = append(durs, j.CompletedAt.Sub(j.CreatedAt))
+		}
+	}
+	slices.Sort(durs)
+	if n := len(durs); n > 0 {
+		rep.p50, rep.p95, rep.pmax = durs[n*50/100], durs[min(n*95/100, n-1)], durs[n-1]
+	}
+	for _, name := range r.st.sims.Catalog.Names() {
+		st := r.st.sims.Sims[name].Core.Stats()
+		p := r.st.proxies[name]
+		row := backendRow{name: name, submitted: st.Submitted, repeated: st.RepeatedPrompts, injected: st.InjectedErrors,
+			polls: st.Polls, running: st.Running, handles: handles[name]}
+		if p != nil {
+			for tag, n := range p.Accepted() {
+				row.accepted += n
+				if n > 1 {
+					rep.repeatedJobs = append(rep.repeatedJobs, fmt.Sprintf("%s: %s ×%d", name, tag, n))
+				}
+			}
+			row.spikes, row.proxyRequest = int(p.spikes.Load()), int(p.requests.Load())
+		}
+		row.orphans = row.submitted - row.handles
+		rep.repeated += st.RepeatedPrompts
+		rep.backends = append(rep.backends, row)
+	}
+	sort.Strings(rep.repeatedJobs)
+	rep.orphans = r.orphans()
+	rep.usageNote, rep.usageMismatch = r.checkUsage(rep.totalCost)
+	for _, sv := range r.st.services() {
+		rep.crashes = append(rep.crashes, sv.Unexpected()...)
+	}
+	r.mu.Lock()
+	rep.notes = slices.Clone(r.killLog)
+	r.mu.Unlock()
+	return rep
+}
+
+// checkUsage compares GET /v1/usage's total with the sum of job costs, when
+// the route exists.
+func (r *chaosRun) checkUsage(total money.Micros) (string, bool) {
+	var u struct {
+		TotalCostUSD money.Micros `json:"total_cost_usd"`
+	}
+	from := r.start.Add(-time.Hour).UTC().Format(time.RFC3339)
+	to := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	err := r.cl.Do(context.Background(), http.MethodGet, "/v1/usage?from="+from+"&to="+to, nil, &u)
+	switch {
+	case client.IsNotFound(err):
+		return "skipped: GET /v1/usage answers 404 (no usage API yet)", false
+	case err != nil:
+		return "skipped: GET /v1/usage: " + err.Error(), false
+	}
+	got := u.TotalCostUSD
+	diff := got - total
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff > money.Micros(len(r.jobs)) { // rounding to 6 decimals per job at most
+		return fmt.Sprintf("MISMATCH: usage total %s, sum of job costs %s", got, total), true
+	}
+	return fmt.Sprintf("ok: usage total %s = sum of job costs %s", got, total), false
+}
+
+func (rep *chaosReport) table() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "CHAOS SUMMARY\t\n")
+	fmt.Fprintf(w, "jobs\t%d\n", rep.jobs)
+	fmt.Fprintf(w, "  accepted (202)\t%d\t(client retries %d; never accepted %d)\n", rep.accepted, rep.retries, len(rep.submitErrors))
+	fmt.Fprintf(w, "  succeeded\t%d\n", rep.succeeded)
+	codes := make([]string, 0, len(rep.failed))
+	nfailed := 0
+	for c, n := range rep.failed {
+		codes = append(codes, c)
+		nfailed += n
+	}
+	sort.Strings(codes)
+	fmt.Fprintf(w, "  failed\t%d\n", nfailed)
+	for _, c := range codes {
+		fmt.Fprintf(w, "    %s\t%d\n", c, rep.failed[c])
+	}
+	fmt.Fprintf(w, "  canceled\t%d\n", rep.canceled)
+	fmt.Fprintf(w, "lost (not terminal, or 404)\t%d\n", rep.lost)
+	fmt.Fprintf(w, "repeated submissions\t%d\t(sum of simulators' repeated_prompts)\n", rep.repeated)
+	fmt.Fprintf(w, "double charges\t%d\t(cost ≠ Σ attempt costs: %d; >1 succeeded attempt: %d; changed after terminal: %d)\n",
+		rep.doubleCharges(), len(rep.costMismatch), len(rep.multiSuccess), len(rep.changedAfter))
+	fmt.Fprintf(w, "  usage check\t%s\n", rep.usageNote)
+	fmt.Fprintf(w, "completion time p50 / p95 / max\t%s / %s / %s\n", rep.p50.Round(time.Millisecond), rep.p95.Round(time.Millisecond), rep.pmax.Round(time.Millisecond))
+	var att []string
+	for n := range 10 {
+		if rep.attempts[n] > 0 {
+			att = append(att, fmt.Sprintf("%d: %d", n, rep.attempts[n]))
+		}
+	}
+	fmt.Fprintf(w, "attempts per job\t%s\n", strings.Join(att, ", "))
+	fmt.Fprintf(w, "total cost\t%s\n", rep.totalCost)
+	fmt.Fprintf(w, "SIGKILLs\t%d\n", rep.kills)
+	fmt.Fprintf(w, "wall time\t%s (setup %s, submit %s, chaos %s, drain %s)\n", rep.wall.Round(time.Second),
+		rep.setup.Round(time.Second), rep.submit.Round(time.Second), rep.chaos.Round(time.Second), rep.drain.Round(time.Second))
+	w.Flush()
+	b.WriteString("\n")
+	w = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "backend\tsubmitted\taccepted(proxy)\twith handle\torphaned\trepeated\tinjected errors\tspikes\tpolls\t\n")
+	for _, r := range rep.backends {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", r.name, r.submitted, r.accepted, r.handles, r.orphans,
+			r.repeated, r.injected, r.spikes, r.polls)
+	}
+	w.Flush()
+	return b.String()
+}
+
+// explain logs the evidence for every failed check: the jobs, their
+// attempts and their timelines.
+func (rep *chaosReport) explain(r *chaosRun) {
+	t := r.t
+	if len(rep.notes) > 0 {
+		t.Logf("chaos events: %s", strings.Join(rep.notes, "; "))
+	}
+	for code, ex := range rep.failedExample {
+		t.Logf("example of %s: %s", code, ex)
+	}
+	for _, c := range rep.crashes {
+		t.Logf("CRASH: %s", c)
+	}
+	for i, s := range rep.submitErrors {
+		if i == 5 {
+			t.Logf("... and %d more submit errors", len(rep.submitErrors)-5)
+			break
+		}
+		t.Logf("SUBMIT ERROR: %s", s)
+	}
+	// The jobs to show: up to 5 of each failed check.
+	byTag := map[string]*chaosJob{}
+	for _, cj := range r.jobs {
+		byTag[cj.tag] = cj
+	}
+	var repeated []*chaosJob
+	for _, s := range rep.repeatedJobs {
+		tag := strings.Fields(strings.SplitN(s, ": ", 2)[1])[0]
+		if cj := byTag[tag]; cj != nil && cj.id != "" {
+			repeated = append(repeated, cj)
+		}
+	}
+	var ids []string
+	for _, list := range [][]*chaosJob{repeated, rep.lostJobs, rep.costMismatch, rep.multiSuccess, rep.changedAfter} {
+		for _, cj := range list[:min(len(list), 5)] {
+			ids = append(ids, cj.id)
+		}
+	}
+	r.logLines = r.st.grepLogs(ids, 25)
+	if len(rep.repeatedJobs) > 0 {
+		t.Logf("REPEATED submissions (backend: prompt tag ×accepted): %s", strings.Join(rep.repeatedJobs, ", "))
+	}
+	dump := func(what string, list []*chaosJob) {
+		for i, cj := range list {
+			if i == 5 {
+				t.Logf("... and %d more %s jobs", len(list)-5, what)
+				break
+			}
+			r.dumpJob(what, cj)
+		}
+	}
+	dump("REPEATED", repeated)
+	dump("LOST", rep.lostJobs)
+	dump("COST MISMATCH", rep.costMismatch)
+	dump("MULTIPLE SUCCESS", rep.multiSuccess)
+	dump("CHANGED AFTER TERMINAL", rep.changedAfter)
+	for _, s := range rep.wrongOutcome {
+		t.Logf("WRONG OUTCOME: %s", s)
+	}
+	if len(rep.orphans) > 0 {
+		t.Logf("%d orphaned generations (accepted by a provider, no attempt on it holds a handle; paid, not a repeat). Examples:\n  %s",
+			len(rep.orphans), strings.Join(rep.orphans[:min(len(rep.orphans), 5)], "\n  "))
+	}
+}
+
+// orphans lists the generations a provider accepted (seen by its fault
+// proxy) for which the job's attempt on that backend has no handle, with
+// that attempt's error: paid work nobody follows.
+func (r *chaosRun) orphans() []string {
+	byTag := map[string]*chaosJob{}
+	for _, cj := range r.jobs {
+		byTag[cj.tag] = cj
+	}
+	var out []string
+	for _, name := range r.st.sims.Catalog.Names() {
+		p := r.st.proxies[name]
+		if p == nil {
+			continue
+		}
+		for tag := range p.Accepted() {
+			cj := byTag[tag]
+			if cj == nil || cj.final == nil {
+				continue
+			}
+			held, why := false, "no attempt on "+name
+			for _, a := range cj.final.Attempts {
+				if a.Backend != name {
+					continue
+				}
+				if a.Handle != "" {
+					held = true
+				} else {
+					why = fmt.Sprintf("attempt %d %s", a.Number, a.Status)
+					if a.Error != nil {
+						why += ": " + a.Error.Message
+					}
+				}
+			}
+			if !held {
+				out = append(out, fmt.Sprintf("%s job %s (%s): %s", name, cj.id, tag, why))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// dumpJob logs a job, its attempts and its timeline.
+func (r *chaosRun) dumpJob(what string, cj *chaosJob) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s job %s (%s, kind %q, client tries %d)\n", what, cj.id, cj.tag, cj.kind, cj.tries)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	j, err := r.cl.Get(ctx, cj.id)
+	if err != nil {
+		fmt.Fprintf(&b, "  get: %v\n", err)
+	} else {
+		fmt.Fprintf(&b, "  status %s backend %s cost %s excluded %v created %s updated %s\n", j.Status, j.Backend, j.Cost,
+			j.ExcludedBackends, j.CreatedAt.Format("15:04:05.000"), j.UpdatedAt.Format("15:04:05.000"))
+		if j.Error != nil {
+			fmt.Fprintf(&b, "  error %s: %s\n", j.Error.Code, j.Error.Message)
+		}
+		for _, a := range j.Attempts {
+			e := ""
+			if a.Error != nil {
+				e = a.Error.Code + ": " + a.Error.Message
+			}
+			fmt.Fprintf(&b, "  attempt %d %s/%s %s cost %s handle %q %s\n", a.Number, a.Backend, a.Model, a.Status, a.Cost, a.Handle, e)
+		}
+	}
+	evs, err := r.cl.Events(ctx, cj.id)
+	if err != nil {
+		fmt.Fprintf(&b, "  events: %v\n", err)
+	}
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  %s %-8s %-16s %-8s #%d %s\n", e.At.Format("15:04:05.000"), e.Stage, e.Type, e.Backend, e.Attempt, e.Message)
+	}
+	if lines := r.logLines[cj.id]; len(lines) > 0 {
+		fmt.Fprintf(&b, "  service log lines of the job (last %d):\n", len(lines))
+		for _, l := range lines {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	r.t.Log(b.String())
+}
