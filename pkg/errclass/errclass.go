@@ -115,9 +115,9 @@ func FromHTTPStatus(code int) error {
 		return nil
 	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout:
 		return Retryable
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
-		// A provider rejecting our credential is an infrastructure problem of
-		// that backend, not of the job: fail over.
+	case code == http.StatusUnauthorized, code == http.StatusForbidden, code == http.StatusPaymentRequired:
+		// A provider rejecting our credential, or our account being out of
+		// credit, is a problem of that backend, not of the job: fail over.
 		return Retryable
 	case code == http.StatusNotFound:
 		return NotFound

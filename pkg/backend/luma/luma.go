@@ -84,7 +84,6 @@ func New(cfg Config) (*Backend, error) {
 		Problem:    problem,
 		AuthHint:   "the API key was refused; check " + CredentialEnv,
 		// Out of credits: the backend's trouble, not the job's.
-		PaymentRequired: errclass.Retryable,
 	}}, nil
 }
 

@@ -36,8 +36,6 @@ func (c *Client) Error(op string, r *Response) error {
 		class = errclass.Retryable
 	case p.Class != nil:
 		class = p.Class
-	case r.Status == http.StatusPaymentRequired && c.PaymentRequired != nil:
-		class = c.PaymentRequired
 	}
 	var b strings.Builder
 	b.WriteString(c.prefix(op) + ": HTTP " + strconv.Itoa(r.Status))

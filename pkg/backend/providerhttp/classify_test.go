@@ -21,7 +21,6 @@ func TestError(t *testing.T) {
 		header   map[string]string
 		body     string
 		problem  providerhttp.Problem
-		payment  error
 		class    error
 		retry    time.Duration
 		contains string
@@ -30,8 +29,7 @@ func TestError(t *testing.T) {
 		{name: "400 safety", status: 400, problem: providerhttp.Problem{Message: "unsafe", Class: errclass.ContentSafety}, class: errclass.ContentSafety},
 		{name: "401 with hint", status: 401, class: errclass.Retryable, contains: "HTTP 401 (check ACME_KEY)"},
 		{name: "403 with hint", status: 403, class: errclass.Retryable, contains: "HTTP 403 (check ACME_KEY)"},
-		{name: "402 by default", status: 402, class: errclass.Permanent},
-		{name: "402 out of credit", status: 402, payment: errclass.Retryable, class: errclass.Retryable},
+		{name: "402 out of credit fails over", status: 402, class: errclass.Retryable},
 		{name: "404", status: 404, class: errclass.NotFound},
 		{name: "409", status: 409, class: errclass.Conflict},
 		{name: "429 Retry-After seconds", status: 429, header: map[string]string{"Retry-After": "7"}, class: errclass.Retryable, retry: 7 * time.Second, contains: "HTTP 429 (retry after 7s)"},
@@ -51,7 +49,6 @@ func TestError(t *testing.T) {
 			t.Parallel()
 			s := newServer(t, tt.status, tt.header, tt.body)
 			c := client(s)
-			c.PaymentRequired = tt.payment
 			c.Problem = func(*providerhttp.Response) providerhttp.Problem { return tt.problem }
 			c.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 			r, err := c.Do(context.Background(), providerhttp.Request{Method: http.MethodGet, URL: s.URL, Op: "op"})

@@ -62,11 +62,6 @@ type Client struct {
 	// Problem reads the provider's error body for Error; nil quotes the
 	// body as it is.
 	Problem func(*Response) Problem
-	// PaymentRequired is the class of a 402 answer; nil keeps
-	// errclass.FromHTTPStatus's Permanent. Providers that send 402 mean
-	// "the account is out of credit", which is the backend's trouble and not
-	// the job's: errclass.Retryable.
-	PaymentRequired error
 	// Now reads the clock for Retry-After dates; time.Now when nil.
 	Now func() time.Time
 }

@@ -12,11 +12,10 @@
 //
 // Client.Error is the one place where providers' HTTP statuses become
 // classes: errclass.FromHTTPStatus decides (400/422 Permanent, 404
-// NotFound, 409 Conflict, 401/403/408/429/5xx Retryable), a status it does
+// NotFound, 409 Conflict, 401/402/403/408/429/5xx Retryable), a status it does
 // not classify (1xx, 2xx or 3xx where another was due) is Retryable, the
 // adapter's Problem.Class overrides it for an error status (a safety
-// refusal in a 400 is ContentSafety), and Client.PaymentRequired overrides a
-// 402. A Retryable error carries the Retry-After header (delay-seconds or an
+// refusal in a 400 is ContentSafety). A Retryable error carries the Retry-After header (delay-seconds or an
 // HTTP date, errclass.RetryAfter), or else the hint the adapter read from
 // the body.
 //

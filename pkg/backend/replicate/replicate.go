@@ -97,7 +97,6 @@ func New(cfg Config) (*Backend, error) {
 		Problem:    problem,
 		AuthHint:   "the token was refused; check " + CredentialEnv,
 		// Out of credit: the backend's trouble, not the job's.
-		PaymentRequired: errclass.Retryable,
 	}}, nil
 }
 
