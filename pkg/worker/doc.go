@@ -61,8 +61,11 @@
 // first Submit did not happen:
 //
 //   - Intent younger than SubmitTimeout+FindGrace (adapter is a
-//     backend.Finder) or 2×SubmitTimeout (it is not): nack. The submitting
-//     worker will record the handle and the redelivery resumes it.
+//     backend.Finder) or 2×SubmitTimeout (it is not): wait. The delivery
+//     waits in hand for up to SubmitWait, re-reading the job every second:
+//     a handle that appears is resumed, and a wait that reaches the point
+//     above applies the next rules; otherwise it nacks and a redelivery
+//     waits again.
 //   - Older, adapter is a backend.Finder: Find(req, intent time).
 //     Found: the handle is recorded (event "reconciled") and polled.
 //     Provably absent: a fresh intent replaces the old one (event
@@ -185,12 +188,13 @@
 // is nacked (StepResult.Later) while the attempt keeps its handle and its
 // concurrency slot; the next delivery resumes from the stored handle.
 // PushHandler serves Pub/Sub push requests with it: 204 acks, 503 nacks.
-// Size StepBudget below the push subscription's ack deadline, and mind
-// MaxDeliveryAttempts: every step of a long generation is one delivery, so
-// the ack deadline (up to 600 s) and StepBudget must let a generation end
-// within the subscription's delivery attempts, or the dispatch is
-// dead-lettered while the job is still running (the stuck-job sweeper then
-// re-drives it).
+// Size StepBudget below the push subscription's ack deadline (Pub/Sub
+// redelivers a push that gets no answer in time). Every step of a long
+// generation is one delivery; near the dead-letter threshold the step
+// republishes the dispatch instead of nacking (see "Waiting without
+// dead-lettering"), so long generations are not dead-lettered. Pub/Sub's
+// backoff between nacked pushes (MinBackoff..MaxBackoff) sets the pace of
+// steps; a larger StepBudget means fewer, longer steps.
 //
 // # Flow control and shutdown
 //
@@ -204,6 +208,16 @@
 // default), so Run returns within Cloud Run's 8 s drain budget. A Submit
 // still unanswered then is abandoned: its intent stays without a handle and
 // is reconciled as above.
+//
+// # Waiting without dead-lettering
+//
+// A delivery nacked only to wait (no free slot, another worker's submit in
+// progress, a provider lookup that failed, a push step that ended) is not a
+// failure, but every nack spends one of the subscription's delivery
+// attempts. At its last two attempts (Config.MaxDeliveryAttempts − 1 and
+// after) such a delivery publishes the dispatch again instead — a fresh
+// message; every rule above is idempotent — and acks, keeping its slot.
+// The dead-letter topic is left to messages that cannot be handled.
 //
 // Undecodable dispatch messages go to aiprod-dispatch-<backend>-dlq with a
 // reason attribute, then are acked.

@@ -60,6 +60,8 @@ func (l *limits) remaining(now time.Time) (d time.Duration, bounded bool) {
 // submitting if the attempt needs it, but polls only for Config.StepBudget
 // (and at most Config.StepPolls times), then returns Later so that the
 // message is delivered again; every step resumes from the stored handle.
+// (At the last delivery attempts before the dead-letter threshold it
+// publishes the dispatch afresh and returns Ack instead.)
 //
 // Step does not call m.Ack or m.Nack; it may publish m to the dead-letter
 // topic (then it returns Ack). It honours ctx: when ctx is done it stops
