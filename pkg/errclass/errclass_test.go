@@ -60,3 +60,23 @@ func TestHTTPStatus(t *testing.T) {
 	}
 	require.Equal(t, http.StatusInternalServerError, HTTPStatus(errors.New("unclassified")))
 }
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false}, {"  ", 0, false}, {"0", 0, false}, {"-5", 0, false}, {"soon", 0, false},
+		{"12", 12 * time.Second, true}, {" 3 ", 3 * time.Second, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, false},
+	}
+	for _, tt := range tests {
+		d, ok := ParseRetryAfter(tt.in, now)
+		require.Equal(t, tt.ok, ok, "%q", tt.in)
+		require.Equal(t, tt.want, d, "%q", tt.in)
+	}
+}

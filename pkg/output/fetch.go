@@ -8,8 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -113,27 +111,13 @@ func statusError(resp *http.Response, src string) error {
 		return errclass.New(errclass.Permanent, "source %s answered %d: gone (expired?)", src, code)
 	case class == errclass.Retryable:
 		e := &errclass.Error{Class: errclass.Retryable, Msg: fmt.Sprintf("source %s answered %d", src, code)}
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := errclass.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			e.RetryAfter = d
 		}
 		return e
 	default:
 		return errclass.New(errclass.Permanent, "source %s answered %d", src, code)
 	}
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		return time.Duration(s) * time.Second, s > 0
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now), true
-	}
-	return 0, false
 }
 
 // contentType keeps a source's media type when it names one; absent,

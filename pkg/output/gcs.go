@@ -252,5 +252,5 @@ func parseRetryAfterHeader(h http.Header) (time.Duration, bool) {
 	if h == nil {
 		return 0, false
 	}
-	return parseRetryAfter(h.Get("Retry-After"), time.Now())
+	return errclass.ParseRetryAfter(h.Get("Retry-After"), time.Now())
 }

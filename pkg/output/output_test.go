@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,21 +123,6 @@ func TestStatusError(t *testing.T) {
 	} {
 		err := statusError(&http.Response{StatusCode: code, Header: http.Header{}}, "https://cdn.example/v.mp4")
 		assert.Equal(t, class, errclass.Of(err), "%d", code)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	d, ok := parseRetryAfter("30", now)
-	require.True(t, ok)
-	require.Equal(t, 30*time.Second, d)
-	d, ok = parseRetryAfter(now.Add(time.Minute).Format(http.TimeFormat), now)
-	require.True(t, ok)
-	require.Equal(t, time.Minute, d)
-	for _, v := range []string{"", "0", "-5", "soon", now.Add(-time.Minute).Format(http.TimeFormat)} {
-		_, ok := parseRetryAfter(v, now)
-		require.False(t, ok, v)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 
 	"go.opentelemetry.io/otel"
@@ -188,4 +189,20 @@ func StartConsumer(ctx context.Context, subscription, messageID string, attrs ma
 			AttrMessagingOperation.String("process"),
 			AttrMessageID.String(messageID),
 		}, kv...)...))
+}
+
+// SafeURL is what logs and spans may show of a URL: scheme, host and path,
+// without userinfo, query or fragment (signed URLs carry their credentials
+// in the query). Unparsable input becomes "<invalid URL>".
+func SafeURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<invalid URL>"
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, Opaque: u.Opaque}
+	out := r.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?…"
+	}
+	return out
 }

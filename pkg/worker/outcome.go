@@ -13,6 +13,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // succeed records a succeeded generation: job, attempt, cost and event in
@@ -63,7 +64,7 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 		t.log.InfoContext(ctx, "generation of a canceled job finished; recorded as canceled", "cost_usd", j.Cost.USD())
 		return acked()
 	}
-	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", j.Result.VideoURL)
+	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", telemetry.SafeURL(j.Result.VideoURL))
 	w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
 		if b.Current() == circuit.Closed && b.ConsecutiveFailures == 0 {
 			return b, false // nothing to write: keep the backend document cold

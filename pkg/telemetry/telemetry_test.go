@@ -1,0 +1,47 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSafeURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://cdn.example/v.mp4?X-Amz-Signature=secret&token=abc": "https://cdn.example/v.mp4?…",
+		"https://user:pass@cdn.example/v.mp4":                        "https://cdn.example/v.mp4",
+		"gs://bucket/videos/j/1.mp4":                                 "gs://bucket/videos/j/1.mp4",
+		"http://127.0.0.1:9/__sim/videos/x.mp4#frag":                 "http://127.0.0.1:9/__sim/videos/x.mp4",
+		"%zz": "<invalid URL>",
+	} {
+		require.Equal(t, want, SafeURL(in), in)
+	}
+}
+
+func TestTraceContextRoundTripAndLogFields(t *testing.T) {
+	shutdown := Setup("test")
+	defer func() { _ = shutdown(context.Background()) }()
+	ctx, span, attrs := StartProducer(context.Background(), "aiprod-jobs", nil)
+	span.End()
+	require.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`, attrs["traceparent"])
+
+	cctx, cspan := StartConsumer(context.Background(), "aiprod-router", "m1", attrs)
+	defer cspan.End()
+	require.Equal(t, TraceID(ctx), TraceID(cctx), "the consumer continues the producer's trace")
+	require.NotEqual(t, SpanID(ctx), SpanID(cctx))
+
+	var buf bytes.Buffer
+	Logger(&buf, "proj", slog.LevelInfo).InfoContext(cctx, "hello", "job_id", "j1")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	require.Equal(t, "INFO", line["severity"])
+	require.Equal(t, "hello", line["message"])
+	require.Equal(t, "projects/proj/traces/"+TraceID(cctx), line["logging.googleapis.com/trace"])
+	require.Equal(t, SpanID(cctx), line["logging.googleapis.com/spanId"])
+	require.Equal(t, "j1", line["job_id"])
+}
