@@ -36,12 +36,16 @@ import (
 // t.Cleanup (and by the kernel should the test binary die first, on Linux),
 // and is reaped; nothing outlives the test.
 
+// binDir is where buildBinaries put the binaries; TestMain removes it.
+var binDir string
+
 // buildBinaries builds the services and the CLI once per test binary.
 var buildBinaries = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "aiprod-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	cmd := exec.Command(gobin, "build", "-o", dir+string(os.PathSeparator), "../cmd/ingest", "../cmd/router", "../cmd/worker", "../cmd/aiprod")
 	out, err := cmd.CombinedOutput()
@@ -247,7 +251,18 @@ type stack struct {
 	client   *client.Client
 	emuLog   string
 	emuQuit  func()
+	emuEnv   []string // PUBSUB_EMULATOR_HOST=..., FIRESTORE_EMULATOR_HOST=...
 	catalogF string
+}
+
+// emulatorHost returns the host:port of an emulator variable.
+func (s *stack) emulatorHost(name string) string {
+	for _, kv := range s.emuEnv {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // services returns every service, ingest first.
@@ -278,6 +293,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	s := &stack{t: t, dir: dir, bin: bin}
 
 	emu := s.startEmulators()
+	s.emuEnv = emu
 	sims, err := devstack.StartSims(catalog.Default(), cmp(cfg.SimSpeed, 1))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sims.Close() })

@@ -63,4 +63,3 @@ func TestError(t *testing.T) {
 		})
 	}
 }
-
