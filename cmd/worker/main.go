@@ -9,6 +9,8 @@
 //	AIPROD_MAX_ATTEMPTS    attempts before a job fails with backend_failed (default 3)
 //	provider credentials   see pkg/backend/providers (RUNWAYML_API_SECRET, LUMAAI_API_KEY,
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
+//	AIPROD_PUSH            "true": serve Pub/Sub push deliveries at POST /push on PORT (a Cloud
+//	                       Run service behind push subscriptions) instead of pulling
 //	AIPROD_SUBMIT_TIMEOUT  how long a submit may take before a redelivered job whose submit
 //	                       outcome is unknown is failed over (default 1m)
 package main
@@ -17,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -69,6 +72,19 @@ func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
 		Logger: log, PollInterval: poll, MaxAttempts: maxAttempts, SubmitTimeout: submitTimeout})
 	if err != nil {
 		return err
+	}
+	push, err := env.Bool("AIPROD_PUSH", false)
+	if err != nil {
+		return err
+	}
+	if push {
+		mux := http.NewServeMux()
+		mux.Handle("/healthz", platform.HealthHandler())
+		mux.Handle("/push", wk.PushHandler(ctx))
+		log.Info("push mode: serving Pub/Sub push deliveries at /push")
+		// On SIGTERM, Serve drains the requests in flight; their steps see
+		// ctx done, stop polling and answer nack.
+		return platform.Serve(ctx, ":"+env.Port, mux, nil)
 	}
 	return platform.RunAll(ctx, wk.Run, func(ctx context.Context) error {
 		return platform.Serve(ctx, ":"+env.Port, platform.HealthHandler(), nil)

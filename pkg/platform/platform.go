@@ -42,6 +42,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
+	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
@@ -79,12 +80,9 @@ func LoadEnv(service string, getenv func(string) string) (Env, error) {
 	if e.Project == "" {
 		return e, errors.New("GOOGLE_CLOUD_PROJECT is required: the Google Cloud project of Pub/Sub and Firestore")
 	}
-	if v := getenv("AIPROD_PROVISION"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return e, fmt.Errorf("AIPROD_PROVISION=%q: want true or false", v)
-		}
-		e.Provision = b
+	var err error
+	if e.Provision, err = e.Bool("AIPROD_PROVISION", e.Provision); err != nil {
+		return e, err
 	}
 	if v := getenv("AIPROD_CIRCUIT_COOLDOWN"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -115,6 +113,19 @@ func (e Env) Duration(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// Bool reads an optional boolean variable.
+func (e Env) Bool(name string, def bool) (bool, error) {
+	v := e.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
 // Catalog loads the backend catalog.
 func (e Env) Catalog() (*catalog.Catalog, error) {
 	c, err := catalog.Load(e.CatalogPath)
@@ -141,7 +152,11 @@ func (e Env) OpenQueue(ctx context.Context, cat *catalog.Catalog) (*gcppubsub.Qu
 		for i := range subs {
 			subs[i].AckDeadline = ack
 		}
-		if err := queue.Provision(ctx, q, subs); err != nil {
+		// Several services provision at start, perhaps before the emulator
+		// or the API answers: transient errors are retried.
+		if err := retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute}, func(ctx context.Context) error {
+			return queue.Provision(ctx, q, subs)
+		}); err != nil {
 			_ = q.Close()
 			return nil, err
 		}
