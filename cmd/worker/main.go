@@ -11,6 +11,9 @@
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
 //	AIPROD_PUSH            "true": serve Pub/Sub push deliveries at POST /push on PORT (a Cloud
 //	                       Run service behind push subscriptions) instead of pulling
+//	AIPROD_OUTPUT_BUCKET   copy every finished video to this Cloud Storage bucket and record that
+//	                       URL (provider URLs expire); AIPROD_OUTPUT_PREFIX names the folder
+//	                       (default videos); STORAGE_EMULATOR_HOST is honoured
 //	AIPROD_SUBMIT_TIMEOUT  how long a submit may take before a redelivered job whose submit
 //	                       outcome is unknown is failed over (default 1m)
 package main
@@ -25,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
@@ -68,7 +72,16 @@ func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	wk, err := worker.New(worker.Config{Queue: q, Store: st, Backends: backends, Catalog: cat, Circuit: env.Circuit,
+	var out output.Copier
+	if bucket := env.Getenv("AIPROD_OUTPUT_BUCKET"); bucket != "" {
+		g, err := output.NewGCS(ctx, output.Config{Bucket: bucket, Prefix: env.Getenv("AIPROD_OUTPUT_PREFIX")})
+		if err != nil {
+			return fmt.Errorf("AIPROD_OUTPUT_BUCKET: %w", err)
+		}
+		defer g.Close()
+		out = g
+	}
+	wk, err := worker.New(worker.Config{Output: out, Queue: q, Store: st, Backends: backends, Catalog: cat, Circuit: env.Circuit,
 		Logger: log, PollInterval: poll, MaxAttempts: maxAttempts, SubmitTimeout: submitTimeout})
 	if err != nil {
 		return err

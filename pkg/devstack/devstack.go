@@ -35,6 +35,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/router"
@@ -89,6 +90,9 @@ type Config struct {
 	PollInterval time.Duration // worker polls of the simulators
 	Circuit      circuit.Config
 	Logger       *slog.Logger
+	// Output, when set, receives a copy of every finished video (as
+	// AIPROD_OUTPUT_BUCKET does for cmd/worker).
+	Output output.Copier
 }
 
 // WithDefaults fills zero fields.
@@ -225,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	wk, err := worker.New(worker.Config{Queue: q, Store: st, Backends: backends, Catalog: s.Catalog,
-		Circuit: cfg.Circuit, Logger: cfg.Logger, PollInterval: cfg.PollInterval})
+		Circuit: cfg.Circuit, Logger: cfg.Logger, PollInterval: cfg.PollInterval, Output: cfg.Output})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

@@ -209,3 +209,27 @@ func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) outcome {
 	}
 	return acked()
 }
+
+// copyOutput copies a succeeded generation's video to the output bucket
+// (Config.Output) and points st at the copy, before the success transaction
+// records it: provider URLs expire. The copy is idempotent per job attempt,
+// so a redelivery that polls the handle again copies again harmlessly.
+// copied=false means the caller must return the outcome given: a nack for
+// a transient failure, or a failover when the video cannot be had.
+func (w *Worker) copyOutput(ctx context.Context, t *task, jobID string, st *backend.Status) (outcome, bool) {
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.CopyTimeout)
+	defer cancel()
+	u, err := w.cfg.Output.Copy(cctx, jobID, t.msg.Attempt, st.VideoURL)
+	switch {
+	case err == nil:
+		st.VideoURL = u
+		return outcome{}, true
+	case errors.Is(err, errclass.Permanent):
+		// Expired, gone or too large: the attempt is billed but its video is
+		// lost. Neither the user's nor the backend's fault: fail over, no strike.
+		return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
+			msg: "copy to the output bucket: " + err.Error(), billed: true, noStrike: true}), false
+	default:
+		return nacked(fmt.Errorf("copy output of job %s attempt %d: %w", jobID, t.msg.Attempt, err)), false
+	}
+}

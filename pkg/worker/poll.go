@@ -148,6 +148,11 @@ func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend
 func (w *Worker) finish(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
 	switch st.State {
 	case backend.StateSucceeded:
+		if w.cfg.Output != nil {
+			if o, copied := w.copyOutput(ctx, t, jobID, &st); !copied {
+				return o
+			}
+		}
 		return w.succeed(ctx, t, jobID, st)
 	case backend.StateCanceled:
 		return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,

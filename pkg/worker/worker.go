@@ -21,6 +21,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -37,6 +38,7 @@ type Queue interface {
 const (
 	MaxAttemptsDefault       = 3
 	SubmitTimeoutDefault     = time.Minute
+	CopyTimeoutDefault       = 10 * time.Minute
 	PollErrorLimitDefault    = 5
 	GenerationTimeoutDefault = 30 * time.Minute
 	SlotLeaseDefault         = 2 * time.Minute
@@ -65,6 +67,11 @@ const Stage = "worker"
 type Config struct {
 	Queue Queue       // required
 	Store store.Store // required
+	// Output, when set, receives a copy of every finished video (provider
+	// URLs expire); the job records the copy's URL. Nil keeps provider URLs.
+	Output output.Copier
+	// CopyTimeout bounds one copy to Output (CopyTimeoutDefault when 0).
+	CopyTimeout time.Duration
 	// Backends are the adapters this worker serves, by backend name; each
 	// must be in Catalog. Required, at least one. Adapters that implement
 	// backend.Finder are used to reconcile unknown submit outcomes.
@@ -139,6 +146,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = MaxAttemptsDefault
+	}
+	if c.CopyTimeout <= 0 {
+		c.CopyTimeout = CopyTimeoutDefault
 	}
 	if c.SubmitTimeout <= 0 {
 		c.SubmitTimeout = SubmitTimeoutDefault
