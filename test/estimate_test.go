@@ -35,7 +35,7 @@ func TestEstimateMatchesActualCost(t *testing.T) {
 							continue
 						}
 						req := job.Request{
-							Prompt: fmt.Sprintf("estimate %s %s %s %ds audio=%t", b.Name, o.Model, res, secs, audio),
+							Prompt:          fmt.Sprintf("estimate %s %s %s %ds audio=%t", b.Name, o.Model, res, secs, audio),
 							DurationSeconds: secs, Resolution: res, AspectRatio: o.AspectRatios[0],
 							QualityTier: o.Tier, Audio: audio, Backends: []string{b.Name},
 						}
