@@ -27,10 +27,15 @@ import (
 // short circuit cool-down.
 func setup(t *testing.T) (*devstack.Stack, *client.Client) {
 	t.Helper()
+	return setupWithCooldown(t, 500*time.Millisecond)
+}
+
+func setupWithCooldown(t *testing.T, cooldown time.Duration) (*devstack.Stack, *client.Client) {
+	t.Helper()
 	telemetry.Setup("aiprod-test")
 	st, err := devstack.Start(context.Background(), devstack.Config{
 		Addr: "127.0.0.1:0", SimSpeed: 0.1, PollInterval: 20 * time.Millisecond,
-		Circuit: circuit.Config{Cooldown: 500 * time.Millisecond},
+		Circuit: circuit.Config{Cooldown: cooldown},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
@@ -139,7 +144,9 @@ func backendsView(t *testing.T, c *client.Client) map[string]client.Backend {
 // again after the cool-down probe.
 func TestFailoverCircuitAndRecovery(t *testing.T) {
 	t.Parallel()
-	st, c := setup(t)
+	// The cool-down must outlast the "while open" job even on a loaded
+	// machine, or that job is the half-open probe.
+	st, c := setupWithCooldown(t, 5*time.Second)
 	ctx := context.Background()
 	req := job.Request{Prompt: "probe the cheapest", DurationSeconds: 5}
 
