@@ -162,7 +162,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	)
 	now := s.cfg.Now()
 	for _, st := range []job.Status{job.StatusQueued, job.StatusDispatched, job.StatusRunning} {
-		jobs, err := s.cfg.Store.ListStale(ctx, st, now.Add(-s.cfg.Policy.Horizon(st)), s.cfg.Batch)
+		jobs, err := s.cfg.Store.ListStale(ctx, st, now.Add(-s.cfg.Horizon(st)), s.cfg.Batch)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sweeper: list stale %s jobs: %w", st, err))
 			continue

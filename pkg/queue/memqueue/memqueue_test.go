@@ -79,7 +79,6 @@ func next[T any](t *testing.T, ch <-chan T) T {
 	}
 }
 
-func nack(_ context.Context, m *queue.Message) { m.Nack() }
 func ack(_ context.Context, m *queue.Message)  { m.Ack() }
 
 func TestNackBackoff(t *testing.T) {
