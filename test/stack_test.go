@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -46,7 +45,14 @@ var buildBinaries = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	binDir = dir
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		root := os.Getenv("GOROOT")
+		if root == "" {
+			return "", fmt.Errorf("find the go command (PATH, GOROOT): %w", err)
+		}
+		gobin = filepath.Join(root, "bin", "go")
+	}
 	cmd := exec.Command(gobin, "build", "-o", dir+string(os.PathSeparator), "../cmd/ingest", "../cmd/router", "../cmd/worker", "../cmd/aiprod")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -229,8 +235,6 @@ type stackConfig struct {
 	// Proxies fronts every simulator with a fault proxy (see faultProxy);
 	// the catalog's endpoints then point at the proxies.
 	Proxies bool
-	// Catalog is adjusted before the catalog file is written, if set.
-	Catalog func(*catalog.Catalog)
 	// LogDir keeps the services' logs there instead of in t.TempDir().
 	LogDir string
 	// LogTail is how many bytes of each log are printed when the test fails.
@@ -239,20 +243,23 @@ type stackConfig struct {
 
 // stack is a running multi-process stack.
 type stack struct {
-	t        testing.TB
-	dir      string
-	bin      string
-	sims     *devstack.Sims
-	proxies  map[string]*faultProxy // by backend, with Proxies
-	ingest   *service
-	routers  []*service
-	workers  []*service
-	api      string
-	client   *client.Client
-	emuLog   string
-	emuQuit  func()
-	emuEnv   []string // PUBSUB_EMULATOR_HOST=..., FIRESTORE_EMULATOR_HOST=...
-	catalogF string
+	t       testing.TB
+	dir     string
+	bin     string
+	sims    *devstack.Sims
+	proxies map[string]*faultProxy // by backend, with Proxies
+	ingest  *service
+	routers []*service
+	workers []*service
+	api     string
+	client  *client.Client
+	emuLog  string
+	emuQuit func()
+	// emuDumped: emuQuit ran, emulators.log ends with a goroutine dump
+	// (not worth a tail).
+	emuDumped bool
+	emuEnv    []string // PUBSUB_EMULATOR_HOST=..., FIRESTORE_EMULATOR_HOST=...
+	catalogF  string
 }
 
 // emulatorHost returns the host:port of an emulator variable.
@@ -294,7 +301,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 
 	emu := s.startEmulators()
 	s.emuEnv = emu
-	sims, err := devstack.StartSims(catalog.Default(), cmp(cfg.SimSpeed, 1))
+	sims, err := devstack.StartSims(catalog.Default(), orDefault(cfg.SimSpeed, 1))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sims.Close() })
 	s.sims = sims
@@ -310,9 +317,6 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 			s.proxies[b.Name] = p
 			b.Endpoint = p.URL + strings.TrimPrefix(b.Endpoint, sm.URL)
 		}
-	}
-	if cfg.Catalog != nil {
-		cfg.Catalog(cat)
 	}
 	s.catalogF = filepath.Join(dir, "catalog.json")
 	b, err := json.Marshal(cat)
@@ -348,6 +352,9 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		wg.Wait()
 		if t.Failed() {
 			s.printLogTails(cfg.LogTail)
+			if cfg.LogDir == "" {
+				s.keepLogs() // t.TempDir goes away with the test
+			}
 		}
 	})
 	// Ingest first: it provisions the topology the others then find.
@@ -361,7 +368,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	return s
 }
 
-func cmp(v, def float64) float64 {
+func orDefault(v, def float64) float64 {
 	if v > 0 {
 		return v
 	}
@@ -401,6 +408,7 @@ func (s *stack) startEmulators() []string {
 		f.Close()
 	}()
 	s.emuQuit = func() {
+		s.emuDumped = true
 		// SIGQUIT: the Go runtime writes every goroutine's stack to
 		// stderr (emulators.log) and exits.
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
@@ -440,6 +448,26 @@ func (s *stack) startEmulators() []string {
 	return env
 }
 
+// keepLogs copies the log directory out of t.TempDir, so that the evidence
+// of a failure outlives the test, and says where.
+func (s *stack) keepLogs() {
+	dst, err := os.MkdirTemp("", "aiprod-test-logs-")
+	if err != nil {
+		return
+	}
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(s.dir, e.Name()))
+		if err == nil {
+			_ = os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+		}
+	}
+	s.t.Logf("service logs copied to %s (set AIPROD_CHAOS_LOGDIR to choose the place)", dst)
+}
+
 // printLogTails logs the last n bytes of every service's current log and,
 // when it was restarted, of its previous incarnation.
 func (s *stack) printLogTails(n int) {
@@ -453,7 +481,9 @@ func (s *stack) printLogTails(n int) {
 			s.t.Logf("--- %s (tail) ---\n%s", filepath.Base(l), tail(l, n))
 		}
 	}
-	s.t.Logf("--- emulators.log (tail) ---\n%s", tail(s.emuLog, n/4))
+	if !s.emuDumped {
+		s.t.Logf("--- emulators.log (tail) ---\n%s", tail(s.emuLog, n/4))
+	}
 }
 
 // grepLogs returns, for each job id, the last n lines of every service log
