@@ -79,7 +79,7 @@ func next[T any](t *testing.T, ch <-chan T) T {
 	}
 }
 
-func ack(_ context.Context, m *queue.Message)  { m.Ack() }
+func ack(_ context.Context, m *queue.Message) { m.Ack() }
 
 func TestNackBackoff(t *testing.T) {
 	t.Parallel()
