@@ -261,3 +261,28 @@ func TestPushStepNearTheDeadLetterThresholdKeepsItsSlot(t *testing.T) {
 	require.Len(t, e.q.Published(queue.DispatchTopic("alpha")), 1)
 	require.Equal(t, j.ID+"#1", e.slots(t, "alpha", 2)[0].Holder, "the generation still runs: its slot stays held")
 }
+
+// TestFailedOverUnknownSubmitFreesTheDeadWorkersSlot: the worker that
+// recorded the intent died holding the attempt's concurrency slot; the
+// redelivery that fails the attempt over frees that slot at once instead of
+// leaving it held until its lease runs out.
+func TestFailedOverUnknownSubmitFreesTheDeadWorkersSlot(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+	e.intent(t, j.ID, 3*time.Minute)
+	now := e.clock.Now()
+	held, err := store.AcquireSlot(ctx, e.st, "alpha", 2, j.ID+"#1", now, time.Hour)
+	require.NoError(t, err, "the dead worker's slot")
+
+	w := e.newWorker(t, func(c *worker.Config) { c.SubmitTimeout = time.Minute })
+	require.Equal(t, "ack", deliver(ctx, t, w, msg, 2))
+	require.Equal(t, job.StatusQueued, e.job(t, j.ID).Status, "failed over")
+
+	var slots []store.Slot
+	require.NoError(t, e.st.RunTx(ctx, func(tx store.Tx) error {
+		slots, err = tx.GetSlots("alpha", 2)
+		return err
+	}))
+	require.False(t, slots[held.Index].HeldAt(e.clock.Now()), "the attempt's slot is free again: %+v", slots[held.Index])
+}

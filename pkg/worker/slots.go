@@ -115,12 +115,26 @@ func (w *Worker) renewSlot(ctx context.Context, t *task) {
 // releaseSlot frees the slot this delivery holds, even through shutdown
 // (for up to DrainTimeout); failures are logged, and the lease frees it
 // later anyway.
+//
+// A delivery that took no slot may still end an attempt whose slot another
+// worker took before it died (a redelivery that fails an unknown submit):
+// the slot is held by the attempt's holder id, so it is found by taking it
+// back (AcquireSlot returns a holder's own slot renewed) and released
+// instead of staying held until its lease runs out.
 func (w *Worker) releaseSlot(ctx context.Context, t *task) {
-	if t.slot == nil {
-		return
-	}
 	rctx, cancel := w.drainCtx(ctx, w.cfg.DrainTimeout)
 	defer cancel()
+	if t.slot == nil {
+		n := w.capacity(t.name)
+		if n <= 0 {
+			return
+		}
+		sl, err := store.AcquireSlot(rctx, w.cfg.Store, t.name, n, t.holder(), w.cfg.Now(), w.cfg.SlotLease)
+		if err != nil {
+			return // none free, so none of ours to free
+		}
+		t.slot = &sl
+	}
 	sl := *t.slot
 	err := retry.Do(rctx, w.cfg.Retry, func(rctx context.Context) error { return store.ReleaseSlot(rctx, w.cfg.Store, sl) })
 	if err != nil {
