@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/replicate"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
@@ -126,12 +127,8 @@ func TestSubmitCanned(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			require.Equal(t, tt.wantClass, errclass.Of(err), err)
-			require.NotContains(t, err.Error(), testKey)
+			backendtest.RequireClassified(t, err, tt.wantClass, tt.wantRetry, testKey)
 			require.Contains(t, err.Error(), tt.wantInText)
-			d, ok := errclass.RetryAfter(err)
-			require.Equal(t, tt.wantRetry != 0, ok)
-			require.Equal(t, tt.wantRetry, d)
 		})
 	}
 }
@@ -207,11 +204,7 @@ func TestPollCanned(t *testing.T) {
 			be := cs.backend(t, replicate.Config{})
 			st, err := be.Poll(context.Background(), predID)
 			if tt.wantPollErr != nil {
-				require.Error(t, err)
-				require.Equal(t, tt.wantPollErr, errclass.Of(err), err)
-				d, ok := errclass.RetryAfter(err)
-				require.Equal(t, tt.wantRetry != 0, ok)
-				require.Equal(t, tt.wantRetry, d)
+				backendtest.RequireClassified(t, err, tt.wantPollErr, tt.wantRetry, testKey)
 				return
 			}
 			require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/veo"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
@@ -142,12 +143,8 @@ func TestSubmitCanned(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			require.Equal(t, tt.wantClass, errclass.Of(err), err)
-			require.NotContains(t, err.Error(), testToken)
+			backendtest.RequireClassified(t, err, tt.wantClass, tt.wantRetry, testToken)
 			require.Contains(t, err.Error(), tt.wantInText)
-			d, ok := errclass.RetryAfter(err)
-			require.Equal(t, tt.wantRetry != 0, ok)
-			require.Equal(t, tt.wantRetry, d)
 		})
 	}
 }
@@ -206,11 +203,7 @@ func TestPollCanned(t *testing.T) {
 			require.Equal(t, "/v1/projects/aiprod-test/locations/us-central1/publishers/google/models/veo-3.1-fast-generate-001:fetchPredictOperation", rec.path)
 			require.Equal(t, map[string]any{"operationName": opName}, rec.body)
 			if tt.wantPollErr != nil {
-				require.Error(t, err)
-				require.Equal(t, tt.wantPollErr, errclass.Of(err), err)
-				d, ok := errclass.RetryAfter(err)
-				require.Equal(t, tt.wantRetry != 0, ok)
-				require.Equal(t, tt.wantRetry, d)
+				backendtest.RequireClassified(t, err, tt.wantPollErr, tt.wantRetry, testToken)
 				return
 			}
 			require.NoError(t, err)
