@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/pstest"
+	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -32,7 +32,8 @@ var impls = []struct {
 		return q
 	}},
 	{"gcppubsub", time.Second, func(t *testing.T) deadletter.Queue {
-		srv := pstest.NewServer()
+		srv, err := pubsubemu.Serve("127.0.0.1:0")
+		require.NoError(t, err)
 		t.Cleanup(func() { _ = srv.Close() })
 		q, err := gcppubsub.New(context.Background(), "aiprod-test",
 			option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
+	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/option"
@@ -23,7 +23,8 @@ import (
 // newPstestQueue starts a pstest server for the test and connects to it.
 func newPstestQueue(t *testing.T) *gcppubsub.Queue {
 	t.Helper()
-	srv := pstest.NewServer()
+	srv, err := pubsubemu.Serve("127.0.0.1:0")
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	q, err := gcppubsub.New(context.Background(), "aiprod-test",
 		option.WithEndpoint(srv.Addr),
