@@ -175,6 +175,7 @@ func TestPollCanned(t *testing.T) {
 		wantRetry   time.Duration
 		wantURL     string
 		wantBilled  bool
+		wantInText  string // in Status.Err's text
 	}{
 		{name: "in queue", status: reply{code: 202, body: docInQueue}, wantState: backend.StatePending},
 		{name: "in progress", status: reply{code: 202, body: docRunning}, wantState: backend.StateRunning},
@@ -184,6 +185,14 @@ func TestPollCanned(t *testing.T) {
 			status:    reply{body: `{"status":"COMPLETED","error":"The content was flagged by a content checker.","error_type":"content_policy_violation","response_url":"{{base}}/x"}`},
 			result:    reply{code: 422, body: docPolicy},
 			wantState: backend.StateFailed, wantErr: errclass.ContentSafety},
+		{name: "completed with a content policy error, result call rate limited",
+			status:    reply{body: `{"status":"COMPLETED","error":"The content was flagged by a content checker.","error_type":"content_policy_violation","response_url":"{{base}}/x"}`},
+			result:    reply{code: 429, body: `{"detail":"Too many requests: concurrent request limit reached"}`},
+			wantState: backend.StateFailed, wantErr: errclass.ContentSafety, wantInText: "flagged by a content checker"},
+		{name: "completed with a runner error, result call rate limited",
+			status:    reply{body: `{"status":"COMPLETED","error":"Internal server error","error_type":"runner_server_error"}`},
+			result:    reply{code: 429, body: `{"detail":"Too many requests"}`},
+			wantState: backend.StateFailed, wantErr: errclass.Retryable, wantInText: "Internal server error"},
 		{name: "completed with a runner error",
 			status:    reply{body: `{"status":"COMPLETED","error":"Internal server error","error_type":"runner_server_error"}`},
 			result:    reply{code: 500, body: `{"detail":"Internal server error"}`, header: map[string]string{"X-Fal-Error-Type": "runner_server_error"}},
@@ -234,6 +243,10 @@ func TestPollCanned(t *testing.T) {
 			}
 			require.Equal(t, tt.wantErr, errclass.Of(st.Err), st.Err)
 			require.Contains(t, st.Err.Error(), reqID)
+			require.Contains(t, st.Err.Error(), tt.wantInText)
+			if tt.wantInText != "" {
+				require.NotContains(t, st.Err.Error(), "Too many requests", "the failed result call is not the generation's error")
+			}
 		})
 	}
 }

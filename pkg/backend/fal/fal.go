@@ -309,7 +309,18 @@ func (b *Backend) completed(ctx context.Context, hd handle, st queueStatus) (bac
 		if canceledType(strings.Join(types, " ")) {
 			return backend.Status{State: backend.StateCanceled, Billed: true}, nil
 		}
-		return failed(hd, failureClass(types, r.Status), r.Redact(cmp.Or(d.message, errText))), nil
+		msg := errText
+		if resultIsFailure(r, d) {
+			msg = cmp.Or(d.message, errText)
+		}
+		// A result call that itself failed (429, 5xx) says nothing about
+		// the generation: the status's error decides, and its status code
+		// is not the result's.
+		status := r.Status
+		if !resultIsFailure(r, d) {
+			status = 0
+		}
+		return failed(hd, failureClass(types, status), r.Redact(msg)), nil
 	}
 	return backend.Status{}, b.api.Error(op, r)
 }
