@@ -46,7 +46,12 @@ type Error struct {
 	Class      error         // one of the sentinel classes above
 	Msg        string        // human message; never contains secrets
 	RetryAfter time.Duration // zero when the source gave no hint
-	Err        error         // underlying cause, may be nil
+	// NotAccepted says the remote service answered that it did not take the
+	// request on (429 Too Many Requests, 503 Service Unavailable), or that
+	// the request never reached it (connection refused): sending the same
+	// request again cannot duplicate anything. Only Retryable errors set it.
+	NotAccepted bool
+	Err         error // underlying cause, may be nil
 }
 
 func (e *Error) Error() string {
@@ -86,6 +91,40 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return e.RetryAfter, true
 	}
 	return 0, false
+}
+
+// NotAccepted reports whether err says the request was provably not taken
+// on by the remote service (see Error.NotAccepted).
+// Every *Error in err's tree counts, so a wrapper does not hide it.
+func NotAccepted(err error) bool {
+	return anyError(err, func(e *Error) bool { return e.NotAccepted })
+}
+
+// anyError reports whether f holds for some *Error in err's tree.
+func anyError(err error, f func(*Error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if e, ok := err.(*Error); ok && f(e) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return anyError(u.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, c := range u.Unwrap() {
+			if anyError(c, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NotAcceptedStatus reports whether an HTTP error status says the server did
+// not take the request on: 429 and 503.
+func NotAcceptedStatus(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable
 }
 
 // Of returns the class of err, or nil when err carries none. An unclassified

@@ -80,3 +80,16 @@ func TestParseRetryAfter(t *testing.T) {
 		require.Equal(t, tt.want, d, "%q", tt.in)
 	}
 }
+
+func TestNotAccepted(t *testing.T) {
+	t.Parallel()
+	refused := &Error{Class: Retryable, Msg: "HTTP 429", NotAccepted: true}
+	require.True(t, NotAccepted(refused))
+	require.True(t, NotAccepted(fmt.Errorf("submit: %w", refused)), "through fmt wrapping")
+	require.True(t, NotAccepted(Wrap(Retryable, refused, "outer")), "an outer classified error does not hide it")
+	require.False(t, NotAccepted(New(Retryable, "HTTP 500")), "a 500 may have been acted on")
+	require.False(t, NotAccepted(nil))
+	for code, want := range map[int]bool{429: true, 503: true, 500: false, 502: false, 504: false, 400: false} {
+		require.Equal(t, want, NotAcceptedStatus(code), code)
+	}
+}

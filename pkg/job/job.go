@@ -92,6 +92,13 @@ type Attempt struct {
 	EndedAt         *time.Time   `json:"ended_at,omitempty"`
 	LastProgressAt  *time.Time   `json:"last_progress_at,omitempty"`
 	DurationSeconds int          `json:"duration_seconds,omitempty"` // billed duration asked of the backend
+	// RetryAt, on a failed attempt, says the provider refused its submit
+	// without taking it on (429, 503, connection refused): the backend may
+	// serve this job again, from this time on (Retry-After or backoff).
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// NotBefore, on an attempt that retries a backend that refused an
+	// earlier one, is when its worker may submit.
+	NotBefore *time.Time `json:"not_before,omitempty"`
 }
 
 // Result is a finished job's output.
@@ -212,6 +219,8 @@ func (j *Job) Clone() *Job {
 		c.Attempts[i].SubmittedAt = clonePtr(a.SubmittedAt)
 		c.Attempts[i].EndedAt = clonePtr(a.EndedAt)
 		c.Attempts[i].LastProgressAt = clonePtr(a.LastProgressAt)
+		c.Attempts[i].RetryAt = clonePtr(a.RetryAt)
+		c.Attempts[i].NotBefore = clonePtr(a.NotBefore)
 	}
 	if j.Result != nil {
 		r := *j.Result

@@ -59,6 +59,12 @@
 // (circuit.Breaker.Acquire) inside the dispatch transaction; if another
 // instance took it first, that candidate is dropped and the next one taken.
 //
+// A job whose remaining backends all failed it may go back to one that
+// refused its submit without taking it on (routing's Retryable; the
+// backends with job.Attempt.RetryAt on their latest attempt): the new
+// attempt carries NotBefore, the refusal's RetryAt, and its worker waits
+// until then before submitting.
+//
 // A job that already has MaxAttempts attempts fails with backend_failed
 // (the message lists every attempt); a job without a candidate fails with
 // no_backend and routing.Decision.Explain as message (plus the attempts,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -329,7 +330,7 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 		} else {
 			d := routing.Decide(routing.Input{
 				Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
-				Now: now, Circuit: r.cfg.Circuit, Stats: stats,
+				Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
 			})
 			var chosen *routing.Candidate
 			for len(d.Candidates) > 0 && chosen == nil {
@@ -386,6 +387,11 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 					Status: dispatch.AttemptDispatched, EstimatedCost: chosen.Estimate, Reserved: chosen.Estimate,
 					StartedAt: now, DurationSeconds: chosen.Seconds,
 				}
+				if chosen.Retry {
+					if at := retryAt(j, chosen.Backend); at != nil && at.After(now) {
+						a.NotBefore = at
+					}
+				}
 				j.Attempts = append(j.Attempts, a)
 				j.Backend = chosen.Backend
 				j.EstimatedCost = chosen.Estimate
@@ -395,6 +401,12 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 				msg := fmt.Sprintf("dispatched to %s (%s, %d s) for %s", a.Backend, a.Model, a.DurationSeconds, a.EstimatedCost)
 				if probe != nil {
 					msg += "; half-open circuit probe"
+				}
+				if chosen.Retry {
+					msg += "; retry of a backend that refused an earlier attempt (no other backend left)"
+					if a.NotBefore != nil {
+						msg += ", not before " + a.NotBefore.Format(time.RFC3339Nano)
+					}
 				}
 				events = append(events, r.event(ctx, now, "dispatched", a.Backend, a.Number, msg))
 				dispatched = &j.Attempts[len(j.Attempts)-1]
@@ -517,4 +529,26 @@ func (h *healthCache) invalidate() {
 	h.mu.Lock()
 	h.at = time.Time{}
 	h.mu.Unlock()
+}
+
+// refusedBy lists the backends whose latest attempt of j was refused
+// without being taken on (job.Attempt.RetryAt): routing may retry them.
+func refusedBy(j *job.Job) []string {
+	var out []string
+	for i := range j.Attempts {
+		if b := j.Attempts[i].Backend; !slices.Contains(out, b) && retryAt(j, b) != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// retryAt is the RetryAt of j's latest attempt on backend, if any.
+func retryAt(j *job.Job, backend string) *time.Time {
+	for i := len(j.Attempts) - 1; i >= 0; i-- {
+		if j.Attempts[i].Backend == backend {
+			return j.Attempts[i].RetryAt
+		}
+	}
+	return nil
 }

@@ -25,6 +25,18 @@
 //
 // A backend absent from Health is enabled with a closed circuit.
 //
+// # Retrying a backend that refused
+//
+// When the filters leave no candidate and some excluded backends are in
+// Input.Retryable (they refused the job's submit without taking it on: 429,
+// 503, connection refused), the filters run again with those backends not
+// excluded; the candidates found are marked Retry. A job whose only capable
+// backend was rate-limited once is thus retried there (the router makes
+// the new attempt wait for the refusal's Retry-After or backoff) instead of
+// failing no_backend; its circuit still stops retries at a backend that
+// keeps failing. Backends that failed in any other way are never retried
+// for the same job: the generation may have been taken on.
+//
 // # Ranking
 //
 // Candidates are ranked by estimate, cheapest first; equal estimates break on

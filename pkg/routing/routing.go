@@ -39,6 +39,10 @@ type Input struct {
 	Health map[string]store.BackendState
 	// Excluded are backends that already failed this job.
 	Excluded []string
+	// Retryable are excluded backends that refused this job without taking
+	// it on (job.Attempt.RetryAt): when no other backend is left they are
+	// candidates again, marked Retry.
+	Retryable []string
 	Now      time.Time
 	Circuit  circuit.Config
 	// Stats, optional, break ties between equal estimates.
@@ -53,6 +57,9 @@ type Candidate struct {
 	// the same transaction as the dispatch) and skip the candidate when
 	// another job got it first.
 	Probe bool
+	// Retry is set on a backend that refused this job before and is
+	// tried again because no other backend is left (Input.Retryable).
+	Retry bool
 }
 
 // Decision is the outcome of Decide.
@@ -116,6 +123,9 @@ func (d Decision) Explain() string {
 		if c.Probe {
 			cands[i] += " [probe]"
 		}
+		if c.Retry {
+			cands[i] += " [retry]"
+		}
 	}
 	s := "candidates: " + strings.Join(cands, ", ")
 	if len(rejected) > 0 {
@@ -128,6 +138,23 @@ func (d Decision) Explain() string {
 // in.Catalog and ranks the remaining candidates. It is pure and safe for
 // concurrent use.
 func Decide(in Input) Decision {
+	d := decide(in, in.Excluded)
+	if len(d.Candidates) > 0 || len(in.Retryable) == 0 {
+		return d
+	}
+	// Last resort: the backends that refused without taking the job on.
+	excluded := slices.DeleteFunc(slices.Clone(in.Excluded), func(n string) bool { return slices.Contains(in.Retryable, n) })
+	r := decide(in, excluded)
+	if len(r.Candidates) == 0 {
+		return d // they are unfit for other reasons now: explain as excluded
+	}
+	for i := range r.Candidates {
+		r.Candidates[i].Retry = true
+	}
+	return r
+}
+
+func decide(in Input, excluded []string) Decision {
 	d := Decision{Rejected: map[string]string{}}
 	if in.Catalog == nil {
 		return d
@@ -145,7 +172,7 @@ func Decide(in Input) Decision {
 		case len(allow) > 0 && !slices.Contains(allow, b.Name):
 			d.Rejected[b.Name] = ReasonNotInAllowList
 			continue
-		case slices.Contains(in.Excluded, b.Name):
+		case slices.Contains(excluded, b.Name):
 			d.Rejected[b.Name] = ReasonExcluded
 			continue
 		case health.Disabled:

@@ -321,3 +321,33 @@ func TestDecideNilCatalog(t *testing.T) {
 	require.Empty(t, d.Candidates)
 	require.Equal(t, "no backend can serve this request: the catalog has no backends", d.Explain())
 }
+
+func TestDecideRetriesRefusingBackendsLast(t *testing.T) {
+	t.Parallel()
+	in := testInput(t)
+	in.Request.Backends = []string{"alpha", "beta"}
+
+	in.Excluded, in.Retryable = []string{"alpha"}, []string{"alpha"}
+	d := routing.Decide(in)
+	require.Len(t, d.Candidates, 1, d.Explain())
+	require.Equal(t, "beta", d.Candidates[0].Backend, "another backend is preferred to a retry")
+	require.False(t, d.Candidates[0].Retry)
+
+	in.Excluded, in.Retryable = []string{"alpha", "beta"}, []string{"beta"}
+	d = routing.Decide(in)
+	require.Len(t, d.Candidates, 1, d.Explain())
+	require.Equal(t, "beta", d.Candidates[0].Backend, "the refusing backend comes back when nothing else is left")
+	require.True(t, d.Candidates[0].Retry)
+	require.Equal(t, routing.ReasonExcluded, d.Rejected["alpha"], "a backend that failed otherwise stays excluded")
+	require.Contains(t, d.Explain(), "beta (b1, $0.500000) [retry]")
+
+	in.Retryable = nil
+	d = routing.Decide(in)
+	require.Empty(t, d.Candidates, "without Retryable exclusion is final")
+
+	in.Retryable = []string{"beta"}
+	in.Health = map[string]store.BackendState{"beta": open(3, time.Second)}
+	d = routing.Decide(in)
+	require.Empty(t, d.Candidates, "an open circuit stops retries")
+	require.Equal(t, routing.ReasonExcluded, d.Rejected["beta"])
+}

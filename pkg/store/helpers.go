@@ -133,6 +133,8 @@ func NormalizeTimes(j *job.Job) {
 		a.SubmittedAt = normalizePtr(a.SubmittedAt)
 		a.EndedAt = normalizePtr(a.EndedAt)
 		a.LastProgressAt = normalizePtr(a.LastProgressAt)
+		a.RetryAt = normalizePtr(a.RetryAt)
+		a.NotBefore = normalizePtr(a.NotBefore)
 	}
 }
 

@@ -128,11 +128,12 @@ type Action struct {
 // LastProgress returns when job j last changed in a way that shows
 // progress: its updated_at, or a later time of its current attempt
 // (started, submitted, last progress, ended), which workers record without
-// touching updated_at.
+// touching updated_at, or the attempt's not-before (a job waiting for a
+// provider's Retry-After is not idle until then).
 func LastProgress(j *job.Job) time.Time {
 	last := j.UpdatedAt
 	if a := j.CurrentAttempt(); a != nil {
-		for _, t := range []*time.Time{&a.StartedAt, a.SubmittedAt, a.LastProgressAt, a.EndedAt} {
+		for _, t := range []*time.Time{&a.StartedAt, a.SubmittedAt, a.LastProgressAt, a.EndedAt, a.NotBefore} {
 			if t != nil && t.After(last) {
 				last = *t
 			}

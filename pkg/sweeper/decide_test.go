@@ -59,6 +59,12 @@ func TestDecide(t *testing.T) {
 		{"running with recent handle", jobAt(job.StatusRunning, 40*time.Minute, func(j *job.Job) {
 			j.Attempts[0].SubmittedAt = agoPtr(14 * time.Minute)
 		}), nil, sweeper.Leave, 0},
+		{"dispatched, waiting for a refusal's Retry-After", jobAt(job.StatusDispatched, 8*time.Minute, func(j *job.Job) {
+			j.Attempts[0].NotBefore = agoPtr(-time.Minute) // a minute from now
+		}), nil, sweeper.Leave, 0},
+		{"dispatched, idle past the horizon after its not-before", jobAt(job.StatusDispatched, 20*time.Minute, func(j *job.Job) {
+			j.Attempts[0].NotBefore = agoPtr(6 * time.Minute)
+		}), nil, sweeper.Redrive, 0},
 		// Each re-drive doubles the wait: 2m, 4m, 8m, then fail.
 		{"re-driven once, wait doubled", jobAt(job.StatusQueued, 0, redriven(1, 3*time.Minute)), nil, sweeper.Leave, 1},
 		{"re-driven once, due again", jobAt(job.StatusQueued, 0, redriven(1, 4*time.Minute)), nil, sweeper.Redrive, 1},

@@ -144,6 +144,17 @@
 //     = next) is published to aiprod-jobs. When the job already has
 //     MaxAttempts attempts it fails with backend_failed instead, listing
 //     them.
+//   - A retryable Submit error that says the provider did not take the
+//     request on (errclass.NotAccepted: 429, 503, connection refused) also
+//     records the attempt's RetryAt: now + RefusalBackoff's delay for the
+//     job's refusals at that backend (the provider's Retry-After when it
+//     gave one; none when that is over MaxRefusalWait). Routing may send
+//     the job back to that backend when no other is left; the new attempt
+//     has NotBefore = RetryAt, and its worker holds the delivery until then
+//     (up to SubmitWait, or what is left of a push step; a longer wait
+//     nacks, see "Waiting without dead-lettering"). Other failures never
+//     bring a job back to the same backend: the generation may have been
+//     taken on.
 //
 // Terminal states publish a lifecycle event to aiprod-events. A publish that
 // fails after the state is committed nacks the message; the rules above make

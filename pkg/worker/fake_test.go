@@ -13,6 +13,9 @@ import (
 // script is how a fake generation behaves.
 type script struct {
 	submitErr error          // Submit fails with it
+	// submitErrN, when positive, limits submitErr to the first submitErrN
+	// Submit calls of a job: later ones are accepted.
+	submitErrN int
 	running   int            // polls answering running before the final status
 	final     backend.Status // zero: succeeded with a video of the asked duration
 	// reported is the duration the provider reports on success: 0 means the
@@ -127,7 +130,7 @@ func (f *fakeBackend) Submit(ctx context.Context, req backend.SubmitRequest) (ba
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.submits[req.JobID]++
-	if s.submitErr != nil {
+	if s.submitErr != nil && (s.submitErrN <= 0 || f.submits[req.JobID] <= s.submitErrN) {
 		return "", s.submitErr
 	}
 	h := backend.Handle(fmt.Sprintf("%s-gen-%d", f.name, len(f.gens)+1))

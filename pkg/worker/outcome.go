@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/circuit"
@@ -84,6 +85,9 @@ type failure struct {
 	// guard, when set, must hold on the stored attempt for the failure to
 	// be recorded (e.g. "still submitting under my intent").
 	guard func(*job.Attempt) bool
+	// retryAt, set for a submit the provider refused without taking it
+	// on, is recorded as the attempt's RetryAt.
+	retryAt *time.Time
 }
 
 func classify(err error) failure {
@@ -123,6 +127,7 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) out
 		}
 		a.Status = job.AttemptFailed
 		a.Error = &job.ErrorInfo{Code: f.code, Message: f.msg}
+		a.RetryAt = f.retryAt
 		events := []store.Event{w.event(ctx, now, "attempt_failed", a, f.code+": "+f.msg)}
 		switch f.class {
 		case errclass.ContentSafety, errclass.Permanent:

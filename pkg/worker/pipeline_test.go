@@ -14,7 +14,9 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/telemetry"
+	"github.com/aiprod/aiprod/pkg/worker"
 )
 
 // These tests run a router and a worker over memqueue and memstore, as the
@@ -277,4 +279,80 @@ func TestRunStopsCleanlyAndNacksInFlight(t *testing.T) {
 	got := e.wait(t, j.ID, terminal)
 	require.Equal(t, job.StatusSucceeded, got.Status)
 	require.Equal(t, 1, e.fakes["alpha"].submitCount(j.ID))
+}
+
+// refused is a 429 as providerhttp classifies it: not taken on.
+func refused(retryAfter time.Duration) error {
+	return &errclass.Error{Class: errclass.Retryable, Msg: "HTTP 429: slow down", RetryAfter: retryAfter, NotAccepted: true}
+}
+
+func TestPipelineRefusingBackendIsRetriedWhenAlone(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{submitErr: refused(300 * time.Millisecond), submitErrN: 1})
+	e.pipeline(t)
+
+	req := request(t, "fox")
+	req.Backends = []string{"alpha"} // no other backend can take it
+	j := e.ingest(t, ctx, req)
+	got := e.wait(t, j.ID, terminal)
+	require.Equal(t, job.StatusSucceeded, got.Status, "%+v", got.Error)
+	require.Len(t, got.Attempts, 2)
+	first, second := got.Attempts[0], got.Attempts[1]
+	require.Equal(t, "alpha", second.Backend)
+	require.NotNil(t, first.RetryAt, "a refusal records when the backend may be retried")
+	require.WithinDuration(t, first.EndedAt.Add(300*time.Millisecond), *first.RetryAt, 50*time.Millisecond, "Retry-After decides")
+	require.NotNil(t, second.NotBefore)
+	require.Equal(t, *first.RetryAt, *second.NotBefore)
+	require.False(t, second.SubmittedAt.Before(*second.NotBefore), "the worker waited for Retry-After")
+	require.Equal(t, 2, e.fakes["alpha"].submitCount(j.ID))
+	require.Equal(t, money.MustParse("0.5"), got.Cost)
+}
+
+func TestPipelineRefusingBackendIsNotRetriedWhileOthersRemain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{submitErr: refused(0), submitErrN: 1})
+	e.pipeline(t)
+
+	j := e.ingest(t, ctx, request(t, "fox"))
+	got := e.wait(t, j.ID, terminal)
+	require.Equal(t, job.StatusSucceeded, got.Status)
+	require.Equal(t, "beta", got.Backend, "the next cheapest backend is preferred to a retry")
+	require.Equal(t, 1, e.fakes["alpha"].submitCount(j.ID))
+}
+
+func TestPipelineRefusalsStopAtMaxAttempts(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{submitErr: refused(0)})
+	e.pipeline(t, func(c *worker.Config) { c.RefusalBackoff = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond} })
+
+	req := request(t, "fox")
+	req.Backends = []string{"alpha"}
+	j := e.ingest(t, ctx, req)
+	got := e.wait(t, j.ID, terminal)
+	require.Equal(t, job.StatusFailed, got.Status)
+	require.Equal(t, job.CodeBackendFailed, got.Error.Code, got.Error.Message)
+	require.Len(t, got.Attempts, 3)
+	for _, a := range got.Attempts {
+		require.Equal(t, "alpha", a.Backend)
+	}
+	require.Equal(t, 3, e.fakes["alpha"].submitCount(j.ID))
+}
+
+func TestPipelineLongRetryAfterIsNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{submitErr: refused(time.Hour), submitErrN: 1})
+	e.pipeline(t)
+
+	req := request(t, "fox")
+	req.Backends = []string{"alpha"}
+	j := e.ingest(t, ctx, req)
+	got := e.wait(t, j.ID, terminal)
+	require.Equal(t, job.StatusFailed, got.Status)
+	require.Equal(t, job.CodeNoBackend, got.Error.Code, "a Retry-After beyond MaxRefusalWait is not waited for")
+	require.Nil(t, got.Attempts[0].RetryAt)
+	require.Len(t, got.Attempts, 1)
 }

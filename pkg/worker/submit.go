@@ -14,9 +14,12 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// submit takes a concurrency slot, records the intent, submits, records
-// the handle and polls.
+// submit waits for the attempt's NotBefore, takes a concurrency slot,
+// records the intent, submits, records the handle and polls.
 func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (outcome, error) {
+	if o, ok := w.awaitNotBefore(ctx, t, j); !ok {
+		return o, nil
+	}
 	if o, ok := w.takeSlot(ctx, t); !ok {
 		return o, nil
 	}
@@ -89,6 +92,9 @@ func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent 
 		t.log.WarnContext(ctx, "submit failed", "error", err)
 		f := classify(fmt.Errorf("submit job %s to %s: %w", j.ID, t.name, err))
 		f.guard = intentGuard(intent)
+		if f.class == errclass.Retryable && errclass.NotAccepted(err) {
+			f.retryAt = w.refusalRetryAt(j, t.name, err)
+		}
 		return w.fail(ctx, t, j.ID, f)
 	}
 	if h == "" {
@@ -328,4 +334,53 @@ func (w *Worker) awaitSubmitter(ctx context.Context, t *task, j *job.Job, a *job
 			return outcome{}, errRaced
 		}
 	}
+}
+
+// refusalRetryAt is when backend may serve job j again after refusing the
+// current attempt's submit with err: RefusalBackoff's delay for the number
+// of refusals j had there (Retry-After when the provider gave one), or nil
+// when that is beyond MaxRefusalWait.
+func (w *Worker) refusalRetryAt(j *job.Job, backend string, err error) *time.Time {
+	refusals := 1 // this one
+	cur := j.CurrentAttempt()
+	for _, a := range j.Attempts {
+		if a.Backend == backend && a.RetryAt != nil && (cur == nil || a.Number != cur.Number) {
+			refusals++
+		}
+	}
+	d := w.cfg.RefusalBackoff.Delay(refusals, err)
+	if d > w.cfg.MaxRefusalWait {
+		return nil
+	}
+	at := store.NormalizeTime(w.cfg.Now().Add(d))
+	return &at
+}
+
+// awaitNotBefore holds a delivery until the attempt's NotBefore (a retry
+// of a backend that refused the job). A wait longer than SubmitWait, or
+// than what is left of a push step, nacks instead: ok is false and o says
+// what to do with the message.
+func (w *Worker) awaitNotBefore(ctx context.Context, t *task, j *job.Job) (o outcome, ok bool) {
+	a := j.CurrentAttempt()
+	if a == nil || a.NotBefore == nil {
+		return outcome{}, true
+	}
+	now := w.cfg.Now()
+	wait := a.NotBefore.Sub(now)
+	if wait <= 0 {
+		return outcome{}, true
+	}
+	hold := w.cfg.SubmitWait
+	if rest, bounded := t.lim.remaining(now); bounded {
+		hold = min(hold, rest)
+	}
+	if wait > hold {
+		return waiting(fmt.Errorf("attempt %d retries %s, which refused an earlier attempt: not before %s",
+			a.Number, t.name, a.NotBefore.Format(time.RFC3339Nano))), false
+	}
+	t.log.InfoContext(ctx, "waiting before retrying a backend that refused an earlier attempt", "wait", wait)
+	if err := retry.Sleep(ctx, wait); err != nil {
+		return nacked(fmt.Errorf("shutdown while waiting to retry job %s on %s: %w", j.ID, t.name, err)), false
+	}
+	return outcome{}, true
 }

@@ -56,6 +56,16 @@ const (
 	FindGrace = 10 * time.Second
 )
 
+// RefusalBackoffDefault spaces retries of a backend that refused a job's
+// submit without taking it on (429, 503): up to 2 s after the first
+// refusal, doubling to 1 min, full jitter, unless the provider gave a
+// Retry-After. See Config.RefusalBackoff.
+var RefusalBackoffDefault = retry.Policy{Initial: 2 * time.Second, Max: time.Minute}
+
+// MaxRefusalWaitDefault is the longest Retry-After a job waits for on the
+// backend that refused it; a longer one leaves the backend to other jobs.
+const MaxRefusalWaitDefault = 5 * time.Minute
+
 // RetryDefault is the policy of Config.Retry's zero value: transient store
 // errors are retried 4 times within 3 s, 50 ms to 1 s apart (jittered).
 var RetryDefault = retry.Policy{MaxAttempts: 4, MaxElapsed: 3 * time.Second, Initial: 50 * time.Millisecond, Max: time.Second}
@@ -134,6 +144,16 @@ type Config struct {
 	// attempts republishes the dispatch and acks instead, so that a healthy
 	// job is not dead-lettered for waiting. 0: queue.MaxDeliveryAttemptsDefault.
 	MaxDeliveryAttempts int
+	// RefusalBackoff spaces the retries of a backend that refused a job's
+	// submit without taking it on (errclass.NotAccepted): the failed
+	// attempt gets RetryAt = now + RefusalBackoff.Delay(refusals so far on
+	// that backend, the error), and routing may send the job back there
+	// when no other backend is left. Only Initial, Max and Multiplier
+	// matter. Zero: RefusalBackoffDefault.
+	RefusalBackoff retry.Policy
+	// MaxRefusalWait: a refusal whose delay is longer does not make the
+	// backend retryable for the job. 0: MaxRefusalWaitDefault.
+	MaxRefusalWait time.Duration
 }
 
 // WithDefaults fills zero fields.
@@ -175,6 +195,14 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxDeliveryAttempts <= 0 {
 		c.MaxDeliveryAttempts = queue.MaxDeliveryAttemptsDefault
+	}
+	if c.RefusalBackoff.Initial <= 0 && c.RefusalBackoff.Max <= 0 {
+		r := RefusalBackoffDefault
+		r.Rand = c.RefusalBackoff.Rand
+		c.RefusalBackoff = r
+	}
+	if c.MaxRefusalWait <= 0 {
+		c.MaxRefusalWait = MaxRefusalWaitDefault
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DrainTimeoutDefault

@@ -44,6 +44,7 @@ func (c *Client) Error(op string, r *Response) error {
 	}
 	e := &errclass.Error{Class: class}
 	if class == errclass.Retryable {
+		e.NotAccepted = errclass.NotAcceptedStatus(r.Status)
 		now := time.Now
 		if c.Now != nil {
 			now = c.Now

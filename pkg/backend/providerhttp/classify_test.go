@@ -57,6 +57,8 @@ func TestError(t *testing.T) {
 			require.Equal(t, tt.class, errclass.Of(err), "%v", err)
 			require.NotContains(t, err.Error(), secret)
 			require.Contains(t, err.Error(), tt.contains)
+			require.Equal(t, tt.status == 429 || tt.status == 503, errclass.NotAccepted(err),
+				"only 429 and 503 say the request was not taken on")
 			d, ok := errclass.RetryAfter(err)
 			require.Equal(t, tt.retry != 0, ok)
 			require.InDelta(t, tt.retry.Seconds(), d.Seconds(), 2)

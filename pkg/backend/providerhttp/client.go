@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -124,7 +126,8 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 	res, err := c.HTTP.Do(hr)
 	if err != nil {
-		return nil, errclass.Wrap(errclass.Retryable, Redact(err, secret), c.prefix(req.Op))
+		return nil, &errclass.Error{Class: errclass.Retryable, Msg: c.prefix(req.Op), Err: Redact(err, secret),
+			NotAccepted: errors.Is(err, syscall.ECONNREFUSED)}
 	}
 	defer res.Body.Close()
 	limit := c.MaxBody

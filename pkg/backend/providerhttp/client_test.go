@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,6 +115,23 @@ func TestDoFailures(t *testing.T) {
 	_, err = client(s).Do(ctx, providerhttp.Request{Method: http.MethodGet, URL: s.URL, Op: "get"})
 	require.Equal(t, errclass.Retryable, errclass.Of(err))
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestConnectionRefusedIsNotAccepted(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	c := client(newServer(t, http.StatusOK, nil, `{}`))
+	_, err = c.Do(context.Background(), providerhttp.Request{Method: http.MethodPost, URL: "http://" + addr + "/", Op: "submit", Body: map[string]string{}})
+	require.Equal(t, errclass.Retryable, errclass.Of(err))
+	require.True(t, errclass.NotAccepted(err), "nothing reached the provider: %v", err)
+
+	_, err = client(newServer(t, http.StatusOK, nil, `{}`)).Do(context.Background(),
+		providerhttp.Request{Method: http.MethodGet, URL: "http://acme.invalid/", Op: "get"})
+	require.Error(t, err)
+	require.False(t, errclass.NotAccepted(err), "other transport failures are not known to be refusals")
 }
 
 type failingCredential struct{}

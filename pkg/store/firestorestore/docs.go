@@ -81,6 +81,8 @@ type attemptDoc struct {
 	EndedAt             *time.Time `firestore:"ended_at,omitempty"`
 	LastProgressAt      *time.Time `firestore:"last_progress_at,omitempty"`
 	DurationSeconds     int        `firestore:"duration_seconds,omitempty"`
+	RetryAt             *time.Time `firestore:"retry_at,omitempty"`
+	NotBefore           *time.Time `firestore:"not_before,omitempty"`
 }
 
 type resultDoc struct {
@@ -173,6 +175,8 @@ func toJobDoc(j *job.Job) jobDoc {
 			EndedAt:             a.EndedAt,
 			LastProgressAt:      a.LastProgressAt,
 			DurationSeconds:     a.DurationSeconds,
+			RetryAt:             a.RetryAt,
+			NotBefore:           a.NotBefore,
 		}
 	}
 	if r := j.Result; r != nil {
@@ -234,6 +238,8 @@ func fromJobDoc(id string, d jobDoc) *job.Job {
 			EndedAt:         a.EndedAt,
 			LastProgressAt:  a.LastProgressAt,
 			DurationSeconds: a.DurationSeconds,
+			RetryAt:         a.RetryAt,
+			NotBefore:       a.NotBefore,
 		}
 	}
 	if r := d.Result; r != nil {

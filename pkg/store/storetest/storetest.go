@@ -134,6 +134,7 @@ func fullJob() *job.Job {
 	j := job.New("", "proj-full", req, t0)
 	sub, end, prog := t0.Add(2*time.Second), t0.Add(30*time.Second), t0.Add(20*time.Second)
 	done := t0.Add(90 * time.Second)
+	retryAt := t0.Add(31*time.Second + 123456789)
 	j.Status = job.StatusSucceeded
 	j.Backend = "runway"
 	j.Attempts = []job.Attempt{
@@ -143,14 +144,14 @@ func fullJob() *job.Job {
 			Error:         &job.ErrorInfo{Code: job.CodeBackendUnavailable, Message: "503 from luma"},
 			EstimatedCost: money.MustParse("0.4"), Cost: 0,
 			StartedAt: t0.Add(time.Second), SubmittedAt: &sub, EndedAt: &end, LastProgressAt: &prog,
-			DurationSeconds: 5,
+			DurationSeconds: 5, RetryAt: &retryAt,
 		},
 		{
 			Number: 2, Backend: "runway", Model: "gen4_turbo", Status: job.AttemptSucceeded,
 			Handle:        `{"id":"task-2"}`,
 			EstimatedCost: money.MustParse("0.25"), Cost: money.MustParse("0.250001"),
 			StartedAt: t0.Add(31 * time.Second), EndedAt: &done,
-			DurationSeconds: 5,
+			DurationSeconds: 5, NotBefore: &retryAt,
 		},
 	}
 	j.EstimatedCost = money.MustParse("0.25")
@@ -190,6 +191,7 @@ func want(j *job.Job) *job.Job {
 		a := &c.Attempts[i]
 		a.StartedAt = norm(a.StartedAt)
 		a.SubmittedAt, a.EndedAt, a.LastProgressAt = normPtr(a.SubmittedAt), normPtr(a.EndedAt), normPtr(a.LastProgressAt)
+		a.RetryAt, a.NotBefore = normPtr(a.RetryAt), normPtr(a.NotBefore)
 	}
 	return c
 }
