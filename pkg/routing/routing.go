@@ -43,8 +43,8 @@ type Input struct {
 	// it on (job.Attempt.RetryAt): when no other backend is left they are
 	// candidates again, marked Retry.
 	Retryable []string
-	Now      time.Time
-	Circuit  circuit.Config
+	Now       time.Time
+	Circuit   circuit.Config
 	// Stats, optional, break ties between equal estimates.
 	Stats map[string]BackendStats
 }

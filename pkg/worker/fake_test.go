@@ -12,12 +12,12 @@ import (
 
 // script is how a fake generation behaves.
 type script struct {
-	submitErr error          // Submit fails with it
+	submitErr error // Submit fails with it
 	// submitErrN, when positive, limits submitErr to the first submitErrN
 	// Submit calls of a job: later ones are accepted.
 	submitErrN int
-	running   int            // polls answering running before the final status
-	final     backend.Status // zero: succeeded with a video of the asked duration
+	running    int            // polls answering running before the final status
+	final      backend.Status // zero: succeeded with a video of the asked duration
 	// reported is the duration the provider reports on success: 0 means the
 	// asked duration, -1 that the provider does not say.
 	reported int

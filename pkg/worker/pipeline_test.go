@@ -326,7 +326,9 @@ func TestPipelineRefusalsStopAtMaxAttempts(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.fakes["alpha"].setDefault(script{submitErr: refused(0)})
-	e.pipeline(t, func(c *worker.Config) { c.RefusalBackoff = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond} })
+	e.pipeline(t, func(c *worker.Config) {
+		c.RefusalBackoff = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
+	})
 
 	req := request(t, "fox")
 	req.Backends = []string{"alpha"}
