@@ -71,7 +71,8 @@
 //     Provably absent: a fresh intent replaces the old one (event
 //     "resubmitting") and the attempt is submitted.
 //     Error or ambiguous (several candidates): nack until the intent is
-//     2×SubmitTimeout old, then fail over as below.
+//     SubmitTimeout+FindGrace+max(SubmitTimeout, FindRetryWindow) old (each
+//     redelivery asks again), then fail over as below.
 //   - Older than 2×SubmitTimeout without a Finder (or after failed lookups):
 //     the attempt fails with backend_unavailable ("submit outcome unknown")
 //     and the job is rerouted with the backend excluded, without a circuit

@@ -123,6 +123,42 @@ func TestReconcileUnknownSubmitOutcome(t *testing.T) {
 	}
 }
 
+// With a short SubmitTimeout the first lookup is due after 2×SubmitTimeout
+// has passed; a failed lookup must still be retried, not end in a failover
+// that may orphan a paid generation.
+func TestFailedLookupIsRetriedWithAShortSubmitTimeout(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.finding["alpha"] = true
+	e.fakes["alpha"].setFindErr(errclass.New(errclass.Retryable, "HTTP 502 listing predictions"))
+	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+	e.lostSubmit(t, "alpha", j)
+	e.intent(t, j.ID, worker.FindGrace+3*time.Second)
+	w := e.newWorker(t, func(c *worker.Config) { c.SubmitTimeout = 2 * time.Second })
+
+	require.Equal(t, "nack", deliver(ctx, t, w, msg, 2), "the lookup is asked again on redelivery")
+	require.Equal(t, job.AttemptSubmitting, e.job(t, j.ID).Attempts[0].Status)
+	require.Empty(t, e.reroutes(j.ID))
+
+	e.fakes["alpha"].setFindErr(nil)
+	require.Equal(t, "ack", deliver(ctx, t, w, msg, 3))
+	got := e.job(t, j.ID)
+	require.Equal(t, job.StatusSucceeded, got.Status)
+	require.Equal(t, "alpha-gen-1", got.Attempts[0].Handle, "the lost generation is adopted, not orphaned")
+	require.Equal(t, 1, e.fakes["alpha"].totalSubmits())
+
+	// Past the retry window a failed lookup fails over.
+	e2 := setup(t)
+	e2.finding["alpha"] = true
+	e2.fakes["alpha"].setFindErr(errclass.New(errclass.Retryable, "HTTP 502 listing predictions"))
+	j2, msg2 := e2.dispatched(t, "alpha", request(t, "a fox"))
+	e2.intent(t, j2.ID, 2*time.Second+worker.FindGrace+worker.FindRetryWindow+time.Second)
+	w2 := e2.newWorker(t, func(c *worker.Config) { c.SubmitTimeout = 2 * time.Second })
+	require.Equal(t, "ack", deliver(ctx, t, w2, msg2, 2))
+	require.Equal(t, job.AttemptFailed, e2.job(t, j2.ID).Attempts[0].Status)
+	require.Len(t, e2.reroutes(j2.ID), 1)
+}
+
 func TestSubmittingWorkerAndReconcilerAgreeOnOneHandle(t *testing.T) {
 	t.Parallel()
 	// The provider accepted the generation but its answer is slow; a

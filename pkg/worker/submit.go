@@ -188,6 +188,11 @@ func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Atte
 	canceled := j.Status == job.StatusCanceled
 	finder, canFind := t.be.(backend.Finder)
 	giveUp := 2 * w.cfg.SubmitTimeout
+	if canFind {
+		// Failed lookups are retried for a while after the first one is
+		// due, however short SubmitTimeout is.
+		giveUp = w.cfg.SubmitTimeout + FindGrace + max(w.cfg.SubmitTimeout, FindRetryWindow)
+	}
 	switch {
 	case canFind && age < w.cfg.SubmitTimeout+FindGrace:
 		return w.awaitSubmitter(ctx, t, j, a, intent.Add(w.cfg.SubmitTimeout+FindGrace))

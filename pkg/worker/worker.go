@@ -54,6 +54,10 @@ const (
 	// the submit happened: the submitting worker's Submit has ended by then
 	// and its handle write had time to land.
 	FindGrace = 10 * time.Second
+	// FindRetryWindow is the least time for which failed or ambiguous
+	// provider lookups are retried before an unknown submit outcome fails
+	// over (see "Reconciliation" in the package doc).
+	FindRetryWindow = 30 * time.Second
 )
 
 // RefusalBackoffDefault spaces retries of a backend that refused a job's
