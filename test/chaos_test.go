@@ -947,7 +947,9 @@ func diagnoseEmulatorDump(path string) string {
 // dead-lettered message is harmless when its job still ended, and a lost
 // job is reported as lost.
 func (r *chaosRun) deadLetters() string {
-	admin := client.New(r.st.api, "dev-admin", client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	admin := client.New(r.st.api, "dev-admin", client.WithHTTPClient(&http.Client{Timeout: 3 * time.Minute}))
+	start := time.Now()
+	defer func() { r.t.Logf("GET /v1/admin/dlq took %s", time.Since(start).Round(time.Millisecond)) }()
 	var out struct {
 		Messages []struct {
 			Reason             string            `json:"reason"`
