@@ -1,0 +1,198 @@
+# Firestore: the (default) Native-mode database that pkg/store/firestorestore
+# uses, its composite indexes and its field overrides, translated one by one
+# from pkg/store/firestorestore/indexes.json (the file `firebase deploy
+# --only firestore:indexes` would read). test/infra_test.go compares the two:
+# change both together.
+
+resource "google_firestore_database" "default" {
+  name        = "(default)"
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # The store's read-write transactions (budget reservations, job
+  # transitions) are written for Native mode's default pessimistic locking.
+  concurrency_mode            = "PESSIMISTIC"
+  app_engine_integration_mode = "DISABLED"
+  delete_protection_state     = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  # ABANDON: `terraform destroy` forgets the database but never deletes the
+  # jobs, ledger and keys in it.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.api]
+}
+
+# ---- Composite indexes (indexes.json "indexes") ----------------------------
+
+# GET /v1/jobs: a project's jobs, newest first.
+resource "google_firestore_index" "jobs_by_project" {
+  database    = google_firestore_database.default.name
+  collection  = "jobs"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "project_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# GET /v1/jobs?status=: a project's jobs of one status, newest first.
+resource "google_firestore_index" "jobs_by_project_status" {
+  database    = google_firestore_database.default.name
+  collection  = "jobs"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "project_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# The sweeper: jobs of a status not updated since a time.
+resource "google_firestore_index" "jobs_by_status_updated" {
+  database    = google_firestore_database.default.name
+  collection  = "jobs"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
+# Usage and reconciliation: a project's ledger entries in a time range.
+resource "google_firestore_index" "ledger_by_project_at" {
+  database    = google_firestore_database.default.name
+  collection  = "ledger"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "project_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
+# The same within one budget period (yyyy-mm).
+resource "google_firestore_index" "ledger_by_project_period_at" {
+  database    = google_firestore_database.default.name
+  collection  = "ledger"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "project_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "period"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
+# ---- Field overrides (indexes.json "fieldOverrides") -----------------------
+
+# TTL policies: jobs and their events carry expire_at = time + 90 days
+# (firestorestore.Retention, docs.go). Firestore deletes a document within
+# about a day after its expire_at. index_config {} turns off the field's
+# single-field indexes, which nothing queries.
+resource "google_firestore_field" "jobs_expire_at" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "events_expire_at" {
+  database   = google_firestore_database.default.name
+  collection = "events" # the jobs/{id}/events subcollections (a collection group)
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Large nested values nothing filters on: no single-field indexes (cheaper
+# writes, and the 40,000 index entries per document limit stays far away).
+resource "google_firestore_field" "jobs_request" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "request"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "jobs_attempts" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "attempts"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "jobs_result" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "result"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "jobs_error" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "error"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "events_message" {
+  database   = google_firestore_database.default.name
+  collection = "events"
+  field      = "message"
+
+  index_config {}
+}

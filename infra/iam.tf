@@ -1,0 +1,233 @@
+# Identities and least-privilege grants. Every service runs as its own
+# service account; each grant below names the code that needs it.
+#
+#   ingest         publishes new jobs (aiprod-jobs) and lifecycle/budget events
+#                  (aiprod-events); the admin DLQ routes pull the dead-letter
+#                  subscriptions and replay to the topic a letter came from
+#                  (any source topic, deadletter.OriginTopic).
+#   router         pulls aiprod-router; publishes dispatches (every
+#                  aiprod-dispatch-<b>), lifecycle/budget events, and, from the
+#                  sweeper, re-routes (aiprod-jobs); dead-letters refused
+#                  requests to aiprod-jobs-dlq.
+#   worker-<b>     pulls aiprod-worker-<b>; publishes re-routes (aiprod-jobs),
+#                  lifecycle/budget events, its own dispatches again
+#                  (Worker.republish) and refused ones to aiprod-dispatch-<b>-dlq;
+#                  reads its backend's API key, or calls Vertex AI for Veo;
+#                  writes videos to the output bucket.
+#
+# All of them read and write Firestore (roles/datastore.user: Firestore IAM is
+# per project) and send logs, metrics and traces.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  # Service key => service account id (also the Cloud Run service name).
+  service_accounts = merge(
+    {
+      ingest = "aiprod-ingest"
+      router = "aiprod-router"
+    },
+    { for b in var.backends : "worker-${b}" => "aiprod-worker-${b}" },
+  )
+
+  project_roles = [
+    "roles/datastore.user",
+    "roles/cloudtrace.agent",
+    "roles/monitoring.metricWriter",
+    "roles/logging.logWriter",
+  ]
+
+  # Topics each service publishes to, as keys of google_pubsub_topic.source
+  # ("source") or google_pubsub_topic.dead_letter ("dead_letter": the key is
+  # the source topic).
+  publishes = merge(
+    {
+      ingest = { source = local.source_topics, dead_letter = [] }
+      router = {
+        source      = local.source_topics # jobs, events, every dispatch topic
+        dead_letter = ["aiprod-jobs"]
+      }
+    },
+    {
+      for b in var.backends : "worker-${b}" => {
+        source      = ["aiprod-jobs", "aiprod-events", "aiprod-dispatch-${b}"]
+        dead_letter = ["aiprod-dispatch-${b}"]
+      }
+    },
+  )
+
+  topic_publishers = {
+    for pair in flatten([
+      for svc, p in local.publishes : [for t in p.source : { svc = svc, topic = t }]
+    ]) : "${pair.svc} ${pair.topic}" => pair
+  }
+  dead_letter_publishers = {
+    for pair in flatten([
+      for svc, p in local.publishes : [for t in p.dead_letter : { svc = svc, topic = t }]
+    ]) : "${pair.svc} ${pair.topic}" => pair
+  }
+
+  # Subscriptions each service pulls: main ones, and (ingest) the dead-letter
+  # subscriptions, keyed by source topic.
+  main_subscribers = merge(
+    { "router aiprod-router" = { svc = "router", subscription = "aiprod-router" } },
+    { for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" } },
+  )
+
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_service_account" "service" {
+  for_each = local.service_accounts
+
+  account_id   = each.value
+  display_name = "AIPROD ${each.key}"
+  description  = "Runs the Cloud Run service ${each.value}."
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_project_iam_member" "service" {
+  for_each = {
+    for pair in setproduct(keys(local.service_accounts), local.project_roles) :
+    "${pair[0]} ${pair[1]}" => { svc = pair[0], role = pair[1] }
+  }
+
+  project = var.project_id
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.service[each.value.svc].email}"
+}
+
+# Veo (backends without an API key, see backend_credentials) runs on Vertex AI
+# as the worker's service account.
+resource "google_project_iam_member" "worker_vertex" {
+  for_each = toset(local.vertex_backends)
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = "serviceAccount:${google_service_account.service["worker-${each.key}"].email}"
+}
+
+# ---- Pub/Sub ---------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.topic_publishers
+
+  topic  = google_pubsub_topic.source[each.value.topic].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.service[each.value.svc].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = local.dead_letter_publishers
+
+  topic  = google_pubsub_topic.dead_letter[each.value.topic].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.service[each.value.svc].email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "subscriber" {
+  for_each = local.main_subscribers
+
+  subscription = google_pubsub_subscription.main[each.value.subscription].id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.service[each.value.svc].email}"
+}
+
+# GET /v1/admin/dlq and POST /v1/admin/dlq/replay (ingest) pull, ack and
+# release dead letters.
+resource "google_pubsub_subscription_iam_member" "ingest_dead_letters" {
+  for_each = google_pubsub_subscription.dead_letter
+
+  subscription = each.value.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.service["ingest"].email}"
+}
+
+# Dead-lettering by Pub/Sub itself: its service agent must be able to publish
+# to each dead-letter topic and to acknowledge on each source subscription.
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter_publisher" {
+  for_each = google_pubsub_topic.dead_letter
+
+  topic  = each.value.id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
+  for_each = google_pubsub_subscription.main
+
+  subscription = each.value.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# ---- Secret Manager ----------------------------------------------------------
+
+# One secret per keyed backend, readable only by that backend's worker. The
+# values are added outside Terraform (README.md) so keys never enter the state.
+resource "google_secret_manager_secret" "backend" {
+  for_each = local.keyed_backends
+
+  secret_id = "aiprod-${each.key}-api-key"
+  labels    = { aiprod-backend = each.key }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "worker_backend_key" {
+  for_each = local.keyed_backends
+
+  secret_id = google_secret_manager_secret.backend[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service["worker-${each.key}"].email}"
+}
+
+# AIPROD_ADMIN_KEY of ingest: the bearer token of /v1/admin/*.
+resource "google_secret_manager_secret" "admin_key" {
+  secret_id = "aiprod-admin-key"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "ingest_admin_key" {
+  secret_id = google_secret_manager_secret.admin_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service["ingest"].email}"
+}
+
+# ---- Cloud Storage -----------------------------------------------------------
+
+# Workers copy finished videos into the bucket and delete short writes
+# (package output: objects get, create, delete); Veo writes its outputs there.
+resource "google_storage_bucket_iam_member" "worker_outputs" {
+  for_each = toset(var.backends)
+
+  bucket = google_storage_bucket.outputs.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.service["worker-${each.key}"].email}"
+}
+
+# ---- Cloud Run ---------------------------------------------------------------
+
+# Who may call the API: everyone (it checks API keys itself) or the listed
+# members. Router and workers have no invokers at all.
+resource "google_cloud_run_v2_service_iam_member" "ingest_invoker" {
+  for_each = toset(var.ingest_public ? ["allUsers"] : var.ingest_invokers)
+
+  project  = var.project_id
+  location = google_cloud_run_v2_service.ingest.location
+  name     = google_cloud_run_v2_service.ingest.name
+  role     = "roles/run.invoker"
+  member   = each.key
+}

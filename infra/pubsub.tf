@@ -1,0 +1,104 @@
+# Pub/Sub: exactly queue.Topology(backends) of pkg/queue/queue.go, which is
+# also what queue.Provision creates against the emulator.
+#
+#   aiprod-jobs            -> aiprod-router          (router)
+#   aiprod-events          -> aiprod-notifier        (lifecycle and budget events)
+#   aiprod-dispatch-<b>    -> aiprod-worker-<b>      (one per backend: worker)
+#
+# Every subscription has the dead-letter topic <topic>-dlq
+# (queue.DeadLetterTopic), MaxDeliveryAttemptsDefault delivery attempts and a
+# retry policy MinBackoffDefault..MaxBackoffDefault; every dead-letter topic
+# has a subscription of the same name, without retry or dead-letter policy,
+# read by `aiprod dlq` and the admin DLQ routes (package deadletter).
+#
+# test/infra_test.go evaluates these names and settings and compares them with
+# queue.Topology: change both together.
+
+locals {
+  # Subscription => the topic it reads.
+  subscriptions = merge(
+    {
+      "aiprod-router"   = "aiprod-jobs"   # queue.SubscriptionRouter, queue.TopicJobs
+      "aiprod-notifier" = "aiprod-events" # queue.SubscriptionEvents, queue.TopicEvents
+    },
+    # queue.WorkerSubscription(b), queue.DispatchTopic(b)
+    { for b in var.backends : "aiprod-worker-${b}" => "aiprod-dispatch-${b}" },
+  )
+
+  source_topics = toset(values(local.subscriptions))
+
+  # Source topic => its dead-letter topic (queue.DeadLetterTopic).
+  dead_letter_topics = { for t in local.source_topics : t => "${t}-dlq" }
+
+  # queue.AckDeadlineDefault, MaxDeliveryAttemptsDefault, MinBackoffDefault,
+  # MaxBackoffDefault. (AIPROD_ACK_DEADLINE only changes what the services
+  # provision themselves, which they do not do here: AIPROD_PROVISION=false.)
+  ack_deadline_seconds  = 60
+  max_delivery_attempts = 10
+  min_backoff           = "1s"
+  max_backoff           = "60s"
+}
+
+resource "google_pubsub_topic" "source" {
+  for_each = local.source_topics
+
+  name = each.key
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  for_each = local.dead_letter_topics
+
+  name = each.value
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_pubsub_subscription" "main" {
+  for_each = local.subscriptions
+
+  name                 = each.key
+  topic                = google_pubsub_topic.source[each.value].id
+  ack_deadline_seconds = local.ack_deadline_seconds
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter[each.value].id
+    max_delivery_attempts = local.max_delivery_attempts
+  }
+
+  retry_policy {
+    minimum_backoff = local.min_backoff
+    maximum_backoff = local.max_backoff
+  }
+
+  # Never delete an idle subscription (the default deletes it after 31 days
+  # without a subscriber, and its messages with it).
+  expiration_policy {
+    ttl = ""
+  }
+
+  # Pub/Sub forwards to the dead-letter topic only with these grants (iam.tf).
+  depends_on = [
+    google_pubsub_topic_iam_member.pubsub_agent_dead_letter_publisher,
+  ]
+}
+
+# The subscription of each dead-letter topic, named like the topic. No retry
+# policy (a listed-then-released message is back at once) and no dead-letter
+# policy of its own: it never drops or forwards a message however often it is
+# listed (see package deadletter).
+resource "google_pubsub_subscription" "dead_letter" {
+  for_each = local.dead_letter_topics
+
+  name                 = each.value
+  topic                = google_pubsub_topic.dead_letter[each.key].id
+  ack_deadline_seconds = local.ack_deadline_seconds
+
+  # Keep dead letters as long as Pub/Sub allows (7 days).
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = ""
+  }
+}

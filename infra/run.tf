@@ -1,0 +1,288 @@
+# Cloud Run services, one per binary (cmd/ingest, cmd/router, cmd/worker),
+# configured only through environment variables as pkg/platform reads them.
+#
+#   aiprod-ingest        the HTTP API; request-driven, may scale to zero.
+#   aiprod-router        pull subscriber of aiprod-router (and the stuck-job
+#                        sweeper): always at least one instance, CPU always
+#                        allocated, no ingress.
+#   aiprod-worker-<b>    one service per backend (AIPROD_BACKENDS=<b>), pull
+#                        subscriber of aiprod-worker-<b>; same shape as the
+#                        router. One service per backend keeps each provider's
+#                        API key readable by that backend's worker only, lets
+#                        Veo alone call Vertex AI, and scales each backend on
+#                        its own load.
+#
+# Router and workers serve only GET /healthz on PORT; Cloud Run probes it.
+# PORT itself is set by Cloud Run (from container_port) and must not be set
+# here. Shutdown: Cloud Run sends SIGTERM and SIGKILL 10 s later; the services
+# drain within platform.ShutdownTimeout (8 s) and nack what they could not
+# finish, so there is nothing to configure for it.
+#
+# Keys never appear as plain values: provider API keys and the admin key are
+# Secret Manager references (value_source.secret_key_ref), which
+# test/infra_test.go checks.
+
+locals {
+  # Backends with an API key (backend => variable name), and those without
+  # (Veo on Vertex AI): pkg/backend/providers.
+  keyed_backends  = { for b, env in var.backend_credentials : b => env if contains(var.backends, b) }
+  vertex_backends = [for b in var.backends : b if !contains(keys(var.backend_credentials), b)]
+
+  # pkg/platform: every service.
+  common_env = merge(
+    {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      # Terraform owns the topology (pubsub.tf); the services' accounts may
+      # not create topics or subscriptions.
+      AIPROD_PROVISION = "false"
+      AIPROD_LOG_LEVEL = var.log_level
+    },
+    var.catalog_path == "" ? {} : { AIPROD_CATALOG = var.catalog_path },
+    var.circuit_cooldown == "" ? {} : { AIPROD_CIRCUIT_COOLDOWN = var.circuit_cooldown },
+    var.otel_exporter_otlp_endpoint == "" ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT = var.otel_exporter_otlp_endpoint },
+  )
+
+  # OTEL_SERVICE_NAME names the service in traces: telemetry.Setup does not
+  # set a resource, so the SDK's default reads this variable.
+  ingest_env = merge(local.common_env, { OTEL_SERVICE_NAME = "aiprod-ingest" }, var.ingest_env)
+
+  router_env = merge(
+    local.common_env,
+    {
+      OTEL_SERVICE_NAME   = "aiprod-router"
+      AIPROD_MAX_ATTEMPTS = tostring(var.max_attempts)
+    },
+    var.router_env,
+  )
+
+  worker_env = {
+    for b in var.backends : b => merge(
+      local.common_env,
+      {
+        OTEL_SERVICE_NAME    = "aiprod-worker-${b}"
+        AIPROD_BACKENDS      = b
+        AIPROD_MAX_ATTEMPTS  = tostring(var.max_attempts)
+        AIPROD_OUTPUT_BUCKET = google_storage_bucket.outputs.name
+      },
+      contains(local.vertex_backends, b) ? {
+        AIPROD_VEO_LOCATION    = var.veo_location
+        AIPROD_VEO_STORAGE_URI = "gs://${google_storage_bucket.outputs.name}/veo"
+      } : {},
+      var.worker_env,
+    )
+  }
+
+  # Backend => { variable => Secret Manager secret } of its API key.
+  worker_secret_env = {
+    for b in var.backends : b => {
+      for kb, env in local.keyed_backends : env => google_secret_manager_secret.backend[kb].secret_id if kb == b
+    }
+  }
+
+  # Router and workers hold streaming pulls and poll providers between
+  # requests: CPU is always allocated (cpu_idle = false).
+  puller_resources = { cpu = "1", memory = "1Gi" }
+}
+
+resource "google_cloud_run_v2_service" "ingest" {
+  name                = "aiprod-ingest"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account = google_service_account.service["ingest"].email
+
+    scaling {
+      min_instance_count = var.ingest_scaling.min
+      max_instance_count = var.ingest_scaling.max
+    }
+
+    containers {
+      image = var.images.ingest
+
+      ports {
+        container_port = 8080 # platform.PortDefault; Cloud Run passes it as PORT
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = true # all its work happens inside requests
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.ingest_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      env {
+        name = "AIPROD_ADMIN_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.admin_key.secret_id
+            version = "latest"
+          }
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.service,
+    google_secret_manager_secret_iam_member.ingest_admin_key,
+  ]
+}
+
+resource "google_cloud_run_v2_service" "router" {
+  name                = "aiprod-router"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account = google_service_account.service["router"].email
+
+    scaling {
+      min_instance_count = var.router_scaling.min
+      max_instance_count = var.router_scaling.max
+    }
+
+    containers {
+      image = var.images.router
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits            = local.puller_resources
+        cpu_idle          = false
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.router_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.service,
+    google_pubsub_subscription_iam_member.subscriber,
+  ]
+}
+
+resource "google_cloud_run_v2_service" "worker" {
+  for_each = toset(var.backends)
+
+  name                = "aiprod-worker-${each.key}"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account = google_service_account.service["worker-${each.key}"].email
+
+    scaling {
+      min_instance_count = var.worker_scaling.min
+      max_instance_count = var.worker_scaling.max
+    }
+
+    containers {
+      image = var.images.worker
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits            = local.puller_resources
+        cpu_idle          = false
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.worker_env[each.key]
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # The backend's API key, if it has one (catalog credential_env).
+      dynamic "env" {
+        for_each = local.worker_secret_env[each.key]
+        content {
+          name = env.key
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.service,
+    google_project_iam_member.worker_vertex,
+    google_pubsub_subscription_iam_member.subscriber,
+    google_secret_manager_secret_iam_member.worker_backend_key,
+    google_storage_bucket_iam_member.worker_outputs,
+  ]
+}

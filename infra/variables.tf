@@ -1,0 +1,189 @@
+# Inputs of the AIPROD deployment. Only project_id and images are required.
+# test/infra_test.go checks the defaults of backends and backend_credentials
+# against the embedded catalog (pkg/catalog/default.json).
+
+variable "project_id" {
+  description = "Google Cloud project that runs AIPROD (GOOGLE_CLOUD_PROJECT of every service)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run services and the output bucket."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "firestore_location" {
+  description = "Location of the (default) Firestore database (a multi-region such as nam5 or eur3, or a region). Cannot be changed after creation."
+  type        = string
+  default     = "nam5"
+}
+
+variable "images" {
+  description = "Container image of each service binary: cmd/ingest, cmd/router and cmd/worker (for example built with `ko build ./cmd/ingest`)."
+  type = object({
+    ingest = string
+    router = string
+    worker = string
+  })
+}
+
+variable "backends" {
+  description = <<-EOT
+    Backend names of the catalog the services run with (pkg/catalog/default.json, or the
+    file named by catalog_path). Each gets a dispatch topic aiprod-dispatch-<name>, a
+    subscription aiprod-worker-<name>, and a worker service and service account of its own.
+    Must list exactly the catalog's backends: a catalog backend missing here has no topic,
+    so the router cannot dispatch to it.
+  EOT
+  type        = list(string)
+  default     = ["veo", "runway", "luma", "replicate", "fal"]
+
+  validation {
+    # The catalog allows 31 characters; 16 keeps "aiprod-worker-<name>" within
+    # the 30 characters of a service account id.
+    condition     = alltrue([for b in var.backends : can(regex("^[a-z][a-z0-9-]{0,15}$", b))])
+    error_message = "Each backend name must match ^[a-z][a-z0-9-]{0,15}$ (a catalog name short enough for a service account id)."
+  }
+}
+
+variable "backend_credentials" {
+  description = <<-EOT
+    Backend name => environment variable holding its API key (the catalog's credential_env).
+    Each one becomes a Secret Manager secret aiprod-<backend>-api-key that only that backend's
+    worker can read, wired to the variable with value_source.secret_key_ref. A backend that is
+    not listed here has no key: it is Veo on Vertex AI, reached with the worker's service
+    account (Application Default Credentials), which gets roles/aiplatform.user.
+  EOT
+  type        = map(string)
+  default = {
+    runway    = "RUNWAYML_API_SECRET"
+    luma      = "LUMAAI_API_KEY"
+    replicate = "REPLICATE_API_TOKEN"
+    fal       = "FAL_KEY"
+  }
+}
+
+variable "catalog_path" {
+  description = "AIPROD_CATALOG: a catalog file inside the images; empty uses the catalog embedded in the binaries."
+  type        = string
+  default     = ""
+}
+
+variable "ingest_public" {
+  description = "true: anyone may call the API (it authenticates API keys itself). false: only ingest_invokers may (Cloud Run IAM; see README.md for the headers)."
+  type        = bool
+  default     = true
+}
+
+variable "ingest_invokers" {
+  description = "IAM members given roles/run.invoker on ingest when ingest_public is false, e.g. [\"serviceAccount:upstream@p.iam.gserviceaccount.com\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "ingest_scaling" {
+  description = "Instances of the ingest service (request-driven: 0 is allowed)."
+  type        = object({ min = number, max = number })
+  default     = { min = 0, max = 10 }
+}
+
+variable "router_scaling" {
+  description = "Instances of the router service. It pulls from aiprod-router, so at least one always runs."
+  type        = object({ min = number, max = number })
+  default     = { min = 1, max = 3 }
+
+  validation {
+    condition     = var.router_scaling.min >= 1 && var.router_scaling.max >= var.router_scaling.min
+    error_message = "router_scaling.min must be at least 1 (a pull subscriber with no instance consumes nothing) and max at least min."
+  }
+}
+
+variable "worker_scaling" {
+  description = "Instances of each backend's worker service. They pull from aiprod-worker-<backend>, so at least one always runs."
+  type        = object({ min = number, max = number })
+  default     = { min = 1, max = 3 }
+
+  validation {
+    condition     = var.worker_scaling.min >= 1 && var.worker_scaling.max >= var.worker_scaling.min
+    error_message = "worker_scaling.min must be at least 1 (a pull subscriber with no instance consumes nothing) and max at least min."
+  }
+}
+
+variable "max_attempts" {
+  description = "AIPROD_MAX_ATTEMPTS of the router and the workers: attempts per job before it fails with backend_failed."
+  type        = number
+  default     = 3
+}
+
+variable "log_level" {
+  description = "AIPROD_LOG_LEVEL of every service: debug, info, warn or error."
+  type        = string
+  default     = "info"
+}
+
+variable "circuit_cooldown" {
+  description = "AIPROD_CIRCUIT_COOLDOWN, e.g. \"30s\"; empty keeps the code's default."
+  type        = string
+  default     = ""
+}
+
+variable "otel_exporter_otlp_endpoint" {
+  description = "OTEL_EXPORTER_OTLP_ENDPOINT of every service (an OTLP/gRPC collector that forwards to Cloud Trace); empty: spans are created but not exported."
+  type        = string
+  default     = ""
+}
+
+variable "veo_location" {
+  description = "AIPROD_VEO_LOCATION of the Veo workers: the Vertex AI region."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "output_bucket" {
+  description = "Cloud Storage bucket for finished videos (AIPROD_OUTPUT_BUCKET) and Veo's outputs (AIPROD_VEO_STORAGE_URI); empty: <project_id>-aiprod-outputs."
+  type        = string
+  default     = ""
+}
+
+variable "output_retention_days" {
+  description = "Delete videos from the output bucket after this many days; 0 keeps them. Firestore keeps jobs 90 days (firestorestore.Retention)."
+  type        = number
+  default     = 0
+}
+
+variable "ingest_env" {
+  description = "Extra plain environment variables of ingest (never keys: those come from Secret Manager)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "router_env" {
+  description = "Extra plain environment variables of the router, e.g. { AIPROD_SWEEP_INTERVAL = \"1m\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "worker_env" {
+  description = "Extra plain environment variables of every worker, e.g. { AIPROD_SUBMIT_TIMEOUT = \"1m\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) of the alert policies; empty: alerts show in the console only."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_ingest_5xx_per_second" {
+  description = "Alert when ingest answers more 5xx responses per second than this, averaged over 5 minutes."
+  type        = number
+  default     = 0.1
+}
+
+variable "deletion_protection" {
+  description = "Protect the Cloud Run services and the Firestore database from `terraform destroy`."
+  type        = bool
+  default     = true
+}
