@@ -31,10 +31,9 @@
 // Listing is a delivery like any other: it increments the messages'
 // delivery counts. That is harmless because the dead-letter subscriptions
 // have no dead-letter policy of their own: they never drop or forward a
-// message, however often it is delivered. They do have queue.Topology's
-// retry policy, so a message that was listed (nacked) several times in a
-// row waits out a growing backoff (up to queue.MaxBackoffDefault) before it
-// can be listed or replayed again; Replay reports such ids as not found.
+// message, however often it is delivered. Nor do they have a retry policy
+// (queue.Topology gives them none), so a listed message (nacked) can be
+// listed or replayed again at once.
 // Two listings of the same subscription at the same time split its
 // messages between them; a listing and a Replay likewise.
 //

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -55,16 +56,38 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 // returns a shutdown function that flushes spans. Spans are exported with
 // the exporters given (none: spans are still created, so trace ids exist,
 // but go nowhere).
+//
+// Spans carry the resource attribute service.name = serviceName, unless
+// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise.
 func Setup(serviceName string, exporters ...sdktrace.SpanExporter) func(context.Context) error {
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))}
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithResource(serviceResource(serviceName)),
+	}
 	for _, e := range exporters {
 		opts = append(opts, sdktrace.WithBatcher(e))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagator)
-	_ = serviceName
 	return tp.Shutdown
+}
+
+// serviceResource describes the process: service.name (the environment's
+// OTEL_* variables win, as the OpenTelemetry spec has it) and the SDK.
+func serviceResource(serviceName string) *resource.Resource {
+	r, err := resource.New(context.Background(),
+		resource.WithAttributes(attribute.String("service.name", serviceName)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(),
+	)
+	if err != nil { // a malformed OTEL_RESOURCE_ATTRIBUTES: keep what was read
+		otel.Handle(err)
+	}
+	if r == nil {
+		return resource.Default()
+	}
+	return r
 }
 
 // Inject writes ctx's trace context into message attributes (creating the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func TestSafeURL(t *testing.T) {
@@ -45,3 +46,31 @@ func TestTraceContextRoundTripAndLogFields(t *testing.T) {
 	require.Equal(t, SpanID(cctx), line["logging.googleapis.com/spanId"])
 	require.Equal(t, "j1", line["job_id"])
 }
+
+func TestSetupNamesTheService(t *testing.T) {
+	serviceOf := func(t *testing.T) string {
+		exp := &keepingExporter{}
+		shutdown := Setup("router", exp)
+		_, span := Tracer().Start(context.Background(), "op")
+		span.End()
+		require.NoError(t, shutdown(context.Background()))
+		spans := exp.spans
+		require.Len(t, spans, 1)
+		v, ok := spans[0].Resource().Set().Value("service.name")
+		require.True(t, ok)
+		return v.AsString()
+	}
+	require.Equal(t, "router", serviceOf(t), "the service's own name by default")
+	t.Setenv("OTEL_SERVICE_NAME", "aiprod-router-eu")
+	require.Equal(t, "aiprod-router-eu", serviceOf(t), "OTEL_SERVICE_NAME wins")
+}
+
+// keepingExporter keeps what it exports, also after Shutdown.
+type keepingExporter struct{ spans []sdktrace.ReadOnlySpan }
+
+func (e *keepingExporter) ExportSpans(_ context.Context, s []sdktrace.ReadOnlySpan) error {
+	e.spans = append(e.spans, s...)
+	return nil
+}
+
+func (e *keepingExporter) Shutdown(context.Context) error { return nil }

@@ -175,6 +175,10 @@ func (q *Queue) subscriptionProto(cfg queue.SubscriptionConfig) *pubsubpb.Subscr
 		Name:               q.subscriptionName(cfg.Name),
 		Topic:              q.topicName(cfg.Topic),
 		AckDeadlineSeconds: int32((ack + time.Second - 1) / time.Second),
+		// Set without a TTL: the subscription never expires. Left unset,
+		// Pub/Sub deletes a subscription after 31 idle days, and the
+		// dead-letter subscriptions are idle by design.
+		ExpirationPolicy: &pubsubpb.ExpirationPolicy{},
 	}
 	if cfg.DeadLetterTopic != "" {
 		s.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{

@@ -84,6 +84,9 @@ func TestEnsureSubscriptionConfig(t *testing.T) {
 	assert.Equal(t, int32(7), got.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
 	assert.Equal(t, 2*time.Second, got.GetRetryPolicy().GetMinimumBackoff().AsDuration())
 	assert.Equal(t, time.Minute, got.GetRetryPolicy().GetMaximumBackoff().AsDuration())
+	if assert.NotNil(t, got.GetExpirationPolicy(), "an expiration policy without TTL: never expires") {
+		assert.Nil(t, got.GetExpirationPolicy().GetTtl())
+	}
 
 	got, err = admin.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/aiprod-test/subscriptions/plain"})
 	require.NoError(t, err)
