@@ -226,9 +226,11 @@
 // A delivery nacked only to wait (no free slot, another worker's submit in
 // progress, a provider lookup that failed, a push step that ended) is not a
 // failure, but every nack spends one of the subscription's delivery
-// attempts. At its last two attempts (Config.MaxDeliveryAttempts − 1 and
-// after) such a delivery publishes the dispatch again instead — a fresh
-// message; every rule above is idempotent — and acks, keeping its slot.
+// attempts, and so does every delivery the handler never sees (to a
+// process killed while it held the message). From half the threshold on
+// (Config.MaxDeliveryAttempts / 2, rounded up) such a delivery publishes
+// the dispatch again instead — a fresh message; every rule above is
+// idempotent — and acks, keeping its slot.
 // The dead-letter topic is left to messages that cannot be handled.
 //
 // Undecodable dispatch messages go to aiprod-dispatch-<backend>-dlq with a

@@ -144,9 +144,9 @@ type Config struct {
 	SubmitWait time.Duration
 	// MaxDeliveryAttempts is the subscriptions' dead-letter threshold
 	// (queue.Topology's). A delivery that would nack only to wait (for a
-	// slot, another worker's submit, the next push step) at its last two
-	// attempts republishes the dispatch and acks instead, so that a healthy
-	// job is not dead-lettered for waiting. 0: queue.MaxDeliveryAttemptsDefault.
+	// slot, another worker's submit, the next push step) from half of it
+	// on republishes the dispatch and acks instead, so that a healthy job
+	// is not dead-lettered for waiting. 0: queue.MaxDeliveryAttemptsDefault.
 	MaxDeliveryAttempts int
 	// RefusalBackoff spaces the retries of a backend that refused a job's
 	// submit without taking it on (errclass.NotAccepted): the failed
@@ -377,7 +377,7 @@ func (w *Worker) run(ctx context.Context, name string, m *queue.Message, lim *li
 
 	o, t := w.process(ctx, name, m, log, lim)
 	republished := false
-	if t != nil && (o.verdict == later || o.quiet) && m.DeliveryAttempt >= w.cfg.MaxDeliveryAttempts-1 {
+	if t != nil && (o.verdict == later || o.quiet) && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
 		o, republished = w.republish(ctx, t, o)
 	}
 	if t != nil && t.slot != nil && !republished && (o.verdict == ack || o.verdict == deadLetter) {
@@ -412,6 +412,15 @@ func (w *Worker) run(ctx context.Context, name string, m *queue.Message, lim *li
 		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
 		return StepResult{Ack: true, DeadLettered: true, Reason: o.reason}
 	}
+}
+
+// republishFrom is the delivery attempt from which a waiting delivery is
+// republished instead of nacked: half the dead-letter threshold (at least
+// 2). Not just the last attempts: deliveries the handler never sees (to a
+// process killed while it held them, or buffered by a client that shut
+// down) count too, and several can pass in a row.
+func republishFrom(maxDeliveryAttempts int) int {
+	return max(2, (maxDeliveryAttempts+1)/2)
 }
 
 // republish replaces the nack of a waiting delivery near the dead-letter
