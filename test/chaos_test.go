@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -218,12 +219,20 @@ type chaosRun struct {
 
 	logLines   map[string][]string // job id → its service log lines, for dumpJob
 	pubsubDown time.Time           // since when the Pub/Sub emulator does not answer; guarded by mu
+
+	// What consumeEvents read of aiprod-events (guarded by mu): the
+	// terminal status of each job's lifecycle event, and how many events
+	// were something else (budget thresholds).
+	eventStatus  map[string]job.Status
+	eventsOther  int
+	eventsRepeat int // lifecycle events for a job already seen (at-least-once)
 }
 
 func runChaos(t *testing.T, cfg chaosConfig) {
 	wall := time.Now()
 	rng := mrand.New(mrand.NewPCG(cfg.Seed, 0x5eed))
-	r := &chaosRun{t: t, cfg: cfg, id: strconv.FormatUint(rng.Uint64()%(36*36*36*36*36), 36), pending: map[string]*chaosJob{}}
+	r := &chaosRun{t: t, cfg: cfg, id: strconv.FormatUint(rng.Uint64()%(36*36*36*36*36), 36), pending: map[string]*chaosJob{},
+		eventStatus: map[string]job.Status{}}
 	t.Logf("chaos run %s: %d jobs at %.0f/s, seed %d (AIPROD_CHAOS_SEED), %d routers, %d workers, sim speed %.2f",
 		r.id, cfg.Jobs, cfg.Rate, cfg.Seed, cfg.Routers, cfg.Workers, cfg.SimSpeed)
 
@@ -247,6 +256,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	bg.Go(func() { r.track(ctx) })
 	bg.Go(func() { r.progress(ctx) })
 	bg.Go(func() { r.probePubsub(ctx) })
+	bg.Go(func() { r.consumeEvents(ctx) })
 
 	// Chaos on.
 	r.start = time.Now()
@@ -288,6 +298,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	drained := r.waitPending(cfg.DrainTimeout)
 	drain := time.Since(drainStart)
 	r.waitQuiet(2*time.Second, 30*time.Second)
+	r.waitEvents(30 * time.Second)
 	cancel()
 	bg.Wait()
 
@@ -314,6 +325,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	assert.Empty(t, rep.changedAfter, "jobs that changed after reaching a terminal status")
 	assert.Empty(t, rep.wrongOutcome, "jobs whose outcome contradicts their prompt directive")
 	assert.Empty(t, rep.crashes, "services that exited by themselves")
+	assert.Empty(t, rep.noEvent, "terminal jobs without their lifecycle event")
 }
 
 var scenes = []string{
@@ -584,6 +596,76 @@ func (r *chaosRun) probePubsub(ctx context.Context) {
 	}
 }
 
+// consumeEvents plays the notifier: it reads aiprod-events, as the
+// notifier service would, and records each job's terminal lifecycle event.
+// (Unread, the events also pile up in pstest, whose delivery loop scans
+// every held message of a subscription every 10 ms under its one lock.)
+func (r *chaosRun) consumeEvents(ctx context.Context) {
+	addr := r.st.emulatorHost("PUBSUB_EMULATOR_HOST")
+	q, err := gcppubsub.New(ctx, "aiprod-multiprocess", option.WithEndpoint(addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		r.t.Errorf("events consumer: %v", err)
+		return
+	}
+	defer q.Close()
+	err = q.Receive(ctx, queue.SubscriptionEvents, queue.ReceiveOptions{MaxOutstanding: 1000}, func(_ context.Context, m *queue.Message) {
+		defer m.Ack()
+		ev, err := dispatch.DecodeLifecycle(m.Data)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case err != nil:
+			r.eventsOther++
+		case !ev.Status.Terminal():
+			r.eventsOther++
+		default:
+			if _, ok := r.eventStatus[ev.JobID]; ok {
+				r.eventsRepeat++
+			}
+			r.eventStatus[ev.JobID] = ev.Status
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		r.t.Errorf("events consumer: %v", err)
+	}
+}
+
+// waitEvents waits, at most limit, until every accepted job has had its
+// terminal lifecycle event (they are published after the job commits).
+func (r *chaosRun) waitEvents(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		n := len(r.eventStatus)
+		r.mu.Unlock()
+		if int64(n) >= r.submitted.Load() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// lifecycleCheck compares the final job statuses with the lifecycle events
+// read: every terminal job must have published one with its status.
+func (r *chaosRun) lifecycleCheck(rep *chaosReport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep.eventsOther, rep.eventsRepeat = r.eventsOther, r.eventsRepeat
+	for _, cj := range r.jobs {
+		if cj.final == nil || !cj.final.Status.Terminal() {
+			continue
+		}
+		got, ok := r.eventStatus[cj.id]
+		switch {
+		case !ok:
+			rep.noEvent = append(rep.noEvent, cj.id)
+		case got != cj.final.Status:
+			rep.noEvent = append(rep.noEvent, fmt.Sprintf("%s (event %s, job %s)", cj.id, got, cj.final.Status))
+		}
+	}
+}
+
 func (r *chaosRun) pubsubDownSince() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -758,6 +840,8 @@ type chaosReport struct {
 	changedAfter                              []*chaosJob // terminal state changed after first seen
 	usageNote                                 string
 	dlqNote                                   string
+	noEvent                                   []string // terminal jobs without (or with a different) lifecycle event
+	eventsOther, eventsRepeat                 int
 	usageMismatch                             bool
 	wrongOutcome                              []string
 	lostJobs                                  []*chaosJob
@@ -876,6 +960,7 @@ func (r *chaosRun) report() *chaosReport {
 	rep.orphans = r.orphans()
 	rep.usageNote, rep.usageMismatch = r.checkUsage(rep.totalCost)
 	rep.dlqNote = r.deadLetters()
+	r.lifecycleCheck(rep)
 	for _, sv := range r.st.services() {
 		rep.crashes = append(rep.crashes, sv.Unexpected()...)
 	}
@@ -1037,6 +1122,8 @@ func (rep *chaosReport) table() string {
 		rep.doubleCharges(), len(rep.costMismatch), len(rep.multiSuccess), b2i(rep.usageMismatch))
 	fmt.Fprintf(w, "  usage check\t%s\n", rep.usageNote)
 	fmt.Fprintf(w, "dead-lettered messages\t%s\n", rep.dlqNote)
+	fmt.Fprintf(w, "missing lifecycle events\t%d\t(terminal jobs without their event on aiprod-events; %d repeats, %d other events)\n",
+		len(rep.noEvent), rep.eventsRepeat, rep.eventsOther)
 	fmt.Fprintf(w, "completion time p50 / p95 / max\t%s / %s / %s\n", rep.p50.Round(time.Millisecond), rep.p95.Round(time.Millisecond), rep.pmax.Round(time.Millisecond))
 	var att []string
 	for n := range 10 {
