@@ -105,10 +105,10 @@ func anyError(err error, f func(*Error) bool) bool {
 	if err == nil {
 		return false
 	}
-	if e, ok := err.(*Error); ok && f(e) {
+	if e, ok := err.(*Error); ok && f(e) { //nolint:errorlint // this walks the tree itself: errors.As stops at the first match
 		return true
 	}
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // the Unwrap methods, one level at a time
 	case interface{ Unwrap() error }:
 		return anyError(u.Unwrap(), f)
 	case interface{ Unwrap() []error }:
