@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -99,8 +102,18 @@ cmd/worker) or any Google Cloud client use them:
 Stop with Ctrl-C.`)
 	psAddr := fs.String("pubsub-addr", PubsubAddrDefault, "Pub/Sub emulator listen address (port 0 picks one)")
 	fsAddr := fs.String("firestore-addr", FirestoreAddrDefault, "Firestore emulator listen address (port 0 picks one)")
+	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
+		"serve Go's profiles (net/http/pprof) on this address, to see where the emulators spend their time under load (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		addr, stop, err := servePprof(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(env.Stdout, "PPROF=http://%s/debug/pprof/\n", addr)
 	}
 	ps, err := pubsubemu.Serve(*psAddr)
 	if err != nil {
@@ -118,4 +131,22 @@ Stop with Ctrl-C.`)
 	<-ctx.Done()
 	fmt.Fprintln(env.Stderr, strings.TrimSpace("shutting down emulators…"))
 	return nil
+}
+
+// servePprof serves net/http/pprof's handlers on addr until stop is called;
+// bound is the address listened on.
+func servePprof(addr string) (bound string, stop func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("pprof on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	return lis.Addr().String(), func() { _ = srv.Close() }, nil
 }
