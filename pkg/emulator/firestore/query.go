@@ -231,11 +231,16 @@ func (q *query) matches(d docAt) bool {
 // runQueryLocked returns the query's results at time t and how many results
 // the offset skipped.
 func (st *store) runQueryLocked(q *query, t time.Time) (docs []docAt, skipped int) {
-	st.scanLocked(q.db, q.parent+"/", t, func(d docAt) {
+	keep := func(d docAt) {
 		if q.inScope(d.name) && q.matches(d) {
 			docs = append(docs, d)
 		}
-	})
+	}
+	if q.allDesc {
+		st.scanLocked(q.db, q.parent+"/", t, keep) // a collection group: every descendant
+	} else {
+		st.scanCollectionLocked(q.db, q.parent+"/"+q.collID, t, keep)
+	}
 	slices.SortFunc(docs, q.compareDocs)
 	skipped = min(q.offset, len(docs))
 	docs = docs[skipped:]

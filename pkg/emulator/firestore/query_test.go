@@ -1,6 +1,7 @@
 package firestoreemu_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/genproto/googleapis/type/latlng"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 )
 
 // items is the data set of the query tests. Field n mixes types on purpose.
@@ -374,4 +377,37 @@ func TestQueryOrdersMixedTypes(t *testing.T) {
 	require.Equal(t, want, got)
 	slices.Reverse(want)
 	require.Equal(t, want, ids(t, coll.OrderBy("v", firestore.Desc).Documents(f.ctx)))
+}
+
+// BenchmarkQueryOneCollectionAmongMany queries a 500-document collection in
+// a database where each of those documents has 20 documents of its own in
+// a subcollection (as jobs and their events): the query reads its
+// collection only, not the 10,000 others.
+func BenchmarkQueryOneCollectionAmongMany(b *testing.B) {
+	ctx := context.Background()
+	srv, err := firestoreemu.NewServer()
+	require.NoError(b, err)
+	defer srv.Close()
+	client, err := srv.Client(ctx, testProject)
+	require.NoError(b, err)
+	defer client.Close()
+	for i := range 500 {
+		bw := client.BulkWriter(ctx)
+		job := client.Collection("jobs").Doc(fmt.Sprintf("job-%03d", i))
+		_, err := bw.Set(job, map[string]any{"status": []string{"queued", "running"}[i%2], "n": i})
+		require.NoError(b, err)
+		for e := range 20 {
+			_, err := bw.Set(job.Collection("events").Doc(fmt.Sprintf("%02d", e)), map[string]any{"n": e})
+			require.NoError(b, err)
+		}
+		bw.End()
+	}
+	q := client.Collection("jobs").Where("status", "==", "running").Limit(50)
+	b.ResetTimer()
+	for b.Loop() {
+		docs, err := q.Documents(ctx).GetAll()
+		if err != nil || len(docs) != 50 {
+			b.Fatalf("got %d docs, err %v", len(docs), err)
+		}
+	}
 }

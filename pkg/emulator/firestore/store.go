@@ -65,9 +65,13 @@ func versionID(v *version) time.Time {
 	return v.at
 }
 
-// database holds the documents of one database, keyed by full name.
+// database holds the documents of one database, keyed by full name, and
+// the same histories by collection (the document name without its last
+// "/id"), so that a query of one collection reads that collection only.
+// Documents are never removed (a deletion is a version).
 type database struct {
-	docs map[string]*history
+	docs        map[string]*history
+	collections map[string]map[string]*history
 }
 
 // store is the whole emulator state. Every field is guarded by mu; methods
@@ -171,7 +175,7 @@ func (st *store) pastReadTimeLocked(ts *timestamppb.Timestamp) (time.Time, error
 func (st *store) dbLocked(db string) *database {
 	d, ok := st.dbs[db]
 	if !ok {
-		d = &database{docs: map[string]*history{}}
+		d = &database{docs: map[string]*history{}, collections: map[string]map[string]*history{}}
 		st.dbs[db] = d
 	}
 	return d
@@ -211,6 +215,11 @@ func (st *store) installLocked(db, name string, v *version) {
 	if !ok {
 		h = &history{}
 		d.docs[name] = h
+		coll := collectionOf(name)
+		if d.collections[coll] == nil {
+			d.collections[coll] = map[string]*history{}
+		}
+		d.collections[coll][name] = h
 	}
 	h.versions = append(h.versions, v)
 	h.prune(v.at.Add(-st.retention))
@@ -237,6 +246,30 @@ func (st *store) scanLocked(db, prefix string, t time.Time, fn func(docAt)) {
 			fn(docAt{name: name, v: v})
 		}
 	}
+}
+
+// scanCollectionLocked calls fn for every document of db existing at t
+// whose collection is coll (a parent path, "/", a collection id): its
+// direct children only, in no particular order.
+func (st *store) scanCollectionLocked(db, coll string, t time.Time, fn func(docAt)) {
+	d, ok := st.dbs[db]
+	if !ok {
+		return
+	}
+	for name, h := range d.collections[coll] {
+		if v := h.at(t); v != nil && v.exists {
+			fn(docAt{name: name, v: v})
+		}
+	}
+}
+
+// collectionOf is the collection path of a document name: the name
+// without its last segment.
+func collectionOf(name string) string {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[:i]
+	}
+	return ""
 }
 
 // toDocument renders a stored version as a Document, keeping only the
