@@ -43,10 +43,10 @@
 //     dispatch never causes a second submission. Any other attempt number is
 //     stale: ack.
 //   - running: a worker owns the job: ack.
-//   - terminal: ack. When the message is a redelivery (DeliveryAttempt ≠ 1),
-//     the job's lifecycle event is published again first, in case the
-//     delivery that made the job terminal failed to publish it; lifecycle
-//     events are therefore at least once.
+//   - terminal: the job's lifecycle event is published again, then the
+//     message acked, in case the delivery that made the job terminal died
+//     before publishing it (this may be a duplicate of its message, the
+//     last one left); lifecycle events are therefore at least once.
 //
 // A failed publish or a transient store error nacks the message, and the
 // rules above make its redelivery finish the work.

@@ -210,10 +210,9 @@ func (r *Router) process(ctx context.Context, m *queue.Message) outcome {
 
 	switch {
 	case j.Status.Terminal():
-		if m.DeliveryAttempt != 1 {
-			return r.publishLifecycle(ctx, j)
-		}
-		return acked()
+		// The delivery that ended the job may have died before publishing,
+		// and this may be the last copy of its message: publish again.
+		return r.publishLifecycle(ctx, j)
 	case j.Status == job.StatusRunning:
 		return acked()
 	case j.Status == job.StatusDispatched:

@@ -31,9 +31,13 @@
 //
 //   - Job canceled and its current attempt (this message's) unfinished: the
 //     attempt is ended as described under "Cancel". Then, as for any
-//     terminal job: ack (on a redelivery, DeliveryAttempt ≠ 1, the job's
-//     lifecycle event is published again first, so that event is at least
-//     once even if the delivery that ended the job failed to publish it).
+//     terminal job: the job's lifecycle event is published again, then the
+//     message acked, so that event is at least once even if the delivery
+//     that ended the job died before publishing it while a duplicate of its
+//     message (a concurrent redelivery, a republished or re-driven copy)
+//     was acked. The same holds for a delivery whose polling finds the
+//     attempt finished by another delivery. Consumers of aiprod-events
+//     deduplicate by job id and status.
 //   - The job's current attempt is not the message's attempt: a stale
 //     dispatch; ack.
 //   - The attempt failed and the job is queued: the delivery that failed it

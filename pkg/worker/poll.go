@@ -55,6 +55,11 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 		switch {
 		case a == nil || a.Handle != string(h) || a.Status == job.AttemptSucceeded || a.Status == job.AttemptCanceled:
 			t.log.InfoContext(ctx, "attempt finished by another delivery; stop polling", "job_status", j.Status)
+			if j.Status.Terminal() {
+				// That delivery may have died before publishing the
+				// lifecycle event; this message may be its last copy.
+				return w.publishLifecycle(ctx, j)
+			}
 			return acked()
 		case j.Status == job.StatusCanceled && !finished(a.Status):
 			return w.cancelGeneration(ctx, t, jobID, h)

@@ -479,10 +479,10 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (outcome, error)
 				return o, err
 			}
 		}
-		if t.m.DeliveryAttempt != 1 {
-			return w.publishLifecycle(ctx, j), nil
-		}
-		return acked(), nil
+		// The delivery that ended the job may have died before publishing,
+		// and a duplicate (a concurrent redelivery, a republished or
+		// re-driven copy) may be the last message left: publish again.
+		return w.publishLifecycle(ctx, j), nil
 	}
 	if a == nil || a.Number != t.msg.Attempt {
 		t.log.InfoContext(ctx, "stale dispatch acked", "job_status", j.Status, "current_attempt", len(j.Attempts))

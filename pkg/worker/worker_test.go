@@ -46,14 +46,15 @@ func TestSuccessRecordsCostOnce(t *testing.T) {
 	require.Equal(t, []dispatch.Lifecycle{{JobID: j.ID, ProjectID: "dev", Status: job.StatusSucceeded}}, e.lifecycles(t, j.ID))
 
 	// A duplicate and a redelivery after success change nothing, submit
-	// nothing; the redelivery republishes the lifecycle event (at least once).
+	// nothing; each publishes the lifecycle event again (at least once: the
+	// delivery that succeeded may have died before publishing).
 	require.Equal(t, "ack", deliver(ctx, t, w, msg, 1))
 	require.Equal(t, "ack", deliver(ctx, t, w, msg, 2))
 	again := e.job(t, j.ID)
 	require.Equal(t, got, again)
 	require.Equal(t, 1, e.fakes["alpha"].submitCount(j.ID))
 	require.Len(t, e.events(t, j.ID), 3)
-	require.Len(t, e.lifecycles(t, j.ID), 2)
+	require.Len(t, e.lifecycles(t, j.ID), 3)
 
 	// A clean success writes nothing to the backend's circuit.
 	require.Equal(t, circuit.Closed, e.backendState(t, "alpha").Breaker.Current())
@@ -413,4 +414,43 @@ func TestConfig(t *testing.T) {
 	cfg := worker.Config{}.WithDefaults()
 	require.Equal(t, worker.MaxAttemptsDefault, cfg.MaxAttempts)
 	require.Equal(t, queue.MaxExtensionDefault, cfg.ReceiveOptions.MaxExtension)
+}
+
+// Two deliveries of one dispatch poll the same generation (Pub/Sub
+// redelivered it while the first was still working); the first records the
+// success and dies before publishing the lifecycle event, and the second,
+// finding the attempt finished, is the last copy of the message: it must
+// publish the event before acking, or nobody ever will.
+func TestConcurrentDeliveryPublishesTheLifecycleOfAFinishedAttempt(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	hold := make(chan struct{})
+	e.fakes["alpha"].setDefault(script{hold: hold})
+	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+	second := make(chan string, 1)
+	cctx, crash := context.WithCancel(ctx)
+	first := make(chan string, 1)
+	go func() { first <- deliver(cctx, t, e.newWorker(t), msg, 1) }()
+	e.wait(t, j.ID, func(j *job.Job) bool { return j.Attempts[0].Handle != "" })
+	go func() { second <- deliver(withTag(ctx, "second"), t, e.newWorker(t), msg, 2) }() // polls the same handle
+	require.Eventually(t, func() bool { return e.fakes["alpha"].polls("second") > 0 }, 5*time.Second, time.Millisecond,
+		"the second delivery polls the generation")
+
+	// The first delivery's work, as committed before it died: the attempt
+	// succeeded, no event published.
+	crash()
+	require.Equal(t, "nack", <-first)
+	_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+		now := time.Now()
+		a := &j.Attempts[0]
+		a.Status, a.EndedAt = job.AttemptSucceeded, &now
+		j.Result = &job.Result{VideoURL: "https://videos.example/v.mp4", DurationSeconds: 5}
+		return j.Transition(job.StatusSucceeded, now)
+	})
+	require.NoError(t, err)
+	require.Empty(t, e.lifecycles(t, j.ID), "the first delivery died before publishing")
+
+	require.Equal(t, "ack", <-second)
+	require.Equal(t, []dispatch.Lifecycle{{JobID: j.ID, ProjectID: "dev", Status: job.StatusSucceeded}}, e.lifecycles(t, j.ID))
+	require.Equal(t, 1, e.fakes["alpha"].totalSubmits())
 }
