@@ -564,9 +564,7 @@ func (r *chaosRun) waitPending(d time.Duration) bool {
 // timeout) and records since when it stopped answering. A hung emulator
 // looks like lost jobs otherwise.
 func (r *chaosRun) probePubsub(ctx context.Context) {
-	addr := r.st.emulatorHost("PUBSUB_EMULATOR_HOST")
-	q, err := gcppubsub.New(ctx, "aiprod-multiprocess", option.WithEndpoint(addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	q, err := r.emulatorQueue(ctx)
 	if err != nil {
 		r.t.Logf("pubsub probe: %v", err)
 		return
@@ -607,9 +605,7 @@ func (r *chaosRun) probePubsub(ctx context.Context) {
 // often by an overloaded emulator): their publication is what the check is
 // about.
 func (r *chaosRun) consumeEvents(ctx context.Context, subscription string) {
-	addr := r.st.emulatorHost("PUBSUB_EMULATOR_HOST")
-	q, err := gcppubsub.New(ctx, "aiprod-multiprocess", option.WithEndpoint(addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	q, err := r.emulatorQueue(ctx)
 	if err != nil {
 		r.t.Errorf("events consumer: %v", err)
 		return
@@ -679,6 +675,13 @@ func (r *chaosRun) lifecycleCheck(rep *chaosReport) {
 			rep.noEvent = append(rep.noEvent, fmt.Sprintf("%s (event %s, job %s)", cj.id, got, cj.final.Status))
 		}
 	}
+}
+
+// emulatorQueue is a client of the stack's Pub/Sub emulator, for the
+// harness's own probes and reads.
+func (r *chaosRun) emulatorQueue(ctx context.Context) (*gcppubsub.Queue, error) {
+	return gcppubsub.New(ctx, "aiprod-multiprocess", option.WithEndpoint(r.st.emulatorHost("PUBSUB_EMULATOR_HOST")),
+		option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 }
 
 func (r *chaosRun) pubsubDownSince() time.Time {
