@@ -1,0 +1,280 @@
+package consumer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/retry"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+// Handler decides about one received message. It must not call m.Ack or
+// m.Nack: the Consumer does, according to the Outcome returned.
+type Handler func(ctx context.Context, m *queue.Message) Outcome
+
+// Defaults of Config.
+const (
+	// MaxPanicsDefault is how many panics on one message are nacked before
+	// it is dead-lettered.
+	MaxPanicsDefault = 3
+	// ReasonPanic is the dead-letter reason of a message whose handler
+	// panicked MaxPanics times; the attribute AttrPanic holds the value.
+	ReasonPanic = "panic"
+	// AttrPanic is the dead-letter attribute holding the panic value.
+	AttrPanic = "panic"
+	// panicMemory bounds how many messages' panic counts are remembered.
+	panicMemory = 10_000
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// Subscription is the subscription served (required): it names the
+	// span and the logs, and it is the source_subscription of dead letters.
+	Subscription string
+	// DeadLetterTopic receives refused messages (required).
+	DeadLetterTopic string
+	// Publisher publishes dead letters (required).
+	Publisher queue.Publisher
+	// Logger is the base logger. nil: slog.Default().
+	Logger *slog.Logger
+	// MaxPanics: a message whose handler panicked this many times is
+	// dead-lettered with reason "panic". 0: MaxPanicsDefault.
+	MaxPanics int
+	// Receive is the flow control of Run.
+	Receive queue.ReceiveOptions
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxPanics <= 0 {
+		c.MaxPanics = MaxPanicsDefault
+	}
+	c.Receive = c.Receive.WithDefaults()
+	return c
+}
+
+// Validate reports the first missing required field.
+func (c Config) Validate() error {
+	switch {
+	case c.Subscription == "":
+		return errors.New("consumer: Config.Subscription is required")
+	case c.DeadLetterTopic == "":
+		return errors.New("consumer: Config.DeadLetterTopic is required")
+	case c.Publisher == nil:
+		return errors.New("consumer: Config.Publisher is required")
+	}
+	return nil
+}
+
+// Consumer serves one subscription with a Handler. Safe for concurrent use.
+type Consumer struct {
+	cfg Config
+	h   Handler
+
+	mu     sync.Mutex
+	panics map[string]int // by message key
+}
+
+// New returns a Consumer of cfg (defaults applied, then validated).
+func New(cfg Config, h Handler) (*Consumer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("consumer: nil Handler")
+	}
+	return &Consumer{cfg: cfg, h: h, panics: map[string]int{}}, nil
+}
+
+// Run receives the subscription from s until ctx is done, handling every
+// message with Handle; it returns nil then, after every message in hand was
+// acked or nacked, or the receive error.
+func (c *Consumer) Run(ctx context.Context, s queue.Subscriber) error {
+	err := s.Receive(ctx, c.cfg.Subscription, c.cfg.Receive, func(ctx context.Context, m *queue.Message) {
+		c.Handle(ctx, m)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("receive %s: %w", c.cfg.Subscription, err)
+	}
+	return nil
+}
+
+type loggerKey struct{}
+
+// Logger returns the logger of the message being handled, with its fields
+// (see the package doc); slog.Default() outside a handler.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// Handle handles one message: span, logs, the handler (panics recovered),
+// the dead-letter publish, then m.Ack or m.Nack. It returns the outcome
+// applied: a dead-letter whose publish failed comes back as a nack.
+func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
+	kv := messageAttributes(m)
+	ctx, span := telemetry.StartConsumer(ctx, c.cfg.Subscription, m.ID, m.Attributes, kv...)
+	defer span.End()
+	log := c.cfg.Logger.With(logFields(m)...)
+	ctx = context.WithValue(ctx, loggerKey{}, log)
+
+	o := c.call(ctx, m)
+	if o.Panic != nil {
+		o = c.afterPanic(ctx, log, m, o)
+	}
+	o = c.apply(ctx, log, span, m, o)
+	span.SetAttributes(attribute.String("aiprod.outcome", o.Verdict.String()))
+	return o
+}
+
+// call runs the handler, turning a panic into a nack that carries it.
+func (c *Consumer) call(ctx context.Context, m *queue.Message) (o Outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			Logger(ctx).ErrorContext(ctx, "handler panicked; message nacked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			o = Nack(fmt.Errorf("handler panicked: %v", v))
+			o.Panic = v
+		}
+	}()
+	return c.h(ctx, m)
+}
+
+// afterPanic counts the panic and dead-letters the message at MaxPanics.
+func (c *Consumer) afterPanic(ctx context.Context, log *slog.Logger, m *queue.Message, o Outcome) Outcome {
+	key := messageKey(m)
+	c.mu.Lock()
+	if len(c.panics) >= panicMemory {
+		clear(c.panics)
+	}
+	c.panics[key]++
+	n := c.panics[key]
+	if n >= c.cfg.MaxPanics {
+		delete(c.panics, key)
+	}
+	c.mu.Unlock()
+	if n < c.cfg.MaxPanics {
+		return o
+	}
+	log.ErrorContext(ctx, "message panicked its handler too often; dead-lettering it", "panics", n)
+	d := DeadLetter(ReasonPanic)
+	d.Panic = o.Panic
+	return d
+}
+
+// apply carries out o on m and returns what was done.
+func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span, m *queue.Message, o Outcome) Outcome {
+	switch o.Verdict {
+	case VerdictAck:
+		m.Ack()
+	case VerdictNack:
+		c.nack(ctx, log, span, m, o)
+	default:
+		span.SetStatus(codes.Error, "dead-lettered")
+		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.Reason))
+		dl := m
+		if o.Panic != nil {
+			dl = withAttr(m, AttrPanic, truncate(fmt.Sprint(o.Panic), 512))
+		}
+		if err := queue.DeadLetter(ctx, c.cfg.Publisher, c.cfg.DeadLetterTopic, c.cfg.Subscription, dl, o.Reason); err != nil {
+			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.Reason, "error", err)
+			m.Nack()
+			return Outcome{Verdict: VerdictNack, Reason: "dead-letter failed: " + err.Error(), Err: err}
+		}
+		log.WarnContext(ctx, "message dead-lettered", "reason", o.Reason)
+		m.Ack()
+	}
+	return o
+}
+
+func (c *Consumer) nack(ctx context.Context, log *slog.Logger, span trace.Span, m *queue.Message, o Outcome) {
+	switch {
+	case o.Pending:
+		log.InfoContext(ctx, "step done; work still in progress", "reason", o.Reason)
+	case o.Quiet:
+		log.InfoContext(ctx, "message nacked for redelivery", "reason", o.Reason)
+	default:
+		if o.Err != nil {
+			span.RecordError(o.Err)
+		}
+		span.SetStatus(codes.Error, "nacked")
+		log.WarnContext(ctx, "message nacked for redelivery", "error", o.Reason)
+	}
+	if o.Delay > 0 {
+		_ = retry.Sleep(ctx, o.Delay) // shutdown cuts the delay short
+	}
+	m.Nack()
+}
+
+// messageAttributes are the span attributes taken from m's attributes.
+func messageAttributes(m *queue.Message) []attribute.KeyValue {
+	kv := []attribute.KeyValue{
+		telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
+		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)),
+	}
+	if b := m.Attr(queue.AttrBackend); b != "" {
+		kv = append(kv, telemetry.AttrBackend.String(b))
+	}
+	return kv
+}
+
+// logFields are the log fields of m.
+func logFields(m *queue.Message) []any {
+	f := []any{"message_id", m.ID, "job_id", m.Attr(queue.AttrJobID), "project_id", m.Attr(queue.AttrProjectID),
+		"delivery_attempt", m.DeliveryAttempt}
+	if a := m.Attr(queue.AttrAttempt); a != "" {
+		f = append(f, "attempt", a)
+	}
+	if b := m.Attr(queue.AttrBackend); b != "" {
+		f = append(f, "backend", b)
+	}
+	return f
+}
+
+// messageKey identifies a message across its deliveries: its id, or a hash
+// of its content when the queue gave none.
+func messageKey(m *queue.Message) string {
+	if m.ID != "" {
+		return m.ID
+	}
+	h := sha256.New()
+	h.Write(m.Data)
+	for _, k := range slices.Sorted(maps.Keys(m.Attributes)) {
+		fmt.Fprintf(h, "\x00%s=%s", k, m.Attributes[k])
+	}
+	return fmt.Sprintf("sha256:%x", h.Sum(nil))
+}
+
+func withAttr(m *queue.Message, k, v string) *queue.Message {
+	c := *m
+	c.Attributes = maps.Clone(m.Attributes)
+	if c.Attributes == nil {
+		c.Attributes = map[string]string{}
+	}
+	c.Attributes[k] = v
+	return &c
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,240 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/aiprod/aiprod/pkg/consumer"
+	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
+	"github.com/aiprod/aiprod/pkg/queue/memqueue"
+)
+
+const (
+	topic = "aiprod-test-work"
+	sub   = "aiprod-test-consumer"
+)
+
+var dlq = queue.DeadLetterTopic(topic)
+
+// provision creates the topic, its dead-letter topic and both
+// subscriptions, as queue.Topology does for the real ones.
+func provision(t *testing.T, q queue.Queue) {
+	t.Helper()
+	require.NoError(t, queue.Provision(context.Background(), q, []queue.SubscriptionConfig{
+		{Name: sub, Topic: topic, AckDeadline: 10 * time.Second, DeadLetterTopic: dlq,
+			MaxDeliveryAttempts: 20, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		{Name: dlq, Topic: dlq, AckDeadline: 10 * time.Second},
+	}))
+}
+
+func queues(t *testing.T) map[string]func(t *testing.T) queue.Queue {
+	return map[string]func(t *testing.T) queue.Queue{
+		"memqueue": func(t *testing.T) queue.Queue {
+			q := memqueue.New(memqueue.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+			t.Cleanup(func() { _ = q.Close() })
+			return q
+		},
+		"emulator": func(t *testing.T) queue.Queue {
+			srv, err := pubsubemu.Serve("127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = srv.Close() })
+			q, err := gcppubsub.New(context.Background(), "aiprod-test", option.WithEndpoint(srv.Addr),
+				option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = q.Close() })
+			return q
+		},
+	}
+}
+
+// TestPanickingHandlerDeadLettersThePoisonAndServesTheRest is issue 10's
+// "must show": a handler that panics on one message keeps the process
+// serving the others, and the poison message ends on the dead-letter topic
+// with reason "panic".
+func TestPanickingHandlerDeadLettersThePoisonAndServesTheRest(t *testing.T) {
+	t.Parallel()
+	for name, newQueue := range queues(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			q := newQueue(t)
+			provision(t, q)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+
+			const n = 10
+			var (
+				mu      sync.Mutex
+				handled = map[string]int{}
+				panics  int
+			)
+			c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q},
+				func(ctx context.Context, m *queue.Message) consumer.Outcome {
+					mu.Lock()
+					defer mu.Unlock()
+					if m.Attr("poison") == "true" {
+						panics++
+						var nilMap map[string]int
+						nilMap["boom"]++ // a real runtime panic
+					}
+					handled[m.Attr("n")]++
+					return consumer.Ack()
+				})
+			require.NoError(t, err)
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- c.Run(runCtx, q) }()
+
+			_, err = q.Publish(ctx, topic, queue.Message{Data: []byte("poison"), Attributes: map[string]string{"poison": "true", "n": "poison"}})
+			require.NoError(t, err)
+			for i := range n {
+				_, err := q.Publish(ctx, topic, queue.Message{Data: []byte("ok"), Attributes: map[string]string{"n": strconv.Itoa(i)}})
+				require.NoError(t, err)
+			}
+
+			letter := receiveOne(t, ctx, q, dlq)
+			assert.Equal(t, consumer.ReasonPanic, letter.Attr(queue.AttrReason))
+			assert.Equal(t, sub, letter.Attr(queue.AttrSourceSub))
+			assert.Contains(t, letter.Attr(consumer.AttrPanic), "assignment to entry in nil map")
+			assert.Equal(t, "poison", string(letter.Data))
+
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(handled) == n
+			}, 30*time.Second, 10*time.Millisecond, "the other messages are served")
+			stop()
+			require.NoError(t, <-done, "Run returns nil on shutdown: the panics did not end it")
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, consumer.MaxPanicsDefault, panics, "nacked until MaxPanics, then dead-lettered")
+			assert.NotContains(t, handled, "poison")
+		})
+	}
+}
+
+// receiveOne returns the first message of subscription s.
+func receiveOne(t *testing.T, ctx context.Context, q queue.Subscriber, s string) *queue.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got := make(chan *queue.Message, 1)
+	err := q.Receive(ctx, s, queue.ReceiveOptions{MaxOutstanding: 1}, func(_ context.Context, m *queue.Message) {
+		m.Ack()
+		select {
+		case got <- m:
+			cancel()
+		default:
+		}
+	})
+	require.NoError(t, err)
+	select {
+	case m := <-got:
+		return m
+	default:
+		t.Fatalf("nothing arrived on %s", s)
+		return nil
+	}
+}
+
+func TestOutcomesAreApplied(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New(memqueue.WithBackoff(time.Millisecond, 5*time.Millisecond))
+	t.Cleanup(func() { _ = q.Close() })
+	provision(t, q)
+	ctx := context.Background()
+
+	cases := []struct {
+		name  string
+		out   consumer.Outcome
+		acked bool
+		want  consumer.Verdict
+	}{
+		{"ack", consumer.Ack(), true, consumer.VerdictAck},
+		{"nack", consumer.Nack(errors.New("store down")), false, consumer.VerdictNack},
+		{"wait", consumer.Wait(errors.New("slot busy")), false, consumer.VerdictNack},
+		{"later", consumer.Later("step budget spent"), false, consumer.VerdictNack},
+		{"nack after", consumer.NackAfter(5*time.Millisecond, errors.New("x")), false, consumer.VerdictNack},
+		{"dead letter", consumer.DeadLetter("bad %s", "payload"), true, consumer.VerdictDeadLetter},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q},
+				func(context.Context, *queue.Message) consumer.Outcome { return tc.out })
+			require.NoError(t, err)
+			var acked, nacked bool
+			m := queue.NewReceived(queue.Message{ID: "m-" + tc.name}, func() { acked = true }, func() { nacked = true })
+			got := c.Handle(ctx, m)
+			assert.Equal(t, tc.want, got.Verdict)
+			assert.Equal(t, tc.acked, acked)
+			assert.Equal(t, !tc.acked, nacked)
+			assert.Equal(t, tc.acked, got.Acked())
+		})
+	}
+	letters := q.Published(dlq)
+	require.Len(t, letters, 1)
+	assert.Equal(t, "bad payload", letters[0].Attr(queue.AttrReason))
+}
+
+func TestFailedDeadLetterPublishNacks(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New() // no dead-letter topic provisioned: the publish fails
+	t.Cleanup(func() { _ = q.Close() })
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: "aiprod-missing-dlq", Publisher: q},
+		func(context.Context, *queue.Message) consumer.Outcome { return consumer.DeadLetter("bad") })
+	require.NoError(t, err)
+	var nacked bool
+	got := c.Handle(context.Background(), queue.NewReceived(queue.Message{ID: "1"}, func() {}, func() { nacked = true }))
+	assert.Equal(t, consumer.VerdictNack, got.Verdict)
+	assert.True(t, nacked, "a dead letter that could not be published is not lost")
+}
+
+func TestPanicsAreCountedPerMessage(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	provision(t, q)
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q, MaxPanics: 2},
+		func(context.Context, *queue.Message) consumer.Outcome { panic("always") })
+	require.NoError(t, err)
+	ctx := context.Background()
+	msg := func(id string) *queue.Message { return queue.NewReceived(queue.Message{ID: id}, func() {}, func() {}) }
+	assert.Equal(t, consumer.VerdictNack, c.Handle(ctx, msg("a")).Verdict)
+	assert.Equal(t, consumer.VerdictNack, c.Handle(ctx, msg("b")).Verdict, "another message's panics do not count")
+	got := c.Handle(ctx, msg("a"))
+	assert.Equal(t, consumer.VerdictDeadLetter, got.Verdict)
+	assert.Equal(t, consumer.ReasonPanic, got.Reason)
+	require.Len(t, q.Published(dlq), 1)
+	assert.Equal(t, "always", q.Published(dlq)[0].Attr(consumer.AttrPanic))
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	h := func(context.Context, *queue.Message) consumer.Outcome { return consumer.Ack() }
+	q := memqueue.New()
+	for _, tc := range []struct {
+		cfg  consumer.Config
+		want string
+	}{
+		{consumer.Config{DeadLetterTopic: dlq, Publisher: q}, "Subscription"},
+		{consumer.Config{Subscription: sub, Publisher: q}, "DeadLetterTopic"},
+		{consumer.Config{Subscription: sub, DeadLetterTopic: dlq}, "Publisher"},
+	} {
+		_, err := consumer.New(tc.cfg, h)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+	_, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q}, nil)
+	assert.Error(t, err)
+}
