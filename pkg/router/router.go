@@ -9,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -95,9 +93,10 @@ func (c Config) Validate() error {
 // Router is the router service. It is safe for concurrent use: Handle runs
 // concurrently for up to ReceiveOptions.MaxOutstanding messages.
 type Router struct {
-	cfg    Config
-	log    *slog.Logger
-	health healthCache
+	cfg      Config
+	log      *slog.Logger
+	health   healthCache
+	consumer *consumer.Consumer
 }
 
 // New returns a Router for cfg (defaults applied, then validated).
@@ -106,105 +105,57 @@ func New(cfg Config) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}, nil
+	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
+	c, err := consumer.New(consumer.Config{
+		Subscription: queue.SubscriptionRouter, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
+		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions,
+	}, r.process)
+	if err != nil {
+		return nil, err
+	}
+	r.consumer = c
+	return r, nil
 }
 
 // Run consumes aiprod-router until ctx is done; it returns nil then, after
 // every message in hand was acked or nacked.
 func (r *Router) Run(ctx context.Context) error {
-	err := r.cfg.Queue.Receive(ctx, queue.SubscriptionRouter, r.cfg.ReceiveOptions, r.Handle)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("router: receive %s: %w", queue.SubscriptionRouter, err)
+	if err := r.consumer.Run(ctx, r.cfg.Queue); err != nil {
+		return fmt.Errorf("router: %w", err)
 	}
 	return nil
 }
 
-// verdict is what to do with a message once handled.
-type verdict int
-
-const (
-	ack verdict = iota
-	nack
-	deadLetter
-)
-
-type outcome struct {
-	verdict verdict
-	reason  string // dead-letter reason, or why nacked (for logs)
-	err     error
-}
-
-func acked() outcome           { return outcome{verdict: ack} }
-func nacked(err error) outcome { return outcome{verdict: nack, reason: err.Error(), err: err} }
-func rejected(format string, args ...any) outcome {
-	return outcome{verdict: deadLetter, reason: fmt.Sprintf(format, args...)}
-}
-
-// storeOutcome maps a store error: permanent ones (a bug, a value the store
-// refuses) dead-letter, everything else is retried by redelivery.
-func storeOutcome(what string, err error) outcome {
-	if errors.Is(err, errclass.Permanent) {
-		return rejected("%s: %v", what, err)
-	}
-	return nacked(fmt.Errorf("%s: %w", what, err))
-}
-
 // Handle processes one message of aiprod-router (see the package doc) and
-// acks or nacks it. It is the queue.Handler of Run, exported for push
+// acks or nacks it, through the subscription's consumer (package
+// consumer). It is the queue.Handler of Run, exported for push
 // subscriptions and tests.
-func (r *Router) Handle(ctx context.Context, m *queue.Message) {
-	ctx, span := telemetry.StartConsumer(ctx, queue.SubscriptionRouter, m.ID, m.Attributes,
-		telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)), telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
-	defer span.End()
-	log := r.log.With("message_id", m.ID, "job_id", m.Attr(queue.AttrJobID), "project_id", m.Attr(queue.AttrProjectID),
-		"delivery_attempt", m.DeliveryAttempt)
+func (r *Router) Handle(ctx context.Context, m *queue.Message) { r.consumer.Handle(ctx, m) }
 
-	o := r.process(ctx, m)
-	switch o.verdict {
-	case ack:
-		m.Ack()
-	case nack:
-		span.RecordError(o.err)
-		span.SetStatus(codes.Error, "nacked")
-		log.WarnContext(ctx, "message nacked for redelivery", "error", o.reason)
-		m.Nack()
-	case deadLetter:
-		span.SetStatus(codes.Error, "dead-lettered")
-		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.reason))
-		if err := queue.DeadLetter(ctx, r.cfg.Queue, queue.DeadLetterTopic(queue.TopicJobs), queue.SubscriptionRouter, m, o.reason); err != nil {
-			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.reason, "error", err)
-			m.Nack()
-			return
-		}
-		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
-		m.Ack()
-	}
-}
-
-func (r *Router) process(ctx context.Context, m *queue.Message) outcome {
+func (r *Router) process(ctx context.Context, m *queue.Message) consumer.Outcome {
 	attempt, hasAttempt, err := dispatch.ParseAttempt(m.Attributes)
 	if err != nil {
-		return rejected("%v", err)
+		return consumer.DeadLetter("%v", err)
 	}
 	var j *job.Job
 	if id := m.Attr(queue.AttrJobID); id == "" {
-		var o outcome
+		var o consumer.Outcome
 		if j, o = r.createFromRequest(ctx, m); j == nil {
 			return o
 		}
 	} else {
 		if !job.ValidID(id) {
-			return rejected("attribute job_id %q is not a job id", id)
+			return consumer.DeadLetter("attribute job_id %q is not a job id", id)
 		}
 		j, err = r.cfg.Store.GetJob(ctx, id)
 		switch {
 		case errors.Is(err, errclass.NotFound):
-			return rejected("job %s not found", id)
+			return consumer.DeadLetter("job %s not found", id)
 		case err != nil:
-			return storeOutcome("load job "+id, err)
+			return consumer.StoreError("load job "+id, err)
 		}
 		if p := m.Attr(queue.AttrProjectID); p != "" && p != j.ProjectID {
-			return rejected("attribute project_id %q is not the project of job %s", p, id)
+			return consumer.DeadLetter("attribute project_id %q is not the project of job %s", p, id)
 		}
 	}
 
@@ -214,11 +165,11 @@ func (r *Router) process(ctx context.Context, m *queue.Message) outcome {
 		// and this may be the last copy of its message: publish again.
 		return r.publishLifecycle(ctx, j)
 	case j.Status == job.StatusRunning:
-		return acked()
+		return consumer.Ack()
 	case j.Status == job.StatusDispatched:
 		cur := j.CurrentAttempt()
 		if cur == nil || (hasAttempt && attempt != cur.Number) {
-			return acked() // stale: the job has moved on
+			return consumer.Ack() // stale: the job has moved on
 		}
 		return r.publishDispatch(ctx, j, cur, true)
 	default: // queued
@@ -229,18 +180,18 @@ func (r *Router) process(ctx context.Context, m *queue.Message) outcome {
 // createFromRequest creates (if absent) the job of a request published
 // straight to aiprod-jobs. It returns nil and the outcome when the message
 // is rejected or the store failed.
-func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.Job, outcome) {
+func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.Job, consumer.Outcome) {
 	project := m.Attr(queue.AttrProjectID)
 	if project == "" {
-		return nil, rejected("attribute project_id is required on a job request without job_id")
+		return nil, consumer.DeadLetter("attribute project_id is required on a job request without job_id")
 	}
 	req, err := job.ParseRequest(m.Data)
 	if err != nil {
 		var fe *job.FieldError
 		if errors.As(err, &fe) && fe.Field != "" {
-			return nil, rejected("invalid job request: field %s: %s", fe.Field, fe.Message)
+			return nil, consumer.DeadLetter("invalid job request: field %s: %s", fe.Field, fe.Message)
 		}
-		return nil, rejected("invalid job request: %v", err)
+		return nil, consumer.DeadLetter("invalid job request: %v", err)
 	}
 	key := m.Attr(queue.AttrIdempotencyKey)
 	var id string
@@ -280,16 +231,16 @@ func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.
 		return nil
 	})
 	if err != nil {
-		return nil, storeOutcome("create job "+id, err)
+		return nil, consumer.StoreError("create job "+id, err)
 	}
-	return stored, outcome{}
+	return stored, consumer.Outcome{}
 }
 
 // route dispatches a queued job, or fails it; see the package doc.
-func (r *Router) route(ctx context.Context, id string) outcome {
+func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	health, err := r.health.get(ctx, r.cfg.Store)
 	if err != nil {
-		return nacked(fmt.Errorf("read backend health: %w", err))
+		return consumer.Nack(fmt.Errorf("read backend health: %w", err))
 	}
 	var stats map[string]routing.BackendStats
 	if r.cfg.Stats != nil {
@@ -436,7 +387,7 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 		return nil
 	})
 	if err != nil {
-		return storeOutcome("route job "+id, err)
+		return consumer.StoreError("route job "+id, err)
 	}
 	if tookProbe {
 		r.health.invalidate()
@@ -447,7 +398,7 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 	}
 	switch {
 	case out == nil:
-		return acked()
+		return consumer.Ack()
 	case dispatched != nil:
 		return r.publishDispatch(ctx, out, dispatched, false)
 	default:
@@ -457,24 +408,24 @@ func (r *Router) route(ctx context.Context, id string) outcome {
 	}
 }
 
-func (r *Router) publishDispatch(ctx context.Context, j *job.Job, a *job.Attempt, again bool) outcome {
+func (r *Router) publishDispatch(ctx context.Context, j *job.Job, a *job.Attempt, again bool) consumer.Outcome {
 	msg := dispatch.Message{
 		JobID: j.ID, ProjectID: j.ProjectID, Attempt: a.Number, Backend: a.Backend,
 		Model: a.Model, Seconds: a.DurationSeconds, Estimate: a.EstimatedCost,
 	}
 	if _, err := dispatch.Publish(ctx, r.cfg.Queue, msg); err != nil {
-		return nacked(err)
+		return consumer.Nack(err)
 	}
 	r.log.InfoContext(ctx, "dispatch published", "job_id", j.ID, "project_id", j.ProjectID,
 		"backend", a.Backend, "model", a.Model, "attempt", a.Number, "estimate_usd", a.EstimatedCost.USD(), "republished", again)
-	return acked()
+	return consumer.Ack()
 }
 
-func (r *Router) publishLifecycle(ctx context.Context, j *job.Job) outcome {
+func (r *Router) publishLifecycle(ctx context.Context, j *job.Job) consumer.Outcome {
 	if _, err := dispatch.PublishLifecycle(ctx, r.cfg.Queue, dispatch.LifecycleOf(j)); err != nil {
-		return nacked(err)
+		return consumer.Nack(err)
 	}
-	return acked()
+	return consumer.Ack()
 }
 
 func (r *Router) event(ctx context.Context, at time.Time, typ, backend string, attempt int, msg string) store.Event {

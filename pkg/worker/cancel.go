@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -15,7 +16,7 @@ import (
 
 // cancelAttempt ends attempt a of a job the API canceled, at whatever stage
 // the attempt is (see "Cancel" in the package doc).
-func (w *Worker) cancelAttempt(ctx context.Context, t *task, j *job.Job, a *job.Attempt) (outcome, error) {
+func (w *Worker) cancelAttempt(ctx context.Context, t *task, j *job.Job, a *job.Attempt) (consumer.Outcome, error) {
 	switch {
 	case a.Handle != "":
 		return w.cancelGeneration(ctx, t, j.ID, backend.Handle(a.Handle)), nil
@@ -32,12 +33,12 @@ func (w *Worker) cancelAttempt(ctx context.Context, t *task, j *job.Job, a *job.
 // provider, asks the provider what it bills for it, and records the attempt
 // as canceled with that cost. Shutdown gives it DrainTimeout. A Cancel that
 // fails transiently nacks: the redelivery cancels again.
-func (w *Worker) cancelGeneration(ctx context.Context, t *task, jobID string, h backend.Handle) outcome {
+func (w *Worker) cancelGeneration(ctx context.Context, t *task, jobID string, h backend.Handle) consumer.Outcome {
 	cctx, cancel := w.drainCtx(ctx, w.cfg.SubmitTimeout)
 	defer cancel()
 	if err := w.cancelAtProvider(cctx, t, h); err != nil {
 		if errclass.IsRetryable(err) {
-			return nacked(fmt.Errorf("cancel generation of canceled job %s at %s: %w", jobID, t.name, err))
+			return consumer.Nack(fmt.Errorf("cancel generation of canceled job %s at %s: %w", jobID, t.name, err))
 		}
 		// Unknown or finished at the provider: nothing left to stop.
 		t.log.WarnContext(ctx, "provider refused the cancel; recording the attempt as canceled", "error", err)
@@ -54,7 +55,7 @@ func (w *Worker) cancelGeneration(ctx context.Context, t *task, jobID string, h 
 	}
 	o := w.recordCanceled(cctx, t, jobID, func(a *job.Attempt) bool { return a.Handle == string(h) }, billed, secs,
 		fmt.Sprintf("job canceled; generation canceled at %s (provider state %s)", t.name, stateOf(st, err)))
-	if o.verdict == ack {
+	if o.Verdict == consumer.VerdictAck {
 		t.log.InfoContext(ctx, "canceled job's generation canceled at the provider", "handle", string(h), "billed", billed)
 	}
 	return o
@@ -75,7 +76,7 @@ func (w *Worker) cancelAtProvider(ctx context.Context, t *task, h backend.Handle
 // recordCanceled records the attempt of a canceled job as canceled, in one
 // transaction with its cost: the price of secs (0: the attempt's billed
 // seconds) when billed, else nothing. guard must hold on the stored attempt.
-func (w *Worker) recordCanceled(ctx context.Context, t *task, jobID string, guard func(*job.Attempt) bool, billed bool, secs int, msg string) outcome {
+func (w *Worker) recordCanceled(ctx context.Context, t *task, jobID string, guard func(*job.Attempt) bool, billed bool, secs int, msg string) consumer.Outcome {
 	now := w.cfg.Now()
 	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.CurrentAttempt()
@@ -96,14 +97,14 @@ func (w *Worker) recordCanceled(ctx context.Context, t *task, jobID string, guar
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return acked()
+		return consumer.Ack()
 	case errors.Is(err, errRaced):
 		// The attempt moved on (a handle appeared): the redelivery applies
 		// the rules to what is stored now.
-		return nacked(fmt.Errorf("attempt %d of canceled job %s changed meanwhile", t.msg.Attempt, jobID))
+		return consumer.Nack(fmt.Errorf("attempt %d of canceled job %s changed meanwhile", t.msg.Attempt, jobID))
 	case err != nil:
-		return storeOutcome("record canceled attempt of job "+jobID, err)
+		return consumer.StoreError("record canceled attempt of job "+jobID, err)
 	}
 	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
-	return acked()
+	return consumer.Ack()
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -21,7 +22,7 @@ import (
 // one transaction (DESIGN invariant 3). A job canceled meanwhile keeps its
 // status; its attempt is recorded as canceled with the cost of the video
 // the provider delivered (and bills) anyway.
-func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
+func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.Status) consumer.Outcome {
 	now := w.cfg.Now()
 	canceled := false
 	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
@@ -56,14 +57,14 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return acked()
+		return consumer.Ack()
 	case err != nil:
-		return storeOutcome("record success of job "+jobID, err)
+		return consumer.StoreError("record success of job "+jobID, err)
 	}
 	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
 	if canceled {
 		t.log.InfoContext(ctx, "generation of a canceled job finished; recorded as canceled", "cost_usd", j.Cost.USD())
-		return acked()
+		return consumer.Ack()
 	}
 	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", telemetry.SafeURL(j.Result.VideoURL))
 	w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
@@ -104,7 +105,7 @@ func classify(err error) failure {
 // fail records a failed attempt and what follows for the job (see doc). A
 // job canceled meanwhile keeps its status; its attempt is recorded as
 // canceled (with the billed cost, if any), without a strike or failover.
-func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) outcome {
+func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) consumer.Outcome {
 	now := w.cfg.Now()
 	canceled := false
 	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
@@ -156,14 +157,14 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) out
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return acked()
+		return consumer.Ack()
 	case err != nil:
-		return storeOutcome("record failure of job "+jobID, err)
+		return consumer.StoreError("record failure of job "+jobID, err)
 	}
 	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
 	if canceled {
 		t.log.InfoContext(ctx, "attempt of a canceled job ended; recorded as canceled", "code", f.code, "error", f.msg)
-		return acked()
+		return consumer.Ack()
 	}
 	t.log.WarnContext(ctx, "attempt failed", "code", f.code, "error", f.msg, "job_status", j.Status)
 	if f.class == errclass.Retryable && !f.noStrike {
@@ -200,19 +201,19 @@ func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit
 	}
 }
 
-func (w *Worker) publishReroute(ctx context.Context, j *job.Job) outcome {
+func (w *Worker) publishReroute(ctx context.Context, j *job.Job) consumer.Outcome {
 	next := len(j.Attempts) + 1
 	if _, err := dispatch.PublishReroute(ctx, w.cfg.Queue, j.ID, j.ProjectID, next); err != nil {
-		return nacked(err)
+		return consumer.Nack(err)
 	}
-	return acked()
+	return consumer.Ack()
 }
 
-func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) outcome {
+func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) consumer.Outcome {
 	if _, err := dispatch.PublishLifecycle(ctx, w.cfg.Queue, dispatch.LifecycleOf(j)); err != nil {
-		return nacked(err)
+		return consumer.Nack(err)
 	}
-	return acked()
+	return consumer.Ack()
 }
 
 // copyOutput copies a succeeded generation's video to the output bucket
@@ -221,20 +222,20 @@ func (w *Worker) publishLifecycle(ctx context.Context, j *job.Job) outcome {
 // so a redelivery that polls the handle again copies again harmlessly.
 // copied=false means the caller must return the outcome given: a nack for
 // a transient failure, or a failover when the video cannot be had.
-func (w *Worker) copyOutput(ctx context.Context, t *task, jobID string, st *backend.Status) (outcome, bool) {
+func (w *Worker) copyOutput(ctx context.Context, t *task, jobID string, st *backend.Status) (consumer.Outcome, bool) {
 	cctx, cancel := context.WithTimeout(ctx, w.cfg.CopyTimeout)
 	defer cancel()
 	u, err := w.cfg.Output.Copy(cctx, jobID, t.msg.Attempt, st.VideoURL)
 	switch {
 	case err == nil:
 		st.VideoURL = u
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	case errors.Is(err, errclass.Permanent):
 		// Expired, gone or too large: the attempt is billed but its video is
 		// lost. Neither the user's nor the backend's fault: fail over, no strike.
 		return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
 			msg: "copy to the output bucket: " + err.Error(), billed: true, noStrike: true}), false
 	default:
-		return nacked(fmt.Errorf("copy output of job %s attempt %d: %w", jobID, t.msg.Attempt, err)), false
+		return consumer.Nack(fmt.Errorf("copy output of job %s attempt %d: %w", jobID, t.msg.Attempt, err)), false
 	}
 }

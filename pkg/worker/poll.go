@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -15,7 +16,7 @@ import (
 
 // resume enters the attempt's concurrency slot and resumes polling a
 // stored handle.
-func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) outcome {
+func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) consumer.Outcome {
 	w.enterSlot(ctx, t)
 	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
 	return w.poll(ctx, t, jobID, h, started, 0)
@@ -30,7 +31,7 @@ func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Ha
 // interval), and an attempt someone else finished is left alone. In push
 // mode (t.lim) it returns a later outcome once the step's polls or time
 // are used up.
-func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) outcome {
+func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
 	interval := w.pollInterval(t.be)
 	backoff := retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
 	errs := 0
@@ -38,18 +39,18 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 	for {
 		if wait > 0 {
 			if t.lim.spent(w.cfg.Now().Add(wait)) {
-				return outcome{verdict: later, reason: fmt.Sprintf("step budget spent after %d polls", t.lim.polls)}
+				return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls))
 			}
 			if err := retry.Sleep(ctx, wait); err != nil {
-				return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
+				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
 			}
 		}
 		j, err := w.getJob(ctx, jobID)
 		switch {
 		case ctx.Err() != nil:
-			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
+			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
 		case err != nil:
-			return storeOutcome("reload job "+jobID, err)
+			return consumer.StoreError("reload job "+jobID, err)
 		}
 		a := j.Attempt(t.msg.Attempt)
 		switch {
@@ -60,7 +61,7 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 				// lifecycle event; this message may be its last copy.
 				return w.publishLifecycle(ctx, j)
 			}
-			return acked()
+			return consumer.Ack()
 		case j.Status == job.StatusCanceled && !finished(a.Status):
 			return w.cancelGeneration(ctx, t, jobID, h)
 		case a.Status == job.AttemptFailed || j.Status.Terminal():
@@ -73,12 +74,12 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 			if err := w.cancelAtProvider(ctx, t, h); err != nil {
 				t.log.WarnContext(ctx, "cancel of abandoned generation failed", "error", err)
 			}
-			return acked()
+			return consumer.Ack()
 		}
 
 		st, err := t.be.Poll(ctx, h)
 		if ctx.Err() != nil {
-			return nacked(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
+			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
 		}
 		t.lim.polled()
 		wait = interval
@@ -115,7 +116,7 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 				msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
 		}
 		if t.lim.pollsUsed() {
-			return outcome{verdict: later, reason: fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls)}
+			return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
 		}
 	}
 }
@@ -150,7 +151,7 @@ func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend
 }
 
 // finish records a terminal provider status.
-func (w *Worker) finish(ctx context.Context, t *task, jobID string, st backend.Status) outcome {
+func (w *Worker) finish(ctx context.Context, t *task, jobID string, st backend.Status) consumer.Outcome {
 	switch st.State {
 	case backend.StateSucceeded:
 		if w.cfg.Output != nil {

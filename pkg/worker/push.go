@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
@@ -63,13 +64,16 @@ func (l *limits) remaining(now time.Time) (d time.Duration, bounded bool) {
 // (At the last delivery attempts before the dead-letter threshold it
 // publishes the dispatch afresh and returns Ack instead.)
 //
-// Step does not call m.Ack or m.Nack; it may publish m to the dead-letter
-// topic (then it returns Ack). It honours ctx: when ctx is done it stops
+// Step handles m through the subscription's consumer (package consumer):
+// it calls m.Ack or m.Nack, which do nothing on a push delivery built
+// without them, and it may publish m to the dead-letter topic (then it
+// returns Ack). It honours ctx: when ctx is done it stops
 // polling and returns a nack, but a Submit in progress gets DrainTimeout.
 // backendName must be one of Config.Backends. Safe for concurrent use.
 func (w *Worker) Step(ctx context.Context, backendName string, m *queue.Message) StepResult {
 	lim := &limits{deadline: w.cfg.Now().Add(w.cfg.StepBudget), maxPolls: w.cfg.StepPolls}
-	return w.run(ctx, backendName, m, lim)
+	o := w.consumerOf(backendName).Handle(context.WithValue(ctx, limitsKey{}, lim), m)
+	return StepResult{Ack: o.Acked(), Later: o.Pending, DeadLettered: o.Verdict == consumer.VerdictDeadLetter, Reason: o.Reason}
 }
 
 // maxPushBody bounds a push request: Pub/Sub's 10 MB message limit,

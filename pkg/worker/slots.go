@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -34,10 +35,10 @@ func (w *Worker) busyPolicy() retry.Policy {
 // store.AcquireSlot), waiting up to SlotWait (less when a push step's
 // budget ends first). ok is false, with a nack outcome, when no slot came
 // free: the message returns later instead of a handler blocking on it.
-func (w *Worker) takeSlot(ctx context.Context, t *task) (o outcome, ok bool) {
+func (w *Worker) takeSlot(ctx context.Context, t *task) (o consumer.Outcome, ok bool) {
 	n := w.capacity(t.name)
 	if n <= 0 || (t.slot != nil && t.slot.Holder == t.holder()) {
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	}
 	wait := w.cfg.SlotWait
 	if rest, bounded := t.lim.remaining(w.cfg.Now()); bounded {
@@ -55,13 +56,13 @@ func (w *Worker) takeSlot(ctx context.Context, t *task) (o outcome, ok bool) {
 	switch {
 	case err == nil:
 		t.slot = &sl
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	case ctx.Err() != nil:
-		return nacked(fmt.Errorf("shutdown while waiting for a %s concurrency slot: %w", t.name, ctx.Err())), false
+		return consumer.Nack(fmt.Errorf("shutdown while waiting for a %s concurrency slot: %w", t.name, ctx.Err())), false
 	case errors.Is(err, store.ErrNoFreeSlot) || wctx.Err() != nil:
-		return waiting(fmt.Errorf("all %d %s concurrency slots stayed busy for %s", n, t.name, wait)), false
+		return consumer.Wait(fmt.Errorf("all %d %s concurrency slots stayed busy for %s", n, t.name, wait)), false
 	default:
-		return storeOutcome("acquire a "+t.name+" concurrency slot", err), false
+		return consumer.StoreError("acquire a "+t.name+" concurrency slot", err), false
 	}
 }
 

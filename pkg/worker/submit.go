@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -16,7 +17,7 @@ import (
 
 // submit waits for the attempt's NotBefore, takes a concurrency slot,
 // records the intent, submits, records the handle and polls.
-func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (outcome, error) {
+func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (consumer.Outcome, error) {
 	if o, ok := w.awaitNotBefore(ctx, t, j); !ok {
 		return o, nil
 	}
@@ -44,10 +45,10 @@ func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (outcome, erro
 	case errors.Is(err, errRaced):
 		// Another delivery of this attempt took it (it enters the same
 		// slot), or the job was canceled (the rules release it).
-		return outcome{}, errRaced
+		return consumer.Outcome{}, errRaced
 	case err != nil:
 		w.releaseSlot(ctx, t) // the attempt is still dispatched: nobody runs it
-		return storeOutcome("record submit intent of job "+t.msg.JobID, err), nil
+		return consumer.StoreError("record submit intent of job "+t.msg.JobID, err), nil
 	}
 	return w.submitAndPoll(ctx, t, j, now), nil
 }
@@ -68,7 +69,7 @@ func intentGuard(intent time.Time) func(*job.Attempt) bool {
 // submitAndPoll calls Submit for the intent recorded at intent (j is the
 // job as that intent left it), records the handle and polls. The caller
 // holds the attempt's concurrency slot.
-func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent time.Time) outcome {
+func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent time.Time) consumer.Outcome {
 	a := j.CurrentAttempt()
 	// Shutdown does not interrupt a Submit at once: its handle must be
 	// recorded. It gets DrainTimeout after ctx is done.
@@ -83,7 +84,7 @@ func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent 
 		// otherwise (what reconciliation would do, minus the wait).
 		_, canFind := t.be.(backend.Finder)
 		if ctx.Err() != nil || canFind {
-			return nacked(fmt.Errorf("submit job %s to %s cut short, outcome unknown (reconciled on redelivery): %w", j.ID, t.name, err))
+			return consumer.Nack(fmt.Errorf("submit job %s to %s cut short, outcome unknown (reconciled on redelivery): %w", j.ID, t.name, err))
 		}
 		return w.fail(ctx, t, j.ID, failure{class: errclass.Retryable, code: job.CodeBackendUnavailable,
 			msg: fmt.Sprintf("submit job %s to %s: no answer within %s: %v", j.ID, t.name, w.cfg.SubmitTimeout, err), guard: intentGuard(intent)})
@@ -115,7 +116,7 @@ func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent 
 // canceled at the provider and the attempt recorded as canceled), or the
 // attempt was given up by someone else (the generation is orphaned and
 // canceled).
-func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o outcome, ok bool) {
+func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o consumer.Outcome, ok bool) {
 	rctx, cancel := w.drainCtx(ctx, w.cfg.SubmitTimeout)
 	defer cancel()
 	policy := w.cfg.Retry
@@ -152,7 +153,7 @@ func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o
 		if canceled {
 			return w.cancelGeneration(ctx, t, t.msg.JobID, h), false
 		}
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	case errors.Is(err, errUnchanged):
 		// The attempt was given up while we submitted (failed over by a
 		// reconciler, or the job ended): nobody will poll this generation.
@@ -160,12 +161,12 @@ func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o
 		if cerr := w.cancelAtProvider(rctx, t, h); cerr != nil {
 			t.log.ErrorContext(ctx, "cancel orphaned generation failed", "handle", string(h), "error", cerr)
 		}
-		return acked(), false
+		return consumer.Ack(), false
 	}
 	// The handle is not recorded. The intent stays: a redelivery reconciles
 	// it (see doc).
 	t.log.ErrorContext(ctx, "could not record the handle of a submitted generation", "handle", string(h), "error", err)
-	return nacked(fmt.Errorf("record handle of job %s: %w", t.msg.JobID, err)), false
+	return consumer.Nack(fmt.Errorf("record handle of job %s: %w", t.msg.JobID, err)), false
 }
 
 // handleIs reports whether the stored attempt has handle h.
@@ -182,7 +183,7 @@ func (w *Worker) handleIs(ctx context.Context, t *task, h backend.Handle) bool {
 // a worker is inside Submit now, or it died (or lost the answer) between
 // Submit and recording the handle. See "Reconciliation" in the package doc.
 // It serves canceled jobs too: the generation, if found, is canceled.
-func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Attempt) (outcome, error) {
+func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Attempt) (consumer.Outcome, error) {
 	intent := submittedAt(a)
 	age := w.cfg.Now().Sub(intent)
 	canceled := j.Status == job.StatusCanceled
@@ -220,14 +221,14 @@ func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Atte
 			}
 			return w.resubmit(ctx, t, j.ID, intent)
 		case ctx.Err() != nil:
-			return nacked(fmt.Errorf("shutdown while reconciling job %s: %w", j.ID, ctx.Err())), nil
+			return consumer.Nack(fmt.Errorf("shutdown while reconciling job %s: %w", j.ID, ctx.Err())), nil
 		}
 		if err == nil {
 			err = errors.New("provider lookup found an empty handle")
 		}
 		t.log.WarnContext(ctx, "provider lookup of an unknown submit outcome failed", "intent_age", age.String(), "error", err)
 		if age < giveUp {
-			return waiting(fmt.Errorf("submit outcome of attempt %d unknown and the provider lookup failed (intent %s old): %w",
+			return consumer.Wait(fmt.Errorf("submit outcome of attempt %d unknown and the provider lookup failed (intent %s old): %w",
 				a.Number, age.Round(time.Second), err)), nil
 		}
 	}
@@ -242,7 +243,7 @@ func (w *Worker) reconcile(ctx context.Context, t *task, j *job.Job, a *job.Atte
 // adopt records h, which the provider lookup found for the intent at
 // intent, as the attempt's handle, then polls it (or cancels it when the
 // job is canceled).
-func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.Time, h backend.Handle, canceled bool) (outcome, error) {
+func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.Time, h backend.Handle, canceled bool) (consumer.Outcome, error) {
 	now := w.cfg.Now()
 	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.Attempt(t.msg.Attempt)
@@ -260,9 +261,9 @@ func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.T
 	})
 	switch {
 	case errors.Is(err, errRaced):
-		return outcome{}, errRaced
+		return consumer.Outcome{}, errRaced
 	case err != nil:
-		return storeOutcome("record reconciled handle of job "+jobID, err), nil
+		return consumer.StoreError("record reconciled handle of job "+jobID, err), nil
 	}
 	t.log.InfoContext(ctx, "reconciled a lost submit answer with the provider", "handle", string(h))
 	if canceled {
@@ -274,7 +275,7 @@ func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.T
 
 // resubmit records a fresh intent in place of the one at old, which the
 // provider lookup proved never reached the provider, and submits.
-func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.Time) (outcome, error) {
+func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.Time) (consumer.Outcome, error) {
 	if o, ok := w.takeSlot(ctx, t); !ok {
 		return o, nil
 	}
@@ -293,9 +294,9 @@ func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.T
 	})
 	switch {
 	case errors.Is(err, errRaced):
-		return outcome{}, errRaced
+		return consumer.Outcome{}, errRaced
 	case err != nil:
-		return storeOutcome("record fresh submit intent of job "+jobID, err), nil
+		return consumer.StoreError("record fresh submit intent of job "+jobID, err), nil
 	}
 	t.log.InfoContext(ctx, "submit provably did not happen; submitting again")
 	return w.submitAndPoll(ctx, t, j, now), nil
@@ -308,7 +309,7 @@ func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.T
 // the job is canceled) or decide is reached, it returns errRaced so that
 // the rules are applied to the new state; when the wait runs out first it
 // nacks.
-func (w *Worker) awaitSubmitter(ctx context.Context, t *task, j *job.Job, a *job.Attempt, decide time.Time) (outcome, error) {
+func (w *Worker) awaitSubmitter(ctx context.Context, t *task, j *job.Job, a *job.Attempt, decide time.Time) (consumer.Outcome, error) {
 	intent, status := submittedAt(a), j.Status
 	now := w.cfg.Now()
 	stop := now.Add(w.cfg.SubmitWait)
@@ -322,21 +323,21 @@ func (w *Worker) awaitSubmitter(ctx context.Context, t *task, j *job.Job, a *job
 		now = w.cfg.Now()
 		if !now.Before(stop) {
 			if !now.Before(decide) {
-				return outcome{}, errRaced // time to judge: apply the rules again
+				return consumer.Outcome{}, errRaced // time to judge: apply the rules again
 			}
-			return waiting(fmt.Errorf("attempt %d is being submitted by another worker (intent %s old)",
+			return consumer.Wait(fmt.Errorf("attempt %d is being submitted by another worker (intent %s old)",
 				a.Number, now.Sub(intent).Round(time.Millisecond))), nil
 		}
 		if err := retry.Sleep(ctx, min(stop.Sub(now), time.Second)); err != nil {
-			return nacked(fmt.Errorf("shutdown while waiting for the submit of job %s: %w", j.ID, err)), nil
+			return consumer.Nack(fmt.Errorf("shutdown while waiting for the submit of job %s: %w", j.ID, err)), nil
 		}
 		cur, err := w.getJob(ctx, j.ID)
 		if err != nil {
-			return storeOutcome("reload job "+j.ID, err), nil
+			return consumer.StoreError("reload job "+j.ID, err), nil
 		}
 		if ca := cur.Attempt(a.Number); ca == nil || ca.Status != a.Status || ca.Handle != a.Handle ||
 			!submittedAt(ca).Equal(intent) || cur.Status != status || cur.CurrentAttempt() != ca {
-			return outcome{}, errRaced
+			return consumer.Outcome{}, errRaced
 		}
 	}
 }
@@ -365,27 +366,27 @@ func (w *Worker) refusalRetryAt(j *job.Job, backend string, err error) *time.Tim
 // of a backend that refused the job). A wait longer than SubmitWait, or
 // than what is left of a push step, nacks instead: ok is false and o says
 // what to do with the message.
-func (w *Worker) awaitNotBefore(ctx context.Context, t *task, j *job.Job) (o outcome, ok bool) {
+func (w *Worker) awaitNotBefore(ctx context.Context, t *task, j *job.Job) (o consumer.Outcome, ok bool) {
 	a := j.CurrentAttempt()
 	if a == nil || a.NotBefore == nil {
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	}
 	now := w.cfg.Now()
 	wait := a.NotBefore.Sub(now)
 	if wait <= 0 {
-		return outcome{}, true
+		return consumer.Outcome{}, true
 	}
 	hold := w.cfg.SubmitWait
 	if rest, bounded := t.lim.remaining(now); bounded {
 		hold = min(hold, rest)
 	}
 	if wait > hold {
-		return waiting(fmt.Errorf("attempt %d retries %s, which refused an earlier attempt: not before %s",
+		return consumer.Wait(fmt.Errorf("attempt %d retries %s, which refused an earlier attempt: not before %s",
 			a.Number, t.name, a.NotBefore.Format(time.RFC3339Nano))), false
 	}
 	t.log.InfoContext(ctx, "waiting before retrying a backend that refused an earlier attempt", "wait", wait)
 	if err := retry.Sleep(ctx, wait); err != nil {
-		return nacked(fmt.Errorf("shutdown while waiting to retry job %s on %s: %w", j.ID, t.name, err)), false
+		return consumer.Nack(fmt.Errorf("shutdown while waiting to retry job %s on %s: %w", j.ID, t.name, err)), false
 	}
-	return outcome{}, true
+	return consumer.Outcome{}, true
 }

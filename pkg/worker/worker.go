@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
@@ -247,9 +247,10 @@ func (c Config) Validate() error {
 
 // Worker is the worker service. It is safe for concurrent use.
 type Worker struct {
-	cfg   Config
-	log   *slog.Logger
-	names []string
+	cfg       Config
+	log       *slog.Logger
+	names     []string
+	consumers map[string]*consumer.Consumer // by backend
 }
 
 // New returns a Worker for cfg (defaults applied, then validated).
@@ -263,6 +264,10 @@ func New(cfg Config) (*Worker, error) {
 		w.names = append(w.names, name)
 	}
 	sort.Strings(w.names)
+	w.consumers = make(map[string]*consumer.Consumer, len(w.names))
+	for _, name := range w.names {
+		w.consumers[name] = w.newConsumer(name)
+	}
 	return w, nil
 }
 
@@ -271,23 +276,17 @@ func New(cfg Config) (*Worker, error) {
 // nacked (within about DrainTimeout). If one subscription fails, the others
 // are stopped and its error returned.
 func (w *Worker) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(w.names))
-	for i, name := range w.names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sub := queue.WorkerSubscription(name)
-			if err := w.cfg.Queue.Receive(ctx, sub, w.cfg.ReceiveOptions, w.Handler(name)); err != nil && ctx.Err() == nil {
-				errs[i] = fmt.Errorf("worker: receive %s: %w", sub, err)
-				cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	for _, name := range w.names {
+		c := w.consumers[name]
+		g.Go(func() error {
+			if err := c.Run(ctx, w.cfg.Queue); err != nil {
+				return fmt.Errorf("worker: %w", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // Handler returns the queue.Handler of backend's subscription (see the
@@ -295,46 +294,32 @@ func (w *Worker) Run(ctx context.Context) error {
 // (the queue extends the message's lease meanwhile), then acks. It is what
 // Run uses. backendName must be one of Config.Backends.
 func (w *Worker) Handler(backendName string) queue.Handler {
-	return func(ctx context.Context, m *queue.Message) {
-		if w.run(ctx, backendName, m, nil).Ack {
-			m.Ack()
-		} else {
-			m.Nack()
-		}
+	c := w.consumerOf(backendName)
+	return func(ctx context.Context, m *queue.Message) { c.Handle(ctx, m) }
+}
+
+// newConsumer returns the consumer of backend name's subscription.
+func (w *Worker) newConsumer(name string) *consumer.Consumer {
+	c, err := consumer.New(consumer.Config{
+		Subscription: queue.WorkerSubscription(name), DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
+		Publisher: w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions,
+	}, func(ctx context.Context, m *queue.Message) consumer.Outcome { return w.handle(ctx, name, m) })
+	if err != nil {
+		panic(err) // Config.Validate makes every field present
 	}
+	return c
 }
 
-type verdict int
-
-const (
-	ack verdict = iota
-	nack
-	later // nack: a bounded step ended with the generation still running
-	deadLetter
-)
-
-type outcome struct {
-	verdict verdict
-	reason  string
-	err     error
-	quiet   bool // an expected nack (waiting for a slot, another worker): log at info
-}
-
-func acked() outcome           { return outcome{verdict: ack} }
-func nacked(err error) outcome { return outcome{verdict: nack, reason: err.Error(), err: err} }
-func waiting(err error) outcome {
-	return outcome{verdict: nack, reason: err.Error(), err: err, quiet: true}
-}
-func rejected(format string, args ...any) outcome {
-	return outcome{verdict: deadLetter, reason: fmt.Sprintf(format, args...)}
-}
-
-func storeOutcome(what string, err error) outcome {
-	if errors.Is(err, errclass.Permanent) {
-		return rejected("%s: %v", what, err)
+// consumerOf returns backend name's consumer; one for a backend this worker
+// does not serve dead-letters every message.
+func (w *Worker) consumerOf(name string) *consumer.Consumer {
+	if c, ok := w.consumers[name]; ok {
+		return c
 	}
-	return nacked(fmt.Errorf("%s: %w", what, err))
+	return w.newConsumer(name)
 }
+
+type limitsKey struct{}
 
 // errRaced reports that a guarded transaction found the state changed: the
 // job is reloaded and the rules applied again. Like errUnchanged it is an
@@ -364,54 +349,24 @@ type task struct {
 // holder names the attempt as the holder of a concurrency slot.
 func (t *task) holder() string { return t.msg.JobID + "#" + strconv.Itoa(t.msg.Attempt) }
 
-// run handles one message and says what to do with it. The dead-letter
-// publish happens here; Ack and Nack are the caller's.
-func (w *Worker) run(ctx context.Context, name string, m *queue.Message, lim *limits) StepResult {
-	sub := queue.WorkerSubscription(name)
-	ctx, span := telemetry.StartConsumer(ctx, sub, m.ID, m.Attributes,
-		telemetry.AttrBackend.String(name), telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
-		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
-	defer span.End()
-	log := w.log.With("backend", name, "message_id", m.ID, "job_id", m.Attr(queue.AttrJobID),
-		"project_id", m.Attr(queue.AttrProjectID), "attempt", m.Attr(queue.AttrAttempt), "delivery_attempt", m.DeliveryAttempt)
-
-	o, t := w.process(ctx, name, m, log, lim)
+// handle applies the rules of the package doc to one message of backend
+// name's subscription: it is the consumer.Handler of that subscription.
+// A push step passes its limits in ctx (Step).
+func (w *Worker) handle(ctx context.Context, name string, m *queue.Message) consumer.Outcome {
+	lim, _ := ctx.Value(limitsKey{}).(*limits)
+	o, t := w.process(ctx, name, m, consumer.Logger(ctx), lim)
 	republished := false
-	if t != nil && (o.verdict == later || o.quiet) && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
+	if t != nil && o.Quiet && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
 		o, republished = w.republish(ctx, t, o)
 	}
-	if t != nil && t.slot != nil && !republished && (o.verdict == ack || o.verdict == deadLetter) {
+	if t != nil && t.slot != nil && !republished && o.Acked() {
 		// Acked: the attempt is over (or not ours). Nacked: the generation
 		// may still run at the provider; the redelivery re-enters the slot,
 		// or its lease expires. (An outcome that committed released the
 		// slot already, before publishing.)
 		w.releaseSlot(ctx, t)
 	}
-	switch o.verdict {
-	case ack:
-		return StepResult{Ack: true}
-	case later:
-		log.InfoContext(ctx, "step done; generation still running", "reason", o.reason)
-		return StepResult{Later: true, Reason: o.reason}
-	case nack:
-		if o.quiet {
-			log.InfoContext(ctx, "message nacked for redelivery", "reason", o.reason)
-		} else {
-			span.RecordError(o.err)
-			span.SetStatus(codes.Error, "nacked")
-			log.WarnContext(ctx, "message nacked for redelivery", "error", o.reason)
-		}
-		return StepResult{Reason: o.reason}
-	default: // deadLetter
-		span.SetStatus(codes.Error, "dead-lettered")
-		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.reason))
-		if err := queue.DeadLetter(ctx, w.cfg.Queue, queue.DeadLetterTopic(queue.DispatchTopic(name)), sub, m, o.reason); err != nil {
-			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.reason, "error", err)
-			return StepResult{Reason: "dead-letter failed: " + err.Error()}
-		}
-		log.WarnContext(ctx, "message dead-lettered", "reason", o.reason)
-		return StepResult{Ack: true, DeadLettered: true, Reason: o.reason}
-	}
+	return o
 }
 
 // republishFrom is the delivery attempt from which a waiting delivery is
@@ -427,55 +382,55 @@ func republishFrom(maxDeliveryAttempts int) int {
 // threshold: it publishes the dispatch again (a fresh message, delivery
 // attempt 1; consumers are idempotent) and acks this one. If the publish
 // fails, the nack stands.
-func (w *Worker) republish(ctx context.Context, t *task, o outcome) (outcome, bool) {
+func (w *Worker) republish(ctx context.Context, t *task, o consumer.Outcome) (consumer.Outcome, bool) {
 	if _, err := dispatch.Publish(ctx, w.cfg.Queue, t.msg); err != nil {
 		t.log.WarnContext(ctx, "republish of a waiting dispatch failed; nacking", "error", err)
 		return o, false
 	}
-	t.log.InfoContext(ctx, "dispatch republished instead of a nack near the dead-letter threshold", "reason", o.reason)
-	return acked(), true
+	t.log.InfoContext(ctx, "dispatch republished instead of a nack near the dead-letter threshold", "reason", o.Reason)
+	return consumer.Ack(), true
 }
 
-func (w *Worker) process(ctx context.Context, name string, m *queue.Message, log *slog.Logger, lim *limits) (outcome, *task) {
+func (w *Worker) process(ctx context.Context, name string, m *queue.Message, log *slog.Logger, lim *limits) (consumer.Outcome, *task) {
 	be, ok := w.cfg.Backends[name]
 	if !ok {
-		return rejected("worker has no backend %q", name), nil
+		return consumer.DeadLetter("worker has no backend %q", name), nil
 	}
 	msg, err := dispatch.Decode(m.Data)
 	if err != nil {
-		return rejected("undecodable dispatch message: %v", err), nil
+		return consumer.DeadLetter("undecodable dispatch message: %v", err), nil
 	}
 	if msg.Backend != name {
-		return rejected("dispatch for backend %q received on %s", msg.Backend, queue.WorkerSubscription(name)), nil
+		return consumer.DeadLetter("dispatch for backend %q received on %s", msg.Backend, queue.WorkerSubscription(name)), nil
 	}
 	t := &task{name: name, be: be, msg: msg, m: m, log: log, lim: lim}
 	for range 5 {
 		j, err := w.getJob(ctx, msg.JobID)
 		switch {
 		case errors.Is(err, errclass.NotFound):
-			return rejected("job %s not found", msg.JobID), t
+			return consumer.DeadLetter("job %s not found", msg.JobID), t
 		case err != nil:
-			return storeOutcome("load job "+msg.JobID, err), t
+			return consumer.StoreError("load job "+msg.JobID, err), t
 		}
 		if j.ProjectID != msg.ProjectID {
-			return rejected("dispatch project_id %q is not the project of job %s", msg.ProjectID, msg.JobID), t
+			return consumer.DeadLetter("dispatch project_id %q is not the project of job %s", msg.ProjectID, msg.JobID), t
 		}
 		o, err := w.step(ctx, t, j)
 		if !errors.Is(err, errRaced) {
 			return o, t
 		}
 	}
-	return nacked(fmt.Errorf("job %s kept changing under attempt %d", msg.JobID, msg.Attempt)), t
+	return consumer.Nack(fmt.Errorf("job %s kept changing under attempt %d", msg.JobID, msg.Attempt)), t
 }
 
 // step applies the idempotency rules of the package doc to the loaded job.
 // It returns errRaced when the job must be reloaded.
-func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (outcome, error) {
+func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (consumer.Outcome, error) {
 	a := j.CurrentAttempt()
 	ours := a != nil && a.Number == t.msg.Attempt && a.Backend == t.name
 	if j.Status.Terminal() {
 		if j.Status == job.StatusCanceled && ours && !finished(a.Status) {
-			if o, err := w.cancelAttempt(ctx, t, j, a); err != nil || o.verdict != ack {
+			if o, err := w.cancelAttempt(ctx, t, j, a); err != nil || o.Verdict != consumer.VerdictAck {
 				return o, err
 			}
 		}
@@ -486,19 +441,19 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (outcome, error)
 	}
 	if a == nil || a.Number != t.msg.Attempt {
 		t.log.InfoContext(ctx, "stale dispatch acked", "job_status", j.Status, "current_attempt", len(j.Attempts))
-		return acked(), nil
+		return consumer.Ack(), nil
 	}
 	if !ours {
-		return rejected("attempt %d of job %s is on backend %q, not %q", a.Number, j.ID, a.Backend, t.name), nil
+		return consumer.DeadLetter("attempt %d of job %s is on backend %q, not %q", a.Number, j.ID, a.Backend, t.name), nil
 	}
 	switch a.Status {
 	case job.AttemptSucceeded, job.AttemptCanceled:
-		return acked(), nil
+		return consumer.Ack(), nil
 	case job.AttemptFailed:
 		if j.Status == job.StatusQueued {
 			return w.publishReroute(ctx, j), nil
 		}
-		return acked(), nil
+		return consumer.Ack(), nil
 	}
 	switch {
 	case a.Handle != "":
