@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
-	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
