@@ -25,7 +25,7 @@ var stages = []struct {
 }{
 	{"queued", job.StatusQueued, func(*job.Job, time.Time) error { return nil }},
 	{"dispatched", job.StatusDispatched, func(j *job.Job, now time.Time) error {
-		j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: dispatch.AttemptDispatched,
+		j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: job.AttemptDispatched,
 			EstimatedCost: money.MustParse("0.25"), StartedAt: now})
 		j.Backend = "runway"
 		return j.Transition(job.StatusDispatched, now)
@@ -92,7 +92,7 @@ func TestCancelAtEveryStage(t *testing.T) {
 			for i, a := range stored.Attempts {
 				require.Equal(t, moved.Attempts[i].Handle, a.Handle, "a worker still finds the handle to cancel at the provider")
 			}
-			if cur := stored.CurrentAttempt(); cur != nil && moved.CurrentAttempt().Status == dispatch.AttemptDispatched {
+			if cur := stored.CurrentAttempt(); cur != nil && moved.CurrentAttempt().Status == job.AttemptDispatched {
 				require.Equal(t, job.AttemptCanceled, cur.Status, "a dispatch no worker took never reaches a provider")
 			}
 

@@ -438,7 +438,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 			if bk, err = budget.Prepare(tx, j); err != nil {
 				return "", err
 			}
-			if a := j.CurrentAttempt(); a != nil && a.Status == dispatch.AttemptDispatched {
+			if a := j.CurrentAttempt(); a != nil && a.Status == job.AttemptDispatched {
 				a.Status, a.EndedAt = job.AttemptCanceled, &now // never reached a provider
 			}
 		}

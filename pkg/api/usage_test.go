@@ -18,7 +18,7 @@ import (
 // one in October; in beta, one job.
 func (e *env) seedLedger() {
 	e.t.Helper()
-	add := func(project, jobID string, attempt int, backend, user, status, cost string, at time.Time) store.LedgerEntry {
+	add := func(project, jobID string, attempt int, backend, user string, status job.AttemptStatus, cost string, at time.Time) store.LedgerEntry {
 		return store.LedgerEntry{
 			ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: user,
 			Backend: backend, Period: budget.PeriodOf(at), Status: status, Cost: usd(cost), At: at,

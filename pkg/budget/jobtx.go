@@ -280,7 +280,7 @@ func (t *JobTx) Apply(tx store.Tx, j *job.Job, now time.Time) ([]Crossing, error
 	ends := j.Status.Terminal()
 	if t.n > 0 && t.ledger == nil && !t.settled && len(j.Attempts) >= t.n {
 		a := j.Attempt(t.n)
-		if finished(a.Status) || ends || len(j.Attempts) > t.n {
+		if a.Status.Finished() || ends || len(j.Attempts) > t.n {
 			if err := t.settlePending(j, !ends, now); err != nil {
 				return nil, err
 			}
@@ -353,22 +353,24 @@ func (t *JobTx) checkNewAttempt(j *job.Job) error {
 	return nil
 }
 
-func finished(status string) bool {
-	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
-}
 
 // NeedsSettlement reports whether changing a job from before to after ends
 // its latest attempt (as of before) or the job itself: then the change must
 // settle the budget in the same transaction (SettleJob).
+//
+// A job that ends while its latest attempt is still unfinished (a running
+// generation canceled through the API) is not settled yet: the generation
+// may still be billed, and the worker that ends the attempt settles it.
 func NeedsSettlement(before, after *job.Job) bool {
-	if after.Status.Terminal() && !before.Status.Terminal() {
+	n := len(before.Attempts)
+	attemptEnds := n > 0 && len(after.Attempts) >= n &&
+		after.Attempt(n).Status.Finished() && !before.Attempt(n).Status.Finished()
+	if attemptEnds {
 		return true
 	}
-	n := len(before.Attempts)
-	if n == 0 || len(after.Attempts) < n {
-		return false
-	}
-	return finished(after.Attempt(n).Status) && !finished(before.Attempt(n).Status)
+	jobEnds := after.Status.Terminal() && !before.Status.Terminal()
+	unfinished := n > 0 && len(after.Attempts) >= n && !after.Attempt(n).Status.Finished()
+	return jobEnds && !unfinished
 }
 
 // SettleJob is Prepare and Apply in one call, for a transaction that has

@@ -95,7 +95,7 @@ func (b *books) route(id string, estimate string, now time.Time) (refused error,
 
 // end ends the current attempt as the worker does, with SettleJob: status,
 // cost, and the job's next status (queued: failover).
-func (b *books) end(id string, attemptStatus string, cost string, to job.Status, now time.Time) []budget.Crossing {
+func (b *books) end(id string, attemptStatus job.AttemptStatus, cost string, to job.Status, now time.Time) []budget.Crossing {
 	b.t.Helper()
 	var crossings []budget.Crossing
 	err := b.st.RunTx(context.Background(), func(tx store.Tx) error {
@@ -116,7 +116,7 @@ func (b *books) end(id string, attemptStatus string, cost string, to job.Status,
 	return crossings
 }
 
-func (b *books) endAttempt(j *job.Job, attemptStatus string, cost string, to job.Status, now time.Time) error {
+func (b *books) endAttempt(j *job.Job, attemptStatus job.AttemptStatus, cost string, to job.Status, now time.Time) error {
 	a := j.CurrentAttempt()
 	a.Status, a.Cost, a.EndedAt = attemptStatus, usd(cost), &now
 	var sum money.Micros
@@ -482,7 +482,7 @@ func TestApplyChecksItsUse(t *testing.T) {
 
 func TestNeedsSettlement(t *testing.T) {
 	t.Parallel()
-	mk := func(status job.Status, attempts ...string) *job.Job {
+	mk := func(status job.Status, attempts ...job.AttemptStatus) *job.Job {
 		j := &job.Job{Status: status}
 		for i, st := range attempts {
 			j.Attempts = append(j.Attempts, job.Attempt{Number: i + 1, Status: st})
@@ -500,6 +500,9 @@ func TestNeedsSettlement(t *testing.T) {
 		{"failover", mk(job.StatusRunning, job.AttemptRunning), mk(job.StatusQueued, job.AttemptFailed), true},
 		{"canceled job's attempt", mk(job.StatusCanceled, job.AttemptRunning), mk(job.StatusCanceled, job.AttemptCanceled), true},
 		{"cancel of a queued job", mk(job.StatusQueued), mk(job.StatusCanceled), true},
+		{"cancel of a queued job after a failover", mk(job.StatusQueued, job.AttemptFailed), mk(job.StatusCanceled, job.AttemptFailed), true},
+		{"cancel of a dispatched job", mk(job.StatusDispatched, job.AttemptDispatched), mk(job.StatusCanceled, job.AttemptCanceled), true},
+		{"cancel of a running job waits for its attempt", mk(job.StatusRunning, job.AttemptRunning), mk(job.StatusCanceled, job.AttemptRunning), false},
 		{"dispatch", mk(job.StatusQueued, job.AttemptFailed), mk(job.StatusDispatched, job.AttemptFailed, "dispatched"), false},
 		{"already terminal", mk(job.StatusSucceeded, job.AttemptSucceeded), mk(job.StatusSucceeded, job.AttemptSucceeded), false},
 	}

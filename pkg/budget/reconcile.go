@@ -179,7 +179,7 @@ func Reconcile(period store.Period, users []store.Period, ledger []store.LedgerE
 // was canceled waits for the worker to settle it.
 func mustBeSettled(j *job.Job, a *job.Attempt, last bool) bool {
 	switch {
-	case finished(a.Status), !last:
+	case a.Status.Finished(), !last:
 		return true
 	case !j.Status.Terminal():
 		return false

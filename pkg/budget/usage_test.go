@@ -12,7 +12,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-func entry(jobID string, attempt int, backend, user, status, cost string, at time.Time) store.LedgerEntry {
+func entry(jobID string, attempt int, backend, user string, status job.AttemptStatus, cost string, at time.Time) store.LedgerEntry {
 	return store.LedgerEntry{
 		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: "p", UserID: user,
 		Backend: backend, Period: budget.PeriodOf(at), Status: status, Cost: usd(cost), At: at,
@@ -93,7 +93,7 @@ func TestReconcileFindsDifferences(t *testing.T) {
 		}
 		return j
 	}
-	att := func(n int, status, reserved, cost string) job.Attempt {
+	att := func(n int, status job.AttemptStatus, reserved, cost string) job.Attempt {
 		return job.Attempt{Number: n, Backend: "runway", Status: status, Reserved: usd(reserved), Cost: usd(cost), StartedAt: at}
 	}
 	ok := mk("ok", job.StatusSucceeded, att(1, job.AttemptSucceeded, "0.5", "0.5"))

@@ -20,11 +20,6 @@ import (
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
-// AttemptDispatched is the status of an attempt the router has created and
-// published to a backend's dispatch topic, before any worker took it. It
-// completes the attempt statuses of package job.
-const AttemptDispatched = "dispatched"
-
 // Message is the work order on aiprod-dispatch-<backend>: run attempt
 // Attempt of job JobID on Backend with Model. Model, Seconds and Estimate
 // repeat what the router wrote on the attempt, for logs and for consumers
@@ -214,7 +209,7 @@ func AttemptsSummary(attempts []job.Attempt) string {
 				s += ": " + a.Error.Message
 			}
 		} else {
-			s += ": " + a.Status
+			s += ": " + string(a.Status)
 		}
 		parts = append(parts, s)
 	}

@@ -64,21 +64,12 @@ type ErrorInfo struct {
 	Message string `json:"message"`
 }
 
-// Attempt status values.
-const (
-	AttemptSubmitting = "submitting" // intent recorded, provider not yet confirmed
-	AttemptRunning    = "running"    // provider accepted: Handle is set
-	AttemptSucceeded  = "succeeded"
-	AttemptFailed     = "failed"
-	AttemptCanceled   = "canceled"
-)
-
 // Attempt is one try of a job on one backend.
 type Attempt struct {
-	Number  int    `json:"attempt"`
-	Backend string `json:"backend"`
-	Model   string `json:"model,omitempty"`
-	Status  string `json:"status"`
+	Number  int           `json:"attempt"`
+	Backend string        `json:"backend"`
+	Model   string        `json:"model,omitempty"`
+	Status  AttemptStatus `json:"status"`
 	// Handle is the backend's serialized handle of the generation, recorded
 	// right after the provider accepted it. A worker that finds a Handle
 	// resumes polling instead of submitting again.

@@ -30,7 +30,7 @@
 //
 //   - queued: route it. One transaction re-reads the job, checks it is still
 //     queued, reserves the estimate (see Budget), appends attempt len+1
-//     (status dispatch.AttemptDispatched, backend, model, billed seconds,
+//     (status job.AttemptDispatched, backend, model, billed seconds,
 //     estimate, reservation, started_at), sets the job's
 //     backend and estimated cost, moves it queued → dispatched, takes the
 //     half-open probe if the candidate needs one, and adds a timeline event.

@@ -334,7 +334,7 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 			default:
 				a := job.Attempt{
 					Number: len(j.Attempts) + 1, Backend: chosen.Backend, Model: chosen.Model,
-					Status: dispatch.AttemptDispatched, EstimatedCost: chosen.Estimate, Reserved: chosen.Estimate,
+					Status: job.AttemptDispatched, EstimatedCost: chosen.Estimate, Reserved: chosen.Estimate,
 					StartedAt: now, DurationSeconds: chosen.Seconds,
 				}
 				if chosen.Retry {

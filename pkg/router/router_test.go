@@ -190,7 +190,7 @@ func TestDispatchCheapest(t *testing.T) {
 	require.Equal(t, 1, a.Number)
 	require.Equal(t, "alpha", a.Backend)
 	require.Equal(t, "a1", a.Model)
-	require.Equal(t, dispatch.AttemptDispatched, a.Status)
+	require.Equal(t, job.AttemptDispatched, a.Status)
 	require.Equal(t, 5, a.DurationSeconds)
 	require.Equal(t, money.MustParse("0.5"), a.EstimatedCost)
 	require.False(t, a.StartedAt.IsZero())

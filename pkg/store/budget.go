@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 )
 
@@ -105,11 +106,11 @@ type LedgerEntry struct {
 	Seconds int    `json:"seconds"`
 	// Status is the attempt's status when it was settled (succeeded,
 	// failed, canceled; or the status it had when its job ended).
-	Status   string       `json:"status"`
-	Estimate money.Micros `json:"estimate_usd"`
-	Reserved money.Micros `json:"reserved_usd"` // what the attempt held when it was settled
-	Cost     money.Micros `json:"cost_usd"`     // added to the period's spent
-	Released money.Micros `json:"released_usd"` // taken off the period's reserved
+	Status   job.AttemptStatus `json:"status"`
+	Estimate money.Micros      `json:"estimate_usd"`
+	Reserved money.Micros      `json:"reserved_usd"` // what the attempt held when it was settled
+	Cost     money.Micros      `json:"cost_usd"`     // added to the period's spent
+	Released money.Micros      `json:"released_usd"` // taken off the period's reserved
 	// Carried is what stayed reserved for the job's next attempt
 	// (failover): Reserved − Released.
 	Carried money.Micros `json:"carried_usd"`

@@ -302,7 +302,7 @@ func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, 
 		return nil, err
 	}
 	msg := "stuck: " + act.Reason
-	if a := cur.CurrentAttempt(); a != nil && !finished(a.Status) {
+	if a := cur.CurrentAttempt(); a != nil && !a.Status.Finished() {
 		end := now
 		a.Status = job.AttemptFailed
 		a.Error = &job.ErrorInfo{Code: job.CodeTimeout, Message: msg}
@@ -322,9 +322,6 @@ func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, 
 	return crossings, tx.AddEvent(cur.ID, s.event(ctx, cur.UpdatedAt, EventTypeFailed, cur.CurrentAttempt(), job.CodeTimeout+": "+msg))
 }
 
-func finished(status string) bool {
-	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
-}
 
 // redriveTarget says what a re-drive of j publishes.
 func redriveTarget(j *job.Job) string {

@@ -92,7 +92,7 @@ func (e *env) put(status job.Status, updated time.Duration, opts ...func(*job.Jo
 	if status != job.StatusQueued {
 		j.Backend = "alpha"
 		j.Attempts = []job.Attempt{{
-			Number: 1, Backend: "alpha", Model: "a1", Status: dispatch.AttemptDispatched,
+			Number: 1, Backend: "alpha", Model: "a1", Status: job.AttemptDispatched,
 			EstimatedCost: money.MustParse("0.25"), DurationSeconds: 5, StartedAt: j.UpdatedAt,
 		}}
 	}

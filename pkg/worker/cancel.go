@@ -7,7 +7,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/consumer"
-	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -20,9 +19,9 @@ func (w *Worker) cancelAttempt(ctx context.Context, t *task, j *job.Job, a *job.
 	switch {
 	case a.Handle != "":
 		return w.cancelGeneration(ctx, t, j.ID, backend.Handle(a.Handle)), nil
-	case a.Status == dispatch.AttemptDispatched:
+	case a.Status == job.AttemptDispatched:
 		return w.recordCanceled(ctx, t, j.ID, func(a *job.Attempt) bool {
-			return a.Status == dispatch.AttemptDispatched
+			return a.Status == job.AttemptDispatched
 		}, false, 0, "job canceled before the attempt was submitted"), nil
 	default: // submitting without a handle
 		return w.reconcile(ctx, t, j, a)
@@ -80,7 +79,7 @@ func (w *Worker) recordCanceled(ctx context.Context, t *task, jobID string, guar
 	now := w.cfg.Now()
 	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.CurrentAttempt()
-		if j.Status != job.StatusCanceled || a == nil || a.Number != t.msg.Attempt || finished(a.Status) {
+		if j.Status != job.StatusCanceled || a == nil || a.Number != t.msg.Attempt || a.Status.Finished() {
 			return nil, errUnchanged
 		}
 		if !guard(a) {

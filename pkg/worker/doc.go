@@ -11,7 +11,7 @@
 //
 // # Attempt states
 //
-// The router creates attempt n with status dispatch.AttemptDispatched. The
+// The router creates attempt n with status job.AttemptDispatched. The
 // worker then writes, each in its own transaction guarded by the stored
 // state:
 //

@@ -226,7 +226,7 @@ func (e *env) dispatched(t *testing.T, backendName string, req job.Request, edit
 		ed(j)
 	}
 	j.Attempts = append(j.Attempts, job.Attempt{Number: len(j.Attempts) + 1, Backend: backendName, Model: q.Model,
-		Status: dispatch.AttemptDispatched, EstimatedCost: q.Estimate, StartedAt: now, DurationSeconds: q.Seconds})
+		Status: job.AttemptDispatched, EstimatedCost: q.Estimate, StartedAt: now, DurationSeconds: q.Seconds})
 	j.Backend, j.EstimatedCost, j.Status = backendName, q.Estimate, job.StatusDispatched
 	j, _, err := store.CreateJob(context.Background(), e.st, j)
 	require.NoError(t, err)

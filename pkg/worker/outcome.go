@@ -28,7 +28,7 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		canceled = false
 		a := j.CurrentAttempt()
-		if a == nil || a.Number != t.msg.Attempt || finished(a.Status) ||
+		if a == nil || a.Number != t.msg.Attempt || a.Status.Finished() ||
 			(j.Status.Terminal() && j.Status != job.StatusCanceled) {
 			return nil, errUnchanged
 		}
@@ -111,7 +111,7 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) con
 	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		canceled = false
 		a := j.CurrentAttempt()
-		if a == nil || a.Number != t.msg.Attempt || finished(a.Status) ||
+		if a == nil || a.Number != t.msg.Attempt || a.Status.Finished() ||
 			(j.Status.Terminal() && j.Status != job.StatusCanceled) || (f.guard != nil && !f.guard(a)) {
 			return nil, errUnchanged
 		}

@@ -62,7 +62,7 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 				return w.publishLifecycle(ctx, j)
 			}
 			return consumer.Ack()
-		case j.Status == job.StatusCanceled && !finished(a.Status):
+		case j.Status == job.StatusCanceled && !a.Status.Finished():
 			return w.cancelGeneration(ctx, t, jobID, h)
 		case a.Status == job.AttemptFailed || j.Status.Terminal():
 			// Failed or ended by someone else while the generation runs
@@ -138,7 +138,7 @@ func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend
 	ka.beat = now
 	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.Attempt(t.msg.Attempt)
-		if j.Status.Terminal() || a == nil || a.Handle != string(h) || finished(a.Status) {
+		if j.Status.Terminal() || a == nil || a.Handle != string(h) || a.Status.Finished() {
 			return nil, errUnchanged
 		}
 		a.LastProgressAt = &now

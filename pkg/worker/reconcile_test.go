@@ -53,7 +53,7 @@ func TestReconcileUnknownSubmitOutcome(t *testing.T) {
 		findErr   error // the provider lookup fails
 		verdict   string
 		status    job.Status // of the job afterwards
-		attempt   string     // status of attempt 1 afterwards
+		attempt   job.AttemptStatus // status of attempt 1 afterwards
 		submits   int        // Submit calls by the worker under test
 		finds     int
 		event     string // expected worker event, if any

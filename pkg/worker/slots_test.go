@@ -112,7 +112,7 @@ func TestNoFreeSlotNacksWithoutSubmitting(t *testing.T) {
 	require.Equal(t, 0, e.fakes["alpha"].submitCount(j.ID))
 	got := e.job(t, j.ID)
 	require.Equal(t, job.StatusDispatched, got.Status)
-	require.Equal(t, dispatch.AttemptDispatched, got.Attempts[0].Status, "no intent recorded")
+	require.Equal(t, job.AttemptDispatched, got.Attempts[0].Status, "no intent recorded")
 
 	close(hold)
 	for _, done := range running {

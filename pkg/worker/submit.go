@@ -8,7 +8,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/consumer"
-	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -31,7 +30,7 @@ func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (consumer.Outc
 			return nil, nil // a retried try whose first one committed
 		}
 		if j.Status != job.StatusDispatched || a == nil || a.Number != t.msg.Attempt ||
-			a.Status != dispatch.AttemptDispatched || a.Handle != "" {
+			a.Status != job.AttemptDispatched || a.Handle != "" {
 			return nil, errRaced
 		}
 		a.Status = job.AttemptSubmitting

@@ -429,7 +429,7 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (consumer.Outcom
 	a := j.CurrentAttempt()
 	ours := a != nil && a.Number == t.msg.Attempt && a.Backend == t.name
 	if j.Status.Terminal() {
-		if j.Status == job.StatusCanceled && ours && !finished(a.Status) {
+		if j.Status == job.StatusCanceled && ours && !a.Status.Finished() {
 			if o, err := w.cancelAttempt(ctx, t, j, a); err != nil || o.Verdict != consumer.VerdictAck {
 				return o, err
 			}
@@ -458,7 +458,7 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (consumer.Outcom
 	switch {
 	case a.Handle != "":
 		return w.resume(ctx, t, j.ID, backend.Handle(a.Handle), submittedAt(a)), nil
-	case a.Status == dispatch.AttemptDispatched && j.Status == job.StatusDispatched:
+	case a.Status == job.AttemptDispatched && j.Status == job.StatusDispatched:
 		return w.submit(ctx, t, j)
 	default: // submitting (or running) without a handle
 		return w.reconcile(ctx, t, j, a)
@@ -515,9 +515,6 @@ func totalCost(as []job.Attempt) money.Micros {
 	return sum
 }
 
-func finished(status string) bool {
-	return status == job.AttemptSucceeded || status == job.AttemptFailed || status == job.AttemptCanceled
-}
 
 // getJob reads a job, retrying transient store errors.
 func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {

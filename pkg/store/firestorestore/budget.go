@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -184,7 +185,7 @@ func fromPeriodDoc(d periodDoc) store.Period {
 func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 	return ledgerDoc{
 		JobID: e.JobID, Attempt: e.Attempt, ProjectID: e.ProjectID, UserID: e.UserID,
-		Backend: e.Backend, Model: e.Model, Period: e.Period, Seconds: e.Seconds, Status: e.Status,
+		Backend: e.Backend, Model: e.Model, Period: e.Period, Seconds: e.Seconds, Status: string(e.Status),
 		EstimateMicros: int64(e.Estimate), ReservedMicros: int64(e.Reserved), CostMicros: int64(e.Cost),
 		ReleasedMicros: int64(e.Released), CarriedMicros: int64(e.Carried), Final: e.Final,
 		At: store.NormalizeTime(e.At),
@@ -194,7 +195,7 @@ func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 func fromLedgerDoc(id string, d ledgerDoc) store.LedgerEntry {
 	return store.LedgerEntry{
 		ID: id, JobID: d.JobID, Attempt: d.Attempt, ProjectID: d.ProjectID, UserID: d.UserID,
-		Backend: d.Backend, Model: d.Model, Period: d.Period, Seconds: d.Seconds, Status: d.Status,
+		Backend: d.Backend, Model: d.Model, Period: d.Period, Seconds: d.Seconds, Status: job.AttemptStatus(d.Status),
 		Estimate: money.Micros(d.EstimateMicros), Reserved: money.Micros(d.ReservedMicros),
 		Cost: money.Micros(d.CostMicros), Released: money.Micros(d.ReleasedMicros),
 		Carried: money.Micros(d.CarriedMicros), Final: d.Final, At: store.NormalizeTime(d.At),
