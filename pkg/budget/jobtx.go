@@ -353,7 +353,6 @@ func (t *JobTx) checkNewAttempt(j *job.Job) error {
 	return nil
 }
 
-
 // NeedsSettlement reports whether changing a job from before to after ends
 // its latest attempt (as of before) or the job itself: then the change must
 // settle the budget in the same transaction (SettleJob).

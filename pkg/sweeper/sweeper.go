@@ -322,7 +322,6 @@ func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, 
 	return crossings, tx.AddEvent(cur.ID, s.event(ctx, cur.UpdatedAt, EventTypeFailed, cur.CurrentAttempt(), job.CodeTimeout+": "+msg))
 }
 
-
 // redriveTarget says what a re-drive of j publishes.
 func redriveTarget(j *job.Job) string {
 	if a := j.CurrentAttempt(); a != nil && j.Status != job.StatusQueued {

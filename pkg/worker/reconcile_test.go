@@ -52,9 +52,9 @@ func TestReconcileUnknownSubmitOutcome(t *testing.T) {
 		lost      int   // generations the crashed worker's submits left at the provider
 		findErr   error // the provider lookup fails
 		verdict   string
-		status    job.Status // of the job afterwards
+		status    job.Status        // of the job afterwards
 		attempt   job.AttemptStatus // status of attempt 1 afterwards
-		submits   int        // Submit calls by the worker under test
+		submits   int               // Submit calls by the worker under test
 		finds     int
 		event     string // expected worker event, if any
 		rerouted  bool

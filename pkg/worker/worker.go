@@ -515,7 +515,6 @@ func totalCost(as []job.Attempt) money.Micros {
 	return sum
 }
 
-
 // getJob reads a job, retrying transient store errors.
 func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {
 	var j *job.Job
