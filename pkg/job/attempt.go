@@ -68,3 +68,19 @@ func (a *Attempt) transition(to AttemptStatus, now time.Time) error {
 	}
 	return nil
 }
+
+// Dispatch adds a as the job's next attempt (numbered, status dispatched)
+// and moves the job to dispatched at now, on a's backend and estimate. It
+// returns the attempt as stored in j. A job that is not queued is an
+// errclass.Conflict error.
+func (j *Job) Dispatch(a Attempt, now time.Time) (*Attempt, error) {
+	if err := j.Transition(StatusDispatched, now); err != nil {
+		return nil, err
+	}
+	a.Number = len(j.Attempts) + 1
+	a.Status = AttemptDispatched
+	j.Attempts = append(j.Attempts, a)
+	j.Backend = a.Backend
+	j.EstimatedCost = a.EstimatedCost
+	return j.CurrentAttempt(), nil
+}

@@ -9,13 +9,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/routing"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -97,6 +97,7 @@ type Router struct {
 	log      *slog.Logger
 	health   healthCache
 	consumer *consumer.Consumer
+	jobs     *jobwrite.Writer
 }
 
 // New returns a Router for cfg (defaults applied, then validated).
@@ -106,6 +107,7 @@ func New(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
+	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log})
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.SubscriptionRouter, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
 		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions,
@@ -203,40 +205,19 @@ func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.
 	default:
 		id = job.NewID() // a queue without message ids cannot deduplicate
 	}
-	now := r.cfg.Now()
-	fresh := job.New(id, project, req, now)
+	fresh := job.New(id, project, req, r.cfg.Now())
 	fresh.TraceID = telemetry.TraceID(ctx)
 	fresh.IdempotencyKey = key
 
-	var stored *job.Job
-	err = r.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-		stored = nil
-		existing, err := tx.GetJob(id)
-		switch {
-		case err == nil:
-			stored = existing
-			return nil
-		case !errors.Is(err, errclass.NotFound):
-			return err
-		}
-		c := fresh.Clone()
-		store.NormalizeTimes(c)
-		if err := tx.CreateJob(c); err != nil {
-			return err
-		}
-		if err := tx.AddEvent(id, r.event(ctx, now, "created", "", 0, "job request received on "+queue.TopicJobs)); err != nil {
-			return err
-		}
-		stored = c
-		return nil
-	})
+	stored, _, err := r.jobs.Create(ctx, fresh, store.Event{Type: "created", Message: "job request received on " + queue.TopicJobs})
 	if err != nil {
 		return nil, consumer.StoreError("create job "+id, err)
 	}
 	return stored, consumer.Outcome{}
 }
 
-// route dispatches a queued job, or fails it; see the package doc.
+// route dispatches a queued job, or fails it; see the package doc. It
+// reads health, then plans and writes the job in one jobwrite transaction.
 func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	health, err := r.health.get(ctx, r.cfg.Store)
 	if err != nil {
@@ -247,144 +228,44 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 		stats = r.cfg.Stats(ctx)
 	}
 	now := r.cfg.Now()
-
-	var (
-		out        *job.Job
-		tookProbe  bool
-		dispatched *job.Attempt
-		crossings  []budget.Crossing
-	)
-	err = r.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-		out, tookProbe, dispatched, crossings = nil, false, nil, nil
-		j, err := tx.GetJob(id)
-		if err != nil {
-			return err
-		}
+	var tookProbe bool
+	res, err := r.jobs.Update(ctx, id, func(tx *jobwrite.Tx, j *job.Job) error {
+		tookProbe = false
 		if j.Status != job.StatusQueued {
-			return nil // another delivery routed it meanwhile
+			return jobwrite.ErrNoChange // another delivery routed it meanwhile
 		}
-		// The budget side (invariant 4): what the job holds from a previous
-		// attempt, released when it fails here or moved to the new estimate.
-		bk, err := budget.Prepare(tx, j)
-		if err != nil {
-			return err
-		}
-		var events []store.Event
-		var probe *store.BackendState
 		if n := len(j.Attempts); n >= r.cfg.MaxAttempts {
-			msg := fmt.Sprintf("all %d attempts failed: %s", n, dispatch.AttemptsSummary(j.Attempts))
-			if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
-				return err
-			}
-			events = append(events, r.event(ctx, now, "failed", "", 0, job.CodeBackendFailed+": "+msg))
-		} else {
-			d := routing.Decide(routing.Input{
-				Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
-				Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
-			})
-			var chosen *routing.Candidate
-			for len(d.Candidates) > 0 && chosen == nil {
-				c := d.Candidates[0]
-				if !c.Probe {
-					chosen = &c
-					break
-				}
-				b, err := tx.GetBackend(c.Backend)
-				if err != nil {
-					return err
-				}
-				nb, dec := b.Breaker.Acquire(now, r.cfg.Circuit)
-				switch dec {
-				case circuit.Probe:
-					b.Breaker = nb
-					probe = &b
-					chosen = &c
-				case circuit.Allow: // closed meanwhile
-					chosen = &c
-				default:
-					d.Reject(c.Backend, routing.ReasonProbeInFlight+" (taken by another job)")
-				}
-			}
-			var refused error // the budget's refusal of the chosen candidate
-			if chosen != nil {
-				err := bk.Reserve(tx, j, chosen.Estimate, now)
-				switch {
-				case errors.Is(err, errclass.Budget):
-					refused = err
-				case err != nil:
-					return err
-				}
-			}
-			switch {
-			case refused != nil:
-				if err := j.Fail(job.CodeBudgetExceeded, refused.Error(), now); err != nil {
-					return err
-				}
-				events = append(events, r.event(ctx, now, "failed", chosen.Backend, 0, job.CodeBudgetExceeded+": "+refused.Error()))
-				probe = nil // the probe taken for the candidate is not written: the circuit stays as it was
-			case chosen == nil:
-				msg := d.Explain()
-				if len(j.Attempts) > 0 {
-					msg += "; after " + dispatch.AttemptsSummary(j.Attempts)
-				}
-				if err := j.Fail(job.CodeNoBackend, msg, now); err != nil {
-					return err
-				}
-				events = append(events, r.event(ctx, now, "failed", "", 0, job.CodeNoBackend+": "+msg))
-			default:
-				a := job.Attempt{
-					Number: len(j.Attempts) + 1, Backend: chosen.Backend, Model: chosen.Model,
-					Status: job.AttemptDispatched, EstimatedCost: chosen.Estimate, Reserved: chosen.Estimate,
-					StartedAt: now, DurationSeconds: chosen.Seconds,
-				}
-				if chosen.Retry {
-					if at := retryAt(j, chosen.Backend); at != nil && at.After(now) {
-						a.NotBefore = at
-					}
-				}
-				j.Attempts = append(j.Attempts, a)
-				j.Backend = chosen.Backend
-				j.EstimatedCost = chosen.Estimate
-				if err := j.Transition(job.StatusDispatched, now); err != nil {
-					return err
-				}
-				msg := fmt.Sprintf("dispatched to %s (%s, %d s) for %s", a.Backend, a.Model, a.DurationSeconds, a.EstimatedCost)
-				if probe != nil {
-					msg += "; half-open circuit probe"
-				}
-				if chosen.Retry {
-					msg += "; retry of a backend that refused an earlier attempt (no other backend left)"
-					if a.NotBefore != nil {
-						msg += ", not before " + a.NotBefore.Format(time.RFC3339Nano)
-					}
-				}
-				events = append(events, r.event(ctx, now, "dispatched", a.Backend, a.Number, msg))
-				dispatched = &j.Attempts[len(j.Attempts)-1]
-			}
+			return fail(tx, j, "", job.CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", n, dispatch.AttemptsSummary(j.Attempts)), now)
 		}
-		// Reads are over: from here on, only writes.
-		if crossings, err = bk.Apply(tx, j, now); err != nil {
+		d := routing.Decide(routing.Input{
+			Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
+			Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
+		})
+		c, probe, err := r.choose(tx, &d, now)
+		switch {
+		case err != nil:
 			return err
+		case c == nil:
+			msg := d.Explain()
+			if len(j.Attempts) > 0 {
+				msg += "; after " + dispatch.AttemptsSummary(j.Attempts)
+			}
+			return fail(tx, j, "", job.CodeNoBackend, msg, now)
 		}
-		store.NormalizeTimes(j)
-		if err := tx.PutJob(j); err != nil {
+		err = tx.Reserve(j, c.Estimate, now)
+		switch {
+		case errors.Is(err, errclass.Budget):
+			// The probe taken for the candidate is not written: the
+			// circuit stays as it was.
+			return fail(tx, j, c.Backend, job.CodeBudgetExceeded, err.Error(), now)
+		case err != nil:
 			return err
 		}
 		if probe != nil {
-			probe.UpdatedAt = store.NormalizeTime(now)
-			probe.Breaker.OpenedAt = store.NormalizeTime(probe.Breaker.OpenedAt)
-			probe.Breaker.ProbeStartedAt = store.NormalizeTime(probe.Breaker.ProbeStartedAt)
-			if err := tx.PutBackend(*probe); err != nil {
-				return err
-			}
+			tx.PutBackend(*probe)
+			tookProbe = true
 		}
-		for _, e := range events {
-			if err := tx.AddEvent(j.ID, e); err != nil {
-				return err
-			}
-		}
-		out, tookProbe = j, probe != nil
-		return nil
+		return dispatchTo(tx, j, c, probe != nil, now)
 	})
 	if err != nil {
 		return consumer.StoreError("route job "+id, err)
@@ -392,20 +273,83 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	if tookProbe {
 		r.health.invalidate()
 	}
-	if err := budget.PublishThresholds(ctx, r.cfg.Queue, crossings); err != nil {
-		// At most once by design (see budget.PublishThresholds): log only.
-		r.log.ErrorContext(ctx, "publish budget threshold events", "job_id", id, "error", err)
-	}
+	j := res.Job
 	switch {
-	case out == nil:
+	case !res.Written:
 		return consumer.Ack()
-	case dispatched != nil:
-		return r.publishDispatch(ctx, out, dispatched, false)
+	case j.Status == job.StatusDispatched:
+		return r.publishDispatch(ctx, j, j.CurrentAttempt(), false)
 	default:
-		r.log.InfoContext(ctx, "job failed", "job_id", out.ID, "project_id", out.ProjectID,
-			"code", out.Error.Code, "error", out.Error.Message)
-		return r.publishLifecycle(ctx, out)
+		r.log.InfoContext(ctx, "job failed", "job_id", j.ID, "project_id", j.ProjectID,
+			"code", j.Error.Code, "error", j.Error.Message)
+		return r.publishLifecycle(ctx, j)
 	}
+}
+
+// choose takes the first candidate of d that may run now: a half-open
+// backend's candidate only when its probe is free (the probe taken is
+// returned, to write), else it is rejected and the next one tried. It
+// returns nil when no candidate is left.
+func (r *Router) choose(tx *jobwrite.Tx, d *routing.Decision, now time.Time) (*routing.Candidate, *store.BackendState, error) {
+	for len(d.Candidates) > 0 {
+		c := d.Candidates[0]
+		if !c.Probe {
+			return &c, nil, nil
+		}
+		b, err := tx.Backend(c.Backend)
+		if err != nil {
+			return nil, nil, err
+		}
+		nb, dec := b.Breaker.Acquire(now, r.cfg.Circuit)
+		switch dec {
+		case circuit.Probe:
+			b.Breaker = nb
+			return &c, &b, nil
+		case circuit.Allow: // closed meanwhile
+			return &c, nil, nil
+		}
+		d.Reject(c.Backend, routing.ReasonProbeInFlight+" (taken by another job)")
+	}
+	return nil, nil, nil
+}
+
+// fail fails queued job j with code and msg, and records why.
+func fail(tx *jobwrite.Tx, j *job.Job, backend, code, msg string, now time.Time) error {
+	if err := j.Fail(code, msg, now); err != nil {
+		return err
+	}
+	tx.AddEvent(store.Event{Type: "failed", Backend: backend, Message: code + ": " + msg})
+	return nil
+}
+
+// dispatchTo adds j's next attempt on candidate c, whose estimate is
+// reserved, and records it.
+func dispatchTo(tx *jobwrite.Tx, j *job.Job, c *routing.Candidate, probe bool, now time.Time) error {
+	a := job.Attempt{
+		Backend: c.Backend, Model: c.Model, EstimatedCost: c.Estimate, Reserved: c.Estimate,
+		StartedAt: now, DurationSeconds: c.Seconds,
+	}
+	if c.Retry {
+		if at := retryAt(j, c.Backend); at != nil && at.After(now) {
+			a.NotBefore = at
+		}
+	}
+	na, err := j.Dispatch(a, now)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("dispatched to %s (%s, %d s) for %s", na.Backend, na.Model, na.DurationSeconds, na.EstimatedCost)
+	if probe {
+		msg += "; half-open circuit probe"
+	}
+	if c.Retry {
+		msg += "; retry of a backend that refused an earlier attempt (no other backend left)"
+		if na.NotBefore != nil {
+			msg += ", not before " + na.NotBefore.Format(time.RFC3339Nano)
+		}
+	}
+	tx.Event("dispatched", na, msg)
+	return nil
 }
 
 func (r *Router) publishDispatch(ctx context.Context, j *job.Job, a *job.Attempt, again bool) consumer.Outcome {
@@ -426,13 +370,6 @@ func (r *Router) publishLifecycle(ctx context.Context, j *job.Job) consumer.Outc
 		return consumer.Nack(err)
 	}
 	return consumer.Ack()
-}
-
-func (r *Router) event(ctx context.Context, at time.Time, typ, backend string, attempt int, msg string) store.Event {
-	return store.Event{
-		At: store.NormalizeTime(at), Stage: Stage, Type: typ, Backend: backend, Attempt: attempt, Message: msg,
-		TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
-	}
 }
 
 // healthCache keeps the result of store.ListBackends for a short while. It
