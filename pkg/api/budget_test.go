@@ -14,6 +14,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 )
 
 func usd(s string) money.Micros { return money.MustParse(s) }
@@ -149,7 +150,7 @@ func TestCancelOfRunningJobLeavesTheReservationToTheWorker(t *testing.T) {
 	e := setup(t)
 	j := e.submit(keyA)
 	e.dispatch(j.ID, usd("0.75"))
-	_, err := store.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
 		j.CurrentAttempt().Status = job.AttemptRunning
 		return j.Transition(job.StatusRunning, time.Date(2026, 11, 25, 12, 31, 0, 0, time.UTC))
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 )
 
 // stages move a submitted job to the state a router and a worker leave it
@@ -72,7 +73,7 @@ func TestCancelAtEveryStage(t *testing.T) {
 			e := setup(t)
 			ctx := context.Background()
 			j := e.submit(keyA)
-			moved, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error { return st.move(j, e.clock.Now()) })
+			moved, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error { return st.move(j, e.clock.Now()) })
 			require.NoError(t, err)
 			require.Equal(t, st.status, moved.Status)
 			eventsBefore := len(e.events(j.ID))
@@ -134,7 +135,7 @@ func TestCancelTerminalJobs(t *testing.T) {
 		func(j *job.Job, now time.Time) error { return j.Transition(job.StatusCanceled, now) },
 	} {
 		j := e.submit(keyA)
-		before, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error { return end(j, e.clock.Now()) })
+		before, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error { return end(j, e.clock.Now()) })
 		require.NoError(t, err)
 		d := requireError(t, e.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", keyA, ""), http.StatusConflict, "conflict", "")
 		require.Contains(t, d.Message, string(before.Status))

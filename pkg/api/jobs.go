@@ -14,10 +14,10 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/telemetry"
@@ -38,25 +38,10 @@ const (
 	headerIdempotentReply = "Idempotent-Replayed"
 )
 
-// txAttempts bounds the runs of a transaction that lost a race
-// (errclass.Conflict from the store, not from the handler's own checks).
-const txAttempts = 3
-
-// runTx runs fn in a store transaction, again when the store reports a
-// conflict that fn did not return itself.
+// runTx runs fn in a store transaction, again after a conflict or a
+// transient error (the job-write path's policy).
 func (s *Server) runTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	var err error
-	for range txAttempts {
-		var fnErr error
-		err = s.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-			fnErr = fn(tx)
-			return fnErr
-		})
-		if err == nil || fnErr != nil || !errors.Is(err, errclass.Conflict) {
-			return err
-		}
-	}
-	return err
+	return s.jobs.RunTx(ctx, fn)
 }
 
 // idempotencyKey returns the request's Idempotency-Key header, if sent.
@@ -148,42 +133,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 // storeNewJob creates j with its "accepted" event unless a job with its id
 // exists; it returns the stored job and whether this call created it.
 func (s *Server) storeNewJob(ctx context.Context, j *job.Job) (*job.Job, bool, error) {
-	var stored *job.Job
-	var created bool
-	err := s.runTx(ctx, func(tx store.Tx) error {
-		stored, created = nil, false
-		existing, err := tx.GetJob(j.ID)
-		switch {
-		case err == nil:
-			stored = existing
-			return nil
-		case !errors.Is(err, errclass.NotFound):
-			return err
-		}
-		c := j.Clone()
-		store.NormalizeTimes(c)
-		if err := tx.CreateJob(c); err != nil {
-			return err
-		}
-		msg := "accepted by the API"
-		if c.IdempotencyKey != "" {
-			msg += " with an idempotency key"
-		}
-		if err := tx.AddEvent(c.ID, store.Event{
-			At: c.CreatedAt, Stage: StageIngest, Type: EventTypeAccepted, Message: msg,
-			TraceID: c.TraceID, SpanID: telemetry.SpanID(ctx),
-		}); err != nil {
-			return err
-		}
-		stored, created = c, true
-		return nil
-	})
-	if errors.Is(err, errclass.Conflict) {
-		// Another request with the same key created it between our read
-		// and our commit: answer with that job.
-		stored, err = s.cfg.Store.GetJob(ctx, j.ID)
-		created = false
+	msg := "accepted by the API"
+	if j.IdempotencyKey != "" {
+		msg += " with an idempotency key"
 	}
+	stored, created, err := s.jobs.Create(ctx, j, store.Event{At: j.CreatedAt, Type: EventTypeAccepted, Message: msg, TraceID: j.TraceID, SpanID: telemetry.SpanID(ctx)})
 	if err != nil {
 		return nil, false, unexpected(err, "store job "+j.ID)
 	}
@@ -278,15 +232,16 @@ func (s *Server) notQueued(ctx context.Context, j *job.Job, hasKey bool) error {
 		}}
 	}
 	const why = "could not be queued (the queue was unavailable); the request was answered 503 and the job never ran"
-	_, err := s.transitionJob(ctx, j.ProjectID, j.ID, func(_ store.Tx, cur *job.Job) (string, error) {
+	_, err := s.transitionJob(ctx, j.ProjectID, j.ID, func(tx *jobwrite.Tx, cur *job.Job) error {
 		if cur.Status != job.StatusQueued {
-			return "", nil // the router got it after all; leave it
+			return jobwrite.ErrNoChange // the router got it after all; leave it
 		}
-		if err := cur.Transition(job.StatusCanceled, s.cfg.Now()); err != nil {
-			return "", err
+		if err := cur.Transition(job.StatusCanceled, tx.Now()); err != nil {
+			return err
 		}
 		cur.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: why}
-		return EventTypeNotQueued, nil
+		tx.Event(EventTypeNotQueued, nil, why)
+		return nil
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "cancel unqueued job", slog.String("job_id", j.ID),
@@ -299,47 +254,22 @@ func (s *Server) notQueued(ctx context.Context, j *job.Job, hasKey bool) error {
 	}}
 }
 
-// transitionJob changes a job of project in one transaction and appends an
-// event when change returns a non-empty event type. change gets the job as
-// read and the transaction, which it may read before it writes (the writes
-// of transitionJob come after it). A job that is absent or another
+// transitionJob changes a job of project through the job-write path
+// (package jobwrite: one transaction, the budget settled when the change
+// ends the job). change adds its timeline events to tx, or returns
+// jobwrite.ErrNoChange to write nothing. A job that is absent or another
 // project's is errclass.NotFound.
-func (s *Server) transitionJob(ctx context.Context, project, id string, change func(tx store.Tx, j *job.Job) (string, error)) (*job.Job, error) {
-	var out *job.Job
-	err := s.runTx(ctx, func(tx store.Tx) error {
-		out = nil
-		j, err := tx.GetJob(id)
-		if err != nil {
-			if errors.Is(err, errclass.NotFound) {
-				return errJobNotFound(id)
-			}
-			return err
-		}
+func (s *Server) transitionJob(ctx context.Context, project, id string, change func(tx *jobwrite.Tx, j *job.Job) error) (*job.Job, error) {
+	res, err := s.jobs.Update(ctx, id, func(tx *jobwrite.Tx, j *job.Job) error {
 		if j.ProjectID != project {
 			return errJobNotFound(id)
 		}
-		typ, err := change(tx, j)
-		if err != nil {
-			return err
-		}
-		out = j
-		if typ == "" {
-			return nil
-		}
-		store.NormalizeTimes(j)
-		if err := tx.PutJob(j); err != nil {
-			return err
-		}
-		msg := ""
-		if j.Error != nil {
-			msg = j.Error.Message
-		}
-		return tx.AddEvent(j.ID, store.Event{
-			At: j.UpdatedAt, Stage: StageIngest, Type: typ, Message: msg,
-			TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
-		})
+		return change(tx, j)
 	})
-	return out, err
+	if errors.Is(err, errclass.NotFound) {
+		return nil, errJobNotFound(id)
+	}
+	return res.Job, err
 }
 
 // errJobNotFound is the answer for a job that is absent, not a job id, or
@@ -422,37 +352,24 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 	if !job.ValidID(id) {
 		return errJobNotFound(id)
 	}
-	var crossings []budget.Crossing
-	j, err := s.transitionJob(ctx, project, id, func(tx store.Tx, j *job.Job) (string, error) {
-		crossings = nil
+	j, err := s.transitionJob(ctx, project, id, func(tx *jobwrite.Tx, j *job.Job) error {
 		if j.Status.Terminal() {
-			return "", errclass.New(errclass.Conflict, "job %s is already %s; only queued, dispatched or running jobs can be canceled", j.ID, j.Status)
+			return errclass.New(errclass.Conflict, "job %s is already %s; only queued, dispatched or running jobs can be canceled", j.ID, j.Status)
 		}
-		now := s.cfg.Now()
-		// The budget (invariant 4): a queued or dispatched job gives back
-		// what it holds now. A running one keeps its reservation until the
-		// worker that cancels it at the provider settles what was billed.
-		var bk *budget.JobTx
-		if j.Status != job.StatusRunning {
-			var err error
-			if bk, err = budget.Prepare(tx, j); err != nil {
-				return "", err
-			}
-			if a := j.CurrentAttempt(); a != nil && a.Status == job.AttemptDispatched {
-				a.Status, a.EndedAt = job.AttemptCanceled, &now // never reached a provider
-			}
+		now := tx.Now()
+		// A dispatched attempt never reached a provider: it ends with the
+		// job, which gives back what it holds. A running one keeps its
+		// reservation until the worker that cancels it at the provider
+		// settles what was billed (budget.NeedsSettlement).
+		if a := j.CurrentAttempt(); a != nil && a.Status == job.AttemptDispatched {
+			a.Status, a.EndedAt = job.AttemptCanceled, &now
 		}
 		if err := j.Transition(job.StatusCanceled, now); err != nil {
-			return "", err
+			return err
 		}
 		j.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "canceled through the API"}
-		if bk != nil {
-			var err error
-			if crossings, err = bk.Apply(tx, j, now); err != nil {
-				return "", err
-			}
-		}
-		return EventTypeCanceled, nil
+		tx.Event(EventTypeCanceled, nil, j.Error.Message)
+		return nil
 	})
 	if err != nil {
 		if c := errclass.Of(err); c != errclass.NotFound && c != errclass.Conflict {
@@ -463,9 +380,6 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 	trace.SpanFromContext(ctx).SetAttributes(telemetry.AttrJobID.String(j.ID))
 	log := s.log.With(slog.String("job_id", j.ID), slog.String("project_id", project))
 	log.InfoContext(ctx, "job canceled")
-	if err := budget.PublishThresholds(ctx, s.cfg.Queue, crossings); err != nil {
-		log.WarnContext(ctx, "publish budget threshold events", slog.String("error", err.Error()))
-	}
 	if err := s.publishLifecycle(ctx, j); err != nil {
 		// Best effort: the job's state is already right in the store.
 		log.WarnContext(ctx, "publish lifecycle event", slog.String("error", err.Error()))

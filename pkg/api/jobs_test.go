@@ -15,7 +15,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
-	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 )
 
 var traceIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -182,7 +182,7 @@ func TestIdempotency(t *testing.T) {
 	}
 
 	// Once the router took the job, a retry does not publish it again.
-	_, err := store.UpdateJob(context.Background(), e.st, first.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(context.Background(), e.st, first.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusDispatched, e.clock.Now())
 	})
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -102,6 +103,7 @@ func (c Config) Validate() error {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	jobs    *jobwrite.Writer // every job and key write
 	mux     *http.ServeMux
 	handler http.Handler
 }
@@ -113,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now, Logger: cfg.Logger})
 	s.routes()
 	s.handler = s.observe(s.recoverPanics(http.HandlerFunc(s.dispatch)))
 	return s, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 )
 
 var nov = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -40,7 +41,7 @@ func (b *books) newJob(user string) *job.Job {
 	req := job.Request{Prompt: "a fox", DurationSeconds: 5, UserID: user}
 	req.ApplyDefaults()
 	j := job.New("", b.project, req, nov)
-	_, created, err := store.CreateJob(context.Background(), b.st, j)
+	_, created, err := storetest.CreateJob(context.Background(), b.st, j)
 	require.NoError(b.t, err)
 	require.True(b.t, created)
 	return j
@@ -307,7 +308,7 @@ func TestRouterSettlesAnAttemptLeftUnsettled(t *testing.T) {
 	b := setup(t, lim("1"), nil)
 	j := b.newJob("")
 	b.route(j.ID, "0.5", nov)
-	_, err := store.UpdateJob(context.Background(), b.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(context.Background(), b.st, j.ID, func(j *job.Job) error {
 		a := j.CurrentAttempt()
 		a.Status, a.Cost = job.AttemptFailed, usd("0.05")
 		j.Cost = a.Cost
@@ -421,12 +422,12 @@ func TestCancel(t *testing.T) {
 	// until the worker cancels it there and settles what was billed.
 	running := b.newJob("")
 	b.route(running.ID, "2", nov)
-	_, err := store.UpdateJob(context.Background(), b.st, running.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(context.Background(), b.st, running.ID, func(j *job.Job) error {
 		j.CurrentAttempt().Status = job.AttemptRunning
 		return j.Transition(job.StatusRunning, nov)
 	})
 	require.NoError(t, err)
-	_, err = store.UpdateJob(context.Background(), b.st, running.ID, func(j *job.Job) error {
+	_, err = storetest.UpdateJob(context.Background(), b.st, running.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusCanceled, nov) // the API, without the budget
 	})
 	require.NoError(t, err)

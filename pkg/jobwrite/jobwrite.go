@@ -198,3 +198,19 @@ func (w *Writer) publishThresholds(ctx context.Context, id string, crossings []b
 		w.cfg.Logger.WarnContext(ctx, "publish budget threshold events failed", "job_id", id, "error", err)
 	}
 }
+
+// RunTx runs fn in one store transaction with the Writer's retry policy
+// (conflicts and transient errors; fn's own errors are returned as they
+// are), for writes beside jobs (API keys, budgets) that want the same
+// rule.
+func (w *Writer) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
+		return w.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+			if err := fn(tx); err != nil {
+				return &fnError{err}
+			}
+			return nil
+		})
+	})
+	return unwrapFn(err)
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
@@ -134,7 +135,7 @@ func (e *env) ingest(t *testing.T, req job.Request, edit ...func(*job.Job)) (*jo
 	for _, ed := range edit {
 		ed(j)
 	}
-	j, created, err := store.CreateJob(context.Background(), e.st, j)
+	j, created, err := storetest.CreateJob(context.Background(), e.st, j)
 	require.NoError(t, err)
 	require.True(t, created)
 	return j, queue.Message{ID: "ingest-" + j.ID, Attributes: dispatch.JobAttributes(j.ID, j.ProjectID, 0), DeliveryAttempt: 1}
@@ -248,7 +249,7 @@ func TestRedeliveryRules(t *testing.T) {
 	require.Len(t, e.dispatches("alpha"), 3)
 
 	// Running: the worker owns it.
-	_, err := store.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusRunning, time.Now())
 	})
 	require.NoError(t, err)
@@ -259,7 +260,7 @@ func TestRedeliveryRules(t *testing.T) {
 	// Terminal: any delivery (a first one may be a duplicate, the last copy
 	// of the message whose handler died before publishing) publishes the
 	// lifecycle event again, and changes nothing else.
-	_, err = store.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
+	_, err = storetest.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusSucceeded, time.Now())
 	})
 	require.NoError(t, err)

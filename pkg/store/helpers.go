@@ -4,72 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
-
-// CreateJob creates j unless a job with its id exists. It returns the stored
-// job and whether this call created it; an existing job is returned as is
-// (idempotent create: the same idempotency key gives the same job).
-func CreateJob(ctx context.Context, s Store, j *job.Job) (*job.Job, bool, error) {
-	var stored *job.Job
-	var created bool
-	err := s.RunTx(ctx, func(tx Tx) error {
-		stored, created = nil, false
-		existing, err := tx.GetJob(j.ID)
-		switch {
-		case err == nil:
-			stored = existing
-			return nil
-		case !errors.Is(err, errclass.NotFound):
-			return err
-		}
-		c := j.Clone()
-		NormalizeTimes(c)
-		if err := tx.CreateJob(c); err != nil {
-			return err
-		}
-		stored, created = c, true
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("create job %s: %w", j.ID, err)
-	}
-	return stored, created, nil
-}
-
-// UpdateJob reads job id, applies fn to a copy and writes the result, all in
-// one transaction. When fn returns an error nothing is written and the error
-// is returned (fn's errors are not wrapped, so errors.Is on them works).
-// fn may run more than once.
-func UpdateJob(ctx context.Context, s Store, id string, fn func(j *job.Job) error) (*job.Job, error) {
-	var out *job.Job
-	err := s.RunTx(ctx, func(tx Tx) error {
-		j, err := tx.GetJob(id)
-		if err != nil {
-			return err
-		}
-		if err := fn(j); err != nil {
-			return err
-		}
-		NormalizeTimes(j)
-		if err := tx.PutJob(j); err != nil {
-			return err
-		}
-		out = j
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
 
 // UpdateBackend reads backend name's state, applies fn and writes it, in one
 // transaction. It returns the written state.

@@ -19,7 +19,9 @@
 // all reads of a transaction come before its writes: a Tx returns an error
 // for a read after a write. Writes become visible at commit, all or none.
 //
-// The helpers CreateJob, UpdateJob and UpdateBackend cover the common cases.
+// Jobs are written through package jobwrite (budget settlement, one retry
+// policy); UpdateBackend covers backend state. storetest.CreateJob and
+// storetest.UpdateJob are raw writes for tests.
 //
 // # Values
 //

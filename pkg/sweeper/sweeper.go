@@ -11,10 +11,10 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -34,9 +34,6 @@ const (
 	EventTypeRedriven = "redriven"
 	EventTypeFailed   = "failed"
 )
-
-// txAttempts bounds the runs of a transaction that lost a race.
-const txAttempts = 3
 
 // Config configures a Sweeper. Store and Queue are required.
 type Config struct {
@@ -96,8 +93,9 @@ func (c Config) Validate() error {
 // doc. It is safe for concurrent use, and any number of Sweepers may run
 // against the same store and queue.
 type Sweeper struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	jobs *jobwrite.Writer
 }
 
 // New returns a Sweeper for cfg (defaults applied, then validated).
@@ -106,7 +104,9 @@ func New(cfg Config) (*Sweeper, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Sweeper{cfg: cfg, log: cfg.Logger.With("component", "sweeper")}, nil
+	log := cfg.Logger.With("component", "sweeper")
+	jobs := jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: log})
+	return &Sweeper{cfg: cfg, log: log, jobs: jobs}, nil
 }
 
 // Result counts what one sweep did.
@@ -209,35 +209,18 @@ func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
 	ctx, span := s.startSpan(ctx, j)
 	defer span.End()
 
-	var (
-		out       *job.Job
-		act       Action
-		crossings []budget.Crossing
-	)
-	now := s.cfg.Now()
-	for try := range txAttempts {
-		var fnErr error
-		err = s.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-			out, crossings = nil, nil
-			cur, err := tx.GetJob(id)
-			if err != nil {
-				fnErr = err
-				return err
-			}
-			act = Decide(cur, now, s.cfg.Policy)
-			switch act.Kind {
-			case Redrive:
-				out, fnErr = cur, s.recordRedrive(ctx, tx, cur, act, now)
-			case Fail:
-				crossings, fnErr = s.recordFailure(ctx, tx, cur, act, now)
-				out = cur
-			}
-			return fnErr
-		})
-		if err == nil || fnErr != nil || !errors.Is(err, errclass.Conflict) || try == txAttempts-1 {
-			break
+	var act Action
+	res, err := s.jobs.Update(ctx, id, func(tx *jobwrite.Tx, cur *job.Job) error {
+		act = Decide(cur, tx.Now(), s.cfg.Policy)
+		switch act.Kind {
+		case Redrive:
+			s.recordRedrive(tx, cur, act)
+			return nil
+		case Fail:
+			return s.recordFailure(tx, cur, act)
 		}
-	}
+		return jobwrite.ErrNoChange
+	})
 	if errors.Is(err, errclass.NotFound) {
 		return Leave, nil
 	}
@@ -246,6 +229,7 @@ func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
 		span.SetStatus(codes.Error, "sweep transaction failed")
 		return Leave, fmt.Errorf("sweeper: %s job %s: %w", act.Kind, id, err)
 	}
+	out := res.Job
 	log := s.log.With("job_id", id, "project_id", j.ProjectID)
 	switch act.Kind {
 	case Redrive:
@@ -262,9 +246,6 @@ func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
 			"redrives", out.Redrives, "published", what)
 	case Fail:
 		log.WarnContext(ctx, "stuck job failed with timeout", "reason", act.Reason)
-		if err := budget.PublishThresholds(ctx, s.cfg.Queue, crossings); err != nil {
-			log.ErrorContext(ctx, "publish budget threshold events", "error", err)
-		}
 		err := retry.Do(ctx, retry.Policy{}, func(ctx context.Context) error {
 			_, err := dispatch.PublishLifecycle(ctx, s.cfg.Queue, dispatch.LifecycleOf(out))
 			return err
@@ -278,29 +259,22 @@ func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
 	return act.Kind, nil
 }
 
-// recordRedrive writes a re-drive of cur: one more re-drive in a row,
-// RedrivenAt and updated_at set to now (equal, so RedrivesInARow sees no
-// progress since), and a timeline event.
-func (s *Sweeper) recordRedrive(ctx context.Context, tx store.Tx, cur *job.Job, act Action, now time.Time) error {
-	at := store.NormalizeTime(now)
+// recordRedrive records a re-drive of cur: one more re-drive in a row,
+// RedrivenAt and updated_at set to the transaction's time (equal, so
+// RedrivesInARow sees no progress since), and a timeline event.
+func (s *Sweeper) recordRedrive(tx *jobwrite.Tx, cur *job.Job, act Action) {
+	at := store.NormalizeTime(tx.Now())
 	cur.Redrives = act.Redrives + 1
 	cur.RedrivenAt = &at
 	cur.UpdatedAt = at
-	store.NormalizeTimes(cur)
-	if err := tx.PutJob(cur); err != nil {
-		return err
-	}
 	msg := fmt.Sprintf("stuck: %s; re-drive %d of %d: %s", act.Reason, cur.Redrives, s.cfg.MaxRedrives, redriveTarget(cur))
-	return tx.AddEvent(cur.ID, s.event(ctx, at, EventTypeRedriven, cur.CurrentAttempt(), msg))
+	tx.Event(EventTypeRedriven, cur.CurrentAttempt(), msg)
 }
 
 // recordFailure fails cur with code timeout: its current attempt, when
-// unfinished, fails too, and what the job holds of its budget is released.
-func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, act Action, now time.Time) ([]budget.Crossing, error) {
-	bk, err := budget.Prepare(tx, cur)
-	if err != nil {
-		return nil, err
-	}
+// unfinished, fails too (the job-write path then settles the budget).
+func (s *Sweeper) recordFailure(tx *jobwrite.Tx, cur *job.Job, act Action) error {
+	now := tx.Now()
 	msg := "stuck: " + act.Reason
 	if a := cur.CurrentAttempt(); a != nil && !a.Status.Finished() {
 		end := now
@@ -309,17 +283,10 @@ func (s *Sweeper) recordFailure(ctx context.Context, tx store.Tx, cur *job.Job, 
 		a.EndedAt = &end
 	}
 	if err := cur.Fail(job.CodeTimeout, msg, now); err != nil {
-		return nil, err
+		return err
 	}
-	crossings, err := bk.Apply(tx, cur, now)
-	if err != nil {
-		return nil, err
-	}
-	store.NormalizeTimes(cur)
-	if err := tx.PutJob(cur); err != nil {
-		return nil, err
-	}
-	return crossings, tx.AddEvent(cur.ID, s.event(ctx, cur.UpdatedAt, EventTypeFailed, cur.CurrentAttempt(), job.CodeTimeout+": "+msg))
+	tx.Event(EventTypeFailed, cur.CurrentAttempt(), job.CodeTimeout+": "+msg)
+	return nil
 }
 
 // redriveTarget says what a re-drive of j publishes.
@@ -346,17 +313,6 @@ func (s *Sweeper) publishRedrive(ctx context.Context, j *job.Job) (string, error
 		Model: a.Model, Seconds: a.DurationSeconds, Estimate: a.EstimatedCost,
 	})
 	return redriveTarget(j), err
-}
-
-func (s *Sweeper) event(ctx context.Context, at time.Time, typ string, a *job.Attempt, msg string) store.Event {
-	e := store.Event{
-		At: store.NormalizeTime(at), Stage: Stage, Type: typ, Message: msg,
-		TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
-	}
-	if a != nil {
-		e.Backend, e.Attempt = a.Backend, a.Number
-	}
-	return e
 }
 
 // startSpan starts the span of one job's sweep in the job's trace

@@ -19,6 +19,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
@@ -169,7 +170,7 @@ func TestQueuedJobIsRedrivenThenFailed(t *testing.T) {
 	require.Contains(t, last.Message, "re-drive 1 of 3")
 	require.Equal(t, stuck.TraceID, last.TraceID)
 	require.Equal(t, 0, e.get(fresh.ID).Redrives, "within its horizon")
-	_, err := store.UpdateJob(e.ctx, e.st, fresh.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(e.ctx, e.st, fresh.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusCanceled, now) // out of the way of what follows
 	})
 	require.NoError(t, err)
@@ -273,7 +274,7 @@ func TestProgressResetsTheCount(t *testing.T) {
 
 	// A worker takes it: dispatched → running.
 	e.clock.Add(time.Minute)
-	_, err := store.UpdateJob(e.ctx, e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(e.ctx, e.st, j.ID, func(j *job.Job) error {
 		a := j.CurrentAttempt()
 		a.Status, a.SubmittedAt = job.AttemptSubmitting, new(e.clock.Now())
 		return j.Transition(job.StatusRunning, e.clock.Now())

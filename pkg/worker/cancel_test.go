@@ -9,7 +9,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
-	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -17,7 +17,7 @@ import (
 // canceled; its attempt is left for the worker.
 func (e *env) cancel(t *testing.T, id string) {
 	t.Helper()
-	_, err := store.UpdateJob(ctx, e.st, id, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(ctx, e.st, id, func(j *job.Job) error {
 		if err := j.Transition(job.StatusCanceled, e.clock.Now()); err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func TestGenerationGivenUpBySweeperIsCanceledAtTheProvider(t *testing.T) {
 
 	// What the stuck-job sweeper does: fail the job and its attempt with
 	// timeout, leaving the generation to the worker polling it.
-	_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
 		now := e.clock.Now()
 		a := &j.Attempts[0]
 		a.Status, a.EndedAt, a.Error = job.AttemptFailed, &now, &job.ErrorInfo{Code: job.CodeTimeout, Message: "no progress"}

@@ -24,6 +24,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
@@ -204,7 +205,7 @@ func (e *env) ingest(t *testing.T, ctx context.Context, req job.Request) *job.Jo
 	t.Helper()
 	j := job.New("", "dev", req, e.clock.Now())
 	j.TraceID = telemetry.TraceID(ctx)
-	j, _, err := store.CreateJob(ctx, e.st, j)
+	j, _, err := storetest.CreateJob(ctx, e.st, j)
 	require.NoError(t, err)
 	_, err = e.q.Publish(ctx, queue.TopicJobs, queue.Message{
 		Attributes: telemetry.Inject(ctx, dispatch.JobAttributes(j.ID, j.ProjectID, 0)),
@@ -228,7 +229,7 @@ func (e *env) dispatched(t *testing.T, backendName string, req job.Request, edit
 	j.Attempts = append(j.Attempts, job.Attempt{Number: len(j.Attempts) + 1, Backend: backendName, Model: q.Model,
 		Status: job.AttemptDispatched, EstimatedCost: q.Estimate, StartedAt: now, DurationSeconds: q.Seconds})
 	j.Backend, j.EstimatedCost, j.Status = backendName, q.Estimate, job.StatusDispatched
-	j, _, err := store.CreateJob(context.Background(), e.st, j)
+	j, _, err := storetest.CreateJob(context.Background(), e.st, j)
 	require.NoError(t, err)
 	a := j.CurrentAttempt()
 	return j, dispatch.Message{JobID: j.ID, ProjectID: j.ProjectID, Attempt: a.Number, Backend: backendName,

@@ -12,6 +12,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -21,7 +22,7 @@ import (
 func (e *env) intent(t *testing.T, id string, age time.Duration) time.Time {
 	t.Helper()
 	at := store.NormalizeTime(e.clock.Now().Add(-age))
-	_, err := store.UpdateJob(ctx, e.st, id, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(ctx, e.st, id, func(j *job.Job) error {
 		a := &j.Attempts[0]
 		a.Status, a.SubmittedAt, a.Handle = job.AttemptSubmitting, &at, ""
 		j.Status = job.StatusRunning
@@ -252,7 +253,7 @@ func TestAnotherWorkersSubmitIsAwaitedInHand(t *testing.T) {
 		done := make(chan string, 1)
 		go func() { done <- deliver(ctx, t, w, msg, 1) }()
 		require.Eventually(t, func() bool { return e.st.gets.Load() >= 2 }, 5*time.Second, time.Millisecond, "waiting and re-reading")
-		_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+		_, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
 			j.Attempts[0].Status, j.Attempts[0].Handle = job.AttemptRunning, string(h)
 			return nil
 		})

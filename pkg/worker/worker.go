@@ -13,13 +13,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aiprod/aiprod/pkg/backend"
-	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -249,6 +249,7 @@ func (c Config) Validate() error {
 type Worker struct {
 	cfg       Config
 	log       *slog.Logger
+	jobs      *jobwrite.Writer
 	names     []string
 	consumers map[string]*consumer.Consumer // by backend
 }
@@ -260,6 +261,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("service", "worker")}
+	w.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Retry: cfg.Retry, Now: cfg.Now, Logger: w.log})
 	for name := range cfg.Backends {
 		w.names = append(w.names, name)
 	}
@@ -327,7 +329,7 @@ type limitsKey struct{}
 var errRaced = errclass.New(errclass.Conflict, "job state changed meanwhile")
 
 // errUnchanged aborts a guarded transaction that has nothing to do.
-var errUnchanged = errclass.New(errclass.Conflict, "nothing to change")
+var errUnchanged = jobwrite.ErrNoChange
 
 // errMaybeCommitted replaces errUnchanged when the transaction was retried
 // after a transient error: the first try may have committed this very
@@ -525,61 +527,30 @@ func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {
 	return j, err
 }
 
-// updateJob runs fn on job id in one transaction and writes the job and
-// fn's events, retrying transient store errors (Config.Retry). fn's errors
-// (errRaced, errUnchanged) abort without writing and are returned as they
-// are, except that errUnchanged after a retried try becomes
+// updateJob runs fn on job id through the job-write path (package
+// jobwrite: one transaction, budget settled when fn ends the attempt or
+// the job, thresholds published after the commit, transient errors
+// retried with Config.Retry) and writes the job and fn's events. fn's
+// errors (errRaced, errUnchanged) abort without writing and are returned
+// as they are, except that errUnchanged after a retried try becomes
 // errMaybeCommitted.
-//
-// When fn ends the job's latest attempt or the job, the same transaction
-// settles the project's budget (budget.SettleJob: the attempt's cost is
-// charged and its reservation settled or carried; DESIGN invariants 3 and
-// 4); the budget thresholds it crosses are published after the commit.
 func (w *Worker) updateJob(ctx context.Context, id string, fn func(j *job.Job) ([]store.Event, error)) (*job.Job, error) {
-	var (
-		out       *job.Job
-		crossings []budget.Crossing
-	)
-	tries := 0
-	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
-		tries++
-		return w.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
-			out, crossings = nil, nil
-			j, err := tx.GetJob(id)
-			if err != nil {
-				return err
-			}
-			before := j.Clone()
-			events, err := fn(j)
-			if err != nil {
-				return err
-			}
-			store.NormalizeTimes(j)
-			if crossings, err = budget.SettleJob(tx, before, j, w.cfg.Now()); err != nil {
-				return err
-			}
-			if err := tx.PutJob(j); err != nil {
-				return err
-			}
-			for _, e := range events {
-				if err := tx.AddEvent(id, e); err != nil {
-					return err
-				}
-			}
-			out = j
-			return nil
-		})
-	})
-	if tries > 1 && errors.Is(err, errUnchanged) {
-		return nil, errMaybeCommitted
-	}
-	if err == nil && len(crossings) > 0 {
-		// At most once by design (see budget.PublishThresholds): log only.
-		if perr := budget.PublishThresholds(ctx, w.cfg.Queue, crossings); perr != nil {
-			w.log.WarnContext(ctx, "publish budget thresholds failed", "job_id", id, "error", perr)
+	res, err := w.jobs.Update(ctx, id, func(tx *jobwrite.Tx, j *job.Job) error {
+		events, err := fn(j)
+		for _, e := range events {
+			tx.AddEvent(e)
 		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !res.Written && res.Tries > 1:
+		return nil, errMaybeCommitted
+	case !res.Written:
+		return nil, errUnchanged
 	}
-	return out, err
+	return res.Job, nil
 }
 
 func (w *Worker) event(ctx context.Context, at time.Time, typ string, a *job.Attempt, msg string) store.Event {

@@ -14,7 +14,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
-	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/storetest"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -152,7 +152,7 @@ func TestSubmitIntentWithoutHandle(t *testing.T) {
 	w := e.newWorker(t, func(c *worker.Config) { c.SubmitTimeout = time.Minute })
 	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
 	intent := func(age time.Duration) {
-		_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+		_, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
 			at := e.clock.Now().Add(-age)
 			j.Attempts[0].Status = job.AttemptSubmitting
 			j.Attempts[0].SubmittedAt = &at
@@ -332,7 +332,7 @@ func TestStaleAndFinishedDispatches(t *testing.T) {
 	require.Equal(t, "ack", deliver(ctx, t, w, stale, 1))
 	require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
 
-	_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusCanceled, e.clock.Now())
 	})
 	require.NoError(t, err)
@@ -440,7 +440,7 @@ func TestConcurrentDeliveryPublishesTheLifecycleOfAFinishedAttempt(t *testing.T)
 	// succeeded, no event published.
 	crash()
 	require.Equal(t, "nack", <-first)
-	_, err := store.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
+	_, err := storetest.UpdateJob(ctx, e.st, j.ID, func(j *job.Job) error {
 		now := time.Now()
 		a := &j.Attempts[0]
 		a.Status, a.EndedAt = job.AttemptSucceeded, &now

@@ -211,7 +211,7 @@ func retryConflict(fn func() error) error {
 
 func mustCreate(t *testing.T, s store.Store, j *job.Job) {
 	t.Helper()
-	_, created, err := store.CreateJob(ctxOf(t), s, j)
+	_, created, err := CreateJob(ctxOf(t), s, j)
 	require.NoError(t, err)
 	require.True(t, created, "job %s already existed", j.ID)
 }
@@ -219,14 +219,14 @@ func mustCreate(t *testing.T, s store.Store, j *job.Job) {
 func testCreateJobIdempotent(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	j := newJob("p1", t0)
-	got, created, err := store.CreateJob(ctx, s, j)
+	got, created, err := CreateJob(ctx, s, j)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Equal(t, want(j), got)
 
 	again := j.Clone()
 	again.Request.Prompt = "something else"
-	got, created, err = store.CreateJob(ctx, s, again)
+	got, created, err = CreateJob(ctx, s, again)
 	require.NoError(t, err)
 	require.False(t, created, "second create of the same id must not create")
 	require.Equal(t, want(j), got, "second create returns the stored job, not its argument")
@@ -252,7 +252,7 @@ func testCreateJobConcurrent(t *testing.T, s store.Store, n int) {
 			var got *job.Job
 			var ok bool
 			err := retryConflict(func() (err error) {
-				got, ok, err = store.CreateJob(ctx, s, c)
+				got, ok, err = CreateJob(ctx, s, c)
 				return err
 			})
 			mu.Lock()
@@ -278,7 +278,7 @@ func testCreateJobConcurrent(t *testing.T, s store.Store, n int) {
 	stored, err := s.GetJob(ctx, j.ID)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(stored.Request.Prompt, "creator "))
-	got, ok, err := store.CreateJob(ctx, s, j)
+	got, ok, err := CreateJob(ctx, s, j)
 	require.NoError(t, err)
 	require.False(t, ok)
 	require.Equal(t, stored, got)
@@ -362,7 +362,7 @@ func testUpdateJobTransition(t *testing.T, s store.Store) {
 	mustCreate(t, s, j)
 
 	t1 := t0.Add(time.Minute)
-	got, err := store.UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
+	got, err := UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
 		return j.Transition(job.StatusDispatched, t1)
 	})
 	require.NoError(t, err)
@@ -374,7 +374,7 @@ func testUpdateJobTransition(t *testing.T, s store.Store) {
 
 	// An illegal transition: the very error is returned, nothing written.
 	var fnErr error
-	_, err = store.UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
+	_, err = UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
 		j.Backend = "must not be written"
 		fnErr = j.Transition(job.StatusDispatched, t1.Add(time.Minute)) // dispatched → dispatched
 		return fnErr
@@ -389,7 +389,7 @@ func testUpdateJobTransition(t *testing.T, s store.Store) {
 
 func testUpdateJobNotFound(t *testing.T, s store.Store) {
 	called := false
-	_, err := store.UpdateJob(ctxOf(t), s, job.NewID(), func(*job.Job) error { called = true; return nil })
+	_, err := UpdateJob(ctxOf(t), s, job.NewID(), func(*job.Job) error { called = true; return nil })
 	require.ErrorIs(t, err, errclass.NotFound)
 	require.False(t, called)
 }
@@ -403,7 +403,7 @@ func testUpdateJobConcurrent(t *testing.T, s store.Store, n int) {
 	for i := range n {
 		wg.Go(func() {
 			errs <- retryConflict(func() error {
-				_, err := store.UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
+				_, err := UpdateJob(ctx, s, j.ID, func(j *job.Job) error {
 					j.Attempts = append(j.Attempts, job.Attempt{Number: len(j.Attempts) + 1, Backend: fmt.Sprintf("b%d", i), StartedAt: t0})
 					return nil
 				})
