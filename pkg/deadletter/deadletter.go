@@ -13,7 +13,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/queue"
-	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 )
 
 // Attributes Pub/Sub adds to a message it dead-letters itself. Every
@@ -39,10 +38,10 @@ const (
 const ReasonExhausted = "max delivery attempts exceeded"
 
 // Queue is what Replay needs of a queue: pull from the dead-letter
-// subscription and publish to the original topic.
+// subscription and publish to the original topic. Every queue.Queue is one.
 type Queue interface {
+	queue.Puller
 	queue.Publisher
-	queue.Subscriber
 }
 
 // Letter is one dead-lettered message as listed.
@@ -164,24 +163,26 @@ func checkArgs(subscription string, max int, wait time.Duration) (time.Duration,
 
 // List returns up to max messages of the dead-letter subscription
 // subscription, ordered by publish time, without consuming them: each is
-// received, recorded and, once the listing is complete, nacked. It returns
-// when max messages are held, when no new message arrived for wait (0:
-// WaitDefault), or when ctx is done (then with what it has and ctx's
-// error, classified retryable). See the package doc for what listing does
-// to delivery counts. subscription must end in -dlq (errclass.Permanent);
-// a missing one is errclass.NotFound.
-func List(ctx context.Context, q queue.Subscriber, subscription string, max int, wait time.Duration) ([]Letter, error) {
+// pulled, recorded and, once the listing is complete, nacked. It returns
+// when max messages are held, when a pull answers none or no new message
+// arrived for wait (0: WaitDefault), or when ctx is done (then with what it
+// has and ctx's error, classified retryable). See the package doc for what
+// listing does to delivery counts. subscription must end in -dlq
+// (errclass.Permanent); a missing one is errclass.NotFound.
+func List(ctx context.Context, q queue.Puller, subscription string, max int, wait time.Duration) ([]Letter, error) {
 	wait, err := checkArgs(subscription, max, wait)
 	if err != nil {
 		return nil, err
 	}
-	var out []Letter
-	err = scan(ctx, q, subscription, max, wait, func(m *queue.Message) bool {
-		out = append(out, letterOf(subscription, m))
-		return false
-	}, nil)
+	h := &hold{q: q, sub: subscription}
+	err = h.pull(ctx, max, wait, func(queue.Pulled) bool { return false })
+	out := make([]Letter, 0, len(h.msgs))
+	for _, p := range h.msgs {
+		out = append(out, letterOf(subscription, &p.Message))
+	}
+	h.release(ctx, nil)
 	sortLetters(out)
-	return out, err
+	return out, h.result(ctx, err)
 }
 
 // ReplayResult is what Replay did.
@@ -202,9 +203,9 @@ const replayConcurrency = 16
 // Replay republishes messages of the dead-letter subscription subscription
 // to the topics they came from (OriginTopic), with ReplayAttributes, and
 // acks each one once its publish succeeded. With ids empty it replays every
-// message it receives, up to max; with ids it replays only those, examining
-// at most max messages and stopping early once it found them all. wait and
-// ctx bound the pulling as they bound List.
+// message it pulls, up to max; with ids it replays only those, examining at
+// most max messages and stopping early once it found them all. wait and ctx
+// bound the pulling as they bound List.
 //
 // Replay pulls first and publishes after: every message it examines is
 // held until the pulling is over, then the selected ones are published and
@@ -212,7 +213,8 @@ const replayConcurrency = 16
 // dead-letters again at once comes back as a new message only after the
 // pulling ended, and one Replay never replays it twice. A failed publish
 // nacks that message (and the ones not published yet) and ends the replay
-// with the error; what was replayed before is in the result.
+// with the error; what was replayed before is in the result. When ctx ends
+// during the pulling nothing is published.
 func Replay(ctx context.Context, q Queue, subscription string, ids []string, max int, wait time.Duration) (ReplayResult, error) {
 	wait, err := checkArgs(subscription, max, wait)
 	if err != nil {
@@ -226,63 +228,78 @@ func Replay(ctx context.Context, q Queue, subscription string, ids []string, max
 		want[id] = true
 	}
 	var (
-		selected []*queue.Message
-		res      ReplayResult
+		h        = &hold{q: q, sub: subscription}
+		selected []queue.Pulled
 		found    = map[string]bool{}
 	)
-	collect := func(m *queue.Message) bool {
+	err = h.pull(ctx, max, wait, func(p queue.Pulled) bool {
 		if len(want) > 0 {
-			if !want[m.ID] {
+			if !want[p.Message.ID] {
 				return false
 			}
-			found[m.ID] = true
+			found[p.Message.ID] = true
 		}
-		selected = append(selected, m)
+		selected = append(selected, p)
 		return len(want) > 0 && len(found) == len(want)
+	})
+	var (
+		res   ReplayResult
+		acked map[string]bool
+	)
+	if err == nil && ctx.Err() == nil {
+		res.Replayed, acked, err = republish(ctx, q, subscription, selected)
 	}
-	replay := func(ctx context.Context) error {
-		var (
-			mu       sync.Mutex
-			wg       sync.WaitGroup
-			firstErr error
-		)
-		sem := make(chan struct{}, replayConcurrency)
-		for _, m := range selected {
-			sem <- struct{}{}
-			mu.Lock()
-			failed := firstErr != nil
-			mu.Unlock()
-			if failed {
-				<-sem
-				break
-			}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				l := letterOf(subscription, m)
-				_, err := q.Publish(ctx, l.Topic, queue.Message{Data: m.Data, Attributes: ReplayAttributes(m.Attributes)})
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("deadletter: replay message %s of %s to %s: %w", m.ID, subscription, l.Topic, err)
-					}
-					return // nacked with the others at the end of the scan
-				}
-				m.Ack()
-				res.Replayed = append(res.Replayed, l)
-			})
-		}
-		wg.Wait()
-		return firstErr
-	}
-	err = scan(ctx, q, subscription, max, wait, collect, replay)
+	h.release(ctx, acked)
 	sortLetters(res.Replayed)
 	for _, id := range ids {
 		if !found[id] && !slices.Contains(res.NotFound, id) {
 			res.NotFound = append(res.NotFound, id)
 		}
 	}
-	return res, err
+	return res, h.result(ctx, err)
+}
+
+// republish publishes each of msgs, dead letters of subscription, to its
+// origin topic, replayConcurrency at once, and stops starting publishes
+// after the first failure. It returns what it replayed, the ack ids of those
+// messages and the first error.
+func republish(ctx context.Context, q queue.Publisher, subscription string, msgs []queue.Pulled) ([]Letter, map[string]bool, error) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		replayed []Letter
+		acked    = map[string]bool{}
+		firstErr error
+	)
+	sem := make(chan struct{}, replayConcurrency)
+	for _, p := range msgs {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			m := p.Message
+			l := letterOf(subscription, &m)
+			_, err := q.Publish(ctx, l.Topic, queue.Message{Data: m.Data, Attributes: ReplayAttributes(m.Attributes)})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("deadletter: replay message %s of %s to %s: %w", m.ID, subscription, l.Topic, err)
+				}
+				return // nacked with the others on release
+			}
+			acked[p.AckID] = true
+			replayed = append(replayed, l)
+		})
+	}
+	wg.Wait()
+	return replayed, acked, firstErr
 }
 
 func sortLetters(ls []Letter) {
@@ -292,122 +309,4 @@ func sortLetters(ls []Letter) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// collectFunc records one newly received message (each distinct message
-// once, never concurrently) and reports whether the scan has all it needs.
-type collectFunc func(m *queue.Message) (stop bool)
-
-// thenFunc runs once the pulling of a scan is over, while every collected
-// message is still held; it may Ack or Nack them. Its ctx is scan's.
-type thenFunc func(ctx context.Context) error
-
-// scan receives from subscription and collects each distinct message, up
-// to max, holding all of them. The pulling ends when max messages were
-// collected, collect asks to stop, no new message arrived for wait, or ctx
-// is done. Then then (if not nil) runs, and every message it did not
-// settle is nacked. scan returns then's error, else a receive error, else
-// ctx's. A *gcppubsub.Queue is read with unary Pull (pullScan), anything
-// else with Receive (streamScan).
-func scan(ctx context.Context, q queue.Subscriber, subscription string, max int, wait time.Duration, collect collectFunc, then thenFunc) error {
-	if then == nil {
-		then = func(context.Context) error { return nil }
-	}
-	if ps, ok := q.(*gcppubsub.Queue); ok {
-		return pullScan(ctx, ps, subscription, max, wait, collect, then)
-	}
-	return streamScan(ctx, q, subscription, max, wait, collect, then)
-}
-
-// streamScan is scan over Receive. It is exact for memqueue, whose nacks
-// take effect at once. Over a streaming pull, a message the server sends to
-// a stream that is closing is lost to that stream and comes back only when
-// its lease expires, which is why pullScan exists.
-func streamScan(ctx context.Context, q queue.Subscriber, subscription string, max int, wait time.Duration, collect collectFunc, then thenFunc) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var (
-		mu        sync.Mutex
-		seen      = map[string]bool{}
-		collected int
-		closed    bool // no more collecting
-	)
-	release := make(chan struct{})     // closed when the scan ends: held messages are nacked
-	activity := make(chan struct{}, 1) // a new message was collected
-	finished := make(chan struct{})    // closed when max is reached or collect stops
-	var finishOnce sync.Once
-	finish := func() { finishOnce.Do(func() { close(finished) }) }
-
-	h := func(hctx context.Context, m *queue.Message) {
-		mu.Lock()
-		if closed || seen[m.ID] || collected >= max {
-			mu.Unlock()
-			m.Nack() // a duplicate delivery, or one past the end
-			return
-		}
-		seen[m.ID] = true
-		collected++
-		if collect(m) || collected >= max {
-			finish()
-		}
-		mu.Unlock()
-		select {
-		case activity <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-		case <-hctx.Done():
-		}
-		m.Nack() // no effect when then acked it
-	}
-
-	errc := make(chan error, 1)
-	go func() {
-		errc <- q.Receive(rctx, subscription, queue.ReceiveOptions{MaxOutstanding: max}, h)
-	}()
-
-	idle := time.NewTimer(wait)
-	defer idle.Stop()
-	var recvErr error
-	returned := false
-loop:
-	for {
-		select {
-		case <-activity:
-			idle.Reset(wait)
-		case <-finished:
-			break loop
-		case <-idle.C:
-			break loop
-		case <-ctx.Done():
-			break loop
-		case recvErr = <-errc:
-			returned = true
-			break loop
-		}
-	}
-	mu.Lock()
-	closed = true
-	mu.Unlock()
-	var thenErr error
-	if !returned {
-		thenErr = then(ctx)
-	}
-	close(release)
-	cancel()
-	if !returned {
-		recvErr = <-errc
-	}
-
-	switch {
-	case thenErr != nil:
-		return thenErr
-	case recvErr != nil:
-		return fmt.Errorf("deadletter: receive from %s: %w", subscription, recvErr)
-	case ctx.Err() != nil:
-		return errclass.Wrap(errclass.Retryable, ctx.Err(), "deadletter: "+subscription)
-	}
-	return nil
 }

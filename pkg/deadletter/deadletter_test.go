@@ -8,14 +8,10 @@ import (
 
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/queue"
-	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
 )
 
@@ -24,20 +20,18 @@ import (
 var impls = []struct {
 	name string
 	wait time.Duration
-	new  func(t *testing.T) deadletter.Queue
+	new  func(t *testing.T) queue.Queue
 }{
-	{"memqueue", 50 * time.Millisecond, func(t *testing.T) deadletter.Queue {
+	{"memqueue", 50 * time.Millisecond, func(t *testing.T) queue.Queue {
 		q := memqueue.New(memqueue.WithBackoff(0, 0))
 		t.Cleanup(func() { _ = q.Close() })
 		return q
 	}},
-	{"gcppubsub", time.Second, func(t *testing.T) deadletter.Queue {
+	{"gcppubsub", time.Second, func(t *testing.T) queue.Queue {
 		srv, err := pubsubemu.Serve("127.0.0.1:0")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = srv.Close() })
-		q, err := gcppubsub.New(context.Background(), "aiprod-test",
-			option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		q, err := srv.Queue(context.Background(), "aiprod-test")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = q.Close() })
 		return q
@@ -45,13 +39,13 @@ var impls = []struct {
 }
 
 type bundle struct {
-	q    deadletter.Queue
+	q    queue.Queue
 	ctx  context.Context
 	wait time.Duration
 }
 
 // setup provisions the topology of backend "alpha" without retry backoff.
-func setup(t *testing.T, newQueue func(t *testing.T) deadletter.Queue, wait time.Duration) *bundle {
+func setup(t *testing.T, newQueue func(t *testing.T) queue.Queue, wait time.Duration) *bundle {
 	t.Helper()
 	q := newQueue(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -63,7 +57,7 @@ func setup(t *testing.T, newQueue func(t *testing.T) deadletter.Queue, wait time
 			subs[i].MaxDeliveryAttempts = 5
 		}
 	}
-	require.NoError(t, queue.Provision(ctx, q.(queue.Provisioner), subs))
+	require.NoError(t, queue.Provision(ctx, q, subs))
 	return &bundle{q: q, ctx: ctx, wait: wait}
 }
 

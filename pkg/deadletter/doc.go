@@ -17,16 +17,19 @@
 // them, holding each one (neither acked nor nacked) until the listing is
 // complete, then nacks them all so they stay. Holding them means one call
 // sees every message at most once. Listing ends when max messages are held,
-// when no new message arrived for wait (a pull has no "the subscription is
-// empty" answer, so an idle wait is the only way to know), or when ctx is
-// done.
+// when a pull answers none or no new message arrived for wait (a pull has
+// no "the subscription is empty" answer, so an idle wait is the only way to
+// know), or when ctx is done.
 //
-// A *gcppubsub.Queue is read with Pub/Sub's unary Pull and settled with
-// Acknowledge and ModifyAckDeadline 0, through its Client: a streaming pull
-// that is stopped may have messages in flight to the closing stream, which
-// then stay invisible until their lease expires, so a second listing right
-// after the first would miss them. Any other queue (memqueue) is read with
-// queue.Subscriber.Receive.
+// The package uses only the queue's ports: queue.Puller to read and settle,
+// queue.Publisher to replay. It pulls a batch at a time (Pub/Sub's unary
+// Pull in gcppubsub), extends the leases of what it holds to two minutes
+// whatever the subscription's ack deadline, and releases them with Ack and
+// Nack, even when ctx ended (bounded by a timeout of its own). A streaming
+// pull would not do: one that is stopped may have messages in flight to the
+// closing stream, which then stay invisible until their lease expires, so a
+// second listing right after the first would miss them; what a Pull did not
+// return stays available.
 //
 // Listing is a delivery like any other: it increments the messages'
 // delivery counts. That is harmless because the dead-letter subscriptions
@@ -41,10 +44,10 @@
 //
 // Replay pulls the same way, holding what it examines (every message, or
 // until it found the ids given, bounded by max messages examined), and
-// only once the pulling is over publishes each selected message's data and
-// attributes, without reason, source_subscription and
-// CloudPubSubDeadLetter*, to the topic it came from, and acks the dead
-// letter; the others are nacked. Publishing after pulling means that a
+// only once the pulling is over (and unless ctx ended) publishes each
+// selected message's data and attributes, without reason,
+// source_subscription and CloudPubSubDeadLetter*, to the topic it came
+// from, and acks the dead letter; the others are nacked. Publishing after pulling means that a
 // poison message its consumer refuses again at once comes back as a new
 // dead letter only after this Replay stopped looking, so one Replay never
 // cycles it. A message whose publish fails is nacked and Replay ends with

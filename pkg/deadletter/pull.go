@@ -3,191 +3,117 @@ package deadletter
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
+	"fmt"
 	"time"
-
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/queue"
-	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 )
 
-// settleTimeout bounds the Acknowledge and ModifyAckDeadline calls of
-// pullScan, which are made even when the caller's ctx is done so that held
-// messages are released at once rather than when their lease expires.
+// settleTimeout bounds each ExtendDeadline, Ack and Nack call of a hold,
+// which are made even when the caller's ctx is done so that held messages
+// are released at once rather than when their lease expires.
 const settleTimeout = 10 * time.Second
 
-// holdSeconds is the lease pullScan takes on what it pulls, whatever the
+// holdFor is the lease a hold takes on what it pulls, whatever the
 // subscription's ack deadline (which may be as short as 10s).
-const holdSeconds = 120
+const holdFor = 120 * time.Second
 
-// pulled is one message pullScan received.
-type pulled struct {
-	ackID   string
-	settled bool
+// hold is what one List or Replay pulled from a dead-letter subscription
+// and holds (leased, neither acked nor nacked) until it releases them.
+type hold struct {
+	q    queue.Puller
+	sub  string
+	msgs []queue.Pulled // distinct messages, in pull order
+	errs []error        // of extending and settling leases
 }
 
-// pullScan is scan over Pub/Sub's unary Pull, through the client that
-// gcppubsub.Queue exposes. Unlike a streaming pull it never has messages
-// in flight to a stream that is going away: what a Pull returned is
-// collected (or nacked at once), and what it did not return stays on the
-// subscription, so listings are exact up to Pub/Sub's own at-least-once
-// (an Acknowledge can still be lost, and then a replayed message is
-// listed, and may be replayed, again).
+// pull pulls until max distinct messages are held, keep asks to stop, a
+// Pull answers none (the queue waited its own short while) or nothing came
+// for wait, or ctx is done. keep sees each held message once, never
+// concurrently, and reports whether the hold has all it needs. A held
+// message's lease is extended to holdFor at once; a duplicate delivery, or
+// one past the end, is nacked at once. pull returns a failed Pull's error.
 //
-// Each Pull asks for the messages still wanted and waits at most wait; an
-// empty answer or the wait running out ends the pulling. Pulled messages
-// get a lease of holdSeconds at once; then's acks and the nacks of the
-// rest are sent with Acknowledge and ModifyAckDeadline 0.
-func pullScan(ctx context.Context, q *gcppubsub.Queue, subscription string, max int, wait time.Duration, collect collectFunc, then thenFunc) error {
-	c := q.Client()
-	admin := c.SubscriptionAdminClient
-	name := subscription
-	if !strings.HasPrefix(name, "projects/") {
-		name = "projects/" + c.Project() + "/subscriptions/" + subscription
-	}
-
-	var (
-		mu    sync.Mutex
-		acks  []string
-		nacks []string
-	)
-	settle := func(p *pulled, ack bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p.settled {
-			return
-		}
-		p.settled = true
-		if ack {
-			acks = append(acks, p.ackID)
-		} else {
-			nacks = append(nacks, p.ackID)
-		}
-	}
-	// settleCtx bounds one settling call; it outlives ctx.
-	settleCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	}
-	// flush sends the acks and nacks collected so far.
-	flush := func() error {
-		mu.Lock()
-		a, n := acks, nacks
-		acks, nacks = nil, nil
-		mu.Unlock()
-		sctx, cancel := settleCtx()
-		defer cancel()
-		var errs []error
-		if len(a) > 0 {
-			if err := admin.Acknowledge(sctx, &pubsubpb.AcknowledgeRequest{Subscription: name, AckIds: a}); err != nil {
-				errs = append(errs, pullError(err, "deadletter: acknowledge on "+subscription))
-			}
-		}
-		if len(n) > 0 {
-			if err := admin.ModifyAckDeadline(sctx, &pubsubpb.ModifyAckDeadlineRequest{
-				Subscription: name, AckIds: n, AckDeadlineSeconds: 0,
-			}); err != nil {
-				errs = append(errs, pullError(err, "deadletter: nack on "+subscription))
-			}
-		}
-		return errors.Join(errs...)
-	}
-
+// A Pull has no messages in flight once it returned, so what it did not
+// return stays available and listings are exact up to the queue's own
+// at-least-once (a lost Ack means a replayed message is listed, and may be
+// replayed, again; a Pull cut short by wait or ctx may leave what the
+// server had leased to it hidden until its lease expires).
+func (h *hold) pull(ctx context.Context, max int, wait time.Duration, keep func(queue.Pulled) (stop bool)) error {
 	seen := map[string]bool{}
-	var (
-		held      []*pulled
-		pullErr   error
-		settleErr []error
-	)
-	for stop := false; len(held) < max && !stop && ctx.Err() == nil; {
-		pctx, cancelPull := context.WithTimeout(ctx, wait)
-		resp, err := admin.Pull(pctx, &pubsubpb.PullRequest{Subscription: name, MaxMessages: int32(max - len(held))})
-		idle := pctx.Err() != nil && ctx.Err() == nil
-		cancelPull()
-		if err != nil {
-			if !idle && ctx.Err() == nil {
-				pullErr = pullError(err, "deadletter: pull from "+subscription)
-			}
-			break
+	for stop := false; !stop && len(h.msgs) < max && ctx.Err() == nil; {
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		ps, err := h.q.Pull(pctx, h.sub, max-len(h.msgs))
+		idle := pctx.Err() != nil
+		cancel()
+		switch {
+		case err != nil && idle:
+			return nil // nothing for wait, or ctx is done
+		case err != nil:
+			return fmt.Errorf("deadletter: %w", err)
+		case len(ps) == 0:
+			return nil
 		}
-		if len(resp.GetReceivedMessages()) == 0 {
-			break
-		}
-		var hold []string
-		for _, rm := range resp.GetReceivedMessages() {
-			p := &pulled{ackID: rm.GetAckId()}
-			pm := rm.GetMessage()
-			if stop || seen[pm.GetMessageId()] || len(held) >= max {
-				settle(p, false) // a duplicate delivery, or one past the end
+		var held, extra []string
+		for _, p := range ps {
+			if stop || seen[p.Message.ID] || len(h.msgs) >= max {
+				extra = append(extra, p.AckID)
 				continue
 			}
-			seen[pm.GetMessageId()] = true
-			held = append(held, p)
-			hold = append(hold, p.ackID)
-			stop = collect(queue.NewReceived(queue.Message{
-				ID:              pm.GetMessageId(),
-				Data:            pm.GetData(),
-				Attributes:      pm.GetAttributes(),
-				PublishTime:     pm.GetPublishTime().AsTime(),
-				DeliveryAttempt: int(rm.GetDeliveryAttempt()),
-			}, func() { settle(p, true) }, func() { settle(p, false) }))
+			seen[p.Message.ID] = true
+			h.msgs = append(h.msgs, p)
+			held = append(held, p.AckID)
+			stop = keep(p)
 		}
-		if len(hold) > 0 {
-			sctx, cancel := settleCtx()
-			if err := admin.ModifyAckDeadline(sctx, &pubsubpb.ModifyAckDeadlineRequest{
-				Subscription: name, AckIds: hold, AckDeadlineSeconds: holdSeconds,
-			}); err != nil {
-				settleErr = append(settleErr, pullError(err, "deadletter: extend leases on "+subscription))
-			}
-			cancel()
-		}
-		if err := flush(); err != nil {
-			settleErr = append(settleErr, err)
-		}
-	}
-
-	var thenErr error
-	if pullErr == nil {
-		thenErr = then(ctx)
-	}
-	// Release everything then did not settle.
-	for _, p := range held {
-		settle(p, false)
-	}
-	if err := flush(); err != nil {
-		settleErr = append(settleErr, err)
-	}
-
-	switch {
-	case thenErr != nil:
-		return errors.Join(append([]error{thenErr}, settleErr...)...)
-	case pullErr != nil:
-		return errors.Join(append([]error{pullErr}, settleErr...)...)
-	case len(settleErr) > 0:
-		return errors.Join(settleErr...)
-	case ctx.Err() != nil:
-		return errclass.Wrap(errclass.Retryable, ctx.Err(), "deadletter: "+subscription)
+		h.call(ctx, "extend leases", func(ctx context.Context) error {
+			return h.q.ExtendDeadline(ctx, h.sub, holdFor, held...)
+		})
+		h.settle(ctx, nil, extra)
 	}
 	return nil
 }
 
-// pullError classifies an error of the Pub/Sub admin client by its gRPC
-// code, as gcppubsub does for the port's calls.
-func pullError(err error, msg string) error {
-	var class error
-	switch status.Code(err) {
-	case codes.NotFound:
-		class = errclass.NotFound
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
-		class = errclass.Permanent
-	case codes.Unauthenticated, codes.PermissionDenied:
-		class = errclass.Unauthenticated
-	default:
-		class = errclass.Retryable
+// release acks the held messages whose ack ids are in acked and nacks all
+// others, so that they can be listed or replayed again at once.
+func (h *hold) release(ctx context.Context, acked map[string]bool) {
+	var acks, nacks []string
+	for _, p := range h.msgs {
+		if acked[p.AckID] {
+			acks = append(acks, p.AckID)
+		} else {
+			nacks = append(nacks, p.AckID)
+		}
 	}
-	return errclass.Wrap(class, err, msg)
+	h.settle(ctx, acks, nacks)
+}
+
+func (h *hold) settle(ctx context.Context, acks, nacks []string) {
+	h.call(ctx, "ack", func(ctx context.Context) error { return h.q.Ack(ctx, h.sub, acks...) })
+	h.call(ctx, "nack", func(ctx context.Context) error { return h.q.Nack(ctx, h.sub, nacks...) })
+}
+
+// call runs one lease call with a ctx that outlives ctx, bounded by
+// settleTimeout, and records its error.
+func (h *hold) call(ctx context.Context, what string, f func(ctx context.Context) error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err := f(sctx); err != nil {
+		h.errs = append(h.errs, fmt.Errorf("deadletter: %s on %s: %w", what, h.sub, err))
+	}
+}
+
+// result is the error of a List or Replay whose own error (a failed Pull or
+// publish) is err: err, else the lease errors, else ctx's end classified
+// errclass.Retryable; err and the lease errors are joined.
+func (h *hold) result(ctx context.Context, err error) error {
+	switch {
+	case err != nil:
+		return errors.Join(append([]error{err}, h.errs...)...)
+	case len(h.errs) > 0:
+		return errors.Join(h.errs...)
+	case ctx.Err() != nil:
+		return errclass.Wrap(errclass.Retryable, ctx.Err(), "deadletter: "+h.sub)
+	}
+	return nil
 }

@@ -25,6 +25,12 @@
 // Publish by themselves beyond what their client library does; they classify
 // errors with errclass.
 //
+// Pull (Puller) reads a subscription a batch at a time instead, for tools
+// that look at a subscription without serving it (package deadletter): what
+// it returns is leased until it is acked, nacked or its lease expires, and
+// settled by ack id. A pulled message is a delivery like any other: it counts
+// towards DeliveryAttempt and the subscription's max delivery attempts.
+//
 // # Topology
 //
 // Topology lists the topics and subscriptions of DESIGN.md; Provision creates
@@ -151,6 +157,70 @@ type Subscriber interface {
 	Receive(ctx context.Context, subscription string, opts ReceiveOptions, h Handler) error
 }
 
+// MaxLease is the longest lease Puller.ExtendDeadline grants: Pub/Sub's
+// longest ack deadline.
+const MaxLease = 600 * time.Second
+
+// Pulled is one delivery returned by Puller.Pull.
+type Pulled struct {
+	// AckID names this delivery to Ack, Nack and ExtendDeadline on the
+	// subscription it was pulled from. Another delivery of the same message
+	// has another AckID.
+	AckID string
+	// Message is the message: ID, Data, Attributes, DeliveryAttempt and
+	// PublishTime. Its Ack and Nack do nothing: a pulled message is settled
+	// through the Puller, by AckID.
+	Message Message
+}
+
+// Puller reads a subscription one batch at a time (unary pull), for tools
+// that read a subscription without serving it: dead-letter listing and
+// replay. Services that consume a subscription use Subscriber. A Puller is
+// safe for concurrent use, and Pull and Receive may share a subscription.
+//
+// Pull leases what it returns for the subscription's ack deadline. A leased
+// message is delivered to no one else until its lease ends, by Ack (it is
+// not delivered again), by Nack or by expiry when it was not extended in
+// time (both a failed delivery: it is delivered again after the
+// subscription's retry backoff, or, on a subscription with a dead-letter
+// policy, dead-lettered after MaxDeliveryAttempts failed deliveries, exactly
+// as with Receive). Each Pull of a message is a delivery and raises its
+// DeliveryAttempt.
+//
+// Ack, Nack and ExtendDeadline take ack ids Pull returned for the same
+// subscription; with none they do nothing. An ack id whose delivery already
+// ended (settled, expired, or the message was delivered again) is ignored,
+// except that an Ack may still remove a message whose lease expired and which
+// was not delivered again yet, as Pub/Sub does.
+//
+// Implementations never retry; they classify errors with errclass: a missing
+// subscription is errclass.NotFound, an invalid argument (max < 1, a lease
+// out of range, a malformed ack id) errclass.Permanent, a closed queue
+// errclass.Permanent, and ctx's end errclass.Retryable.
+type Puller interface {
+	// Pull leases and returns up to max (at least 1) messages of
+	// subscription. When none is available it waits a short time for one
+	// (a few seconds at most), then returns what it has, possibly
+	// none with a nil error: none does not prove that the subscription is
+	// empty, only that nothing came in that time. When ctx ends first it
+	// returns ctx's error, classified errclass.Retryable; on Pub/Sub,
+	// messages the server leased to such a canceled Pull come back only
+	// when their lease expires.
+	Pull(ctx context.Context, subscription string, max int) ([]Pulled, error)
+	// Ack acknowledges deliveries: their messages are removed from the
+	// subscription.
+	Ack(ctx context.Context, subscription string, ackIDs ...string) error
+	// Nack ends deliveries unsuccessfully, as Message.Nack does: their
+	// messages are available again after the subscription's retry backoff
+	// (at once without a retry policy) or are dead-lettered.
+	Nack(ctx context.Context, subscription string, ackIDs ...string) error
+	// ExtendDeadline makes the leases of deliveries end d from now, which
+	// may also shorten them; 0 < d <= MaxLease (Pub/Sub rounds d up to
+	// whole seconds). A lease that already expired may not be extended:
+	// its message may be delivered again.
+	ExtendDeadline(ctx context.Context, subscription string, d time.Duration, ackIDs ...string) error
+}
+
 // SubscriptionConfig describes one subscription.
 type SubscriptionConfig struct {
 	Name  string
@@ -176,6 +246,7 @@ type Provisioner interface {
 type Queue interface {
 	Publisher
 	Subscriber
+	Puller
 	Provisioner
 	Close() error
 }

@@ -2,6 +2,9 @@
 // client (cloud.google.com/go/pubsub/v2/pstest) on an address, for the dev
 // stack, the tests and `aiprod emulators`.
 //
+// Server.Queue connects the production queue (gcppubsub) to it, for tests
+// that run code over queue ports against the emulator.
+//
 // It adds two things pstest lacks for a stack whose processes get killed:
 //
 //   - an error instead of a panic when the address cannot be listened on;
@@ -25,7 +28,11 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 )
 
 // Server is a running emulator.
@@ -74,6 +81,14 @@ func newFake() (srv *pstest.Server, err error) {
 		}
 	}()
 	return pstest.NewServerWithAddress("127.0.0.1:0"), nil
+}
+
+// Queue connects the production queue, a gcppubsub.Queue, to the emulator
+// in project projectID, without credentials. The caller closes it, before
+// the Server.
+func (s *Server) Queue(ctx context.Context, projectID string) (*gcppubsub.Queue, error) {
+	return gcppubsub.New(ctx, projectID, option.WithEndpoint(s.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 }
 
 // Close stops serving and releases the emulator's state.

@@ -39,6 +39,21 @@
 // calls before it returns; messages the client fetched but did not hand to
 // the handler yet are nacked.
 //
+// # Pulling
+//
+// Pull (queue.Puller) is Pub/Sub's unary Pull through the client's
+// SubscriptionAdminClient, without ReturnImmediately (deprecated, and it
+// makes Pub/Sub answer none too often): the server waits a bounded time of
+// its choosing for a first message (pstest 500ms), and Pull gives up after
+// PullWait and returns none. What it returns is leased for the
+// subscription's AckDeadline, not extended by anyone: the caller settles it
+// with Ack (Acknowledge), Nack (ModifyAckDeadline 0) or ExtendDeadline
+// (ModifyAckDeadline, rounded up to whole seconds), at most 1000 ack ids a
+// request. Unlike a streaming pull that is stopped, a Pull has no messages in
+// flight to a stream going away, so what it did not return is available at
+// once to the next Pull. Message.DeliveryAttempt is set on subscriptions with
+// a dead-letter policy only, as with Receive.
+//
 // # Provisioning
 //
 // EnsureTopic and EnsureSubscription create what is missing and leave

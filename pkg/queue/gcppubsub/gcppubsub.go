@@ -59,6 +59,16 @@ func (q *Queue) Client() *pubsub.Client { return q.client }
 
 var errClosed = errclass.New(errclass.Permanent, "gcppubsub: queue is closed")
 
+// open returns errClosed once the Queue is closed.
+func (q *Queue) open() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return errClosed
+	}
+	return nil
+}
+
 func (q *Queue) topicName(name string) string {
 	if strings.HasPrefix(name, "projects/") {
 		return name
@@ -110,11 +120,8 @@ func (q *Queue) Publish(ctx context.Context, topic string, m queue.Message) (str
 // returned, errclass.NotFound for a missing subscription, and other errors
 // classified. The handler's ctx is canceled when Receive stops.
 func (q *Queue) Receive(ctx context.Context, subscription string, opts queue.ReceiveOptions, h queue.Handler) error {
-	q.mu.Lock()
-	closed := q.closed
-	q.mu.Unlock()
-	if closed {
-		return errClosed
+	if err := q.open(); err != nil {
+		return err
 	}
 	opts = opts.WithDefaults()
 	s := q.client.Subscriber(q.subscriptionName(subscription))

@@ -10,9 +10,6 @@ import (
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -26,11 +23,7 @@ func newPstestQueue(t *testing.T) *gcppubsub.Queue {
 	srv, err := pubsubemu.Serve("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	q, err := gcppubsub.New(context.Background(), "aiprod-test",
-		option.WithEndpoint(srv.Addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	)
+	q, err := srv.Queue(context.Background(), "aiprod-test")
 	require.NoError(t, err)
 	return q
 }

@@ -34,6 +34,14 @@
 //   - Only the first Ack or Nack of a delivery counts, and only while the
 //     delivery is current; an Ack of an expired delivery not yet redelivered
 //     still removes the message, as Pub/Sub often does.
+//   - Pull (queue.Puller) leases up to max available messages in publish
+//     order for the subscription's AckDeadline, waiting up to PullWait for a
+//     first one. A pulled message is a delivery like one of Receive: it
+//     raises DeliveryAttempt, and Nack (with the retry backoff) or an expired
+//     lease fails it, up to dead-lettering. Ack ids are "<message id>:<n>",
+//     n counting the message's deliveries; one of an older delivery is
+//     ignored, a malformed one is errclass.Permanent. ExtendDeadline takes
+//     any positive duration up to queue.MaxLease, below a second too.
 //   - Publish validates messages like Pub/Sub does (non-empty, at most 100
 //     attributes, key and value sizes, 10 MB of data) and classifies errors with
 //     errclass: a missing topic or subscription is errclass.NotFound, an

@@ -302,14 +302,9 @@ func (s *subscription) notify() {
 // The handler's ctx is ctx.
 func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOptions, h queue.Handler) error {
 	opts = opts.WithDefaults()
-	q.mu.Lock()
-	closed, s := q.closed, q.subs[name]
-	q.mu.Unlock()
-	switch {
-	case closed:
-		return errClosed
-	case s == nil:
-		return errclass.New(errclass.NotFound, "memqueue: receive: subscription %q not found", name)
+	s, err := q.subscription(name, "receive")
+	if err != nil {
+		return err
 	}
 
 	var wg sync.WaitGroup
@@ -323,10 +318,15 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 		case <-q.done:
 			return errClosed
 		}
-		m, err := q.next(ctx, s, opts.MaxExtension)
-		if err != nil || m == nil {
+		ds, err := q.lease(ctx, s, 1, opts.MaxExtension, time.Time{})
+		if err != nil || len(ds) == 0 {
 			return err
 		}
+		d := ds[0]
+		m := queue.NewReceived(d.msg,
+			func() { q.settle(s, d.e, d.gen, true) },
+			func() { q.settle(s, d.e, d.gen, false) },
+		)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -337,9 +337,32 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 	}
 }
 
-// next blocks until a message of s can be delivered and leases it. It
-// returns nil, nil when ctx is done.
-func (q *Queue) next(ctx context.Context, s *subscription, extension time.Duration) (*queue.Message, error) {
+// subscription returns subscription name; errClosed once the queue is
+// closed, and an errclass.NotFound error naming op when it is missing.
+func (q *Queue) subscription(name, op string) (*subscription, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch s := q.subs[name]; {
+	case q.closed:
+		return nil, errClosed
+	case s == nil:
+		return nil, errclass.New(errclass.NotFound, "memqueue: %s: subscription %q not found", op, name)
+	default:
+		return s, nil
+	}
+}
+
+// delivery is one delivery of an entry.
+type delivery struct {
+	e   *entry
+	gen int
+	msg queue.Message // a copy of the entry's message, with DeliveryAttempt
+}
+
+// lease blocks until a message of s can be delivered, then leases up to n
+// at once. It returns none when ctx is done or, with a non-zero until, once
+// until passed.
+func (q *Queue) lease(ctx context.Context, s *subscription, n int, extension time.Duration, until time.Time) ([]delivery, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -357,11 +380,17 @@ func (q *Queue) next(ctx context.Context, s *subscription, extension time.Durati
 		}
 		now := time.Now()
 		q.expireLocked(now)
-		m, wake := q.leaseLocked(s, extension, now)
+		ds, wake := q.leaseLocked(s, n, extension, now)
 		changed := s.changed
 		q.mu.Unlock()
-		if m != nil {
-			return m, nil
+		if len(ds) > 0 {
+			return ds, nil
+		}
+		if !until.IsZero() {
+			if !now.Before(until) {
+				return nil, nil
+			}
+			wake = earliest(wake, until)
 		}
 
 		var fire <-chan time.Time
@@ -384,11 +413,15 @@ func (q *Queue) next(ctx context.Context, s *subscription, extension time.Durati
 	}
 }
 
-// leaseLocked leases the first available entry of s for the ack deadline or
-// extension, whichever is longer. Without one it returns when the next entry
-// becomes available or the next lease expires (zero for never).
-func (q *Queue) leaseLocked(s *subscription, extension time.Duration, now time.Time) (m *queue.Message, wake time.Time) {
+// leaseLocked leases the first n available entries of s, in publish order,
+// for the ack deadline or extension, whichever is longer. Without any it
+// returns when the next entry becomes available or the next lease expires
+// (zero for never).
+func (q *Queue) leaseLocked(s *subscription, n int, extension time.Duration, now time.Time) (ds []delivery, wake time.Time) {
 	for _, e := range s.entries {
+		if len(ds) == n {
+			break
+		}
 		if e.leased {
 			wake = earliest(wake, e.leaseUntil)
 			continue
@@ -401,17 +434,13 @@ func (q *Queue) leaseLocked(s *subscription, extension time.Duration, now time.T
 		e.gen++
 		e.leased = true
 		e.leaseUntil = now.Add(max(s.cfg.AckDeadline, extension))
-		gen := e.gen
-		d := e.msg
-		d.Data = slices.Clone(d.Data)
-		d.Attributes = maps.Clone(d.Attributes)
-		d.DeliveryAttempt = e.attempts
-		return queue.NewReceived(d,
-			func() { q.settle(s, e, gen, true) },
-			func() { q.settle(s, e, gen, false) },
-		), time.Time{}
+		m := e.msg
+		m.Data = slices.Clone(m.Data)
+		m.Attributes = maps.Clone(m.Attributes)
+		m.DeliveryAttempt = e.attempts
+		ds = append(ds, delivery{e: e, gen: e.gen, msg: m})
 	}
-	return nil, wake
+	return ds, wake
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -425,6 +454,10 @@ func earliest(a, b time.Time) time.Time {
 func (q *Queue) settle(s *subscription, e *entry, gen int, ack bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.settleLocked(s, e, gen, ack)
+}
+
+func (q *Queue) settleLocked(s *subscription, e *entry, gen int, ack bool) {
 	if e.gen != gen || !e.leased && !ack {
 		return // redelivered since, already settled, or expired and a late nack
 	}

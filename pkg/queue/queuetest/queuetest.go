@@ -14,17 +14,30 @@
 // acked is delivered again; concurrent publishers lose nothing; missing topics
 // and subscriptions are errclass.NotFound.
 //
+// Of queue.Puller (pull.go): Pull returns published messages with their
+// attributes, a first DeliveryAttempt of 1 and distinct ack ids; Ack
+// removes; Nack delivers again with the next DeliveryAttempt and a new ack
+// id, and after the max delivery attempts dead-letters; a lease set with
+// ExtendDeadline and left alone expires (not before its end) and the message
+// comes again; extending it again and again keeps it from everyone past its
+// first end; Pull on an empty subscription answers none before its ctx ends;
+// a missing subscription is errclass.NotFound and invalid arguments
+// errclass.Permanent. The lease cases use leases of whole seconds, as
+// Pub/Sub does.
+//
 // It does not assert the retry backoff, because pstest ignores retry
-// policies and redelivers nacked messages at once, nor ack-deadline expiry,
-// because Pub/Sub's shortest ack deadline is 10s. Implementations test those
-// themselves. It asserts DeliveryAttempt only on subscriptions with a
+// policies and redelivers nacked messages at once, nor the expiry of a lease
+// of the subscription's ack deadline, because Pub/Sub's shortest ack deadline
+// is 10s (the Pull cases shorten leases with ExtendDeadline instead).
+// Implementations test those themselves. It asserts DeliveryAttempt only on subscriptions with a
 // dead-letter policy, the only ones on which Pub/Sub sets it, and never on a
 // topic with two such subscriptions (pstest counts deliveries per message
 // across all subscriptions of its topic). It tolerates duplicate deliveries.
 //
-// The suite never sleeps to wait: it waits on channels with a deadline. The
-// one negative assertion (no more than MaxOutstanding handler calls at once)
-// watches for 100ms.
+// The suite never sleeps to wait: it waits on channels or polls with a
+// deadline. The negative assertions watch for a bounded time: no more than
+// MaxOutstanding handler calls at once for 100ms, and no redelivery of a
+// message whose lease is being extended for 1.5 leases (3s).
 package queuetest
 
 import (
@@ -87,6 +100,15 @@ func Run(t *testing.T, newQueue func(t *testing.T) queue.Queue) {
 		{"PublishMissingTopic", testPublishMissingTopic},
 		{"ReceiveMissingSubscription", testReceiveMissingSubscription},
 		{"SubscriptionMissingTopic", testSubscriptionMissingTopic},
+		{"PullPublished", testPullPublished},
+		{"PullAckRemoves", testPullAck},
+		{"PullNackRedelivers", testPullNack},
+		{"PullDeadLetterAfterMaxAttempts", testPullDeadLetter},
+		{"PullLeaseExpires", testPullLeaseExpires},
+		{"PullExtendKeepsLease", testPullExtend},
+		{"PullEmpty", testPullEmpty},
+		{"PullMissingSubscription", testPullMissingSubscription},
+		{"PullInvalidArguments", testPullInvalidArguments},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
