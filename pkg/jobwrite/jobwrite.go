@@ -43,11 +43,7 @@ type Config struct {
 
 // WithDefaults fills zero fields.
 func (c Config) WithDefaults() Config {
-	if c.Retry.MaxAttempts == 0 && c.Retry.MaxElapsed == 0 && c.Retry.Initial == 0 && c.Retry.Max == 0 {
-		r := RetryDefault
-		r.Sleep, r.Now, r.Rand, r.OnRetry = c.Retry.Sleep, c.Retry.Now, c.Retry.Rand, c.Retry.OnRetry
-		c.Retry = r
-	}
+	c.Retry = c.Retry.Or(RetryDefault)
 	c.Retry.Retryable = retryable
 	if c.Now == nil {
 		c.Now = time.Now

@@ -129,8 +129,14 @@ func TestUpdateSettlesTheBudgetExactlyOnce(t *testing.T) {
 	assert.Equal(t, cost, entry.Cost)
 	events, err := e.st.ListEvents(ctx, j.ID)
 	require.NoError(t, err)
-	assert.Equal(t, "succeeded", events[len(events)-1].Type)
-	assert.Equal(t, 1, events[len(events)-1].Attempt)
+	types := map[string]store.Event{}
+	for _, e := range events {
+		types[e.Type] = e
+	}
+	require.Contains(t, types, "succeeded")
+	assert.Equal(t, 1, types["succeeded"].Attempt)
+	assert.Equal(t, "test", types["succeeded"].Stage)
+	assert.Len(t, events, 2, "accepted and succeeded; the redelivery added nothing")
 }
 
 func TestUpdateRefusedReservationWritesNothingOnTheBudget(t *testing.T) {

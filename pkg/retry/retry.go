@@ -106,6 +106,18 @@ func (p Policy) WithDefaults() Policy {
 	return p
 }
 
+// Or returns p when any of its timing fields (MaxAttempts, MaxElapsed,
+// Initial, Max) is set, else def with p's functions (Retryable, OnRetry,
+// Sleep, Now, Rand): a zero Policy field in a Config means "the Config's
+// default policy", while tests can still inject clocks into it.
+func (p Policy) Or(def Policy) Policy {
+	if p.MaxAttempts != 0 || p.MaxElapsed != 0 || p.Initial != 0 || p.Max != 0 {
+		return p
+	}
+	def.Retryable, def.OnRetry, def.Sleep, def.Now, def.Rand = p.Retryable, p.OnRetry, p.Sleep, p.Now, p.Rand
+	return def
+}
+
 // Bound is the upper bound of the delay after the retry-th failed call
 // (1-based): min(Max, Initial·Multiplier^(retry-1)). p must have defaults.
 func (p Policy) Bound(retry int) time.Duration {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,18 +61,12 @@ type Config struct {
 
 // WithDefaults fills zero fields.
 func (c Config) WithDefaults() Config {
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = MaxAttemptsDefault
-	}
-	if c.HealthCacheTTL == 0 {
-		c.HealthCacheTTL = HealthCacheTTLDefault
-	}
+	c.MaxAttempts = cmp.Or(max(c.MaxAttempts, 0), MaxAttemptsDefault)
+	c.HealthCacheTTL = cmp.Or(c.HealthCacheTTL, HealthCacheTTLDefault)
 	c.Circuit = c.Circuit.WithDefaults()
 	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
 	return c

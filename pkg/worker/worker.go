@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,63 +161,31 @@ type Config struct {
 	MaxRefusalWait time.Duration
 }
 
-// WithDefaults fills zero fields.
+// WithDefaults fills zero (and negative) fields.
 func (c Config) WithDefaults() Config {
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = MaxAttemptsDefault
-	}
-	if c.CopyTimeout <= 0 {
-		c.CopyTimeout = CopyTimeoutDefault
-	}
-	if c.SubmitTimeout <= 0 {
-		c.SubmitTimeout = SubmitTimeoutDefault
-	}
-	if c.PollErrorLimit <= 0 {
-		c.PollErrorLimit = PollErrorLimitDefault
-	}
-	if c.GenerationTimeout <= 0 {
-		c.GenerationTimeout = GenerationTimeoutDefault
-	}
-	if c.Retry.MaxAttempts == 0 && c.Retry.MaxElapsed == 0 && c.Retry.Initial == 0 && c.Retry.Max == 0 {
-		r := RetryDefault
-		r.Retryable, r.OnRetry, r.Sleep, r.Now, r.Rand = c.Retry.Retryable, c.Retry.OnRetry, c.Retry.Sleep, c.Retry.Now, c.Retry.Rand
-		c.Retry = r
-	}
-	if c.SlotLease <= 0 {
-		c.SlotLease = SlotLeaseDefault
-	}
-	if c.SlotWait <= 0 {
-		c.SlotWait = SlotWaitDefault
-	}
-	if c.SubmitWait <= 0 {
-		c.SubmitWait = SubmitWaitDefault
-	}
-	if c.MaxDeliveryAttempts <= 0 {
-		c.MaxDeliveryAttempts = queue.MaxDeliveryAttemptsDefault
-	}
+	c.MaxAttempts = cmp.Or(max(c.MaxAttempts, 0), MaxAttemptsDefault)
+	c.CopyTimeout = cmp.Or(max(c.CopyTimeout, 0), CopyTimeoutDefault)
+	c.SubmitTimeout = cmp.Or(max(c.SubmitTimeout, 0), SubmitTimeoutDefault)
+	c.PollErrorLimit = cmp.Or(max(c.PollErrorLimit, 0), PollErrorLimitDefault)
+	c.GenerationTimeout = cmp.Or(max(c.GenerationTimeout, 0), GenerationTimeoutDefault)
+	c.Retry = c.Retry.Or(RetryDefault)
+	c.SlotLease = cmp.Or(max(c.SlotLease, 0), SlotLeaseDefault)
+	c.SlotWait = cmp.Or(max(c.SlotWait, 0), SlotWaitDefault)
+	c.SubmitWait = cmp.Or(max(c.SubmitWait, 0), SubmitWaitDefault)
+	c.MaxDeliveryAttempts = cmp.Or(max(c.MaxDeliveryAttempts, 0), queue.MaxDeliveryAttemptsDefault)
 	if c.RefusalBackoff.Initial <= 0 && c.RefusalBackoff.Max <= 0 {
 		r := RefusalBackoffDefault
 		r.Rand = c.RefusalBackoff.Rand
 		c.RefusalBackoff = r
 	}
-	if c.MaxRefusalWait <= 0 {
-		c.MaxRefusalWait = MaxRefusalWaitDefault
-	}
-	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = DrainTimeoutDefault
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = HeartbeatDefault
-	}
-	if c.StepBudget <= 0 {
-		c.StepBudget = StepBudgetDefault
-	}
+	c.MaxRefusalWait = cmp.Or(max(c.MaxRefusalWait, 0), MaxRefusalWaitDefault)
+	c.DrainTimeout = cmp.Or(max(c.DrainTimeout, 0), DrainTimeoutDefault)
+	c.Heartbeat = cmp.Or(max(c.Heartbeat, 0), HeartbeatDefault)
+	c.StepBudget = cmp.Or(max(c.StepBudget, 0), StepBudgetDefault)
 	c.Circuit = c.Circuit.WithDefaults()
 	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
 	return c
