@@ -33,8 +33,7 @@ func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Ha
 // are used up.
 func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
 	interval := w.pollInterval(t.be)
-	backoff := retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
-	errs := 0
+	pe := pollErrors{backoff: retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}}
 	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
 	for {
 		if wait > 0 {
@@ -45,80 +44,112 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
 			}
 		}
-		j, err := w.getJob(ctx, jobID)
-		switch {
-		case ctx.Err() != nil:
-			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
-		case err != nil:
-			return consumer.StoreError("reload job "+jobID, err)
+		if o, stop := w.checkAttempt(ctx, t, jobID, h); stop {
+			return o
 		}
-		a := j.Attempt(t.msg.Attempt)
-		switch {
-		case a == nil || a.Handle != string(h) || a.Status == job.AttemptSucceeded || a.Status == job.AttemptCanceled:
-			t.log.InfoContext(ctx, "attempt finished by another delivery; stop polling", "job_status", j.Status)
-			if j.Status.Terminal() {
-				// That delivery may have died before publishing the
-				// lifecycle event; this message may be its last copy.
-				return w.publishLifecycle(ctx, j)
-			}
-			return consumer.Ack()
-		case j.Status == job.StatusCanceled && !a.Status.Finished():
-			return w.cancelGeneration(ctx, t, jobID, h)
-		case a.Status == job.AttemptFailed || j.Status.Terminal():
-			// Failed or ended by someone else while the generation runs
-			// here (the stuck-job sweeper's timeout, or a duplicate
-			// delivery that saw it fail): nobody will record its result,
-			// so stop it. Canceling a finished generation is harmless.
-			t.log.WarnContext(ctx, "attempt given up while its generation runs; canceling it at the provider",
-				"job_status", j.Status, "attempt_status", a.Status)
-			if err := w.cancelAtProvider(ctx, t, h); err != nil {
-				t.log.WarnContext(ctx, "cancel of abandoned generation failed", "error", err)
-			}
-			return consumer.Ack()
-		}
-
 		st, err := t.be.Poll(ctx, h)
 		if ctx.Err() != nil {
 			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
 		}
 		t.lim.polled()
 		wait = interval
-		if err != nil {
-			err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
-			f := classify(err)
-			if !errclass.IsRetryable(err) {
-				// The provider refuses this handle (not found, permanent):
-				// the attempt is lost, not the request.
-				if f.class != errclass.ContentSafety {
-					f = failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
-				}
-				return w.fail(ctx, t, jobID, f)
+		switch {
+		case err != nil:
+			var f *failure
+			if wait, f = w.pollFailed(ctx, t, jobID, err, &pe, interval); f != nil {
+				return w.fail(ctx, t, jobID, *f)
 			}
-			errs++
-			if errs > w.cfg.PollErrorLimit {
-				f.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", errs, err)
-				return w.fail(ctx, t, jobID, f)
-			}
-			wait = max(interval, backoff.Delay(errs, err))
-			t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", errs, "wait", wait.String())
-		} else {
-			errs = 0
-			if st.State.Terminal() {
-				return w.finish(ctx, t, jobID, st)
-			}
+		case st.State.Terminal():
+			return w.finish(ctx, t, jobID, st)
+		default:
+			pe.n = 0
 		}
 		w.keepAlive(ctx, t, jobID, h, &ka)
 		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
-			if cerr := w.cancelAtProvider(ctx, t, h); cerr != nil {
-				t.log.WarnContext(ctx, "cancel of timed-out generation failed", "error", cerr)
-			}
-			return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeTimeout,
-				msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
+			return w.timedOut(ctx, t, jobID, h)
 		}
 		if t.lim.pollsUsed() {
 			return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
 		}
 	}
+}
+
+// checkAttempt reads the job before a poll: stop is true, with what to do
+// with the message, when the attempt no longer needs this poller (finished
+// or given up by someone else, or its job canceled).
+func (w *Worker) checkAttempt(ctx context.Context, t *task, jobID string, h backend.Handle) (o consumer.Outcome, stop bool) {
+	j, err := w.getJob(ctx, jobID)
+	switch {
+	case ctx.Err() != nil:
+		return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err())), true
+	case err != nil:
+		return consumer.StoreError("reload job "+jobID, err), true
+	}
+	a := j.Attempt(t.msg.Attempt)
+	switch {
+	case a == nil || a.Handle != string(h) || a.Status == job.AttemptSucceeded || a.Status == job.AttemptCanceled:
+		t.log.InfoContext(ctx, "attempt finished by another delivery; stop polling", "job_status", j.Status)
+		if j.Status.Terminal() {
+			// That delivery may have died before publishing the
+			// lifecycle event; this message may be its last copy.
+			return w.publishLifecycle(ctx, j), true
+		}
+		return consumer.Ack(), true
+	case j.Status == job.StatusCanceled && !a.Status.Finished():
+		return w.cancelGeneration(ctx, t, jobID, h), true
+	case a.Status == job.AttemptFailed || j.Status.Terminal():
+		// Failed or ended by someone else while the generation runs
+		// here (the stuck-job sweeper's timeout, or a duplicate
+		// delivery that saw it fail): nobody will record its result,
+		// so stop it. Canceling a finished generation is harmless.
+		t.log.WarnContext(ctx, "attempt given up while its generation runs; canceling it at the provider",
+			"job_status", j.Status, "attempt_status", a.Status)
+		if err := w.cancelAtProvider(ctx, t, h); err != nil {
+			t.log.WarnContext(ctx, "cancel of abandoned generation failed", "error", err)
+		}
+		return consumer.Ack(), true
+	}
+	return consumer.Outcome{}, false
+}
+
+// pollErrors counts consecutive failed polls.
+type pollErrors struct {
+	n       int
+	backoff retry.Policy
+}
+
+// pollFailed judges a failed poll: the attempt fails (f) when the provider
+// refuses the handle or after PollErrorLimit consecutive errors; otherwise
+// polling goes on after wait.
+func (w *Worker) pollFailed(ctx context.Context, t *task, jobID string, err error, pe *pollErrors, interval time.Duration) (wait time.Duration, f *failure) {
+	err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
+	c := classify(err)
+	if !errclass.IsRetryable(err) {
+		// The provider refuses this handle (not found, permanent): the
+		// attempt is lost, not the request.
+		if c.class != errclass.ContentSafety {
+			c = failure{class: errclass.Retryable, code: job.CodeBackendUnavailable, msg: err.Error()}
+		}
+		return 0, &c
+	}
+	pe.n++
+	if pe.n > w.cfg.PollErrorLimit {
+		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", pe.n, err)
+		return 0, &c
+	}
+	wait = max(interval, pe.backoff.Delay(pe.n, err))
+	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", pe.n, "wait", wait.String())
+	return wait, nil
+}
+
+// timedOut cancels a generation that ran past GenerationTimeout and fails
+// its attempt.
+func (w *Worker) timedOut(ctx context.Context, t *task, jobID string, h backend.Handle) consumer.Outcome {
+	if err := w.cancelAtProvider(ctx, t, h); err != nil {
+		t.log.WarnContext(ctx, "cancel of timed-out generation failed", "error", err)
+	}
+	return w.fail(ctx, t, jobID, failure{class: errclass.Retryable, code: job.CodeTimeout,
+		msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
 }
 
 type keepAlive struct{ beat, renew time.Time }
