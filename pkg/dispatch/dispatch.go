@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -191,27 +190,4 @@ func publish(ctx context.Context, p queue.Publisher, topic string, data []byte, 
 		return "", fmt.Errorf("publish to %s for job %s: %w", topic, attrs[queue.AttrJobID], err)
 	}
 	return id, nil
-}
-
-// AttemptsSummary describes every attempt of a job in one line, for the
-// message of a job that failed with backend_failed or no_backend after
-// attempts: "attempt 1 on luma (ray-2): backend_unavailable: 503; ...".
-func AttemptsSummary(attempts []job.Attempt) string {
-	parts := make([]string, 0, len(attempts))
-	for _, a := range attempts {
-		s := fmt.Sprintf("attempt %d on %s", a.Number, a.Backend)
-		if a.Model != "" {
-			s += " (" + a.Model + ")"
-		}
-		if a.Error != nil {
-			s += ": " + a.Error.Code
-			if a.Error.Message != "" {
-				s += ": " + a.Error.Message
-			}
-		} else {
-			s += ": " + string(a.Status)
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, "; ")
 }

@@ -127,14 +127,4 @@ func TestPublishCarriesTraceAndAttributes(t *testing.T) {
 	require.Equal(t, job.StatusFailed, ev.Status)
 }
 
-func TestAttemptsSummary(t *testing.T) {
-	t.Parallel()
-	got := dispatch.AttemptsSummary([]job.Attempt{
-		{Number: 1, Backend: "luma", Model: "ray-2", Status: job.AttemptFailed,
-			Error: &job.ErrorInfo{Code: job.CodeBackendUnavailable, Message: "503"}},
-		{Number: 2, Backend: "veo", Status: job.AttemptRunning},
-	})
-	require.Equal(t, "attempt 1 on luma (ray-2): backend_unavailable: 503; attempt 2 on veo: running", got)
-}
-
 var testTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

@@ -230,7 +230,7 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 			return jobwrite.ErrNoChange // another delivery routed it meanwhile
 		}
 		if n := len(j.Attempts); n >= r.cfg.MaxAttempts {
-			return fail(tx, j, "", job.CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", n, dispatch.AttemptsSummary(j.Attempts)), now)
+			return fail(tx, j, "", job.CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", n, job.AttemptsSummary(j.Attempts)), now)
 		}
 		d := routing.Decide(routing.Input{
 			Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
@@ -243,7 +243,7 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 		case c == nil:
 			msg := d.Explain()
 			if len(j.Attempts) > 0 {
-				msg += "; after " + dispatch.AttemptsSummary(j.Attempts)
+				msg += "; after " + job.AttemptsSummary(j.Attempts)
 			}
 			return fail(tx, j, "", job.CodeNoBackend, msg, now)
 		}

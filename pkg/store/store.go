@@ -127,18 +127,9 @@ type BackendState struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
-// Event is one entry of a job's timeline.
-type Event struct {
-	ID      string    `json:"-"`
-	At      time.Time `json:"at"`
-	Stage   string    `json:"stage"` // ingest | router | worker | notifier
-	Type    string    `json:"type"`
-	Backend string    `json:"backend,omitempty"`
-	Attempt int       `json:"attempt,omitempty"`
-	Message string    `json:"message,omitempty"`
-	TraceID string    `json:"trace_id,omitempty"`
-	SpanID  string    `json:"span_id,omitempty"`
-}
+// Event is one entry of a job's timeline (job.Event, stored at
+// jobs/{id}/events/{seq}).
+type Event = job.Event
 
 // APIKey is a stored API key; the key's text is never stored, only its hash.
 type APIKey struct {

@@ -141,7 +141,7 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) con
 				j.ExcludedBackends = append(j.ExcludedBackends, a.Backend)
 			}
 			if len(j.Attempts) >= w.cfg.MaxAttempts {
-				msg := fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), dispatch.AttemptsSummary(j.Attempts))
+				msg := fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), job.AttemptsSummary(j.Attempts))
 				if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
 					return nil, err
 				}
