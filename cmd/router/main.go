@@ -3,10 +3,9 @@
 // can serve each job and publishes it to that backend's dispatch topic. It
 // also runs the stuck-job sweeper (package sweeper).
 //
-// Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz, ...),
-// plus:
+// Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
+// AIPROD_MAX_ATTEMPTS, ...), plus (see Config in config.go):
 //
-//	AIPROD_MAX_ATTEMPTS             attempts per job (default 3)
 //	AIPROD_SWEEP_INTERVAL           time between sweeps for stuck jobs (default 1m; 0 disables the sweeper)
 //	AIPROD_SWEEP_QUEUED_AFTER       re-drive a job queued this long without progress (default 2m)
 //	AIPROD_SWEEP_DISPATCHED_AFTER   ... dispatched this long (default 5m)
@@ -19,78 +18,32 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
-	"strconv"
-	"time"
 
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 )
 
-func main() { os.Exit(platform.Main("router", run)) }
-
-func run(ctx context.Context, env platform.Env, log *slog.Logger) error {
-	cat, err := env.Catalog()
+// run builds the router and, unless disabled, the sweeper, and runs them
+// with the health endpoint until ctx is done.
+func run(ctx context.Context, cfg Config, d platform.Deps) error {
+	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
+		Logger: d.Log, MaxAttempts: cfg.MaxAttempts})
 	if err != nil {
 		return err
 	}
-	maxAttempts := 0
-	if v := env.Getenv("AIPROD_MAX_ATTEMPTS"); v != "" {
-		if maxAttempts, err = strconv.Atoi(v); err != nil || maxAttempts < 1 {
-			return fmt.Errorf("AIPROD_MAX_ATTEMPTS=%q: want a whole number ≥ 1", v)
-		}
-	}
-	sweepEvery := sweeper.IntervalDefault
-	if v := env.Getenv("AIPROD_SWEEP_INTERVAL"); v != "" {
-		if sweepEvery, err = time.ParseDuration(v); err != nil || sweepEvery < 0 {
-			return fmt.Errorf("AIPROD_SWEEP_INTERVAL=%q: want a duration such as 1m, or 0 to disable the sweeper", v)
-		}
-	}
-	var policy sweeper.Policy
-	for _, d := range []struct {
-		name string
-		to   *time.Duration
-	}{
-		{"AIPROD_SWEEP_QUEUED_AFTER", &policy.QueuedAfter},
-		{"AIPROD_SWEEP_DISPATCHED_AFTER", &policy.DispatchedAfter},
-		{"AIPROD_SWEEP_RUNNING_AFTER", &policy.RunningAfter},
-		{"AIPROD_SWEEP_HARD_TIMEOUT", &policy.HardTimeout},
-	} {
-		if *d.to, err = env.Duration(d.name, 0); err != nil {
-			return err
-		}
-	}
-	if v := env.Getenv("AIPROD_SWEEP_MAX_REDRIVES"); v != "" {
-		if policy.MaxRedrives, err = strconv.Atoi(v); err != nil || policy.MaxRedrives < 1 {
-			return fmt.Errorf("AIPROD_SWEEP_MAX_REDRIVES=%q: want a whole number ≥ 1", v)
-		}
-	}
-	q, err := env.OpenQueue(ctx, cat)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	st, err := env.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rt, err := router.New(router.Config{Queue: q, Store: st, Catalog: cat, Circuit: env.Circuit, Logger: log, MaxAttempts: maxAttempts})
-	if err != nil {
-		return err
-	}
-	services := []func(context.Context) error{rt.Run, func(ctx context.Context) error {
-		return platform.Serve(ctx, ":"+env.Port, platform.HealthHandler(), nil)
-	}}
-	if sweepEvery > 0 {
-		sw, err := sweeper.New(sweeper.Config{Policy: policy, Store: st, Queue: q, Interval: sweepEvery, Logger: log})
+	parts := []func(context.Context) error{rt.Run, cfg.ServeHealth}
+	if cfg.SweepInterval > 0 {
+		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Interval: cfg.SweepInterval, Logger: d.Log})
 		if err != nil {
 			return err
 		}
-		services = append(services, sw.Run)
+		parts = append(parts, sw.Run)
 	}
-	return platform.RunAll(ctx, services...)
+	return platform.RunAll(ctx, parts...)
+}
+
+func main() {
+	os.Exit(platform.Main(platform.Service[Config]{Name: "router", FromEnv: FromEnv, Run: run}))
 }

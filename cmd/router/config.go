@@ -1,0 +1,43 @@
+package main
+
+import (
+	"math"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/sweeper"
+)
+
+// Config is the router's configuration: platform's shared variables and
+// the sweeper's.
+type Config struct {
+	platform.Config
+	// SweepInterval is the time between sweeps for stuck jobs
+	// (AIPROD_SWEEP_INTERVAL, default sweeper.IntervalDefault); 0 runs no
+	// sweeper.
+	SweepInterval time.Duration
+	// Sweep is when a job counts as stuck and what is done about it:
+	// AIPROD_SWEEP_QUEUED_AFTER, AIPROD_SWEEP_DISPATCHED_AFTER,
+	// AIPROD_SWEEP_RUNNING_AFTER, AIPROD_SWEEP_HARD_TIMEOUT (positive
+	// durations) and AIPROD_SWEEP_MAX_REDRIVES (at least 1), each defaulting
+	// to the sweeper's default.
+	Sweep sweeper.Policy
+}
+
+// FromEnv reads the router's configuration through getenv; the error names
+// every bad variable.
+func FromEnv(getenv func(string) string) (Config, error) {
+	v := platform.NewVars(getenv)
+	c := Config{
+		Config:        platform.ReadConfig(v),
+		SweepInterval: v.Duration("AIPROD_SWEEP_INTERVAL", sweeper.IntervalDefault, 0, platform.MaxDuration),
+		Sweep: sweeper.Policy{
+			QueuedAfter:     v.PositiveDuration("AIPROD_SWEEP_QUEUED_AFTER", sweeper.QueuedAfterDefault),
+			DispatchedAfter: v.PositiveDuration("AIPROD_SWEEP_DISPATCHED_AFTER", sweeper.DispatchedAfterDefault),
+			RunningAfter:    v.PositiveDuration("AIPROD_SWEEP_RUNNING_AFTER", sweeper.RunningAfterDefault),
+			HardTimeout:     v.PositiveDuration("AIPROD_SWEEP_HARD_TIMEOUT", sweeper.HardTimeoutDefault),
+			MaxRedrives:     v.Int("AIPROD_SWEEP_MAX_REDRIVES", sweeper.MaxRedrivesDefault, 1, math.MaxInt),
+		},
+	}
+	return c, v.Err()
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/output"
+	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/platform/platformtest"
+	"github.com/aiprod/aiprod/pkg/worker"
+)
+
+type envs = map[string]string
+
+// TestFromEnv covers the worker's own variables, and AIPROD_MAX_ATTEMPTS
+// which it shares with the router; platform's TestFromEnvSharedVariables
+// covers the others.
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	const have = "(have veo, runway, luma, replicate, fal)"
+	bucket := envs{"AIPROD_OUTPUT_BUCKET": "b-1"}
+	platformtest.Check(t, FromEnv,
+		platformtest.Variable("AIPROD_BACKENDS", func(c Config) any { return c.Backends },
+			platformtest.Unset([]string(nil)),
+			platformtest.Set("runway", []string{"runway"}),
+			platformtest.Set("runway, luma", []string{"runway", "luma"}),
+			platformtest.Bad("sora", `AIPROD_BACKENDS: "sora" is not a catalog backend `+have),
+			platformtest.Bad("runway,Luma", `AIPROD_BACKENDS: "Luma" is not a catalog backend `+have),
+			platformtest.Bad("runway,", `AIPROD_BACKENDS: "runway," has an empty item: want a comma-separated list such as a,b`)),
+		platformtest.Variable("AIPROD_POLL_INTERVAL", func(c Config) any { return c.PollInterval },
+			platformtest.Unset(time.Duration(0)),
+			platformtest.Set("50ms", 50*time.Millisecond),
+			platformtest.Bad("fast", `AIPROD_POLL_INTERVAL: "fast" is not a duration (e.g. 90s, 2m)`),
+			platformtest.Bad("0s", `AIPROD_POLL_INTERVAL: "0s" must be positive`)),
+		platformtest.Variable("AIPROD_SUBMIT_TIMEOUT", func(c Config) any { return c.SubmitTimeout },
+			platformtest.Unset(worker.SubmitTimeoutDefault),
+			platformtest.Set("2s", 2*time.Second),
+			platformtest.Bad("abc", `AIPROD_SUBMIT_TIMEOUT: "abc" is not a duration (e.g. 90s, 2m)`),
+			platformtest.Bad("-1s", `AIPROD_SUBMIT_TIMEOUT: "-1s" must be positive`)),
+		platformtest.Variable("AIPROD_PUSH", func(c Config) any { return c.Push },
+			platformtest.Unset(false),
+			platformtest.Set("true", true),
+			platformtest.Set("0", false),
+			platformtest.Bad("yes", `AIPROD_PUSH: "yes" is not a boolean (true or false)`)),
+		platformtest.Variable("AIPROD_OUTPUT_BUCKET", func(c Config) any { return c.Output.Bucket },
+			platformtest.Unset(""),
+			platformtest.Set("aiprod-outputs", "aiprod-outputs"),
+			platformtest.Bad("gs://aiprod-outputs", `AIPROD_OUTPUT_BUCKET: output: Config.Bucket "gs://aiprod-outputs" `+
+				`(AIPROD_OUTPUT_BUCKET) must be a bucket name such as aiprod-outputs, without gs://`)),
+		platformtest.Variable("AIPROD_OUTPUT_PREFIX", func(c Config) any { return c.Output.Prefix },
+			platformtest.Unset(output.PrefixDefault),
+			platformtest.Set("clips/2025", "clips/2025").With(bucket),
+			platformtest.Set("/clips/", "clips").With(bucket),
+			platformtest.Bad("a//b", `AIPROD_OUTPUT_PREFIX: output: Config.Prefix "a//b" `+
+				`must be slash-separated names without empty, . or .. segments`).With(bucket)),
+		platformtest.Variable("AIPROD_MAX_ATTEMPTS", func(c Config) any { return c.MaxAttempts },
+			platformtest.Unset(worker.MaxAttemptsDefault),
+			platformtest.Set("4", 4),
+			platformtest.Bad("x", `AIPROD_MAX_ATTEMPTS: "x" is not a whole number`)),
+	)
+}
+
+// TestFromEnvProviderEnv: the providers' variables reach package providers
+// as they are.
+func TestFromEnvProviderEnv(t *testing.T) {
+	t.Parallel()
+	c, err := FromEnv(platformtest.Getenv(envs{"GOOGLE_CLOUD_PROJECT": "p", "RUNWAYML_API_SECRET": "k"}))
+	require.NoError(t, err)
+	require.Equal(t, "k", c.ProviderEnv("RUNWAYML_API_SECRET"))
+	require.Equal(t, worker.MaxAttemptsDefault, platform.MaxAttemptsDefault)
+}
+
+// TestFromEnvReportsEveryBadVariable: the worker's and the shared errors
+// come together, in the order read.
+func TestFromEnvReportsEveryBadVariable(t *testing.T) {
+	t.Parallel()
+	_, err := FromEnv(platformtest.Getenv(envs{"GOOGLE_CLOUD_PROJECT": "p", "AIPROD_ACK_DEADLINE": "1s",
+		"AIPROD_SUBMIT_TIMEOUT": "abc", "AIPROD_BACKENDS": "sora"}))
+	require.EqualError(t, err, `AIPROD_ACK_DEADLINE: "1s" must be between 10s and 10m`+"\n"+
+		`AIPROD_SUBMIT_TIMEOUT: "abc" is not a duration (e.g. 90s, 2m)`+"\n"+
+		`AIPROD_BACKENDS: "sora" is not a catalog backend (have veo, runway, luma, replicate, fal)`)
+}
