@@ -180,7 +180,7 @@ func (j *Job) CancelAttempt(n int, cost money.Micros, msg string, now time.Time)
 		return nil, err
 	}
 	a.Cost = cost
-	return j.cancelEnded(a, msg, msg, now)
+	return j.cancelEnded(a, msg, fmt.Sprintf("%s; %s billed", msg, cost), now)
 }
 
 // endable returns attempt n when an outcome may be recorded for it: the

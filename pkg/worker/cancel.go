@@ -9,6 +9,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -77,33 +78,26 @@ func (w *Worker) cancelAtProvider(ctx context.Context, t *task, h backend.Handle
 // seconds) when billed, else nothing. guard must hold on the stored attempt.
 func (w *Worker) recordCanceled(ctx context.Context, t *task, jobID string, guard func(*job.Attempt) bool, billed bool, secs int, msg string) consumer.Outcome {
 	now := w.cfg.Now()
-	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
-		a := j.CurrentAttempt()
-		if j.Status != job.StatusCanceled || a == nil || a.Number != t.msg.Attempt || a.Status.Finished() {
+	_, o, ok := w.endAttempt(ctx, t, jobID, "record canceled attempt", func(j *job.Job, a *job.Attempt) ([]store.Event, error) {
+		if j.Status != job.StatusCanceled || a.Status.Finished() {
 			return nil, errUnchanged
 		}
 		if !guard(a) {
 			return nil, errRaced
 		}
-		a.Status = job.AttemptCanceled
-		a.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: msg}
-		a.EndedAt = &now
+		var cost money.Micros
 		if billed {
-			a.Cost = w.price(ctx, t, j, a, cmpOr(secs, cmpOr(a.DurationSeconds, t.msg.Seconds)))
+			cost = w.price(ctx, t, j, a, cmpOr(secs, cmpOr(a.DurationSeconds, t.msg.Seconds)))
 		}
-		j.Cost = totalCost(j.Attempts)
-		return []store.Event{w.event(ctx, now, "attempt_canceled", a, fmt.Sprintf("%s; %s billed", msg, a.Cost))}, nil
+		return j.CancelAttempt(a.Number, cost, msg, now)
 	})
-	switch {
-	case errors.Is(err, errUnchanged):
-		return consumer.Ack()
-	case errors.Is(err, errRaced):
+	if errors.Is(o.Err, errRaced) {
 		// The attempt moved on (a handle appeared): the redelivery applies
 		// the rules to what is stored now.
 		return consumer.Nack(fmt.Errorf("attempt %d of canceled job %s changed meanwhile", t.msg.Attempt, jobID))
-	case err != nil:
-		return consumer.StoreError("record canceled attempt of job "+jobID, err)
 	}
-	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
+	if !ok {
+		return o
+	}
 	return consumer.Ack()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
@@ -13,56 +12,30 @@ import (
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // succeed records a succeeded generation: job, attempt, cost and event in
-// one transaction (DESIGN invariant 3). A job canceled meanwhile keeps its
-// status; its attempt is recorded as canceled with the cost of the video
-// the provider delivered (and bills) anyway.
+// one transaction (DESIGN invariant 3; job.SucceedAttempt). A job canceled
+// meanwhile keeps its status; its attempt is recorded as canceled with the
+// cost of the video the provider delivered (and bills) anyway.
 func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.Status) consumer.Outcome {
 	now := w.cfg.Now()
-	canceled := false
-	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
-		canceled = false
-		a := j.CurrentAttempt()
-		if a == nil || a.Number != t.msg.Attempt || a.Status.Finished() ||
-			(j.Status.Terminal() && j.Status != job.StatusCanceled) {
-			return nil, errUnchanged
-		}
+	j, o, ok := w.endAttempt(ctx, t, jobID, "record success", func(j *job.Job, a *job.Attempt) ([]store.Event, error) {
 		secs := st.DurationSeconds
 		if secs <= 0 {
 			secs = cmpOr(a.DurationSeconds, t.msg.Seconds)
 		}
-		a.Cost = w.price(ctx, t, j, a, secs)
-		a.EndedAt = &now
-		a.LastProgressAt = &now
-		if j.Status == job.StatusCanceled {
-			canceled = true
-			a.Status = job.AttemptCanceled
-			a.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "job canceled; the provider finished the generation anyway"}
-			j.Cost = totalCost(j.Attempts)
-			return []store.Event{w.event(ctx, now, "attempt_canceled", a, fmt.Sprintf("finished after the cancel: %s billed", a.Cost))}, nil
-		}
-		a.Status = job.AttemptSucceeded
-		j.Cost = totalCost(j.Attempts)
-		j.Result = &job.Result{VideoURL: st.VideoURL, DurationSeconds: secs}
-		j.Error = nil
-		if err := j.Transition(job.StatusSucceeded, now); err != nil {
-			return nil, err
-		}
-		return []store.Event{w.event(ctx, now, "succeeded", a, fmt.Sprintf("%d s video for %s", secs, a.Cost))}, nil
+		cost := w.price(ctx, t, j, a, secs)
+		return j.SucceedAttempt(a.Number, cost, job.Result{VideoURL: st.VideoURL, DurationSeconds: secs}, now)
 	})
 	switch {
-	case errors.Is(err, errUnchanged):
-		return consumer.Ack()
-	case err != nil:
-		return consumer.StoreError("record success of job "+jobID, err)
-	}
-	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
-	if canceled {
+	case !ok:
+		return o
+	case j.Status == job.StatusCanceled:
 		t.log.InfoContext(ctx, "generation of a canceled job finished; recorded as canceled", "cost_usd", j.Cost.USD())
 		return consumer.Ack()
 	}
@@ -74,6 +47,34 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 		return b.Success(), true
 	})
 	return w.publishLifecycle(ctx, j)
+}
+
+// endAttempt records how this delivery's attempt ended: change (a step of
+// the job's state machine) runs on the stored job and its attempt in one
+// transaction. An attempt that ended meanwhile (change's errclass.Conflict)
+// is left as it is and the message acked. On success the attempt's slot is
+// freed (before anything is published) and ok is true; otherwise o says
+// what to do with the message.
+func (w *Worker) endAttempt(ctx context.Context, t *task, jobID, what string, change func(j *job.Job, a *job.Attempt) ([]store.Event, error)) (j *job.Job, o consumer.Outcome, ok bool) {
+	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		a := j.Attempt(t.msg.Attempt)
+		if a == nil {
+			return nil, errUnchanged
+		}
+		events, err := change(j, a)
+		if errors.Is(err, errclass.Conflict) && !errors.Is(err, errRaced) {
+			return nil, errUnchanged // the state machine refused: ended meanwhile
+		}
+		return events, err
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return nil, consumer.Ack(), false
+	case err != nil:
+		return nil, consumer.StoreError(what+" of job "+jobID, err), false
+	}
+	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
+	return j, consumer.Outcome{}, true
 }
 
 // failure is a classified attempt failure.
@@ -102,67 +103,27 @@ func classify(err error) failure {
 	}
 }
 
-// fail records a failed attempt and what follows for the job (see doc). A
-// job canceled meanwhile keeps its status; its attempt is recorded as
-// canceled (with the billed cost, if any), without a strike or failover.
+// fail records a failed attempt and what follows for the job (see doc;
+// job.FailAttempt). A job canceled meanwhile keeps its status; its attempt
+// is recorded as canceled (with the billed cost, if any), without a strike
+// or failover.
 func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) consumer.Outcome {
 	now := w.cfg.Now()
-	canceled := false
-	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
-		canceled = false
-		a := j.CurrentAttempt()
-		if a == nil || a.Number != t.msg.Attempt || a.Status.Finished() ||
-			(j.Status.Terminal() && j.Status != job.StatusCanceled) || (f.guard != nil && !f.guard(a)) {
+	j, o, ok := w.endAttempt(ctx, t, jobID, "record failure", func(j *job.Job, a *job.Attempt) ([]store.Event, error) {
+		if f.guard != nil && !f.guard(a) {
 			return nil, errUnchanged
 		}
-		a.EndedAt = &now
+		var cost money.Micros
 		if f.billed {
-			a.Cost = w.price(ctx, t, j, a, cmpOr(a.DurationSeconds, t.msg.Seconds))
+			cost = w.price(ctx, t, j, a, cmpOr(a.DurationSeconds, t.msg.Seconds))
 		}
-		j.Cost = totalCost(j.Attempts)
-		if j.Status == job.StatusCanceled {
-			canceled = true
-			a.Status = job.AttemptCanceled
-			a.Error = &job.ErrorInfo{Code: job.CodeCanceled, Message: "job canceled; the attempt ended with " + f.code + ": " + f.msg}
-			return []store.Event{w.event(ctx, now, "attempt_canceled", a, a.Error.Message)}, nil
-		}
-		a.Status = job.AttemptFailed
-		a.Error = &job.ErrorInfo{Code: f.code, Message: f.msg}
-		a.RetryAt = f.retryAt
-		events := []store.Event{w.event(ctx, now, "attempt_failed", a, f.code+": "+f.msg)}
-		switch f.class {
-		case errclass.ContentSafety, errclass.Permanent:
-			if err := j.Fail(f.code, f.msg, now); err != nil {
-				return nil, err
-			}
-			events = append(events, w.event(ctx, now, "failed", a, f.code+": "+f.msg))
-		default:
-			if !slices.Contains(j.ExcludedBackends, a.Backend) {
-				j.ExcludedBackends = append(j.ExcludedBackends, a.Backend)
-			}
-			if len(j.Attempts) >= w.cfg.MaxAttempts {
-				msg := fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), job.AttemptsSummary(j.Attempts))
-				if err := j.Fail(job.CodeBackendFailed, msg, now); err != nil {
-					return nil, err
-				}
-				events = append(events, w.event(ctx, now, "failed", a, job.CodeBackendFailed+": "+msg))
-			} else {
-				if err := j.Transition(job.StatusQueued, now); err != nil {
-					return nil, err
-				}
-				events = append(events, w.event(ctx, now, "rerouted", a, "back to the router without "+a.Backend))
-			}
-		}
-		return events, nil
+		return j.FailAttempt(a.Number, job.Failure{Code: f.code, Message: f.msg, Final: f.class != errclass.Retryable,
+			Cost: cost, RetryAt: f.retryAt}, w.cfg.MaxAttempts, now)
 	})
 	switch {
-	case errors.Is(err, errUnchanged):
-		return consumer.Ack()
-	case err != nil:
-		return consumer.StoreError("record failure of job "+jobID, err)
-	}
-	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
-	if canceled {
+	case !ok:
+		return o
+	case j.Status == job.StatusCanceled:
 		t.log.InfoContext(ctx, "attempt of a canceled job ended; recorded as canceled", "code", f.code, "error", f.msg)
 		return consumer.Ack()
 	}

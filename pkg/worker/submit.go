@@ -29,16 +29,11 @@ func (w *Worker) submit(ctx context.Context, t *task, j *job.Job) (consumer.Outc
 		if a != nil && a.Number == t.msg.Attempt && ourIntent(a, now) {
 			return nil, nil // a retried try whose first one committed
 		}
-		if j.Status != job.StatusDispatched || a == nil || a.Number != t.msg.Attempt ||
-			a.Status != job.AttemptDispatched || a.Handle != "" {
-			return nil, errRaced
+		events, err := j.RecordIntent(t.msg.Attempt, now)
+		if errors.Is(err, errclass.Conflict) {
+			return nil, errRaced // not waiting for a worker any more
 		}
-		a.Status = job.AttemptSubmitting
-		a.SubmittedAt = &now
-		if err := j.Transition(job.StatusRunning, now); err != nil {
-			return nil, err
-		}
-		return []store.Event{w.event(ctx, now, "submitting", a, fmt.Sprintf("submitting to %s (%s, %d s)", a.Backend, a.Model, a.DurationSeconds))}, nil
+		return events, err
 	})
 	switch {
 	case errors.Is(err, errRaced):
@@ -140,10 +135,7 @@ func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o
 			}
 			// A canceled job still gets the handle: the cancellation below
 			// (or a redelivery's) needs it.
-			a.Status = job.AttemptRunning
-			a.Handle = string(h)
-			a.LastProgressAt = &now
-			return []store.Event{w.event(ctx, now, "submitted", a, "accepted by "+a.Backend)}, nil
+			return j.RecordHandle(a.Number, string(h), now, "submitted", "accepted by "+a.Backend)
 		})
 		return err
 	})
@@ -249,14 +241,15 @@ func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.T
 		if a != nil && a.Handle == string(h) {
 			return nil, nil
 		}
-		if a == nil || !ourIntent(a, intent) || (j.Status.Terminal() && j.Status != job.StatusCanceled) {
+		if a == nil || !ourIntent(a, intent) {
 			return nil, errRaced
 		}
-		a.Status = job.AttemptRunning
-		a.Handle = string(h)
-		a.LastProgressAt = &now
-		return []store.Event{w.event(ctx, now, "reconciled", a,
-			"the provider has the generation of the submit intent; resuming it instead of submitting again")}, nil
+		events, err := j.RecordHandle(a.Number, string(h), now, "reconciled",
+			"the provider has the generation of the submit intent; resuming it instead of submitting again")
+		if errors.Is(err, errclass.Conflict) {
+			return nil, errRaced
+		}
+		return events, err
 	})
 	switch {
 	case errors.Is(err, errRaced):
@@ -288,8 +281,8 @@ func (w *Worker) resubmit(ctx context.Context, t *task, jobID string, old time.T
 			return nil, errRaced
 		}
 		a.SubmittedAt = &now
-		return []store.Event{w.event(ctx, now, "resubmitting", a, fmt.Sprintf(
-			"the provider has no generation for the submit intent of %s; submitting again", old.UTC().Format(time.RFC3339)))}, nil
+		return []store.Event{{Type: "resubmitting", Backend: a.Backend, Attempt: a.Number, Message: fmt.Sprintf(
+			"the provider has no generation for the submit intent of %s; submitting again", old.UTC().Format(time.RFC3339))}}, nil
 	})
 	switch {
 	case errors.Is(err, errRaced):

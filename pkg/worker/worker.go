@@ -26,7 +26,6 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
-	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // Queue is what the worker needs of the queue: publish and receive.
@@ -478,14 +477,6 @@ func (w *Worker) price(ctx context.Context, t *task, j *job.Job, a *job.Attempt,
 	return a.EstimatedCost
 }
 
-func totalCost(as []job.Attempt) money.Micros {
-	var sum money.Micros
-	for _, a := range as {
-		sum += a.Cost
-	}
-	return sum
-}
-
 // getJob reads a job, retrying transient store errors.
 func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {
 	var j *job.Job
@@ -520,13 +511,6 @@ func (w *Worker) updateJob(ctx context.Context, id string, fn func(j *job.Job) (
 		return nil, errUnchanged
 	}
 	return res.Job, nil
-}
-
-func (w *Worker) event(ctx context.Context, at time.Time, typ string, a *job.Attempt, msg string) store.Event {
-	return store.Event{
-		At: store.NormalizeTime(at), Stage: Stage, Type: typ, Backend: a.Backend, Attempt: a.Number, Message: msg,
-		TraceID: telemetry.TraceID(ctx), SpanID: telemetry.SpanID(ctx),
-	}
 }
 
 // drainCtx returns a context for work that shutdown must not cut in half:
