@@ -11,7 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aiprod/aiprod/pkg/dispatch"
@@ -166,19 +165,10 @@ func (s *Server) publishJob(ctx context.Context, j *job.Job) error {
 // the job's trace.
 func (s *Server) publish(ctx context.Context, j *job.Job, topic string, data []byte, attrs map[string]string) error {
 	pctx, links := s.jobTraceContext(ctx, j)
-	pctx, span, attrs := telemetry.StartProducer(pctx, topic, attrs,
-		telemetry.AttrJobID.String(j.ID), telemetry.AttrProjectID.String(j.ProjectID))
-	for _, l := range links {
-		span.AddLink(l)
-	}
-	defer span.End()
-	msgID, err := s.cfg.Queue.Publish(pctx, topic, queue.Message{Data: data, Attributes: attrs})
+	_, err := telemetry.Traced(s.cfg.Queue).Publish(telemetry.WithLinks(pctx, links...), topic, queue.Message{Data: data, Attributes: attrs})
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publish job %s to %s: %w", j.ID, topic, err)
 	}
-	span.SetAttributes(telemetry.AttrMessageID.String(msgID))
 	return nil
 }
 

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"go.opentelemetry.io/otel/codes"
-
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
@@ -65,14 +63,9 @@ func PublishThresholds(ctx context.Context, pub queue.Publisher, crossings []Cro
 			continue
 		}
 		attrs := map[string]string{queue.AttrProjectID: c.ProjectID, AttrEventType: EventTypeThreshold}
-		pctx, span, attrs := telemetry.StartProducer(ctx, queue.TopicEvents, attrs, telemetry.AttrProjectID.String(c.ProjectID))
-		_, err = pub.Publish(pctx, queue.TopicEvents, queue.Message{Data: data, Attributes: attrs})
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "publish failed")
+		if _, err := telemetry.Traced(pub).Publish(ctx, queue.TopicEvents, queue.Message{Data: data, Attributes: attrs}); err != nil {
 			errs = append(errs, fmt.Errorf("publish %d%% threshold of project %s in %s: %w", c.Threshold, c.ProjectID, c.Period, err))
 		}
-		span.End()
 	}
 	return errors.Join(errs...)
 }

@@ -193,7 +193,7 @@ func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span,
 		if o.Panic != nil {
 			dl = withAttr(m, AttrPanic, truncate(fmt.Sprint(o.Panic), 512))
 		}
-		if err := queue.DeadLetter(ctx, c.cfg.Publisher, c.cfg.DeadLetterTopic, c.cfg.Subscription, dl, o.Reason); err != nil {
+		if err := queue.DeadLetter(ctx, telemetry.Traced(c.cfg.Publisher), c.cfg.DeadLetterTopic, c.cfg.Subscription, dl, o.Reason); err != nil {
 			log.ErrorContext(ctx, "dead-letter failed; message nacked", "reason", o.Reason, "error", err)
 			m.Nack()
 			return Outcome{Verdict: VerdictNack, Reason: "dead-letter failed: " + err.Error(), Err: err}

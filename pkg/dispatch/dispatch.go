@@ -9,9 +9,6 @@ import (
 	"io"
 	"strconv"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
@@ -157,16 +154,14 @@ func Publish(ctx context.Context, p queue.Publisher, m Message) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return publish(ctx, p, queue.DispatchTopic(m.Backend), data, m.Attributes(),
-		telemetry.AttrBackend.String(m.Backend), telemetry.AttrAttempt.Int(m.Attempt))
+	return publish(ctx, p, queue.DispatchTopic(m.Backend), data, m.Attributes())
 }
 
 // PublishReroute asks the router to route job jobID again, for attempt
 // number attempt, by publishing to aiprod-jobs a message with attributes
 // only (job_id, project_id, attempt, trace context).
 func PublishReroute(ctx context.Context, p queue.Publisher, jobID, projectID string, attempt int) (string, error) {
-	return publish(ctx, p, queue.TopicJobs, nil, JobAttributes(jobID, projectID, attempt),
-		telemetry.AttrJobID.String(jobID), telemetry.AttrAttempt.Int(attempt))
+	return publish(ctx, p, queue.TopicJobs, nil, JobAttributes(jobID, projectID, attempt))
 }
 
 // PublishLifecycle publishes ev to aiprod-events with attributes job_id and
@@ -179,14 +174,9 @@ func PublishLifecycle(ctx context.Context, p queue.Publisher, ev Lifecycle) (str
 	return publish(ctx, p, queue.TopicEvents, data, JobAttributes(ev.JobID, ev.ProjectID, 0))
 }
 
-func publish(ctx context.Context, p queue.Publisher, topic string, data []byte, attrs map[string]string, kv ...attribute.KeyValue) (string, error) {
-	kv = append(kv, telemetry.AttrJobID.String(attrs[queue.AttrJobID]), telemetry.AttrProjectID.String(attrs[queue.AttrProjectID]))
-	ctx, span, attrs := telemetry.StartProducer(ctx, topic, attrs, kv...)
-	defer span.End()
-	id, err := p.Publish(ctx, topic, queue.Message{Data: data, Attributes: attrs})
+func publish(ctx context.Context, p queue.Publisher, topic string, data []byte, attrs map[string]string) (string, error) {
+	id, err := telemetry.Traced(p).Publish(ctx, topic, queue.Message{Data: data, Attributes: attrs})
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "publish failed")
 		return "", fmt.Errorf("publish to %s for job %s: %w", topic, attrs[queue.AttrJobID], err)
 	}
 	return id, nil

@@ -1,0 +1,78 @@
+package telemetry
+
+import (
+	"context"
+	"maps"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aiprod/aiprod/pkg/queue"
+)
+
+// TracedPublisher publishes through Publisher in a producer span (the
+// OpenTelemetry messaging conventions): the span's context travels in the
+// message's attributes, the span carries the job, project, backend and
+// attempt named by those attributes and the message id, and records a
+// failed publish. It is the one place where producer spans start; every
+// publisher of AIPROD goes through Traced.
+type TracedPublisher struct{ queue.Publisher }
+
+// Traced returns p wrapped in a TracedPublisher (p itself when it is one).
+func Traced(p queue.Publisher) queue.Publisher {
+	if _, ok := p.(TracedPublisher); ok {
+		return p
+	}
+	return TracedPublisher{p}
+}
+
+type linksKey struct{}
+
+// WithLinks returns ctx whose next producer span (TracedPublisher) links to
+// links, e.g. the request that published a message in another trace.
+func WithLinks(ctx context.Context, links ...trace.Link) context.Context {
+	if len(links) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, linksKey{}, links)
+}
+
+// Publish publishes m to topic in a producer span; m's attributes are
+// copied, never changed.
+func (p TracedPublisher) Publish(ctx context.Context, topic string, m queue.Message) (string, error) {
+	attrs := maps.Clone(m.Attributes)
+	ctx, span, attrs := StartProducer(ctx, topic, attrs, messageAttributes(attrs)...)
+	defer span.End()
+	if links, ok := ctx.Value(linksKey{}).([]trace.Link); ok {
+		for _, l := range links {
+			span.AddLink(l)
+		}
+	}
+	m.Attributes = attrs
+	id, err := p.Publisher.Publish(ctx, topic, m)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
+		return "", err
+	}
+	span.SetAttributes(AttrMessageID.String(id))
+	return id, nil
+}
+
+// messageAttributes are the span attributes of the ids a message names.
+func messageAttributes(attrs map[string]string) []attribute.KeyValue {
+	var kv []attribute.KeyValue
+	for key, attr := range map[string]attribute.Key{
+		queue.AttrJobID: AttrJobID, queue.AttrProjectID: AttrProjectID, queue.AttrBackend: AttrBackend,
+	} {
+		if v := attrs[key]; v != "" {
+			kv = append(kv, attr.String(v))
+		}
+	}
+	if n, err := strconv.Atoi(attrs[queue.AttrAttempt]); err == nil {
+		kv = append(kv, AttrAttempt.Int(n))
+	}
+	return kv
+}
