@@ -39,6 +39,19 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// doAndPrint makes an API call whose answer is a T and prints the answer to
+// stdout: as JSON with asJSON, else with print.
+func doAndPrint[T any](ctx context.Context, env *Env, c *client.Client, method, path string, body []byte, asJSON bool, print func(io.Writer, T) error) error {
+	var v T
+	if err := c.Do(ctx, method, path, body, &v); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(env.Stdout, v)
+	}
+	return print(env.Stdout, v)
+}
+
 func init() {
 	register(command{"submit", "[flags]", "submit a job (from flags or a JSON file) and optionally wait for it", runSubmit})
 	register(command{"job", "<id>", "show a job", jobCommand("job", "Show a job as JSON.", (*client.Client).Get)})

@@ -49,14 +49,7 @@ func runUsage(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	path := withQuery("/v1/usage", map[string]string{"from": *from, "to": *to, "group_by": *groupBy})
-	var u api.Usage
-	if err := af.client().Do(ctx, http.MethodGet, path, nil, &u); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, u)
-	}
-	return printUsage(env.Stdout, u)
+	return doAndPrint(ctx, env, af.client(), http.MethodGet, path, nil, *asJSON, printUsage)
 }
 
 // printUsage writes usage as a table with a total line.
@@ -159,14 +152,7 @@ func runBudget(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	path := withQuery("/v1/budget", map[string]string{"period": *period})
-	var v api.BudgetView
-	if err := af.client().Do(ctx, http.MethodGet, path, nil, &v); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, v)
-	}
-	return printBudget(env.Stdout, v)
+	return doAndPrint(ctx, env, af.client(), http.MethodGet, path, nil, *asJSON, printBudget)
 }
 
 func printBudget(w io.Writer, v api.BudgetView) error {
@@ -245,12 +231,6 @@ func runBudgetSet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v api.BudgetView
-	if err := client.New(af.api, *admin).Do(ctx, http.MethodPut, "/v1/admin/projects/"+url.PathEscape(*project)+"/budget", b, &v); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, v)
-	}
-	return printBudget(env.Stdout, v)
+	path := "/v1/admin/projects/" + url.PathEscape(*project) + "/budget"
+	return doAndPrint(ctx, env, client.New(af.api, *admin), http.MethodPut, path, b, *asJSON, printBudget)
 }
