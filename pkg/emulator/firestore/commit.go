@@ -355,40 +355,37 @@ func (s *service) CreateDocument(ctx context.Context, req *pb.CreateDocumentRequ
 	}
 	name := req.GetParent() + "/" + req.GetCollectionId() + "/" + id
 	doc := &pb.Document{Name: name, Fields: req.GetDocument().GetFields()}
-	v, err := s.commitOne(db, &pb.Write{
+	return s.commitDocument(db, &pb.Write{
 		Operation:       &pb.Write_Update{Update: doc},
 		CurrentDocument: &pb.Precondition{ConditionType: &pb.Precondition_Exists{Exists: false}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	mask, err := parseMask(req.GetMask())
-	if err != nil {
-		return nil, err
-	}
-	return toDocument(name, v, mask), nil
+	}, req.GetMask())
 }
 
 // UpdateDocument updates or inserts a document.
 func (s *service) UpdateDocument(ctx context.Context, req *pb.UpdateDocumentRequest) (*pb.Document, error) {
-	name := req.GetDocument().GetName()
-	db, err := parseDocumentName(name)
+	db, err := parseDocumentName(req.GetDocument().GetName())
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.commitOne(db, &pb.Write{
+	return s.commitDocument(db, &pb.Write{
 		Operation:       &pb.Write_Update{Update: req.GetDocument()},
 		UpdateMask:      req.GetUpdateMask(),
 		CurrentDocument: req.GetCurrentDocument(),
-	})
+	}, req.GetMask())
+}
+
+// commitDocument commits w, an update, and returns the document it leaves,
+// projected by mask.
+func (s *service) commitDocument(db string, w *pb.Write, mask *pb.DocumentMask) (*pb.Document, error) {
+	v, err := s.commitOne(db, w)
 	if err != nil {
 		return nil, err
 	}
-	mask, err := parseMask(req.GetMask())
+	paths, err := parseMask(mask)
 	if err != nil {
 		return nil, err
 	}
-	return toDocument(name, v, mask), nil
+	return toDocument(w.GetUpdate().GetName(), v, paths), nil
 }
 
 // DeleteDocument deletes a document.
