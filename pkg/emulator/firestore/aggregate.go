@@ -135,22 +135,19 @@ func (s *service) RunAggregationQuery(req *pb.RunAggregationQueryRequest, stream
 	started := time.Now()
 
 	st := s.st
-	st.mu.Lock()
-	target, err := st.resolveReadLocked(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime())
-	if err != nil {
-		st.mu.Unlock()
+	var (
+		docs []docAt
+		at   time.Time
+	)
+	newTxn, err := st.read(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime(), func(target readTarget) (err error) {
+		docs, _, at, err = st.executeLocked(stream.Context(), q, target)
 		return err
-	}
-	docs, _, at, err := st.executeLocked(stream.Context(), q, target)
-	if target.txn != nil {
-		st.doneLocked(target.txn)
-	}
-	st.mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
 
-	resp := &pb.RunAggregationQueryResponse{Transaction: target.newTxn, ReadTime: timestamppb.New(at)}
+	resp := &pb.RunAggregationQueryResponse{Transaction: newTxn, ReadTime: timestamppb.New(at)}
 	if explain == nil || explain.GetAnalyze() {
 		fields := make(map[string]*pb.Value, len(aggs))
 		for _, a := range aggs {

@@ -320,51 +320,42 @@ func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQuery
 	started := time.Now()
 
 	st := s.st
-	st.mu.Lock()
-	target, err := st.resolveReadLocked(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime())
-	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
 	var (
 		docs    []docAt
 		skipped int
 		at      time.Time
 	)
-	if explain == nil || explain.GetAnalyze() {
-		docs, skipped, at, err = st.executeLocked(stream.Context(), q, target)
-	} else if at = target.at; at.IsZero() {
-		at = st.readTimeLocked() // a read-write transaction that reads nothing
-	}
-	if target.txn != nil {
-		st.doneLocked(target.txn)
-	}
-	var resps []*pb.RunQueryResponse
-	if err == nil {
-		if target.newTxn != nil {
-			resps = append(resps, &pb.RunQueryResponse{Transaction: target.newTxn})
+	newTxn, err := st.read(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime(), func(target readTarget) (err error) {
+		if explain == nil || explain.GetAnalyze() {
+			docs, skipped, at, err = st.executeLocked(stream.Context(), q, target)
+		} else if at = target.at; at.IsZero() {
+			at = st.readTimeLocked() // a read-write transaction that reads nothing
 		}
-		readTime := timestamppb.New(at)
-		for _, d := range docs {
-			resps = append(resps, &pb.RunQueryResponse{Document: toDocument(d.name, d.v, q.selected), ReadTime: readTime})
-		}
-		if len(docs) == 0 {
-			resps = append(resps, &pb.RunQueryResponse{ReadTime: readTime})
-		}
-		first := resps[0]
-		if target.newTxn != nil {
-			first = resps[1]
-		}
-		first.SkippedResults = int32(skipped)
-		last := resps[len(resps)-1]
-		last.ContinuationSelector = &pb.RunQueryResponse_Done{Done: true}
-		if explain != nil {
-			last.ExplainMetrics = explainMetrics(explain, len(docs), len(docs)+skipped, time.Since(started))
-		}
-	}
-	st.mu.Unlock()
+		return err
+	})
 	if err != nil {
 		return err
+	}
+	var resps []*pb.RunQueryResponse
+	if newTxn != nil {
+		resps = append(resps, &pb.RunQueryResponse{Transaction: newTxn})
+	}
+	readTime := timestamppb.New(at)
+	for _, d := range docs {
+		resps = append(resps, &pb.RunQueryResponse{Document: toDocument(d.name, d.v, q.selected), ReadTime: readTime})
+	}
+	if len(docs) == 0 {
+		resps = append(resps, &pb.RunQueryResponse{ReadTime: readTime})
+	}
+	first := resps[0]
+	if newTxn != nil {
+		first = resps[1]
+	}
+	first.SkippedResults = int32(skipped)
+	last := resps[len(resps)-1]
+	last.ContinuationSelector = &pb.RunQueryResponse_Done{Done: true}
+	if explain != nil {
+		last.ExplainMetrics = explainMetrics(explain, len(docs), len(docs)+skipped, time.Since(started))
 	}
 	for _, r := range resps {
 		if err := stream.Send(r); err != nil {
