@@ -90,16 +90,22 @@ func prepareWrite(db string, w *pb.Write) (*write, error) {
 	return out, nil
 }
 
-func prepareWrites(db string, ws []*pb.Write) ([]*write, error) {
+// prepareWrites checks and prepares the writes of a request to database
+// (a database resource name) and returns the database's id with them.
+func prepareWrites(database string, ws []*pb.Write) (string, []*write, error) {
+	db, err := parseDatabaseName(database)
+	if err != nil {
+		return "", nil, err
+	}
 	out := make([]*write, len(ws))
 	for i, w := range ws {
 		pw, err := prepareWrite(db, w)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		out[i] = pw
 	}
-	return out, nil
+	return db, out, nil
 }
 
 // checkFields validates the values of a document or map, depth being the
@@ -254,11 +260,7 @@ func (st *store) commitLocked(db string, ws []*write, commitTime time.Time) ([]*
 
 // Commit applies writes atomically, inside a transaction or not.
 func (s *service) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	db, err := parseDatabaseName(req.GetDatabase())
-	if err != nil {
-		return nil, err
-	}
-	ws, err := prepareWrites(db, req.GetWrites())
+	db, ws, err := prepareWrites(req.GetDatabase(), req.GetWrites())
 	if err != nil {
 		return nil, err
 	}
@@ -291,11 +293,7 @@ func (s *service) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.Commit
 // BatchWrite applies writes independently of each other, none in a
 // transaction, and reports the status of each.
 func (s *service) BatchWrite(ctx context.Context, req *pb.BatchWriteRequest) (*pb.BatchWriteResponse, error) {
-	db, err := parseDatabaseName(req.GetDatabase())
-	if err != nil {
-		return nil, err
-	}
-	ws, err := prepareWrites(db, req.GetWrites())
+	db, ws, err := prepareWrites(req.GetDatabase(), req.GetWrites())
 	if err != nil {
 		return nil, err
 	}
