@@ -134,20 +134,13 @@ func (s *service) RunAggregationQuery(req *pb.RunAggregationQueryRequest, stream
 	explain := req.GetExplainOptions()
 	started := time.Now()
 
-	st := s.st
-	var (
-		docs []docAt
-		at   time.Time
-	)
-	newTxn, err := st.read(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime(), func(target readTarget) (err error) {
-		docs, _, at, err = st.executeLocked(stream.Context(), q, target)
-		return err
-	})
+	res, err := s.st.runQuery(stream.Context(), q, req, true)
 	if err != nil {
 		return err
 	}
+	docs := res.docs
 
-	resp := &pb.RunAggregationQueryResponse{Transaction: newTxn, ReadTime: timestamppb.New(at)}
+	resp := &pb.RunAggregationQueryResponse{Transaction: res.newTxn, ReadTime: timestamppb.New(res.at)}
 	if explain == nil || explain.GetAnalyze() {
 		fields := make(map[string]*pb.Value, len(aggs))
 		for _, a := range aggs {

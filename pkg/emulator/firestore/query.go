@@ -310,6 +310,38 @@ func (st *store) executeLocked(ctx context.Context, q *query, target readTarget)
 	return docs, skipped, target.at, nil
 }
 
+// consistency is the consistency selector of a query request: a
+// transaction, a new one, or a read time (none: now).
+type consistency interface {
+	GetTransaction() []byte
+	GetNewTransaction() *pb.TransactionOptions
+	GetReadTime() *timestamppb.Timestamp
+}
+
+// queryResult is what a query request read.
+type queryResult struct {
+	docs    []docAt
+	skipped int       // results skipped by the offset
+	at      time.Time // read time
+	newTxn  []byte    // transaction the request began, to be reported
+}
+
+// runQuery runs q at the consistency its request selects. With execute
+// false (an explain without analyze) it only resolves the read time.
+func (st *store) runQuery(ctx context.Context, q *query, sel consistency, execute bool) (queryResult, error) {
+	var r queryResult
+	var err error
+	r.newTxn, err = st.read(q.db, sel.GetTransaction(), sel.GetNewTransaction(), sel.GetReadTime(), func(target readTarget) (err error) {
+		if execute {
+			r.docs, r.skipped, r.at, err = st.executeLocked(ctx, q, target)
+		} else if r.at = target.at; r.at.IsZero() {
+			r.at = st.readTimeLocked() // a read-write transaction that reads nothing
+		}
+		return err
+	})
+	return r, err
+}
+
 // RunQuery runs a structured query and streams its results.
 func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQueryServer) error {
 	q, err := compileQuery(req.GetParent(), req.GetStructuredQuery())
@@ -319,28 +351,16 @@ func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQuery
 	explain := req.GetExplainOptions()
 	started := time.Now()
 
-	st := s.st
-	var (
-		docs    []docAt
-		skipped int
-		at      time.Time
-	)
-	newTxn, err := st.read(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime(), func(target readTarget) (err error) {
-		if explain == nil || explain.GetAnalyze() {
-			docs, skipped, at, err = st.executeLocked(stream.Context(), q, target)
-		} else if at = target.at; at.IsZero() {
-			at = st.readTimeLocked() // a read-write transaction that reads nothing
-		}
-		return err
-	})
+	res, err := s.st.runQuery(stream.Context(), q, req, explain == nil || explain.GetAnalyze())
 	if err != nil {
 		return err
 	}
+	docs, skipped := res.docs, res.skipped
 	var resps []*pb.RunQueryResponse
-	if newTxn != nil {
-		resps = append(resps, &pb.RunQueryResponse{Transaction: newTxn})
+	if res.newTxn != nil {
+		resps = append(resps, &pb.RunQueryResponse{Transaction: res.newTxn})
 	}
-	readTime := timestamppb.New(at)
+	readTime := timestamppb.New(res.at)
 	for _, d := range docs {
 		resps = append(resps, &pb.RunQueryResponse{Document: toDocument(d.name, d.v, q.selected), ReadTime: readTime})
 	}
@@ -348,7 +368,7 @@ func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQuery
 		resps = append(resps, &pb.RunQueryResponse{ReadTime: readTime})
 	}
 	first := resps[0]
-	if newTxn != nil {
+	if res.newTxn != nil {
 		first = resps[1]
 	}
 	first.SkippedResults = int32(skipped)
