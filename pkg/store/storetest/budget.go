@@ -434,31 +434,39 @@ func (r *reservationRace) forEachJob(t *testing.T, fn func(i int, j *job.Job) er
 // route reserves the estimate for job id and dispatches it, or fails it
 // with budget_exceeded when the budget refuses, as the router does.
 func (r *reservationRace) route(id string) error {
+	return r.changeJob(id, r.now, nil, func(tx store.Tx, bk *budget.JobTx, j *job.Job) error {
+		err := bk.Reserve(tx, j, r.estimate, r.now)
+		switch {
+		case errors.Is(err, errclass.Budget):
+			return j.Fail(job.CodeBudgetExceeded, err.Error(), r.now)
+		case err != nil:
+			return err
+		}
+		j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: "dispatched",
+			EstimatedCost: r.estimate, Reserved: r.estimate, StartedAt: r.now, DurationSeconds: 5})
+		return j.Transition(job.StatusDispatched, r.now)
+	})
+}
+
+// changeJob changes job id in one transaction as the services do: it
+// reads the job, leaves it as is when skip says so, prepares its budget
+// change, lets change edit it, then applies the budget change at at and
+// writes the job.
+func (r *reservationRace) changeJob(id string, at time.Time, skip func(*job.Job) bool,
+	change func(tx store.Tx, bk *budget.JobTx, j *job.Job) error) error {
 	return r.s.RunTx(r.ctx, func(tx store.Tx) error {
 		j, err := tx.GetJob(id)
-		if err != nil {
+		if err != nil || skip != nil && skip(j) {
 			return err
 		}
 		bk, err := budget.Prepare(tx, j)
 		if err != nil {
 			return err
 		}
-		err = bk.Reserve(tx, j, r.estimate, r.now)
-		switch {
-		case errors.Is(err, errclass.Budget):
-			if err := j.Fail(job.CodeBudgetExceeded, err.Error(), r.now); err != nil {
-				return err
-			}
-		case err != nil:
+		if err := change(tx, bk, j); err != nil {
 			return err
-		default:
-			j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: "dispatched",
-				EstimatedCost: r.estimate, Reserved: r.estimate, StartedAt: r.now, DurationSeconds: 5})
-			if err := j.Transition(job.StatusDispatched, r.now); err != nil {
-				return err
-			}
 		}
-		if _, err := bk.Apply(tx, j, r.now); err != nil {
+		if _, err := bk.Apply(tx, j, at); err != nil {
 			return err
 		}
 		return tx.PutJob(j)
@@ -495,26 +503,13 @@ func (r *reservationRace) checkRouted(t *testing.T) {
 // settle makes job id, if dispatched, succeed at cost, as the worker does.
 func (r *reservationRace) settle(id string, cost money.Micros) error {
 	at := r.now.Add(time.Minute)
-	return r.s.RunTx(r.ctx, func(tx store.Tx) error {
-		cur, err := tx.GetJob(id)
-		if err != nil || cur.Status != job.StatusDispatched {
-			return err
-		}
-		bk, err := budget.Prepare(tx, cur)
-		if err != nil {
-			return err
-		}
-		a := cur.CurrentAttempt()
+	notDispatched := func(j *job.Job) bool { return j.Status != job.StatusDispatched }
+	return r.changeJob(id, at, notDispatched, func(_ store.Tx, _ *budget.JobTx, j *job.Job) error {
+		a := j.CurrentAttempt()
 		a.Status = job.AttemptSucceeded
 		a.Cost = cost
-		cur.Cost = a.Cost
-		if err := cur.Transition(job.StatusSucceeded, at); err != nil {
-			return err
-		}
-		if _, err := bk.Apply(tx, cur, at); err != nil {
-			return err
-		}
-		return tx.PutJob(cur)
+		j.Cost = a.Cost
+		return j.Transition(job.StatusSucceeded, at)
 	})
 }
 
