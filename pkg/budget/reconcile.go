@@ -66,111 +66,156 @@ type Report struct {
 // counted as holding its reservation (the worker settles it with what the
 // provider bills), not as a missing ledger entry.
 func Reconcile(period store.Period, users []store.Period, ledger []store.LedgerEntry, jobs []*job.Job) Report {
-	r := Report{ProjectID: period.ProjectID, Period: period.ID, Spent: period.Spent, Reserved: period.Reserved, Differences: []Difference{}}
-	diff := func(d Difference) { r.Differences = append(r.Differences, d) }
+	rc := newReconciler(period, ledger)
+	for _, j := range jobs {
+		if j.ProjectID == period.ProjectID {
+			rc.checkJob(j)
+		}
+	}
+	rc.checkOrphans()
+	rc.checkPeriod()
+	rc.checkUsers(users)
+	slices.SortStableFunc(rc.r.Differences, func(a, b Difference) int {
+		return cmp.Or(cmp.Compare(a.JobID, b.JobID), cmp.Compare(a.Attempt, b.Attempt))
+	})
+	return rc.r
+}
 
-	entries := map[string]store.LedgerEntry{}
-	userSpent := map[string]money.Micros{}
+// reconciler is the state of one Reconcile.
+type reconciler struct {
+	period    store.Period
+	r         Report
+	entries   map[string]store.LedgerEntry // the period's ledger, by id
+	seen      map[string]bool              // ledger ids an attempt names
+	userSpent map[string]money.Micros      // ledger total by user
+	userHeld  map[string]money.Micros      // open reservations by user
+}
+
+// newReconciler starts the report with the period's ledger entries.
+func newReconciler(period store.Period, ledger []store.LedgerEntry) *reconciler {
+	rc := &reconciler{
+		period:    period,
+		r:         Report{ProjectID: period.ProjectID, Period: period.ID, Spent: period.Spent, Reserved: period.Reserved, Differences: []Difference{}},
+		entries:   map[string]store.LedgerEntry{},
+		seen:      map[string]bool{},
+		userSpent: map[string]money.Micros{},
+		userHeld:  map[string]money.Micros{},
+	}
 	for _, e := range ledger {
 		if e.ProjectID != period.ProjectID || e.Period != period.ID {
 			continue
 		}
-		entries[e.ID] = e
-		r.LedgerEntries++
-		r.LedgerTotal += e.Cost
+		rc.entries[e.ID] = e
+		rc.r.LedgerEntries++
+		rc.r.LedgerTotal += e.Cost
 		if e.UserID != "" {
-			userSpent[e.UserID] += e.Cost
+			rc.userSpent[e.UserID] += e.Cost
 		}
 	}
-	seen := map[string]bool{}
-	userHeld := map[string]money.Micros{}
-	for _, j := range jobs {
-		if j.ProjectID != period.ProjectID {
+	return rc
+}
+
+func (rc *reconciler) diff(d Difference) { rc.r.Differences = append(rc.r.Differences, d) }
+
+// checkJob checks the attempts of j started in the period against the
+// ledger, counts what the last one holds, and checks j's cost.
+func (rc *reconciler) checkJob(j *job.Job) {
+	var sum money.Micros
+	inPeriod := false
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		sum += a.Cost
+		if PeriodOf(a.StartedAt) != rc.period.ID {
 			continue
 		}
-		var sum money.Micros
-		inPeriod := false
-		for i := range j.Attempts {
-			a := &j.Attempts[i]
-			sum += a.Cost
-			if PeriodOf(a.StartedAt) != period.ID {
-				continue
-			}
-			inPeriod = true
-			r.JobsCost += a.Cost
-			id := store.LedgerID(j.ID, a.Number)
-			e, ok := entries[id]
-			seen[id] = ok
-			last := a.Number == len(j.Attempts)
-			switch {
-			case !ok && mustBeSettled(j, a, last):
-				diff(Difference{Kind: DiffMissingLedger, JobID: j.ID, Attempt: a.Number, Expected: a.Cost,
-					Message: fmt.Sprintf("attempt %d of job %s (%s, job %s) has no ledger entry", a.Number, j.ID, a.Status, j.Status)})
-			case ok && e.Cost != a.Cost:
-				diff(Difference{Kind: DiffCost, JobID: j.ID, Attempt: a.Number, Expected: a.Cost, Actual: e.Cost,
-					Message: fmt.Sprintf("ledger entry %s costs %s, the attempt %s", id, e.Cost, a.Cost)})
-			}
-			if last {
-				held := a.Reserved
-				if ok {
-					held = e.Carried
-					if j.Status.Terminal() {
-						held = 0
-					}
-				}
-				r.OpenReservations += held
-				if j.UserID != "" {
-					userHeld[j.UserID] += held
-				}
-			}
-		}
-		if inPeriod && sum != j.Cost {
-			diff(Difference{Kind: DiffJobCost, JobID: j.ID, Expected: sum, Actual: j.Cost,
-				Message: fmt.Sprintf("job %s costs %s, its attempts %s", j.ID, j.Cost, sum)})
+		inPeriod = true
+		rc.checkAttempt(j, a)
+	}
+	if inPeriod && sum != j.Cost {
+		rc.diff(Difference{Kind: DiffJobCost, JobID: j.ID, Expected: sum, Actual: j.Cost,
+			Message: fmt.Sprintf("job %s costs %s, its attempts %s", j.ID, j.Cost, sum)})
+	}
+}
+
+// checkAttempt checks the ledger entry of attempt a of j, started in the
+// period, and counts what a holds when it is j's last.
+func (rc *reconciler) checkAttempt(j *job.Job, a *job.Attempt) {
+	rc.r.JobsCost += a.Cost
+	id := store.LedgerID(j.ID, a.Number)
+	e, ok := rc.entries[id]
+	rc.seen[id] = ok
+	last := a.Number == len(j.Attempts)
+	switch {
+	case !ok && mustBeSettled(j, a, last):
+		rc.diff(Difference{Kind: DiffMissingLedger, JobID: j.ID, Attempt: a.Number, Expected: a.Cost,
+			Message: fmt.Sprintf("attempt %d of job %s (%s, job %s) has no ledger entry", a.Number, j.ID, a.Status, j.Status)})
+	case ok && e.Cost != a.Cost:
+		rc.diff(Difference{Kind: DiffCost, JobID: j.ID, Attempt: a.Number, Expected: a.Cost, Actual: e.Cost,
+			Message: fmt.Sprintf("ledger entry %s costs %s, the attempt %s", id, e.Cost, a.Cost)})
+	}
+	if !last {
+		return
+	}
+	held := a.Reserved
+	if ok {
+		held = e.Carried
+		if j.Status.Terminal() {
+			held = 0
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(entries)) {
-		if !seen[id] {
-			e := entries[id]
-			diff(Difference{Kind: DiffOrphanLedger, JobID: e.JobID, Attempt: e.Attempt, Actual: e.Cost,
-				Message: fmt.Sprintf("ledger entry %s names no attempt of a job of project %s started in %s", id, period.ProjectID, period.ID)})
+	rc.r.OpenReservations += held
+	if j.UserID != "" {
+		rc.userHeld[j.UserID] += held
+	}
+}
+
+// checkOrphans reports the ledger entries no attempt named.
+func (rc *reconciler) checkOrphans() {
+	for _, id := range slices.Sorted(maps.Keys(rc.entries)) {
+		if !rc.seen[id] {
+			e := rc.entries[id]
+			rc.diff(Difference{Kind: DiffOrphanLedger, JobID: e.JobID, Attempt: e.Attempt, Actual: e.Cost,
+				Message: fmt.Sprintf("ledger entry %s names no attempt of a job of project %s started in %s", id, rc.period.ProjectID, rc.period.ID)})
 		}
 	}
-	if r.LedgerTotal != period.Spent {
-		diff(Difference{Kind: DiffSpent, Expected: r.LedgerTotal, Actual: period.Spent,
-			Message: fmt.Sprintf("period spent %s, ledger total %s", period.Spent, r.LedgerTotal)})
+}
+
+// checkPeriod checks the period's spent and reserved against the ledger
+// and the open reservations.
+func (rc *reconciler) checkPeriod() {
+	p, r := rc.period, &rc.r
+	if r.LedgerTotal != p.Spent {
+		rc.diff(Difference{Kind: DiffSpent, Expected: r.LedgerTotal, Actual: p.Spent,
+			Message: fmt.Sprintf("period spent %s, ledger total %s", p.Spent, r.LedgerTotal)})
 	}
-	if r.OpenReservations != period.Reserved {
-		diff(Difference{Kind: DiffReserved, Expected: r.OpenReservations, Actual: period.Reserved,
-			Message: fmt.Sprintf("period reserved %s, open reservations %s", period.Reserved, r.OpenReservations)})
+	if r.OpenReservations != p.Reserved {
+		rc.diff(Difference{Kind: DiffReserved, Expected: r.OpenReservations, Actual: p.Reserved,
+			Message: fmt.Sprintf("period reserved %s, open reservations %s", p.Reserved, r.OpenReservations)})
 	}
+}
+
+// checkUsers does checkPeriod for every user with a stored period, ledger
+// entries or open reservations.
+func (rc *reconciler) checkUsers(users []store.Period) {
 	stored := map[string]store.Period{}
 	for _, u := range users {
 		stored[u.UserID] = u
 	}
-	names := slices.Sorted(maps.Keys(stored))
-	for u := range userSpent {
-		names = append(names, u)
-	}
-	for u := range userHeld {
-		names = append(names, u)
-	}
+	names := slices.Collect(maps.Keys(stored))
+	names = slices.AppendSeq(names, maps.Keys(rc.userSpent))
+	names = slices.AppendSeq(names, maps.Keys(rc.userHeld))
 	slices.Sort(names)
 	for _, u := range slices.Compact(names) {
-		p := stored[u]
-		if p.Spent != userSpent[u] {
-			diff(Difference{Kind: DiffSpent, UserID: u, Expected: userSpent[u], Actual: p.Spent,
-				Message: fmt.Sprintf("user %q: period spent %s, ledger total %s", u, p.Spent, userSpent[u])})
+		p, spent, held := stored[u], rc.userSpent[u], rc.userHeld[u]
+		if p.Spent != spent {
+			rc.diff(Difference{Kind: DiffSpent, UserID: u, Expected: spent, Actual: p.Spent,
+				Message: fmt.Sprintf("user %q: period spent %s, ledger total %s", u, p.Spent, spent)})
 		}
-		if p.Reserved != userHeld[u] {
-			diff(Difference{Kind: DiffReserved, UserID: u, Expected: userHeld[u], Actual: p.Reserved,
-				Message: fmt.Sprintf("user %q: period reserved %s, open reservations %s", u, p.Reserved, userHeld[u])})
+		if p.Reserved != held {
+			rc.diff(Difference{Kind: DiffReserved, UserID: u, Expected: held, Actual: p.Reserved,
+				Message: fmt.Sprintf("user %q: period reserved %s, open reservations %s", u, p.Reserved, held)})
 		}
 	}
-	slices.SortStableFunc(r.Differences, func(a, b Difference) int {
-		return cmp.Or(cmp.Compare(a.JobID, b.JobID), cmp.Compare(a.Attempt, b.Attempt))
-	})
-	return r
 }
 
 // mustBeSettled reports whether attempt a of j must have a ledger entry:

@@ -39,70 +39,40 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// doAndPrint makes an API call whose answer is a T and prints the answer to
+// stdout: as JSON with asJSON, else with print.
+func doAndPrint[T any](ctx context.Context, env *Env, c *client.Client, method, path string, body []byte, asJSON bool, print func(io.Writer, T) error) error {
+	var v T
+	if err := c.Do(ctx, method, path, body, &v); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(env.Stdout, v)
+	}
+	return print(env.Stdout, v)
+}
+
 func init() {
 	register(command{"submit", "[flags]", "submit a job (from flags or a JSON file) and optionally wait for it", runSubmit})
-	register(command{"job", "<id>", "show a job", runJob})
+	register(command{"job", "<id>", "show a job", jobCommand("job", "Show a job as JSON.", (*client.Client).Get)})
 	register(command{"jobs", "[flags]", "list the project's jobs, newest first", runJobs})
 	register(command{"trace", "<id>", "show a job's timeline: stages, attempts, backends, errors, trace ids", runTrace})
-	register(command{"cancel", "<id>", "cancel a job", runCancel})
+	register(command{"cancel", "<id>", "cancel a job", jobCommand("cancel",
+		"Cancel a job; a job already submitted is canceled at its backend too.", (*client.Client).Cancel)})
 	register(command{"backends", "[flags]", "list backends with health, circuit state and prices", runBackends})
 }
 
 func runSubmit(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "submit", "[flags]", "Submit a job. With --file, the JSON request is sent as is; otherwise it is built from the flags.")
 	af := addAPIFlags(fs, env)
-	file := fs.String("file", "", "JSON job request to send (- for standard input)")
-	prompt := fs.String("prompt", "", "text prompt (required without --file)")
-	duration := fs.Int("duration", 5, "duration in seconds (1-60)")
-	resolution := fs.String("resolution", "", "540p, 720p, 1080p or 4k (default 720p)")
-	aspect := fs.String("aspect-ratio", "", "16:9, 9:16 or 1:1 (default 16:9)")
-	tier := fs.String("tier", "", "quality tier: draft, standard or premium (default standard)")
-	image := fs.String("image-url", "", "first frame, for image-to-video")
-	audio := fs.Bool("audio", false, "generate audio")
-	maxCost := fs.String("max-cost-usd", "", "refuse backends whose estimate is above this")
-	backends := fs.String("backends", "", "comma-separated allow-list of backends")
-	user := fs.String("user", "", "user id within the project")
-	key := fs.String("idempotency-key", "", "Idempotency-Key: the same key gives the same job")
+	sf := addSubmitFlags(fs)
 	wait := fs.Bool("wait", false, "wait until the job is finished, printing each status change")
 	timeout := fs.Duration("timeout", 10*time.Minute, "with --wait: give up after this long")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	c := af.client()
-	var j *job.Job
-	var err error
-	opts := client.SubmitOptions{IdempotencyKey: *key}
-	if *file != "" {
-		var b []byte
-		if *file == "-" {
-			b, err = io.ReadAll(env.Stdin)
-		} else {
-			b, err = os.ReadFile(*file)
-		}
-		if err != nil {
-			return err
-		}
-		j, err = c.SubmitRaw(ctx, b, opts)
-	} else {
-		if strings.TrimSpace(*prompt) == "" {
-			fmt.Fprintln(env.Stderr, "aiprod submit: --prompt is required (or give --file)")
-			fs.Usage()
-			return errUsage
-		}
-		req := job.Request{Prompt: *prompt, DurationSeconds: *duration, Resolution: job.Resolution(*resolution),
-			AspectRatio: job.AspectRatio(*aspect), QualityTier: job.Tier(*tier), ImageURL: *image, Audio: *audio, UserID: *user}
-		if *maxCost != "" {
-			m, perr := money.Parse(*maxCost)
-			if perr != nil {
-				return fmt.Errorf("--max-cost-usd: %w", perr)
-			}
-			req.MaxCostUSD = &m
-		}
-		if *backends != "" {
-			req.Backends = strings.Split(*backends, ",")
-		}
-		j, err = c.Submit(ctx, req, opts)
-	}
+	j, err := sf.submit(ctx, env, fs, c)
 	if err != nil {
 		return err
 	}
@@ -110,10 +80,87 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 		return printJSON(env.Stdout, j)
 	}
 	fmt.Fprintf(env.Stderr, "job %s accepted (trace %s)\n", j.ID, j.TraceID)
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
+	return waitForJob(ctx, env, c, j.ID, *timeout)
+}
+
+// submitFlags are the flags of submit that make the job request.
+type submitFlags struct {
+	file, prompt, resolution, aspect, tier, image string
+	maxCost, backends, user, key                  string
+	duration                                      int
+	audio                                         bool
+}
+
+func addSubmitFlags(fs *flag.FlagSet) *submitFlags {
+	f := &submitFlags{}
+	fs.StringVar(&f.file, "file", "", "JSON job request to send (- for standard input)")
+	fs.StringVar(&f.prompt, "prompt", "", "text prompt (required without --file)")
+	fs.IntVar(&f.duration, "duration", 5, "duration in seconds (1-60)")
+	fs.StringVar(&f.resolution, "resolution", "", "540p, 720p, 1080p or 4k (default 720p)")
+	fs.StringVar(&f.aspect, "aspect-ratio", "", "16:9, 9:16 or 1:1 (default 16:9)")
+	fs.StringVar(&f.tier, "tier", "", "quality tier: draft, standard or premium (default standard)")
+	fs.StringVar(&f.image, "image-url", "", "first frame, for image-to-video")
+	fs.BoolVar(&f.audio, "audio", false, "generate audio")
+	fs.StringVar(&f.maxCost, "max-cost-usd", "", "refuse backends whose estimate is above this")
+	fs.StringVar(&f.backends, "backends", "", "comma-separated allow-list of backends")
+	fs.StringVar(&f.user, "user", "", "user id within the project")
+	fs.StringVar(&f.key, "idempotency-key", "", "Idempotency-Key: the same key gives the same job")
+	return f
+}
+
+// submit sends the request of --file as is, or the one the flags make.
+func (f *submitFlags) submit(ctx context.Context, env *Env, fs *flag.FlagSet, c *client.Client) (*job.Job, error) {
+	opts := client.SubmitOptions{IdempotencyKey: f.key}
+	if f.file != "" {
+		b, err := f.readFile(env)
+		if err != nil {
+			return nil, err
+		}
+		return c.SubmitRaw(ctx, b, opts)
+	}
+	if strings.TrimSpace(f.prompt) == "" {
+		fmt.Fprintln(env.Stderr, "aiprod submit: --prompt is required (or give --file)")
+		fs.Usage()
+		return nil, errUsage
+	}
+	req, err := f.request()
+	if err != nil {
+		return nil, err
+	}
+	return c.Submit(ctx, req, opts)
+}
+
+func (f *submitFlags) readFile(env *Env) ([]byte, error) {
+	if f.file == "-" {
+		return io.ReadAll(env.Stdin)
+	}
+	return os.ReadFile(f.file)
+}
+
+func (f *submitFlags) request() (job.Request, error) {
+	req := job.Request{Prompt: f.prompt, DurationSeconds: f.duration, Resolution: job.Resolution(f.resolution),
+		AspectRatio: job.AspectRatio(f.aspect), QualityTier: job.Tier(f.tier), ImageURL: f.image, Audio: f.audio, UserID: f.user}
+	if f.maxCost != "" {
+		m, err := money.Parse(f.maxCost)
+		if err != nil {
+			return job.Request{}, fmt.Errorf("--max-cost-usd: %w", err)
+		}
+		req.MaxCostUSD = &m
+	}
+	if f.backends != "" {
+		req.Backends = strings.Split(f.backends, ",")
+	}
+	return req, nil
+}
+
+// waitForJob prints each status change of job id to stderr until it is
+// finished or timeout passes, then the job as JSON; a job that did not
+// succeed is an error.
+func waitForJob(ctx context.Context, env *Env, c *client.Client, id string, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	final, err := c.Wait(wctx, j.ID, 500*time.Millisecond, func(j *job.Job) {
+	final, err := c.Wait(wctx, id, 500*time.Millisecond, func(j *job.Job) {
 		line := fmt.Sprintf("%6.1fs  %-10s", time.Since(start).Seconds(), j.Status)
 		if j.Backend != "" {
 			line += " backend=" + j.Backend
@@ -124,7 +171,7 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, line)
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for job %s: %w", j.ID, err)
+		return fmt.Errorf("waiting for job %s: %w", id, err)
 	}
 	if err := printJSON(env.Stdout, final); err != nil {
 		return err
@@ -148,28 +195,20 @@ func oneID(env *Env, name, summary string, args []string) (*apiFlags, string, er
 	return af, fs.Arg(0), nil
 }
 
-func runJob(ctx context.Context, env *Env, args []string) error {
-	af, id, err := oneID(env, "job", "Show a job as JSON.", args)
-	if err != nil {
-		return err
+// jobCommand returns the run function of a command that applies do to the
+// job named by its one argument and prints the job as JSON.
+func jobCommand(name, summary string, do func(c *client.Client, ctx context.Context, id string) (*job.Job, error)) func(context.Context, *Env, []string) error {
+	return func(ctx context.Context, env *Env, args []string) error {
+		af, id, err := oneID(env, name, summary, args)
+		if err != nil {
+			return err
+		}
+		j, err := do(af.client(), ctx, id)
+		if err != nil {
+			return err
+		}
+		return printJSON(env.Stdout, j)
 	}
-	j, err := af.client().Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	return printJSON(env.Stdout, j)
-}
-
-func runCancel(ctx context.Context, env *Env, args []string) error {
-	af, id, err := oneID(env, "cancel", "Cancel a job; a job already submitted is canceled at its backend too.", args)
-	if err != nil {
-		return err
-	}
-	j, err := af.client().Cancel(ctx, id)
-	if err != nil {
-		return err
-	}
-	return printJSON(env.Stdout, j)
 }
 
 func runTrace(ctx context.Context, env *Env, args []string) error {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,12 +66,7 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	fmt.Fprintf(tw, "api\t%s\t(key %s, project %s; admin key %s)\n", st.APIURL, *apiKey, devstack.ProjectDefault, *adminKey)
 	fmt.Fprintf(tw, "pubsub emulator\t%s\n", st.PubsubAddr)
 	fmt.Fprintf(tw, "firestore emulator\t%s\n", st.FirestoreAddr)
-	names := make([]string, 0, len(st.Sims))
-	for n := range st.Sims {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(st.Sims)) {
 		s := st.Sims[n]
 		fmt.Fprintf(tw, "backend %s\t%s\t(%s protocol; faults: POST %s/__sim/faults)\n", n, s.URL, s.Provider, s.URL)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -76,20 +75,12 @@ func runDLQList(ctx context.Context, env *Env, args []string) error {
 	sub := fs.String("subscription", "", "a dead-letter subscription, e.g. aiprod-jobs-dlq (default: all of them)")
 	max := fs.Int("max", api.DeadLetterListMaxDefault, fmt.Sprintf("at most this many messages (1-%d)", api.DeadLetterMaxLimit))
 	asJSON := fs.Bool("json", false, "print JSON, with whole data and attributes")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	q := url.Values{}
-	if *sub != "" {
-		q.Set("subscription", *sub)
-	}
-	q.Set("max", strconv.Itoa(*max))
+	path := withQuery("/v1/admin/dlq", map[string]string{"subscription": *sub, "max": strconv.Itoa(*max)})
 	var l api.DeadLetterList
-	if err := af.client().Do(ctx, http.MethodGet, "/v1/admin/dlq?"+q.Encode(), nil, &l); err != nil {
+	if err := af.client().Do(ctx, http.MethodGet, path, nil, &l); err != nil {
 		return err
 	}
 	if *asJSON {

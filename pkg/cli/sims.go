@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/catalog"
@@ -43,12 +44,7 @@ separate processes; the lines printed are the worker's environment.`)
 	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(sims.Sims))
-	for n := range sims.Sims {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(sims.Sims)) {
 		fmt.Fprintf(env.Stderr, "backend %-10s %s (%s protocol)\n", n, sims.Sims[n].URL, sims.Sims[n].Provider)
 	}
 	fmt.Fprintf(env.Stdout, "AIPROD_CATALOG=%s\n", *out)

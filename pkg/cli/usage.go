@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,27 +45,11 @@ func runUsage(ctx context.Context, env *Env, args []string) error {
 	to := fs.String("to", "", "end of the range (exclusive; a date includes that day)")
 	groupBy := fs.String("group-by", "backend", "backend, user or day")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	q := url.Values{}
-	for k, v := range map[string]string{"from": *from, "to": *to, "group_by": *groupBy} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var u api.Usage
-	if err := af.client().Do(ctx, http.MethodGet, "/v1/usage?"+q.Encode(), nil, &u); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, u)
-	}
-	return printUsage(env.Stdout, u)
+	path := withQuery("/v1/usage", map[string]string{"from": *from, "to": *to, "group_by": *groupBy})
+	return doAndPrint(ctx, env, af.client(), http.MethodGet, path, nil, *asJSON, printUsage)
 }
 
 // printUsage writes usage as a table with a total line.
@@ -105,19 +90,12 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	project := fs.String("project", devstack.ProjectDefault, "project to check")
 	period := fs.String("period", "", "month as yyyy-mm (default: this month)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	q := url.Values{"project": {*project}}
-	if *period != "" {
-		q.Set("period", *period)
-	}
+	path := withQuery("/v1/admin/reconcile", map[string]string{"project": *project, "period": *period})
 	var rep budget.Report
-	if err := client.New(af.api, *admin).Do(ctx, http.MethodGet, "/v1/admin/reconcile?"+q.Encode(), nil, &rep); err != nil {
+	if err := client.New(af.api, *admin).Do(ctx, http.MethodGet, path, nil, &rep); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -170,25 +148,11 @@ func runBudget(ctx context.Context, env *Env, args []string) error {
 	af := addAPIFlags(fs, env)
 	period := fs.String("period", "", "month as yyyy-mm (default: this month)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	path := "/v1/budget"
-	if *period != "" {
-		path += "?" + url.Values{"period": {*period}}.Encode()
-	}
-	var v api.BudgetView
-	if err := af.client().Do(ctx, http.MethodGet, path, nil, &v); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, v)
-	}
-	return printBudget(env.Stdout, v)
+	path := withQuery("/v1/budget", map[string]string{"period": *period})
+	return doAndPrint(ctx, env, af.client(), http.MethodGet, path, nil, *asJSON, printBudget)
 }
 
 func printBudget(w io.Writer, v api.BudgetView) error {
@@ -208,12 +172,7 @@ func printBudget(w io.Writer, v api.BudgetView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tLIMIT_USD\tSPENT_USD\tRESERVED_USD\tLEFT_USD\t")
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", "project", limitOf(v.Limit), v.Spent.USD(), v.Reserved.USD(), left(v.Limit, v.Spent, v.Reserved))
-	users := make([]string, 0, len(v.Users))
-	for u := range v.Users {
-		users = append(users, u)
-	}
-	slices.Sort(users)
-	for _, name := range users {
+	for _, name := range slices.Sorted(maps.Keys(v.Users)) {
 		u := v.Users[name]
 		fmt.Fprintf(tw, "user %s\t%s\t%s\t%s\t%s\t\n", name, limitOf(u.Limit), u.Spent.USD(), u.Reserved.USD(), left(u.Limit, u.Spent, u.Reserved))
 	}
@@ -272,12 +231,6 @@ func runBudgetSet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v api.BudgetView
-	if err := client.New(af.api, *admin).Do(ctx, http.MethodPut, "/v1/admin/projects/"+url.PathEscape(*project)+"/budget", b, &v); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, v)
-	}
-	return printBudget(env.Stdout, v)
+	path := "/v1/admin/projects/" + url.PathEscape(*project) + "/budget"
+	return doAndPrint(ctx, env, client.New(af.api, *admin), http.MethodPut, path, b, *asJSON, printBudget)
 }

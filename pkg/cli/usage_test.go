@@ -18,6 +18,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/cli"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
@@ -34,8 +35,10 @@ func setup(t *testing.T) *cliEnv {
 	t.Helper()
 	st := memstore.New()
 	require.NoError(t, api.SeedAPIKey(context.Background(), st, "dev-key", "dev", now))
+	q := memqueue.New()
+	require.NoError(t, queue.Provision(context.Background(), q, queue.Topology(catalog.Default().Names())))
 	s, err := api.New(api.Config{
-		Store: st, Queue: memqueue.New(), Catalog: catalog.Default(), AdminKey: "dev-admin",
+		Store: st, Queue: q, Catalog: catalog.Default(), AdminKey: "dev-admin",
 		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
@@ -46,9 +49,13 @@ func setup(t *testing.T) *cliEnv {
 
 func (e *cliEnv) run(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = cli.Main(context.Background(), append(args, "--api", e.url), &cli.Env{
-		Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" },
-	})
+	getenv := func(k string) string {
+		if k == "AIPROD_API" {
+			return e.url
+		}
+		return ""
+	}
+	code = cli.Main(context.Background(), args, &cli.Env{Stdout: &out, Stderr: &errOut, Getenv: getenv})
 	return code, out.String(), errOut.String()
 }
 

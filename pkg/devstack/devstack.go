@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
@@ -153,8 +154,34 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			_ = s.Close()
 		}
 	}()
+	q, err := s.startPubsub(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.startFirestore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	backends, err := s.startBackends(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.startServices(ctx, runCtx, cfg, q, st, backends)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.serveAPI(cfg.Addr, h); err != nil {
+		return nil, err
+	}
+	if err := waitHealthy(ctx, s.APIURL+"/healthz"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-	// Pub/Sub emulator and the production client over it.
+// startPubsub serves the Pub/Sub emulator and returns the production
+// client over it, with AIPROD's topics and subscriptions provisioned.
+func (s *Stack) startPubsub(ctx context.Context, cfg Config) (*gcppubsub.Queue, error) {
 	ps, err := pubsubemu.Serve("127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
@@ -172,8 +199,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := queue.Provision(ctx, q, queue.Topology(cfg.Catalog.Names())); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
+	return q, nil
+}
 
-	// Firestore emulator and the production store over it.
+// startFirestore serves the Firestore emulator and returns the production
+// store over it.
+func (s *Stack) startFirestore(ctx context.Context, cfg Config) (*firestorestore.Store, error) {
 	fs, err := firestoreemu.NewServer()
 	if err != nil {
 		return nil, fmt.Errorf("devstack: firestore emulator: %w", err)
@@ -187,18 +218,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.closers = append(s.closers, fc.Close)
 	st := firestorestore.NewFromClient(fc)
 	s.Store = st
+	return st, nil
+}
 
-	// Simulated backends, and a catalog pointing at them.
+// startBackends starts the simulated backends and returns the production
+// adapters, with a catalog pointing at the simulators.
+func (s *Stack) startBackends(ctx context.Context, cfg Config) (map[string]backend.Backend, error) {
 	sims, err := StartSims(cfg.Catalog, cfg.SimSpeed)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, sims.Close)
 	s.Sims, s.Catalog = sims.Sims, sims.Catalog
-	endpoints := map[string]string{}
-	for name, sm := range s.Sims {
-		endpoints[name] = sm.URL
-	}
 	env := func(k string) string {
 		if k == providers.EnvVeoStorageURI {
 			return VeoStorageURI
@@ -212,10 +243,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
+	return backends, nil
+}
 
-	// Services.
+// startServices seeds the API key, builds the API and runs the router,
+// sweeper and worker until Close; it returns the API's handler.
+func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppubsub.Queue, st *firestorestore.Store,
+	backends map[string]backend.Backend) (http.Handler, error) {
 	if err := api.SeedAPIKey(ctx, st, cfg.APIKey, cfg.Project, time.Now()); err != nil {
 		return nil, fmt.Errorf("devstack: seed API key: %w", err)
+	}
+	endpoints := map[string]string{}
+	for name, sm := range s.Sims {
+		endpoints[name] = sm.URL
 	}
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
@@ -240,12 +280,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.run(runCtx, "sweeper", sw.Run)
 	s.run(runCtx, "worker", wk.Run)
+	return apiSrv.Handler(), nil
+}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+// serveAPI serves h on addr until Close.
+func (s *Stack) serveAPI(addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: API listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("devstack: API listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.APIURL = "http://" + ln.Addr().String()
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -257,10 +301,22 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		defer c()
 		return hs.Shutdown(sctx)
 	})
-	if err := waitHealthy(ctx, s.APIURL+"/healthz"); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil
+}
+
+// simulator is what the dev stack needs of a provider's simulator.
+type simulator interface {
+	Handler() http.Handler
+	Core() *sim.Core
+}
+
+// simulators makes the simulator of each provider.
+var simulators = map[string]func(sim.Config) simulator{
+	"runway":    func(c sim.Config) simulator { return runwaysim.New(c) },
+	"luma":      func(c sim.Config) simulator { return lumasim.New(c) },
+	"replicate": func(c sim.Config) simulator { return replicatesim.New(c) },
+	"fal":       func(c sim.Config) simulator { return falsim.New(c) },
+	"veo":       func(c sim.Config) simulator { return veosim.New(c) },
 }
 
 // Sims is a set of running simulated backends, one per catalog backend.
@@ -300,31 +356,13 @@ func StartSims(cat *catalog.Catalog, speed float64) (_ *Sims, err error) {
 }
 
 func (s *Sims) start(name, provider string, speed float64) (*Sim, error) {
-	t := simTimings[provider]
-	scfg := sim.Config{QueueTime: time.Duration(float64(t[0]) * speed), RunTime: time.Duration(float64(t[1]) * speed)}
-	var (
-		h    http.Handler
-		core *sim.Core
-	)
-	switch provider {
-	case "runway":
-		x := runwaysim.New(scfg)
-		h, core = x.Handler(), x.Core()
-	case "luma":
-		x := lumasim.New(scfg)
-		h, core = x.Handler(), x.Core()
-	case "replicate":
-		x := replicatesim.New(scfg)
-		h, core = x.Handler(), x.Core()
-	case "fal":
-		x := falsim.New(scfg)
-		h, core = x.Handler(), x.Core()
-	case "veo":
-		x := veosim.New(scfg)
-		h, core = x.Handler(), x.Core()
-	default:
+	newSim, ok := simulators[provider]
+	if !ok {
 		return nil, fmt.Errorf("devstack: no simulator for provider %q (backend %s)", provider, name)
 	}
+	t := simTimings[provider]
+	x := newSim(sim.Config{QueueTime: time.Duration(float64(t[0]) * speed), RunTime: time.Duration(float64(t[1]) * speed)})
+	h, core := x.Handler(), x.Core()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("devstack: simulator %s: %w", name, err)

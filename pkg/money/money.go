@@ -104,13 +104,7 @@ func MustParse(s string) Micros {
 // USD formats m as a decimal number of dollars with trailing zeros removed:
 // 250000 → "0.25", 1000000 → "1", -1 → "-0.000001".
 func (m Micros) USD() string {
-	sign := ""
-	v := int64(m)
-	if v < 0 {
-		sign = "-"
-		v = -v
-	}
-	whole, frac := v/1_000_000, v%1_000_000
+	sign, whole, frac := m.split()
 	if frac == 0 {
 		return sign + strconv.FormatInt(whole, 10)
 	}
@@ -120,13 +114,18 @@ func (m Micros) USD() string {
 
 // String formats m for people: "$0.250000".
 func (m Micros) String() string {
-	sign := ""
+	sign, whole, frac := m.split()
+	return fmt.Sprintf("%s$%d.%06d", sign, whole, frac)
+}
+
+// split returns m's sign ("-" or "") and its absolute value as whole dollars
+// and the micro-dollars left over.
+func (m Micros) split() (sign string, whole, frac int64) {
 	v := int64(m)
 	if v < 0 {
-		sign = "-"
-		v = -v
+		sign, v = "-", -v
 	}
-	return fmt.Sprintf("%s$%d.%06d", sign, v/1_000_000, v%1_000_000)
+	return sign, v / int64(Dollar), v % int64(Dollar)
 }
 
 // MarshalJSON writes m as a JSON number of USD.

@@ -72,24 +72,36 @@ func (g *GCS) Config() Config { return g.cfg }
 
 // Copy implements Copier. See the package documentation for the protocol.
 func (g *GCS) Copy(ctx context.Context, jobID string, attempt int, srcURL string) (string, error) {
-	if err := checkArgs(jobID, attempt); err != nil {
-		return "", err
+	return copyVideo(g.cfg, jobID, attempt, srcURL, func(src source, name string) (string, error) {
+		return g.copy(ctx, src, name, jobID, attempt)
+	})
+}
+
+// copy records a source already in the output bucket as is; otherwise it
+// writes object name once, from a gs:// or an http(s) source.
+func (g *GCS) copy(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
+	if src.gs && src.bucket == g.cfg.Bucket {
+		// Already where it should be (Veo writing into the output bucket):
+		// check it is there and record it as is.
+		if ok, err := g.exists(ctx, g.bucket.Object(src.object)); err != nil || !ok {
+			if err == nil {
+				err = errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
+			}
+			return "", err
+		}
+		return g.cfg.ObjectURL(src.object), nil
 	}
-	src, err := parseSource(srcURL)
-	if err != nil {
+	dst := g.bucket.Object(name)
+	switch ok, err := g.exists(ctx, dst); {
+	case err != nil:
 		return "", err
+	case ok:
+		return g.cfg.ObjectURL(name), nil // copied before
 	}
-	name := g.cfg.ObjectName(jobID, attempt)
-	var u string
 	if src.gs {
-		u, err = g.copyGS(ctx, src, name, jobID, attempt)
-	} else {
-		u, err = g.copyHTTP(ctx, src, name, jobID, attempt)
+		return g.copyGS(ctx, src, dst, jobID, attempt)
 	}
-	if err != nil {
-		return "", fmt.Errorf("output: copy video of job %s attempt %d: %w", jobID, attempt, err)
-	}
-	return u, nil
+	return g.copyHTTP(ctx, src, dst, jobID, attempt)
 }
 
 // exists reports whether obj exists already.
@@ -105,14 +117,9 @@ func (g *GCS) exists(ctx context.Context, obj *storage.ObjectHandle) (bool, erro
 	}
 }
 
-func (g *GCS) copyHTTP(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
-	obj := g.bucket.Object(name)
-	switch ok, err := g.exists(ctx, obj); {
-	case err != nil:
-		return "", err
-	case ok:
-		return g.cfg.ObjectURL(name), nil // copied before
-	}
+// copyHTTP downloads src into obj, which does not exist yet.
+func (g *GCS) copyHTTP(ctx context.Context, src source, obj *storage.ObjectHandle, jobID string, attempt int) (string, error) {
+	name := obj.ObjectName()
 	d, err := g.fetch.open(ctx, src.u)
 	if err != nil {
 		return "", err
@@ -138,16 +145,10 @@ func (g *GCS) copyHTTP(ctx context.Context, src source, name, jobID string, atte
 		if d.Body.Err != nil || errclass.Of(err) != nil {
 			return "", err // the source's fault, classified
 		}
-		if isPreconditionFailed(err) {
-			return g.cfg.ObjectURL(name), nil // a concurrent copy won
-		}
-		return "", gcsError(err, "write gs://%s/%s", g.cfg.Bucket, name)
+		return g.writeFailed(err, name, "write gs://%s/%s", g.cfg.Bucket, name)
 	}
 	if err := w.Close(); err != nil {
-		if isPreconditionFailed(err) {
-			return g.cfg.ObjectURL(name), nil // a concurrent copy won
-		}
-		return "", gcsError(err, "write gs://%s/%s", g.cfg.Bucket, name)
+		return g.writeFailed(err, name, "write gs://%s/%s", g.cfg.Bucket, name)
 	}
 	if err := g.checkSize(ctx, obj, w.Attrs(), d.Body.N()); err != nil {
 		return "", err
@@ -155,27 +156,11 @@ func (g *GCS) copyHTTP(ctx context.Context, src source, name, jobID string, atte
 	return g.cfg.ObjectURL(name), nil
 }
 
-func (g *GCS) copyGS(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
+// copyGS copies the gs:// source server-side into dst, which does not exist
+// yet.
+func (g *GCS) copyGS(ctx context.Context, src source, dst *storage.ObjectHandle, jobID string, attempt int) (string, error) {
+	name := dst.ObjectName()
 	srcObj := g.client.Bucket(src.bucket).Object(src.object)
-	if src.bucket == g.cfg.Bucket {
-		// Already where it should be (Veo writing into the output bucket):
-		// check it is there and record it as is.
-		if ok, err := g.exists(ctx, srcObj); err != nil || !ok {
-			if err == nil {
-				err = errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
-			}
-			return "", err
-		}
-		return g.cfg.ObjectURL(src.object), nil
-	}
-
-	dst := g.bucket.Object(name)
-	switch ok, err := g.exists(ctx, dst); {
-	case err != nil:
-		return "", err
-	case ok:
-		return g.cfg.ObjectURL(name), nil // copied before
-	}
 	sa, err := srcObj.Attrs(ctx)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
@@ -194,15 +179,22 @@ func (g *GCS) copyGS(ctx context.Context, src source, name, jobID string, attemp
 	c.Metadata = metadata(jobID, attempt)
 	attrs, err := c.Run(ctx)
 	if err != nil {
-		if isPreconditionFailed(err) {
-			return g.cfg.ObjectURL(name), nil // a concurrent copy won
-		}
-		return "", gcsError(err, "copy gs://%s/%s to gs://%s/%s", src.bucket, src.object, g.cfg.Bucket, name)
+		return g.writeFailed(err, name, "copy gs://%s/%s to gs://%s/%s", src.bucket, src.object, g.cfg.Bucket, name)
 	}
 	if err := g.checkSize(ctx, dst, attrs, sa.Size); err != nil {
 		return "", err
 	}
 	return g.cfg.ObjectURL(name), nil
+}
+
+// writeFailed is the outcome of a write of object name that failed with
+// err: the object's URL when the DoesNotExist precondition refused it (a
+// concurrent copy won), else err classified (see gcsError).
+func (g *GCS) writeFailed(err error, name, format string, args ...any) (string, error) {
+	if isPreconditionFailed(err) {
+		return g.cfg.ObjectURL(name), nil
+	}
+	return "", gcsError(err, format, args...)
 }
 
 // checkSize compares the size of the object written with the bytes read.

@@ -3,7 +3,6 @@ package output
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"maps"
 	"sync"
@@ -90,19 +89,9 @@ func (m *Memory) create(name string, o Object) {
 
 // Copy implements Copier.
 func (m *Memory) Copy(ctx context.Context, jobID string, attempt int, srcURL string) (string, error) {
-	if err := checkArgs(jobID, attempt); err != nil {
-		return "", err
-	}
-	src, err := parseSource(srcURL)
-	if err != nil {
-		return "", err
-	}
-	name := m.cfg.ObjectName(jobID, attempt)
-	u, err := m.copy(ctx, src, name, jobID, attempt)
-	if err != nil {
-		return "", fmt.Errorf("output: copy video of job %s attempt %d: %w", jobID, attempt, err)
-	}
-	return u, nil
+	return copyVideo(m.cfg, jobID, attempt, srcURL, func(src source, name string) (string, error) {
+		return m.copy(ctx, src, name, jobID, attempt)
+	})
 }
 
 func (m *Memory) copy(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {

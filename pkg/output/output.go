@@ -170,6 +170,24 @@ func checkArgs(jobID string, attempt int) error {
 	return nil
 }
 
+// copyVideo is what every Copier's Copy does around its own copy: check
+// the arguments, parse the source, name the object, and wrap copy's error
+// with the job and attempt.
+func copyVideo(cfg Config, jobID string, attempt int, srcURL string, copy func(src source, name string) (string, error)) (string, error) {
+	if err := checkArgs(jobID, attempt); err != nil {
+		return "", err
+	}
+	src, err := parseSource(srcURL)
+	if err != nil {
+		return "", err
+	}
+	u, err := copy(src, cfg.ObjectName(jobID, attempt))
+	if err != nil {
+		return "", fmt.Errorf("output: copy video of job %s attempt %d: %w", jobID, attempt, err)
+	}
+	return u, nil
+}
+
 // source is a parsed source URL.
 type source struct {
 	gs             bool

@@ -105,22 +105,9 @@ func AcquireSlot(ctx context.Context, s Store, backend string, capacity int, hol
 // expired lease not yet taken by another holder is renewed too). Otherwise
 // it returns an error wrapping ErrSlotLost.
 func RenewSlot(ctx context.Context, s Store, sl Slot, now time.Time, lease time.Duration) (Slot, error) {
-	var out Slot
-	err := s.RunTx(ctx, func(tx Tx) error {
-		cur, err := tx.GetSlot(sl.Backend, sl.Index)
-		if err != nil {
-			return err
-		}
-		if cur.Holder != sl.Holder {
-			return ErrSlotLost
-		}
+	out, err := updateHeldSlot(ctx, s, sl, ErrSlotLost, func(cur Slot) Slot {
 		cur.ExpiresAt = now.Add(lease)
-		cur = normSlot(cur)
-		if err := tx.PutSlot(cur); err != nil {
-			return err
-		}
-		out = cur
-		return nil
+		return normSlot(cur)
 	})
 	if err != nil {
 		return Slot{}, fmt.Errorf("renew %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)
@@ -132,20 +119,32 @@ func RenewSlot(ctx context.Context, s Store, sl Slot, now time.Time, lease time.
 // another holder, or already free, does nothing and is not an error.
 func ReleaseSlot(ctx context.Context, s Store, sl Slot) error {
 	errNothing := errors.New("nothing to release")
+	_, err := updateHeldSlot(ctx, s, sl, errNothing, func(Slot) Slot {
+		return Slot{Backend: sl.Backend, Index: sl.Index}
+	})
+	if err != nil && !errors.Is(err, errNothing) {
+		return fmt.Errorf("release %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)
+	}
+	return nil
+}
+
+// updateHeldSlot writes update(current state of sl) in one transaction if
+// sl.Holder still holds the slot, and returns what it wrote; otherwise it
+// returns notHeld.
+func updateHeldSlot(ctx context.Context, s Store, sl Slot, notHeld error, update func(cur Slot) Slot) (Slot, error) {
+	var out Slot
 	err := s.RunTx(ctx, func(tx Tx) error {
 		cur, err := tx.GetSlot(sl.Backend, sl.Index)
 		if err != nil {
 			return err
 		}
 		if cur.Holder != sl.Holder {
-			return errNothing
+			return notHeld
 		}
-		return tx.PutSlot(Slot{Backend: sl.Backend, Index: sl.Index})
+		out = update(cur)
+		return tx.PutSlot(out)
 	})
-	if err != nil && !errors.Is(err, errNothing) {
-		return fmt.Errorf("release %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)
-	}
-	return nil
+	return out, err
 }
 
 func normSlot(s Slot) Slot {

@@ -134,23 +134,13 @@ func (s *service) RunAggregationQuery(req *pb.RunAggregationQueryRequest, stream
 	explain := req.GetExplainOptions()
 	started := time.Now()
 
-	st := s.st
-	st.mu.Lock()
-	target, err := st.resolveReadLocked(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime())
-	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
-	docs, _, at, err := st.executeLocked(stream.Context(), q, target)
-	if target.txn != nil {
-		st.doneLocked(target.txn)
-	}
-	st.mu.Unlock()
+	res, err := s.st.runQuery(stream.Context(), q, req, true)
 	if err != nil {
 		return err
 	}
+	docs := res.docs
 
-	resp := &pb.RunAggregationQueryResponse{Transaction: target.newTxn, ReadTime: timestamppb.New(at)}
+	resp := &pb.RunAggregationQueryResponse{Transaction: res.newTxn, ReadTime: timestamppb.New(res.at)}
 	if explain == nil || explain.GetAnalyze() {
 		fields := make(map[string]*pb.Value, len(aggs))
 		for _, a := range aggs {

@@ -90,16 +90,22 @@ func prepareWrite(db string, w *pb.Write) (*write, error) {
 	return out, nil
 }
 
-func prepareWrites(db string, ws []*pb.Write) ([]*write, error) {
+// prepareWrites checks and prepares the writes of a request to database
+// (a database resource name) and returns the database's id with them.
+func prepareWrites(database string, ws []*pb.Write) (string, []*write, error) {
+	db, err := parseDatabaseName(database)
+	if err != nil {
+		return "", nil, err
+	}
 	out := make([]*write, len(ws))
 	for i, w := range ws {
 		pw, err := prepareWrite(db, w)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		out[i] = pw
 	}
-	return out, nil
+	return db, out, nil
 }
 
 // checkFields validates the values of a document or map, depth being the
@@ -254,11 +260,7 @@ func (st *store) commitLocked(db string, ws []*write, commitTime time.Time) ([]*
 
 // Commit applies writes atomically, inside a transaction or not.
 func (s *service) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	db, err := parseDatabaseName(req.GetDatabase())
-	if err != nil {
-		return nil, err
-	}
-	ws, err := prepareWrites(db, req.GetWrites())
+	db, ws, err := prepareWrites(req.GetDatabase(), req.GetWrites())
 	if err != nil {
 		return nil, err
 	}
@@ -291,11 +293,7 @@ func (s *service) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.Commit
 // BatchWrite applies writes independently of each other, none in a
 // transaction, and reports the status of each.
 func (s *service) BatchWrite(ctx context.Context, req *pb.BatchWriteRequest) (*pb.BatchWriteResponse, error) {
-	db, err := parseDatabaseName(req.GetDatabase())
-	if err != nil {
-		return nil, err
-	}
-	ws, err := prepareWrites(db, req.GetWrites())
+	db, ws, err := prepareWrites(req.GetDatabase(), req.GetWrites())
 	if err != nil {
 		return nil, err
 	}
@@ -355,40 +353,37 @@ func (s *service) CreateDocument(ctx context.Context, req *pb.CreateDocumentRequ
 	}
 	name := req.GetParent() + "/" + req.GetCollectionId() + "/" + id
 	doc := &pb.Document{Name: name, Fields: req.GetDocument().GetFields()}
-	v, err := s.commitOne(db, &pb.Write{
+	return s.commitDocument(db, &pb.Write{
 		Operation:       &pb.Write_Update{Update: doc},
 		CurrentDocument: &pb.Precondition{ConditionType: &pb.Precondition_Exists{Exists: false}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	mask, err := parseMask(req.GetMask())
-	if err != nil {
-		return nil, err
-	}
-	return toDocument(name, v, mask), nil
+	}, req.GetMask())
 }
 
 // UpdateDocument updates or inserts a document.
 func (s *service) UpdateDocument(ctx context.Context, req *pb.UpdateDocumentRequest) (*pb.Document, error) {
-	name := req.GetDocument().GetName()
-	db, err := parseDocumentName(name)
+	db, err := parseDocumentName(req.GetDocument().GetName())
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.commitOne(db, &pb.Write{
+	return s.commitDocument(db, &pb.Write{
 		Operation:       &pb.Write_Update{Update: req.GetDocument()},
 		UpdateMask:      req.GetUpdateMask(),
 		CurrentDocument: req.GetCurrentDocument(),
-	})
+	}, req.GetMask())
+}
+
+// commitDocument commits w, an update, and returns the document it leaves,
+// projected by mask.
+func (s *service) commitDocument(db string, w *pb.Write, mask *pb.DocumentMask) (*pb.Document, error) {
+	v, err := s.commitOne(db, w)
 	if err != nil {
 		return nil, err
 	}
-	mask, err := parseMask(req.GetMask())
+	paths, err := parseMask(mask)
 	if err != nil {
 		return nil, err
 	}
-	return toDocument(name, v, mask), nil
+	return toDocument(w.GetUpdate().GetName(), v, paths), nil
 }
 
 // DeleteDocument deletes a document.

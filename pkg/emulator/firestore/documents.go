@@ -47,17 +47,11 @@ func (s *service) GetDocument(ctx context.Context, req *pb.GetDocumentRequest) (
 	if err != nil {
 		return nil, err
 	}
-	st := s.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	target, err := st.resolveReadLocked(db, req.GetTransaction(), nil, req.GetReadTime())
-	if err != nil {
-		return nil, err
-	}
-	if target.txn != nil {
-		defer st.doneLocked(target.txn)
-	}
-	vs, _, err := st.readDocsLocked(ctx, db, []string{req.GetName()}, target)
+	var vs []*version
+	_, err = s.st.read(db, req.GetTransaction(), nil, req.GetReadTime(), func(target readTarget) (err error) {
+		vs, _, err = s.st.readDocsLocked(ctx, db, []string{req.GetName()}, target)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -94,18 +88,14 @@ func (s *service) BatchGetDocuments(req *pb.BatchGetDocumentsRequest, stream pb.
 		}
 	}
 
-	st := s.st
-	st.mu.Lock()
-	target, err := st.resolveReadLocked(db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime())
-	if err != nil {
-		st.mu.Unlock()
+	var (
+		vs []*version
+		at time.Time
+	)
+	newTxn, err := s.st.read(db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime(), func(target readTarget) (err error) {
+		vs, at, err = s.st.readDocsLocked(stream.Context(), db, names, target)
 		return err
-	}
-	vs, at, err := st.readDocsLocked(stream.Context(), db, names, target)
-	if target.txn != nil {
-		st.doneLocked(target.txn)
-	}
-	st.mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
@@ -114,7 +104,7 @@ func (s *service) BatchGetDocuments(req *pb.BatchGetDocumentsRequest, stream pb.
 	for i, name := range names {
 		resp := &pb.BatchGetDocumentsResponse{ReadTime: readTime}
 		if i == 0 {
-			resp.Transaction = target.newTxn
+			resp.Transaction = newTxn
 		}
 		if v := vs[i]; v != nil && v.exists {
 			resp.Result = &pb.BatchGetDocumentsResponse_Found{Found: toDocument(name, v, mask)}
@@ -160,35 +150,30 @@ func (s *service) ListDocuments(ctx context.Context, req *pb.ListDocumentsReques
 	}
 
 	st := s.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	target, err := st.resolveReadLocked(db, req.GetTransaction(), nil, req.GetReadTime())
-	if err != nil {
-		return nil, err
-	}
-	at := target.at
-	if t := target.txn; t != nil {
-		defer st.doneLocked(t)
-		at = st.readTimeLocked()
-	}
-	list := func(at time.Time) []docAt {
-		return st.listLocked(db, req.GetParent(), req.GetCollectionId(), req.GetShowMissing(), orders, at)
-	}
-	docs := list(at)
-	if t := target.txn; t != nil {
+	var docs []docAt
+	_, err = st.read(db, req.GetTransaction(), nil, req.GetReadTime(), func(target readTarget) error {
+		list := func(at time.Time) []docAt {
+			return st.listLocked(db, req.GetParent(), req.GetCollectionId(), req.GetShowMissing(), orders, at)
+		}
+		t := target.txn
+		if t == nil {
+			docs = list(target.at)
+			return nil
+		}
+		docs = list(st.readTimeLocked())
 		t.queries = append(t.queries, queryRead{
 			fingerprint: func() string { return fingerprint(list(st.lastCommit)) },
 			seen:        fingerprint(docs),
 		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
-	resp := &pb.ListDocumentsResponse{}
-	end := len(docs)
-	if size := int(req.GetPageSize()); size > 0 && offset+size < end {
-		end = offset + size
-		resp.NextPageToken = encodePageToken(end)
-	}
-	for _, d := range docs[min(offset, len(docs)):end] {
+	lo, hi, next := page(len(docs), offset, req.GetPageSize())
+	resp := &pb.ListDocumentsResponse{NextPageToken: next}
+	for _, d := range docs[lo:hi] {
 		if d.v.exists {
 			resp.Documents = append(resp.Documents, toDocument(d.name, d.v, mask))
 		} else {
@@ -265,6 +250,18 @@ func parseOrderBy(s string) ([]order, error) {
 
 // Page tokens are opaque to clients; here they encode an offset.
 
+// page returns the bounds [lo, hi) of the page of a listing of n items that
+// starts at offset and holds at most size of them (all when size is 0), and
+// the token of the next page ("" after the last).
+func page(n, offset int, size int32) (lo, hi int, next string) {
+	lo, hi = min(offset, n), n
+	if size > 0 && offset+int(size) < n {
+		hi = offset + int(size)
+		next = encodePageToken(hi)
+	}
+	return lo, hi, next
+}
+
 func encodePageToken(offset int) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(offset)))
 }
@@ -323,14 +320,8 @@ func (s *service) ListCollectionIds(ctx context.Context, req *pb.ListCollectionI
 		return nil, err
 	}
 	slices.Sort(ids)
-	resp := &pb.ListCollectionIdsResponse{}
-	end := len(ids)
-	if size := int(req.GetPageSize()); size > 0 && offset+size < end {
-		end = offset + size
-		resp.NextPageToken = encodePageToken(end)
-	}
-	resp.CollectionIds = ids[min(offset, len(ids)):end]
-	return resp, nil
+	lo, hi, next := page(len(ids), offset, req.GetPageSize())
+	return &pb.ListCollectionIdsResponse{CollectionIds: ids[lo:hi], NextPageToken: next}, nil
 }
 
 // PartitionQuery returns no partition points: the whole query is one

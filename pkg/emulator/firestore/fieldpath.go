@@ -185,7 +185,9 @@ func projectFields(fields map[string]*pb.Value, paths []fieldPath) map[string]*p
 			continue
 		}
 		if v, ok := getField(fields, fp); ok {
-			setProjected(out, fp, v)
+			// The maps on the way are new ones of out, never fields':
+			// no path kept is below another.
+			setField(out, fp, v)
 		}
 	}
 	return out
@@ -204,20 +206,6 @@ func coveredByOther(paths []fieldPath, i int) bool {
 		}
 	}
 	return false
-}
-
-// setProjected is setField for projections: it copies the map nodes on the
-// way so that the source document is never modified.
-func setProjected(out map[string]*pb.Value, fp fieldPath, v *pb.Value) {
-	for _, seg := range fp[:len(fp)-1] {
-		cur, ok := out[seg]
-		if !ok || cur.GetMapValue() == nil {
-			cur = mapValue(map[string]*pb.Value{})
-			out[seg] = cur
-		}
-		out = cur.GetMapValue().Fields
-	}
-	out[fp[len(fp)-1]] = v
 }
 
 // parseMask parses a document mask; nil means "all fields".

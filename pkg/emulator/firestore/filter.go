@@ -88,27 +88,57 @@ func (c *filterCompiler) field(ff *pb.StructuredQuery_FieldFilter) (predicate, e
 	if err != nil {
 		return nil, invalidArgf("filter: %v", err)
 	}
-	val := ff.GetValue()
-	op := ff.GetOp()
+	val, op := ff.GetValue(), ff.GetOp()
+	if err := checkFieldFilter(fp, op, val); err != nil {
+		return nil, err
+	}
+	p, err := fieldPredicate(fp, op, val)
+	if err != nil {
+		return nil, err
+	}
+	if inequalityOps[op] {
+		c.addInequality(fp)
+	}
+	return p, nil
+}
+
+// inequalityOps are the field filter operators that Firestore calls
+// inequalities: their fields order the results.
+var inequalityOps = map[pb.StructuredQuery_FieldFilter_Operator]bool{
+	pb.StructuredQuery_FieldFilter_NOT_EQUAL:             true,
+	pb.StructuredQuery_FieldFilter_LESS_THAN:             true,
+	pb.StructuredQuery_FieldFilter_LESS_THAN_OR_EQUAL:    true,
+	pb.StructuredQuery_FieldFilter_GREATER_THAN:          true,
+	pb.StructuredQuery_FieldFilter_GREATER_THAN_OR_EQUAL: true,
+	pb.StructuredQuery_FieldFilter_NOT_IN:                true,
+}
+
+// checkFieldFilter checks a field filter's value against its operator: a
+// non-empty array of values for the list operators, one value otherwise,
+// and references on __name__.
+func checkFieldFilter(fp fieldPath, op pb.StructuredQuery_FieldFilter_Operator, val *pb.Value) error {
 	switch op {
 	case pb.StructuredQuery_FieldFilter_IN, pb.StructuredQuery_FieldFilter_NOT_IN, pb.StructuredQuery_FieldFilter_ARRAY_CONTAINS_ANY:
 		// A list of values, each of which may be an array itself.
 		if val.GetArrayValue() == nil || len(val.GetArrayValue().GetValues()) == 0 {
-			return nil, invalidArgf("filter on %s: %v needs a non-empty array value", fp, op)
+			return invalidArgf("filter on %s: %v needs a non-empty array value", fp, op)
 		}
 		if err := checkValues(val.GetArrayValue().GetValues()); err != nil {
-			return nil, invalidArgf("filter on %s: %v", fp, err)
+			return invalidArgf("filter on %s: %v", fp, err)
 		}
 	default:
 		if err := checkValue(val, 1); err != nil {
-			return nil, invalidArgf("filter on %s: %v", fp, err)
+			return invalidArgf("filter on %s: %v", fp, err)
 		}
 	}
 	if fp.isName() {
-		if err := checkNameFilterValue(fp, op, val); err != nil {
-			return nil, err
-		}
+		return checkNameFilterValue(fp, op, val)
 	}
+	return nil
+}
+
+// fieldPredicate returns the predicate of a checked field filter.
+func fieldPredicate(fp fieldPath, op pb.StructuredQuery_FieldFilter_Operator, val *pb.Value) (predicate, error) {
 	get := func(d docAt) (*pb.Value, bool) { return fieldValue(d, fp) }
 	sameTypeCmp := func(test func(int) bool) predicate {
 		return func(d docAt) bool {
@@ -123,22 +153,17 @@ func (c *filterCompiler) field(ff *pb.StructuredQuery_FieldFilter) (predicate, e
 			return ok && equalForFilter(v, val)
 		}, nil
 	case pb.StructuredQuery_FieldFilter_NOT_EQUAL:
-		c.addInequality(fp)
 		return func(d docAt) bool {
 			v, ok := get(d)
 			return ok && !isNullValue(v) && !equalForArray(v, val)
 		}, nil
 	case pb.StructuredQuery_FieldFilter_LESS_THAN:
-		c.addInequality(fp)
 		return sameTypeCmp(func(n int) bool { return n < 0 }), nil
 	case pb.StructuredQuery_FieldFilter_LESS_THAN_OR_EQUAL:
-		c.addInequality(fp)
 		return sameTypeCmp(func(n int) bool { return n <= 0 }), nil
 	case pb.StructuredQuery_FieldFilter_GREATER_THAN:
-		c.addInequality(fp)
 		return sameTypeCmp(func(n int) bool { return n > 0 }), nil
 	case pb.StructuredQuery_FieldFilter_GREATER_THAN_OR_EQUAL:
-		c.addInequality(fp)
 		return sameTypeCmp(func(n int) bool { return n >= 0 }), nil
 	case pb.StructuredQuery_FieldFilter_ARRAY_CONTAINS:
 		return func(d docAt) bool {
@@ -166,7 +191,6 @@ func (c *filterCompiler) field(ff *pb.StructuredQuery_FieldFilter) (predicate, e
 			return ok && arrayContains(set, v, equalForFilter)
 		}, nil
 	case pb.StructuredQuery_FieldFilter_NOT_IN:
-		c.addInequality(fp)
 		set := val.GetArrayValue().GetValues()
 		if arrayContains(set, nullValue(), equalForArray) {
 			// Nothing is "not in" a list holding null: null never

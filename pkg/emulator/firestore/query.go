@@ -310,6 +310,38 @@ func (st *store) executeLocked(ctx context.Context, q *query, target readTarget)
 	return docs, skipped, target.at, nil
 }
 
+// consistency is the consistency selector of a query request: a
+// transaction, a new one, or a read time (none: now).
+type consistency interface {
+	GetTransaction() []byte
+	GetNewTransaction() *pb.TransactionOptions
+	GetReadTime() *timestamppb.Timestamp
+}
+
+// queryResult is what a query request read.
+type queryResult struct {
+	docs    []docAt
+	skipped int       // results skipped by the offset
+	at      time.Time // read time
+	newTxn  []byte    // transaction the request began, to be reported
+}
+
+// runQuery runs q at the consistency its request selects. With execute
+// false (an explain without analyze) it only resolves the read time.
+func (st *store) runQuery(ctx context.Context, q *query, sel consistency, execute bool) (queryResult, error) {
+	var r queryResult
+	var err error
+	r.newTxn, err = st.read(q.db, sel.GetTransaction(), sel.GetNewTransaction(), sel.GetReadTime(), func(target readTarget) (err error) {
+		if execute {
+			r.docs, r.skipped, r.at, err = st.executeLocked(ctx, q, target)
+		} else if r.at = target.at; r.at.IsZero() {
+			r.at = st.readTimeLocked() // a read-write transaction that reads nothing
+		}
+		return err
+	})
+	return r, err
+}
+
 // RunQuery runs a structured query and streams its results.
 func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQueryServer) error {
 	q, err := compileQuery(req.GetParent(), req.GetStructuredQuery())
@@ -319,52 +351,31 @@ func (s *service) RunQuery(req *pb.RunQueryRequest, stream pb.Firestore_RunQuery
 	explain := req.GetExplainOptions()
 	started := time.Now()
 
-	st := s.st
-	st.mu.Lock()
-	target, err := st.resolveReadLocked(q.db, req.GetTransaction(), req.GetNewTransaction(), req.GetReadTime())
+	res, err := s.st.runQuery(stream.Context(), q, req, explain == nil || explain.GetAnalyze())
 	if err != nil {
-		st.mu.Unlock()
 		return err
 	}
-	var (
-		docs    []docAt
-		skipped int
-		at      time.Time
-	)
-	if explain == nil || explain.GetAnalyze() {
-		docs, skipped, at, err = st.executeLocked(stream.Context(), q, target)
-	} else if at = target.at; at.IsZero() {
-		at = st.readTimeLocked() // a read-write transaction that reads nothing
-	}
-	if target.txn != nil {
-		st.doneLocked(target.txn)
-	}
+	docs, skipped := res.docs, res.skipped
 	var resps []*pb.RunQueryResponse
-	if err == nil {
-		if target.newTxn != nil {
-			resps = append(resps, &pb.RunQueryResponse{Transaction: target.newTxn})
-		}
-		readTime := timestamppb.New(at)
-		for _, d := range docs {
-			resps = append(resps, &pb.RunQueryResponse{Document: toDocument(d.name, d.v, q.selected), ReadTime: readTime})
-		}
-		if len(docs) == 0 {
-			resps = append(resps, &pb.RunQueryResponse{ReadTime: readTime})
-		}
-		first := resps[0]
-		if target.newTxn != nil {
-			first = resps[1]
-		}
-		first.SkippedResults = int32(skipped)
-		last := resps[len(resps)-1]
-		last.ContinuationSelector = &pb.RunQueryResponse_Done{Done: true}
-		if explain != nil {
-			last.ExplainMetrics = explainMetrics(explain, len(docs), len(docs)+skipped, time.Since(started))
-		}
+	if res.newTxn != nil {
+		resps = append(resps, &pb.RunQueryResponse{Transaction: res.newTxn})
 	}
-	st.mu.Unlock()
-	if err != nil {
-		return err
+	readTime := timestamppb.New(res.at)
+	for _, d := range docs {
+		resps = append(resps, &pb.RunQueryResponse{Document: toDocument(d.name, d.v, q.selected), ReadTime: readTime})
+	}
+	if len(docs) == 0 {
+		resps = append(resps, &pb.RunQueryResponse{ReadTime: readTime})
+	}
+	first := resps[0]
+	if res.newTxn != nil {
+		first = resps[1]
+	}
+	first.SkippedResults = int32(skipped)
+	last := resps[len(resps)-1]
+	last.ContinuationSelector = &pb.RunQueryResponse_Done{Done: true}
+	if explain != nil {
+		last.ExplainMetrics = explainMetrics(explain, len(docs), len(docs)+skipped, time.Since(started))
 	}
 	for _, r := range resps {
 		if err := stream.Send(r); err != nil {

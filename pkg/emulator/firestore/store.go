@@ -32,8 +32,11 @@ type history struct {
 }
 
 // at returns the version visible at time t, or nil if the document had no
-// version yet.
+// version yet. A nil history has no versions.
 func (h *history) at(t time.Time) *version {
+	if h == nil {
+		return nil
+	}
 	i := sort.Search(len(h.versions), func(i int) bool { return h.versions[i].at.After(t) })
 	if i == 0 {
 		return nil
@@ -41,8 +44,9 @@ func (h *history) at(t time.Time) *version {
 	return h.versions[i-1]
 }
 
+// latest returns the current version, nil if none (or h is nil).
 func (h *history) latest() *version {
-	if len(h.versions) == 0 {
+	if h == nil || len(h.versions) == 0 {
 		return nil
 	}
 	return h.versions[len(h.versions)-1]
@@ -181,31 +185,24 @@ func (st *store) dbLocked(db string) *database {
 	return d
 }
 
+// historyLocked returns a document's history, nil if it never had a
+// version.
+func (st *store) historyLocked(db, name string) *history {
+	if d, ok := st.dbs[db]; ok {
+		return d.docs[name]
+	}
+	return nil
+}
+
 // lookupLocked returns the version of a document visible at t; nil or a
 // deletion means the document does not exist.
 func (st *store) lookupLocked(db, name string, t time.Time) *version {
-	d, ok := st.dbs[db]
-	if !ok {
-		return nil
-	}
-	h, ok := d.docs[name]
-	if !ok {
-		return nil
-	}
-	return h.at(t)
+	return st.historyLocked(db, name).at(t)
 }
 
 // latestLocked returns the current version of a document (nil if none).
 func (st *store) latestLocked(db, name string) *version {
-	d, ok := st.dbs[db]
-	if !ok {
-		return nil
-	}
-	h, ok := d.docs[name]
-	if !ok {
-		return nil
-	}
-	return h.latest()
+	return st.historyLocked(db, name).latest()
 }
 
 // installLocked makes v the current version of a document.

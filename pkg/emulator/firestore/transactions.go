@@ -375,3 +375,20 @@ func (st *store) resolveReadLocked(db string, txID []byte, newTxn *pb.Transactio
 	target.txn = t
 	return target, nil
 }
+
+// read runs fn, under the store's lock, at the consistency a read request
+// selects (a transaction, a new one, a read time, or now), then ends a
+// read-write transaction's use. It returns the id of a transaction the
+// request began, to be reported, and fn's error.
+func (st *store) read(db string, txID []byte, newTxn *pb.TransactionOptions, readTime *timestamppb.Timestamp, fn func(target readTarget) error) ([]byte, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	target, err := st.resolveReadLocked(db, txID, newTxn, readTime)
+	if err != nil {
+		return nil, err
+	}
+	if target.txn != nil {
+		defer st.doneLocked(target.txn)
+	}
+	return target.newTxn, fn(target)
+}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -269,24 +267,14 @@ func (s *Store) ListUserPeriods(ctx context.Context, projectID, period string) (
 	if err := checkPeriod(projectID, period); err != nil {
 		return nil, err
 	}
-	out := []store.Period{}
 	it := s.periodRef(projectID, period).Collection(usersCollection).Documents(ctx)
-	defer it.Stop()
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return nil, classify(err, "list user periods of %s in project %s", period, projectID)
-		}
-		var d periodDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, classify(err, "decode user period %s", snap.Ref.ID)
-		}
+	out, err := listDocs(it, "user periods of "+period+" in project "+projectID, func(_ string, d periodDoc) store.Period {
 		p := fromPeriodDoc(d)
 		p.ProjectID, p.ID = projectID, period
-		out = append(out, p)
+		return p
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b store.Period) int { return strings.Compare(a.UserID, b.UserID) })
 	return out, nil
@@ -309,22 +297,7 @@ func (s *Store) ListLedger(ctx context.Context, q store.LedgerQuery) ([]store.Le
 		fq = fq.Where(fieldAt, "<", store.NormalizeTime(q.To))
 	}
 	it := fq.OrderBy(fieldAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
-	defer it.Stop()
-	out := []store.LedgerEntry{}
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, classify(err, "list ledger of project %s", q.ProjectID)
-		}
-		var d ledgerDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, classify(err, "decode ledger entry %s", snap.Ref.ID)
-		}
-		out = append(out, fromLedgerDoc(snap.Ref.ID, d))
-	}
+	return listDocs(it, "ledger of project "+q.ProjectID, fromLedgerDoc)
 }
 
 func (t *tx) GetBudget(projectID string) (store.Budget, error) {
@@ -346,8 +319,7 @@ func (t *tx) PutBudget(b store.Budget) error {
 			return errclass.New(errclass.Permanent, "firestorestore: budget of project %s: invalid user limit %q: %s", b.ProjectID, u, v)
 		}
 	}
-	ref, d := t.s.budgetRef(b.ProjectID), toBudgetDoc(b)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(t.s.budgetRef(b.ProjectID), toBudgetDoc(b))
 	return nil
 }
 
@@ -393,8 +365,7 @@ func (t *tx) putPeriod(p store.Period) error {
 	if p.UserID != "" {
 		ref = t.s.userPeriodRef(p.ProjectID, p.ID, p.UserID)
 	}
-	d := toPeriodDoc(p)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(ref, toPeriodDoc(p))
 	return nil
 }
 
@@ -423,7 +394,6 @@ func (t *tx) CreateLedger(e store.LedgerEntry) error {
 	if e.ProjectID == "" {
 		return errclass.New(errclass.Permanent, "firestorestore: ledger entry %s without a project id", e.ID)
 	}
-	ref, d := t.s.ledgerRef(e.ID), toLedgerDoc(e)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Create(ref, d) })
+	t.create(t.s.ledgerRef(e.ID), toLedgerDoc(e))
 	return nil
 }

@@ -136,46 +136,38 @@ func (s *Store) ListJobs(ctx context.Context, lq store.ListJobsQuery) (store.Job
 // ListEvents returns a job's events ordered by event id; none for an
 // unknown job.
 func (s *Store) ListEvents(ctx context.Context, jobID string) ([]store.Event, error) {
-	out := []store.Event{}
 	if !validID(jobID) {
-		return out, nil
+		return []store.Event{}, nil
 	}
 	it := s.eventsRef(jobID).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
-	defer it.Stop()
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, classify(err, "list events of job %s", jobID)
-		}
-		var d eventDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, classify(err, "decode event %s of job %s", snap.Ref.ID, jobID)
-		}
-		out = append(out, fromEventDoc(snap.Ref.ID, d))
-	}
+	return listDocs(it, "events of job "+jobID, fromEventDoc)
 }
 
 // ListBackends returns every stored backend state, sorted by name.
 func (s *Store) ListBackends(ctx context.Context) ([]store.BackendState, error) {
-	out := []store.BackendState{}
 	it := s.c.Collection(backendsCollection).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx)
+	return listDocs(it, "backends", fromBackendDoc)
+}
+
+// listDocs reads every document of it as a D and returns them converted by
+// from (given the document id), in order; what names the listing in
+// errors. It stops it.
+func listDocs[D, T any](it *firestore.DocumentIterator, what string, from func(id string, d D) T) ([]T, error) {
 	defer it.Stop()
+	out := []T{}
 	for {
 		snap, err := it.Next()
 		if errors.Is(err, iterator.Done) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, classify(err, "list backends")
+			return nil, classify(err, "list %s", what)
 		}
-		var d backendDoc
+		var d D
 		if err := snap.DataTo(&d); err != nil {
-			return nil, classify(err, "decode backend %s", snap.Ref.ID)
+			return nil, classify(err, "list %s: decode %s", what, snap.Ref.ID)
 		}
-		out = append(out, fromBackendDoc(snap.Ref.ID, d))
+		out = append(out, from(snap.Ref.ID, d))
 	}
 }
 

@@ -94,8 +94,7 @@ func (t *tx) PutSlot(sl store.Slot) error {
 	if err := checkSlot(sl.Backend, sl.Index); err != nil {
 		return err
 	}
-	ref := t.s.slotRef(sl.Backend, sl.Index)
-	d := slotDoc{Holder: sl.Holder, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt)}
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(t.s.slotRef(sl.Backend, sl.Index),
+		slotDoc{Holder: sl.Holder, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt)})
 	return nil
 }

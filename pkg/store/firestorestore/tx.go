@@ -85,6 +85,17 @@ func (t *tx) checkWrite(what, id string) error {
 	return checkID(what, id)
 }
 
+// set buffers a write of d to ref, replacing any document there.
+func (t *tx) set(ref *firestore.DocumentRef, d any) {
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+}
+
+// create buffers a write of d to ref that fails the transaction if the
+// document exists.
+func (t *tx) create(ref *firestore.DocumentRef, d any) {
+	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Create(ref, d) })
+}
+
 func (t *tx) GetJob(id string) (*job.Job, error) {
 	if err := t.checkRead(); err != nil {
 		return nil, err
@@ -99,25 +110,19 @@ func (t *tx) GetJob(id string) (*job.Job, error) {
 	return decodeJob(snap)
 }
 
-func (t *tx) CreateJob(j *job.Job) error {
-	if err := t.checkWrite("job", j.ID); err != nil {
-		return err
-	}
-	c := j.Clone()
-	store.NormalizeTimes(c)
-	ref, d := t.s.jobRef(c.ID), toJobDoc(c)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Create(ref, d) })
-	return nil
-}
+func (t *tx) CreateJob(j *job.Job) error { return t.writeJob(j, t.create) }
 
-func (t *tx) PutJob(j *job.Job) error {
+func (t *tx) PutJob(j *job.Job) error { return t.writeJob(j, t.set) }
+
+// writeJob buffers a write of j (a copy, its times normalised) with write:
+// t.create or t.set.
+func (t *tx) writeJob(j *job.Job, write func(ref *firestore.DocumentRef, d any)) error {
 	if err := t.checkWrite("job", j.ID); err != nil {
 		return err
 	}
 	c := j.Clone()
 	store.NormalizeTimes(c)
-	ref, d := t.s.jobRef(c.ID), toJobDoc(c)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	write(t.s.jobRef(c.ID), toJobDoc(c))
 	return nil
 }
 
@@ -146,8 +151,7 @@ func (t *tx) PutBackend(b store.BackendState) error {
 	if err := t.checkWrite("backend", b.Name); err != nil {
 		return err
 	}
-	ref, d := t.s.backendRef(b.Name), toBackendDoc(b)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(t.s.backendRef(b.Name), toBackendDoc(b))
 	return nil
 }
 
@@ -166,8 +170,7 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	if err := checkID("event", e.ID); err != nil {
 		return err
 	}
-	ref, d := t.s.eventsRef(jobID).Doc(e.ID), toEventDoc(e)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(t.s.eventsRef(jobID).Doc(e.ID), toEventDoc(e))
 	return nil
 }
 
@@ -175,7 +178,6 @@ func (t *tx) PutAPIKey(k store.APIKey) error {
 	if err := t.checkWrite("api key hash", k.Hash); err != nil {
 		return err
 	}
-	ref, d := t.s.apiKeyRef(k.Hash), toAPIKeyDoc(k)
-	t.writes = append(t.writes, func(ft *firestore.Transaction) error { return ft.Set(ref, d) })
+	t.set(t.s.apiKeyRef(k.Hash), toAPIKeyDoc(k))
 	return nil
 }

@@ -122,10 +122,7 @@ func (t *tx) GetBudget(projectID string) (store.Budget, error) {
 }
 
 func (t *tx) PutBudget(b store.Budget) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("project", b.ProjectID); err != nil {
+	if err := t.checkWrite("project", b.ProjectID); err != nil {
 		return err
 	}
 	for u, v := range b.UserLimits {
@@ -152,8 +149,8 @@ func (t *tx) getPeriod(k periodKey) (store.Period, error) {
 }
 
 func (t *tx) putPeriod(p store.Period) error {
-	if err := t.checkWrite(); err != nil {
-		return err
+	if t.done {
+		return errTxDone
 	}
 	k := periodKey{p.ProjectID, p.ID, p.UserID}
 	if err := checkPeriodKey(k); err != nil {
@@ -201,10 +198,7 @@ func (t *tx) GetLedger(id string) (store.LedgerEntry, error) {
 }
 
 func (t *tx) CreateLedger(e store.LedgerEntry) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("ledger entry", e.ID); err != nil {
+	if err := t.checkWrite("ledger entry", e.ID); err != nil {
 		return err
 	}
 	if e.ProjectID == "" {

@@ -283,12 +283,13 @@ func (t *tx) checkRead() error {
 	return nil
 }
 
-// checkWrite fails a write after RunTx returned.
-func (t *tx) checkWrite() error {
+// checkWrite fails a write after RunTx returned, or of a document whose id
+// (the what's) Firestore would reject.
+func (t *tx) checkWrite(what, id string) error {
 	if t.done {
 		return errTxDone
 	}
-	return nil
+	return checkID(what, id)
 }
 
 func (t *tx) addWrite(w write) {
@@ -303,10 +304,7 @@ func (t *tx) GetJob(id string) (*job.Job, error) {
 }
 
 func (t *tx) CreateJob(j *job.Job) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("job", j.ID); err != nil {
+	if err := t.checkWrite("job", j.ID); err != nil {
 		return err
 	}
 	if _, ok := t.s.jobs[j.ID]; ok {
@@ -318,10 +316,7 @@ func (t *tx) CreateJob(j *job.Job) error {
 }
 
 func (t *tx) PutJob(j *job.Job) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("job", j.ID); err != nil {
+	if err := t.checkWrite("job", j.ID); err != nil {
 		return err
 	}
 	c := normJob(j)
@@ -340,10 +335,7 @@ func (t *tx) GetBackend(name string) (store.BackendState, error) {
 }
 
 func (t *tx) PutBackend(b store.BackendState) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("backend", b.Name); err != nil {
+	if err := t.checkWrite("backend", b.Name); err != nil {
 		return err
 	}
 	b.UpdatedAt = norm(b.UpdatedAt)
@@ -354,10 +346,7 @@ func (t *tx) PutBackend(b store.BackendState) error {
 }
 
 func (t *tx) AddEvent(jobID string, e store.Event) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("job", jobID); err != nil {
+	if err := t.checkWrite("job", jobID); err != nil {
 		return err
 	}
 	e.At = norm(e.At)
@@ -377,10 +366,7 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 }
 
 func (t *tx) PutAPIKey(k store.APIKey) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	if err := checkID("api key hash", k.Hash); err != nil {
+	if err := t.checkWrite("api key hash", k.Hash); err != nil {
 		return err
 	}
 	k.CreatedAt = norm(k.CreatedAt)

@@ -52,7 +52,7 @@ func (t *tx) GetSlot(backend string, index int) (store.Slot, error) {
 }
 
 func (t *tx) PutSlot(sl store.Slot) error {
-	if err := t.checkWrite(); err != nil {
+	if err := t.checkWrite("backend", sl.Backend); err != nil {
 		return err
 	}
 	if err := checkSlot(sl.Backend, sl.Index); err != nil {

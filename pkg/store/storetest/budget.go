@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -337,94 +338,147 @@ func testAttemptReservedRoundTrip(t *testing.T, s store.Store) {
 // concurrently (at a cost a little off its estimate), and the books
 // reconcile.
 func testReservationRace(t *testing.T, s store.Store, n int) {
-	ctx := ctxOf(t)
-	const project = "race"
-	estimate := usd("0.25")
-	fit := n / 5
-	limit := estimate.Times(fit)
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
-		return tx.PutBudget(store.Budget{ProjectID: project, MonthlyLimit: &limit, UpdatedAt: now})
-	}))
-	jobs := make([]*job.Job, n)
-	for i := range jobs {
-		jobs[i] = newJob(project, now)
-		if i%2 == 0 {
-			jobs[i].UserID = "alice"
-		}
-		mustCreate(t, s, jobs[i])
-	}
+	r := newReservationRace(t, s, n)
+	stopWatching := r.watchLimit()
+	r.forEachJob(t, func(_ int, j *job.Job) error { return r.route(j.ID) })
+	r.checkRouted(t)
+	// The odd ones cost a micro-dollar less than estimated.
+	r.forEachJob(t, func(i int, j *job.Job) error { return r.settle(j.ID, r.estimate-money.Micros(i%2)) })
+	snapshots, err := stopWatching()
+	require.NoError(t, err)
+	require.Positive(t, snapshots)
+	r.checkBooks(t)
+}
 
-	// Snapshots: spent + reserved never passes the limit.
-	stop := make(chan struct{})
+// reservationRace is the state of testReservationRace.
+type reservationRace struct {
+	ctx      context.Context
+	s        store.Store
+	project  string
+	estimate money.Micros // of every job
+	fit      int          // how many jobs the limit fits
+	limit    money.Micros // estimate × fit
+	now      time.Time
+	jobs     []*job.Job
+}
+
+// newReservationRace sets the project's limit and creates the n jobs, half
+// of them alice's.
+func newReservationRace(t *testing.T, s store.Store, n int) *reservationRace {
+	r := &reservationRace{ctx: ctxOf(t), s: s, project: "race", estimate: usd("0.25"), fit: n / 5,
+		now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	r.limit = r.estimate.Times(r.fit)
+	require.NoError(t, s.RunTx(r.ctx, func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: r.project, MonthlyLimit: &r.limit, UpdatedAt: r.now})
+	}))
+	r.jobs = make([]*job.Job, n)
+	for i := range r.jobs {
+		r.jobs[i] = newJob(r.project, r.now)
+		if i%2 == 0 {
+			r.jobs[i].UserID = "alice"
+		}
+		mustCreate(t, s, r.jobs[i])
+	}
+	return r
+}
+
+// watchLimit reads the period in a loop until stop is called, which
+// returns the number of snapshots taken and the first failure: a read
+// error or spent + reserved past the limit.
+func (r *reservationRace) watchLimit() (stop func() (int32, error)) {
+	done := make(chan struct{})
 	var snapshots atomic.Int32
 	snapErr := make(chan error, 1)
 	go func() {
 		defer close(snapErr)
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			default:
 			}
-			p, err := s.GetPeriod(ctx, project, budget.PeriodOf(now))
+			p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
 			if err != nil {
 				snapErr <- err
 				return
 			}
 			snapshots.Add(1)
-			if p.Spent+p.Reserved > limit {
-				snapErr <- fmt.Errorf("snapshot %d: spent %s + reserved %s > limit %s", snapshots.Load(), p.Spent, p.Reserved, limit)
+			if p.Spent+p.Reserved > r.limit {
+				snapErr <- fmt.Errorf("snapshot %d: spent %s + reserved %s > limit %s", snapshots.Load(), p.Spent, p.Reserved, r.limit)
 				return
 			}
 		}
 	}()
-
-	route := func(id string) error {
-		return s.RunTx(ctx, func(tx store.Tx) error {
-			j, err := tx.GetJob(id)
-			if err != nil {
-				return err
-			}
-			bk, err := budget.Prepare(tx, j)
-			if err != nil {
-				return err
-			}
-			err = bk.Reserve(tx, j, estimate, now)
-			switch {
-			case errors.Is(err, errclass.Budget):
-				if err := j.Fail(job.CodeBudgetExceeded, err.Error(), now); err != nil {
-					return err
-				}
-			case err != nil:
-				return err
-			default:
-				j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: "dispatched",
-					EstimatedCost: estimate, Reserved: estimate, StartedAt: now, DurationSeconds: 5})
-				if err := j.Transition(job.StatusDispatched, now); err != nil {
-					return err
-				}
-			}
-			if _, err := bk.Apply(tx, j, now); err != nil {
-				return err
-			}
-			return tx.PutJob(j)
-		})
+	return func() (int32, error) {
+		close(done)
+		err := <-snapErr
+		return snapshots.Load(), err
 	}
+}
+
+// forEachJob runs fn for every job concurrently, retrying lost races, and
+// requires every call to succeed.
+func (r *reservationRace) forEachJob(t *testing.T, fn func(i int, j *job.Job) error) {
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for _, j := range jobs {
-		wg.Go(func() { errs <- retryConflict(func() error { return route(j.ID) }) })
+	errs := make(chan error, len(r.jobs))
+	for i, j := range r.jobs {
+		wg.Go(func() { errs <- retryConflict(func() error { return fn(i, j) }) })
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
 
+// route reserves the estimate for job id and dispatches it, or fails it
+// with budget_exceeded when the budget refuses, as the router does.
+func (r *reservationRace) route(id string) error {
+	return r.changeJob(id, r.now, nil, func(tx store.Tx, bk *budget.JobTx, j *job.Job) error {
+		err := bk.Reserve(tx, j, r.estimate, r.now)
+		switch {
+		case errors.Is(err, errclass.Budget):
+			return j.Fail(job.CodeBudgetExceeded, err.Error(), r.now)
+		case err != nil:
+			return err
+		}
+		j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: "dispatched",
+			EstimatedCost: r.estimate, Reserved: r.estimate, StartedAt: r.now, DurationSeconds: 5})
+		return j.Transition(job.StatusDispatched, r.now)
+	})
+}
+
+// changeJob changes job id in one transaction as the services do: it
+// reads the job, leaves it as is when skip says so, prepares its budget
+// change, lets change edit it, then applies the budget change at at and
+// writes the job.
+func (r *reservationRace) changeJob(id string, at time.Time, skip func(*job.Job) bool,
+	change func(tx store.Tx, bk *budget.JobTx, j *job.Job) error) error {
+	return r.s.RunTx(r.ctx, func(tx store.Tx) error {
+		j, err := tx.GetJob(id)
+		if err != nil || skip != nil && skip(j) {
+			return err
+		}
+		bk, err := budget.Prepare(tx, j)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, bk, j); err != nil {
+			return err
+		}
+		if _, err := bk.Apply(tx, j, at); err != nil {
+			return err
+		}
+		return tx.PutJob(j)
+	})
+}
+
+// checkRouted requires exactly the jobs that fit to be dispatched, holding
+// the whole limit, and the others refused.
+func (r *reservationRace) checkRouted(t *testing.T) {
 	dispatched, refused := 0, 0
-	for _, j := range jobs {
-		got, err := s.GetJob(ctx, j.ID)
+	for _, j := range r.jobs {
+		got, err := r.s.GetJob(r.ctx, j.ID)
 		require.NoError(t, err)
 		switch got.Status {
 		case job.StatusDispatched:
@@ -432,70 +486,48 @@ func testReservationRace(t *testing.T, s store.Store, n int) {
 		case job.StatusFailed:
 			refused++
 			require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
-			require.Contains(t, got.Error.Message, "limit $"+limit.USD())
+			require.Contains(t, got.Error.Message, "limit $"+r.limit.USD())
 		default:
 			t.Fatalf("job %s is %s", j.ID, got.Status)
 		}
 	}
-	require.Equal(t, fit, dispatched, "exactly the jobs that fit are dispatched")
-	require.Equal(t, n-fit, refused)
-	p, err := s.GetPeriod(ctx, project, budget.PeriodOf(now))
+	require.Equal(t, r.fit, dispatched, "exactly the jobs that fit are dispatched")
+	require.Equal(t, len(r.jobs)-r.fit, refused)
+	p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
 	require.NoError(t, err)
-	require.Equal(t, limit, p.Reserved)
+	require.Equal(t, r.limit, p.Reserved)
 	require.Zero(t, p.Spent)
 	require.Equal(t, []int{50, 80, 100}, p.Notified)
+}
 
-	// Settle every dispatched job concurrently: the odd ones cost a
-	// micro-dollar less than estimated.
-	errs = make(chan error, n)
-	for i, j := range jobs {
-		wg.Go(func() {
-			errs <- retryConflict(func() error {
-				return s.RunTx(ctx, func(tx store.Tx) error {
-					cur, err := tx.GetJob(j.ID)
-					if err != nil || cur.Status != job.StatusDispatched {
-						return err
-					}
-					bk, err := budget.Prepare(tx, cur)
-					if err != nil {
-						return err
-					}
-					a := cur.CurrentAttempt()
-					a.Status = job.AttemptSucceeded
-					a.Cost = estimate - money.Micros(i%2)
-					cur.Cost = a.Cost
-					if err := cur.Transition(job.StatusSucceeded, now.Add(time.Minute)); err != nil {
-						return err
-					}
-					if _, err := bk.Apply(tx, cur, now.Add(time.Minute)); err != nil {
-						return err
-					}
-					return tx.PutJob(cur)
-				})
-			})
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	close(stop)
-	require.NoError(t, <-snapErr)
-	require.Positive(t, snapshots.Load())
+// settle makes job id, if dispatched, succeed at cost, as the worker does.
+func (r *reservationRace) settle(id string, cost money.Micros) error {
+	at := r.now.Add(time.Minute)
+	notDispatched := func(j *job.Job) bool { return j.Status != job.StatusDispatched }
+	return r.changeJob(id, at, notDispatched, func(_ store.Tx, _ *budget.JobTx, j *job.Job) error {
+		a := j.CurrentAttempt()
+		a.Status = job.AttemptSucceeded
+		a.Cost = cost
+		j.Cost = a.Cost
+		return j.Transition(job.StatusSucceeded, at)
+	})
+}
 
-	p, err = s.GetPeriod(ctx, project, budget.PeriodOf(now))
+// checkBooks requires every reservation released, one ledger entry per
+// settled job summing to spent, and no difference for budget.Check.
+func (r *reservationRace) checkBooks(t *testing.T) {
+	p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
 	require.NoError(t, err)
 	require.Zero(t, p.Reserved, "every reservation released")
-	entries, err := s.ListLedger(ctx, store.LedgerQuery{ProjectID: project})
+	entries, err := r.s.ListLedger(r.ctx, store.LedgerQuery{ProjectID: r.project})
 	require.NoError(t, err)
-	require.Len(t, entries, fit, "one ledger entry per settled attempt")
+	require.Len(t, entries, r.fit, "one ledger entry per settled attempt")
 	var total money.Micros
 	for _, e := range entries {
 		total += e.Cost
 	}
 	require.Equal(t, total, p.Spent)
-	rep, err := budget.Check(ctx, s, project, budget.PeriodOf(now))
+	rep, err := budget.Check(r.ctx, r.s, r.project, budget.PeriodOf(r.now))
 	require.NoError(t, err)
 	require.Empty(t, rep.Differences)
 	require.Equal(t, total, rep.JobsCost)

@@ -17,138 +17,165 @@ import (
 // capacity, re-entry by the same holder, release, renewal, expiry of a
 // crashed holder's lease, and no over-allocation under concurrency.
 func testSlots(t *testing.T, s store.Store) {
-	const lease = time.Minute
-	t.Run("AcquireUpToCapacity", func(t *testing.T) {
-		ctx := ctxOf(t)
-		a, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-a#1", t0, lease)
-		require.NoError(t, err)
-		require.Equal(t, store.Slot{Backend: "cap-luma", Index: 0, Holder: "job-a#1", AcquiredAt: norm(t0), ExpiresAt: norm(t0.Add(lease))}, a)
-		b, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", t0, lease)
-		require.NoError(t, err)
-		require.Equal(t, 1, b.Index)
+	for _, tt := range []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"AcquireUpToCapacity", testSlotAcquireUpToCapacity},
+		{"ReleaseByAnotherHolderDoesNothing", testSlotReleaseByAnotherHolderDoesNothing},
+		{"ExpiredLeaseIsTakenOver", testSlotExpiredLeaseIsTakenOver},
+		{"RenewExtendsTheLease", testSlotRenewExtendsTheLease},
+		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
+		{"InvalidBackend", testSlotInvalidBackend},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s) })
+	}
+}
 
-		_, err = store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", t0.Add(time.Second), lease)
-		require.ErrorIs(t, err, store.ErrNoFreeSlot)
-		require.ErrorIs(t, err, errclass.Conflict)
+// slotLease is the lease of the slots of testSlots.
+const slotLease = time.Minute
 
-		// Another backend's slots are separate.
-		_, err = store.AcquireSlot(ctx, s, "cap-veo", 2, "job-c#1", t0, lease)
-		require.NoError(t, err)
+// testSlotAcquireUpToCapacity: the capacity bounds the holders of a backend,
+// a holder re-enters its own slot, and a release frees it.
+func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-a#1", t0, slotLease)
+	require.NoError(t, err)
+	require.Equal(t, store.Slot{Backend: "cap-luma", Index: 0, Holder: "job-a#1", AcquiredAt: norm(t0), ExpiresAt: norm(t0.Add(slotLease))}, a)
+	b, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", t0, slotLease)
+	require.NoError(t, err)
+	require.Equal(t, 1, b.Index)
 
-		// The same holder re-enters its slot and renews it.
-		later := t0.Add(10 * time.Second)
-		again, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", later, lease)
-		require.NoError(t, err)
-		require.Equal(t, 1, again.Index)
-		require.Equal(t, norm(t0), again.AcquiredAt, "re-entry keeps the acquisition time")
-		require.Equal(t, norm(later.Add(lease)), again.ExpiresAt)
+	_, err = store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", t0.Add(time.Second), slotLease)
+	require.ErrorIs(t, err, store.ErrNoFreeSlot)
+	require.ErrorIs(t, err, errclass.Conflict)
 
-		// A release frees the slot for the next holder.
-		require.NoError(t, store.ReleaseSlot(ctx, s, a))
-		c, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", later, lease)
-		require.NoError(t, err)
-		require.Equal(t, 0, c.Index)
+	// Another backend's slots are separate.
+	_, err = store.AcquireSlot(ctx, s, "cap-veo", 2, "job-c#1", t0, slotLease)
+	require.NoError(t, err)
 
-		var slots []store.Slot
-		require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) {
-			slots, err = tx.GetSlots("cap-luma", 3)
-			return err
-		}))
-		require.Equal(t, []string{"job-c#1", "job-b#1", ""}, holders(slots))
-		require.Equal(t, store.Slot{Backend: "cap-luma", Index: 2}, slots[2], "an absent slot is free")
-	})
+	// The same holder re-enters its slot and renews it.
+	later := t0.Add(10 * time.Second)
+	again, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", later, slotLease)
+	require.NoError(t, err)
+	require.Equal(t, 1, again.Index)
+	require.Equal(t, norm(t0), again.AcquiredAt, "re-entry keeps the acquisition time")
+	require.Equal(t, norm(later.Add(slotLease)), again.ExpiresAt)
 
-	t.Run("ReleaseByAnotherHolderDoesNothing", func(t *testing.T) {
-		ctx := ctxOf(t)
-		a, err := store.AcquireSlot(ctx, s, "rel-runway", 1, "job-a#1", t0, lease)
-		require.NoError(t, err)
-		require.NoError(t, store.ReleaseSlot(ctx, s, store.Slot{Backend: a.Backend, Index: a.Index, Holder: "job-x#1"}))
-		_, err = store.AcquireSlot(ctx, s, "rel-runway", 1, "job-b#1", t0, lease)
-		require.ErrorIs(t, err, store.ErrNoFreeSlot, "a stranger's release must not free the slot")
-		require.NoError(t, store.ReleaseSlot(ctx, s, a))
-		require.NoError(t, store.ReleaseSlot(ctx, s, a), "releasing twice is fine")
-	})
+	// A release frees the slot for the next holder.
+	require.NoError(t, store.ReleaseSlot(ctx, s, a))
+	c, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", later, slotLease)
+	require.NoError(t, err)
+	require.Equal(t, 0, c.Index)
 
-	t.Run("ExpiredLeaseIsTakenOver", func(t *testing.T) {
-		ctx := ctxOf(t)
-		crashed, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-a#1", t0, lease)
-		require.NoError(t, err)
-		_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", t0.Add(lease-time.Second), lease)
-		require.ErrorIs(t, err, store.ErrNoFreeSlot, "still leased")
+	var slots []store.Slot
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) {
+		slots, err = tx.GetSlots("cap-luma", 3)
+		return err
+	}))
+	require.Equal(t, []string{"job-c#1", "job-b#1", ""}, holders(slots))
+	require.Equal(t, store.Slot{Backend: "cap-luma", Index: 2}, slots[2], "an absent slot is free")
+}
 
-		at := t0.Add(lease)
-		b, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", at, lease)
-		require.NoError(t, err, "the crashed holder's lease expired")
-		require.Equal(t, store.Slot{Backend: "exp-fal", Index: 0, Holder: "job-b#1", AcquiredAt: norm(at), ExpiresAt: norm(at.Add(lease))}, b)
+// testSlotReleaseByAnotherHolderDoesNothing: a release by another holder
+// leaves the slot held.
+func testSlotReleaseByAnotherHolderDoesNothing(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a, err := store.AcquireSlot(ctx, s, "rel-runway", 1, "job-a#1", t0, slotLease)
+	require.NoError(t, err)
+	require.NoError(t, store.ReleaseSlot(ctx, s, store.Slot{Backend: a.Backend, Index: a.Index, Holder: "job-x#1"}))
+	_, err = store.AcquireSlot(ctx, s, "rel-runway", 1, "job-b#1", t0, slotLease)
+	require.ErrorIs(t, err, store.ErrNoFreeSlot, "a stranger's release must not free the slot")
+	require.NoError(t, store.ReleaseSlot(ctx, s, a))
+	require.NoError(t, store.ReleaseSlot(ctx, s, a), "releasing twice is fine")
+}
 
-		// The crashed holder comes back: its slot is gone, renewal says so,
-		// and its release does not free the new holder's slot.
-		_, err = store.RenewSlot(ctx, s, crashed, at, lease)
-		require.ErrorIs(t, err, store.ErrSlotLost)
-		require.NoError(t, store.ReleaseSlot(ctx, s, crashed))
-		_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-c#1", at, lease)
-		require.ErrorIs(t, err, store.ErrNoFreeSlot)
-	})
+// testSlotExpiredLeaseIsTakenOver: a crashed holder's slot is taken over when
+// its lease expires; the crashed holder can then neither renew nor free it.
+func testSlotExpiredLeaseIsTakenOver(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	crashed, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-a#1", t0, slotLease)
+	require.NoError(t, err)
+	_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", t0.Add(slotLease-time.Second), slotLease)
+	require.ErrorIs(t, err, store.ErrNoFreeSlot, "still leased")
 
-	t.Run("RenewExtendsTheLease", func(t *testing.T) {
-		ctx := ctxOf(t)
-		a, err := store.AcquireSlot(ctx, s, "ren-veo", 1, "job-a#1", t0, lease)
-		require.NoError(t, err)
-		at := t0.Add(50 * time.Second)
-		r, err := store.RenewSlot(ctx, s, a, at, lease)
-		require.NoError(t, err)
-		require.Equal(t, norm(at.Add(lease)), r.ExpiresAt)
-		require.Equal(t, a.AcquiredAt, r.AcquiredAt)
-		_, err = store.AcquireSlot(ctx, s, "ren-veo", 1, "job-b#1", t0.Add(lease+time.Second), lease)
-		require.ErrorIs(t, err, store.ErrNoFreeSlot, "the renewed lease still holds past the first expiry")
-	})
+	at := t0.Add(slotLease)
+	b, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", at, slotLease)
+	require.NoError(t, err, "the crashed holder's lease expired")
+	require.Equal(t, store.Slot{Backend: "exp-fal", Index: 0, Holder: "job-b#1", AcquiredAt: norm(at), ExpiresAt: norm(at.Add(slotLease))}, b)
 
-	t.Run("ConcurrentAcquirersNeverExceedCapacity", func(t *testing.T) {
-		ctx := ctxOf(t)
-		const capacity, n = 3, 12
-		var (
-			wg     sync.WaitGroup
-			mu     sync.Mutex
-			got    = map[int]string{}
-			full   int
-			errs   []error
-			holder = func(i int) string { return fmt.Sprintf("job-%d#1", i) }
-		)
-		for i := range n {
-			wg.Go(func() {
-				var sl store.Slot
-				err := retryConflictExcept(store.ErrNoFreeSlot, func() (err error) {
-					sl, err = store.AcquireSlot(ctx, s, "race-luma", capacity, holder(i), t0, lease)
-					return err
-				})
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case errors.Is(err, store.ErrNoFreeSlot):
-					full++
-				case err != nil:
-					errs = append(errs, err)
-				default:
-					if prev, taken := got[sl.Index]; taken {
-						errs = append(errs, fmt.Errorf("slot %d given to %s and %s", sl.Index, prev, sl.Holder))
-					}
-					got[sl.Index] = sl.Holder
-				}
+	// The crashed holder comes back: its slot is gone, renewal says so,
+	// and its release does not free the new holder's slot.
+	_, err = store.RenewSlot(ctx, s, crashed, at, slotLease)
+	require.ErrorIs(t, err, store.ErrSlotLost)
+	require.NoError(t, store.ReleaseSlot(ctx, s, crashed))
+	_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-c#1", at, slotLease)
+	require.ErrorIs(t, err, store.ErrNoFreeSlot)
+}
+
+// testSlotRenewExtendsTheLease: renewal moves the lease's end.
+func testSlotRenewExtendsTheLease(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a, err := store.AcquireSlot(ctx, s, "ren-veo", 1, "job-a#1", t0, slotLease)
+	require.NoError(t, err)
+	at := t0.Add(50 * time.Second)
+	r, err := store.RenewSlot(ctx, s, a, at, slotLease)
+	require.NoError(t, err)
+	require.Equal(t, norm(at.Add(slotLease)), r.ExpiresAt)
+	require.Equal(t, a.AcquiredAt, r.AcquiredAt)
+	_, err = store.AcquireSlot(ctx, s, "ren-veo", 1, "job-b#1", t0.Add(slotLease+time.Second), slotLease)
+	require.ErrorIs(t, err, store.ErrNoFreeSlot, "the renewed lease still holds past the first expiry")
+}
+
+// testSlotConcurrentAcquirersNeverExceedCapacity: racing acquirers never
+// share a slot nor exceed the capacity.
+func testSlotConcurrentAcquirersNeverExceedCapacity(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	const capacity, n = 3, 12
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		got    = map[int]string{}
+		full   int
+		errs   []error
+		holder = func(i int) string { return fmt.Sprintf("job-%d#1", i) }
+	)
+	for i := range n {
+		wg.Go(func() {
+			var sl store.Slot
+			err := retryConflictExcept(store.ErrNoFreeSlot, func() (err error) {
+				sl, err = store.AcquireSlot(ctx, s, "race-luma", capacity, holder(i), t0, slotLease)
+				return err
 			})
-		}
-		wg.Wait()
-		require.Empty(t, errs)
-		require.Len(t, got, capacity)
-		require.Equal(t, n-capacity, full)
-	})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, store.ErrNoFreeSlot):
+				full++
+			case err != nil:
+				errs = append(errs, err)
+			default:
+				if prev, taken := got[sl.Index]; taken {
+					errs = append(errs, fmt.Errorf("slot %d given to %s and %s", sl.Index, prev, sl.Holder))
+				}
+				got[sl.Index] = sl.Holder
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Len(t, got, capacity)
+	require.Equal(t, n-capacity, full)
+}
 
-	t.Run("InvalidBackend", func(t *testing.T) {
-		ctx := ctxOf(t)
-		err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlot(store.Slot{Backend: "a/b"}) })
-		require.ErrorIs(t, err, errclass.Permanent)
-		_, err = store.AcquireSlot(ctx, s, "ok", 0, "h", t0, lease)
-		require.ErrorIs(t, err, errclass.Permanent, "capacity must be positive")
-	})
+// testSlotInvalidBackend: an invalid backend or capacity is a Permanent
+// error.
+func testSlotInvalidBackend(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlot(store.Slot{Backend: "a/b"}) })
+	require.ErrorIs(t, err, errclass.Permanent)
+	_, err = store.AcquireSlot(ctx, s, "ok", 0, "h", t0, slotLease)
+	require.ErrorIs(t, err, errclass.Permanent, "capacity must be positive")
 }
 
 func holders(slots []store.Slot) []string {
