@@ -33,7 +33,7 @@ const (
 	// panicked MaxPanics times; the attribute AttrPanic holds the value.
 	ReasonPanic = "panic"
 	// AttrPanic is the dead-letter attribute holding the panic value.
-	AttrPanic = "panic"
+	AttrPanic = queue.AttrPanic
 	// panicMemory bounds how many messages' panic counts are remembered.
 	panicMemory = 10_000
 )

@@ -131,13 +131,13 @@ func OriginTopic(dlqSubscription string, attrs map[string]string) string {
 }
 
 // ReplayAttributes returns a copy of a dead letter's attributes without
-// those dead-lettering added: reason, source_subscription and every
+// those dead-lettering added: reason, source_subscription, panic and every
 // CloudPubSubDeadLetter* attribute. Trace context and the job's attributes
 // stay.
 func ReplayAttributes(attrs map[string]string) map[string]string {
 	out := make(map[string]string, len(attrs))
 	for k, v := range attrs {
-		if k == queue.AttrReason || k == queue.AttrSourceSub || strings.HasPrefix(k, PubSubAttrPrefix) {
+		if k == queue.AttrReason || k == queue.AttrSourceSub || k == queue.AttrPanic || strings.HasPrefix(k, PubSubAttrPrefix) {
 			continue
 		}
 		out[k] = v

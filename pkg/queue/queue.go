@@ -63,6 +63,7 @@ const (
 	AttrBackend        = "backend"
 	AttrReason         = "reason"              // on dead-lettered messages: why
 	AttrSourceSub      = "source_subscription" // on dead-lettered messages: where it failed
+	AttrPanic          = "panic"               // on messages dead-lettered for panics: the panic value
 	AttrTraceParent    = "traceparent"         // W3C trace context
 	AttrTraceState     = "tracestate"
 )
