@@ -1,6 +1,7 @@
 package providerhttp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,20 @@ func Clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// JSONText is the text of a JSON error field that providers fill with a
+// string or with an object: the string, or else the JSON itself, clipped;
+// "" when the field is absent or null.
+func JSONText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return Clip(s)
+	}
+	return Clip(string(raw))
 }
 
 // Redacted replaces a secret in error text.

@@ -2,6 +2,7 @@ package providerhttp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,20 @@ func TestFieldError(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "body.frames.0: bad", providerhttp.FieldError{Loc: []any{"body", "frames", 0.0}, Msg: "bad"}.String())
 	require.Equal(t, "bad", providerhttp.FieldError{Msg: "bad"}.String())
+}
+
+func TestJSONText(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		``:                    "",
+		`null`:                "",
+		`"bad\ninput"`:        "bad input",
+		`{"code":"E1","n":2}`: `{"code":"E1","n":2}`,
+		`["a","b"]`:           `["a","b"]`,
+	} {
+		require.Equal(t, want, providerhttp.JSONText(json.RawMessage(raw)), raw)
+	}
+	require.LessOrEqual(t, len(providerhttp.JSONText(json.RawMessage(`"`+strings.Repeat("x", 1000)+`"`))), providerhttp.MaxMessage+len("…"))
 }
 
 func TestPathSegment(t *testing.T) {

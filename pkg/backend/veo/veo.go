@@ -25,7 +25,7 @@ import (
 const (
 	LocationDefault     = "us-central1"
 	PollIntervalDefault = 10 * time.Second
-	HTTPTimeoutDefault  = 60 * time.Second
+	HTTPTimeoutDefault  = providerhttp.HTTPTimeoutDefault
 	// Scope is the OAuth2 scope Vertex AI needs.
 	Scope = "https://www.googleapis.com/auth/cloud-platform"
 )
