@@ -19,7 +19,6 @@ import (
 const (
 	EndpointDefault     = "https://queue.fal.run"
 	PollIntervalDefault = 2 * time.Second
-	HTTPTimeoutDefault  = providerhttp.HTTPTimeoutDefault
 	// CredentialEnv is the variable that conventionally holds the fal key.
 	CredentialEnv = "FAL_KEY"
 )
@@ -38,7 +37,8 @@ type Config struct {
 	// Reading it from the environment (FAL_KEY) is the caller's job; the
 	// adapter never puts it in errors or logs.
 	APIKey string
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -54,7 +54,7 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 

@@ -23,8 +23,6 @@ const (
 	// PollIntervalDefault is how often a generation is polled; Luma gives
 	// no guidance, generations take tens of seconds to minutes.
 	PollIntervalDefault = 3 * time.Second
-	// HTTPTimeoutDefault bounds one API call when Config.HTTPClient is nil.
-	HTTPTimeoutDefault = providerhttp.HTTPTimeoutDefault
 	// CredentialEnv is the variable that conventionally holds the API key.
 	CredentialEnv = "LUMAAI_API_KEY"
 )
@@ -38,7 +36,8 @@ type Config struct {
 	// APIKey is the Luma API key sent as a bearer token. Required. It is
 	// never written into errors or logs.
 	APIKey string
-	// HTTPClient makes the calls; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient makes the calls; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports; PollIntervalDefault when zero.
 	PollInterval time.Duration
@@ -48,7 +47,7 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 

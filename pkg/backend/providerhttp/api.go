@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// HTTPTimeoutDefault bounds one API call of an adapter whose Config leaves
-// its HTTP client nil (see HTTPClientOr).
-const HTTPTimeoutDefault = 60 * time.Second
-
 // API describes a provider API that takes a static API key: what an
 // adapter tells this package once, as a package variable, instead of
 // filling a Client and Settings by hand for every backend it builds. Its

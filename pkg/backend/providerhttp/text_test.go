@@ -95,7 +95,7 @@ func TestSettings(t *testing.T) {
 	}
 	require.NoError(t, providerhttp.Settings{Endpoint: "http://localhost:1"}.Validate("veo"), "no KeyEnv, no key needed")
 
-	c := providerhttp.HTTPClientOr(nil, 5*time.Second)
-	require.Equal(t, 5*time.Second, c.Timeout)
-	require.Same(t, c, providerhttp.HTTPClientOr(c, time.Second))
+	c := providerhttp.HTTPClientOr(nil)
+	require.Equal(t, providerhttp.HTTPTimeoutDefault, c.Timeout)
+	require.Same(t, c, providerhttp.HTTPClientOr(c))
 }

@@ -23,7 +23,6 @@ const (
 	// above a Veo generation's few minutes, short enough that a prediction
 	// stuck in the queue is aborted (not billed) instead of running late.
 	CancelAfterDefault = 15 * time.Minute
-	HTTPTimeoutDefault = providerhttp.HTTPTimeoutDefault
 	// CredentialEnv is the variable that conventionally holds the API token.
 	CredentialEnv = "REPLICATE_API_TOKEN"
 )
@@ -40,7 +39,8 @@ type Config struct {
 	// Required. Reading it from the environment (REPLICATE_API_TOKEN) is the
 	// caller's job; the adapter never puts it in errors or logs.
 	APIKey string
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -56,7 +56,7 @@ func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
 	c.CancelAfter = cmp.Or(c.CancelAfter, CancelAfterDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 

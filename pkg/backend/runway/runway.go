@@ -19,8 +19,6 @@ const (
 	// PollIntervalDefault is Runway's guidance: poll a task no more often
 	// than every 5 seconds.
 	PollIntervalDefault = 5 * time.Second
-	// HTTPTimeoutDefault bounds one API call when Config.HTTPClient is nil.
-	HTTPTimeoutDefault = providerhttp.HTTPTimeoutDefault
 	// APIVersion is the X-Runway-Version the adapter speaks.
 	APIVersion = "2024-11-06"
 	// CredentialEnv is the variable that conventionally holds the API key.
@@ -35,7 +33,8 @@ type Config struct {
 	// APIKey is the Runway API secret sent as a bearer token. Required. It
 	// is never written into errors or logs.
 	APIKey string
-	// HTTPClient makes the calls; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient makes the calls; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports; PollIntervalDefault when
 	// zero. The dev stack sets it lower against the simulator.
@@ -46,7 +45,7 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 

@@ -25,7 +25,6 @@ import (
 const (
 	LocationDefault     = "us-central1"
 	PollIntervalDefault = 10 * time.Second
-	HTTPTimeoutDefault  = providerhttp.HTTPTimeoutDefault
 	// Scope is the OAuth2 scope Vertex AI needs.
 	Scope = "https://www.googleapis.com/auth/cloud-platform"
 )
@@ -54,7 +53,8 @@ type Config struct {
 	// Bearer"). Required; NewDefault uses Application Default Credentials.
 	// In the dev stack any static token works against the simulator.
 	TokenSource oauth2.TokenSource
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -71,7 +71,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
