@@ -56,9 +56,11 @@ func (c Config) Validate() error {
 	return dreamMachine.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 }
 
-// dreamMachine is how the adapter reaches Luma's API. Out of credits is the
-// backend's trouble, not the job's: Client.Error classes a 402 Retryable.
-var dreamMachine = providerhttp.API{Provider: "luma", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: problem}
+// dreamMachine is how the adapter reaches Luma's API. Its error body is
+// {"detail": ...}: a string, or a list of FastAPI validation errors [{"loc",
+// "msg"}]. Out of credits is the backend's trouble, not the job's:
+// Client.Error classes a 402 Retryable.
+var dreamMachine = providerhttp.API{Provider: "luma", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: providerhttp.MessageField("detail")}
 
 // Backend is the Luma Dream Machine adapter. It is safe for concurrent use
 // and keeps no per-generation state: a Handle is the generation id.

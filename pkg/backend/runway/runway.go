@@ -54,10 +54,11 @@ func (c Config) Validate() error {
 	return runwayAPI.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 }
 
-// runwayAPI is how the adapter reaches Runway's API. Out of credits is the
-// backend's trouble, not the job's: Client.Error classes a 402 Retryable.
+// runwayAPI is how the adapter reaches Runway's API; its error body is
+// {"error": "..."}. Out of credits is the backend's trouble, not the job's:
+// Client.Error classes a 402 Retryable.
 var runwayAPI = providerhttp.API{
-	Provider: "runway", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: problem,
+	Provider: "runway", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: providerhttp.MessageField("error"),
 	Header: http.Header{"X-Runway-Version": {APIVersion}},
 }
 
