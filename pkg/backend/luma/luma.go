@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,7 +85,8 @@ func New(cfg Config) (*Backend, error) {
 		Noun:   "generation",
 		Status: generation.status,
 		// Dream Machine has no separate cancel.
-		Stop: providerhttp.Stop{Method: http.MethodDelete, Verb: "delete"},
+		Stop:    providerhttp.Stop{Method: http.MethodDelete, Verb: "delete"},
+		Unknown: "deleted or never created",
 	}}, nil
 }
 
@@ -135,11 +134,7 @@ type assets struct {
 // Luma does not know (never created, or deleted by Cancel) is an
 // errclass.NotFound error.
 func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, error) {
-	st, err := b.generations.Poll(ctx, h)
-	if errors.Is(err, errclass.NotFound) {
-		err = fmt.Errorf("%w (deleted or never created)", err)
-	}
-	return st, err
+	return b.generations.Poll(ctx, h)
 }
 
 func (g generation) status(op string) (backend.Status, error) {

@@ -2,6 +2,7 @@ package providerhttp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -29,6 +30,10 @@ type Collection[T any] struct {
 	Status func(item T, op string) (backend.Status, error)
 	// Stop is the call Cancel makes.
 	Stop Stop
+	// Unknown, when set, is added in parentheses to the NotFound error of a
+	// Poll: what it means there that the provider does not know the id
+	// (Luma, whose Cancel deletes: "deleted or never created").
+	Unknown string
 }
 
 // Stop is how a provider stops a generation: Method at <URL>/<id><Suffix>,
@@ -68,7 +73,7 @@ func (c Collection[T]) Create(ctx context.Context, req Request) (backend.Handle,
 // Poll reads the generation h names (GET <URL>/<id>, where only a 200 is
 // an answer) and returns what Status makes of it, with op "get <noun>
 // <id>". A malformed handle is a Permanent error, an id the provider does
-// not know a NotFound one (Client.Error).
+// not know a NotFound one (Client.Error, with Unknown).
 func (c Collection[T]) Poll(ctx context.Context, h backend.Handle) (backend.Status, error) {
 	id, err := c.ID(h)
 	if err != nil {
@@ -77,7 +82,10 @@ func (c Collection[T]) Poll(ctx context.Context, h backend.Handle) (backend.Stat
 	op := "get " + c.Noun + " " + id
 	var item T
 	req := Request{Method: http.MethodGet, URL: c.URL + "/" + url.PathEscape(id), Op: op}
-	if _, err := c.API.Call(ctx, req, &item, c.Noun+" body", http.StatusOK); err != nil {
+	if r, err := c.API.Call(ctx, req, &item, c.Noun+" body", http.StatusOK); err != nil {
+		if c.Unknown != "" && r != nil && r.Status == http.StatusNotFound {
+			err = fmt.Errorf("%w (%s)", err, c.Unknown)
+		}
 		return backend.Status{}, err
 	}
 	return c.Status(item, op)

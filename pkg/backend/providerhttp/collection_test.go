@@ -118,6 +118,13 @@ func TestCollectionPoll(t *testing.T) {
 	_, err = things.Poll(context.Background(), "gone")
 	require.Equal(t, errclass.NotFound, errclass.Of(err))
 	require.ErrorContains(t, err, "acme: get thing gone: HTTP 404")
+	require.NotContains(t, err.Error(), "never created")
+	things.Unknown = "deleted or never created"
+	_, err = things.Poll(context.Background(), "gone")
+	require.Equal(t, errclass.NotFound, errclass.Of(err))
+	require.ErrorContains(t, err, "HTTP 404: (empty body) (deleted or never created)")
+	_, err = things.Poll(context.Background(), "t-3")
+	require.NotContains(t, err.Error(), "deleted or never created", "only a 404 means unknown")
 
 	_, err = things.Poll(context.Background(), "a/../b")
 	require.Equal(t, errclass.Permanent, errclass.Of(err))
