@@ -23,9 +23,6 @@ const (
 	CredentialEnv = "FAL_KEY"
 )
 
-// maxBody caps a response body we read (fal's answers are small JSON).
-const maxBody = 4 << 20
-
 // Config configures a Backend. The zero value plus an APIKey works against
 // production fal.
 type Config struct {
@@ -63,8 +60,9 @@ func (c Config) Validate() error {
 	return falAPI.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 }
 
-// falAPI is how the adapter reaches fal's queue.
-var falAPI = providerhttp.API{Provider: "fal", Scheme: "Key", KeyEnv: CredentialEnv, MaxBody: maxBody, Problem: problem}
+// falAPI is how the adapter reaches fal's queue. Its answers are small
+// JSON: 4 MiB is ample.
+var falAPI = providerhttp.API{Provider: "fal", Scheme: "Key", KeyEnv: CredentialEnv, MaxBody: 4 << 20, Problem: problem}
 
 // Backend is the fal adapter. It keeps no per-request state, so any worker
 // instance can poll or cancel any handle; it is safe for concurrent use.

@@ -27,9 +27,6 @@ const (
 	CredentialEnv = "REPLICATE_API_TOKEN"
 )
 
-// maxBody caps a response body we read (predictions are small JSON).
-const maxBody = 4 << 20
-
 // Config configures a Backend. The zero value plus an APIKey works against
 // production Replicate.
 type Config struct {
@@ -69,10 +66,10 @@ func (c Config) Validate() error {
 	return err
 }
 
-// replicateAPI is how the adapter reaches Replicate's API. Out of credit is
-// the backend's trouble, not the job's: Client.Error classes a 402
-// Retryable.
-var replicateAPI = providerhttp.API{Provider: "replicate", Scheme: "Bearer", KeyEnv: CredentialEnv, MaxBody: maxBody, Problem: problem}
+// replicateAPI is how the adapter reaches Replicate's API. Predictions and
+// their pages are small JSON: 4 MiB is ample. Out of credit is the
+// backend's trouble, not the job's: Client.Error classes a 402 Retryable.
+var replicateAPI = providerhttp.API{Provider: "replicate", Scheme: "Bearer", KeyEnv: CredentialEnv, MaxBody: 4 << 20, Problem: problem}
 
 // Backend is the Replicate adapter. It keeps no per-prediction state, so
 // any worker instance can poll or cancel any handle; it is safe for

@@ -29,10 +29,6 @@ const (
 	Scope = "https://www.googleapis.com/auth/cloud-platform"
 )
 
-// maxBody caps a response body we read. With storageUri set, operations are
-// small JSON; the cap leaves room for an inline video we then refuse.
-const maxBody = 32 << 20
-
 // Config configures a Backend.
 type Config struct {
 	// Endpoint is the Vertex AI base URL; when empty,
@@ -116,10 +112,10 @@ func New(cfg Config) (*Backend, error) {
 		Provider:   "veo",
 		HTTP:       cfg.HTTPClient,
 		Credential: tokenCredential{cfg.TokenSource},
-		MaxBody:    maxBody,
-		// With storageUri set, operations are small JSON: a huge one holds
-		// an inline video, which will not fit a job record however often
-		// it is fetched.
+		// With storageUri set, operations are small JSON: the cap leaves
+		// room for an inline video, which will not fit a job record however
+		// often it is fetched, and is refused.
+		MaxBody:       32 << 20,
 		OverLimit:     errclass.Permanent,
 		OverLimitHint: " (an inline video? storageUri must be set)",
 		Problem:       problem,
