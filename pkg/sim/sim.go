@@ -31,6 +31,12 @@
 // none is set, applies the injected faults (answering in the provider's
 // error shape, with "Retry-After: 1" on 429) and checks the credential
 // (any non-empty one, or only the one given to Core.SetCredential).
+//
+// # Server
+//
+// A simulator embeds a Server: NewServer builds its Core and one handler
+// that serves the provider's routes behind its Gate and the /__sim
+// endpoints, and gives the simulator its Core and Handler methods.
 package sim
 
 import (
@@ -154,6 +160,18 @@ func NewCore(cfg Config) *Core {
 	}
 	return &Core{cfg: cfg, gens: map[string]*gen{}, prompts: map[string]bool{}}
 }
+
+// Config returns the core's configuration with its defaults applied (the
+// clock, queue and run times a protocol may render timestamps with) and
+// the base URL now in force.
+func (c *Core) Config() Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg
+}
+
+// Now reads the core's clock (Config.Now).
+func (c *Core) Now() time.Time { return c.cfg.Now() }
 
 // SetBaseURL sets the URL video links are built on.
 func (c *Core) SetBaseURL(u string) {

@@ -181,3 +181,36 @@ func TestGateTakesTheBaseURLFromTheFirstRequest(t *testing.T) {
 	got, _ = set.Get(gs.ID)
 	require.Equal(t, "http://sim.example/__sim/videos/"+gs.ID+".mp4", got.VideoURL, "a base URL already set stays")
 }
+
+func TestServer(t *testing.T) {
+	t.Parallel()
+	clk := sim.NewManualClock(t0)
+	s := sim.NewServer(sim.Config{Now: clk.Now, QueueTime: time.Second},
+		sim.Gate{Schemes: []string{"Bearer"}, Error: func(w http.ResponseWriter, code int) { sim.WriteJSON(w, code, map[string]int{"code": code}) }},
+		sim.Routes{"GET /v1/ping": func(w http.ResponseWriter, _ *http.Request) { sim.WriteJSON(w, http.StatusOK, "pong") }})
+	require.Same(t, s.Handler(), s.Handler(), "one handler")
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	get := func(path, auth string) int {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", auth)
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, get("/v1/ping", ""), "routes are behind the gate")
+	s.Core().SetCredential("k")
+	require.Equal(t, http.StatusUnauthorized, get("/v1/ping", "Bearer other"), "the gate checks the server's core")
+	require.Equal(t, http.StatusOK, get("/v1/ping", "Bearer k"))
+	require.Equal(t, http.StatusOK, get("/__sim/stats", ""), "the /__sim endpoints are mounted, outside the gate")
+
+	cfg := s.Core().Config()
+	require.Equal(t, time.Second, cfg.QueueTime)
+	require.Equal(t, sim.RunTimeDefault, cfg.RunTime, "defaults applied")
+	require.Equal(t, srv.URL, cfg.BaseURL, "taken from the first request")
+	clk.Advance(time.Minute)
+	require.Equal(t, t0.Add(time.Minute), s.Core().Now())
+}

@@ -63,24 +63,12 @@ func parseDetail(body []byte, header http.Header) detail {
 			continue
 		}
 		d.present = true
-		var s string
-		if json.Unmarshal(r, &s) == nil {
-			msgs = append(msgs, s)
-			continue
+		m, types, ok := providerhttp.FieldMessages(r)
+		if !ok {
+			m = []string{string(r)}
 		}
-		var items []providerhttp.FieldError
-		if json.Unmarshal(r, &items) == nil {
-			for _, it := range items {
-				m := it.String()
-				if it.Type != "" {
-					d.types = append(d.types, it.Type)
-					m += " (" + it.Type + ")"
-				}
-				msgs = append(msgs, m)
-			}
-			continue
-		}
-		msgs = append(msgs, string(r))
+		msgs = append(msgs, m...)
+		d.types = append(d.types, types...)
 	}
 	if len(msgs) == 0 && raw.Status != "" {
 		msgs = append(msgs, raw.Status)

@@ -19,13 +19,9 @@ import (
 const (
 	EndpointDefault     = "https://queue.fal.run"
 	PollIntervalDefault = 2 * time.Second
-	HTTPTimeoutDefault  = 60 * time.Second
 	// CredentialEnv is the variable that conventionally holds the fal key.
 	CredentialEnv = "FAL_KEY"
 )
-
-// maxBody caps a response body we read (fal's answers are small JSON).
-const maxBody = 4 << 20
 
 // Config configures a Backend. The zero value plus an APIKey works against
 // production fal.
@@ -38,7 +34,8 @@ type Config struct {
 	// Reading it from the environment (FAL_KEY) is the caller's job; the
 	// adapter never puts it in errors or logs.
 	APIKey string
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -54,14 +51,18 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
-	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("fal")
+	return falAPI.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 }
+
+// falAPI is how the adapter reaches fal's queue. Its answers are small
+// JSON: 4 MiB is ample.
+var falAPI = providerhttp.API{Provider: "fal", Scheme: "Key", KeyEnv: CredentialEnv, MaxBody: 4 << 20, Problem: problem}
 
 // Backend is the fal adapter. It keeps no per-request state, so any worker
 // instance can poll or cancel any handle; it is safe for concurrent use.
@@ -81,14 +82,7 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	base, _ := url.Parse(cfg.Endpoint) // validated above
-	return &Backend{cfg: cfg, base: base, api: &providerhttp.Client{
-		Provider:   "fal",
-		HTTP:       cfg.HTTPClient,
-		Credential: providerhttp.StaticKey{Scheme: "Key", Key: cfg.APIKey},
-		MaxBody:    maxBody,
-		Problem:    problem,
-		AuthHint:   "the key was refused; check " + CredentialEnv,
-	}}, nil
+	return &Backend{cfg: cfg, base: base, api: falAPI.Client(cfg.HTTPClient, cfg.APIKey)}, nil
 }
 
 // PollInterval is how often to poll a fal request.
@@ -205,17 +199,6 @@ type queueStatus struct {
 	ErrorType     string          `json:"error_type"`
 }
 
-func (s queueStatus) errorText() string {
-	if len(s.Error) == 0 || string(s.Error) == "null" {
-		return ""
-	}
-	var str string
-	if json.Unmarshal(s.Error, &str) == nil {
-		return providerhttp.Clip(str)
-	}
-	return providerhttp.Clip(string(s.Error))
-}
-
 // result is the model output at response_url: {"video": {"url": ...}}.
 type result struct {
 	Video *struct {
@@ -265,14 +248,14 @@ func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, e
 		// Not in fal's documented lifecycle; accepted defensively.
 		return backend.Status{State: backend.StateCanceled, Billed: true}, nil
 	case "FAILED":
-		return failed(hd, failureClass([]string{st.ErrorType}, 0), cmp.Or(st.errorText(), "FAILED")), nil
+		return failed(hd, failureClass([]string{st.ErrorType}, 0), cmp.Or(providerhttp.JSONText(st.Error), "FAILED")), nil
 	}
 	return backend.Status{}, errclass.New(errclass.Retryable, "fal: %s: unknown status %q", op, providerhttp.Clip(st.Status))
 }
 
 // completed turns a COMPLETED status into the final Status.
 func (b *Backend) completed(ctx context.Context, hd handle, st queueStatus) (backend.Status, error) {
-	errText := st.errorText()
+	errText := providerhttp.JSONText(st.Error)
 	if canceledType(st.ErrorType) {
 		// A canceled request may have run for a while: assume billed.
 		return backend.Status{State: backend.StateCanceled, Billed: true}, nil
@@ -360,22 +343,17 @@ func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
 	if err != nil {
 		return err
 	}
-	op := "cancel " + hd.RequestID
-	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodPut, URL: hd.CancelURL, Op: op})
-	if err != nil {
-		return err
-	}
-	if r.OK() || r.Status == http.StatusNotFound {
-		return nil
-	}
+	return b.api.Cancel(ctx, providerhttp.Request{Method: http.MethodPut, URL: hd.CancelURL, Op: "cancel " + hd.RequestID}, alreadyDone)
+}
+
+// alreadyDone reports whether a cancel answer says there is nothing left to
+// cancel: a 400 whose status is ALREADY_COMPLETED or NOT_FOUND.
+func alreadyDone(r *providerhttp.Response) bool {
 	var body struct {
 		Status string `json:"status"`
 	}
-	if r.Status == http.StatusBadRequest && json.Unmarshal(r.Body, &body) == nil {
-		switch body.Status {
-		case "ALREADY_COMPLETED", "NOT_FOUND":
-			return nil
-		}
+	if r.Status != http.StatusBadRequest || json.Unmarshal(r.Body, &body) != nil {
+		return false
 	}
-	return b.api.Error(op, r)
+	return body.Status == "ALREADY_COMPLETED" || body.Status == "NOT_FOUND"
 }

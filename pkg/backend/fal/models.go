@@ -2,12 +2,10 @@ package fal
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend"
-	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
-	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/backend/modelspec"
 	"github.com/aiprod/aiprod/pkg/job"
 )
 
@@ -21,30 +19,23 @@ import (
 // resolution "720p" | "1080p" | "4k", generate_audio (default true),
 // image_url on the image-to-video endpoints.
 type model struct {
+	modelspec.Spec
 	textToVideo  string
 	imageToVideo string
-	resolutions  []job.Resolution
-	aspects      []job.AspectRatio
-	durations    []int
 }
 
-var veo31 = model{
-	resolutions: []job.Resolution{job.Res720p, job.Res1080p, job.Res4K},
-	aspects:     []job.AspectRatio{job.Aspect16x9, job.Aspect9x16},
-	durations:   []int{4, 6, 8},
-}
-
-func withEndpoints(m model, t2v, i2v string) model {
-	m.textToVideo, m.imageToVideo = t2v, i2v
-	return m
+var veo31 = modelspec.Spec{
+	Resolutions: []job.Resolution{job.Res720p, job.Res1080p, job.Res4K},
+	Aspects:     []job.AspectRatio{job.Aspect16x9, job.Aspect9x16},
+	Durations:   []int{4, 6, 8},
 }
 
 // models are the fal endpoints this adapter can drive, by the name the
 // catalog uses (the text-to-video model id). A request with an image goes to
 // the family's image-to-video endpoint.
 var models = map[string]model{
-	"fal-ai/veo3.1":      withEndpoints(veo31, "fal-ai/veo3.1", "fal-ai/veo3.1/image-to-video"),
-	"fal-ai/veo3.1/fast": withEndpoints(veo31, "fal-ai/veo3.1/fast", "fal-ai/veo3.1/fast/image-to-video"),
+	"fal-ai/veo3.1":      {Spec: veo31, textToVideo: "fal-ai/veo3.1", imageToVideo: "fal-ai/veo3.1/image-to-video"},
+	"fal-ai/veo3.1/fast": {Spec: veo31, textToVideo: "fal-ai/veo3.1/fast", imageToVideo: "fal-ai/veo3.1/fast/image-to-video"},
 }
 
 // input is the JSON body of a queue submission for the Veo 3.1 endpoints.
@@ -65,34 +56,15 @@ type plan struct {
 	input   input
 }
 
-// invalid returns the Permanent error for a request fal would refuse.
-func invalid(format string, args ...any) error {
-	return errclass.New(errclass.Permanent, "fal: invalid_request: "+format, args...)
-}
-
 // planRequest checks req against what the model accepts and builds the
 // submission. It makes no call.
 func planRequest(req backend.SubmitRequest) (plan, error) {
-	m, ok := models[req.Model]
-	if !ok {
-		known := make([]string, 0, len(models))
-		for k := range models {
-			known = append(known, k)
-		}
-		slices.Sort(known)
-		return plan{}, invalid("unknown model %q (known: %s)", providerhttp.Clip(req.Model), strings.Join(known, ", "))
+	m, err := modelspec.Lookup("fal", models, req.Model)
+	if err == nil {
+		err = m.Check("fal", req)
 	}
-	if strings.TrimSpace(req.Prompt) == "" {
-		return plan{}, invalid("prompt is empty")
-	}
-	if !slices.Contains(m.durations, req.DurationSeconds) {
-		return plan{}, invalid("%s generates %v s, not %d s", req.Model, m.durations, req.DurationSeconds)
-	}
-	if !slices.Contains(m.resolutions, req.Resolution) {
-		return plan{}, invalid("%s has no resolution %q (has %v)", req.Model, req.Resolution, m.resolutions)
-	}
-	if !slices.Contains(m.aspects, req.AspectRatio) {
-		return plan{}, invalid("%s has no aspect ratio %q (has %v)", req.Model, req.AspectRatio, m.aspects)
+	if err != nil {
+		return plan{}, err
 	}
 	p := plan{
 		modelID: m.textToVideo,
@@ -107,7 +79,7 @@ func planRequest(req backend.SubmitRequest) (plan, error) {
 	if req.ImageURL != "" {
 		if !strings.HasPrefix(req.ImageURL, "https://") && !strings.HasPrefix(req.ImageURL, "http://") &&
 			!strings.HasPrefix(req.ImageURL, "data:") {
-			return plan{}, invalid("image_url must be an http(s) URL or a data URI")
+			return plan{}, modelspec.Invalid("fal", "image_url must be an http(s) URL or a data URI")
 		}
 		p.modelID = m.imageToVideo
 		p.input.ImageURL = req.ImageURL

@@ -1,37 +1,10 @@
 package luma
 
 import (
-	"encoding/json"
 	"strings"
 
-	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
-
-// problem reads Dream Machine's error body, {"detail": ...}: a string, or
-// a list of FastAPI validation errors [{"loc", "msg"}]. A body without one
-// is quoted as it is.
-func problem(r *providerhttp.Response) providerhttp.Problem {
-	var e struct {
-		Detail json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(r.Body, &e) != nil || len(e.Detail) == 0 {
-		return providerhttp.Problem{}
-	}
-	var s string
-	if json.Unmarshal(e.Detail, &s) == nil {
-		return providerhttp.Problem{Message: s}
-	}
-	var list []providerhttp.FieldError
-	if json.Unmarshal(e.Detail, &list) == nil {
-		parts := make([]string, 0, len(list))
-		for _, f := range list {
-			parts = append(parts, f.String())
-		}
-		return providerhttp.Problem{Message: strings.Join(parts, "; ")}
-	}
-	return providerhttp.Problem{}
-}
 
 // Words in a failure_reason that mean a moderation rejection. Dream
 // Machine's documented reasons: "Contains blacklisted words", "Frame

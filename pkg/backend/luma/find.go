@@ -8,7 +8,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
-	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
 // ListLimit is the page size Find asks GET /generations for. Find moves on
@@ -68,18 +67,15 @@ func (b *Backend) Find(ctx context.Context, req backend.SubmitRequest, since tim
 			Generations []listed `json:"generations"`
 			HasMore     bool     `json:"has_more"`
 		}
-		req := providerhttp.Request{Method: http.MethodGet, URL: fmt.Sprintf("%s/generations?limit=%d&offset=%d", b.base, ListLimit, offset), Op: op}
-		if _, err := b.api.Call(ctx, req, &page, "generation list", http.StatusOK); err != nil {
+		req := providerhttp.Request{Method: http.MethodGet, URL: fmt.Sprintf("%s?limit=%d&offset=%d", b.generations.URL, ListLimit, offset), Op: op}
+		if _, err := b.generations.API.Call(ctx, req, &page, "generation list", http.StatusOK); err != nil {
 			return nil, false, err
 		}
-		items := make([]providerhttp.Listed, 0, len(page.Generations))
-		for _, g := range page.Generations {
-			created, err := time.Parse(time.RFC3339Nano, g.CreatedAt)
-			if err != nil || g.ID == "" {
-				return nil, false, b.api.Errorf(errclass.Retryable, op, "generation %q has no id or an unreadable created_at %q",
-					providerhttp.Clip(g.ID), providerhttp.Clip(g.CreatedAt))
-			}
-			items = append(items, providerhttp.Listed{ID: g.ID, CreatedAt: created, Match: g.matches(want)})
+		items, err := providerhttp.ListedPage(b.generations.API, op, "generation", page.Generations, func(g listed) (string, string, bool) {
+			return g.ID, g.CreatedAt, g.matches(want)
+		})
+		if err != nil {
+			return nil, false, err
 		}
 		offset += len(page.Generations)
 		return items, page.HasMore && len(page.Generations) > 0, nil

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +21,6 @@ const (
 	// PollIntervalDefault is how often a generation is polled; Luma gives
 	// no guidance, generations take tens of seconds to minutes.
 	PollIntervalDefault = 3 * time.Second
-	// HTTPTimeoutDefault bounds one API call when Config.HTTPClient is nil.
-	HTTPTimeoutDefault = 60 * time.Second
 	// CredentialEnv is the variable that conventionally holds the API key.
 	CredentialEnv = "LUMAAI_API_KEY"
 )
@@ -38,7 +34,8 @@ type Config struct {
 	// APIKey is the Luma API key sent as a bearer token. Required. It is
 	// never written into errors or logs.
 	APIKey string
-	// HTTPClient makes the calls; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient makes the calls; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports; PollIntervalDefault when zero.
 	PollInterval time.Duration
@@ -48,21 +45,26 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
 // Validate checks a config whose defaults are applied.
 func (c Config) Validate() error {
-	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("luma")
+	return dreamMachine.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 }
+
+// dreamMachine is how the adapter reaches Luma's API. Its error body is
+// {"detail": ...}: a string, or a list of FastAPI validation errors [{"loc",
+// "msg"}]. Out of credits is the backend's trouble, not the job's:
+// Client.Error classes a 402 Retryable.
+var dreamMachine = providerhttp.API{Provider: "luma", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: providerhttp.MessageField("detail")}
 
 // Backend is the Luma Dream Machine adapter. It is safe for concurrent use
 // and keeps no per-generation state: a Handle is the generation id.
 type Backend struct {
-	cfg  Config
-	base string
-	api  *providerhttp.Client
+	cfg         Config
+	generations providerhttp.Collection[generation]
 }
 
 var (
@@ -77,13 +79,14 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), api: &providerhttp.Client{
-		Provider:   "luma",
-		HTTP:       cfg.HTTPClient,
-		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
-		Problem:    problem,
-		AuthHint:   "the API key was refused; check " + CredentialEnv,
-		// Out of credits: the backend's trouble, not the job's.
+	return &Backend{cfg: cfg, generations: providerhttp.Collection[generation]{
+		API:    dreamMachine.Client(cfg.HTTPClient, cfg.APIKey),
+		URL:    strings.TrimRight(cfg.Endpoint, "/") + "/generations",
+		Noun:   "generation",
+		Status: generation.status,
+		// Dream Machine has no separate cancel.
+		Stop:    providerhttp.Stop{Method: http.MethodDelete, Verb: "delete"},
+		Unknown: "deleted or never created",
 	}}, nil
 }
 
@@ -104,19 +107,9 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 	if err != nil {
 		return "", err
 	}
-	const op = "create generation"
-	var g struct {
-		ID string `json:"id"`
-	}
-	r, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.base + "/generations/video", Op: op, Body: body},
-		&g, "body (the generation may exist)")
-	if err != nil {
-		return "", err
-	}
-	if _, err := generationID(backend.Handle(g.ID)); err != nil {
-		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable generation id (the generation may exist)", r.Status)
-	}
-	return backend.Handle(g.ID), nil
+	return b.generations.Create(ctx, providerhttp.Request{
+		Method: http.MethodPost, URL: b.generations.URL + "/video", Op: "create generation", Body: body,
+	})
 }
 
 // generation is the part of Dream Machine's Generation object the adapter
@@ -141,20 +134,7 @@ type assets struct {
 // Luma does not know (never created, or deleted by Cancel) is an
 // errclass.NotFound error.
 func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, error) {
-	id, err := generationID(h)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	op := "get generation " + id
-	var g generation
-	req := providerhttp.Request{Method: http.MethodGet, URL: b.base + "/generations/" + url.PathEscape(id), Op: op}
-	if r, err := b.api.Call(ctx, req, &g, "generation body", http.StatusOK); err != nil {
-		if r != nil && r.Status == http.StatusNotFound {
-			err = fmt.Errorf("%w (deleted or never created)", err)
-		}
-		return backend.Status{}, err
-	}
-	return g.status(op)
+	return b.generations.Poll(ctx, h)
 }
 
 func (g generation) status(op string) (backend.Status, error) {
@@ -205,21 +185,5 @@ func requestDuration(raw json.RawMessage) int {
 // has no separate cancel. A generation already gone is not an error. After
 // Cancel, Poll answers NotFound.
 func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
-	id, err := generationID(h)
-	if err != nil {
-		return err
-	}
-	op := "delete generation " + id
-	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodDelete, URL: b.base + "/generations/" + url.PathEscape(id), Op: op})
-	if err != nil {
-		return err
-	}
-	if r.OK() || r.Status == http.StatusNotFound {
-		return nil
-	}
-	return b.api.Error(op, r)
-}
-
-func generationID(h backend.Handle) (string, error) {
-	return providerhttp.PathSegment("luma", string(h), "a generation id")
+	return b.generations.Cancel(ctx, h)
 }

@@ -167,6 +167,21 @@ func (c *Client) Call(ctx context.Context, req Request, v any, what string, want
 	return r, nil
 }
 
+// Cancel sends req, which stops or deletes a generation, and returns nil
+// for an answer that says it is done: a 2xx, a 404 (the generation is gone
+// already) or one that done, when not nil, accepts (fal's 400
+// ALREADY_COMPLETED). Any other answer is the error Error makes of it.
+func (c *Client) Cancel(ctx context.Context, req Request, done func(*Response) bool) error {
+	r, err := c.Do(ctx, req)
+	if err != nil {
+		return err
+	}
+	if r.OK() || r.Status == http.StatusNotFound || (done != nil && done(r)) {
+		return nil
+	}
+	return c.Error(req.Op, r)
+}
+
 // Errorf returns an error of class whose text is "<Provider>: <op>: "
 // followed by the formatted message.
 func (c *Client) Errorf(class error, op, format string, args ...any) error {

@@ -38,12 +38,17 @@ func (s Settings) Validate(provider string) error {
 	return nil
 }
 
-// HTTPClientOr returns c, or a new client with timeout when c is nil.
-func HTTPClientOr(c *http.Client, timeout time.Duration) *http.Client {
+// HTTPTimeoutDefault bounds one API call of an adapter whose Config leaves
+// its HTTP client nil.
+const HTTPTimeoutDefault = 60 * time.Second
+
+// HTTPClientOr returns c, or a new client with HTTPTimeoutDefault when c is
+// nil.
+func HTTPClientOr(c *http.Client) *http.Client {
 	if c != nil {
 		return c
 	}
-	return &http.Client{Timeout: timeout}
+	return &http.Client{Timeout: HTTPTimeoutDefault}
 }
 
 // PathSegment returns h, trimmed, when it can stand as one segment of a

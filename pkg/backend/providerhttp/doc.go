@@ -8,6 +8,16 @@
 // protocol says (its error body, its safety wording, its states) stays in
 // its adapter, which hands it over as a Problem.
 //
+// # Adapters
+//
+// An adapter whose provider takes a static API key describes it once as an
+// API (name, Authorization scheme, key variable, error reader) and builds
+// its Client and validates its Config with it. A provider that names its
+// generations by an id and serves each one at <collection>/<id> (Runway's
+// tasks, Luma's generations, Replicate's predictions) is a Collection: it
+// creates, polls and cancels them with the id as the backend.Handle, and the
+// adapter only says how to read one into a backend.Status.
+//
 // # Classification of HTTP answers
 //
 // Client.Error is the one place where providers' HTTP statuses become

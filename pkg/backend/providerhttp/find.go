@@ -34,6 +34,24 @@ type Listed struct {
 // reports no more, or its page reaches back past the window.
 type Page func(ctx context.Context) (items []Listed, more bool, err error)
 
+// ListedPage turns one page of a listing into Listed items, item reading
+// each one's id, creation time (RFC 3339) and whether it matches. An item
+// without an id or with an unreadable time makes the page untrustworthy: a
+// Retryable error "<Provider>: <op>: <noun> "id" has no id or an
+// unreadable created_at ...".
+func ListedPage[T any](c *Client, op, noun string, page []T, item func(T) (id, created string, match bool)) ([]Listed, error) {
+	out := make([]Listed, 0, len(page))
+	for _, p := range page {
+		id, created, match := item(p)
+		at, err := time.Parse(time.RFC3339Nano, created)
+		if err != nil || id == "" {
+			return nil, c.Errorf(errclass.Retryable, op, "%s %q has no id or an unreadable created_at %q", noun, Clip(id), Clip(created))
+		}
+		out = append(out, Listed{ID: id, CreatedAt: at, Match: match})
+	}
+	return out, nil
+}
+
 // FindOne is the scan behind backend.Finder.Find. It reads pages until one
 // holds a generation created before since - ClockSkew (the listing is
 // newest first, so no later page can hold a candidate) or the listing ends,

@@ -92,3 +92,23 @@ func TestFindOneErrors(t *testing.T) {
 	require.Equal(t, errclass.Conflict, errclass.Of(err))
 	require.ErrorContains(t, err, "cannot prove the submit absent")
 }
+
+func TestListedPage(t *testing.T) {
+	t.Parallel()
+	type gen struct{ id, created string }
+	c := &providerhttp.Client{Provider: "acme"}
+	read := func(g gen) (string, string, bool) { return g.id, g.created, g.id == "b" }
+	items, err := providerhttp.ListedPage(c, "list", "generation", []gen{{"a", "2026-11-25T12:00:00Z"}, {"b", "2026-11-25T12:00:01.5Z"}}, read)
+	require.NoError(t, err)
+	require.Equal(t, []providerhttp.Listed{
+		{ID: "a", CreatedAt: since},
+		{ID: "b", CreatedAt: since.Add(1500 * time.Millisecond), Match: true},
+	}, items)
+
+	for _, bad := range []gen{{"", "2026-11-25T12:00:00Z"}, {"c", "yesterday"}} {
+		_, err := providerhttp.ListedPage(c, "list", "generation", []gen{{"a", "2026-11-25T12:00:00Z"}, bad}, read)
+		require.Equal(t, errclass.Retryable, errclass.Of(err), "%+v", bad)
+		require.ErrorContains(t, err, "acme: list: generation")
+		require.ErrorContains(t, err, "has no id or an unreadable created_at")
+	}
+}

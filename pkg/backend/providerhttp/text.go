@@ -1,6 +1,7 @@
 package providerhttp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,20 @@ func Clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// JSONText is the text of a JSON error field that providers fill with a
+// string or with an object: the string, or else the JSON itself, clipped;
+// "" when the field is absent or null.
+func JSONText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return Clip(s)
+	}
+	return Clip(string(raw))
 }
 
 // Redacted replaces a secret in error text.
@@ -68,14 +83,60 @@ type FieldError struct {
 	Type string `json:"type"`
 }
 
-// String is "body.duration: <msg>".
+// String is "body.duration: <msg>", followed by " (<type>)" when the item
+// has a type.
 func (f FieldError) String() string {
 	parts := make([]string, 0, len(f.Loc))
 	for _, l := range f.Loc {
 		parts = append(parts, fmt.Sprint(l))
 	}
-	if len(parts) == 0 {
-		return f.Msg
+	s := f.Msg
+	if len(parts) > 0 {
+		s = strings.Join(parts, ".") + ": " + f.Msg
 	}
-	return strings.Join(parts, ".") + ": " + f.Msg
+	if f.Type != "" {
+		s += " (" + f.Type + ")"
+	}
+	return s
+}
+
+// FieldMessages reads a JSON error field that holds a string or a
+// FastAPI-style list of FieldError: the string, or each item's String, and
+// the types the items carry. ok is false when raw is absent, null or
+// anything else.
+func FieldMessages(raw json.RawMessage) (msgs, types []string, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []string{s}, nil, true
+	}
+	var items []FieldError
+	if json.Unmarshal(raw, &items) != nil {
+		return nil, nil, false
+	}
+	for _, it := range items {
+		msgs = append(msgs, it.String())
+		if it.Type != "" {
+			types = append(types, it.Type)
+		}
+	}
+	return msgs, types, true
+}
+
+// MessageField returns a Client.Problem for a provider whose error body
+// carries its text in the one top-level field name: a string (Runway's
+// {"error": "..."}) or a list of FieldError (Luma's {"detail": [...]}),
+// whose messages are joined with "; ". A body without it is quoted as it
+// is.
+func MessageField(name string) func(*Response) Problem {
+	return func(r *Response) Problem {
+		var body map[string]json.RawMessage
+		if json.Unmarshal(r.Body, &body) != nil {
+			return Problem{}
+		}
+		msgs, _, _ := FieldMessages(body[name])
+		return Problem{Message: strings.Join(msgs, "; ")}
+	}
 }

@@ -2,6 +2,7 @@ package providerhttp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,58 @@ func TestFieldError(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "body.frames.0: bad", providerhttp.FieldError{Loc: []any{"body", "frames", 0.0}, Msg: "bad"}.String())
 	require.Equal(t, "bad", providerhttp.FieldError{Msg: "bad"}.String())
+	require.Equal(t, "body.duration: bad (literal_error)", providerhttp.FieldError{Loc: []any{"body", "duration"}, Msg: "bad", Type: "literal_error"}.String())
+}
+
+func TestFieldMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw   string
+		msgs  []string
+		types []string
+		ok    bool
+	}{
+		{raw: ``}, {raw: `null`}, {raw: `42`}, {raw: `{"msg":"x"}`},
+		{raw: `"Invalid key"`, msgs: []string{"Invalid key"}, ok: true},
+		{raw: `[]`, ok: true},
+		{
+			raw:  `[{"loc":["body","duration"],"msg":"bad","type":"literal_error"},{"loc":["body"],"msg":"worse"}]`,
+			msgs: []string{"body.duration: bad (literal_error)", "body: worse"}, types: []string{"literal_error"}, ok: true,
+		},
+	}
+	for _, tt := range tests {
+		msgs, types, ok := providerhttp.FieldMessages(json.RawMessage(tt.raw))
+		require.Equal(t, tt.ok, ok, tt.raw)
+		require.Equal(t, tt.msgs, msgs, tt.raw)
+		require.Equal(t, tt.types, types, tt.raw)
+	}
+}
+
+func TestMessageField(t *testing.T) {
+	t.Parallel()
+	read := providerhttp.MessageField("detail")
+	for body, want := range map[string]string{
+		`{"detail":"Invalid API key"}`:                            "Invalid API key",
+		`{"detail":[{"loc":["body","x"],"msg":"a"},{"msg":"b"}]}`: "body.x: a; b",
+		`{"error":"elsewhere"}`:                                   "",
+		`<html>`:                                                  "",
+	} {
+		require.Equal(t, providerhttp.Problem{Message: want}, read(&providerhttp.Response{Status: 400, Body: []byte(body)}), body)
+	}
+}
+
+func TestJSONText(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		``:                    "",
+		`null`:                "",
+		`"bad\ninput"`:        "bad input",
+		`{"code":"E1","n":2}`: `{"code":"E1","n":2}`,
+		`["a","b"]`:           `["a","b"]`,
+	} {
+		require.Equal(t, want, providerhttp.JSONText(json.RawMessage(raw)), raw)
+	}
+	require.LessOrEqual(t, len(providerhttp.JSONText(json.RawMessage(`"`+strings.Repeat("x", 1000)+`"`))), providerhttp.MaxMessage+len("…"))
 }
 
 func TestPathSegment(t *testing.T) {
@@ -80,7 +133,7 @@ func TestSettings(t *testing.T) {
 	}
 	require.NoError(t, providerhttp.Settings{Endpoint: "http://localhost:1"}.Validate("veo"), "no KeyEnv, no key needed")
 
-	c := providerhttp.HTTPClientOr(nil, 5*time.Second)
-	require.Equal(t, 5*time.Second, c.Timeout)
-	require.Same(t, c, providerhttp.HTTPClientOr(c, time.Second))
+	c := providerhttp.HTTPClientOr(nil)
+	require.Equal(t, providerhttp.HTTPTimeoutDefault, c.Timeout)
+	require.Same(t, c, providerhttp.HTTPClientOr(c))
 }

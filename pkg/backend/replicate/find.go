@@ -50,33 +50,30 @@ func (b *Backend) Find(ctx context.Context, req backend.SubmitRequest, since tim
 		return "", false, err
 	}
 	after := since.Add(-providerhttp.ClockSkew).UTC().Format(time.RFC3339Nano)
-	next := b.cfg.Endpoint + "/v1/predictions?" + url.Values{"created_after": {after}}.Encode()
+	next := b.predictions.URL + "?" + url.Values{"created_after": {after}}.Encode()
 	const op = "list predictions"
 	id, found, err := providerhttp.FindOne(ctx, "replicate", since, func(ctx context.Context) ([]providerhttp.Listed, bool, error) {
 		var page struct {
 			Next    *string      `json:"next"`
 			Results []prediction `json:"results"`
 		}
-		if _, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodGet, URL: next, Op: op}, &page, "prediction list", http.StatusOK); err != nil {
+		if _, err := b.predictions.API.Call(ctx, providerhttp.Request{Method: http.MethodGet, URL: next, Op: op}, &page, "prediction list", http.StatusOK); err != nil {
 			return nil, false, err
 		}
-		items := make([]providerhttp.Listed, 0, len(page.Results))
-		for _, p := range page.Results {
-			created, err := time.Parse(time.RFC3339Nano, p.CreatedAt)
-			if err != nil || p.ID == "" {
-				return nil, false, b.api.Errorf(errclass.Retryable, op, "prediction %q has no id or an unreadable created_at %q",
-					providerhttp.Clip(p.ID), providerhttp.Clip(p.CreatedAt))
-			}
-			items = append(items, providerhttp.Listed{ID: p.ID, CreatedAt: created, Match: p.matches(req.Model, in)})
+		items, err := providerhttp.ListedPage(b.predictions.API, op, "prediction", page.Results, func(p prediction) (string, string, bool) {
+			return p.ID, p.CreatedAt, p.matches(req.Model, in)
+		})
+		if err != nil {
+			return nil, false, err
 		}
 		if page.Next == nil || *page.Next == "" {
 			return items, false, nil
 		}
 		u, err := url.Parse(*page.Next)
 		if err != nil {
-			return nil, false, b.api.Errorf(errclass.Retryable, op, "unreadable next page URL %q", providerhttp.Clip(*page.Next))
+			return nil, false, b.predictions.API.Errorf(errclass.Retryable, op, "unreadable next page URL %q", providerhttp.Clip(*page.Next))
 		}
-		next = b.cfg.Endpoint + "/v1/predictions?" + u.RawQuery
+		next = b.predictions.URL + "?" + u.RawQuery
 		return items, true, nil
 	})
 	return backend.Handle(id), found, err

@@ -23,13 +23,9 @@ const (
 	// above a Veo generation's few minutes, short enough that a prediction
 	// stuck in the queue is aborted (not billed) instead of running late.
 	CancelAfterDefault = 15 * time.Minute
-	HTTPTimeoutDefault = 60 * time.Second
 	// CredentialEnv is the variable that conventionally holds the API token.
 	CredentialEnv = "REPLICATE_API_TOKEN"
 )
-
-// maxBody caps a response body we read (predictions are small JSON).
-const maxBody = 4 << 20
 
 // Config configures a Backend. The zero value plus an APIKey works against
 // production Replicate.
@@ -40,7 +36,8 @@ type Config struct {
 	// Required. Reading it from the environment (REPLICATE_API_TOKEN) is the
 	// caller's job; the adapter never puts it in errors or logs.
 	APIKey string
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -56,25 +53,30 @@ func (c Config) WithDefaults() Config {
 	c.Endpoint = strings.TrimRight(cmp.Or(c.Endpoint, EndpointDefault), "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
 	c.CancelAfter = cmp.Or(c.CancelAfter, CancelAfterDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
-	err := providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("replicate")
+	err := replicateAPI.Validate(c.Endpoint, c.PollInterval, c.APIKey)
 	if err == nil && c.CancelAfter > 0 && c.CancelAfter < time.Second {
 		err = fmt.Errorf("replicate: Config.CancelAfter must be at least 1s (or negative for none), got %s", c.CancelAfter)
 	}
 	return err
 }
 
+// replicateAPI is how the adapter reaches Replicate's API. Predictions and
+// their pages are small JSON: 4 MiB is ample. Out of credit is the
+// backend's trouble, not the job's: Client.Error classes a 402 Retryable.
+var replicateAPI = providerhttp.API{Provider: "replicate", Scheme: "Bearer", KeyEnv: CredentialEnv, MaxBody: 4 << 20, Problem: problem}
+
 // Backend is the Replicate adapter. It keeps no per-prediction state, so
 // any worker instance can poll or cancel any handle; it is safe for
 // concurrent use.
 type Backend struct {
-	cfg Config
-	api *providerhttp.Client
+	cfg         Config
+	predictions providerhttp.Collection[prediction]
 }
 
 var (
@@ -89,14 +91,12 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, api: &providerhttp.Client{
-		Provider:   "replicate",
-		HTTP:       cfg.HTTPClient,
-		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
-		MaxBody:    maxBody,
-		Problem:    problem,
-		AuthHint:   "the token was refused; check " + CredentialEnv,
-		// Out of credit: the backend's trouble, not the job's.
+	return &Backend{cfg: cfg, predictions: providerhttp.Collection[prediction]{
+		API:    replicateAPI.Client(cfg.HTTPClient, cfg.APIKey),
+		URL:    cfg.Endpoint + "/v1/predictions",
+		Noun:   "prediction",
+		Status: prediction.status,
+		Stop:   providerhttp.Stop{Method: http.MethodPost, Suffix: "/cancel", Verb: "cancel"},
 	}}, nil
 }
 
@@ -130,23 +130,14 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 	if err != nil {
 		return "", err
 	}
-	op := "create prediction of " + req.Model
 	hdr := http.Header{}
 	if b.cfg.CancelAfter > 0 {
 		hdr.Set("Cancel-After", formatCancelAfter(b.cfg.CancelAfter))
 	}
-	path := "/v1/models/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/predictions"
-	var p prediction
-	r, err := b.api.Call(ctx, providerhttp.Request{
-		Method: http.MethodPost, URL: b.cfg.Endpoint + path, Op: op, Body: map[string]any{"input": in}, Header: hdr,
-	}, &p, "body (the prediction may exist)")
-	if err != nil {
-		return "", err
-	}
-	if _, err := predictionID(backend.Handle(p.ID)); err != nil {
-		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable id (the prediction may exist)", r.Status)
-	}
-	return backend.Handle(p.ID), nil
+	return b.predictions.Create(ctx, providerhttp.Request{
+		Method: http.MethodPost, URL: b.cfg.Endpoint + "/v1/models/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/predictions",
+		Op: "create prediction of " + req.Model, Body: map[string]any{"input": in}, Header: hdr,
+	})
 }
 
 // prediction is Replicate's prediction object.
@@ -162,17 +153,6 @@ type prediction struct {
 	Metrics   struct {
 		PredictTime *float64 `json:"predict_time"`
 	} `json:"metrics"`
-}
-
-func (p prediction) errorText() string {
-	if len(p.Error) == 0 || string(p.Error) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(p.Error, &s) == nil {
-		return providerhttp.Clip(s)
-	}
-	return providerhttp.Clip(string(p.Error))
 }
 
 // duration reads the input's duration, echoed in the prediction; 0 when it
@@ -217,17 +197,7 @@ func (p prediction) videoURL() string {
 // passed before it started — is failed with a Retryable Err and not billed.
 // A prediction Replicate does not know is an errclass.NotFound error.
 func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, error) {
-	id, err := predictionID(h)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	op := "get prediction " + id
-	var p prediction
-	req := providerhttp.Request{Method: http.MethodGet, URL: b.cfg.Endpoint + "/v1/predictions/" + url.PathEscape(id), Op: op}
-	if _, err := b.api.Call(ctx, req, &p, "prediction body", http.StatusOK); err != nil {
-		return backend.Status{}, err
-	}
-	return p.status(op)
+	return b.predictions.Poll(ctx, h)
 }
 
 func (p prediction) status(op string) (backend.Status, error) {
@@ -247,7 +217,7 @@ func (p prediction) status(op string) (backend.Status, error) {
 		}
 		return backend.Status{State: backend.StateSucceeded, Progress: 1, VideoURL: u, DurationSeconds: p.duration()}, nil
 	case "failed":
-		msg := cmp.Or(p.errorText(), "no error given")
+		msg := cmp.Or(providerhttp.JSONText(p.Error), "no error given")
 		// Official models bill per output; a failed prediction has none.
 		return backend.Status{
 			State: backend.StateFailed,
@@ -267,21 +237,5 @@ func (p prediction) status(op string) (backend.Status, error) {
 // Cancel cancels the prediction (POST /v1/predictions/{id}/cancel). A
 // finished prediction is left as it is; an unknown one is not an error.
 func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
-	id, err := predictionID(h)
-	if err != nil {
-		return err
-	}
-	op := "cancel prediction " + id
-	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.cfg.Endpoint + "/v1/predictions/" + url.PathEscape(id) + "/cancel", Op: op})
-	if err != nil {
-		return err
-	}
-	if r.OK() || r.Status == http.StatusNotFound {
-		return nil
-	}
-	return b.api.Error(op, r)
-}
-
-func predictionID(h backend.Handle) (string, error) {
-	return providerhttp.PathSegment("replicate", string(h), "a prediction id")
+	return b.predictions.Cancel(ctx, h)
 }

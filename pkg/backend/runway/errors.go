@@ -1,22 +1,10 @@
 package runway
 
 import (
-	"encoding/json"
 	"strings"
 
-	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
-
-// problem reads Runway's error body, {"error": "..."}; a body without one
-// is quoted as it is.
-func problem(r *providerhttp.Response) providerhttp.Problem {
-	var e struct {
-		Error string `json:"error"`
-	}
-	_ = json.Unmarshal(r.Body, &e)
-	return providerhttp.Problem{Message: e.Error}
-}
 
 // failureClass classifies a FAILED task by its failureCode, a dotted code
 // whose leftmost segment is the most generic (docs: "Task failures").

@@ -30,15 +30,9 @@ type model struct {
 	alwaysAudio  bool   // the model always generates audio (veo3)
 }
 
-func seconds(from, to int) []int {
-	var s []int
-	for i := from; i <= to; i++ {
-		s = append(s, i)
-	}
-	return s
-}
-
 var (
+	gen4Durations = []int{2, 3, 4, 5, 6, 7, 8, 9, 10}
+
 	gen720 = ratios{job.Res720p: {job.Aspect16x9: "1280:720", job.Aspect9x16: "720:1280", job.Aspect1x1: "960:960"}}
 	// Gen-4.5 text-to-video takes only the two 720p landscape/portrait ratios.
 	gen45Text = ratios{job.Res720p: {job.Aspect16x9: "1280:720", job.Aspect9x16: "720:1280"}}
@@ -51,8 +45,8 @@ var (
 
 // models are the Runway video models this adapter can drive.
 var models = map[string]model{
-	"gen4_turbo":  {imageToVideo: gen720, durations: seconds(2, 10)},
-	"gen4.5":      {textToVideo: gen45Text, imageToVideo: gen720, durations: seconds(2, 10)},
+	"gen4_turbo":  {imageToVideo: gen720, durations: gen4Durations},
+	"gen4.5":      {textToVideo: gen45Text, imageToVideo: gen720, durations: gen4Durations},
 	"veo3.1":      {textToVideo: veoRatios, imageToVideo: veoRatios, durations: []int{4, 6, 8}, audioFlag: true},
 	"veo3.1_fast": {textToVideo: veoRatios, imageToVideo: veoRatios, durations: []int{4, 6, 8}, audioFlag: true},
 	"veo3":        {textToVideo: veoRatios, imageToVideo: veoRatios, durations: []int{8}, alwaysAudio: true},

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -20,8 +19,6 @@ const (
 	// PollIntervalDefault is Runway's guidance: poll a task no more often
 	// than every 5 seconds.
 	PollIntervalDefault = 5 * time.Second
-	// HTTPTimeoutDefault bounds one API call when Config.HTTPClient is nil.
-	HTTPTimeoutDefault = 60 * time.Second
 	// APIVersion is the X-Runway-Version the adapter speaks.
 	APIVersion = "2024-11-06"
 	// CredentialEnv is the variable that conventionally holds the API key.
@@ -36,7 +33,8 @@ type Config struct {
 	// APIKey is the Runway API secret sent as a bearer token. Required. It
 	// is never written into errors or logs.
 	APIKey string
-	// HTTPClient makes the calls; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient makes the calls; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports; PollIntervalDefault when
 	// zero. The dev stack sets it lower against the simulator.
@@ -47,22 +45,30 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Endpoint = cmp.Or(c.Endpoint, EndpointDefault)
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
 // Validate checks a config whose defaults are applied.
 func (c Config) Validate() error {
-	return providerhttp.Settings{Endpoint: c.Endpoint, PollInterval: c.PollInterval, APIKey: c.APIKey, KeyEnv: CredentialEnv}.Validate("runway")
+	return runwayAPI.Validate(c.Endpoint, c.PollInterval, c.APIKey)
+}
+
+// runwayAPI is how the adapter reaches Runway's API; its error body is
+// {"error": "..."}. Out of credits is the backend's trouble, not the job's:
+// Client.Error classes a 402 Retryable.
+var runwayAPI = providerhttp.API{
+	Provider: "runway", Scheme: "Bearer", KeyEnv: CredentialEnv, Problem: providerhttp.MessageField("error"),
+	Header: http.Header{"X-Runway-Version": {APIVersion}},
 }
 
 // Backend is the Runway adapter. It is safe for concurrent use and holds no
 // state besides its configuration: a Handle is Runway's task id, so any
 // instance can poll or cancel any task.
 type Backend struct {
-	cfg  Config
-	base string // Endpoint without a trailing slash
-	api  *providerhttp.Client
+	cfg   Config
+	base  string // Endpoint without a trailing slash
+	tasks providerhttp.Collection[task]
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -74,14 +80,14 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, base: strings.TrimRight(cfg.Endpoint, "/"), api: &providerhttp.Client{
-		Provider:   "runway",
-		HTTP:       cfg.HTTPClient,
-		Credential: providerhttp.StaticKey{Scheme: "Bearer", Key: cfg.APIKey},
-		Header:     http.Header{"X-Runway-Version": {APIVersion}},
-		Problem:    problem,
-		AuthHint:   "the API key was refused; check " + CredentialEnv,
-		// Out of credits: the backend's trouble, not the job's.
+	base := strings.TrimRight(cfg.Endpoint, "/")
+	return &Backend{cfg: cfg, base: base, tasks: providerhttp.Collection[task]{
+		API:    runwayAPI.Client(cfg.HTTPClient, cfg.APIKey),
+		URL:    base + "/v1/tasks",
+		Noun:   "task",
+		Status: task.status,
+		// On a finished task Runway deletes it instead.
+		Stop: providerhttp.Stop{Method: http.MethodDelete, Verb: "cancel"},
 	}}, nil
 }
 
@@ -102,18 +108,7 @@ func (b *Backend) Submit(ctx context.Context, req backend.SubmitRequest) (backen
 		return "", err
 	}
 	op := "create task (" + strings.TrimPrefix(p.path, "/v1/") + ")"
-	var created struct {
-		ID string `json:"id"`
-	}
-	r, err := b.api.Call(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.base + p.path, Op: op, Body: p.body},
-		&created, "body (the task may exist)")
-	if err != nil {
-		return "", err
-	}
-	if _, err := taskID(backend.Handle(created.ID)); err != nil {
-		return "", b.api.Errorf(errclass.Retryable, op, "HTTP %d without a usable task id (the task may exist)", r.Status)
-	}
-	return backend.Handle(created.ID), nil
+	return b.tasks.Create(ctx, providerhttp.Request{Method: http.MethodPost, URL: b.base + p.path, Op: op, Body: p.body})
 }
 
 // task is Runway's task object (GET /v1/tasks/{id}).
@@ -135,17 +130,7 @@ type task struct {
 // stays zero: the generated duration is the one submitted. A task Runway
 // does not know is an errclass.NotFound error.
 func (b *Backend) Poll(ctx context.Context, h backend.Handle) (backend.Status, error) {
-	id, err := taskID(h)
-	if err != nil {
-		return backend.Status{}, err
-	}
-	op := "get task " + id
-	var t task
-	req := providerhttp.Request{Method: http.MethodGet, URL: b.base + "/v1/tasks/" + url.PathEscape(id), Op: op}
-	if _, err := b.api.Call(ctx, req, &t, "task body", http.StatusOK); err != nil {
-		return backend.Status{}, err
-	}
-	return t.status(op)
+	return b.tasks.Poll(ctx, h)
 }
 
 func (t task) status(op string) (backend.Status, error) {
@@ -181,21 +166,5 @@ func (t task) status(op string) (backend.Status, error) {
 // Cancel cancels a pending or running task (DELETE /v1/tasks/{id}); on a
 // finished task Runway deletes it instead. An unknown task is not an error.
 func (b *Backend) Cancel(ctx context.Context, h backend.Handle) error {
-	id, err := taskID(h)
-	if err != nil {
-		return err
-	}
-	op := "cancel task " + id
-	r, err := b.api.Do(ctx, providerhttp.Request{Method: http.MethodDelete, URL: b.base + "/v1/tasks/" + url.PathEscape(id), Op: op})
-	if err != nil {
-		return err
-	}
-	if r.OK() || r.Status == http.StatusNotFound {
-		return nil
-	}
-	return b.api.Error(op, r)
-}
-
-func taskID(h backend.Handle) (string, error) {
-	return providerhttp.PathSegment("runway", string(h), "a task id")
+	return b.tasks.Cancel(ctx, h)
 }

@@ -4,34 +4,27 @@ import (
 	"encoding/base64"
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/backend/modelspec"
 	"github.com/aiprod/aiprod/pkg/backend/providerhttp"
-	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
 
-// model is what the adapter knows about one Veo model on Vertex AI.
-// Source: the Veo on Vertex AI API reference (durationSeconds 4|6|8 for
-// Veo 3 models, aspectRatio "16:9"|"9:16", resolution "720p"|"1080p", and
-// "4k" for Veo 3.1 standard and fast).
-type model struct {
-	resolutions []job.Resolution
-	aspects     []job.AspectRatio
-	durations   []int
-}
-
+// What the adapter knows about the Veo models on Vertex AI. Source: the
+// Veo on Vertex AI API reference (durationSeconds 4|6|8 for Veo 3 models,
+// aspectRatio "16:9"|"9:16", resolution "720p"|"1080p", and "4k" for Veo
+// 3.1 standard and fast).
 var (
-	veo3     = model{resolutions: []job.Resolution{job.Res720p, job.Res1080p}, aspects: []job.AspectRatio{job.Aspect16x9, job.Aspect9x16}, durations: []int{4, 6, 8}}
-	veo31    = model{resolutions: []job.Resolution{job.Res720p, job.Res1080p, job.Res4K}, aspects: veo3.aspects, durations: veo3.durations}
+	veo3     = modelspec.Spec{Resolutions: []job.Resolution{job.Res720p, job.Res1080p}, Aspects: []job.AspectRatio{job.Aspect16x9, job.Aspect9x16}, Durations: []int{4, 6, 8}}
+	veo31    = modelspec.Spec{Resolutions: []job.Resolution{job.Res720p, job.Res1080p, job.Res4K}, Aspects: veo3.Aspects, Durations: veo3.Durations}
 	veo31Lit = veo3
 )
 
 // models are the Veo models this adapter can drive, by Vertex model id.
-var models = map[string]model{
+var models = map[string]modelspec.Spec{
 	"veo-3.1-generate-001":      veo31,
 	"veo-3.1-fast-generate-001": veo31,
 	"veo-3.1-lite-generate-001": veo31Lit,
@@ -70,31 +63,17 @@ type predictRequest struct {
 }
 
 // invalid returns the Permanent error for a request Vertex would refuse.
-func invalid(format string, args ...any) error {
-	return errclass.New(errclass.Permanent, "veo: invalid_request: "+format, args...)
-}
+func invalid(format string, args ...any) error { return modelspec.Invalid("veo", format, args...) }
 
 // planRequest checks req against the model and builds the request body,
 // writing outputs under storage/<job id>/<attempt>/. It makes no call.
 func planRequest(req backend.SubmitRequest, storage string) (predictRequest, error) {
-	m, ok := models[req.Model]
-	if !ok {
-		known := make([]string, 0, len(models))
-		for k := range models {
-			known = append(known, k)
-		}
-		slices.Sort(known)
-		return predictRequest{}, invalid("unknown model %q (known: %s)", providerhttp.Clip(req.Model), strings.Join(known, ", "))
+	m, err := modelspec.Lookup("veo", models, req.Model)
+	if err == nil {
+		err = m.Check("veo", req)
 	}
-	switch {
-	case strings.TrimSpace(req.Prompt) == "":
-		return predictRequest{}, invalid("prompt is empty")
-	case !slices.Contains(m.durations, req.DurationSeconds):
-		return predictRequest{}, invalid("%s generates %v s, not %d s", req.Model, m.durations, req.DurationSeconds)
-	case !slices.Contains(m.resolutions, req.Resolution):
-		return predictRequest{}, invalid("%s has no resolution %q (has %v)", req.Model, req.Resolution, m.resolutions)
-	case !slices.Contains(m.aspects, req.AspectRatio):
-		return predictRequest{}, invalid("%s has no aspect ratio %q (has %v)", req.Model, req.AspectRatio, m.aspects)
+	if err != nil {
+		return predictRequest{}, err
 	}
 	inst := instance{Prompt: req.Prompt}
 	if req.ImageURL != "" {

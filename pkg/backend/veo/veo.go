@@ -25,14 +25,9 @@ import (
 const (
 	LocationDefault     = "us-central1"
 	PollIntervalDefault = 10 * time.Second
-	HTTPTimeoutDefault  = 60 * time.Second
 	// Scope is the OAuth2 scope Vertex AI needs.
 	Scope = "https://www.googleapis.com/auth/cloud-platform"
 )
-
-// maxBody caps a response body we read. With storageUri set, operations are
-// small JSON; the cap leaves room for an inline video we then refuse.
-const maxBody = 32 << 20
 
 // Config configures a Backend.
 type Config struct {
@@ -54,7 +49,8 @@ type Config struct {
 	// Bearer"). Required; NewDefault uses Application Default Credentials.
 	// In the dev stack any static token works against the simulator.
 	TokenSource oauth2.TokenSource
-	// HTTPClient sends the requests; a client with HTTPTimeoutDefault when nil.
+	// HTTPClient sends the requests; a client with
+	// providerhttp.HTTPTimeoutDefault (60 s) when nil.
 	HTTPClient *http.Client
 	// PollInterval is what PollInterval reports (PollIntervalDefault when 0).
 	PollInterval time.Duration
@@ -71,7 +67,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
 	c.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
-	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient, HTTPTimeoutDefault)
+	c.HTTPClient = providerhttp.HTTPClientOr(c.HTTPClient)
 	return c
 }
 
@@ -116,10 +112,10 @@ func New(cfg Config) (*Backend, error) {
 		Provider:   "veo",
 		HTTP:       cfg.HTTPClient,
 		Credential: tokenCredential{cfg.TokenSource},
-		MaxBody:    maxBody,
-		// With storageUri set, operations are small JSON: a huge one holds
-		// an inline video, which will not fit a job record however often
-		// it is fetched.
+		// With storageUri set, operations are small JSON: the cap leaves
+		// room for an inline video, which will not fit a job record however
+		// often it is fetched, and is refused.
+		MaxBody:       32 << 20,
 		OverLimit:     errclass.Permanent,
 		OverLimitHint: " (an inline video? storageUri must be set)",
 		Problem:       problem,

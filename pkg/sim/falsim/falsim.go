@@ -25,9 +25,8 @@
 //
 // Every protocol call first applies the injected faults (sim.Core.Inject):
 // 429 comes with Retry-After: 1, and every error body is fal's {"detail"}.
-// A missing or non-"Key" Authorization is 401; RequireKey pins the key
-// (sim.Gate).
-// The /__sim endpoints of sim.Core are mounted too.
+// A missing or non-"Key" Authorization is 401; Core().SetCredential pins
+// the key (sim.Gate). The /__sim endpoints of sim.Core are mounted too.
 package falsim
 
 import (
@@ -44,35 +43,24 @@ import (
 
 // Sim is a simulated fal queue. Safe for concurrent use.
 type Sim struct {
-	core *sim.Core
+	sim.Server
 
 	mu   sync.Mutex
 	apps map[string]string // request id → owner/app of its model id
 }
 
 // New returns a simulator whose generations follow cfg. When cfg.BaseURL is
-// empty, the first request's host becomes the base of video URLs.
-func New(cfg sim.Config) *Sim {
-	return &Sim{core: sim.NewCore(cfg), apps: map[string]string{}}
-}
-
-// Core returns the simulator's core (faults, stats, generations).
-func (s *Sim) Core() *sim.Core { return s.core }
-
-// RequireKey makes the simulator accept only key ("" accepts any non-empty
-// key, the default). It is Core().SetCredential.
-func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
-
+// empty, the first request's host becomes the base of video URLs. Its
 // Handler serves fal's queue protocol and the /__sim endpoints.
-func (s *Sim) Handler() http.Handler {
-	g := sim.Gate{Core: s.core, Schemes: []string{"Key"}, Error: writeFault}
-	mux := http.NewServeMux()
-	s.core.Mount(mux)
-	mux.HandleFunc("POST /{model...}", g.Wrap(s.submit))
-	mux.HandleFunc("GET /{owner}/{app}/requests/{id}/status", g.Wrap(s.status))
-	mux.HandleFunc("GET /{owner}/{app}/requests/{id}", g.Wrap(s.result))
-	mux.HandleFunc("PUT /{owner}/{app}/requests/{id}/cancel", g.Wrap(s.cancel))
-	return mux
+func New(cfg sim.Config) *Sim {
+	s := &Sim{apps: map[string]string{}}
+	s.Server = sim.NewServer(cfg, sim.Gate{Schemes: []string{"Key"}, Error: writeFault}, sim.Routes{
+		"POST /{model...}":                        s.submit,
+		"GET /{owner}/{app}/requests/{id}/status": s.status,
+		"GET /{owner}/{app}/requests/{id}":        s.result,
+		"PUT /{owner}/{app}/requests/{id}/cancel": s.cancel,
+	})
+	return s
 }
 
 // writeFault answers an injected error or a refused key as fal does.
@@ -149,7 +137,7 @@ func (s *Sim) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secs, _ := strconv.Atoi(strings.TrimSuffix(duration, "s"))
-	g := s.core.Submit(prompt, model, secs, in)
+	g := s.Core().Submit(prompt, model, secs, in)
 	app := parts[0] + "/" + parts[1]
 	s.mu.Lock()
 	s.apps[g.ID] = app
@@ -174,15 +162,25 @@ func (s *Sim) lookup(r *http.Request) (id string, ok bool) {
 	return id, known && app == r.PathValue("owner")+"/"+r.PathValue("app")
 }
 
-func (s *Sim) status(w http.ResponseWriter, r *http.Request) {
+// get reads the request the path names (a poll, in the stats); a request
+// that is not there, or not of that owner/app, it answers 404 itself.
+func (s *Sim) get(w http.ResponseWriter, r *http.Request) (sim.Generation, bool) {
 	id, ok := s.lookup(r)
-	g, found := s.core.Get(id)
+	g, found := s.Core().Get(id)
 	if !ok || !found {
 		writeDetail(w, http.StatusNotFound, "Request not found")
+		return sim.Generation{}, false
+	}
+	return g, true
+}
+
+func (s *Sim) status(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.get(w, r)
+	if !ok {
 		return
 	}
-	root := sim.Origin(r) + "/" + r.PathValue("owner") + "/" + r.PathValue("app") + "/requests/" + id
-	body := map[string]any{"request_id": id, "response_url": root, "status_url": root + "/status", "cancel_url": root + "/cancel"}
+	root := sim.Origin(r) + "/" + r.PathValue("owner") + "/" + r.PathValue("app") + "/requests/" + g.ID
+	body := map[string]any{"request_id": g.ID, "response_url": root, "status_url": root + "/status", "cancel_url": root + "/cancel"}
 	if r.URL.Query().Get("logs") == "1" {
 		body["logs"] = []any{}
 	}
@@ -213,10 +211,8 @@ func (s *Sim) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) result(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.lookup(r)
-	g, found := s.core.Get(id)
-	if !ok || !found {
-		writeDetail(w, http.StatusNotFound, "Request not found")
+	g, ok := s.get(w, r)
+	if !ok {
 		return
 	}
 	switch g.State {
@@ -248,7 +244,7 @@ func (s *Sim) cancel(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"status": "NOT_FOUND"})
 		return
 	}
-	g, found := s.core.Cancel(id)
+	g, found := s.Core().Cancel(id)
 	switch {
 	case !found:
 		writeJSON(w, http.StatusNotFound, map[string]string{"status": "NOT_FOUND"})

@@ -100,7 +100,7 @@ func TestAuthAndValidation(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, code, auth)
 		require.NotEmpty(t, body["detail"])
 	}
-	s.RequireKey("right")
+	s.Core().SetCredential("right")
 	code, _, _ := call(t, srv, http.MethodPost, "/fal-ai/veo3.1/fast", "", "Key wrong", `{"prompt":"a fox"}`)
 	require.Equal(t, http.StatusUnauthorized, code)
 

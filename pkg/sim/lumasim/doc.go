@@ -22,8 +22,8 @@
 //
 // Every protocol call first applies the core's injected faults (answering
 // {"detail": "..."} with that status, and "Retry-After: 1" on 429), then
-// requires "Authorization: Bearer <non-empty>" (401 otherwise; RequireKey
-// pins the key). See sim.Gate.
+// requires "Authorization: Bearer <non-empty>" (401 otherwise;
+// Core().SetCredential pins the key). See sim.Gate.
 //
 // # Validation
 //

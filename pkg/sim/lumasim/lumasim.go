@@ -44,8 +44,7 @@ var (
 
 // Sim is a simulated Luma Dream Machine API. Safe for concurrent use.
 type Sim struct {
-	core    *sim.Core
-	handler http.Handler
+	sim.Server
 
 	mu       sync.Mutex
 	maxLimit int // the most generations one page of GET /generations holds
@@ -53,36 +52,22 @@ type Sim struct {
 
 // New returns a simulator on a new sim.Core built from cfg. Set the core's
 // base URL (Core().SetBaseURL) once the server listens, so that
-// assets.video points at it.
+// assets.video points at it. Its Handler serves the Dream Machine protocol
+// and the /__sim endpoints.
 func New(cfg sim.Config) *Sim {
-	s := &Sim{core: sim.NewCore(cfg), maxLimit: MaxListLimit}
-	g := sim.Gate{
-		Core:    s.core,
-		Schemes: []string{"Bearer"},
-		Error:   func(w http.ResponseWriter, code int) { writeError(w, code, message(code)) },
-	}
-	mux := http.NewServeMux()
+	s := &Sim{maxLimit: MaxListLimit}
+	routes := sim.Routes{}
 	for _, p := range []string{"", BasePath} {
-		mux.HandleFunc("POST "+p+"/generations/video", g.Wrap(s.create))
-		mux.HandleFunc("POST "+p+"/generations", g.Wrap(s.create)) // the older create path
-		mux.HandleFunc("GET "+p+"/generations", g.Wrap(s.list))
-		mux.HandleFunc("GET "+p+"/generations/{id}", g.Wrap(s.get))
-		mux.HandleFunc("DELETE "+p+"/generations/{id}", g.Wrap(s.delete))
+		routes["POST "+p+"/generations/video"] = s.create
+		routes["POST "+p+"/generations"] = s.create // the older create path
+		routes["GET "+p+"/generations"] = s.list
+		routes["GET "+p+"/generations/{id}"] = s.get
+		routes["DELETE "+p+"/generations/{id}"] = s.delete
 	}
-	s.core.Mount(mux)
-	s.handler = mux
+	gate := sim.Gate{Schemes: []string{"Bearer"}, Error: func(w http.ResponseWriter, code int) { writeError(w, code, message(code)) }}
+	s.Server = sim.NewServer(cfg, gate, routes)
 	return s
 }
-
-// Handler serves the Dream Machine protocol and the /__sim endpoints.
-func (s *Sim) Handler() http.Handler { return s.handler }
-
-// Core is the simulator's core: faults, stats, base URL, credential.
-func (s *Sim) Core() *sim.Core { return s.core }
-
-// RequireKey makes the simulator accept only key ("" accepts any non-empty
-// key, the default). It is Core().SetCredential.
-func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
 
 // SetPageSize caps the page size (the limit) of GET /generations at n
 // (MaxListLimit by default), so that tests can make a listing span pages.
@@ -150,7 +135,7 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request) {
 	echo, _ := json.Marshal(req)
 	var extra map[string]any
 	_ = json.Unmarshal(echo, &extra)
-	g := s.core.Submit(prompt, req.Model, durations[req.Duration], extra)
+	g := s.Core().Submit(prompt, req.Model, durations[req.Duration], extra)
 	sim.WriteJSON(w, http.StatusCreated, generationJSON(g))
 }
 
@@ -260,7 +245,7 @@ func generationJSON(g sim.Generation) generation {
 }
 
 func (s *Sim) get(w http.ResponseWriter, r *http.Request) {
-	g, ok := s.core.Get(r.PathValue("id"))
+	g, ok := s.Core().Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "Generation not found")
 		return
@@ -294,7 +279,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	limit = min(limit, s.maxLimit)
 	s.mu.Unlock()
-	all := s.core.List()
+	all := s.Core().List()
 	page := all[min(offset, len(all)):min(offset+limit, len(all))]
 	out := make([]generation, len(page))
 	for i, g := range page {
@@ -310,10 +295,10 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 // stats) and removes it.
 func (s *Sim) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, ok := s.core.Cancel(id); !ok {
+	if _, ok := s.Core().Cancel(id); !ok {
 		writeError(w, http.StatusNotFound, "Generation not found")
 		return
 	}
-	s.core.Delete(id)
+	s.Core().Delete(id)
 	w.WriteHeader(http.StatusNoContent)
 }

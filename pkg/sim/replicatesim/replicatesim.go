@@ -27,8 +27,8 @@
 // Every protocol call first applies the injected faults (sim.Core.Inject):
 // 429 comes with Retry-After: 1 and "resets in ~1s", every error body is an
 // RFC 7807 problem {"title", "detail", "status"}. Authorization must be
-// "Bearer <token>" or "Token <token>" (401 otherwise); RequireToken pins
-// the token (sim.Gate). The /__sim endpoints of sim.Core are mounted too.
+// "Bearer <token>" or "Token <token>" (401 otherwise); Core().SetCredential
+// pins the token (sim.Gate). The /__sim endpoints of sim.Core are mounted too.
 package replicatesim
 
 import (
@@ -51,10 +51,7 @@ const PageSize = 100
 
 // Sim is a simulated Replicate API. Safe for concurrent use.
 type Sim struct {
-	core      *sim.Core
-	now       func() time.Time
-	queueTime time.Duration
-	runTime   time.Duration
+	sim.Server
 
 	mu       sync.Mutex
 	preds    map[string]*meta
@@ -70,34 +67,18 @@ type meta struct {
 }
 
 // New returns a simulator whose generations follow cfg. When cfg.BaseURL is
-// empty, the first request's host becomes the base of video URLs.
+// empty, the first request's host becomes the base of video URLs. Its
+// Handler serves Replicate's predictions protocol and the /__sim endpoints.
 func New(cfg sim.Config) *Sim {
-	s := &Sim{
-		core:      sim.NewCore(cfg),
-		now:       cfg.Now,
-		queueTime: cfg.QueueTime,
-		runTime:   cfg.RunTime,
-		preds:     map[string]*meta{},
-		pageSize:  PageSize,
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.queueTime == 0 {
-		s.queueTime = sim.QueueTimeDefault
-	}
-	if s.runTime == 0 {
-		s.runTime = sim.RunTimeDefault
-	}
+	s := &Sim{preds: map[string]*meta{}, pageSize: PageSize}
+	s.Server = sim.NewServer(cfg, sim.Gate{Schemes: []string{"Bearer", "Token"}, Error: writeFault}, sim.Routes{
+		"POST /v1/models/{owner}/{name}/predictions": s.create,
+		"GET /v1/predictions/{id}":                   s.get,
+		"POST /v1/predictions/{id}/cancel":           s.cancel,
+		"GET /v1/predictions":                        s.list,
+	})
 	return s
 }
-
-// Core returns the simulator's core (faults, stats, generations).
-func (s *Sim) Core() *sim.Core { return s.core }
-
-// RequireToken makes the simulator accept only token ("" accepts any
-// non-empty token, the default). It is Core().SetCredential.
-func (s *Sim) RequireToken(token string) { s.core.SetCredential(token) }
 
 // SetPageSize sets how many predictions one page of GET /v1/predictions
 // holds (PageSize by default), so that tests can make a listing span pages.
@@ -105,18 +86,6 @@ func (s *Sim) SetPageSize(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pageSize = max(n, 1)
-}
-
-// Handler serves Replicate's predictions protocol and the /__sim endpoints.
-func (s *Sim) Handler() http.Handler {
-	g := sim.Gate{Core: s.core, Schemes: []string{"Bearer", "Token"}, Error: writeFault}
-	mux := http.NewServeMux()
-	s.core.Mount(mux)
-	mux.HandleFunc("POST /v1/models/{owner}/{name}/predictions", g.Wrap(s.create))
-	mux.HandleFunc("GET /v1/predictions/{id}", g.Wrap(s.get))
-	mux.HandleFunc("POST /v1/predictions/{id}/cancel", g.Wrap(s.cancel))
-	mux.HandleFunc("GET /v1/predictions", g.Wrap(s.list))
-	return mux
 }
 
 // writeFault answers an injected error or a refused token as Replicate does.
@@ -154,7 +123,7 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request) {
 			problem(w, http.StatusBadRequest, "Invalid Cancel-After header", fmt.Sprintf("Cancel-After %q is not a positive duration such as 5m or 30s", v))
 			return
 		}
-		deadline = s.now().Add(d)
+		deadline = s.Core().Now().Add(d)
 	}
 	in := body.Input
 	var bad []invalidField
@@ -201,7 +170,7 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	g := s.core.Submit(prompt, model, duration, in)
+	g := s.Core().Submit(prompt, model, duration, in)
 	s.mu.Lock()
 	s.preds[g.ID] = &meta{model: model, input: in, deadline: deadline}
 	s.mu.Unlock()
@@ -227,10 +196,10 @@ func (s *Sim) cancel(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "Not found", "The requested resource could not be found.")
 		return
 	}
-	if g, found := s.core.Cancel(id); found && g.State == sim.Canceled {
+	if g, found := s.Core().Cancel(id); found && g.State == sim.Canceled {
 		s.mu.Lock()
 		if m.canceledAt.IsZero() {
-			m.canceledAt = s.now()
+			m.canceledAt = s.Core().Now()
 		}
 		s.mu.Unlock()
 	}
@@ -257,7 +226,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 		*f.dst = t
 	}
 	var ids []string
-	for _, g := range s.core.List() {
+	for _, g := range s.Core().List() {
 		if (after.IsZero() || !g.CreatedAt.Before(after)) && (before.IsZero() || g.CreatedAt.Before(before)) {
 			ids = append(ids, g.ID)
 		}
@@ -309,13 +278,14 @@ func (s *Sim) prediction(r *http.Request, id string) (map[string]any, bool) {
 	if !ok {
 		return nil, false
 	}
-	g, found := s.core.Get(id)
+	g, found := s.Core().Get(id)
 	if !found {
 		return nil, false
 	}
-	now := s.now()
-	started := g.CreatedAt.Add(s.queueTime)
-	finished := started.Add(s.runTime)
+	cfg := s.Core().Config()
+	now := cfg.Now()
+	started := g.CreatedAt.Add(cfg.QueueTime)
+	finished := started.Add(cfg.RunTime)
 	status, errText, output := "", any(nil), any(nil)
 	var startedAt, completedAt *time.Time
 	// The Cancel-After deadline passed before the generation could finish
@@ -324,7 +294,7 @@ func (s *Sim) prediction(r *http.Request, id string) (map[string]any, bool) {
 		(mc.canceledAt.IsZero() || mc.deadline.Before(mc.canceledAt))
 	switch {
 	case deadlineHit:
-		s.core.Cancel(id)
+		s.Core().Cancel(id)
 		completedAt = &mc.deadline
 		status = "canceled"
 		if mc.deadline.Before(started) {

@@ -12,9 +12,9 @@
 //
 // Every protocol call first applies the core's injected faults (answering
 // {"error": "..."} with that status, and "Retry-After: 1" on 429), then
-// requires "Authorization: Bearer <non-empty>" (401 otherwise; RequireKey
-// pins the key) and
-// "X-Runway-Version: 2024-11-06" (400 when missing or different).
+// requires "Authorization: Bearer <non-empty>" (401 otherwise;
+// Core().SetCredential pins the key) and "X-Runway-Version: 2024-11-06"
+// (400 when missing or different).
 //
 // # Validation
 //

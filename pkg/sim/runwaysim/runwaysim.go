@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf16"
 
 	"github.com/aiprod/aiprod/pkg/sim"
@@ -32,29 +32,22 @@ type modelSpec struct {
 	promptRequired  bool
 }
 
-func span(from, to int) []int {
-	var s []int
-	for i := from; i <= to; i++ {
-		s = append(s, i)
-	}
-	return s
-}
-
 var (
-	veoRatios  = []string{"1280:720", "720:1280", "1080:1920", "1920:1080"}
-	gen4Ratios = []string{"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
+	veoRatios     = []string{"1280:720", "720:1280", "1080:1920", "1920:1080"}
+	gen4Ratios    = []string{"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
+	gen4Durations = []int{2, 3, 4, 5, 6, 7, 8, 9, 10}
 
 	// textToVideo and imageToVideo follow the request schemas of Runway's
 	// SDKs for API version 2024-11-06.
 	textToVideo = map[string]modelSpec{
-		"gen4.5":      {ratios: []string{"1280:720", "720:1280"}, durations: span(2, 10), promptRequired: true},
+		"gen4.5":      {ratios: []string{"1280:720", "720:1280"}, durations: gen4Durations, promptRequired: true},
 		"veo3.1":      {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true, promptRequired: true},
 		"veo3.1_fast": {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true, promptRequired: true},
 		"veo3":        {ratios: veoRatios, durations: []int{8}, promptRequired: true},
 	}
 	imageToVideo = map[string]modelSpec{
-		"gen4_turbo":  {ratios: gen4Ratios, durations: span(2, 10), defaultDuration: 10},
-		"gen4.5":      {ratios: gen4Ratios, durations: span(2, 10), promptRequired: true},
+		"gen4_turbo":  {ratios: gen4Ratios, durations: gen4Durations, defaultDuration: 10},
+		"gen4.5":      {ratios: gen4Ratios, durations: gen4Durations, promptRequired: true},
 		"veo3.1":      {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true},
 		"veo3.1_fast": {ratios: veoRatios, durations: []int{4, 6, 8}, defaultDuration: 8, audio: true},
 		"veo3":        {ratios: veoRatios, durations: []int{8}},
@@ -63,10 +56,7 @@ var (
 
 // Sim is a simulated Runway API. Safe for concurrent use.
 type Sim struct {
-	core      *sim.Core
-	queueTime time.Duration
-	now       func() time.Time
-	handler   http.Handler
+	sim.Server
 
 	mu       sync.Mutex
 	canceled map[string]bool // tasks canceled through DELETE
@@ -74,40 +64,18 @@ type Sim struct {
 
 // New returns a simulator on a new sim.Core built from cfg. Set the core's
 // base URL (Core().SetBaseURL) once the server listens, so that output URLs
-// point at it.
+// point at it. Its Handler serves the Runway protocol and the /__sim
+// endpoints.
 func New(cfg sim.Config) *Sim {
-	s := &Sim{
-		core:      sim.NewCore(cfg),
-		queueTime: cfg.QueueTime,
-		now:       cfg.Now,
-		canceled:  map[string]bool{},
-	}
-	if s.queueTime == 0 {
-		s.queueTime = sim.QueueTimeDefault
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	mux := http.NewServeMux()
-	g := s.gate()
-	mux.HandleFunc("POST /v1/text_to_video", g.Wrap(s.create(textToVideo, false)))
-	mux.HandleFunc("POST /v1/image_to_video", g.Wrap(s.create(imageToVideo, true)))
-	mux.HandleFunc("GET /v1/tasks/{id}", g.Wrap(s.getTask))
-	mux.HandleFunc("DELETE /v1/tasks/{id}", g.Wrap(s.deleteTask))
-	s.core.Mount(mux)
-	s.handler = mux
+	s := &Sim{canceled: map[string]bool{}}
+	s.Server = sim.NewServer(cfg, gate(), sim.Routes{
+		"POST /v1/text_to_video":  s.create(textToVideo, false),
+		"POST /v1/image_to_video": s.create(imageToVideo, true),
+		"GET /v1/tasks/{id}":      s.getTask,
+		"DELETE /v1/tasks/{id}":   s.deleteTask,
+	})
 	return s
 }
-
-// Handler serves the Runway protocol and the /__sim endpoints.
-func (s *Sim) Handler() http.Handler { return s.handler }
-
-// Core is the simulator's core: faults, stats, base URL, credential.
-func (s *Sim) Core() *sim.Core { return s.core }
-
-// RequireKey makes the simulator accept only key ("" accepts any non-empty
-// key, the default). It is Core().SetCredential.
-func (s *Sim) RequireKey(key string) { s.core.SetCredential(key) }
 
 // writeError answers in Runway's error shape, {"error": "..."}.
 func writeError(w http.ResponseWriter, status int, msg string) {
@@ -116,9 +84,8 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // gate checks what Runway checks before a call: injected faults first, then
 // the credential and the API version.
-func (s *Sim) gate() sim.Gate {
+func gate() sim.Gate {
 	return sim.Gate{
-		Core:    s.core,
 		Schemes: []string{"Bearer"},
 		Error:   func(w http.ResponseWriter, code int) { writeError(w, code, message(code)) },
 		Check: func(w http.ResponseWriter, r *http.Request) bool {
@@ -176,7 +143,7 @@ func (s *Sim) create(specs map[string]modelSpec, image bool) http.HandlerFunc {
 		if req.PromptText != nil {
 			prompt = *req.PromptText
 		}
-		g := s.core.Submit(prompt, req.Model, extra["duration"].(int), extra)
+		g := s.Core().Submit(prompt, req.Model, extra["duration"].(int), extra)
 		sim.WriteJSON(w, http.StatusOK, map[string]string{"id": g.ID})
 	}
 }
@@ -186,12 +153,8 @@ func (s *Sim) create(specs map[string]modelSpec, image bool) http.HandlerFunc {
 func validate(req createRequest, specs map[string]modelSpec, image bool) (map[string]any, string) {
 	spec, ok := specs[req.Model]
 	if !ok {
-		names := make([]string, 0, len(specs))
-		for n := range specs {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return nil, fmt.Sprintf("Validation of body failed: model: expected one of %s, got %q.", strings.Join(names, ", "), req.Model)
+		names := strings.Join(slices.Sorted(maps.Keys(specs)), ", ")
+		return nil, fmt.Sprintf("Validation of body failed: model: expected one of %s, got %q.", names, req.Model)
 	}
 	extra := map[string]any{"model": req.Model}
 	switch {
@@ -304,7 +267,7 @@ func (s *Sim) task(g sim.Generation) taskJSON {
 		// The first half of the queue time is shown as THROTTLED (accepted,
 		// waiting for a concurrency slot), the rest as PENDING.
 		t.Status = "PENDING"
-		if s.now().Sub(g.CreatedAt) < s.queueTime/2 {
+		if s.Core().Now().Sub(g.CreatedAt) < s.Core().Config().QueueTime/2 {
 			t.Status = "THROTTLED"
 		}
 	case sim.Running:
@@ -330,7 +293,7 @@ func (s *Sim) task(g sim.Generation) taskJSON {
 }
 
 func (s *Sim) getTask(w http.ResponseWriter, r *http.Request) {
-	g, ok := s.core.Get(r.PathValue("id"))
+	g, ok := s.Core().Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "Task not found.")
 		return
@@ -344,7 +307,7 @@ func (s *Sim) deleteTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.core.Cancel(id)
+	g, ok := s.Core().Cancel(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "Task not found.")
 		return
@@ -353,7 +316,7 @@ func (s *Sim) deleteTask(w http.ResponseWriter, r *http.Request) {
 	case g.State == sim.Canceled && !s.canceled[id]:
 		s.canceled[id] = true
 	default:
-		s.core.Delete(id)
+		s.Core().Delete(id)
 		delete(s.canceled, id)
 	}
 	w.WriteHeader(http.StatusNoContent)

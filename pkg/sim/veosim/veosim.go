@@ -29,8 +29,8 @@
 // 429 is RESOURCE_EXHAUSTED with Retry-After: 1, every error body is
 // Google's {"error": {"code", "message", "status"}}. Authorization must be
 // "Bearer <any non-empty token>" (401 UNAUTHENTICATED otherwise);
-// RequireToken pins the token (sim.Gate). The /__sim endpoints of sim.Core are
-// mounted too.
+// Core().SetCredential pins the token (sim.Gate). The /__sim endpoints of
+// sim.Core are mounted too.
 package veosim
 
 import (
@@ -47,7 +47,7 @@ import (
 
 // Sim is a simulated Vertex AI Veo API. Safe for concurrent use.
 type Sim struct {
-	core *sim.Core
+	sim.Server
 
 	mu  sync.Mutex
 	ops map[string]op
@@ -60,27 +60,16 @@ type op struct {
 }
 
 // New returns a simulator whose generations follow cfg. When cfg.BaseURL is
-// empty, the first request's host becomes the base of video URLs.
-func New(cfg sim.Config) *Sim {
-	return &Sim{core: sim.NewCore(cfg), ops: map[string]op{}}
-}
-
-// Core returns the simulator's core (faults, stats, generations).
-func (s *Sim) Core() *sim.Core { return s.core }
-
-// RequireToken makes the simulator accept only token ("" accepts any
-// non-empty token, the default). It is Core().SetCredential.
-func (s *Sim) RequireToken(token string) { s.core.SetCredential(token) }
-
+// empty, the first request's host becomes the base of video URLs. Its
 // Handler serves the Veo protocol and the /__sim endpoints.
-func (s *Sim) Handler() http.Handler {
-	g := sim.Gate{Core: s.core, Schemes: []string{"Bearer"}, Error: writeFault}
-	mux := http.NewServeMux()
-	s.core.Mount(mux)
+func New(cfg sim.Config) *Sim {
+	s := &Sim{ops: map[string]op{}}
 	// The last segment is "{model}:{verb}"; ServeMux wildcards take whole
 	// segments, so the verb is split off by hand.
-	mux.HandleFunc("POST /v1/projects/{project}/locations/{location}/publishers/google/models/{modelVerb}", g.Wrap(s.route))
-	return mux
+	s.Server = sim.NewServer(cfg, sim.Gate{Schemes: []string{"Bearer"}, Error: writeFault}, sim.Routes{
+		"POST /v1/projects/{project}/locations/{location}/publishers/google/models/{modelVerb}": s.route,
+	})
+	return s
 }
 
 // writeFault answers an injected error or a refused token as Google does.
@@ -202,7 +191,7 @@ func (s *Sim) predict(w http.ResponseWriter, r *http.Request, project, location,
 	if inst.Image != nil {
 		extra["image"] = *inst.Image
 	}
-	g := s.core.Submit(inst.Prompt, model, duration, extra)
+	g := s.Core().Submit(inst.Prompt, model, duration, extra)
 	name := fmt.Sprintf("projects/%s/locations/%s/publishers/google/models/%s/operations/%s", project, location, model, g.ID)
 	s.mu.Lock()
 	s.ops[g.ID] = op{name: name, model: model, storageURI: p.StorageURI}
@@ -222,7 +211,7 @@ func (s *Sim) fetch(w http.ResponseWriter, r *http.Request, model string) {
 	s.mu.Lock()
 	o, known := s.ops[id]
 	s.mu.Unlock()
-	g, found := s.core.Get(id)
+	g, found := s.Core().Get(id)
 	if !known || !found || o.name != in.OperationName || o.model != model {
 		googleError(w, http.StatusNotFound, "NOT_FOUND", "Operation "+in.OperationName+" not found.")
 		return
