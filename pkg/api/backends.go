@@ -37,26 +37,16 @@ type BackendView struct {
 // Capabilities is what a backend can generate: the union over its offers,
 // and each offer (model) on its own.
 type Capabilities struct {
-	Tiers        []job.Tier        `json:"tiers"`
-	Resolutions  []job.Resolution  `json:"resolutions"`
-	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
-	Durations    []int             `json:"durations"`
-	TextToVideo  bool              `json:"text_to_video"`
-	ImageToVideo bool              `json:"image_to_video"`
-	Audio        bool              `json:"audio"`
-	Models       []ModelView       `json:"models"`
+	Tiers []job.Tier `json:"tiers"`
+	catalog.Formats
+	Models []ModelView `json:"models"`
 }
 
 // ModelView is one offer's capabilities.
 type ModelView struct {
-	Model        string            `json:"model"`
-	Tier         job.Tier          `json:"tier"`
-	Resolutions  []job.Resolution  `json:"resolutions"`
-	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
-	Durations    []int             `json:"durations"`
-	TextToVideo  bool              `json:"text_to_video"`
-	ImageToVideo bool              `json:"image_to_video"`
-	Audio        bool              `json:"audio"`
+	Model string   `json:"model"`
+	Tier  job.Tier `json:"tier"`
+	catalog.Formats
 }
 
 // PriceView is one row of a backend's price table, with its model.
@@ -91,10 +81,7 @@ func (s *Server) backendView(b *catalog.Backend, st store.BackendState) BackendV
 	c := &v.Capabilities
 	c.Models = []ModelView{}
 	for _, o := range b.Offers {
-		c.Models = append(c.Models, ModelView{
-			Model: o.Model, Tier: o.Tier, Resolutions: o.Resolutions, AspectRatios: o.AspectRatios,
-			Durations: o.Durations, TextToVideo: o.TextToVideo, ImageToVideo: o.ImageToVideo, Audio: o.Audio,
-		})
+		c.Models = append(c.Models, ModelView{Model: o.Model, Tier: o.Tier, Formats: o.Formats})
 		c.Tiers = appendNew(c.Tiers, o.Tier)
 		c.Resolutions = appendNew(c.Resolutions, o.Resolutions...)
 		c.AspectRatios = appendNew(c.AspectRatios, o.AspectRatios...)
@@ -163,12 +150,8 @@ func (s *Server) patchBackend(w http.ResponseWriter, r *http.Request) error {
 			Code: CodeNotFound, Message: fmt.Sprintf("backend %q is not in the catalog", name),
 		}}
 	}
-	body, err := s.readBody(w, r)
+	patch, err := readJSON[BackendPatch](s, w, r)
 	if err != nil {
-		return err
-	}
-	var patch BackendPatch
-	if err := decodeStrict(body, &patch); err != nil {
 		return err
 	}
 	if patch.Enabled == nil {

@@ -112,12 +112,8 @@ func (s *Server) putBudget(w http.ResponseWriter, r *http.Request) error {
 	if !ValidProjectID(project) {
 		return invalid("project", "must match %s, got %q", projectRE, project)
 	}
-	raw, err := s.readBody(w, r)
+	body, err := readJSON[budgetBody](s, w, r)
 	if err != nil {
-		return err
-	}
-	var body budgetBody
-	if err := decodeStrict(raw, &body); err != nil {
 		return err
 	}
 	if body.MonthlyLimitUSD == nil {

@@ -180,12 +180,8 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r)
+	req, err := readJSON[DeadLetterReplayRequest](s, w, r)
 	if err != nil {
-		return err
-	}
-	var req DeadLetterReplayRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	if req.Subscription == "" {

@@ -68,6 +68,17 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return b, nil
 }
 
+// readJSON reads the request body (readBody) and decodes it strictly
+// (decodeStrict) into a T.
+func readJSON[T any](s *Server, w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return v, err
+	}
+	return v, decodeStrict(b, &v)
+}
+
 // decodeStrict decodes a small JSON object body into v: unknown fields and
 // trailing data are 400s naming the field when it is known.
 func decodeStrict(b []byte, v any) error {

@@ -54,16 +54,23 @@ type Backend struct {
 	Offers      []Offer `json:"offers"`
 }
 
-// Offer is one model of a backend, its capabilities and its prices.
-type Offer struct {
-	Model        string            `json:"model"`
-	Tier         job.Tier          `json:"tier"`
+// Formats is what a model can make: resolutions, aspect ratios, durations,
+// inputs and audio. Its fields are promoted into the JSON of the types that
+// embed it.
+type Formats struct {
 	Resolutions  []job.Resolution  `json:"resolutions"`
 	AspectRatios []job.AspectRatio `json:"aspect_ratios"`
 	Durations    []int             `json:"durations"` // supported durations in seconds, ascending
 	TextToVideo  bool              `json:"text_to_video"`
 	ImageToVideo bool              `json:"image_to_video"`
 	Audio        bool              `json:"audio"` // can generate audio
+}
+
+// Offer is one model of a backend, its capabilities and its prices.
+type Offer struct {
+	Model string   `json:"model"`
+	Tier  job.Tier `json:"tier"`
+	Formats
 	// ImageURLSchemes lists the image_url schemes the provider takes
 	// ("https", "http", "gs", "data"); empty means any.
 	ImageURLSchemes []string          `json:"image_url_schemes,omitempty"`
