@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,7 +20,6 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
-	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -435,48 +433,6 @@ func (w *Worker) step(ctx context.Context, t *task, j *job.Job) (consumer.Outcom
 	}
 }
 
-func submittedAt(a *job.Attempt) time.Time {
-	if a.SubmittedAt != nil {
-		return *a.SubmittedAt
-	}
-	return a.StartedAt
-}
-
-func (w *Worker) submitRequest(t *task, j *job.Job, a *job.Attempt) backend.SubmitRequest {
-	return backend.SubmitRequest{
-		JobID: j.ID, Attempt: a.Number, Model: a.Model, DurationSeconds: cmpOr(a.DurationSeconds, t.msg.Seconds),
-		Prompt: j.Request.Prompt, ImageURL: j.Request.ImageURL, Resolution: j.Request.Resolution,
-		AspectRatio: j.Request.AspectRatio, Audio: j.Request.Audio,
-	}
-}
-
-func (w *Worker) pollInterval(be backend.Backend) time.Duration {
-	if w.cfg.PollInterval > 0 {
-		return w.cfg.PollInterval
-	}
-	if d := be.PollInterval(); d > 0 {
-		return d
-	}
-	return time.Second
-}
-
-// price is the catalog price of attempt a's offer for seconds, or the
-// router's estimate when the catalog no longer prices it.
-func (w *Worker) price(ctx context.Context, t *task, j *job.Job, a *job.Attempt, seconds int) money.Micros {
-	if b := w.cfg.Catalog.Backend(a.Backend); b != nil {
-		if o := b.Offer(a.Model); o != nil {
-			q, why := o.Quote(b, &j.Request)
-			if why == "" {
-				return q.Price.Cost(seconds)
-			}
-			t.log.WarnContext(ctx, "offer no longer prices the request; recording the estimate", "model", a.Model, "why", why)
-			return a.EstimatedCost
-		}
-	}
-	t.log.WarnContext(ctx, "offer not in catalog; recording the estimate", "model", a.Model)
-	return a.EstimatedCost
-}
-
 // getJob reads a job, retrying transient store errors.
 func (w *Worker) getJob(ctx context.Context, id string) (*job.Job, error) {
 	var j *job.Job
@@ -511,31 +467,6 @@ func (w *Worker) updateJob(ctx context.Context, id string, fn func(j *job.Job) (
 		return nil, errUnchanged
 	}
 	return res.Job, nil
-}
-
-// drainCtx returns a context for work that shutdown must not cut in half:
-// it is not canceled with ctx, but ends after timeout, or DrainTimeout
-// after ctx is done, whichever comes first.
-func (w *Worker) drainCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	var (
-		mu    sync.Mutex
-		timer *time.Timer
-	)
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		timer = time.AfterFunc(w.cfg.DrainTimeout, cancel)
-		mu.Unlock()
-	})
-	return dctx, func() {
-		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
 }
 
 func cmpOr(a, b int) int {
