@@ -1,10 +1,13 @@
 package job
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/money"
 )
 
 // AttemptStatus is the state of one attempt of a job on one backend.
@@ -83,4 +86,239 @@ func (j *Job) Dispatch(a Attempt, now time.Time) (*Attempt, error) {
 	j.Backend = a.Backend
 	j.EstimatedCost = a.EstimatedCost
 	return j.CurrentAttempt(), nil
+}
+
+// Event is one entry of a job's timeline. The state-machine methods below
+// return the events of the change they make, with Type, Backend, Attempt
+// and Message set; the writer adds the stage, the time and the trace.
+type Event struct {
+	ID      string    `json:"-"`
+	At      time.Time `json:"at"`
+	Stage   string    `json:"stage"` // ingest | router | worker | notifier
+	Type    string    `json:"type"`
+	Backend string    `json:"backend,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Message string    `json:"message,omitempty"`
+	TraceID string    `json:"trace_id,omitempty"`
+	SpanID  string    `json:"span_id,omitempty"`
+}
+
+// event is a timeline entry about attempt a.
+func (a *Attempt) event(typ, msg string) Event {
+	return Event{Type: typ, Backend: a.Backend, Attempt: a.Number, Message: msg}
+}
+
+// current returns attempt n when it is the job's latest and unfinished, or
+// an errclass.Conflict error.
+func (j *Job) current(n int) (*Attempt, error) {
+	a := j.CurrentAttempt()
+	if a == nil || a.Number != n {
+		return nil, errclass.New(errclass.Conflict, "job %s: attempt %d is not the current attempt", j.ID, n)
+	}
+	if a.Status.Finished() {
+		return nil, errclass.New(errclass.Conflict, "job %s: attempt %d is already %s", j.ID, n, a.Status)
+	}
+	return a, nil
+}
+
+// RecordIntent records a worker's intent to submit dispatched attempt n at
+// now: the attempt becomes submitting and the job running. A worker that
+// finds an intent without a handle reconciles it instead of submitting
+// again (DESIGN invariant 2).
+func (j *Job) RecordIntent(n int, now time.Time) ([]Event, error) {
+	a, err := j.current(n)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != StatusDispatched || a.Handle != "" {
+		return nil, errclass.New(errclass.Conflict, "job %s: attempt %d is not waiting for a worker", j.ID, n)
+	}
+	if err := a.transition(AttemptSubmitting, now); err != nil {
+		return nil, err
+	}
+	t := now.UTC()
+	a.SubmittedAt = &t
+	if err := j.Transition(StatusRunning, now); err != nil {
+		return nil, err
+	}
+	return []Event{a.event("submitting", fmt.Sprintf("submitting to %s (%s, %d s)", a.Backend, a.Model, a.DurationSeconds))}, nil
+}
+
+// RecordHandle records handle h of the generation that the provider
+// accepted for submitting attempt n: the attempt becomes running. typ and
+// msg are the timeline entry ("submitted" after a submit, "reconciled"
+// after a provider lookup found it). A canceled job still records it: the
+// generation must be canceled at the provider through it.
+func (j *Job) RecordHandle(n int, h string, now time.Time, typ, msg string) ([]Event, error) {
+	a, err := j.current(n)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status.Terminal() && j.Status != StatusCanceled {
+		return nil, errclass.New(errclass.Conflict, "job %s is %s", j.ID, j.Status)
+	}
+	if err := a.transition(AttemptRunning, now); err != nil {
+		return nil, err
+	}
+	t := now.UTC()
+	a.Handle, a.LastProgressAt = h, &t
+	return []Event{a.event(typ, msg)}, nil
+}
+
+// SucceedAttempt records that attempt n produced r (billed for
+// r.DurationSeconds at cost): the attempt and the job succeed. When the job
+// was canceled meanwhile, the attempt is recorded canceled with the cost
+// the provider bills anyway, and the job stays canceled.
+func (j *Job) SucceedAttempt(n int, cost money.Micros, r Result, now time.Time) ([]Event, error) {
+	a, err := j.endable(n)
+	if err != nil {
+		return nil, err
+	}
+	a.Cost = cost
+	if j.Status == StatusCanceled {
+		return j.cancelEnded(a, "job canceled; the provider finished the generation anyway",
+			fmt.Sprintf("finished after the cancel: %s billed", a.Cost), now)
+	}
+	if err := a.transition(AttemptSucceeded, now); err != nil {
+		return nil, err
+	}
+	a.LastProgressAt = a.EndedAt
+	j.Cost = TotalCost(j.Attempts)
+	j.Result, j.Error = &r, nil
+	if err := j.Transition(StatusSucceeded, now); err != nil {
+		return nil, err
+	}
+	return []Event{a.event("succeeded", fmt.Sprintf("%d s video for %s", r.DurationSeconds, a.Cost))}, nil
+}
+
+// Failure is how an attempt failed, for FailAttempt.
+type Failure struct {
+	Code    string
+	Message string
+	// Final: the request itself cannot succeed (content safety, invalid
+	// request): the job fails, without failover.
+	Final bool
+	// Cost is what the provider bills for the failed attempt, if anything.
+	Cost money.Micros
+	// RetryAt, for a submit the provider refused without taking it on,
+	// is when the backend may serve the job again.
+	RetryAt *time.Time
+}
+
+// FailAttempt records that attempt n failed with f. A final failure fails
+// the job; any other excludes the attempt's backend and sends the job back
+// to queued for another backend (failover), or fails it with
+// backend_failed when it already has maxAttempts attempts. When the job was
+// canceled meanwhile, the attempt is recorded canceled and the job stays
+// canceled.
+func (j *Job) FailAttempt(n int, f Failure, maxAttempts int, now time.Time) ([]Event, error) {
+	a, err := j.endable(n)
+	if err != nil {
+		return nil, err
+	}
+	a.Cost = f.Cost
+	if j.Status == StatusCanceled {
+		msg := "job canceled; the attempt ended with " + f.Code + ": " + f.Message
+		return j.cancelEnded(a, msg, msg, now)
+	}
+	if err := a.transition(AttemptFailed, now); err != nil {
+		return nil, err
+	}
+	a.Error = &ErrorInfo{Code: f.Code, Message: f.Message}
+	a.RetryAt = f.RetryAt
+	j.Cost = TotalCost(j.Attempts)
+	events := []Event{a.event("attempt_failed", f.Code+": "+f.Message)}
+	code, msg := f.Code, f.Message
+	switch {
+	case f.Final:
+	case len(j.Attempts) >= maxAttempts:
+		j.exclude(a.Backend)
+		code, msg = CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", len(j.Attempts), AttemptsSummary(j.Attempts))
+	default:
+		j.exclude(a.Backend)
+		if err := j.Transition(StatusQueued, now); err != nil {
+			return nil, err
+		}
+		return append(events, a.event("rerouted", "back to the router without "+a.Backend)), nil
+	}
+	if err := j.Fail(code, msg, now); err != nil {
+		return nil, err
+	}
+	return append(events, a.event("failed", code+": "+msg)), nil
+}
+
+// CancelAttempt records that attempt n of a canceled job ended (canceled at
+// the provider, or never started there), billed cost.
+func (j *Job) CancelAttempt(n int, cost money.Micros, msg string, now time.Time) ([]Event, error) {
+	if j.Status != StatusCanceled {
+		return nil, errclass.New(errclass.Conflict, "job %s is %s, not canceled", j.ID, j.Status)
+	}
+	a, err := j.current(n)
+	if err != nil {
+		return nil, err
+	}
+	a.Cost = cost
+	return j.cancelEnded(a, msg, fmt.Sprintf("%s; %s billed", msg, cost), now)
+}
+
+// endable returns attempt n when an outcome may be recorded for it: the
+// current, unfinished attempt of a job that is running or canceled.
+func (j *Job) endable(n int) (*Attempt, error) {
+	a, err := j.current(n)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status.Terminal() && j.Status != StatusCanceled {
+		return nil, errclass.New(errclass.Conflict, "job %s is already %s", j.ID, j.Status)
+	}
+	return a, nil
+}
+
+// cancelEnded records the end of attempt a of a canceled job.
+func (j *Job) cancelEnded(a *Attempt, errMsg, eventMsg string, now time.Time) ([]Event, error) {
+	if err := a.transition(AttemptCanceled, now); err != nil {
+		return nil, err
+	}
+	a.LastProgressAt = a.EndedAt
+	a.Error = &ErrorInfo{Code: CodeCanceled, Message: errMsg}
+	j.Cost = TotalCost(j.Attempts)
+	return []Event{a.event("attempt_canceled", eventMsg)}, nil
+}
+
+func (j *Job) exclude(backend string) {
+	if !slices.Contains(j.ExcludedBackends, backend) {
+		j.ExcludedBackends = append(j.ExcludedBackends, backend)
+	}
+}
+
+// TotalCost is the sum of the attempts' costs: a job's cost.
+func TotalCost(as []Attempt) money.Micros {
+	var sum money.Micros
+	for _, a := range as {
+		sum += a.Cost
+	}
+	return sum
+}
+
+// AttemptsSummary describes every attempt of a job in one line, for the
+// message of a job that failed with backend_failed or no_backend after
+// attempts: "attempt 1 on luma (ray-2): backend_unavailable: 503; ...".
+func AttemptsSummary(attempts []Attempt) string {
+	parts := make([]string, 0, len(attempts))
+	for _, a := range attempts {
+		s := fmt.Sprintf("attempt %d on %s", a.Number, a.Backend)
+		if a.Model != "" {
+			s += " (" + a.Model + ")"
+		}
+		if a.Error != nil {
+			s += ": " + a.Error.Code
+			if a.Error.Message != "" {
+				s += ": " + a.Error.Message
+			}
+		} else {
+			s += ": " + string(a.Status)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }
