@@ -19,6 +19,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/internal/leak"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 	shutdown := telemetry.Setup("api-test")
 	code := m.Run()
 	_ = shutdown(context.Background())
-	os.Exit(code)
+	os.Exit(leak.Check(code))
 }
 
 // clock is a test clock that moves one second forward at every reading, so

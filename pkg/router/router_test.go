@@ -18,6 +18,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/internal/leak"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	shutdown := telemetry.Setup("router-test") // real spans, so trace ids exist
 	code := m.Run()
 	_ = shutdown(context.Background())
-	os.Exit(code)
+	os.Exit(leak.Check(code))
 }
 
 // For a 5 s standard 720p request: alpha $0.50, beta $0.60, gamma $0.75.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/internal/leak"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	shutdown := telemetry.Setup("sweeper-test") // spans with trace ids
 	code := m.Run()
 	_ = shutdown(context.Background())
-	os.Exit(code)
+	os.Exit(leak.Check(code))
 }
 
 // clock is the injected clock of a test.

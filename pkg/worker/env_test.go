@@ -17,6 +17,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/internal/leak"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	shutdown := telemetry.Setup("worker-test") // real spans, so trace ids exist
 	code := m.Run()
 	_ = shutdown(context.Background())
-	os.Exit(code)
+	os.Exit(leak.Check(code))
 }
 
 // For a 5 s standard 720p request: alpha $0.50 (at most 2 at once),
