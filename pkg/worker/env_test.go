@@ -92,10 +92,14 @@ type flakyStore struct {
 	failTx      atomic.Int32 // the next RunTx calls fail
 	failBackend atomic.Int32 // the next Tx.GetBackend reads fail
 	gets        atomic.Int32 // GetJob calls (outside transactions)
+	panicOn     atomic.Value // string: GetJob of this job id panics (a bug)
 }
 
 func (f *flakyStore) GetJob(ctx context.Context, id string) (*job.Job, error) {
 	f.gets.Add(1)
+	if p, _ := f.panicOn.Load().(string); p == id {
+		panic("store bug reading job " + id)
+	}
 	return f.Store.GetJob(ctx, id)
 }
 
@@ -208,11 +212,25 @@ func (e *env) ingest(t *testing.T, ctx context.Context, req job.Request) *job.Jo
 	j.TraceID = telemetry.TraceID(ctx)
 	j, _, err := storetest.CreateJob(ctx, e.st, j)
 	require.NoError(t, err)
-	_, err = e.q.Publish(ctx, queue.TopicJobs, queue.Message{
+	e.publishJob(t, j)
+	return j
+}
+
+// ingestLater creates a job of prompt without publishing it (publishJob).
+func (e *env) ingestLater(t *testing.T, prompt string) *job.Job {
+	t.Helper()
+	j, _, err := storetest.CreateJob(ctx, e.st, job.New("", "dev", request(t, prompt), e.clock.Now()))
+	require.NoError(t, err)
+	return j
+}
+
+// publishJob publishes j to aiprod-jobs, as ingest does.
+func (e *env) publishJob(t *testing.T, j *job.Job) {
+	t.Helper()
+	_, err := e.q.Publish(ctx, queue.TopicJobs, queue.Message{
 		Attributes: telemetry.Inject(ctx, dispatch.JobAttributes(j.ID, j.ProjectID, 0)),
 	})
 	require.NoError(t, err)
-	return j
 }
 
 // dispatched writes a job as the router leaves it after dispatching attempt

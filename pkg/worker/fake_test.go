@@ -34,6 +34,8 @@ type script struct {
 	answerHold chan struct{}
 	// cancelBilled is what the provider bills for a canceled generation.
 	cancelBilled bool
+	// pollPanics makes every Poll of the generation panic (an adapter bug).
+	pollPanics bool
 }
 
 type generation struct {
@@ -158,6 +160,9 @@ func (f *fakeBackend) Poll(ctx context.Context, h backend.Handle) (backend.Statu
 	g, ok := f.gens[h]
 	if !ok {
 		return backend.Status{}, errclass.New(errclass.NotFound, "%s: no generation %s", f.name, h)
+	}
+	if g.s.pollPanics {
+		panic(fmt.Sprintf("%s: adapter bug polling %s", f.name, h))
 	}
 	if g.s.pollErrs > 0 {
 		g.s.pollErrs--
