@@ -212,7 +212,7 @@ func (e *env) ingest(t *testing.T, ctx context.Context, req job.Request) *job.Jo
 	j.TraceID = telemetry.TraceID(ctx)
 	j, _, err := storetest.CreateJob(ctx, e.st, j)
 	require.NoError(t, err)
-	e.publishJob(t, j)
+	e.publishJob(t, ctx, j)
 	return j
 }
 
@@ -224,8 +224,8 @@ func (e *env) ingestLater(t *testing.T, prompt string) *job.Job {
 	return j
 }
 
-// publishJob publishes j to aiprod-jobs, as ingest does.
-func (e *env) publishJob(t *testing.T, j *job.Job) {
+// publishJob publishes j to aiprod-jobs in ctx's trace, as ingest does.
+func (e *env) publishJob(t *testing.T, ctx context.Context, j *job.Job) {
 	t.Helper()
 	_, err := e.q.Publish(ctx, queue.TopicJobs, queue.Message{
 		Attributes: telemetry.Inject(ctx, dispatch.JobAttributes(j.ID, j.ProjectID, 0)),

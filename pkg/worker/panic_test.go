@@ -25,7 +25,7 @@ func TestRouterPanicDeadLettersThePoisonAndServesTheRest(t *testing.T) {
 	e.pipeline(t)
 	poison := e.ingestLater(t, "poison")
 	e.st.panicOn.Store(poison.ID)
-	e.publishJob(t, poison)
+	e.publishJob(t, ctx, poison)
 	var others []*job.Job
 	for _, p := range []string{"a fox", "a cat", "a bird"} {
 		others = append(others, e.ingest(t, ctx, request(t, p)))
