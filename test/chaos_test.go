@@ -194,8 +194,8 @@ type chaosJob struct {
 	subErr error // the submission never succeeded
 
 	// Set by the tracker.
-	first    *job.Job // the first terminal state seen
-	final    *job.Job // the state at the end
+	first    *client.Job // the first terminal state seen
+	final    *client.Job // the state at the end
 	notFound bool
 	lastSeen job.Status
 
@@ -496,7 +496,7 @@ func (r *chaosRun) track(ctx context.Context) {
 			batch = append(batch, cj)
 		}
 		r.mu.Unlock()
-		r.fetch(ctx, batch, 8, func(cj *chaosJob, j *job.Job, err error) {
+		r.fetch(ctx, batch, 8, func(cj *chaosJob, j *client.Job, err error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			switch {
@@ -522,7 +522,7 @@ func (r *chaosRun) track(ctx context.Context) {
 }
 
 // fetch GETs the jobs of batch with n requests in flight.
-func (r *chaosRun) fetch(ctx context.Context, batch []*chaosJob, n int, fn func(*chaosJob, *job.Job, error)) {
+func (r *chaosRun) fetch(ctx context.Context, batch []*chaosJob, n int, fn func(*chaosJob, *client.Job, error)) {
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for _, cj := range batch {
@@ -780,7 +780,7 @@ func (r *chaosRun) refetchAll() {
 	var mu sync.Mutex
 	var retry []*chaosJob
 	get := func(batch []*chaosJob) {
-		r.fetch(context.Background(), batch, 16, func(cj *chaosJob, j *job.Job, err error) {
+		r.fetch(context.Background(), batch, 16, func(cj *chaosJob, j *client.Job, err error) {
 			switch {
 			case client.IsNotFound(err):
 				cj.notFound, cj.final = true, nil
