@@ -32,7 +32,7 @@ func TestAccountingAddsUpAfterFailovers(t *testing.T) {
 	}
 
 	const n = 24
-	jobs := make([]*job.Job, n)
+	jobs := make([]*client.Job, n)
 	for i := range n {
 		j, err := c.Submit(ctx, job.Request{Prompt: fmt.Sprintf("accounting %d", i), DurationSeconds: 5}, client.SubmitOptions{})
 		require.NoError(t, err)

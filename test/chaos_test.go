@@ -33,6 +33,8 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/sim"
+	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 )
 
 // The chaos tests (issue 4) run the multi-process stack — ingest, two
@@ -192,10 +194,14 @@ type chaosJob struct {
 	subErr error // the submission never succeeded
 
 	// Set by the tracker.
-	first    *job.Job // the first terminal state seen
-	final    *job.Job // the state at the end
+	first    *client.Job // the first terminal state seen
+	final    *client.Job // the state at the end
 	notFound bool
 	lastSeen job.Status
+
+	// stored is the store's record at the end (readStored), for what the
+	// API does not show: the providers' handles of the attempts.
+	stored *job.Job
 }
 
 // chaosRun is the state of one run.
@@ -305,6 +311,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	bg.Wait()
 
 	r.refetchAll()
+	r.readStored()
 	rep := r.report()
 	rep.setup, rep.submit, rep.chaos, rep.drain, rep.wall = setup, submitDone, chaosEnd, drain, time.Since(wall)
 	t.Log("\n" + rep.table())
@@ -489,7 +496,7 @@ func (r *chaosRun) track(ctx context.Context) {
 			batch = append(batch, cj)
 		}
 		r.mu.Unlock()
-		r.fetch(ctx, batch, 8, func(cj *chaosJob, j *job.Job, err error) {
+		r.fetch(ctx, batch, 8, func(cj *chaosJob, j *client.Job, err error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			switch {
@@ -515,7 +522,7 @@ func (r *chaosRun) track(ctx context.Context) {
 }
 
 // fetch GETs the jobs of batch with n requests in flight.
-func (r *chaosRun) fetch(ctx context.Context, batch []*chaosJob, n int, fn func(*chaosJob, *job.Job, error)) {
+func (r *chaosRun) fetch(ctx context.Context, batch []*chaosJob, n int, fn func(*chaosJob, *client.Job, error)) {
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for _, cj := range batch {
@@ -677,11 +684,61 @@ func (r *chaosRun) lifecycleCheck(rep *chaosReport) {
 	}
 }
 
+// readStored reads every job's record from the stack's Firestore, once the
+// system has settled, into chaosJob.stored: the API does not show the
+// providers' handles, which the checks of invariant 2 (no generation
+// without a recorded handle) need.
+func (r *chaosRun) readStored() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := firestorestore.New(ctx, "aiprod-multiprocess", r.emulatorOptions("FIRESTORE_EMULATOR_HOST")...)
+	if err != nil {
+		r.t.Errorf("read stored jobs: %v", err)
+		return
+	}
+	defer st.Close()
+	byID := map[string]*job.Job{}
+	q := store.ListJobsQuery{ProjectID: "dev", Limit: store.MaxPageSize}
+	for {
+		page, err := st.ListJobs(ctx, q)
+		if err != nil {
+			r.t.Errorf("read stored jobs: %v", err)
+			return
+		}
+		for _, j := range page.Jobs {
+			byID[j.ID] = j
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q.PageToken = page.NextPageToken
+	}
+	for _, cj := range r.jobs {
+		cj.stored = byID[cj.id]
+	}
+}
+
+// storedAttempts returns the attempts of a job's stored record, nil when
+// it was not read.
+func storedAttempts(cj *chaosJob) []job.Attempt {
+	if cj.stored == nil {
+		return nil
+	}
+	return cj.stored.Attempts
+}
+
+// emulatorOptions are the client options of one of the stack's emulators
+// (hostVar: PUBSUB_EMULATOR_HOST or FIRESTORE_EMULATOR_HOST), for the
+// harness's own probes and reads.
+func (r *chaosRun) emulatorOptions(hostVar string) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint(r.st.emulatorHost(hostVar)),
+		option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
+}
+
 // emulatorQueue is a client of the stack's Pub/Sub emulator, for the
 // harness's own probes and reads.
 func (r *chaosRun) emulatorQueue(ctx context.Context) (*gcppubsub.Queue, error) {
-	return gcppubsub.New(ctx, "aiprod-multiprocess", option.WithEndpoint(r.st.emulatorHost("PUBSUB_EMULATOR_HOST")),
-		option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	return gcppubsub.New(ctx, "aiprod-multiprocess", r.emulatorOptions("PUBSUB_EMULATOR_HOST")...)
 }
 
 func (r *chaosRun) pubsubDownSince() time.Time {
@@ -723,7 +780,7 @@ func (r *chaosRun) refetchAll() {
 	var mu sync.Mutex
 	var retry []*chaosJob
 	get := func(batch []*chaosJob) {
-		r.fetch(context.Background(), batch, 16, func(cj *chaosJob, j *job.Job, err error) {
+		r.fetch(context.Background(), batch, 16, func(cj *chaosJob, j *client.Job, err error) {
 			switch {
 			case client.IsNotFound(err):
 				cj.notFound, cj.final = true, nil
@@ -929,6 +986,8 @@ func (r *chaosRun) report() *chaosReport {
 			if a.Status == job.AttemptSucceeded {
 				succ++
 			}
+		}
+		for _, a := range storedAttempts(cj) {
 			if a.Handle != "" {
 				handles[a.Backend]++
 			}
@@ -1247,11 +1306,11 @@ func (r *chaosRun) orphans() []string {
 		}
 		for tag := range p.Accepted() {
 			cj := byTag[tag]
-			if cj == nil || cj.final == nil {
+			if cj == nil || cj.stored == nil {
 				continue
 			}
 			held, why := false, "no attempt on "+name
-			for _, a := range cj.final.Attempts {
+			for _, a := range cj.stored.Attempts {
 				if a.Backend != name {
 					continue
 				}
@@ -1283,17 +1342,26 @@ func (r *chaosRun) dumpJob(what string, cj *chaosJob) {
 	if err != nil {
 		fmt.Fprintf(&b, "  get: %v\n", err)
 	} else {
+		var excluded []string
+		if cj.stored != nil {
+			excluded = cj.stored.ExcludedBackends
+		}
 		fmt.Fprintf(&b, "  status %s backend %s cost %s excluded %v created %s updated %s\n", j.Status, j.Backend, j.Cost,
-			j.ExcludedBackends, j.CreatedAt.Format("15:04:05.000"), j.UpdatedAt.Format("15:04:05.000"))
+			excluded, j.CreatedAt.Format("15:04:05.000"), j.UpdatedAt.Format("15:04:05.000"))
 		if j.Error != nil {
 			fmt.Fprintf(&b, "  error %s: %s\n", j.Error.Code, j.Error.Message)
 		}
-		for _, a := range j.Attempts {
+		stored := storedAttempts(cj)
+		for i, a := range j.Attempts {
 			e := ""
 			if a.Error != nil {
 				e = a.Error.Code + ": " + a.Error.Message
 			}
-			fmt.Fprintf(&b, "  attempt %d %s/%s %s cost %s handle %q %s\n", a.Number, a.Backend, a.Model, a.Status, a.Cost, a.Handle, e)
+			handle := "?"
+			if i < len(stored) {
+				handle = stored[i].Handle
+			}
+			fmt.Fprintf(&b, "  attempt %d %s/%s %s cost %s handle %q %s\n", a.Number, a.Backend, a.Model, a.Status, a.Cost, handle, e)
 		}
 	}
 	evs, err := r.cl.Events(ctx, cj.id)

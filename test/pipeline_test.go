@@ -42,7 +42,7 @@ func setupWithCooldown(t *testing.T, cooldown time.Duration) (*devstack.Stack, *
 	return st, client.New(st.APIURL, devstack.APIKeyDefault)
 }
 
-func waitTerminal(t *testing.T, c *client.Client, id string) *job.Job {
+func waitTerminal(t *testing.T, c *client.Client, id string) *client.Job {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -59,6 +59,20 @@
 // so the stored job is canceled (best effort, event "not_queued") instead of
 // being left queued for a later sweep to run besides the client's retry.
 //
+// # Job responses
+//
+// Every answer that holds a job (POST /v1/jobs, GET /v1/jobs/{id}, the
+// list, cancel) shows it as PublicJob renders it: DESIGN.md's job shape,
+// whose types are the SDK's (client.Job, client.Attempt, client.Event), so
+// the API and the SDK share one definition. The stored record's internal
+// fields never appear: attempts' provider handles, budget reservations,
+// progress and retry timing (last_progress_at, retry_at, not_before), and
+// the job's idempotency key, excluded backends and redrive count. Money is
+// integer micro-USD shown as USD numbers with at most six decimals;
+// result, error, completed_at and backend are absent until set. Timeline
+// events (PublicEvent) are {"at", "stage", "type", "backend", "attempt",
+// "message", "trace_id", "span_id"}.
+//
 // # Cancel
 //
 // POST /v1/jobs/{id}/cancel only records the cancellation (status

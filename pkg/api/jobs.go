@@ -125,7 +125,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 		}
 	}
 	w.Header().Set("Location", "/v1/jobs/"+stored.ID)
-	s.writeJSON(w, r, http.StatusAccepted, stored)
+	s.writeJSON(w, r, http.StatusAccepted, PublicJob(stored))
 	return nil
 }
 
@@ -292,14 +292,8 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, project string) 
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, j)
+	s.writeJSON(w, r, http.StatusOK, PublicJob(j))
 	return nil
-}
-
-// JobList is the body of GET /v1/jobs. NextPageToken is "" on the last page.
-type JobList struct {
-	Jobs          []*job.Job `json:"jobs"`
-	NextPageToken string     `json:"next_page_token"`
 }
 
 // listJobs is GET /v1/jobs?status=&limit=&page_token=.
@@ -326,10 +320,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, project string
 	case err != nil:
 		return unexpected(err, "list jobs")
 	}
-	if page.Jobs == nil {
-		page.Jobs = []*job.Job{}
-	}
-	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: page.Jobs, NextPageToken: page.NextPageToken})
+	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: publicAll(page.Jobs, PublicJob), NextPageToken: page.NextPageToken})
 	return nil
 }
 
@@ -374,7 +365,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, project strin
 		// Best effort: the job's state is already right in the store.
 		log.WarnContext(ctx, "publish lifecycle event", slog.String("error", err.Error()))
 	}
-	s.writeJSON(w, r, http.StatusOK, j)
+	s.writeJSON(w, r, http.StatusOK, PublicJob(j))
 	return nil
 }
 
@@ -389,11 +380,6 @@ func (s *Server) publishLifecycle(ctx context.Context, j *job.Job) error {
 	return s.publish(ctx, j, queue.TopicEvents, data, attrs)
 }
 
-// EventList is the body of GET /v1/jobs/{id}/events.
-type EventList struct {
-	Events []store.Event `json:"events"`
-}
-
 // jobEvents is GET /v1/jobs/{id}/events.
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, project string) error {
 	ctx := r.Context()
@@ -405,9 +391,6 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, project strin
 	if err != nil {
 		return unexpected(err, "list events of job "+j.ID)
 	}
-	if events == nil {
-		events = []store.Event{}
-	}
-	s.writeJSON(w, r, http.StatusOK, EventList{Events: events})
+	s.writeJSON(w, r, http.StatusOK, EventList{Events: publicAll(events, PublicEvent)})
 	return nil
 }

@@ -109,7 +109,7 @@ func addSubmitFlags(fs *flag.FlagSet) *submitFlags {
 }
 
 // submit sends the request of --file as is, or the one the flags make.
-func (f *submitFlags) submit(ctx context.Context, env *Env, fs *flag.FlagSet, c *client.Client) (*job.Job, error) {
+func (f *submitFlags) submit(ctx context.Context, env *Env, fs *flag.FlagSet, c *client.Client) (*client.Job, error) {
 	opts := client.SubmitOptions{IdempotencyKey: f.key}
 	if f.file != "" {
 		b, err := f.readFile(env)
@@ -160,7 +160,7 @@ func waitForJob(ctx context.Context, env *Env, c *client.Client, id string, time
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	final, err := c.Wait(wctx, id, 500*time.Millisecond, func(j *job.Job) {
+	final, err := c.Wait(wctx, id, 500*time.Millisecond, func(j *client.Job) {
 		line := fmt.Sprintf("%6.1fs  %-10s", time.Since(start).Seconds(), j.Status)
 		if j.Backend != "" {
 			line += " backend=" + j.Backend
@@ -197,7 +197,7 @@ func oneID(env *Env, name, summary string, args []string) (*apiFlags, string, er
 
 // jobCommand returns the run function of a command that applies do to the
 // job named by its one argument and prints the job as JSON.
-func jobCommand(name, summary string, do func(c *client.Client, ctx context.Context, id string) (*job.Job, error)) func(context.Context, *Env, []string) error {
+func jobCommand(name, summary string, do func(c *client.Client, ctx context.Context, id string) (*client.Job, error)) func(context.Context, *Env, []string) error {
 	return func(ctx context.Context, env *Env, args []string) error {
 		af, id, err := oneID(env, name, summary, args)
 		if err != nil {

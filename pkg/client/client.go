@@ -8,6 +8,10 @@
 //     with the project in the project_id attribute, for upstream systems
 //     that already hold IAM credentials for the topic.
 //
+// Jobs, attempts and timeline events come back as this package's types
+// (Job, Attempt, Event, JobList), which are the API's public JSON shapes:
+// the API server renders its answers into them. A request is a JobRequest.
+//
 // Errors from the API are *APIError, carrying the HTTP status, the error
 // code and, for validation errors, the field at fault.
 package client
@@ -24,9 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aiprod/aiprod/pkg/job"
-	"github.com/aiprod/aiprod/pkg/store"
 )
 
 // Client talks to AIPROD's HTTP API. Safe for concurrent use.
@@ -81,63 +82,52 @@ type SubmitOptions struct {
 }
 
 // Submit creates a job and returns it as accepted (status queued or later).
-func (c *Client) Submit(ctx context.Context, req job.Request, opts SubmitOptions) (*job.Job, error) {
+// The API validates req: a bad one is an *APIError with Field set.
+func (c *Client) Submit(ctx context.Context, req JobRequest, opts SubmitOptions) (*Job, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("aiprod: encode job request: %w", err)
 	}
-	h := http.Header{}
-	if opts.IdempotencyKey != "" {
-		h.Set("Idempotency-Key", opts.IdempotencyKey)
-	}
-	var j job.Job
-	if err := c.do(ctx, http.MethodPost, "/v1/jobs", h, body, &j); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return c.SubmitRaw(ctx, body, opts)
 }
 
 // SubmitRaw posts a raw JSON body, for tools that pass user JSON through
 // unchanged so that the API's validation speaks for itself.
-func (c *Client) SubmitRaw(ctx context.Context, body []byte, opts SubmitOptions) (*job.Job, error) {
+func (c *Client) SubmitRaw(ctx context.Context, body []byte, opts SubmitOptions) (*Job, error) {
 	h := http.Header{}
 	if opts.IdempotencyKey != "" {
 		h.Set("Idempotency-Key", opts.IdempotencyKey)
 	}
-	var j job.Job
+	var j Job
 	if err := c.do(ctx, http.MethodPost, "/v1/jobs", h, body, &j); err != nil {
 		return nil, err
 	}
 	return &j, nil
 }
 
-// Get returns a job.
-func (c *Client) Get(ctx context.Context, id string) (*job.Job, error) {
-	var j job.Job
+// Get returns a job of the client's project; a job that is absent or
+// another project's is a 404 (IsNotFound).
+func (c *Client) Get(ctx context.Context, id string) (*Job, error) {
+	var j Job
 	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, nil, &j); err != nil {
 		return nil, err
 	}
 	return &j, nil
 }
 
-// Cancel cancels a job.
-func (c *Client) Cancel(ctx context.Context, id string) (*job.Job, error) {
-	var j job.Job
+// Cancel cancels a job and returns it, canceled. Canceling a job that is
+// already terminal is a 409 *APIError (code conflict).
+func (c *Client) Cancel(ctx context.Context, id string) (*Job, error) {
+	var j Job
 	if err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil, nil, &j); err != nil {
 		return nil, err
 	}
 	return &j, nil
 }
 
-// Page is one page of List.
-type Page struct {
-	Jobs          []*job.Job `json:"jobs"`
-	NextPageToken string     `json:"next_page_token"`
-}
-
 // List returns one page of the project's jobs, newest first. status and
 // pageToken may be empty; limit 0 is the server's default.
-func (c *Client) List(ctx context.Context, status job.Status, limit int, pageToken string) (*Page, error) {
+func (c *Client) List(ctx context.Context, status Status, limit int, pageToken string) (*JobList, error) {
 	q := url.Values{}
 	if status != "" {
 		q.Set("status", string(status))
@@ -148,7 +138,7 @@ func (c *Client) List(ctx context.Context, status job.Status, limit int, pageTok
 	if pageToken != "" {
 		q.Set("page_token", pageToken)
 	}
-	var p Page
+	var p JobList
 	path := "/v1/jobs"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -159,11 +149,9 @@ func (c *Client) List(ctx context.Context, status job.Status, limit int, pageTok
 	return &p, nil
 }
 
-// Events returns a job's timeline.
-func (c *Client) Events(ctx context.Context, id string) ([]store.Event, error) {
-	var out struct {
-		Events []store.Event `json:"events"`
-	}
+// Events returns a job's timeline, oldest event first.
+func (c *Client) Events(ctx context.Context, id string) ([]Event, error) {
+	var out EventList
 	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/events", nil, nil, &out); err != nil {
 		return nil, err
 	}
@@ -193,13 +181,15 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 	return out.Backends, nil
 }
 
-// Wait polls a job until it is terminal or ctx is done, calling progress (if
-// not nil) whenever its status changes.
-func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*job.Job)) (*job.Job, error) {
+// Wait polls a job every interval (500 ms when every <= 0) until it is
+// terminal, and returns it. progress, when not nil, is called with the job
+// whenever its status changes, from Wait's goroutine. When ctx is done
+// first, Wait returns the job as last seen with ctx's error.
+func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*Job)) (*Job, error) {
 	if every <= 0 {
 		every = 500 * time.Millisecond
 	}
-	var last job.Status
+	var last Status
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

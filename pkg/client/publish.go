@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
@@ -15,7 +14,7 @@ import (
 // is the UUIDv5 of the project and idempotencyKey, or of the Pub/Sub message
 // id when idempotencyKey is empty. The request is validated here first, so
 // a bad one fails now instead of on the dead-letter topic.
-func Publish(ctx context.Context, pub queue.Publisher, projectID string, req job.Request, idempotencyKey string) (string, error) {
+func Publish(ctx context.Context, pub queue.Publisher, projectID string, req JobRequest, idempotencyKey string) (string, error) {
 	req.ApplyDefaults()
 	if err := req.Validate(); err != nil {
 		return "", err

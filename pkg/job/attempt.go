@@ -91,16 +91,19 @@ func (j *Job) Dispatch(a Attempt, now time.Time) (*Attempt, error) {
 // Event is one entry of a job's timeline. The state-machine methods below
 // return the events of the change they make, with Type, Backend, Attempt
 // and Message set; the writer adds the stage, the time and the trace.
+//
+// Event has no JSON form of its own: the API shows events as client.Event
+// (api.PublicEvent), so a field added here is never shown by accident.
 type Event struct {
-	ID      string    `json:"-"`
-	At      time.Time `json:"at"`
-	Stage   string    `json:"stage"` // ingest | router | worker | notifier
-	Type    string    `json:"type"`
-	Backend string    `json:"backend,omitempty"`
-	Attempt int       `json:"attempt,omitempty"`
-	Message string    `json:"message,omitempty"`
-	TraceID string    `json:"trace_id,omitempty"`
-	SpanID  string    `json:"span_id,omitempty"`
+	ID      string // the store's id of the event within its job
+	At      time.Time
+	Stage   string // ingest | router | worker | notifier
+	Type    string
+	Backend string
+	Attempt int // 0 when the event is about no attempt
+	Message string
+	TraceID string
+	SpanID  string
 }
 
 // event is a timeline entry about attempt a.
