@@ -2,42 +2,18 @@ package storetest
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
-	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/jobwrite"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// CreateJob is a raw write for tests that set up state: it creates j unless a job with its id exists. It returns the stored
-// job and whether this call created it; an existing job is returned as is
-// (idempotent create: the same idempotency key gives the same job).
+// CreateJob creates j unless a job with its id exists, through the job-write
+// path (jobwrite.Writer.Create), so that the suite runs that path against
+// every store. It returns the stored job and whether this call created it;
+// an existing job is returned as is.
 func CreateJob(ctx context.Context, s store.Store, j *job.Job) (*job.Job, bool, error) {
-	var stored *job.Job
-	var created bool
-	err := s.RunTx(ctx, func(tx store.Tx) error {
-		stored, created = nil, false
-		existing, err := tx.GetJob(j.ID)
-		switch {
-		case err == nil:
-			stored = existing
-			return nil
-		case !errors.Is(err, errclass.NotFound):
-			return err
-		}
-		c := j.Clone()
-		store.NormalizeTimes(c)
-		if err := tx.CreateJob(c); err != nil {
-			return err
-		}
-		stored, created = c, true
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("create job %s: %w", j.ID, err)
-	}
-	return stored, created, nil
+	return jobwrite.New(jobwrite.Config{Store: s}).Create(ctx, j)
 }
 
 // UpdateJob is a raw write for tests that put a job in a given state,
