@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -70,9 +71,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// isProbe reports whether a path is a health probe: not traced, logged at
+// isProbe reports whether a path is a health probe or the metrics scrape:
+// not traced or measured, logged at
 // debug level.
-func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" }
+func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" || path == "/metrics" }
 
 // observe wraps every request but the health probes in a server span, which
 // continues a W3C traceparent sent by the caller, and writes one access log
@@ -102,6 +104,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if !probe {
+			s.cfg.Metrics.HTTPRequest(ctx, routeLabel(info.route), status, time.Since(start))
 		}
 		if span != nil {
 			if info.route != "" {
@@ -219,4 +224,17 @@ func (h *headerRecorder) Write(b []byte) (int, error) {
 		h.status = http.StatusOK
 	}
 	return len(b), nil
+}
+
+// routeLabel is the http.route label of a request: its route pattern
+// without the method, or "unmatched" for a request no route served (never
+// the raw path, whose cardinality is unbounded).
+func routeLabel(route string) string {
+	if route == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(route, " "); ok {
+		return path
+	}
+	return route
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -27,6 +28,11 @@ const (
 // Config is what the ingest API needs. Store, Queue and Catalog are
 // required; the zero values of the other fields are usable.
 type Config struct {
+	// Metrics records API latency, jobs accepted and the job-write path's
+	// metrics. Nil: metrics.Default().
+	Metrics *metrics.Recorder
+	// MetricsHandler, when set, serves GET /metrics (Prometheus text).
+	MetricsHandler http.Handler
 	// Store holds jobs, events, backend states and API keys.
 	Store store.Store
 	// Queue receives new jobs (queue.TopicJobs) and lifecycle events
@@ -115,7 +121,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
-	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now, Logger: cfg.Logger})
+	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
+		Logger: cfg.Logger, Metrics: cfg.Metrics})
 	s.routes()
 	s.handler = s.observe(s.recoverPanics(http.HandlerFunc(s.dispatch)))
 	return s, nil
@@ -131,6 +138,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
+	if s.cfg.MetricsHandler != nil {
+		s.mux.Handle("GET /metrics", s.cfg.MetricsHandler)
+	}
 
 	s.handle("POST /v1/jobs", s.withProject(s.createJob))
 	s.handle("GET /v1/jobs", s.withProject(s.listJobs))

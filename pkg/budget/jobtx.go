@@ -133,6 +133,30 @@ func (t *JobTx) load(tx store.Tx, period string) (*book, error) {
 	return b, nil
 }
 
+// Settled returns the ledger entry that Apply wrote (an attempt's cost
+// charged, exactly once), if it wrote one.
+func (t *JobTx) Settled() (store.LedgerEntry, bool) {
+	if !t.applied || t.entry == nil {
+		return store.LedgerEntry{}, false
+	}
+	return *t.entry, true
+}
+
+// Books returns the project's periods that Apply wrote, by period, and the
+// project's monthly limit (nil: none).
+func (t *JobTx) Books() (map[string]store.Period, *money.Micros) {
+	out := map[string]store.Period{}
+	if !t.applied || t.cfg == nil {
+		return out, nil
+	}
+	for id, b := range t.books {
+		if b.dirty {
+			out[id] = b.project
+		}
+	}
+	return out, t.cfg.MonthlyLimit
+}
+
 // Held returns what the job holds reserved now (as changed in memory).
 func (t *JobTx) Held() money.Micros { return t.hold.amount }
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/telemetry"
@@ -54,6 +55,9 @@ type Config struct {
 	MaxPanics int
 	// Receive is the flow control of Run.
 	Receive queue.ReceiveOptions
+	// Metrics counts the messages handled by outcome. Nil:
+	// metrics.Default().
+	Metrics *metrics.Recorder
 }
 
 // WithDefaults fills zero fields.
@@ -142,6 +146,7 @@ func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
 	}
 	o = c.apply(ctx, log, span, m, o)
 	span.SetAttributes(attribute.String("aiprod.outcome", o.Verdict.String()))
+	c.cfg.Metrics.QueueMessage(ctx, c.cfg.Subscription, o.Verdict.String())
 	return o
 }
 

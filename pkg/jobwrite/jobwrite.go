@@ -10,6 +10,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -41,6 +42,9 @@ type Config struct {
 	Retry  retry.Policy
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: slog.Default()
+	// Metrics records jobs accepted and completed, costs and budget
+	// state after each commit. Nil: metrics.Default().
+	Metrics *metrics.Recorder
 }
 
 // WithDefaults fills zero fields.
@@ -115,6 +119,7 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 	var (
 		res       Result
 		crossings []budget.Crossing
+		last      *Tx // the transaction that committed
 	)
 	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
 		res.Tries++
@@ -125,6 +130,7 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 				return err
 			}
 			tx := w.newTx(ctx, stx, j)
+			last = tx
 			switch err := fn(tx, j); {
 			case errors.Is(err, ErrNoChange):
 				res.Job = j
@@ -135,6 +141,7 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 			if crossings, err = tx.write(j); err != nil {
 				return err
 			}
+			tx.after = j
 			res.Job, res.Written = j, true
 			return nil
 		})
@@ -142,8 +149,30 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 	if err != nil {
 		return Result{Tries: res.Tries}, unwrapFn(err)
 	}
+	if res.Written {
+		w.record(ctx, last)
+	}
 	w.publishThresholds(ctx, id, crossings)
 	return res, nil
+}
+
+// record reports what a committed change did to the metrics: a job that
+// ended, the cost settled, the budget state of the period.
+func (w *Writer) record(ctx context.Context, tx *Tx) {
+	m, j := w.cfg.Metrics, tx.after
+	if j.Status.Terminal() && !tx.before.Status.Terminal() {
+		m.JobCompleted(ctx, j)
+	}
+	if tx.bk == nil {
+		return
+	}
+	if e, ok := tx.bk.Settled(); ok && e.Cost != 0 {
+		m.CostRecorded(ctx, e.ProjectID, e.Backend, e.Cost)
+	}
+	books, limit := tx.bk.Books()
+	if p, ok := books[budget.PeriodOf(tx.now)]; ok {
+		m.Budget(ctx, j.ProjectID, p.Spent, p.Reserved, limit)
+	}
 }
 
 // Create stores j with events unless a job with its id exists, and returns
@@ -184,6 +213,9 @@ func (w *Writer) Create(ctx context.Context, j *job.Job, events ...store.Event) 
 	if err != nil {
 		return nil, false, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
+	if created {
+		w.cfg.Metrics.JobAccepted(ctx, stored)
+	}
 	return stored, created, nil
 }
 
@@ -223,6 +255,7 @@ type Tx struct {
 	stage  string
 	now    time.Time
 	before *job.Job // the job as read
+	after  *job.Job // the job as written
 
 	bk       *budget.JobTx // prepared on the first Reserve, or at write when settling
 	backends []store.BackendState

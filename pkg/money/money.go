@@ -128,6 +128,10 @@ func (m Micros) split() (sign string, whole, frac int64) {
 	return sign, v / int64(Dollar), v % int64(Dollar)
 }
 
+// Float64 is m in USD as a float, for metric exporters only (their sums
+// are floats); never compute money with it.
+func (m Micros) Float64() float64 { return float64(m) / 1e6 }
+
 // MarshalJSON writes m as a JSON number of USD.
 func (m Micros) MarshalJSON() ([]byte, error) { return []byte(m.USD()), nil }
 

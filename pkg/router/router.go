@@ -17,6 +17,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/routing"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -57,6 +58,9 @@ type Config struct {
 	// Stats, optional, returns measured backend performance to break ties
 	// between equal estimates.
 	Stats func(ctx context.Context) map[string]routing.BackendStats
+	// Metrics records messages, jobs accepted and ended, budgets and the
+	// circuits of probes taken. Nil: metrics.Default().
+	Metrics *metrics.Recorder
 }
 
 // WithDefaults fills zero fields.
@@ -102,10 +106,11 @@ func New(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
-	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log})
+	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log,
+		Metrics: cfg.Metrics})
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.SubscriptionRouter, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
-		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions,
+		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics,
 	}, r.process)
 	if err != nil {
 		return nil, err
@@ -223,9 +228,9 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 		stats = r.cfg.Stats(ctx)
 	}
 	now := r.cfg.Now()
-	var tookProbe bool
+	var probe *store.BackendState
 	res, err := r.jobs.Update(ctx, id, func(tx *jobwrite.Tx, j *job.Job) error {
-		tookProbe = false
+		probe = nil
 		if j.Status != job.StatusQueued {
 			return jobwrite.ErrNoChange // another delivery routed it meanwhile
 		}
@@ -236,7 +241,7 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 			Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
 			Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
 		})
-		c, probe, err := r.choose(tx, &d, now)
+		c, p, err := r.choose(tx, &d, now)
 		switch {
 		case err != nil:
 			return err
@@ -256,17 +261,18 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 		case err != nil:
 			return err
 		}
-		if probe != nil {
-			tx.PutBackend(*probe)
-			tookProbe = true
+		if p != nil {
+			tx.PutBackend(*p)
+			probe = p
 		}
-		return dispatchTo(tx, j, c, probe != nil, now)
+		return dispatchTo(tx, j, c, p != nil, now)
 	})
 	if err != nil {
 		return consumer.StoreError("route job "+id, err)
 	}
-	if tookProbe {
+	if probe != nil {
 		r.health.invalidate()
+		r.cfg.Metrics.CircuitState(ctx, probe.Name, probe.Breaker.Current())
 	}
 	j := res.Job
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -50,6 +51,9 @@ type Config struct {
 	Batch  int
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// Metrics records the jobs it fails and their budgets. Nil:
+	// metrics.Default().
+	Metrics *metrics.Recorder
 }
 
 // WithDefaults fills zero fields.
@@ -105,7 +109,8 @@ func New(cfg Config) (*Sweeper, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "sweeper")
-	jobs := jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: log})
+	jobs := jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: log,
+		Metrics: cfg.Metrics})
 	return &Sweeper{cfg: cfg, log: log, jobs: jobs}, nil
 }
 

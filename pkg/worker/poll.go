@@ -36,6 +36,8 @@ func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Ha
 // mode (t.lim) it returns a later outcome once the step's polls or time
 // are used up.
 func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
+	w.cfg.Metrics.InFlight(ctx, t.name, 1)
+	defer w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 	interval := w.pollInterval(t.be)
 	pe := pollErrors{backoff: retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}}
 	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
@@ -231,6 +233,9 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 		return consumer.Ack()
 	}
 	t.log.InfoContext(ctx, "job succeeded", "cost_usd", j.Cost.USD(), "video_url", telemetry.SafeURL(j.Result.VideoURL))
+	if a := j.Attempt(t.msg.Attempt); a != nil && a.SubmittedAt != nil && a.EndedAt != nil {
+		w.cfg.Metrics.Generation(ctx, t.name, a.Model, a.EndedAt.Sub(*a.SubmittedAt))
+	}
 	w.recordCircuit(ctx, t.name, func(b circuit.Breaker) (circuit.Breaker, bool) {
 		if b.Current() == circuit.Closed && b.ConsecutiveFailures == 0 {
 			return b, false // nothing to write: keep the backend document cold
@@ -338,7 +343,7 @@ func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit
 	cctx, cancel := w.drainCtx(ctx, w.cfg.DrainTimeout)
 	defer cancel()
 	err := retry.Do(cctx, w.cfg.Retry, func(cctx context.Context) error {
-		_, err := store.UpdateBackend(cctx, w.cfg.Store, name, w.cfg.Now(), func(b *store.BackendState) error {
+		st, err := store.UpdateBackend(cctx, w.cfg.Store, name, w.cfg.Now(), func(b *store.BackendState) error {
 			nb, write := fn(b.Breaker)
 			if !write {
 				return errUnchanged
@@ -346,6 +351,9 @@ func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit
 			b.Breaker = nb
 			return nil
 		})
+		if err == nil {
+			w.cfg.Metrics.CircuitState(ctx, name, st.Breaker.Current())
+		}
 		return err
 	})
 	if err != nil && !errors.Is(err, errUnchanged) {

@@ -20,6 +20,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -156,6 +157,9 @@ type Config struct {
 	// MaxRefusalWait: a refusal whose delay is longer does not make the
 	// backend retryable for the job. 0: MaxRefusalWaitDefault.
 	MaxRefusalWait time.Duration
+	// Metrics records provider calls, generations, circuits, in-flight
+	// generations and the job-write path's metrics. Nil: metrics.Default().
+	Metrics *metrics.Recorder
 }
 
 // WithDefaults fills zero (and negative) fields.
@@ -227,7 +231,13 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("service", "worker")}
-	w.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Retry: cfg.Retry, Now: cfg.Now, Logger: w.log})
+	w.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Retry: cfg.Retry, Now: cfg.Now,
+		Logger: w.log, Metrics: cfg.Metrics})
+	metered := make(map[string]backend.Backend, len(cfg.Backends))
+	for name, be := range cfg.Backends {
+		metered[name] = meter(name, be, cfg.Metrics)
+	}
+	w.cfg.Backends = metered
 	for name := range cfg.Backends {
 		w.names = append(w.names, name)
 	}
@@ -270,7 +280,7 @@ func (w *Worker) Handler(backendName string) queue.Handler {
 func (w *Worker) newConsumer(name string) *consumer.Consumer {
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.WorkerSubscription(name), DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
-		Publisher: w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions,
+		Publisher: w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions, Metrics: w.cfg.Metrics,
 	}, func(ctx context.Context, m *queue.Message) consumer.Outcome { return w.handle(ctx, name, m) })
 	if err != nil {
 		panic(err) // Config.Validate makes every field present
