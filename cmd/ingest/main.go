@@ -18,6 +18,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // run seeds the bootstrap API key, builds the API and serves it until ctx
@@ -29,7 +30,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		}
 	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
-		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0)})
+		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
+		MetricsHandler: telemetry.MetricsHandler()})
 	if err != nil {
 		return err
 	}

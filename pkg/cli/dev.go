@@ -51,6 +51,11 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	}
 	shutdown := telemetry.Setup("aiprod-dev")
 	defer func() { _ = shutdown(context.Background()) }()
+	stopMetrics, err := telemetry.SetupMetrics("aiprod-dev") // served at GET /metrics on the API
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopMetrics(context.Background()) }()
 	fmt.Fprintln(env.Stderr, "starting emulators, simulated backends and services…")
 	start := time.Now()
 	st, err := devstack.Start(ctx, devstack.Config{

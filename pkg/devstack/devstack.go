@@ -49,6 +49,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 	"github.com/aiprod/aiprod/pkg/sweeper"
+	"github.com/aiprod/aiprod/pkg/telemetry"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -259,7 +260,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	}
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
-		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0)})
+		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler()})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // ShutdownTimeout is how long a service drains after SIGTERM: Cloud Run
@@ -39,9 +41,11 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 	return nil
 }
 
-// HealthHandler answers /healthz for the services that have no API.
+// HealthHandler answers /healthz for the services that have no API, and
+// serves their metrics as Prometheus text at /metrics.
 func HealthHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", telemetry.MetricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

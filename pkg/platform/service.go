@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -139,16 +142,31 @@ func openQueue(ctx context.Context, c Config) (*gcppubsub.Queue, error) {
 	return q, nil
 }
 
-// setupTracing installs the tracer provider; with export, spans go to the
-// OTLP/gRPC exporter configured by the OTEL_* variables.
+// setupTracing installs the tracer and meter providers; with export,
+// spans and metrics also go to the OTLP/gRPC exporters configured by the
+// OTEL_* variables. Metrics are always served as Prometheus text
+// (telemetry.MetricsHandler, at /metrics).
 func setupTracing(ctx context.Context, service string, export bool) (func(context.Context) error, error) {
-	var exporters []sdktrace.SpanExporter
+	var (
+		exporters []sdktrace.SpanExporter
+		readers   []sdkmetric.Reader
+	)
 	if export {
 		exp, err := otlptracegrpc.New(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("OTLP exporter: %w", err)
 		}
 		exporters = append(exporters, exp)
+		mexp, err := otlpmetricgrpc.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("OTLP metric exporter: %w", err)
+		}
+		readers = append(readers, sdkmetric.NewPeriodicReader(mexp))
 	}
-	return telemetry.Setup(service, exporters...), nil
+	stopMetrics, err := telemetry.SetupMetrics(service, readers...)
+	if err != nil {
+		return nil, err
+	}
+	stopTraces := telemetry.Setup(service, exporters...)
+	return func(ctx context.Context) error { return errors.Join(stopTraces(ctx), stopMetrics(ctx)) }, nil
 }

@@ -223,6 +223,9 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	if err != nil {
 		return consumer.Nack(fmt.Errorf("read backend health: %w", err))
 	}
+	for _, name := range r.cfg.Catalog.Names() {
+		r.cfg.Metrics.CircuitState(ctx, name, health[name].Breaker.Current())
+	}
 	var stats map[string]routing.BackendStats
 	if r.cfg.Stats != nil {
 		stats = r.cfg.Stats(ctx)
