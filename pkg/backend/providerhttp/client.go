@@ -8,11 +8,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MaxBodyDefault is how much of an answer a Client reads when MaxBody is 0.
@@ -66,6 +71,9 @@ type Client struct {
 	Problem func(*Response) Problem
 	// Now reads the clock for Retry-After dates; time.Now when nil.
 	Now func() time.Time
+	// Tracer starts the CLIENT span of every call; telemetry.Tracer()
+	// when nil.
+	Tracer trace.Tracer
 }
 
 // Request is one API call.
@@ -98,7 +106,49 @@ func (r *Response) OK() bool { return r.Status/100 == 2 }
 // could not be had, a transport failure, an unreadable or oversized answer
 // (Retryable, or OverLimit). Errors keep their cause, so errors.Is finds
 // context.Canceled; their text never holds the credential.
-func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+func (c *Client) Do(ctx context.Context, req Request) (res *Response, err error) {
+	ctx, span := c.startSpan(ctx, req)
+	defer func() { endSpan(span, res, err) }()
+	return c.do(ctx, req)
+}
+
+// startSpan starts the CLIENT span of one provider call: the provider, the
+// operation, the method and the URL without query or credentials
+// (telemetry.SafeURL). No trace header is sent to the provider.
+func (c *Client) startSpan(ctx context.Context, req Request) (context.Context, trace.Span) {
+	u := telemetry.SafeURL(req.URL)
+	host := ""
+	if pu, err := url.Parse(req.URL); err == nil {
+		host = pu.Host
+	}
+	tracer := c.Tracer
+	if tracer == nil {
+		tracer = telemetry.Tracer()
+	}
+	return tracer.Start(ctx, "HTTP "+req.Method+" "+c.Provider, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("aiprod.provider", c.Provider), attribute.String("aiprod.operation", req.Op),
+			attribute.String("http.request.method", req.Method), attribute.String("url.full", u),
+			attribute.String("server.address", host)))
+}
+
+// endSpan records the answer's status, or the error (whose text never
+// holds the credential), and ends the span.
+func endSpan(span trace.Span, res *Response, err error) {
+	switch {
+	case err != nil:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "no answer")
+	case res != nil:
+		span.SetAttributes(attribute.Int("http.response.status_code", res.Status))
+		if res.Status >= 400 {
+			span.SetStatus(codes.Error, http.StatusText(res.Status))
+		}
+	}
+	span.End()
+}
+
+func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	var rd io.Reader
 	if req.Body != nil {
 		buf, err := json.Marshal(req.Body)
