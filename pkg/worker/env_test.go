@@ -133,7 +133,7 @@ type env struct {
 	log     *slog.Logger
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	cat, err := catalog.Parse([]byte(testCatalog))
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func setup(t *testing.T) *env {
 	return e
 }
 
-func (e *env) newWorker(t *testing.T, mod ...func(*worker.Config)) *worker.Worker {
+func (e *env) newWorker(t testing.TB, mod ...func(*worker.Config)) *worker.Worker {
 	t.Helper()
 	bs := map[string]backend.Backend{}
 	for n, f := range e.fakes {
@@ -169,7 +169,7 @@ func (e *env) newWorker(t *testing.T, mod ...func(*worker.Config)) *worker.Worke
 	return w
 }
 
-func (e *env) newRouter(t *testing.T) *router.Router {
+func (e *env) newRouter(t testing.TB) *router.Router {
 	t.Helper()
 	r, err := router.New(router.Config{Queue: e.q, Store: e.st, Catalog: e.cat, Logger: e.log,
 		Now: e.clock.Now, HealthCacheTTL: -1})
@@ -178,7 +178,7 @@ func (e *env) newRouter(t *testing.T) *router.Router {
 }
 
 // run runs svc until the test ends, then checks it stopped cleanly.
-func run(t *testing.T, svc interface{ Run(context.Context) error }) {
+func run(t testing.TB, svc interface{ Run(context.Context) error }) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -190,13 +190,13 @@ func run(t *testing.T, svc interface{ Run(context.Context) error }) {
 }
 
 // pipeline starts a router and a worker for every backend.
-func (e *env) pipeline(t *testing.T, mod ...func(*worker.Config)) {
+func (e *env) pipeline(t testing.TB, mod ...func(*worker.Config)) {
 	t.Helper()
 	run(t, e.newRouter(t))
 	run(t, e.newWorker(t, mod...))
 }
 
-func request(t *testing.T, prompt string) job.Request {
+func request(t testing.TB, prompt string) job.Request {
 	t.Helper()
 	req := job.Request{Prompt: prompt, DurationSeconds: 5}
 	req.ApplyDefaults()
@@ -225,7 +225,7 @@ func (e *env) ingestLater(t *testing.T, prompt string) *job.Job {
 }
 
 // publishJob publishes j to aiprod-jobs in ctx's trace, as ingest does.
-func (e *env) publishJob(t *testing.T, ctx context.Context, j *job.Job) {
+func (e *env) publishJob(t testing.TB, ctx context.Context, j *job.Job) {
 	t.Helper()
 	_, err := e.q.Publish(ctx, queue.TopicJobs, queue.Message{
 		Attributes: telemetry.Inject(ctx, dispatch.JobAttributes(j.ID, j.ProjectID, 0)),
@@ -283,7 +283,7 @@ func (e *env) job(t *testing.T, id string) *job.Job {
 }
 
 // wait polls the job until cond holds (5 s deadline) and returns it.
-func (e *env) wait(t *testing.T, id string, cond func(*job.Job) bool) *job.Job {
+func (e *env) wait(t testing.TB, id string, cond func(*job.Job) bool) *job.Job {
 	t.Helper()
 	var last *job.Job
 	require.Eventually(t, func() bool {
