@@ -44,6 +44,8 @@ type Config struct {
 	// Subscription is the subscription served (required): it names the
 	// span and the logs, and it is the source_subscription of dead letters.
 	Subscription string
+	// Topic is the subscription's topic: the span's messaging destination.
+	Topic string
 	// DeadLetterTopic receives refused messages (required).
 	DeadLetterTopic string
 	// Publisher publishes dead letters (required).
@@ -134,7 +136,10 @@ func Logger(ctx context.Context) *slog.Logger {
 // the dead-letter publish, then m.Ack or m.Nack. It returns the outcome
 // applied: a dead-letter whose publish failed comes back as a nack.
 func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
-	kv := messageAttributes(m)
+	kv := append(messageAttributes(m), telemetry.AttrDeliveryAttempt.Int(m.DeliveryAttempt))
+	if c.cfg.Topic != "" {
+		kv = append(kv, telemetry.AttrMessagingDestination.String(c.cfg.Topic))
+	}
 	ctx, span := telemetry.StartConsumer(ctx, c.cfg.Subscription, m.ID, m.Attributes, kv...)
 	defer span.End()
 	log := c.cfg.Logger.With(logFields(m)...)

@@ -10,6 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -237,4 +242,34 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q}, nil)
 	assert.Error(t, err)
+}
+
+// The consumer span follows the OpenTelemetry messaging conventions: the
+// destination is the topic, the subscription, message id and delivery
+// attempt have their own attributes, and the outcome is recorded.
+func TestConsumerSpanFollowsMessagingConventions(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	t.Cleanup(func() { otel.SetTracerProvider(tracenoop.NewTracerProvider()) })
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	c, err := consumer.New(consumer.Config{Subscription: sub, Topic: topic, DeadLetterTopic: dlq, Publisher: q},
+		func(context.Context, *queue.Message) consumer.Outcome { return consumer.Ack() })
+	require.NoError(t, err)
+	m := queue.NewReceived(queue.Message{ID: "m-1", DeliveryAttempt: 2,
+		Attributes: map[string]string{queue.AttrJobID: "j-1", queue.AttrProjectID: "p"}}, func() {}, func() {})
+	c.Handle(context.Background(), m)
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	got := map[string]string{}
+	for _, kv := range spans[0].Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	assert.Equal(t, trace.SpanKindConsumer, spans[0].SpanKind())
+	assert.Equal(t, topic, got["messaging.destination.name"])
+	assert.Equal(t, sub, got["messaging.destination.subscription.name"])
+	assert.Equal(t, "m-1", got["messaging.message.id"])
+	assert.Equal(t, "2", got["messaging.gcp_pubsub.message.delivery_attempt"])
+	assert.Equal(t, "j-1", got["aiprod.job_id"])
+	assert.Equal(t, "ack", got["aiprod.outcome"])
 }

@@ -109,7 +109,7 @@ func New(cfg Config) (*Router, error) {
 	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log,
 		Metrics: cfg.Metrics})
 	c, err := consumer.New(consumer.Config{
-		Subscription: queue.SubscriptionRouter, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
+		Subscription: queue.SubscriptionRouter, Topic: queue.TopicJobs, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
 		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics,
 	}, r.process)
 	if err != nil {

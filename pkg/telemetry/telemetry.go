@@ -37,14 +37,16 @@ const scope = "github.com/aiprod/aiprod"
 
 // Messaging semantic-convention attribute keys.
 const (
-	AttrMessagingSystem      = attribute.Key("messaging.system")
-	AttrMessagingDestination = attribute.Key("messaging.destination.name")
-	AttrMessagingOperation   = attribute.Key("messaging.operation.type")
-	AttrMessageID            = attribute.Key("messaging.message.id")
-	AttrJobID                = attribute.Key("aiprod.job_id")
-	AttrProjectID            = attribute.Key("aiprod.project_id")
-	AttrBackend              = attribute.Key("aiprod.backend")
-	AttrAttempt              = attribute.Key("aiprod.attempt")
+	AttrMessagingSystem       = attribute.Key("messaging.system")
+	AttrMessagingDestination  = attribute.Key("messaging.destination.name")
+	AttrMessagingOperation    = attribute.Key("messaging.operation.type")
+	AttrMessageID             = attribute.Key("messaging.message.id")
+	AttrMessagingSubscription = attribute.Key("messaging.destination.subscription.name")
+	AttrDeliveryAttempt       = attribute.Key("messaging.gcp_pubsub.message.delivery_attempt")
+	AttrJobID                 = attribute.Key("aiprod.job_id")
+	AttrProjectID             = attribute.Key("aiprod.project_id")
+	AttrBackend               = attribute.Key("aiprod.backend")
+	AttrAttempt               = attribute.Key("aiprod.attempt")
 )
 
 // Tracer returns AIPROD's tracer from the global provider.
@@ -202,13 +204,15 @@ func StartProducer(ctx context.Context, topic string, attrs map[string]string, k
 }
 
 // StartConsumer continues the trace carried by a message's attributes with a
-// consumer span for processing a message of subscription.
+// consumer span for processing a message of subscription (on topic, when
+// known), per the OpenTelemetry messaging conventions: the destination is
+// the topic, the subscription has its own attribute.
 func StartConsumer(ctx context.Context, subscription, messageID string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span) {
 	ctx = Extract(ctx, attrs)
 	return Tracer().Start(ctx, "process "+subscription, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(append([]attribute.KeyValue{
 			AttrMessagingSystem.String("gcp_pubsub"),
-			AttrMessagingDestination.String(subscription),
+			AttrMessagingSubscription.String(subscription),
 			AttrMessagingOperation.String("process"),
 			AttrMessageID.String(messageID),
 		}, kv...)...))

@@ -279,7 +279,8 @@ func (w *Worker) Handler(backendName string) queue.Handler {
 // newConsumer returns the consumer of backend name's subscription.
 func (w *Worker) newConsumer(name string) *consumer.Consumer {
 	c, err := consumer.New(consumer.Config{
-		Subscription: queue.WorkerSubscription(name), DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
+		Subscription: queue.WorkerSubscription(name), Topic: queue.DispatchTopic(name),
+		DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
 		Publisher: w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions, Metrics: w.cfg.Metrics,
 	}, func(ctx context.Context, m *queue.Message) consumer.Outcome { return w.handle(ctx, name, m) })
 	if err != nil {
