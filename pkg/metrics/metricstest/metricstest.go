@@ -86,28 +86,29 @@ func labels(s attribute.Set) map[string]string {
 }
 
 func points(d metricdata.Aggregation) []Point {
-	var out []Point
 	switch d := d.(type) {
 	case metricdata.Sum[int64]:
-		for _, p := range d.DataPoints {
-			out = append(out, Point{labels(p.Attributes), float64(p.Value)})
-		}
+		return values(d.DataPoints)
 	case metricdata.Sum[float64]:
-		for _, p := range d.DataPoints {
-			out = append(out, Point{labels(p.Attributes), p.Value})
-		}
+		return values(d.DataPoints)
 	case metricdata.Gauge[int64]:
-		for _, p := range d.DataPoints {
-			out = append(out, Point{labels(p.Attributes), float64(p.Value)})
-		}
+		return values(d.DataPoints)
 	case metricdata.Gauge[float64]:
-		for _, p := range d.DataPoints {
-			out = append(out, Point{labels(p.Attributes), p.Value})
-		}
+		return values(d.DataPoints)
 	case metricdata.Histogram[float64]:
+		var out []Point
 		for _, p := range d.DataPoints {
 			out = append(out, Point{labels(p.Attributes), float64(p.Count)})
 		}
+		return out
+	}
+	return nil
+}
+
+func values[N int64 | float64](dps []metricdata.DataPoint[N]) []Point {
+	out := make([]Point, 0, len(dps))
+	for _, p := range dps {
+		out = append(out, Point{labels(p.Attributes), float64(p.Value)})
 	}
 	return out
 }
