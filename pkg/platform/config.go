@@ -62,6 +62,10 @@ type Config struct {
 	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is
 	// set (the exporter reads those and the other OTEL_* variables).
 	ExportSpans bool
+	// GoogleCloudTelemetry exports spans to Cloud Trace and metrics to Cloud
+	// Monitoring (as workload.googleapis.com/<instrument>) of Project with
+	// Application Default Credentials (AIPROD_GCP_TELEMETRY, default false).
+	GoogleCloudTelemetry bool
 }
 
 // ReadConfig reads the variables every service shares; v records the
@@ -76,9 +80,10 @@ func ReadConfig(v *Vars) Config {
 		Circuit: circuit.Config{
 			Cooldown: v.PositiveDuration("AIPROD_CIRCUIT_COOLDOWN", CircuitCooldownDefault),
 		}.WithDefaults(),
-		LogLevel:    logLevel(v),
-		MaxAttempts: v.Int("AIPROD_MAX_ATTEMPTS", MaxAttemptsDefault, 1, math.MaxInt),
-		ExportSpans: v.Get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || v.Get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
+		LogLevel:             logLevel(v),
+		MaxAttempts:          v.Int("AIPROD_MAX_ATTEMPTS", MaxAttemptsDefault, 1, math.MaxInt),
+		ExportSpans:          v.Get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || v.Get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
+		GoogleCloudTelemetry: v.Bool("AIPROD_GCP_TELEMETRY", false),
 	}
 	cat, err := catalog.Load(c.CatalogPath)
 	if err != nil {

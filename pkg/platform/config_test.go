@@ -96,6 +96,10 @@ func TestFromEnvSharedVariables(t *testing.T) {
 			platformtest.Unset(false),
 			platformtest.Set("http://collector:4317", true),
 			platformtest.Unset(true).With(envs{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4317"})),
+		platformtest.Variable("AIPROD_GCP_TELEMETRY", func(c Config) any { return c.GoogleCloudTelemetry },
+			platformtest.Unset(false),
+			platformtest.Set("true", true),
+			platformtest.Bad("yes please", `AIPROD_GCP_TELEMETRY: "yes please" is not a boolean (true or false)`)),
 	)
 }
 

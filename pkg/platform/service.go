@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	gcpmetric "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/metric"
+	gcptrace "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/trace"
+
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -82,7 +85,7 @@ func RunService[C ServiceConfig](ctx context.Context, s Service[C], getenv func(
 		log.Error("bad configuration", "error", err)
 		return ExitConfig
 	}
-	shutdown, err := setupTracing(ctx, s.Name, shared.ExportSpans)
+	shutdown, err := setupTracing(ctx, s.Name, shared)
 	if err != nil {
 		log.Error("tracing", "error", err)
 		return ExitFailed
@@ -142,26 +145,37 @@ func openQueue(ctx context.Context, c Config) (*gcppubsub.Queue, error) {
 	return q, nil
 }
 
-// setupTracing installs the tracer and meter providers; with export,
-// spans and metrics also go to the OTLP/gRPC exporters configured by the
-// OTEL_* variables. Metrics are always served as Prometheus text
-// (telemetry.MetricsHandler, at /metrics).
-func setupTracing(ctx context.Context, service string, export bool) (func(context.Context) error, error) {
+// setupTracing installs the tracer and meter providers. Metrics are always
+// served as Prometheus text (telemetry.MetricsHandler, at /metrics); with
+// ExportSpans, spans and metrics also go to the OTLP/gRPC exporters
+// configured by the OTEL_* variables; with GoogleCloudTelemetry, to Cloud
+// Trace and Cloud Monitoring.
+func setupTracing(ctx context.Context, service string, c Config) (func(context.Context) error, error) {
 	var (
 		exporters []sdktrace.SpanExporter
 		readers   []sdkmetric.Reader
 	)
-	if export {
+	if c.ExportSpans {
 		exp, err := otlptracegrpc.New(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("OTLP exporter: %w", err)
 		}
-		exporters = append(exporters, exp)
 		mexp, err := otlpmetricgrpc.New(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("OTLP metric exporter: %w", err)
 		}
-		readers = append(readers, sdkmetric.NewPeriodicReader(mexp))
+		exporters, readers = append(exporters, exp), append(readers, sdkmetric.NewPeriodicReader(mexp))
+	}
+	if c.GoogleCloudTelemetry {
+		exp, err := gcptrace.New(gcptrace.WithProjectID(c.Project))
+		if err != nil {
+			return nil, fmt.Errorf("AIPROD_GCP_TELEMETRY: Cloud Trace exporter: %w", err)
+		}
+		mexp, err := gcpmetric.New(gcpmetric.WithProjectID(c.Project))
+		if err != nil {
+			return nil, fmt.Errorf("AIPROD_GCP_TELEMETRY: Cloud Monitoring exporter: %w", err)
+		}
+		exporters, readers = append(exporters, exp), append(readers, sdkmetric.NewPeriodicReader(mexp))
 	}
 	stopMetrics, err := telemetry.SetupMetrics(service, readers...)
 	if err != nil {
