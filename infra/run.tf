@@ -36,6 +36,9 @@ locals {
       # not create topics or subscriptions.
       AIPROD_PROVISION = "false"
       AIPROD_LOG_LEVEL = var.log_level
+      # Spans to Cloud Trace, metrics to Cloud Monitoring: what the alert
+      # policies, SLOs and dashboard of monitoring.tf read.
+      AIPROD_GCP_TELEMETRY = "true"
     },
     var.catalog_path == "" ? {} : { AIPROD_CATALOG = var.catalog_path },
     var.circuit_cooldown == "" ? {} : { AIPROD_CIRCUIT_COOLDOWN = var.circuit_cooldown },
