@@ -54,7 +54,7 @@ const (
 func TestInfraEvaluates(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"versions.tf", "variables.tf", "pubsub.tf", "firestore.tf", "run.tf",
-		"iam.tf", "monitoring.tf", "outputs.tf", "README.md"} {
+		"iam.tf", "monitoring.tf", "slo.tf", "dashboard.tf", "outputs.tf", "README.md"} {
 		_, err := os.Stat(filepath.Join(infraDir, f))
 		require.NoError(t, err, "infra/%s", f)
 	}
@@ -769,8 +769,10 @@ var tfFunctions = map[string]function.Function{
 	"contains":   stdlib.ContainsFunc,
 	"distinct":   stdlib.DistinctFunc,
 	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
 	"format":     stdlib.FormatFunc,
 	"join":       stdlib.JoinFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
 	"keys":       stdlib.KeysFunc,
 	"length":     stdlib.LengthFunc,
 	"lookup":     stdlib.LookupFunc,
