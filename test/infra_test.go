@@ -399,7 +399,7 @@ func promQLName(typ string) string {
 // metrics.Names as Cloud Monitoring types and systemMetrics.
 type metricCatalog struct {
 	types  map[string]bool   // Cloud Monitoring type => is a distribution
-	promQL map[string]string // PromQL name (histograms: with _bucket, _count, _sum) => type
+	promQL map[string]string // PromQL name (distributions: only with _bucket, _count, _sum) => type
 }
 
 func newMetricCatalog(t *testing.T) *metricCatalog {
@@ -416,11 +416,13 @@ func newMetricCatalog(t *testing.T) *metricCatalog {
 	}
 	for typ, dist := range c.types {
 		p := promQLName(typ)
-		c.promQL[p] = typ
-		if dist {
-			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-				c.promQL[p+suffix] = typ
-			}
+		if !dist {
+			c.promQL[p] = typ
+			continue
+		}
+		// PromQL reads a distribution only through these series.
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			c.promQL[p+suffix] = typ
 		}
 	}
 	return c
@@ -444,8 +446,8 @@ func (c *metricCatalog) refs(t *testing.T, where, text string) []string {
 	for _, p := range promQLMetricRE.FindAllString(text, -1) {
 		typ, ok := c.promQL[p]
 		require.True(t, ok, "%s: PromQL metric %q is not the name of a metric of metrics.Names (as %s) or of systemMetrics "+
-			"(counters have no _total; only histograms take _bucket, _count, _sum):\n%s",
-			where, p, promQLName(metrics.CloudMonitoringPrefix+"<name>"), text)
+			"(counters have no _total; histograms need _bucket, _count or _sum, and only they take it):\n%s",
+			where, p, strings.TrimSuffix(promQLName(metrics.CloudMonitoringPrefix+"x"), "x")+"<name>", text)
 		out = append(out, typ)
 	}
 	rest := promQLMetricRE.ReplaceAllString(monitoringTypeRE.ReplaceAllString(text, " "), " ")
