@@ -171,15 +171,76 @@ variable "worker_env" {
 }
 
 variable "notification_channels" {
-  description = "Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) of the alert policies; empty: alerts show in the console only."
+  description = "Existing Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) that every alert policy notifies, besides the channels created from notification_emails, notification_webhooks and notification_slack_channel. All empty: alerts show in the console only."
   type        = list(string)
   default     = []
+}
+
+variable "notification_emails" {
+  description = "Email addresses to create a notification channel for, each notified by every alert policy."
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_webhooks" {
+  description = "Name => URL of webhook channels (type webhook_tokenauth) to create, notified by every alert policy. Cloud Monitoring POSTs its own JSON, which a Slack incoming webhook rejects: for Slack use notification_slack_channel. A token in the URL lands in the Terraform state."
+  type        = map(string)
+  default     = {}
+}
+
+variable "notification_slack_channel" {
+  description = "Slack channel (e.g. \"#aiprod-alerts\") to create a notification channel for, through the Google Cloud Monitoring Slack app; empty: none. Needs notification_slack_token."
+  type        = string
+  default     = ""
+}
+
+variable "notification_slack_token" {
+  description = "OAuth token of the Cloud Monitoring Slack app for notification_slack_channel. It lands in the Terraform state: to avoid that, create the Slack channel in the console and list its id in notification_channels instead."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "runbook_url" {
+  description = "URL of infra/README.md as people read it; every alert's documentation links <runbook_url>#runbook-<alert>."
+  type        = string
+  default     = "https://github.com/aiprod/aiprod/blob/main/infra/README.md"
 }
 
 variable "alert_ingest_5xx_per_second" {
   description = "Alert when ingest answers more 5xx responses per second than this, averaged over 5 minutes."
   type        = number
   default     = 0.1
+}
+
+variable "alert_job_failure_ratio" {
+  description = "Alert when more than this fraction of finished jobs (succeeded or failed) fail, over 5 minutes, for 10 minutes."
+  type        = number
+  default     = 0.05
+}
+
+variable "alert_job_failure_min_jobs" {
+  description = "The job failure ratio alert needs at least this many finished jobs in 10 minutes (so that 1 failure out of 3 does not page)."
+  type        = number
+  default     = 10
+}
+
+variable "alert_budget_warning_ratio" {
+  description = "Warn when a project's spend plus reservations reach this fraction of its monthly budget (a second alert fires at 100%)."
+  type        = number
+  default     = 0.8
+}
+
+variable "alert_router_backlog_seconds" {
+  description = "Alert when the oldest unacked message of aiprod-router is older than this."
+  type        = number
+  default     = 600
+}
+
+variable "alert_worker_backlog_seconds" {
+  description = "Alert when the oldest unacked message of an aiprod-worker-<backend> subscription is older than this. A worker holds each message for its whole generation (up to 30 min, worker.GenerationTimeoutDefault), so this must be above that."
+  type        = number
+  default     = 2400
 }
 
 variable "deletion_protection" {

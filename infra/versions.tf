@@ -6,7 +6,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.16" # documentation.links, disable_metric_validation (6.16)
     }
   }
 }

@@ -5,8 +5,10 @@ package test
 // expressions they need (variables at their defaults, locals, for_each and
 // dynamic blocks, the functions the files call), and compare the result with
 // the code: queue.Topology, the Firestore indexes file, the catalog's
-// credential variables and backend names. A change on either side that the
-// other does not follow fails here.
+// credential variables and backend names, and for the monitoring (alert
+// policies, SLOs, dashboard) the instrument names of pkg/metrics and the
+// runbook of infra/README.md. A change on either side that the other does
+// not follow fails here.
 //
 // Resources are evaluated as far as this needs: google_pubsub_topic
 // instances carry their name and id, so subscriptions' topic references
@@ -18,14 +20,17 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -39,6 +44,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
@@ -54,7 +60,7 @@ const (
 func TestInfraEvaluates(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"versions.tf", "variables.tf", "pubsub.tf", "firestore.tf", "run.tf",
-		"iam.tf", "monitoring.tf", "outputs.tf", "README.md"} {
+		"iam.tf", "monitoring.tf", "slo.tf", "dashboard.tf", "outputs.tf", "README.md"} {
 		_, err := os.Stat(filepath.Join(infraDir, f))
 		require.NoError(t, err, "infra/%s", f)
 	}
@@ -342,6 +348,627 @@ func TestInfraBackendsMatchCatalog(t *testing.T) {
 	require.Equal(t, wantCreds, gotCreds, "default of variable backend_credentials vs the catalog's credential_env")
 }
 
+// ---- Monitoring: alert policies, SLOs, dashboard ------------------------------
+
+// Google Cloud's own metrics that infra/ may query besides the code's
+// instruments (metrics.Names), each with whether it is a distribution. Add a
+// new one here after checking its name in
+// https://cloud.google.com/monitoring/api/metrics_gcp.
+const (
+	pubsubOldestUnacked = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
+	pubsubUndelivered   = "pubsub.googleapis.com/subscription/num_undelivered_messages"
+	pubsubAcked         = "pubsub.googleapis.com/subscription/ack_message_count"
+	runRequestCount     = "run.googleapis.com/request_count"
+	runRequestLatencies = "run.googleapis.com/request_latencies"
+)
+
+var systemMetrics = map[string]bool{
+	pubsubOldestUnacked: false,
+	pubsubUndelivered:   false,
+	pubsubAcked:         false,
+	runRequestCount:     false,
+	runRequestLatencies: true,
+}
+
+// histogramInstruments are the histograms of metrics.Names: Cloud Monitoring
+// distributions, queried in PromQL as <name>_bucket, _count and _sum.
+var histogramInstruments = []string{
+	metrics.JobDuration, metrics.BackendRequestDuration, metrics.BackendGenerationDuration, metrics.HTTPServerRequestDuration,
+}
+
+// cmType is the Cloud Monitoring metric type of an instrument.
+func cmType(instrument string) string { return metrics.CloudMonitoringType(instrument) }
+
+var (
+	// A Cloud Monitoring metric type in a filter: domain/path.
+	monitoringTypeRE = regexp.MustCompile(`[a-z0-9.]+\.googleapis\.com/[A-Za-z0-9_./]+`)
+	// A Cloud Monitoring metric in PromQL: domain_with_underscores:path.
+	promQLMetricRE = regexp.MustCompile(`[a-z0-9_]+_googleapis_com:[A-Za-z0-9_]+`)
+	nonPromQLRE    = regexp.MustCompile(`[^A-Za-z0-9_]`)
+)
+
+// promQLName is the PromQL name of a Cloud Monitoring metric type: the first
+// "/" becomes ":" and every other character but letters, digits and "_"
+// becomes "_" (https://cloud.google.com/monitoring/promql/promql-mapping).
+func promQLName(typ string) string {
+	domain, path, _ := strings.Cut(typ, "/")
+	return nonPromQLRE.ReplaceAllString(domain, "_") + ":" + nonPromQLRE.ReplaceAllString(path, "_")
+}
+
+// metricCatalog is every metric infra/ may name: the instruments of
+// metrics.Names as Cloud Monitoring types and systemMetrics.
+type metricCatalog struct {
+	types  map[string]bool   // Cloud Monitoring type => is a distribution
+	promQL map[string]string // PromQL name (distributions: only with _bucket, _count, _sum) => type
+}
+
+func newMetricCatalog(t *testing.T) *metricCatalog {
+	t.Helper()
+	c := &metricCatalog{types: map[string]bool{}, promQL: map[string]string{}}
+	for _, h := range histogramInstruments {
+		require.Contains(t, metrics.Names, h, "histogramInstruments lists %s, which metrics.Names does not", h)
+	}
+	for _, n := range metrics.Names {
+		c.types[cmType(n)] = slices.Contains(histogramInstruments, n)
+	}
+	for typ, dist := range systemMetrics {
+		c.types[typ] = dist
+	}
+	for typ, dist := range c.types {
+		p := promQLName(typ)
+		if !dist {
+			c.promQL[p] = typ
+			continue
+		}
+		// PromQL reads a distribution only through these series.
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			c.promQL[p+suffix] = typ
+		}
+	}
+	return c
+}
+
+// refs returns the metric types that a query or filter names, in either
+// form. It fails on a name that is not in the catalog (a renamed or misspelt
+// instrument, a counter with the Prometheus "_total", a histogram without its
+// suffix, another domain such as custom.googleapis.com or
+// prometheus.googleapis.com), on an instrument name without the Cloud
+// Monitoring prefix, and on a text that names no metric at all.
+func (c *metricCatalog) refs(t *testing.T, where, text string) []string {
+	t.Helper()
+	var out []string
+	for _, typ := range monitoringTypeRE.FindAllString(text, -1) {
+		_, ok := c.types[typ]
+		require.True(t, ok, "%s: metric type %q is neither %s<a name of metrics.Names> nor one of systemMetrics:\n%s",
+			where, typ, metrics.CloudMonitoringPrefix, text)
+		out = append(out, typ)
+	}
+	for _, p := range promQLMetricRE.FindAllString(text, -1) {
+		typ, ok := c.promQL[p]
+		require.True(t, ok, "%s: PromQL metric %q is not the name of a metric of metrics.Names (as %s) or of systemMetrics "+
+			"(counters have no _total; histograms need _bucket, _count or _sum, and only they take it):\n%s",
+			where, p, strings.TrimSuffix(promQLName(metrics.CloudMonitoringPrefix+"x"), "x")+"<name>", text)
+		out = append(out, typ)
+	}
+	rest := promQLMetricRE.ReplaceAllString(monitoringTypeRE.ReplaceAllString(text, " "), " ")
+	for _, n := range metrics.Names {
+		for _, bare := range []string{n, nonPromQLRE.ReplaceAllString(n, "_")} {
+			require.NotContains(t, rest, bare, "%s: metric %s without its Cloud Monitoring prefix (%s, or %s in PromQL):\n%s",
+				where, bare, cmType(n), promQLName(cmType(n)), text)
+		}
+	}
+	require.NotEmpty(t, out, "%s names no metric this test knows:\n%s", where, text)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+type alertPolicy struct {
+	tfInstance
+	resource   string // the resource's name
+	conditions []alertCondition
+}
+
+type alertCondition struct {
+	addr     string
+	promQL   string        // a condition_prometheus_query_language's query
+	burnSLO  string        // or a select_slo_burn_rate condition's google_monitoring_slo (resource name)
+	lookback time.Duration // and its lookback
+	metrics  []string      // metric types the query names
+}
+
+var burnRateRE = regexp.MustCompile(`^select_slo_burn_rate\("\$\{google_monitoring_slo\.([A-Za-z0-9_-]+)\.(?:name|id)\}", ?"([0-9]+)s"\)$`)
+
+// alertPolicies returns every google_monitoring_alert_policy instance with
+// its conditions. Query language, one for all: PromQL conditions, except
+// select_slo_burn_rate thresholds (which PromQL cannot express); no MQL, no
+// other filter-based conditions.
+func (m *tfModule) alertPolicies(t *testing.T, cat *metricCatalog) []alertPolicy {
+	t.Helper()
+	var out []alertPolicy
+	for _, r := range m.resources {
+		if r.Type != "google_monitoring_alert_policy" {
+			continue
+		}
+		for _, in := range m.instances(t, r) {
+			p := alertPolicy{tfInstance: in, resource: r.Name}
+			conds := m.blocks(t, in, "conditions")
+			require.NotEmpty(t, conds, "%s: no conditions", in.addr)
+			require.LessOrEqual(t, len(conds), 6, "%s: at most 6 conditions per policy", in.addr)
+			for _, c := range conds {
+				var kinds []string
+				for _, b := range c.body.Blocks {
+					kinds = append(kinds, b.Type)
+				}
+				require.Len(t, kinds, 1, "%s: one condition kind per conditions block", c.addr)
+				ac := alertCondition{addr: c.addr + "." + kinds[0]}
+				switch kinds[0] {
+				case "condition_prometheus_query_language":
+					b := m.blocks(t, c, kinds[0])[0]
+					ac.promQL = m.str(t, b, "query")
+					ac.metrics = cat.refs(t, ac.addr+".query", ac.promQL)
+				case "condition_threshold":
+					b := m.blocks(t, c, kinds[0])[0]
+					filter := m.text(t, b, "filter")
+					sm := burnRateRE.FindStringSubmatch(filter)
+					require.NotNil(t, sm, "%s: filter %q: threshold conditions are only for SLO burn rates "+
+						"(select_slo_burn_rate(\"${google_monitoring_slo.<name>.name}\", \"<seconds>s\")); write the others in PromQL", ac.addr, filter)
+					_, denom := b.body.Attributes["denominator_filter"]
+					require.False(t, denom, "%s: denominator_filter", ac.addr)
+					secs, err := strconv.Atoi(sm[2])
+					require.NoError(t, err)
+					ac.burnSLO, ac.lookback = sm[1], time.Duration(secs)*time.Second
+					require.LessOrEqual(t, ac.lookback, 24*time.Hour, "%s: select_slo_burn_rate lookback over 24 h", ac.addr)
+					require.Greater(t, m.float(t, b, "threshold_value"), 1.0, "%s: a burn rate threshold at or below 1 fires while the SLO is met", ac.addr)
+					require.Equal(t, "COMPARISON_GT", m.str(t, b, "comparison"), ac.addr)
+				default:
+					t.Fatalf("%s: %s: the alert policies use PromQL (condition_prometheus_query_language), "+
+						"and condition_threshold only for select_slo_burn_rate", c.addr, kinds[0])
+				}
+				p.conditions = append(p.conditions, ac)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestInfraMonitoringMetricNames: every metric that an alert policy, an SLO
+// or the dashboard queries is an instrument of metrics.Names under its Cloud
+// Monitoring type (metrics.CloudMonitoringType; in PromQL its mapped name,
+// with _bucket/_count/_sum for histograms only, no _total for counters), or
+// one of the Google Cloud metrics of systemMetrics.
+func TestInfraMonitoringMetricNames(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	cat := newMetricCatalog(t)
+
+	used := map[string]bool{}
+	policies := m.alertPolicies(t, cat) // checks every condition's query
+	require.NotEmpty(t, policies)
+	for _, p := range policies {
+		for _, c := range p.conditions {
+			for _, typ := range c.metrics {
+				used[typ] = true
+			}
+		}
+	}
+	for _, slo := range m.instancesOf(t, "google_monitoring_slo") {
+		for _, f := range m.filters(t, slo) {
+			for _, typ := range cat.refs(t, f.where, f.text) {
+				used[typ] = true
+			}
+		}
+	}
+	for _, w := range m.dashboardWidgets(t) {
+		for _, q := range w.queries {
+			for _, typ := range cat.refs(t, w.where, q) {
+				used[typ] = true
+			}
+		}
+	}
+	for typ := range systemMetrics {
+		require.True(t, used[typ], "systemMetrics lists %s, which nothing queries: remove it", typ)
+	}
+}
+
+// TestInfraAlertPolicies: the alert policies of issue 11 exist and query what
+// they are about; every alert policy notifies local.notification_channels
+// (var.notification_channels and the channels created from the variables),
+// has a severity, and documents itself with a link to its runbook section
+// in infra/README.md ("## Runbook", one "###" section per alert), which must
+// exist; every runbook section is linked by an alert.
+func TestInfraAlertPolicies(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	policies := m.alertPolicies(t, newMetricCatalog(t))
+
+	budget := []string{cmType(metrics.BudgetSpent), cmType(metrics.BudgetReserved), cmType(metrics.BudgetLimit)}
+	want := map[string][]string{ // resource name => metrics its conditions must query
+		"job_failure_ratio":         {cmType(metrics.JobsCompleted)},
+		"backend_circuit_open":      {cmType(metrics.BackendCircuitState)},
+		"backend_circuits_all_open": {cmType(metrics.BackendCircuitState)},
+		"budget_warning":            budget,
+		"budget_exhausted":          budget,
+		"pubsub_backlog":            {pubsubOldestUnacked},
+		"dead_letters":              {pubsubUndelivered},
+		"metrics_absent":            {cmType(metrics.JobsAccepted), runRequestCount},
+	}
+	queried := map[string][]string{}
+	for _, p := range policies {
+		for _, c := range p.conditions {
+			queried[p.resource] = append(queried[p.resource], c.metrics...)
+		}
+	}
+	for name, typs := range want {
+		require.Contains(t, queried, name, "google_monitoring_alert_policy.%s is missing", name)
+		for _, typ := range typs {
+			require.Contains(t, queried[name], typ, "google_monitoring_alert_policy.%s does not query %s", name, typ)
+		}
+	}
+
+	// Notification channels: every policy gets local.notification_channels,
+	// which holds the variable and every channel created.
+	channels, ok := m.localExprs["notification_channels"]
+	require.True(t, ok, "local.notification_channels is missing")
+	refs := map[string]bool{}
+	for _, tr := range hclsyntax.Variables(channels) {
+		refs[traversalString(tr[:min(len(tr), 2)])] = true
+	}
+	require.True(t, refs["var.notification_channels"], "local.notification_channels must include var.notification_channels")
+	for _, r := range m.resources {
+		if r.Type == "google_monitoring_notification_channel" {
+			require.True(t, refs[r.addr()], "local.notification_channels must include %s", r.addr())
+		}
+	}
+
+	sections := runbookSections(t)
+	require.NotEmpty(t, sections, "infra/README.md has no \"## Runbook\" section with \"###\" sections")
+	linked := map[string]bool{}
+	for _, p := range policies {
+		a, ok := p.body.Attributes["notification_channels"]
+		require.True(t, ok, "%s: notification_channels is missing", p.addr)
+		require.Equal(t, "local.notification_channels", exprTraversal(a.Expr), "%s: notification_channels", p.addr)
+
+		require.Contains(t, []string{"CRITICAL", "ERROR", "WARNING"}, m.str(t, p.tfInstance, "severity"), "%s: severity", p.addr)
+
+		docs := m.blocks(t, p.tfInstance, "documentation")
+		require.Len(t, docs, 1, "%s: documentation", p.addr)
+		require.Equal(t, "text/markdown", m.str(t, docs[0], "mime_type"), "%s: documentation.mime_type", p.addr)
+		content := m.str(t, docs[0], "content")
+		anchors := runbookLinkRE.FindAllStringSubmatch(content, -1)
+		require.NotEmpty(t, anchors, "%s: documentation.content links no runbook section (README.md#<section>):\n%s", p.addr, content)
+		for _, l := range m.blocks(t, docs[0], "links") {
+			url := m.str(t, l, "url")
+			a := runbookLinkRE.FindAllStringSubmatch(url, -1)
+			require.Len(t, a, 1, "%s: documentation.links url %q is not a runbook section", p.addr, url)
+			anchors = append(anchors, a...)
+		}
+		for _, a := range anchors {
+			require.True(t, sections[a[1]], "%s links README.md#%s: no such section under \"## Runbook\" in infra/README.md (sections: %v)",
+				p.addr, a[1], slices.Sorted(maps.Keys(sections)))
+			linked[a[1]] = true
+		}
+	}
+	for s := range sections {
+		require.True(t, linked[s], "infra/README.md runbook section #%s: no alert policy links it", s)
+	}
+}
+
+// TestInfraAlertSubscriptionsMatchTopology: the backlog alert covers exactly
+// the subscriptions of queue.Topology that have a consumer (every source
+// subscription but the notifier's, which has none yet), the dead-letter alert
+// exactly its dead-letter subscriptions, and the dashboard's backlog and
+// dead-letter charts the same. Each selector lists the subscriptions by name.
+func TestInfraAlertSubscriptionsMatchTopology(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	var wantBacklog, wantDeadLetters []string
+	for _, s := range queue.Topology(catalog.Default().Names()) {
+		switch {
+		case s.DeadLetterTopic == "":
+			wantDeadLetters = append(wantDeadLetters, s.Name)
+		case s.Name != queue.SubscriptionEvents: // no consumer yet (README.md, "Not covered")
+			wantBacklog = append(wantBacklog, s.Name)
+		}
+	}
+	slices.Sort(wantBacklog)
+	slices.Sort(wantDeadLetters)
+
+	var alertBacklog, alertDeadLetters, chartBacklog, chartDeadLetters []string
+	for _, p := range m.alertPolicies(t, newMetricCatalog(t)) {
+		for _, c := range p.conditions {
+			alertBacklog = append(alertBacklog, subscriptionsOf(t, c.addr, c.promQL, pubsubOldestUnacked)...)
+			alertDeadLetters = append(alertDeadLetters, subscriptionsOf(t, c.addr, c.promQL, pubsubUndelivered)...)
+		}
+	}
+	for _, w := range m.dashboardWidgets(t) {
+		for _, q := range w.queries {
+			chartBacklog = append(chartBacklog, subscriptionsOf(t, w.where, q, pubsubOldestUnacked)...)
+			chartDeadLetters = append(chartDeadLetters, subscriptionsOf(t, w.where, q, pubsubUndelivered)...)
+		}
+	}
+	set := func(s []string) []string { slices.Sort(s); return slices.Compact(s) }
+	require.Equal(t, wantBacklog, set(alertBacklog), "subscriptions of the %s alert vs queue.Topology (consumed subscriptions)", pubsubOldestUnacked)
+	require.Equal(t, wantDeadLetters, set(alertDeadLetters), "subscriptions of the %s alert vs queue.Topology (dead-letter subscriptions)", pubsubUndelivered)
+	require.Equal(t, wantBacklog, set(chartBacklog), "subscriptions of the dashboard's backlog chart vs queue.Topology")
+	require.Equal(t, wantDeadLetters, set(chartDeadLetters), "subscriptions of the dashboard's dead-letter chart vs queue.Topology")
+}
+
+// TestInfraSLOs: the two SLOs of issue 11 on the custom service, over a
+// rolling 28 days: job success (99%, request-based on aiprod_jobs_completed,
+// good = succeeded) and API latency (95% of ingest requests within 200 ms, a
+// distribution cut). Each has a fast-burn alert (longest lookback at most
+// 1 h) and a slow-burn one (longest lookback at least 6 h).
+func TestInfraSLOs(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	cat := newMetricCatalog(t)
+
+	var jobSLO, latencySLO string
+	for _, r := range m.resources {
+		if r.Type != "google_monitoring_slo" {
+			continue
+		}
+		ins := m.instances(t, r)
+		require.Len(t, ins, 1, "%s: one SLO per resource (burn-rate alerts refer to it by name)", r.addr())
+		in := ins[0]
+		svc, ok := in.body.Attributes["service"]
+		require.True(t, ok, "%s: service", in.addr)
+		require.True(t, strings.HasPrefix(exprTraversal(svc.Expr), "google_monitoring_custom_service."), "%s: service must be a google_monitoring_custom_service", in.addr)
+		require.EqualValues(t, 28, m.integer(t, in, "rolling_period_days"), "%s: rolling_period_days", in.addr)
+		goal := m.float(t, in, "goal")
+
+		rb := m.blocks(t, in, "request_based_sli")
+		require.Len(t, rb, 1, "%s: a request_based_sli", in.addr)
+		if gtr := m.blocks(t, rb[0], "good_total_ratio"); len(gtr) == 1 {
+			var n int
+			for _, a := range []string{"good_service_filter", "bad_service_filter", "total_service_filter"} {
+				if _, ok := gtr[0].body.Attributes[a]; !ok {
+					continue
+				}
+				n++
+				f := m.text(t, gtr[0], a)
+				require.Equal(t, []string{cmType(metrics.JobsCompleted)}, cat.refs(t, gtr[0].addr+"."+a, f), "%s.%s", gtr[0].addr, a)
+				if a == "good_service_filter" {
+					require.Contains(t, f, `metric.labels.status="succeeded"`, "%s: good jobs are the succeeded ones", gtr[0].addr)
+				}
+			}
+			require.Equal(t, 2, n, "%s: exactly two of good, bad and total service filters", gtr[0].addr)
+			require.InDelta(t, 0.99, goal, 1e-9, "%s: goal", in.addr)
+			require.Empty(t, jobSLO, "two job success SLOs")
+			jobSLO = r.Name
+			continue
+		}
+		dc := m.blocks(t, rb[0], "distribution_cut")
+		require.Len(t, dc, 1, "%s: good_total_ratio or distribution_cut", in.addr)
+		typs := cat.refs(t, dc[0].addr, m.text(t, dc[0], "distribution_filter"))
+		require.Len(t, typs, 1, dc[0].addr)
+		rng := m.blocks(t, dc[0], "range")
+		require.Len(t, rng, 1, "%s: range", dc[0].addr)
+		switch typs[0] {
+		case runRequestLatencies: // milliseconds
+			require.InDelta(t, 200, m.float(t, rng[0], "max"), 1e-9, "%s: range.max (ms)", rng[0].addr)
+			require.Contains(t, m.text(t, dc[0], "distribution_filter"), `resource.labels.service_name="aiprod-ingest"`, "%s: the ingest service's latency", dc[0].addr)
+		case cmType(metrics.HTTPServerRequestDuration): // seconds
+			require.InDelta(t, 0.2, m.float(t, rng[0], "max"), 1e-9, "%s: range.max (s)", rng[0].addr)
+		default:
+			t.Fatalf("%s: the latency SLO measures %s, not API latency", dc[0].addr, typs[0])
+		}
+		require.InDelta(t, 0.95, goal, 1e-9, "%s: goal (p95)", in.addr)
+		require.Empty(t, latencySLO, "two latency SLOs")
+		latencySLO = r.Name
+	}
+	require.NotEmpty(t, jobSLO, "no job success SLO")
+	require.NotEmpty(t, latencySLO, "no API latency SLO")
+
+	policies := m.alertPolicies(t, cat)
+	for _, slo := range []string{jobSLO, latencySLO} {
+		var fast, slow bool
+		for _, p := range policies {
+			var longest time.Duration
+			for _, c := range p.conditions {
+				if c.burnSLO == slo {
+					longest = max(longest, c.lookback)
+				}
+			}
+			if longest == 0 {
+				continue
+			}
+			if len(p.conditions) > 1 {
+				require.Equal(t, "AND", m.str(t, p.tfInstance, "combiner"), "%s: a multi-window burn-rate alert fires when every window burns", p.addr)
+			}
+			fast = fast || longest <= time.Hour
+			slow = slow || longest >= 6*time.Hour
+		}
+		require.True(t, fast, "google_monitoring_slo.%s has no fast-burn alert (select_slo_burn_rate lookback <= 1 h)", slo)
+		require.True(t, slow, "google_monitoring_slo.%s has no slow-burn alert (select_slo_burn_rate lookback >= 6 h)", slo)
+	}
+}
+
+// TestInfraDashboard: the dashboard exists, its JSON parses, every widget
+// has a title and queries, and its charts show jobs by status, cost by
+// backend, job latency, circuits, the backlog and dead letters.
+func TestInfraDashboard(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	cat := newMetricCatalog(t)
+	widgets := m.dashboardWidgets(t)
+	require.NotEmpty(t, widgets)
+	shown := map[string]bool{}
+	for _, w := range widgets {
+		require.NotEmpty(t, w.title, "%s: title", w.where)
+		require.NotEmpty(t, w.queries, "%s (%s): no query", w.where, w.title)
+		for _, q := range w.queries {
+			for _, typ := range cat.refs(t, w.where, q) {
+				shown[typ] = true
+			}
+		}
+	}
+	for _, typ := range []string{
+		cmType(metrics.JobsCompleted),       // jobs by status
+		cmType(metrics.Cost),                // cost by backend
+		cmType(metrics.JobDuration),         // job latency
+		cmType(metrics.BackendCircuitState), // circuits
+		pubsubOldestUnacked,                 // backlog
+		pubsubUndelivered,                   // dead letters
+	} {
+		require.True(t, shown[typ], "no dashboard chart shows %s", typ)
+	}
+}
+
+type dashboardWidget struct {
+	where, title string
+	queries      []string // PromQL queries and monitoring filters
+}
+
+// dashboardWidgets returns the widgets of the google_monitoring_dashboard
+// (exactly one), with their queries.
+func (m *tfModule) dashboardWidgets(t *testing.T) []dashboardWidget {
+	t.Helper()
+	ds := m.instancesOf(t, "google_monitoring_dashboard")
+	require.Len(t, ds, 1, "google_monitoring_dashboard")
+	js := m.str(t, ds[0], "dashboard_json")
+	var d struct {
+		DisplayName  string `json:"displayName"`
+		MosaicLayout struct {
+			Columns int `json:"columns"`
+			Tiles   []struct {
+				XPos, Width int
+				Widget      map[string]any `json:"widget"`
+			} `json:"tiles"`
+		} `json:"mosaicLayout"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(js), &d), "%s.dashboard_json", ds[0].addr)
+	require.NotEmpty(t, d.DisplayName, "%s: displayName", ds[0].addr)
+	require.NotEmpty(t, d.MosaicLayout.Tiles, "%s: mosaicLayout.tiles", ds[0].addr)
+	var out []dashboardWidget
+	for i, tile := range d.MosaicLayout.Tiles {
+		where := fmt.Sprintf("%s tile %d", ds[0].addr, i)
+		require.LessOrEqual(t, tile.XPos+tile.Width, d.MosaicLayout.Columns, "%s: wider than the grid", where)
+		w := dashboardWidget{where: where}
+		w.title, _ = tile.Widget["title"].(string)
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, e := range v {
+					if s, ok := e.(string); ok && (k == "prometheusQuery" || k == "timeSeriesQueryLanguage" || strings.HasSuffix(strings.ToLower(k), "filter")) {
+						w.queries = append(w.queries, s)
+					}
+					walk(e)
+				}
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(tile.Widget)
+		out = append(out, w)
+	}
+	return out
+}
+
+type monitoringText struct{ where, text string }
+
+// filters returns the text of every attribute of in (and of its nested
+// blocks) whose name ends in "filter".
+func (m *tfModule) filters(t *testing.T, in tfInstance) []monitoringText {
+	t.Helper()
+	var out []monitoringText
+	for n := range in.body.Attributes {
+		if strings.HasSuffix(n, "filter") {
+			out = append(out, monitoringText{where: in.addr + "." + n, text: m.text(t, in, n)})
+		}
+	}
+	for _, b := range in.body.Blocks {
+		if b.Type != "lifecycle" && b.Type != "dynamic" {
+			for _, nb := range m.blocks(t, in, b.Type) {
+				out = append(out, m.filters(t, nb)...)
+			}
+		}
+	}
+	return out
+}
+
+var matcherRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
+
+// subscriptionsOf returns the subscriptions whose series of the Cloud
+// Monitoring metric typ a PromQL query selects. Every selector of the metric
+// must list them: subscription_id="name" or subscription_id=~"name|name|...".
+func subscriptionsOf(t *testing.T, where, query, typ string) []string {
+	t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta(promQLName(typ)) + `(\{[^}]*\}|[^A-Za-z0-9_{]|$)`)
+	var out []string
+	for _, sel := range re.FindAllStringSubmatch(query, -1) {
+		require.True(t, strings.HasPrefix(sel[1], "{"), "%s: %s without a subscription_id matcher selects every subscription of the project:\n%s", where, promQLName(typ), query)
+		found := false
+		for _, mt := range matcherRE.FindAllStringSubmatch(sel[1], -1) {
+			if mt[1] != "subscription_id" {
+				continue
+			}
+			require.False(t, found, "%s: two subscription_id matchers", where)
+			found = true
+			var names []string
+			switch mt[2] {
+			case "=":
+				names = []string{mt[3]}
+			case "=~":
+				names = strings.Split(mt[3], "|")
+			default:
+				t.Fatalf("%s: subscription_id%s: list the subscriptions with = or =~ \"a|b\"", where, mt[2])
+			}
+			for _, n := range names {
+				require.Regexp(t, `^[a-z][a-z0-9-]*$`, n, "%s: subscription_id=~%q must list names, not patterns", where, mt[3])
+			}
+			out = append(out, names...)
+		}
+		require.True(t, found, "%s: %s%s has no subscription_id matcher", where, promQLName(typ), sel[1])
+	}
+	return out
+}
+
+var runbookLinkRE = regexp.MustCompile(`README\.md#([A-Za-z0-9_-]+)`)
+
+// runbookSections returns the anchors of the "###" sections under the
+// "## Runbook" section of infra/README.md.
+func runbookSections(t *testing.T) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(infraDir, "README.md"))
+	require.NoError(t, err)
+	out := map[string]bool{}
+	in, fence := false, false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			fence = !fence
+		case fence:
+		case strings.HasPrefix(line, "## "):
+			in = strings.TrimSpace(line[3:]) == "Runbook"
+		case in && strings.HasPrefix(line, "### "):
+			a := githubAnchor(line[4:])
+			require.NotContains(t, out, a, "infra/README.md: two runbook sections #%s", a)
+			out[a] = true
+		}
+	}
+	return out
+}
+
+// githubAnchor is the fragment GitHub gives a Markdown heading: lower case,
+// punctuation dropped, spaces as "-".
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // ---- A small evaluator of the subset of Terraform that infra/ uses ---------
 
 // modeledTypes are the resource types whose instances carry values (name and
@@ -352,12 +979,13 @@ var modeledTypes = map[string]func(name string) string{
 }
 
 type tfModule struct {
-	vars      map[string]cty.Value
-	locals    map[string]cty.Value
-	resources []*tfResource
-	others    []*hclsyntax.Block // data and output blocks
-	types     map[string]bool    // resource types declared
-	modeled   map[string]map[string]cty.Value
+	vars       map[string]cty.Value
+	locals     map[string]cty.Value
+	localExprs map[string]hclsyntax.Expression
+	resources  []*tfResource
+	others     []*hclsyntax.Block // data and output blocks
+	types      map[string]bool    // resource types declared
+	modeled    map[string]map[string]cty.Value
 }
 
 type tfResource struct {
@@ -385,8 +1013,8 @@ func loadInfra(t *testing.T) *tfModule {
 	require.NotEmpty(t, files, "no Terraform files in %s", infraDir)
 	sort.Strings(files)
 
-	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, types: map[string]bool{},
-		modeled: map[string]map[string]cty.Value{}}
+	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, localExprs: map[string]hclsyntax.Expression{},
+		types: map[string]bool{}, modeled: map[string]map[string]cty.Value{}}
 	pendingLocals := map[string]hclsyntax.Expression{}
 	p := hclparse.NewParser()
 	for _, f := range files {
@@ -400,6 +1028,7 @@ func loadInfra(t *testing.T) *tfModule {
 				for n, a := range b.Body.Attributes {
 					require.NotContains(t, pendingLocals, n, "local.%s defined twice", n)
 					pendingLocals[n] = a.Expr
+					m.localExprs[n] = a.Expr
 				}
 			case "resource":
 				r := &tfResource{Type: b.Labels[0], Name: b.Labels[1], body: b.Body}
@@ -711,6 +1340,85 @@ func (m *tfModule) integer(t *testing.T, in tfInstance, name string) int64 {
 	return i
 }
 
+// float evaluates an attribute that must be a number known before apply.
+func (m *tfModule) float(t *testing.T, in tfInstance, name string) float64 {
+	t.Helper()
+	v, ok := m.value(t, in, name)
+	require.True(t, ok, "%s: %s is missing", in.addr, name)
+	v, err := convert.Convert(v, cty.Number)
+	require.NoError(t, err, "%s.%s", in.addr, name)
+	require.True(t, v.IsKnown(), "%s.%s must be known before apply", in.addr, name)
+	f, _ := v.AsBigFloat().Float64()
+	return f
+}
+
+// text evaluates a string attribute for inspection. Where the value is
+// unknown before apply because a template refers to another resource's
+// attributes, it is the template's known parts with each unknown one shown
+// as "${<reference>}", e.g. select_slo_burn_rate("${google_monitoring_slo.x.name}", "3600s").
+func (m *tfModule) text(t *testing.T, in tfInstance, name string) string {
+	t.Helper()
+	a, ok := in.body.Attributes[name]
+	require.True(t, ok, "%s: %s is missing", in.addr, name)
+	return m.exprText(t, in, name, a.Expr)
+}
+
+func (m *tfModule) exprText(t *testing.T, in tfInstance, name string, e hclsyntax.Expression) string {
+	t.Helper()
+	v, diags := e.Value(in.ctx)
+	require.False(t, diags.HasErrors(), "%s.%s: %s", in.addr, name, diags.Error())
+	if v.IsWhollyKnown() {
+		v, err := convert.Convert(v, cty.String)
+		require.NoError(t, err, "%s.%s", in.addr, name)
+		require.False(t, v.IsNull(), "%s.%s is null", in.addr, name)
+		return v.AsString()
+	}
+	switch e := e.(type) {
+	case *hclsyntax.TemplateExpr:
+		var b strings.Builder
+		for _, p := range e.Parts {
+			b.WriteString(m.exprText(t, in, name, p))
+		}
+		return b.String()
+	case *hclsyntax.TemplateWrapExpr:
+		return m.exprText(t, in, name, e.Wrapped)
+	case *hclsyntax.ScopeTraversalExpr:
+		return "${" + traversalString(e.Traversal) + "}"
+	}
+	t.Fatalf("%s.%s is unknown before apply and not a template of references", in.addr, name)
+	return ""
+}
+
+// exprTraversal returns the reference that e is ("local.x", "var.y[0]"), or
+// "" when e is not a plain reference.
+func exprTraversal(e hclsyntax.Expression) string {
+	if st, ok := e.(*hclsyntax.ScopeTraversalExpr); ok {
+		return traversalString(st.Traversal)
+	}
+	return ""
+}
+
+func traversalString(tr hcl.Traversal) string {
+	var b strings.Builder
+	for _, step := range tr {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(s.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + s.Name)
+		case hcl.TraverseIndex:
+			if s.Key.Type() == cty.String {
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			} else {
+				b.WriteString("[" + s.Key.AsBigFloat().String() + "]")
+			}
+		default:
+			b.WriteString("[*]")
+		}
+	}
+	return b.String()
+}
+
 type envVar struct {
 	plain  bool      // has a non-null value
 	value  cty.Value // the value when plain
@@ -769,8 +1477,10 @@ var tfFunctions = map[string]function.Function{
 	"contains":   stdlib.ContainsFunc,
 	"distinct":   stdlib.DistinctFunc,
 	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
 	"format":     stdlib.FormatFunc,
 	"join":       stdlib.JoinFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
 	"keys":       stdlib.KeysFunc,
 	"length":     stdlib.LengthFunc,
 	"lookup":     stdlib.LookupFunc,
