@@ -57,7 +57,7 @@ type Recorder struct {
 // histograms (API calls, provider calls) and secondsBuckets those of job
 // and generation durations.
 var (
-	latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+	latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 	secondsBuckets = []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600}
 )
 

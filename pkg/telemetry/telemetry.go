@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -79,7 +80,10 @@ func Setup(serviceName string, exporters ...sdktrace.SpanExporter) func(context.
 // OTEL_* variables win, as the OpenTelemetry spec has it) and the SDK.
 func serviceResource(serviceName string) *resource.Resource {
 	r, err := resource.New(context.Background(),
-		resource.WithAttributes(attribute.String("service.name", serviceName)),
+		// service.instance.id tells the instances of a service apart: Cloud
+		// Monitoring refuses points of two writers on one time series.
+		resource.WithAttributes(attribute.String("service.name", serviceName),
+			attribute.String("service.instance.id", uuid.NewString())),
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv(),
 	)
