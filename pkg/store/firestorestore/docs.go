@@ -25,10 +25,18 @@ const (
 
 	fieldProjectID = "project_id"
 	fieldStatus    = "status"
+	fieldBackend   = "backend"
+	fieldErrorCode = "error_code"
+	fieldUserID    = "user_id"
 	fieldCreatedAt = "created_at"
 )
 
 // jobDoc is jobs/{id}. The job id is the document id.
+//
+// ErrorCode repeats Error.Code at the top level, for the error_code filter
+// of ListJobs: the error map has no single-field indexes (indexes.json).
+// Decoding never reads it, so documents written before it existed still
+// decode; they match an error_code filter once they are written again.
 type jobDoc struct {
 	ProjectID           string       `firestore:"project_id"`
 	UserID              string       `firestore:"user_id,omitempty"`
@@ -40,6 +48,7 @@ type jobDoc struct {
 	CostMicros          int64        `firestore:"cost_micros"`
 	Result              *resultDoc   `firestore:"result,omitempty"`
 	Error               *errorDoc    `firestore:"error,omitempty"`
+	ErrorCode           string       `firestore:"error_code,omitempty"`
 	TraceID             string       `firestore:"trace_id,omitempty"`
 	IdempotencyKey      string       `firestore:"idempotency_key,omitempty"`
 	ExcludedBackends    []string     `firestore:"excluded_backends"`
@@ -154,6 +163,9 @@ func toJobDoc(j *job.Job) jobDoc {
 		Redrives:            j.Redrives,
 		RedrivenAt:          j.RedrivenAt,
 		ExpireAt:            j.CreatedAt.Add(Retention),
+	}
+	if j.Error != nil {
+		d.ErrorCode = j.Error.Code
 	}
 	if m := j.Request.MaxCostUSD; m != nil {
 		v := int64(*m)
