@@ -16,7 +16,7 @@
 //	GET   /v1/admin/jobs                     ?project=&(the filters of GET /v1/jobs): failed-job search
 //	GET   /v1/admin/dlq                      ?subscription=&max=: dead letters, not consumed
 //	POST  /v1/admin/dlq/replay               {"subscription","ids","max"}: back to their topics
-//	GET   /healthz, GET /readyz
+//	GET   /healthz, GET /readyz              liveness; readiness: 503 until Config.Ready answers nil
 //
 // Budget and usage routes are not served yet: they answer 404.
 //

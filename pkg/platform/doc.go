@@ -35,4 +35,11 @@
 //	OTEL_EXPORTER_OTLP_ENDPOINT  export spans over OTLP/gRPC (and the other OTEL_* variables)
 //
 // Each binary adds its own variables; see its package doc.
+//
+// # Readiness
+//
+// Ready(store, queue, topics...) is the check behind ingest's GET /readyz
+// (api.Config.Ready): one read of the store and queue.TopicChecker's
+// CheckTopic of each topic, so the service reports ready only once
+// Firestore and Pub/Sub answer.
 package platform
