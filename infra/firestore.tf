@@ -71,79 +71,20 @@ resource "google_firestore_index" "jobs_by_project_status" {
 # equality filter, all ending created_at DESC, __name__ DESC. Firestore
 # merges them (with jobs_by_project) for any combination of filters, with or
 # without a created_at range, so the combinations need no index each.
-resource "google_firestore_index" "jobs_by_status" {
+resource "google_firestore_index" "jobs_by_filter" {
+  for_each = toset(["status", "backend", "error_code", "user_id"])
+
   database    = google_firestore_database.default.name
   collection  = "jobs"
   query_scope = "COLLECTION"
 
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "created_at"
-    order      = "DESCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-resource "google_firestore_index" "jobs_by_backend" {
-  database    = google_firestore_database.default.name
-  collection  = "jobs"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "backend"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "created_at"
-    order      = "DESCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-resource "google_firestore_index" "jobs_by_error_code" {
-  database    = google_firestore_database.default.name
-  collection  = "jobs"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "error_code"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "created_at"
-    order      = "DESCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-resource "google_firestore_index" "jobs_by_user" {
-  database    = google_firestore_database.default.name
-  collection  = "jobs"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "user_id"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "created_at"
-    order      = "DESCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
+  # each.key ASC, then newest first: created_at DESC, __name__ DESC.
+  dynamic "fields" {
+    for_each = [each.key, "created_at", "__name__"]
+    content {
+      field_path = fields.value
+      order      = fields.key == 0 ? "ASCENDING" : "DESCENDING"
+    }
   }
 }
 

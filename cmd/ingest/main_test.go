@@ -52,10 +52,9 @@ func TestReadyz(t *testing.T) {
 	t.Cleanup(func() { _ = q.Close() })
 	fs, err := firestoreemu.NewServer()
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = fs.Close() })
 	fc, err := fs.Client(ctx, "ingest-test")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = fc.Close() })
+	t.Cleanup(func() { _ = fc.Close(); _ = fs.Close() })
 
 	addr := make(chan string, 1)
 	log := slog.New(addrHandler{Handler: slog.DiscardHandler, addr: addr})

@@ -99,24 +99,28 @@ func TestListJobsFilters(t *testing.T) {
 	}
 }
 
+// badListParams are query strings of GET /v1/jobs and the parameter each
+// 400 names.
+var badListParams = []struct{ query, field string }{
+	{"backend=nope", "backend"},
+	{"error_code=Backend-Failed", "error_code"},
+	{"user_id=" + strings.Repeat("u", job.MaxUserIDChars+1), "user_id"},
+	{"user_id=%FF", "user_id"},
+	{"since=yesterday", "since"},
+	{"since=1h", "since"},
+	{"until=2026-13-01T00:00:00Z", "until"},
+	{"since=2026-11-20T10:00:00Z&until=2026-11-20T09:00:00Z", "until"},
+	{"since=2026-11-20T10:00:00Z&until=2026-11-20T10:00:00Z", "until"},
+	{"code=backend_failed", "code"},
+	{"project=alpha", "project"}, // the admin route's parameter
+	{"status=failed&status=queued", "status"},
+	{"limit=0", "limit"},
+}
+
 func TestListJobsBadParams(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	for _, tt := range []struct{ query, field string }{
-		{"backend=nope", "backend"},
-		{"error_code=Backend-Failed", "error_code"},
-		{"user_id=" + strings.Repeat("u", job.MaxUserIDChars+1), "user_id"},
-		{"user_id=%FF", "user_id"},
-		{"since=yesterday", "since"},
-		{"since=1h", "since"},
-		{"until=2026-13-01T00:00:00Z", "until"},
-		{"since=2026-11-20T10:00:00Z&until=2026-11-20T09:00:00Z", "until"},
-		{"since=2026-11-20T10:00:00Z&until=2026-11-20T10:00:00Z", "until"},
-		{"code=backend_failed", "code"},
-		{"project=alpha", "project"}, // the admin route's parameter
-		{"status=failed&status=queued", "status"},
-		{"limit=0", "limit"},
-	} {
+	for _, tt := range badListParams {
 		t.Run(tt.query, func(t *testing.T) {
 			d := requireError(t, e.do(http.MethodGet, "/v1/jobs?"+tt.query, keyA, ""), http.StatusBadRequest, "invalid_request", tt.field)
 			require.Contains(t, d.Message, tt.field)

@@ -7,6 +7,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+func TestCell(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "short", cell("short", 10))
+	require.Equal(t, "a b c", cell("a\tb\n  c", 10), "one line for the table")
+	require.Equal(t, "backend_…", cell("backend_failed: boom", 9))
+	require.Equal(t, "ééé", cell("ééé", 3), "characters, not bytes")
+}
+
 func TestParseTimeArg(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -32,12 +40,4 @@ func TestParseTimeArg(t *testing.T) {
 		require.Error(t, err, "%q", bad)
 		require.Contains(t, err.Error(), "duration ago")
 	}
-}
-
-func TestCell(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, "short", cell("short", 10))
-	require.Equal(t, "a b c", cell("a\tb\n  c", 10), "one line for the table")
-	require.Equal(t, "backend_…", cell("backend_failed: boom", 9))
-	require.Equal(t, "ééé", cell("ééé", 3), "characters, not bytes")
 }

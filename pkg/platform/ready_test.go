@@ -48,58 +48,56 @@ func readyz(t *testing.T, st store.Store, q *memqueue.Queue) int {
 func TestReady(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	newQueue := func(t *testing.T, topics ...string) *memqueue.Queue {
-		q := memqueue.New()
-		t.Cleanup(func() { _ = q.Close() })
-		for _, topic := range topics {
-			require.NoError(t, q.EnsureTopic(ctx, topic))
-		}
-		return q
+	closedStore := memstore.New()
+	require.NoError(t, closedStore.Close())
+	for _, tt := range []struct {
+		name     string
+		st       store.Store
+		topics   []string // what the queue has
+		closeQ   bool
+		status   int
+		class    error    // of Ready's error; nil: no error
+		messages []string // in Ready's error
+	}{
+		{"store and queue answer", memstore.New(), []string{queue.TopicJobs}, false, http.StatusOK, nil, nil},
+		{"store unreachable", unreachableStore{memstore.New()}, []string{queue.TopicJobs}, false,
+			http.StatusServiceUnavailable, errclass.Retryable, []string{"store: "}},
+		{"store closed", closedStore, []string{queue.TopicJobs}, false, http.StatusServiceUnavailable, errclass.Permanent, []string{"store: "}},
+		{"topic missing", memstore.New(), []string{queue.TopicEvents}, false,
+			http.StatusServiceUnavailable, errclass.NotFound, []string{"queue: ", queue.TopicJobs}},
+		{"queue closed", memstore.New(), []string{queue.TopicJobs}, true, http.StatusServiceUnavailable, errclass.Permanent, []string{"queue: "}},
+		{"both down", unreachableStore{memstore.New()}, nil, false, http.StatusServiceUnavailable, errclass.NotFound, []string{"store: ", "queue: "}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := memqueue.New()
+			t.Cleanup(func() { _ = q.Close() })
+			for _, topic := range tt.topics {
+				require.NoError(t, q.EnsureTopic(ctx, topic))
+			}
+			if tt.closeQ {
+				require.NoError(t, q.Close())
+			}
+			err := platform.Ready(tt.st, q, queue.TopicJobs)(ctx)
+			if tt.class == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.class)
+			}
+			for _, m := range tt.messages {
+				require.ErrorContains(t, err, m)
+			}
+			require.Equal(t, tt.status, readyz(t, tt.st, q))
+		})
 	}
+}
 
-	t.Run("store and queue answer", func(t *testing.T) {
-		t.Parallel()
-		st, q := memstore.New(), newQueue(t, queue.TopicJobs)
-		require.NoError(t, platform.Ready(st, q, queue.TopicJobs)(ctx))
-		require.Equal(t, http.StatusOK, readyz(t, st, q))
-	})
-	t.Run("store unreachable", func(t *testing.T) {
-		t.Parallel()
-		st, q := unreachableStore{memstore.New()}, newQueue(t, queue.TopicJobs)
-		err := platform.Ready(st, q, queue.TopicJobs)(ctx)
-		require.ErrorIs(t, err, errclass.Retryable)
-		require.ErrorContains(t, err, "store: ")
-		require.Equal(t, http.StatusServiceUnavailable, readyz(t, st, q))
-	})
-	t.Run("store closed", func(t *testing.T) {
-		t.Parallel()
-		st, q := memstore.New(), newQueue(t, queue.TopicJobs)
-		require.NoError(t, st.Close())
-		require.Equal(t, http.StatusServiceUnavailable, readyz(t, st, q))
-	})
-	t.Run("topic missing", func(t *testing.T) {
-		t.Parallel()
-		st, q := memstore.New(), newQueue(t, queue.TopicEvents)
-		err := platform.Ready(st, q, queue.TopicJobs, queue.TopicEvents)(ctx)
-		require.ErrorIs(t, err, errclass.NotFound)
-		require.ErrorContains(t, err, "queue: ")
-		require.ErrorContains(t, err, queue.TopicJobs)
-		require.Equal(t, http.StatusServiceUnavailable, readyz(t, st, q))
-		// Provisioning the topic makes the service ready.
-		require.NoError(t, q.EnsureTopic(ctx, queue.TopicJobs))
-		require.Equal(t, http.StatusOK, readyz(t, st, q))
-	})
-	t.Run("queue closed", func(t *testing.T) {
-		t.Parallel()
-		st, q := memstore.New(), newQueue(t, queue.TopicJobs)
-		require.NoError(t, q.Close())
-		require.Equal(t, http.StatusServiceUnavailable, readyz(t, st, q))
-	})
-	t.Run("both down", func(t *testing.T) {
-		t.Parallel()
-		st, q := unreachableStore{memstore.New()}, newQueue(t)
-		err := platform.Ready(st, q, queue.TopicJobs)(ctx)
-		require.ErrorContains(t, err, "store: ")
-		require.ErrorContains(t, err, "queue: ")
-	})
+// TestReadyOnceProvisioned: a service whose topic is created after it
+// started becomes ready without a restart.
+func TestReadyOnceProvisioned(t *testing.T) {
+	t.Parallel()
+	st, q := memstore.New(), memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	require.Equal(t, http.StatusServiceUnavailable, readyz(t, st, q))
+	require.NoError(t, q.EnsureTopic(context.Background(), queue.TopicJobs))
+	require.Equal(t, http.StatusOK, readyz(t, st, q))
 }

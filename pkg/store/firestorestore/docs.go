@@ -48,7 +48,6 @@ type jobDoc struct {
 	CostMicros          int64        `firestore:"cost_micros"`
 	Result              *resultDoc   `firestore:"result,omitempty"`
 	Error               *errorDoc    `firestore:"error,omitempty"`
-	ErrorCode           string       `firestore:"error_code,omitempty"`
 	TraceID             string       `firestore:"trace_id,omitempty"`
 	IdempotencyKey      string       `firestore:"idempotency_key,omitempty"`
 	ExcludedBackends    []string     `firestore:"excluded_backends"`
@@ -57,7 +56,9 @@ type jobDoc struct {
 	CompletedAt         *time.Time   `firestore:"completed_at,omitempty"`
 	Redrives            int          `firestore:"redrives,omitempty"`
 	RedrivenAt          *time.Time   `firestore:"redriven_at,omitempty"`
-	ExpireAt            time.Time    `firestore:"expire_at"`
+	// Derived fields, for queries and the TTL policy.
+	ErrorCode string    `firestore:"error_code,omitempty"`
+	ExpireAt  time.Time `firestore:"expire_at"`
 }
 
 type requestDoc struct {
