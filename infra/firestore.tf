@@ -67,6 +67,27 @@ resource "google_firestore_index" "jobs_by_project_status" {
   }
 }
 
+# Job search (GET /v1/jobs and GET /v1/admin/jobs filters): one index per
+# equality filter, all ending created_at DESC, __name__ DESC. Firestore
+# merges them (with jobs_by_project) for any combination of filters, with or
+# without a created_at range, so the combinations need no index each.
+resource "google_firestore_index" "jobs_by_filter" {
+  for_each = toset(["status", "backend", "error_code", "user_id"])
+
+  database    = google_firestore_database.default.name
+  collection  = "jobs"
+  query_scope = "COLLECTION"
+
+  # each.key ASC, then newest first: created_at DESC, __name__ DESC.
+  dynamic "fields" {
+    for_each = [each.key, "created_at", "__name__"]
+    content {
+      field_path = fields.value
+      order      = fields.key == 0 ? "ASCENDING" : "DESCENDING"
+    }
+  }
+}
+
 # The sweeper: jobs of a status not updated since a time.
 resource "google_firestore_index" "jobs_by_status_updated" {
   database    = google_firestore_database.default.name

@@ -4,7 +4,8 @@
 #   ingest         publishes new jobs (aiprod-jobs) and lifecycle/budget events
 #                  (aiprod-events); the admin DLQ routes pull the dead-letter
 #                  subscriptions and replay to the topic a letter came from
-#                  (any source topic, deadletter.OriginTopic).
+#                  (any source topic, deadletter.OriginTopic); /readyz reads
+#                  aiprod-jobs's metadata.
 #   router         pulls aiprod-router; publishes dispatches (every
 #                  aiprod-dispatch-<b>), lifecycle/budget events, and, from the
 #                  sweeper, re-routes (aiprod-jobs); dead-letters refused
@@ -126,6 +127,15 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic  = google_pubsub_topic.dead_letter[each.value.topic].id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${google_service_account.service[each.value.svc].email}"
+}
+
+# GET /readyz (ingest) checks that aiprod-jobs exists (platform.Ready,
+# gcppubsub CheckTopic): pubsub.topics.get, which roles/pubsub.publisher
+# lacks.
+resource "google_pubsub_topic_iam_member" "ingest_ready" {
+  topic  = google_pubsub_topic.source["aiprod-jobs"].id
+  role   = "roles/pubsub.viewer"
+  member = "serviceAccount:${google_service_account.service["ingest"].email}"
 }
 
 resource "google_pubsub_subscription_iam_member" "subscriber" {

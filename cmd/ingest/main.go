@@ -18,11 +18,13 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // run seeds the bootstrap API key, builds the API and serves it until ctx
-// is done.
+// is done. GET /readyz answers 503 until Firestore answers a read and
+// Pub/Sub says that aiprod-jobs exists (platform.Ready).
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	if cfg.BootstrapKey != "" {
 		if err := api.SeedAPIKey(ctx, d.Store, cfg.BootstrapKey, cfg.BootstrapProject, time.Now()); err != nil {
@@ -31,7 +33,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
-		MetricsHandler: telemetry.MetricsHandler()})
+		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
 	if err != nil {
 		return err
 	}

@@ -6,16 +6,17 @@
 // # Routes
 //
 //	POST  /v1/jobs                           202 job; Idempotency-Key: same key, same job
-//	GET   /v1/jobs                           ?status=&limit=&page_token=, newest first
+//	GET   /v1/jobs                           ?status=&backend=&error_code=&user_id=&since=&until=&limit=&page_token=
 //	GET   /v1/jobs/{id}                      the job
 //	POST  /v1/jobs/{id}/cancel               200 job, or 409 when already terminal
 //	GET   /v1/jobs/{id}/events               the job's timeline
 //	GET   /v1/backends                       catalog merged with stored health
 //	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
 //	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once
+//	GET   /v1/admin/jobs                     ?project=&(the filters of GET /v1/jobs): failed-job search
 //	GET   /v1/admin/dlq                      ?subscription=&max=: dead letters, not consumed
 //	POST  /v1/admin/dlq/replay               {"subscription","ids","max"}: back to their topics
-//	GET   /healthz, GET /readyz
+//	GET   /healthz, GET /readyz              liveness; readiness: 503 until Config.Ready answers nil
 //
 // Budget and usage routes are not served yet: they answer 404.
 //
@@ -72,6 +73,21 @@
 // result, error, completed_at and backend are absent until set. Timeline
 // events (PublicEvent) are {"at", "stage", "type", "backend", "attempt",
 // "message", "trace_id", "span_id"}.
+//
+// # Listing and searching jobs
+//
+// GET /v1/jobs answers the project's jobs newest first (created_at, then
+// id), {"jobs": [...], "next_page_token": "..."}, limit per page (default
+// 50, at most 500). Its filters AND together: status, backend (the backend
+// of the latest attempt, a catalog name), error_code (the job's error
+// code), user_id, and since/until on created_at, RFC 3339 times or UTC
+// dates, since inclusive and until exclusive (a date as until includes
+// that day). GET /v1/admin/jobs takes the same filters with the admin key,
+// over project or, without it, every project: the failed-job search of
+// operators. A bad value, a parameter given twice or one the route does
+// not take is a 400 naming it, so a misspelt filter never silently widens
+// the search. The store answers every combination from Firestore indexes
+// (store.ListJobsQuery).
 //
 // # Cancel
 //

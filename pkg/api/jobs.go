@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -293,34 +292,6 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, project string) 
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, PublicJob(j))
-	return nil
-}
-
-// listJobs is GET /v1/jobs?status=&limit=&page_token=.
-func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, project string) error {
-	qv := r.URL.Query()
-	q := store.ListJobsQuery{ProjectID: project, PageToken: qv.Get("page_token"), Limit: store.DefaultPageSize}
-	if v := qv.Get("status"); v != "" {
-		q.Status = job.Status(v)
-		if !q.Status.Valid() {
-			return invalid("status", "must be one of queued, dispatched, running, succeeded, failed, canceled; got %q", v)
-		}
-	}
-	if v := qv.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxPageSize {
-			return invalid("limit", "must be a whole number from 1 to %d, got %q", store.MaxPageSize, v)
-		}
-		q.Limit = n
-	}
-	page, err := s.cfg.Store.ListJobs(r.Context(), q)
-	switch {
-	case err != nil && q.PageToken != "" && errors.Is(err, errclass.Permanent):
-		return invalid("page_token", "is not a page token of this list")
-	case err != nil:
-		return unexpected(err, "list jobs")
-	}
-	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: publicAll(page.Jobs, PublicJob), NextPageToken: page.NextPageToken})
 	return nil
 }
 

@@ -155,6 +155,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/admin/projects/{project}/keys", s.withAdmin(s.createKey))
 	s.handle("PUT /v1/admin/projects/{project}/budget", s.withAdmin(s.putBudget))
 	s.handle("GET /v1/admin/reconcile", s.withAdmin(s.reconcile))
+	s.handle("GET /v1/admin/jobs", s.withAdmin(s.adminListJobs))
 	s.handle("GET /v1/admin/dlq", s.withAdmin(s.listDeadLetters))
 	s.handle("POST /v1/admin/dlq/replay", s.withAdmin(s.replayDeadLetters))
 }

@@ -55,7 +55,7 @@ func doAndPrint[T any](ctx context.Context, env *Env, c *client.Client, method, 
 func init() {
 	register(command{"submit", "[flags]", "submit a job (from flags or a JSON file) and optionally wait for it", runSubmit})
 	register(command{"job", "<id>", "show a job", jobCommand("job", "Show a job as JSON.", (*client.Client).Get)})
-	register(command{"jobs", "[flags]", "list the project's jobs, newest first", runJobs})
+	register(command{"jobs", "[flags]", "list and search jobs: status, backend, error code, user, time (admin: any project)", runJobs})
 	register(command{"trace", "<id>", "show a job's timeline: stages, attempts, backends, errors, trace ids", runTrace})
 	register(command{"cancel", "<id>", "cancel a job", jobCommand("cancel",
 		"Cancel a job; a job already submitted is canceled at its backend too.", (*client.Client).Cancel)})
@@ -236,41 +236,6 @@ func runTrace(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format("15:04:05.000"), e.Stage, e.Type, e.Backend, att, e.SpanID, e.Message)
 	}
 	return tw.Flush()
-}
-
-func runJobs(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "jobs", "[flags]", "List the project's jobs, newest first.")
-	af := addAPIFlags(fs, env)
-	status := fs.String("status", "", "only jobs in this status")
-	limit := fs.Int("limit", 20, "jobs per page (1-500)")
-	page := fs.String("page-token", "", "page token from a previous listing")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	p, err := af.client().List(ctx, job.Status(*status), *limit, *page)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(env.Stdout, p)
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tBACKEND\tCOST_USD\tCREATED\tPROMPT")
-	for _, j := range p.Jobs {
-		prompt := j.Request.Prompt
-		if len([]rune(prompt)) > 40 {
-			prompt = string([]rune(prompt)[:39]) + "…"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Backend, j.Cost.USD(), j.CreatedAt.Format(time.RFC3339), prompt)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if p.NextPageToken != "" {
-		fmt.Fprintf(env.Stderr, "more: aiprod jobs --page-token %s\n", p.NextPageToken)
-	}
-	return nil
 }
 
 func runBackends(ctx context.Context, env *Env, args []string) error {

@@ -3,7 +3,8 @@
 // Two ways in, one job model:
 //
 //   - over HTTP (New): POST /v1/jobs with an API key, then follow the job
-//     with Get, List, Events and Cancel;
+//     with Get, ListJobs (List), Events and Cancel; operators search every
+//     project's jobs with AdminListJobs and the admin key;
 //   - straight to Pub/Sub (Publish): publish a job request to aiprod-jobs
 //     with the project in the project_id attribute, for upstream systems
 //     that already hold IAM credentials for the topic.
@@ -126,23 +127,73 @@ func (c *Client) Cancel(ctx context.Context, id string) (*Job, error) {
 }
 
 // List returns one page of the project's jobs, newest first. status and
-// pageToken may be empty; limit 0 is the server's default.
+// pageToken may be empty; limit 0 is the server's default. It is ListJobs
+// with those three options.
 func (c *Client) List(ctx context.Context, status Status, limit int, pageToken string) (*JobList, error) {
+	return c.ListJobs(ctx, ListOptions{Status: status, Limit: limit, PageToken: pageToken})
+}
+
+// ListOptions selects and pages the jobs of ListJobs and AdminListJobs.
+// The filters AND together; zero values do not filter.
+type ListOptions struct {
+	Status    Status
+	Backend   string    // the backend that served the job last
+	ErrorCode string    // the job's error code, e.g. backend_failed
+	UserID    string    // the request's user_id
+	Since     time.Time // created at or after Since
+	Until     time.Time // created before Until
+	Limit     int       // jobs per page, 1..500; 0 is the server's default (50)
+	PageToken string    // NextPageToken of the previous page; "" for the first
+}
+
+// values is o as the query parameters of GET /v1/jobs.
+func (o ListOptions) values() url.Values {
 	q := url.Values{}
-	if status != "" {
-		q.Set("status", string(status))
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	set("status", string(o.Status))
+	set("backend", o.Backend)
+	set("error_code", o.ErrorCode)
+	set("user_id", o.UserID)
+	if !o.Since.IsZero() {
+		set("since", o.Since.UTC().Format(time.RFC3339Nano))
 	}
-	if pageToken != "" {
-		q.Set("page_token", pageToken)
+	if !o.Until.IsZero() {
+		set("until", o.Until.UTC().Format(time.RFC3339Nano))
 	}
-	var p JobList
-	path := "/v1/jobs"
+	if o.Limit > 0 {
+		set("limit", strconv.Itoa(o.Limit))
+	}
+	set("page_token", o.PageToken)
+	return q
+}
+
+// ListJobs returns one page of the project's jobs that opts selects,
+// newest first (GET /v1/jobs). A bad option is an *APIError whose Field
+// names the parameter (backend, since, ...).
+func (c *Client) ListJobs(ctx context.Context, opts ListOptions) (*JobList, error) {
+	return c.listJobs(ctx, "/v1/jobs", opts.values())
+}
+
+// AdminListJobs is the failed-job search of operators (GET
+// /v1/admin/jobs): the jobs opts selects in project, or in every project
+// when project is "". The client's key must be the admin key.
+func (c *Client) AdminListJobs(ctx context.Context, project string, opts ListOptions) (*JobList, error) {
+	q := opts.values()
+	if project != "" {
+		q.Set("project", project)
+	}
+	return c.listJobs(ctx, "/v1/admin/jobs", q)
+}
+
+func (c *Client) listJobs(ctx context.Context, path string, q url.Values) (*JobList, error) {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
+	var p JobList
 	if err := c.do(ctx, http.MethodGet, path, nil, nil, &p); err != nil {
 		return nil, err
 	}

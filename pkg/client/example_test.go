@@ -22,7 +22,8 @@ import (
 
 // The examples talk to AIPROD's real HTTP API (package api) served by
 // httptest over an in-memory store, with the API key "example-key" of
-// project "demo". Routing and generation are played by finisher.
+// project "demo" and the admin key "example-admin". Routing and
+// generation are played by finisher.
 
 // startAPI serves the API; stop closes it.
 func startAPI() (url string, stop func()) {
@@ -30,7 +31,7 @@ func startAPI() (url string, stop func()) {
 	if err := api.SeedAPIKey(context.Background(), st, "example-key", "demo", time.Now()); err != nil {
 		log.Fatal(err)
 	}
-	s, err := api.New(api.Config{Store: st, Queue: finisher{st}, Catalog: catalog.Default(),
+	s, err := api.New(api.Config{Store: st, Queue: finisher{st}, Catalog: catalog.Default(), AdminKey: "example-admin",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		log.Fatal(err)
@@ -195,6 +196,58 @@ func ExampleClient_List() {
 	// Output:
 	// page 1: 2 jobs
 	// page 2: 1 jobs
+}
+
+// Search the project's jobs: the filters AND together.
+func ExampleClient_ListJobs() {
+	url, stop := startAPI()
+	defer stop()
+	ctx := context.Background()
+	c := client.New(url, "example-key")
+	start := time.Now()
+	for _, user := range []string{"alice", "bob", "alice"} {
+		if _, err := c.Submit(ctx, client.JobRequest{Prompt: "a fox", DurationSeconds: 5, UserID: user}, client.SubmitOptions{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	list, err := c.ListJobs(ctx, client.ListOptions{Status: client.StatusSucceeded, Backend: "runway",
+		UserID: "alice", Since: start.Add(-time.Minute)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(list.Jobs), "jobs of alice on runway")
+
+	// A bad filter names itself.
+	_, err = c.ListJobs(ctx, client.ListOptions{Backend: "nope"})
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.Status, apiErr.Field)
+	}
+	// Output:
+	// 2 jobs of alice on runway
+	// 400 backend
+}
+
+// Operators search every project's jobs with the admin key.
+func ExampleClient_AdminListJobs() {
+	url, stop := startAPI()
+	defer stop()
+	ctx := context.Background()
+	if _, err := client.New(url, "example-key").Submit(ctx, client.JobRequest{Prompt: "a fox", DurationSeconds: 5}, client.SubmitOptions{}); err != nil {
+		log.Fatal(err)
+	}
+
+	admin := client.New(url, "example-admin")
+	list, err := admin.AdminListJobs(ctx, "", client.ListOptions{Status: client.StatusSucceeded})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, j := range list.Jobs {
+		fmt.Println(j.ProjectID, j.Status, j.Backend)
+	}
+	// Output:
+	// demo succeeded runway
 }
 
 // A job's timeline: what each stage did, in order.

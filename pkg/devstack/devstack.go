@@ -37,6 +37,7 @@ import (
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/aiprod/aiprod/pkg/output"
+	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/router"
@@ -260,7 +261,8 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	}
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
-		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler()})
+		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
+		Ready: platform.Ready(st, q, queue.TopicJobs)})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

@@ -36,4 +36,11 @@
 //	AIPROD_GCP_TELEMETRY         true: export spans to Cloud Trace, metrics to Cloud Monitoring
 //
 // Each binary adds its own variables; see its package doc.
+//
+// # Readiness
+//
+// Ready(store, queue, topics...) is the check behind ingest's GET /readyz
+// (api.Config.Ready): one read of the store and queue.TopicChecker's
+// CheckTopic of each topic, so the service reports ready only once
+// Firestore and Pub/Sub answer.
 package platform

@@ -243,12 +243,24 @@ type Provisioner interface {
 	EnsureSubscription(ctx context.Context, cfg SubscriptionConfig) error
 }
 
+// TopicChecker tells whether a topic exists: one cheap call that proves
+// the queue answers, for readiness checks (GET /readyz). Safe for
+// concurrent use.
+type TopicChecker interface {
+	// CheckTopic returns nil when topic exists and errclass.NotFound when
+	// it does not; otherwise the classified reason it cannot tell (ctx's
+	// end or an unreachable service errclass.Retryable, a closed queue
+	// errclass.Permanent, a missing permission errclass.Unauthenticated).
+	CheckTopic(ctx context.Context, topic string) error
+}
+
 // Queue is a whole queue implementation.
 type Queue interface {
 	Publisher
 	Subscriber
 	Puller
 	Provisioner
+	TopicChecker
 	Close() error
 }
 

@@ -37,10 +37,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 )
 
@@ -51,8 +53,8 @@ type Store interface {
 
 	// GetJob reads one job outside any transaction.
 	GetJob(ctx context.Context, id string) (*job.Job, error)
-	// ListJobs returns a project's jobs, newest first (created_at, then id,
-	// descending), one page at a time.
+	// ListJobs returns the jobs q selects, newest first (created_at, then
+	// id, descending), one page at a time.
 	ListJobs(ctx context.Context, q ListJobsQuery) (JobPage, error)
 	// ListEvents returns a job's timeline in order.
 	ListEvents(ctx context.Context, jobID string) ([]Event, error)
@@ -96,12 +98,71 @@ type Tx interface {
 	BudgetTx
 }
 
-// ListJobsQuery selects a page of a project's jobs.
+// ListJobsQuery selects a page of jobs, newest first (created_at, then id,
+// descending). Its filters AND together; zero values do not filter.
+//
+// A query names one project (ProjectID) or, for operators only, every
+// project (AllProjects): a query with neither, or with both, is
+// errclass.Permanent, so that forgetting the project can never list
+// another project's jobs (invariant 5).
+//
+// Implementations answer every combination of filters with equality
+// filters on project_id, status, backend, error_code and user_id, a range
+// on created_at and the order created_at desc, id desc. On Firestore each
+// equality field has a composite index (field, created_at desc, __name__
+// desc), which Firestore merges for any combination (indexes.json).
 type ListJobsQuery struct {
-	ProjectID string     // required
-	Status    job.Status // "" for every status
-	Limit     int        // 1..MaxPageSize; 0 means DefaultPageSize
-	PageToken string     // from the previous page's NextPageToken; "" for the first
+	ProjectID   string     // one project's jobs; "" only with AllProjects
+	AllProjects bool       // every project's jobs (admin search); ProjectID must be ""
+	Status      job.Status // "" for every status
+	Backend     string     // job.Job.Backend: the backend of the latest attempt
+	ErrorCode   string     // job.Job.Error.Code
+	UserID      string     // job.Job.UserID
+	Since       time.Time  // created_at >= Since; zero: no lower bound
+	Until       time.Time  // created_at < Until; zero: no upper bound
+	Limit       int        // 1..MaxPageSize; 0 means DefaultPageSize
+	PageToken   string     // from the previous page's NextPageToken; "" for the first
+}
+
+// Validate checks q and returns its effective limit: Limit, 0 meaning
+// DefaultPageSize, capped at MaxPageSize. Errors are errclass.Permanent.
+// It is for implementations, which decode PageToken themselves.
+func (q ListJobsQuery) Validate() (int, error) {
+	bad := func(format string, args ...any) (int, error) {
+		return 0, errclass.New(errclass.Permanent, "list jobs: "+format, args...)
+	}
+	since, until := NormalizeTime(q.Since), NormalizeTime(q.Until)
+	switch {
+	case q.ProjectID == "" && !q.AllProjects:
+		return bad("project id is required (or AllProjects)")
+	case q.ProjectID != "" && q.AllProjects:
+		return bad("project id %q and AllProjects are exclusive", q.ProjectID)
+	case q.Status != "" && !q.Status.Valid():
+		return bad("unknown status %q", q.Status)
+	case q.Limit < 0:
+		return bad("limit must be 0..%d, got %d", MaxPageSize, q.Limit)
+	case !since.IsZero() && !until.IsZero() && !since.Before(until):
+		return bad("since (%s) must be before until (%s)", since.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano))
+	}
+	return min(cmp.Or(q.Limit, DefaultPageSize), MaxPageSize), nil
+}
+
+// Matches reports whether j passes q's filters (not its page token), with
+// times compared as stored (NormalizeTime). It is for implementations
+// that filter in memory.
+func (q ListJobsQuery) Matches(j *job.Job) bool {
+	created := NormalizeTime(j.CreatedAt)
+	code := ""
+	if j.Error != nil {
+		code = j.Error.Code
+	}
+	return (q.AllProjects || j.ProjectID == q.ProjectID) &&
+		(q.Status == "" || j.Status == q.Status) &&
+		(q.Backend == "" || j.Backend == q.Backend) &&
+		(q.ErrorCode == "" || code == q.ErrorCode) &&
+		(q.UserID == "" || j.UserID == q.UserID) &&
+		(q.Since.IsZero() || !created.Before(NormalizeTime(q.Since))) &&
+		(q.Until.IsZero() || created.Before(NormalizeTime(q.Until)))
 }
 
 // Page sizes.

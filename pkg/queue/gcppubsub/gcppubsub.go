@@ -162,6 +162,17 @@ func (q *Queue) EnsureTopic(ctx context.Context, name string) error {
 	return nil
 }
 
+// CheckTopic returns nil when topic name exists, errclass.NotFound when it
+// does not; see queue.TopicChecker. It needs pubsub.topics.get on the
+// topic (roles/pubsub.viewer), which roles/pubsub.publisher lacks.
+func (q *Queue) CheckTopic(ctx context.Context, name string) error {
+	if err := q.open(); err != nil {
+		return err
+	}
+	_, err := q.client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: q.topicName(name)})
+	return classify(err, "gcppubsub: check topic "+name)
+}
+
 // EnsureSubscription creates subscription cfg.Name unless it exists; an
 // existing one is left as it is. The topic and dead-letter topic must exist
 // (errclass.NotFound).

@@ -138,6 +138,19 @@ func (q *Queue) EnsureTopic(ctx context.Context, name string) error {
 	return nil
 }
 
+// CheckTopic returns nil when topic name exists, errclass.NotFound when it
+// does not; see queue.TopicChecker.
+func (q *Queue) CheckTopic(ctx context.Context, name string) error {
+	if err := q.lock(ctx); err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	if q.topics[name] == nil {
+		return errclass.New(errclass.NotFound, "memqueue: topic %q not found", name)
+	}
+	return nil
+}
+
 // EnsureSubscription creates subscription cfg.Name unless it exists; an
 // existing one keeps its configuration, as in Pub/Sub. The topic and the
 // dead-letter topic must exist (errclass.NotFound). MaxDeliveryAttempts must

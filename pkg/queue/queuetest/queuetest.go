@@ -12,7 +12,8 @@
 // queue.DeadLetter adds its reason; Receive respects MaxOutstanding, returns
 // nil on cancellation only after its handlers returned, and what was not
 // acked is delivered again; concurrent publishers lose nothing; missing topics
-// and subscriptions are errclass.NotFound.
+// and subscriptions are errclass.NotFound; CheckTopic tells an existing topic
+// from a missing one and fails on a done ctx or a closed queue.
 //
 // Of queue.Puller (pull.go): Pull returns published messages with their
 // attributes, a first DeliveryAttempt of 1 and distinct ack ids; Ack
@@ -100,6 +101,7 @@ func Run(t *testing.T, newQueue func(t *testing.T) queue.Queue) {
 		{"PublishMissingTopic", testPublishMissingTopic},
 		{"ReceiveMissingSubscription", testReceiveMissingSubscription},
 		{"SubscriptionMissingTopic", testSubscriptionMissingTopic},
+		{"CheckTopic", testCheckTopic},
 		{"PullPublished", testPullPublished},
 		{"PullAckRemoves", testPullAck},
 		{"PullNackRedelivers", testPullNack},
@@ -723,4 +725,20 @@ func testSubscriptionMissingTopic(t *testing.T, b *bundle) {
 	})
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, errclass.NotFound), "want errclass.NotFound, got %v", err)
+}
+
+func testCheckTopic(t *testing.T, b *bundle) {
+	topic := b.topic(t, "t")
+	require.NoError(t, b.q.CheckTopic(b.ctx, topic))
+	err := b.q.CheckTopic(b.ctx, b.name("missing"))
+	assert.True(t, errors.Is(err, errclass.NotFound), "want errclass.NotFound, got %v", err)
+
+	done, cancel := context.WithCancel(b.ctx)
+	cancel()
+	err = b.q.CheckTopic(done, topic)
+	assert.True(t, errors.Is(err, errclass.Retryable), "a done ctx: want errclass.Retryable, got %v", err)
+
+	require.NoError(t, b.q.Close())
+	err = b.q.CheckTopic(b.ctx, topic)
+	assert.True(t, errors.Is(err, errclass.Permanent), "a closed queue: want errclass.Permanent, got %v", err)
 }

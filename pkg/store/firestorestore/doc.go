@@ -25,7 +25,21 @@
 //
 //	jobs: project_id ASC, created_at DESC, __name__ DESC
 //	jobs: project_id ASC, status ASC, created_at DESC, __name__ DESC
+//	jobs: status ASC, created_at DESC, __name__ DESC
+//	jobs: backend ASC, created_at DESC, __name__ DESC
+//	jobs: error_code ASC, created_at DESC, __name__ DESC
+//	jobs: user_id ASC, created_at DESC, __name__ DESC
 //	jobs: status ASC, updated_at ASC, __name__ ASC (ListStale)
+//
+// ListJobs filters by equality on any of project_id, status, backend,
+// error_code and user_id, with an optional range on created_at, ordered
+// created_at DESC, __name__ DESC. Every index of an equality field ends in
+// that order, so Firestore merges them for any combination of filters
+// (index merging) instead of needing one index per combination; the
+// common project and status listing has an index of its own. A search of
+// every project with no equality filter uses created_at's automatic
+// single-field index. error_code is a top-level copy of error.code, since
+// the error map is exempt from indexing.
 //
 // # Transactions and errors
 //

@@ -25,10 +25,18 @@ const (
 
 	fieldProjectID = "project_id"
 	fieldStatus    = "status"
+	fieldBackend   = "backend"
+	fieldErrorCode = "error_code"
+	fieldUserID    = "user_id"
 	fieldCreatedAt = "created_at"
 )
 
 // jobDoc is jobs/{id}. The job id is the document id.
+//
+// ErrorCode repeats Error.Code at the top level, for the error_code filter
+// of ListJobs: the error map has no single-field indexes (indexes.json).
+// Decoding never reads it, so documents written before it existed still
+// decode; they match an error_code filter once they are written again.
 type jobDoc struct {
 	ProjectID           string       `firestore:"project_id"`
 	UserID              string       `firestore:"user_id,omitempty"`
@@ -48,7 +56,9 @@ type jobDoc struct {
 	CompletedAt         *time.Time   `firestore:"completed_at,omitempty"`
 	Redrives            int          `firestore:"redrives,omitempty"`
 	RedrivenAt          *time.Time   `firestore:"redriven_at,omitempty"`
-	ExpireAt            time.Time    `firestore:"expire_at"`
+	// Derived fields, for queries and the TTL policy.
+	ErrorCode string    `firestore:"error_code,omitempty"`
+	ExpireAt  time.Time `firestore:"expire_at"`
 }
 
 type requestDoc struct {
@@ -154,6 +164,9 @@ func toJobDoc(j *job.Job) jobDoc {
 		Redrives:            j.Redrives,
 		RedrivenAt:          j.RedrivenAt,
 		ExpireAt:            j.CreatedAt.Add(Retention),
+	}
+	if j.Error != nil {
+		d.ErrorCode = j.Error.Code
 	}
 	if m := j.Request.MaxCostUSD; m != nil {
 		v := int64(*m)

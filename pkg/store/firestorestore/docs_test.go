@@ -45,6 +45,8 @@ func TestJobDocRoundTrip(t *testing.T) {
 		require.Equal(t, int64(j.Cost), d.CostMicros)
 		require.Equal(t, j, fromJobDoc(j.ID, d))
 	}
+	require.Equal(t, job.CodeContentRejected, toJobDoc(full).ErrorCode, "error_code is queryable")
+	require.Empty(t, toJobDoc(minimal).ErrorCode)
 }
 
 func TestBackendDocRoundTrip(t *testing.T) {

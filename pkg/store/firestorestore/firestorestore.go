@@ -1,7 +1,6 @@
 package firestorestore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 
@@ -83,39 +82,21 @@ func decodeJob(snap *firestore.DocumentSnapshot) (*job.Job, error) {
 	return fromJobDoc(snap.Ref.ID, d), nil
 }
 
-// ListJobs returns a page of a project's jobs, newest first. It needs the
-// composite indexes in indexes.json.
+// ListJobs returns a page of the jobs lq selects, newest first. Its
+// queries need the composite indexes in indexes.json.
 func (s *Store) ListJobs(ctx context.Context, lq store.ListJobsQuery) (store.JobPage, error) {
-	if lq.ProjectID == "" {
-		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: project id is required")
+	limit, err := lq.Validate()
+	if err != nil {
+		return store.JobPage{}, err
 	}
-	if lq.Status != "" && !lq.Status.Valid() {
-		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: unknown status %q", lq.Status)
-	}
-	if lq.Limit < 0 {
-		return store.JobPage{}, errclass.New(errclass.Permanent, "list jobs: limit must be 0..%d, got %d", store.MaxPageSize, lq.Limit)
-	}
-	limit := min(cmp.Or(lq.Limit, store.DefaultPageSize), store.MaxPageSize)
-
-	q := s.c.Collection(jobsCollection).Where(fieldProjectID, "==", lq.ProjectID)
-	if lq.Status != "" {
-		q = q.Where(fieldStatus, "==", string(lq.Status))
-	}
-	q = q.OrderBy(fieldCreatedAt, firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	if lq.PageToken != "" {
-		c, err := cursor.Decode(lq.PageToken)
-		if err != nil {
-			return store.JobPage{}, err
-		}
-		if !validID(c.ID) {
-			return store.JobPage{}, errclass.New(errclass.Permanent, "malformed page token: bad id")
-		}
-		q = q.StartAfter(c.CreatedAt, c.ID)
+	q, err := s.jobsQuery(lq)
+	if err != nil {
+		return store.JobPage{}, err
 	}
 	// One more than a page tells whether there is a next one.
 	snaps, err := q.Limit(limit + 1).Documents(ctx).GetAll()
 	if err != nil {
-		return store.JobPage{}, classify(err, "list jobs of project %s", lq.ProjectID)
+		return store.JobPage{}, classify(err, "list jobs (%s)", describe(lq))
 	}
 	page := store.JobPage{Jobs: make([]*job.Job, 0, min(len(snaps), limit))}
 	for i, snap := range snaps {
@@ -131,6 +112,50 @@ func (s *Store) ListJobs(ctx context.Context, lq store.ListJobsQuery) (store.Job
 		page.Jobs = append(page.Jobs, j)
 	}
 	return page, nil
+}
+
+// jobsQuery is the Firestore query of a validated lq: an equality filter
+// per set field, created_at within [Since, Until), ordered created_at desc,
+// __name__ desc, after the page token's position.
+func (s *Store) jobsQuery(lq store.ListJobsQuery) (firestore.Query, error) {
+	q := s.c.Collection(jobsCollection).Query
+	for _, f := range []struct{ field, value string }{
+		{fieldProjectID, lq.ProjectID},
+		{fieldStatus, string(lq.Status)},
+		{fieldBackend, lq.Backend},
+		{fieldErrorCode, lq.ErrorCode},
+		{fieldUserID, lq.UserID},
+	} {
+		if f.value != "" {
+			q = q.Where(f.field, "==", f.value)
+		}
+	}
+	if !lq.Since.IsZero() {
+		q = q.Where(fieldCreatedAt, ">=", store.NormalizeTime(lq.Since))
+	}
+	if !lq.Until.IsZero() {
+		q = q.Where(fieldCreatedAt, "<", store.NormalizeTime(lq.Until))
+	}
+	q = q.OrderBy(fieldCreatedAt, firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if lq.PageToken == "" {
+		return q, nil
+	}
+	c, err := cursor.Decode(lq.PageToken)
+	if err != nil {
+		return q, err
+	}
+	if !validID(c.ID) {
+		return q, errclass.New(errclass.Permanent, "malformed page token: bad id")
+	}
+	return q.StartAfter(c.CreatedAt, c.ID), nil
+}
+
+// describe names lq's scope in errors.
+func describe(lq store.ListJobsQuery) string {
+	if lq.AllProjects {
+		return "every project"
+	}
+	return "project " + lq.ProjectID
 }
 
 // ListEvents returns a job's events ordered by event id; none for an

@@ -19,7 +19,6 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -129,7 +128,7 @@ func (s *Store) getJob(id string) (*job.Job, error) {
 	return j.Clone(), nil
 }
 
-// ListJobs returns a page of a project's jobs, newest first.
+// ListJobs returns a page of the jobs q selects, newest first.
 func (s *Store) ListJobs(ctx context.Context, q store.ListJobsQuery) (store.JobPage, error) {
 	limit, after, err := checkQuery(q)
 	if err != nil {
@@ -142,13 +141,9 @@ func (s *Store) ListJobs(ctx context.Context, q store.ListJobsQuery) (store.JobP
 
 	var all []*job.Job
 	for _, j := range s.jobs {
-		if j.ProjectID != q.ProjectID || (q.Status != "" && j.Status != q.Status) {
-			continue
+		if q.Matches(j) && (after == nil || before(j, after)) {
+			all = append(all, j)
 		}
-		if after != nil && !before(j, after) {
-			continue
-		}
-		all = append(all, j)
 	}
 	slices.SortFunc(all, func(a, b *job.Job) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
@@ -179,18 +174,9 @@ func before(j *job.Job, c *cursor.Cursor) bool {
 
 // checkQuery validates q and returns its effective limit and decoded cursor.
 func checkQuery(q store.ListJobsQuery) (int, *cursor.Cursor, error) {
-	if q.ProjectID == "" {
-		return 0, nil, errclass.New(errclass.Permanent, "list jobs: project id is required")
-	}
-	if q.Status != "" && !q.Status.Valid() {
-		return 0, nil, errclass.New(errclass.Permanent, "list jobs: unknown status %q", q.Status)
-	}
-	if q.Limit < 0 {
-		return 0, nil, errclass.New(errclass.Permanent, "list jobs: limit must be 0..%d, got %d", store.MaxPageSize, q.Limit)
-	}
-	limit := min(cmp.Or(q.Limit, store.DefaultPageSize), store.MaxPageSize)
-	if q.PageToken == "" {
-		return limit, nil, nil
+	limit, err := q.Validate()
+	if err != nil || q.PageToken == "" {
+		return limit, nil, err
 	}
 	c, err := cursor.Decode(q.PageToken)
 	if err != nil {

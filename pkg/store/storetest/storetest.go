@@ -79,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ListJobsStatusFilter", testListJobsStatusFilter},
 		{"ListJobsDefaultLimitAndEmpty", testListJobsDefaultLimit},
 		{"ListJobsBadQuery", testListJobsBadQuery},
+		{"ListJobsSearch", testListJobsSearch},
 		{"Events", testEvents},
 		{"BackendAbsentIsEnabledAndClosed", testBackendAbsent},
 		{"UpdateBackendPersists", testUpdateBackend},
@@ -624,6 +625,10 @@ func testListJobsBadQuery(t *testing.T, s store.Store) {
 		q    store.ListJobsQuery
 	}{
 		{"no project", store.ListJobsQuery{}},
+		{"filters but no project", store.ListJobsQuery{Status: job.StatusFailed, Backend: "fal"}},
+		{"project and every project", store.ListJobsQuery{ProjectID: "p", AllProjects: true}},
+		{"since after until", store.ListJobsQuery{ProjectID: "p", Since: t0.Add(time.Hour), Until: t0}},
+		{"since equals until", store.ListJobsQuery{AllProjects: true, Since: t0, Until: t0.Add(time.Nanosecond)}},
 		{"unknown status", store.ListJobsQuery{ProjectID: "p", Status: "bogus"}},
 		{"negative limit", store.ListJobsQuery{ProjectID: "p", Limit: -1}},
 		{"token not base64", store.ListJobsQuery{ProjectID: "p", PageToken: "!!!"}},
