@@ -33,6 +33,9 @@ type Config struct {
 	Metrics *metrics.Recorder
 	// MetricsHandler, when set, serves GET /metrics (Prometheus text).
 	MetricsHandler http.Handler
+	// Spans, when set (aiprod dev), serves GET /v1/jobs/{id}/spans from
+	// the spans the process keeps in memory.
+	Spans SpanSource
 	// Store holds jobs, events, backend states and API keys.
 	Store store.Store
 	// Queue receives new jobs (queue.TopicJobs) and lifecycle events
@@ -147,6 +150,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/jobs/{id}", s.withProject(s.getJob))
 	s.handle("POST /v1/jobs/{id}/cancel", s.withProject(s.cancelJob))
 	s.handle("GET /v1/jobs/{id}/events", s.withProject(s.jobEvents))
+	if s.cfg.Spans != nil {
+		s.handle("GET /v1/jobs/{id}/spans", s.withProject(s.jobSpans))
+	}
 	s.handle("GET /v1/backends", s.withProject(s.listBackends))
 	s.handle("GET /v1/budget", s.withProject(s.getBudget))
 	s.handle("GET /v1/usage", s.withProject(s.getUsage))

@@ -211,33 +211,6 @@ func jobCommand(name, summary string, do func(c *client.Client, ctx context.Cont
 	}
 }
 
-func runTrace(ctx context.Context, env *Env, args []string) error {
-	af, id, err := oneID(env, "trace", "Show a job's timeline: every stage, attempt, backend and error with trace and span ids.", args)
-	if err != nil {
-		return err
-	}
-	c := af.client()
-	j, err := c.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	evs, err := c.Events(ctx, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "job %s  status %s  trace %s\n\n", j.ID, j.Status, j.TraceID)
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tSTAGE\tTYPE\tBACKEND\tATTEMPT\tSPAN\tMESSAGE")
-	for _, e := range evs {
-		att := ""
-		if e.Attempt > 0 {
-			att = fmt.Sprint(e.Attempt)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format("15:04:05.000"), e.Stage, e.Type, e.Backend, att, e.SpanID, e.Message)
-	}
-	return tw.Flush()
-}
-
 func runBackends(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "backends", "[flags]", "List backends with enabled flag, circuit state, failures and endpoint.")
 	af := addAPIFlags(fs, env)

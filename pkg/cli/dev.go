@@ -49,7 +49,8 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	if err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	shutdown := telemetry.Setup("aiprod-dev")
+	spans := telemetry.NewSpanStore(0) // aiprod trace shows them as a waterfall
+	shutdown := telemetry.Setup("aiprod-dev", spans)
 	defer func() { _ = shutdown(context.Background()) }()
 	stopMetrics, err := telemetry.SetupMetrics("aiprod-dev") // served at GET /metrics on the API
 	if err != nil {
@@ -59,7 +60,7 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	fmt.Fprintln(env.Stderr, "starting emulators, simulated backends and services…")
 	start := time.Now()
 	st, err := devstack.Start(ctx, devstack.Config{
-		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed,
+		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed, Spans: spans,
 		Circuit: circuit.Config{Cooldown: *cooldown},
 		Logger:  telemetry.Logger(env.Stderr, "", level),
 	})

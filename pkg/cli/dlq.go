@@ -101,19 +101,10 @@ func printDeadLetters(w io.Writer, ms []api.DeadLetterView) error {
 		if m.DataBase64 {
 			data = "base64:" + data
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Subscription, preview(m.Reason, 60),
-			m.PublishTime.Format(time.RFC3339), preview(data, 40))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Subscription, cell(m.Reason, 60),
+			m.PublishTime.Format(time.RFC3339), cell(data, 40))
 	}
 	return tw.Flush()
-}
-
-// preview shortens s to n runes on one line.
-func preview(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // stringList is a flag that may be repeated.

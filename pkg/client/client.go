@@ -313,3 +313,14 @@ func (c *Client) do(ctx context.Context, method, path string, h http.Header, bod
 	}
 	return nil
 }
+
+// Spans returns the spans of job id's trace that the stack keeps in memory
+// (aiprod dev), by start time. A stack that keeps none answers 404
+// (IsNotFound).
+func (c *Client) Spans(ctx context.Context, id string) ([]Span, error) {
+	var out SpanList
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/spans", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Spans, nil
+}

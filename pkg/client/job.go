@@ -128,3 +128,23 @@ type Event struct {
 type EventList struct {
 	Events []Event `json:"events"`
 }
+
+// Span is one span of a job's trace, as GET /v1/jobs/{id}/spans shows it
+// (local stacks that keep spans in memory: aiprod dev).
+type Span struct {
+	Name         string            `json:"name"`
+	SpanID       string            `json:"span_id"`
+	ParentSpanID string            `json:"parent_span_id,omitempty"`
+	Kind         string            `json:"kind"`            // server, client, producer, consumer, internal
+	Scope        string            `json:"scope,omitempty"` // instrumentation scope: AIPROD's or a library's
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+	Status       string            `json:"status"` // ok, error or unset
+	Error        string            `json:"error,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+}
+
+// SpanList is the body of GET /v1/jobs/{id}/spans, spans by start time.
+type SpanList struct {
+	Spans []Span `json:"spans"`
+}

@@ -81,6 +81,9 @@ var simTimings = map[string][2]time.Duration{
 
 // Config tunes the stack; the zero value is the documented dev stack.
 type Config struct {
+	// Spans, when set, serves GET /v1/jobs/{id}/spans (aiprod trace's
+	// waterfall) from the spans kept in memory.
+	Spans      api.SpanSource
 	Addr       string // API listen address; "127.0.0.1:0" picks a free port
 	APIKey     string // seeded for project Project
 	AdminKey   string
@@ -262,7 +265,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
-		Ready: platform.Ready(st, q, queue.TopicJobs)})
+		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

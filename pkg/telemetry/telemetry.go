@@ -68,6 +68,10 @@ func Setup(serviceName string, exporters ...sdktrace.SpanExporter) func(context.
 		sdktrace.WithResource(serviceResource(serviceName)),
 	}
 	for _, e := range exporters {
+		if _, inMemory := e.(*SpanStore); inMemory {
+			opts = append(opts, sdktrace.WithSyncer(e)) // readable as soon as it ends
+			continue
+		}
 		opts = append(opts, sdktrace.WithBatcher(e))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
