@@ -110,6 +110,11 @@ func New(mp metric.MeterProvider) *Recorder {
 	if err != nil {
 		otel.Handle(err)
 	}
+	// Known outcomes start at zero, so that rate() and alerts see the
+	// series before the first delivery (Prometheus's advice on counters).
+	for _, o := range WebhookOutcomes {
+		r.webhookDeliveries.Add(context.Background(), 0, attrs(LabelOutcome, o))
+	}
 	return r
 }
 
@@ -211,7 +216,10 @@ func (r *Recorder) QueueMessage(ctx context.Context, subscription, outcome strin
 	r.or().queueMessages.Add(ctx, 1, attrs(LabelSubscription, subscription, LabelOutcome, outcome))
 }
 
-// WebhookDelivery counts a webhook attempt (delivered, retried, failed).
+// WebhookOutcomes are the outcomes of aiprod_webhook_deliveries_total.
+var WebhookOutcomes = []string{"delivered", "retried", "failed"}
+
+// WebhookDelivery counts a webhook attempt (one of WebhookOutcomes).
 func (r *Recorder) WebhookDelivery(ctx context.Context, outcome string) {
 	r.or().webhookDeliveries.Add(ctx, 1, attrs(LabelOutcome, outcome))
 }

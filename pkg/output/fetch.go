@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ResponseHeaderTimeoutDefault bounds the wait for a source's response
@@ -65,8 +69,20 @@ type download struct {
 
 func (d *download) Close() error { return d.closer.Close() }
 
-// open GETs u and checks the response's status and declared length.
-func (f *fetcher) open(ctx context.Context, u *url.URL) (*download, error) {
+// open GETs u and checks the response's status and declared length, in a
+// CLIENT span (the URL without its query: signed URLs carry credentials
+// there).
+func (f *fetcher) open(ctx context.Context, u *url.URL) (d *download, err error) {
+	ctx, span := telemetry.Tracer().Start(ctx, "HTTP GET output source", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", http.MethodGet),
+			attribute.String("url.full", telemetry.SafeURL(u.String())), attribute.String("server.address", u.Host)))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "download failed")
+		}
+		span.End()
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, errclass.New(errclass.Permanent, "source %s: bad request", redact(u))
