@@ -12,9 +12,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/telemetry"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // ResponseHeaderTimeoutDefault bounds the wait for a source's response
@@ -73,16 +70,8 @@ func (d *download) Close() error { return d.closer.Close() }
 // CLIENT span (the URL without its query: signed URLs carry credentials
 // there).
 func (f *fetcher) open(ctx context.Context, u *url.URL) (d *download, err error) {
-	ctx, span := telemetry.Tracer().Start(ctx, "HTTP GET output source", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("http.request.method", http.MethodGet),
-			attribute.String("url.full", telemetry.SafeURL(u.String())), attribute.String("server.address", u.Host)))
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "download failed")
-		}
-		span.End()
-	}()
+	ctx, span := telemetry.StartHTTPClient(ctx, nil, "HTTP GET output source", http.MethodGet, u.String())
+	defer func() { telemetry.EndHTTPClient(span, 0, err) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, errclass.New(errclass.Permanent, "source %s: bad request", redact(u))

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"syscall"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -107,45 +105,16 @@ func (r *Response) OK() bool { return r.Status/100 == 2 }
 // (Retryable, or OverLimit). Errors keep their cause, so errors.Is finds
 // context.Canceled; their text never holds the credential.
 func (c *Client) Do(ctx context.Context, req Request) (res *Response, err error) {
-	ctx, span := c.startSpan(ctx, req)
-	defer func() { endSpan(span, res, err) }()
-	return c.do(ctx, req)
-}
-
-// startSpan starts the CLIENT span of one provider call: the provider, the
-// operation, the method and the URL without query or credentials
-// (telemetry.SafeURL). No trace header is sent to the provider.
-func (c *Client) startSpan(ctx context.Context, req Request) (context.Context, trace.Span) {
-	u := telemetry.SafeURL(req.URL)
-	host := ""
-	if pu, err := url.Parse(req.URL); err == nil {
-		host = pu.Host
-	}
-	tracer := c.Tracer
-	if tracer == nil {
-		tracer = telemetry.Tracer()
-	}
-	return tracer.Start(ctx, "HTTP "+req.Method+" "+c.Provider, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attribute.String("aiprod.provider", c.Provider), attribute.String("aiprod.operation", req.Op),
-			attribute.String("http.request.method", req.Method), attribute.String("url.full", u),
-			attribute.String("server.address", host)))
-}
-
-// endSpan records the answer's status, or the error (whose text never
-// holds the credential), and ends the span.
-func endSpan(span trace.Span, res *Response, err error) {
-	switch {
-	case err != nil:
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "no answer")
-	case res != nil:
-		span.SetAttributes(attribute.Int("http.response.status_code", res.Status))
-		if res.Status >= 400 {
-			span.SetStatus(codes.Error, http.StatusText(res.Status))
+	ctx, span := telemetry.StartHTTPClient(ctx, c.Tracer, "HTTP "+req.Method+" "+c.Provider, req.Method, req.URL,
+		attribute.String("aiprod.provider", c.Provider), attribute.String("aiprod.operation", req.Op))
+	defer func() {
+		status := 0
+		if res != nil {
+			status = res.Status
 		}
-	}
-	span.End()
+		telemetry.EndHTTPClient(span, status, err)
+	}()
+	return c.do(ctx, req)
 }
 
 func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
