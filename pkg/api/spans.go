@@ -53,7 +53,7 @@ func PublicSpan(sp sdktrace.ReadOnlySpan) client.Span {
 	if attrs := sp.Attributes(); len(attrs) > 0 {
 		out.Attributes = make(map[string]string, len(attrs))
 		for _, kv := range attrs {
-			out.Attributes[string(kv.Key)] = kv.Value.Emit()
+			out.Attributes[string(kv.Key)] = kv.Value.String()
 		}
 	}
 	return out

@@ -23,8 +23,8 @@ import (
 // apart (jittered).
 var RetryDefault = retry.Policy{MaxAttempts: 4, MaxElapsed: 3 * time.Second, Initial: 50 * time.Millisecond, Max: time.Second}
 
-// ErrNoChange, returned by an update function, makes Update write nothing:
-// it returns the job as read with Result.Written false and no error.
+// ErrNoChange is what an update function returns to write nothing: Update
+// then returns the job as read with Result.Written false and no error.
 var ErrNoChange = errclass.New(errclass.Conflict, "nothing to change")
 
 // Config configures a Writer.

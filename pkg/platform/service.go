@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	gcpmetric "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/metric"
-	gcptrace "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/trace"
+	gcpmetric "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/metric" //nolint:staticcheck // deprecated: see setupTracing
+	gcptrace "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/trace"   //nolint:staticcheck // deprecated: see setupTracing
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -167,11 +167,15 @@ func setupTracing(ctx context.Context, service string, c Config) (func(context.C
 		exporters, readers = append(exporters, exp), append(readers, sdkmetric.NewPeriodicReader(mexp))
 	}
 	if c.GoogleCloudTelemetry {
-		exp, err := gcptrace.New(gcptrace.WithProjectID(c.Project))
+		// These exporters are deprecated (archived after 2027-01-01) in
+		// favour of OTLP to Google's Telemetry API; they are kept until
+		// Cloud Monitoring takes OTLP metrics under the workload.googleapis.com
+		// types that infra/ queries (see the README).
+		exp, err := gcptrace.New(gcptrace.WithProjectID(c.Project)) //nolint:staticcheck // see above
 		if err != nil {
 			return nil, fmt.Errorf("AIPROD_GCP_TELEMETRY: Cloud Trace exporter: %w", err)
 		}
-		mexp, err := gcpmetric.New(gcpmetric.WithProjectID(c.Project))
+		mexp, err := gcpmetric.New(gcpmetric.WithProjectID(c.Project)) //nolint:staticcheck // see above
 		if err != nil {
 			return nil, fmt.Errorf("AIPROD_GCP_TELEMETRY: Cloud Monitoring exporter: %w", err)
 		}
