@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -19,12 +19,12 @@ import (
 // to recognise (secret scanners) and to tell from admin keys.
 const APIKeyPrefix = "aiprod_"
 
-// projectRE is the form of a project id.
-var projectRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+// projectRE is the form of a project id, for error messages.
+const projectRE = job.ProjectIDPattern
 
-// ValidProjectID reports whether s is a well-formed project id: 1 to 63
-// lower-case letters, digits and dashes, not starting with a dash.
-func ValidProjectID(s string) bool { return projectRE.MatchString(s) }
+// ValidProjectID reports whether s is a well-formed project id
+// (job.ValidProjectID).
+func ValidProjectID(s string) bool { return job.ValidProjectID(s) }
 
 // NewAPIKey returns a fresh random API key: APIKeyPrefix and 32 random bytes
 // in unpadded base64url.

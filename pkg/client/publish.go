@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
@@ -15,6 +16,9 @@ import (
 // id when idempotencyKey is empty. The request is validated here first, so
 // a bad one fails now instead of on the dead-letter topic.
 func Publish(ctx context.Context, pub queue.Publisher, projectID string, req JobRequest, idempotencyKey string) (string, error) {
+	if !job.ValidProjectID(projectID) {
+		return "", fmt.Errorf("publish job request: project %q is not a project id (%s)", projectID, job.ProjectIDPattern)
+	}
 	req.ApplyDefaults()
 	if err := req.Validate(); err != nil {
 		return "", err

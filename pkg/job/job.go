@@ -2,6 +2,7 @@ package job
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -246,6 +247,17 @@ func NewID() string { return uuid.NewString() }
 func IDForKey(projectID, key string) string {
 	return uuid.NewSHA1(idempotencyNamespace, []byte(projectID+"\x00"+key)).String()
 }
+
+// ProjectIDPattern is the form of a project id: 1 to 63 lower-case
+// letters, digits and dashes, not starting with a dash.
+const ProjectIDPattern = `^[a-z0-9][a-z0-9-]{0,62}$`
+
+var projectRE = regexp.MustCompile(ProjectIDPattern)
+
+// ValidProjectID reports whether s is a well-formed project id: what the
+// API, the router (for requests published straight to aiprod-jobs) and
+// the stores accept.
+func ValidProjectID(s string) bool { return projectRE.MatchString(s) }
 
 // ValidID reports whether s has the form of a job id.
 func ValidID(s string) bool {

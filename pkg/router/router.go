@@ -184,8 +184,11 @@ func (r *Router) process(ctx context.Context, m *queue.Message) consumer.Outcome
 // is rejected or the store failed.
 func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.Job, consumer.Outcome) {
 	project := m.Attr(queue.AttrProjectID)
-	if project == "" {
+	switch {
+	case project == "":
 		return nil, consumer.DeadLetter("attribute project_id is required on a job request without job_id")
+	case !job.ValidProjectID(project):
+		return nil, consumer.DeadLetter("attribute project_id %q is not a project id (%s)", project, job.ProjectIDPattern)
 	}
 	req, err := job.ParseRequest(m.Data)
 	if err != nil {

@@ -510,6 +510,8 @@ func TestBadMessagesAreDeadLettered(t *testing.T) {
 			"invalid job request: field colour: unknown field"},
 		{"no project", queue.Message{Data: []byte(`{"prompt":"x","duration_seconds":5}`), Attributes: map[string]string{"user": "u"}},
 			"attribute project_id is required"},
+		{"malformed project", queue.Message{Data: []byte(`{"prompt":"x","duration_seconds":5}`), Attributes: map[string]string{"project_id": "Acme Corp/../x"}},
+			`attribute project_id "Acme Corp/../x" is not a project id`},
 		{"malformed job id", queue.Message{Attributes: map[string]string{"job_id": "nope", "project_id": "dev"}},
 			`attribute job_id "nope" is not a job id`},
 		{"unknown job", queue.Message{Attributes: map[string]string{"job_id": job.IDForKey("dev", "none"), "project_id": "dev"}},
