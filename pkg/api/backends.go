@@ -70,7 +70,7 @@ func (s *Server) backendView(b *catalog.Backend, st store.BackendState) BackendV
 		Enabled:             !st.Disabled,
 		Circuit:             br.Current(),
 		ConsecutiveFailures: br.ConsecutiveFailures,
-		LastError:           br.LastError,
+		LastError:           circuit.SharedText(br.LastError), // also what was stored before it was sanitized
 		Endpoint:            s.cfg.Endpoints[b.Name],
 		Prices:              []PriceView{},
 	}

@@ -11,7 +11,10 @@
 // router and worker instance) and apply these functions inside a transaction.
 package circuit
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // State is the circuit's state.
 type State string
@@ -120,10 +123,11 @@ func (b Breaker) Success() Breaker {
 
 // Failure records an infrastructure failure at now. The threshold-th
 // consecutive failure, or any failure of a half-open probe, opens the circuit.
+// msg becomes LastError as SharedText makes it.
 func (b Breaker) Failure(now time.Time, msg string, cfg Config) Breaker {
 	cfg = cfg.WithDefaults()
 	b.ConsecutiveFailures++
-	b.LastError = msg
+	b.LastError = SharedText(msg)
 	if b.Current() == HalfOpen || b.ConsecutiveFailures >= cfg.FailureThreshold {
 		if b.Current() != Open {
 			b.OpenedAt = now
@@ -133,3 +137,11 @@ func (b Breaker) Failure(now time.Time, msg string, cfg Config) Breaker {
 	}
 	return b
 }
+
+// jobIDs matches job ids (UUIDs) in a message.
+var jobIDs = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+
+// SharedText is msg as every project may see it (a backend's LastError is
+// shown by GET /v1/backends to all): job ids become "<job>", so that no
+// project learns another's jobs.
+func SharedText(msg string) string { return jobIDs.ReplaceAllString(msg, "<job>") }

@@ -63,3 +63,11 @@ func TestSuccessResetsCount(t *testing.T) {
 	b = b.Failure(now, "x", Config{})
 	require.Equal(t, Closed, b.Current(), "failures must be consecutive")
 }
+
+func TestSharedTextHidesJobIDs(t *testing.T) {
+	t.Parallel()
+	got := SharedText("backend_unavailable: submit job 0707FBE4-4443-4c1b-87c2-a3bfc6c5694a to alpha: 503")
+	if got != "backend_unavailable: submit job <job> to alpha: 503" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -358,3 +358,17 @@ func TestPipelineLongRetryAfterIsNotWaitedFor(t *testing.T) {
 	require.Nil(t, got.Attempts[0].RetryAt)
 	require.Len(t, got.Attempts, 1)
 }
+
+// A backend's last_error (shown to every project by GET /v1/backends)
+// names no job: the failure's message has its job ids taken out.
+func TestCircuitLastErrorNamesNoJob(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{submitErr: errclass.New(errclass.Retryable, "503 from alpha")})
+	e.pipeline(t)
+	j := e.ingest(t, ctx, request(t, "a fox"))
+	require.Equal(t, job.StatusSucceeded, e.wait(t, j.ID, terminal).Status)
+	last := e.backendState(t, "alpha").Breaker.LastError
+	require.Contains(t, last, "503 from alpha")
+	require.NotContains(t, last, j.ID)
+}
