@@ -295,7 +295,7 @@ func (s *Stack) serveAPI(addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("devstack: API listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hs := platform.NewHTTPServer(h, platform.TimeoutsDefault)
 	s.APIURL = "http://" + ln.Addr().String()
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -15,6 +15,25 @@ import (
 // sends SIGKILL 10 s after SIGTERM.
 const ShutdownTimeout = 8 * time.Second
 
+// Timeouts bound the phases of one HTTP exchange, so that slow or stalled
+// clients cannot hold a server's connections (slowloris).
+type Timeouts struct {
+	ReadHeader time.Duration // request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // from the end of the headers to the end of the answer
+	Idle       time.Duration // between requests on a kept-alive connection
+}
+
+// TimeoutsDefault are the services' timeouts. Write outlasts the longest
+// answer a handler may take: a push step (worker.StepBudgetDefault, 45 s)
+// and a dead-letter listing's wait.
+var TimeoutsDefault = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+
+// NewHTTPServer returns a server of h with timeouts t.
+func NewHTTPServer(h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
+}
+
 // Serve serves h on addr until ctx is done, then drains for at most
 // ShutdownTimeout. ready, if not nil, is called once the port listens.
 func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
@@ -22,7 +41,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := NewHTTPServer(h, TimeoutsDefault)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
