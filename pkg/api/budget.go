@@ -21,12 +21,15 @@ import (
 // in one period. Limit is null when the project has no budget. Users lists
 // the users with a limit or with money in the period.
 type BudgetView struct {
-	ProjectID string                    `json:"project_id"`
-	Period    string                    `json:"period"`
-	Limit     *money.Micros             `json:"limit_usd"`
-	Spent     money.Micros              `json:"spent_usd"`
-	Reserved  money.Micros              `json:"reserved_usd"`
-	Users     map[string]UserBudgetView `json:"users,omitempty"`
+	ProjectID string        `json:"project_id"`
+	Period    string        `json:"period"`
+	Limit     *money.Micros `json:"limit_usd"`
+	Spent     money.Micros  `json:"spent_usd"`
+	Reserved  money.Micros  `json:"reserved_usd"`
+	// DefaultUserLimit caps every user without a limit of their own
+	// (absent: none).
+	DefaultUserLimit *money.Micros             `json:"default_user_limit_usd,omitempty"`
+	Users            map[string]UserBudgetView `json:"users,omitempty"`
 }
 
 // UserBudgetView is one user's part of a BudgetView; Limit is null when the
@@ -51,7 +54,8 @@ func (s *Server) budgetView(ctx context.Context, project, period string) (Budget
 	if err != nil {
 		return BudgetView{}, unexpected(err, "read user budget periods")
 	}
-	v := BudgetView{ProjectID: project, Period: period, Limit: b.MonthlyLimit, Spent: p.Spent, Reserved: p.Reserved}
+	v := BudgetView{ProjectID: project, Period: period, Limit: b.MonthlyLimit, Spent: p.Spent, Reserved: p.Reserved,
+		DefaultUserLimit: b.DefaultUserLimit}
 	if len(users) > 0 || len(b.UserLimits) > 0 {
 		v.Users = map[string]UserBudgetView{}
 		for _, u := range users {
@@ -94,16 +98,20 @@ func (s *Server) getBudget(w http.ResponseWriter, r *http.Request, project strin
 }
 
 // budgetBody is the body of PUT /v1/admin/projects/{project}/budget:
-// {"monthly_limit_usd": 50, "users": {"alice": 10}}. The fields are raw so
-// that amounts are parsed exactly, and errors name their field.
+// {"monthly_limit_usd": 50, "users": {"alice": 10}, "default_user_limit_usd": 5}.
+// The fields are raw so that amounts are parsed exactly, and errors name
+// their field.
 type budgetBody struct {
-	MonthlyLimitUSD json.RawMessage            `json:"monthly_limit_usd"`
-	Users           map[string]json.RawMessage `json:"users"`
+	MonthlyLimitUSD     json.RawMessage            `json:"monthly_limit_usd"`
+	Users               map[string]json.RawMessage `json:"users"`
+	DefaultUserLimitUSD json.RawMessage            `json:"default_user_limit_usd"`
 }
 
 // putBudget is PUT /v1/admin/projects/{project}/budget. It replaces the
 // project's budget: monthly_limit_usd is required (null: no limit); users,
-// optional, gives per-user limits (a user omitted or null has none).
+// optional, gives per-user limits (a user omitted or null has none);
+// default_user_limit_usd, optional, caps every other user, so that an
+// unknown or re-spelled user id cannot spend past a per-user cap.
 // Spent and reserved money are kept. It answers 200 with the budget view of
 // the current month.
 func (s *Server) putBudget(w http.ResponseWriter, r *http.Request) error {
@@ -122,6 +130,11 @@ func (s *Server) putBudget(w http.ResponseWriter, r *http.Request) error {
 	b := store.Budget{ProjectID: project, UpdatedAt: store.NormalizeTime(s.cfg.Now())}
 	if b.MonthlyLimit, err = parseLimit("monthly_limit_usd", body.MonthlyLimitUSD); err != nil {
 		return err
+	}
+	if body.DefaultUserLimitUSD != nil {
+		if b.DefaultUserLimit, err = parseLimit("default_user_limit_usd", body.DefaultUserLimitUSD); err != nil {
+			return err
+		}
 	}
 	for _, u := range slices.Sorted(maps.Keys(body.Users)) {
 		field := "users." + u

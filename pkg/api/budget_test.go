@@ -74,6 +74,7 @@ func TestPutBudgetRejectsBadInput(t *testing.T) {
 		{"empty user id", `{"monthly_limit_usd": 5, "users": {"": 2}}`, "users."},
 		{"long user id", `{"monthly_limit_usd": 5, "users": {"` + strings.Repeat("u", 129) + `": 2}}`, "users." + strings.Repeat("u", 129)},
 		{"users not an object", `{"monthly_limit_usd": 5, "users": 3}`, "users"},
+		{"negative default user limit", `{"monthly_limit_usd": 5, "default_user_limit_usd": -1}`, "default_user_limit_usd"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			requireError(t, e.do(http.MethodPut, path, adminKey, tt.body), http.StatusBadRequest, "invalid_request", tt.field)
@@ -182,4 +183,18 @@ func TestReconcileRoute(t *testing.T) {
 	requireError(t, e.do(http.MethodGet, "/v1/admin/reconcile", adminKey, ""), http.StatusBadRequest, "invalid_request", "project")
 	requireError(t, e.do(http.MethodGet, "/v1/admin/reconcile?project=beta&period=11-2026", adminKey, ""), http.StatusBadRequest, "invalid_request", "period")
 	requireError(t, e.do(http.MethodGet, "/v1/admin/reconcile?project=beta", keyB, ""), http.StatusUnauthorized, "unauthenticated", "")
+}
+
+func TestPutBudgetDefaultUserLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	r := e.do(http.MethodPut, "/v1/admin/projects/"+projectA+"/budget", adminKey,
+		`{"monthly_limit_usd": 50, "users": {"alice": 10}, "default_user_limit_usd": 2.5}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	v := decode[api.BudgetView](t, r)
+	require.NotNil(t, v.DefaultUserLimit)
+	require.Equal(t, "2.5", v.DefaultUserLimit.USD())
+	b, err := e.st.GetBudget(context.Background(), projectA)
+	require.NoError(t, err)
+	require.Equal(t, money.MustParse("2.5"), *b.DefaultUserLimit)
 }

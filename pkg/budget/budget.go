@@ -123,8 +123,9 @@ func Crossed(p store.Period, limit *money.Micros) (store.Period, []int) {
 	return p, crossed
 }
 
-// UserLimit returns the limit of user within b: nil when the user has none
-// (or user is "").
+// UserLimit returns the limit of user within b: their own (UserLimits),
+// else the project's default per-user limit; nil when neither is set (or
+// user is "").
 func UserLimit(b store.Budget, user string) *money.Micros {
 	if user == "" {
 		return nil
@@ -132,5 +133,5 @@ func UserLimit(b store.Budget, user string) *money.Micros {
 	if v, ok := b.UserLimits[user]; ok {
 		return &v
 	}
-	return nil
+	return b.DefaultUserLimit
 }

@@ -278,3 +278,25 @@ func TestConcurrentDispatchNeverOvershoots(t *testing.T) {
 	require.Len(t, e.dispatches("alpha"), fit)
 	require.Equal(t, money.MustParse("20"), e.period(t).Reserved)
 }
+
+// A re-spelled or unknown user id does not escape per-user caps when the
+// project has a default per-user limit (issue 13, finding 6): "Alice" is
+// capped like any user without a limit of their own.
+func TestDefaultUserLimitCapsUnknownUsers(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *router.Config) { c.Now = func() time.Time { return budgetNow } })
+	limit, alices, others := money.MustParse("100"), money.MustParse("0.5"), money.MustParse("0.5")
+	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "dev", MonthlyLimit: &limit,
+			UserLimits: map[string]money.Micros{"alice": alices}, DefaultUserLimit: &others})
+	}))
+	respelled := func(r *job.Request) { r.UserID = "Alice" }
+	_, m1 := e.ingest(t, request(t, respelled))
+	require.Equal(t, "ack", e.deliver(t, m1))
+	j2, m2 := e.ingest(t, request(t, respelled))
+	require.Equal(t, "ack", e.deliver(t, m2))
+	got := e.job(t, j2.ID)
+	require.Equal(t, job.StatusFailed, got.Status, "the second job of \"Alice\" passes the default per-user limit")
+	require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
+	require.Contains(t, got.Error.Message, `user "Alice"`)
+}

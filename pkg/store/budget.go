@@ -70,7 +70,10 @@ type Budget struct {
 	// UserLimits caps each listed user's spent + reserved per month within
 	// the project; users not listed are capped by the project limit only.
 	UserLimits map[string]money.Micros `json:"users,omitempty"`
-	UpdatedAt  time.Time               `json:"updated_at"`
+	// DefaultUserLimit, when set, caps every user without a limit of their
+	// own in UserLimits: an unknown or re-spelled user id is capped too.
+	DefaultUserLimit *money.Micros `json:"default_user_limit_usd,omitempty"`
+	UpdatedAt        time.Time     `json:"updated_at"`
 }
 
 // Period is the money of one project (or of one user within a project)
@@ -152,6 +155,10 @@ func CloneBudget(b Budget) Budget {
 	if b.MonthlyLimit != nil {
 		v := *b.MonthlyLimit
 		b.MonthlyLimit = &v
+	}
+	if b.DefaultUserLimit != nil {
+		v := *b.DefaultUserLimit
+		b.DefaultUserLimit = &v
 	}
 	if b.UserLimits != nil {
 		m := make(map[string]money.Micros, len(b.UserLimits))

@@ -33,7 +33,10 @@ const (
 type budgetDoc struct {
 	MonthlyLimitMicros *int64         `firestore:"monthly_limit_micros"` // null: no limit
 	Users              []userLimitDoc `firestore:"users"`
-	UpdatedAt          time.Time      `firestore:"updated_at"`
+	// DefaultUserMicros caps users without a limit of their own; absent in
+	// documents written before it existed (null: none).
+	DefaultUserMicros *int64    `firestore:"default_user_limit_micros"`
+	UpdatedAt         time.Time `firestore:"updated_at"`
 }
 
 // userLimitDoc is one user's limit. Users are a list, not a map, because
@@ -133,6 +136,10 @@ func toBudgetDoc(b store.Budget) budgetDoc {
 		v := int64(*b.MonthlyLimit)
 		d.MonthlyLimitMicros = &v
 	}
+	if b.DefaultUserLimit != nil {
+		v := int64(*b.DefaultUserLimit)
+		d.DefaultUserMicros = &v
+	}
 	for u, v := range b.UserLimits {
 		d.Users = append(d.Users, userLimitDoc{UserID: u, LimitMicros: int64(v)})
 	}
@@ -145,6 +152,10 @@ func fromBudgetDoc(projectID string, d budgetDoc) store.Budget {
 	if d.MonthlyLimitMicros != nil {
 		v := money.Micros(*d.MonthlyLimitMicros)
 		b.MonthlyLimit = &v
+	}
+	if d.DefaultUserMicros != nil {
+		v := money.Micros(*d.DefaultUserMicros)
+		b.DefaultUserLimit = &v
 	}
 	if len(d.Users) > 0 {
 		b.UserLimits = make(map[string]money.Micros, len(d.Users))
@@ -311,7 +322,7 @@ func (t *tx) PutBudget(b store.Budget) error {
 	if err := t.checkWrite("project", b.ProjectID); err != nil {
 		return err
 	}
-	if b.MonthlyLimit != nil && *b.MonthlyLimit < 0 {
+	if (b.MonthlyLimit != nil && *b.MonthlyLimit < 0) || (b.DefaultUserLimit != nil && *b.DefaultUserLimit < 0) {
 		return errclass.New(errclass.Permanent, "firestorestore: budget of project %s: negative limit", b.ProjectID)
 	}
 	for u, v := range b.UserLimits {

@@ -130,7 +130,7 @@ func (t *tx) PutBudget(b store.Budget) error {
 			return errclass.New(errclass.Permanent, "memstore: budget of project %s: invalid user limit %q: %s", b.ProjectID, u, v)
 		}
 	}
-	if b.MonthlyLimit != nil && *b.MonthlyLimit < 0 {
+	if (b.MonthlyLimit != nil && *b.MonthlyLimit < 0) || (b.DefaultUserLimit != nil && *b.DefaultUserLimit < 0) {
 		return errclass.New(errclass.Permanent, "memstore: budget of project %s: negative limit", b.ProjectID)
 	}
 	c := store.CloneBudget(b)
