@@ -198,15 +198,17 @@ func (u userLimits) Set(s string) error {
 }
 
 func runBudgetSet(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "budget set", "--project P --monthly-limit-usd N [--user alice=10 ...]",
+	fs := newFlags(env, "budget set", "--project P --monthly-limit-usd N [--user alice=10 ...] [--default-user-limit-usd N]",
 		"Set a project's monthly budget (replacing its user limits), with the admin key.\n"+
-			"--monthly-limit-usd none removes the limit.")
+			"--monthly-limit-usd none removes the limit. --default-user-limit-usd caps every user without\n"+
+			"a limit of their own (an unknown or re-spelled user id included).")
 	af := addAPIFlags(fs, env)
 	admin := addAdminKeyFlag(fs, env)
 	project := fs.String("project", devstack.ProjectDefault, "project")
 	limit := fs.String("monthly-limit-usd", "", "monthly limit in USD, or none (required)")
 	users := userLimits{}
 	fs.Var(users, "user", "a user's monthly limit as user=usd (repeatable)")
+	defaultUser := fs.String("default-user-limit-usd", "", "monthly limit in USD of every user without a --user limit")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -226,6 +228,13 @@ func runBudgetSet(ctx context.Context, env *Env, args []string) error {
 	}
 	if len(users) > 0 {
 		body["users"] = users
+	}
+	if *defaultUser != "" {
+		m, err := money.Parse(*defaultUser)
+		if err != nil {
+			return fmt.Errorf("--default-user-limit-usd: %w", err)
+		}
+		body["default_user_limit_usd"] = json.RawMessage(m.USD())
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
