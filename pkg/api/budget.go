@@ -116,9 +116,9 @@ type budgetBody struct {
 // the current month.
 func (s *Server) putBudget(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	project := r.PathValue("project")
-	if !ValidProjectID(project) {
-		return invalid("project", "must match %s, got %q", projectRE, project)
+	project, err := projectParam(r)
+	if err != nil {
+		return err
 	}
 	body, err := readJSON[budgetBody](s, w, r)
 	if err != nil {

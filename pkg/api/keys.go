@@ -22,6 +22,16 @@ const APIKeyPrefix = "aiprod_"
 // projectRE is the form of a project id, for error messages.
 const projectRE = job.ProjectIDPattern
 
+// projectParam returns the {project} of an admin route's path, or a 400
+// naming it when it is not a project id.
+func projectParam(r *http.Request) (string, error) {
+	project := r.PathValue("project")
+	if !ValidProjectID(project) {
+		return "", invalid("project", "must match %s, got %q", projectRE, project)
+	}
+	return project, nil
+}
+
 // ValidProjectID reports whether s is a well-formed project id
 // (job.ValidProjectID).
 func ValidProjectID(s string) bool { return job.ValidProjectID(s) }
@@ -45,9 +55,9 @@ type CreatedKey struct {
 // createKey is POST /v1/admin/projects/{project}/keys.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	project := r.PathValue("project")
-	if !ValidProjectID(project) {
-		return invalid("project", "must match %s, got %q", projectRE, project)
+	project, err := projectParam(r)
+	if err != nil {
+		return err
 	}
 	key := NewAPIKey()
 	rec := store.APIKey{Hash: store.HashAPIKey(key), ProjectID: project, CreatedAt: store.NormalizeTime(s.cfg.Now())}

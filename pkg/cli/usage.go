@@ -220,21 +220,17 @@ func runBudgetSet(ctx context.Context, env *Env, args []string) error {
 	}
 	body := map[string]any{"monthly_limit_usd": nil}
 	if *limit != "none" {
-		m, err := money.Parse(*limit)
-		if err != nil {
-			return fmt.Errorf("--monthly-limit-usd: %w", err)
+		if err := setUSD(body, "monthly_limit_usd", "--monthly-limit-usd", *limit); err != nil {
+			return err
 		}
-		body["monthly_limit_usd"] = json.RawMessage(m.USD())
 	}
 	if len(users) > 0 {
 		body["users"] = users
 	}
 	if *defaultUser != "" {
-		m, err := money.Parse(*defaultUser)
-		if err != nil {
-			return fmt.Errorf("--default-user-limit-usd: %w", err)
+		if err := setUSD(body, "default_user_limit_usd", "--default-user-limit-usd", *defaultUser); err != nil {
+			return err
 		}
-		body["default_user_limit_usd"] = json.RawMessage(m.USD())
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -242,4 +238,15 @@ func runBudgetSet(ctx context.Context, env *Env, args []string) error {
 	}
 	path := "/v1/admin/projects/" + url.PathEscape(*project) + "/budget"
 	return doAndPrint(ctx, env, client.New(af.api, *admin), http.MethodPut, path, b, *asJSON, printBudget)
+}
+
+// setUSD sets body[field] to the exact amount of USD that flag's value
+// gives, or says what is wrong with it.
+func setUSD(body map[string]any, field, flag, value string) error {
+	m, err := money.Parse(value)
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	body[field] = json.RawMessage(m.USD())
+	return nil
 }
