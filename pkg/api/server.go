@@ -159,6 +159,8 @@ func (s *Server) routes() {
 
 	s.handle("PATCH /v1/admin/backends/{name}", s.withAdmin(s.patchBackend))
 	s.handle("POST /v1/admin/projects/{project}/keys", s.withAdmin(s.createKey))
+	s.handle("GET /v1/admin/projects/{project}/keys", s.withAdmin(s.listKeys))
+	s.handle("DELETE /v1/admin/projects/{project}/keys/{key_id}", s.withAdmin(s.revokeKey))
 	s.handle("PUT /v1/admin/projects/{project}/budget", s.withAdmin(s.putBudget))
 	s.handle("GET /v1/admin/reconcile", s.withAdmin(s.reconcile))
 	s.handle("GET /v1/admin/jobs", s.withAdmin(s.adminListJobs))
