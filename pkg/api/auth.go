@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -32,8 +35,14 @@ func bearer(r *http.Request) (string, error) {
 	return token, nil
 }
 
+// LastUsedInterval is how stale an API key's last_used_at may get: it is
+// written at most once per interval per key, not on every request.
+const LastUsedInterval = time.Minute
+
 // withProject authenticates the request's API key and passes its project
-// to h. The key is looked up by its hash; it never reaches a log.
+// to h. The key is looked up by its hash on every request, with no cache, so
+// that a revoked or expired key gets 401 at once on every instance; it
+// never reaches a log.
 func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key, err := bearer(r)
@@ -41,16 +50,38 @@ func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 			return err
 		}
 		rec, err := s.cfg.Store.GetAPIKey(r.Context(), store.HashAPIKey(key))
+		now := s.cfg.Now()
 		switch {
 		case errors.Is(err, errclass.NotFound):
 			return errUnauthenticated
 		case err != nil:
 			return unexpected(err, "look up API key")
-		case rec.Revoked || rec.ProjectID == "":
+		case !rec.Usable(now):
 			return errUnauthenticated
+		}
+		if now.Sub(rec.LastUsedAt) >= LastUsedInterval {
+			s.touchKey(r.Context(), rec.Hash, now)
 		}
 		infoOf(r.Context()).project = rec.ProjectID
 		return h(w, r, rec.ProjectID)
+	}
+}
+
+// touchKey sets the key's last_used_at to now unless another request (on
+// any instance) did so less than LastUsedInterval ago. It is best effort:
+// one attempt, and a failure is logged, never the request's.
+func (s *Server) touchKey(ctx context.Context, hash string, now time.Time) {
+	err := s.cfg.Store.RunTx(ctx, func(tx store.Tx) error {
+		k, err := tx.GetAPIKey(hash)
+		if err != nil || now.Sub(k.LastUsedAt) < LastUsedInterval {
+			return err
+		}
+		k.LastUsedAt = store.NormalizeTime(now)
+		return tx.PutAPIKey(k)
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "could not record the API key's last use", slog.String("key_id", hash[:store.KeyIDLen]),
+			slog.String("error", err.Error()))
 	}
 }
 

@@ -12,7 +12,10 @@
 //	GET   /v1/jobs/{id}/events               the job's timeline
 //	GET   /v1/backends                       catalog merged with stored health
 //	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
-//	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once
+//	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once; optional
+//	                                         {"expires_in_days"} or {"expires_at"}
+//	GET   /v1/admin/projects/{project}/keys  {"keys":[KeyView]}: id, prefix, times, revoked; never the key
+//	DELETE /v1/admin/projects/{project}/keys/{key_id}  revoke: 401 from the next request
 //	GET   /v1/admin/jobs                     ?project=&(the filters of GET /v1/jobs): failed-job search
 //	GET   /v1/admin/dlq                      ?subscription=&max=: dead letters, not consumed
 //	POST  /v1/admin/dlq/replay               {"subscription","ids","max"}: back to their topics
@@ -23,7 +26,11 @@
 // # Authentication and isolation
 //
 // Project routes take "Authorization: Bearer <api key>"; the key is looked
-// up by its SHA-256 (store.HashAPIKey) and decides the project. Admin routes
+// up by its SHA-256 (store.HashAPIKey) on every request, with no cache, so a
+// revoked or expired key answers 401 at once on every instance; the key's
+// last_used_at is written at most once per LastUsedInterval. A key's id is
+// the first 12 hex characters of that hash (store.APIKey.ID): not secret,
+// it names the key in listings, revocation and logs. Admin routes
 // take Config.AdminKey, compared in constant time. Keys and Authorization
 // headers are never logged. A job of another project, an absent job and a
 // malformed id all answer the same 404 (invariant 5).

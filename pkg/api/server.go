@@ -157,13 +157,23 @@ func (s *Server) routes() {
 	s.handle("GET /v1/budget", s.withProject(s.getBudget))
 	s.handle("GET /v1/usage", s.withProject(s.getUsage))
 
-	s.handle("PATCH /v1/admin/backends/{name}", s.withAdmin(s.patchBackend))
-	s.handle("POST /v1/admin/projects/{project}/keys", s.withAdmin(s.createKey))
-	s.handle("PUT /v1/admin/projects/{project}/budget", s.withAdmin(s.putBudget))
-	s.handle("GET /v1/admin/reconcile", s.withAdmin(s.reconcile))
-	s.handle("GET /v1/admin/jobs", s.withAdmin(s.adminListJobs))
-	s.handle("GET /v1/admin/dlq", s.withAdmin(s.listDeadLetters))
-	s.handle("POST /v1/admin/dlq/replay", s.withAdmin(s.replayDeadLetters))
+	// Every admin route takes the admin key.
+	for _, rt := range []struct {
+		pattern string
+		h       handlerFunc
+	}{
+		{"PATCH /v1/admin/backends/{name}", s.patchBackend},
+		{"POST /v1/admin/projects/{project}/keys", s.createKey},
+		{"GET /v1/admin/projects/{project}/keys", s.listKeys},
+		{"DELETE /v1/admin/projects/{project}/keys/{key_id}", s.revokeKey},
+		{"PUT /v1/admin/projects/{project}/budget", s.putBudget},
+		{"GET /v1/admin/reconcile", s.reconcile},
+		{"GET /v1/admin/jobs", s.adminListJobs},
+		{"GET /v1/admin/dlq", s.listDeadLetters},
+		{"POST /v1/admin/dlq/replay", s.replayDeadLetters},
+	} {
+		s.handle(rt.pattern, s.withAdmin(rt.h))
+	}
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.

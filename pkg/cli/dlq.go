@@ -40,20 +40,28 @@ Run 'aiprod dlq <list|replay> --help' for the flags.
 `
 
 func runDLQ(ctx context.Context, env *Env, args []string) error {
+	return runSubcommand(ctx, env, "dlq", dlqUsage, args, map[string]func(context.Context, *Env, []string) error{
+		"list": runDLQList, "replay": runDLQReplay,
+	})
+}
+
+// runSubcommand runs the subcommand of command name that args[0] names,
+// printing usage for none, help or an unknown one.
+func runSubcommand(ctx context.Context, env *Env, name, usage string, args []string,
+	subs map[string]func(context.Context, *Env, []string) error) error {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, dlqUsage)
+		fmt.Fprint(env.Stderr, usage)
 		return errUsage
 	}
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, env, args[1:])
+	}
 	switch args[0] {
-	case "list":
-		return runDLQList(ctx, env, args[1:])
-	case "replay":
-		return runDLQReplay(ctx, env, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprint(env.Stdout, dlqUsage)
+		fmt.Fprint(env.Stdout, usage)
 		return nil
 	}
-	fmt.Fprintf(env.Stderr, "aiprod dlq: unknown subcommand %q\n\n%s", args[0], dlqUsage)
+	fmt.Fprintf(env.Stderr, "aiprod %s: unknown subcommand %q\n\n%s", name, args[0], usage)
 	return errUsage
 }
 

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +44,22 @@ func UpdateBackend(ctx context.Context, s Store, name string, now time.Time, fn 
 func HashAPIKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
+}
+
+// KeyPrefix returns the part of an API key's text that listings show to
+// recognise it: a quarter of the key, at most 11 characters (for a
+// generated key "aiprod_" and 4 characters of its 256 random bits), so it is
+// never enough to use the key.
+func KeyPrefix(key string) string {
+	return key[:min(11, len(key)/4)]
+}
+
+// SortAPIKeys sorts keys newest first (created_at desc, then hash), the
+// order of Store.ListAPIKeys.
+func SortAPIKeys(keys []APIKey) {
+	slices.SortFunc(keys, func(a, b APIKey) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.Hash, b.Hash))
+	})
 }
 
 // NewEventID returns an id that sorts events by time: the zero-padded Unix

@@ -63,6 +63,11 @@ type Store interface {
 	ListBackends(ctx context.Context) ([]BackendState, error)
 	// GetAPIKey looks up a key by the hex SHA-256 of its text.
 	GetAPIKey(ctx context.Context, hash string) (APIKey, error)
+	// ListAPIKeys returns the keys of one project (revoked and expired ones
+	// included), newest first (created_at desc, then hash); an empty slice
+	// when it has none. It needs no composite index: one equality filter,
+	// sorted in memory, as a project has few keys.
+	ListAPIKeys(ctx context.Context, projectID string) ([]APIKey, error)
 
 	// BudgetReader reads budgets, periods and the ledger (budget.go).
 	BudgetReader
@@ -89,6 +94,8 @@ type Tx interface {
 	// AddEvent appends an event to a job's timeline. The event's ID, if
 	// empty, is assigned so that events sort by time.
 	AddEvent(jobID string, e Event) error
+	// GetAPIKey reads a key record by hash; errclass.NotFound when absent.
+	GetAPIKey(hash string) (APIKey, error)
 	// PutAPIKey writes an API key record.
 	PutAPIKey(k APIKey) error
 	// SlotTx reads and writes backend concurrency slots (slots.go).
@@ -192,10 +199,33 @@ type BackendState struct {
 // jobs/{id}/events/{seq}).
 type Event = job.Event
 
-// APIKey is a stored API key; the key's text is never stored, only its hash.
+// APIKey is a stored API key; the key's text is never stored, only its
+// hash and a short prefix of it (Prefix) to recognise it by.
 type APIKey struct {
 	Hash      string    `json:"hash"` // hex SHA-256 of the key text
 	ProjectID string    `json:"project_id"`
 	CreatedAt time.Time `json:"created_at"`
 	Revoked   bool      `json:"revoked"`
+	// Prefix is the first characters of the key (KeyPrefix), never enough
+	// to use it; "" for keys stored before prefixes were.
+	Prefix string `json:"prefix,omitempty"`
+	// ExpiresAt is when the key stops working; zero: never.
+	ExpiresAt time.Time `json:"expires_at"`
+	// LastUsedAt is when the key last authenticated a request, to the
+	// minute or so (the API writes it at most once a minute); zero: never.
+	LastUsedAt time.Time `json:"last_used_at"`
+}
+
+// KeyIDLen is the length of an API key id (APIKey.ID).
+const KeyIDLen = 12
+
+// ID is the key's public identifier: the first KeyIDLen hex characters of
+// its hash. It is not secret (it says nothing usable about the key) and
+// identifies the key in listings, revocation and logs.
+func (k APIKey) ID() string { return k.Hash[:min(KeyIDLen, len(k.Hash))] }
+
+// Usable reports whether the key authenticates requests at now: it is not
+// revoked, belongs to a project and has not expired (now < ExpiresAt).
+func (k APIKey) Usable(now time.Time) bool {
+	return !k.Revoked && k.ProjectID != "" && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
 }

@@ -11,7 +11,9 @@
 //     (store.NewEventID). Events carry their own expire_at (at + Retention),
 //     since deleting a job by TTL leaves its subcollections.
 //   - backends/{name}: admin's disabled flag and the circuit breaker.
-//   - apikeys/{sha256 hex}: project, created_at, revoked.
+//   - apikeys/{sha256 hex}: project, created_at, revoked, prefix,
+//     expires_at, last_used_at. ListAPIKeys filters on project_id alone
+//     (its automatic single-field index) and sorts in memory.
 //
 // Documents are written whole (Set or Create), never merged.
 //

@@ -127,9 +127,12 @@ type eventDoc struct {
 
 // apiKeyDoc is apikeys/{hash}.
 type apiKeyDoc struct {
-	ProjectID string    `firestore:"project_id"`
-	CreatedAt time.Time `firestore:"created_at"`
-	Revoked   bool      `firestore:"revoked"`
+	ProjectID  string    `firestore:"project_id"`
+	CreatedAt  time.Time `firestore:"created_at"`
+	Revoked    bool      `firestore:"revoked"`
+	Prefix     string    `firestore:"prefix,omitempty"`
+	ExpiresAt  time.Time `firestore:"expires_at"`   // zero: never
+	LastUsedAt time.Time `firestore:"last_used_at"` // zero: never
 }
 
 func toJobDoc(j *job.Job) jobDoc {
@@ -305,11 +308,13 @@ func fromEventDoc(id string, d eventDoc) store.Event {
 }
 
 func toAPIKeyDoc(k store.APIKey) apiKeyDoc {
-	return apiKeyDoc{ProjectID: k.ProjectID, CreatedAt: k.CreatedAt, Revoked: k.Revoked}
+	return apiKeyDoc{ProjectID: k.ProjectID, CreatedAt: k.CreatedAt, Revoked: k.Revoked, Prefix: k.Prefix,
+		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt}
 }
 
 func fromAPIKeyDoc(hash string, d apiKeyDoc) store.APIKey {
-	return store.APIKey{Hash: hash, ProjectID: d.ProjectID, CreatedAt: store.NormalizeTime(d.CreatedAt), Revoked: d.Revoked}
+	return store.APIKey{Hash: hash, ProjectID: d.ProjectID, CreatedAt: store.NormalizeTime(d.CreatedAt), Revoked: d.Revoked,
+		Prefix: d.Prefix, ExpiresAt: store.NormalizeTime(d.ExpiresAt), LastUsedAt: store.NormalizeTime(d.LastUsedAt)}
 }
 
 // reservedID matches the document ids Firestore reserves.

@@ -207,9 +207,26 @@ func (s *Store) GetAPIKey(ctx context.Context, hash string) (store.APIKey, error
 		// The hash is not a secret, but keep messages free of key material.
 		return store.APIKey{}, classify(err, "get api key")
 	}
+	return decodeAPIKey(snap)
+}
+
+func decodeAPIKey(snap *firestore.DocumentSnapshot) (store.APIKey, error) {
 	var d apiKeyDoc
 	if err := snap.DataTo(&d); err != nil {
 		return store.APIKey{}, classify(err, "decode api key")
 	}
-	return fromAPIKeyDoc(hash, d), nil
+	return fromAPIKeyDoc(snap.Ref.ID, d), nil
+}
+
+// ListAPIKeys returns the keys of projectID, newest first. The query is one
+// equality filter (a single-field index); the few keys of a project are
+// sorted here.
+func (s *Store) ListAPIKeys(ctx context.Context, projectID string) ([]store.APIKey, error) {
+	it := s.c.Collection(apiKeysCollection).Where(fieldProjectID, "==", projectID).Documents(ctx)
+	keys, err := listDocs(it, "api keys of project "+projectID, fromAPIKeyDoc)
+	if err != nil {
+		return nil, err
+	}
+	store.SortAPIKeys(keys)
+	return keys, nil
 }

@@ -174,6 +174,20 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	return nil
 }
 
+func (t *tx) GetAPIKey(hash string) (store.APIKey, error) {
+	if err := t.checkRead(); err != nil {
+		return store.APIKey{}, err
+	}
+	if !validID(hash) {
+		return store.APIKey{}, errclass.New(errclass.NotFound, "api key not found")
+	}
+	snap, err := t.ft.Get(t.s.apiKeyRef(hash))
+	if err != nil {
+		return store.APIKey{}, classify(err, "get api key")
+	}
+	return decodeAPIKey(snap)
+}
+
 func (t *tx) PutAPIKey(k store.APIKey) error {
 	if err := t.checkWrite("api key hash", k.Hash); err != nil {
 		return err

@@ -228,6 +228,22 @@ func (s *Store) GetAPIKey(ctx context.Context, hash string) (store.APIKey, error
 	return k, nil
 }
 
+// ListAPIKeys returns the keys of projectID, newest first.
+func (s *Store) ListAPIKeys(ctx context.Context, projectID string) ([]store.APIKey, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := []store.APIKey{}
+	for _, k := range s.keys {
+		if k.ProjectID == projectID {
+			out = append(out, k)
+		}
+	}
+	store.SortAPIKeys(out)
+	return out, nil
+}
+
 // Close makes every later call fail. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -351,11 +367,22 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	return nil
 }
 
+func (t *tx) GetAPIKey(hash string) (store.APIKey, error) {
+	if err := t.checkRead(); err != nil {
+		return store.APIKey{}, err
+	}
+	k, ok := t.s.keys[hash]
+	if !ok {
+		return store.APIKey{}, errclass.New(errclass.NotFound, "api key not found")
+	}
+	return k, nil
+}
+
 func (t *tx) PutAPIKey(k store.APIKey) error {
 	if err := t.checkWrite("api key hash", k.Hash); err != nil {
 		return err
 	}
-	k.CreatedAt = norm(k.CreatedAt)
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = norm(k.CreatedAt), norm(k.ExpiresAt), norm(k.LastUsedAt)
 	t.addWrite(write{apply: func(s *Store) { s.keys[k.Hash] = k }})
 	return nil
 }

@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"BackendAbsentIsEnabledAndClosed", testBackendAbsent},
 		{"UpdateBackendPersists", testUpdateBackend},
 		{"APIKeys", testAPIKeys},
+		{"ListAPIKeys", testListAPIKeys},
 		{"Slots", testSlots},
 		{"ListStale", testListStale},
 	}
@@ -771,4 +772,45 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	got, err = s.GetAPIKey(ctx, k.Hash)
 	require.NoError(t, err)
 	require.True(t, got.Revoked)
+}
+
+func testListAPIKeys(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	keys, err := s.ListAPIKeys(ctx, "p1")
+	require.NoError(t, err)
+	require.Empty(t, keys)
+	require.NotNil(t, keys, "no keys is an empty slice")
+
+	older := store.APIKey{Hash: store.HashAPIKey("older"), ProjectID: "p1", CreatedAt: t0, Prefix: "old",
+		ExpiresAt: t0.Add(48 * time.Hour), LastUsedAt: t0.Add(time.Hour)}
+	newer := store.APIKey{Hash: store.HashAPIKey("newer"), ProjectID: "p1", CreatedAt: t0.Add(time.Minute), Revoked: true}
+	other := store.APIKey{Hash: store.HashAPIKey("other"), ProjectID: "p2", CreatedAt: t0}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		return errors.Join(tx.PutAPIKey(older), tx.PutAPIKey(newer), tx.PutAPIKey(other))
+	}))
+	keys, err = s.ListAPIKeys(ctx, "p1")
+	require.NoError(t, err)
+	for _, k := range []*store.APIKey{&older, &newer} {
+		k.CreatedAt, k.ExpiresAt, k.LastUsedAt = norm(k.CreatedAt), norm(k.ExpiresAt), norm(k.LastUsedAt)
+	}
+	require.Equal(t, []store.APIKey{newer, older}, keys, "newest first, every field kept, p2's key absent")
+
+	// Read-modify-write in a transaction sees the stored record.
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		k, err := tx.GetAPIKey(older.Hash)
+		if err != nil {
+			return err
+		}
+		k.Revoked = true
+		return tx.PutAPIKey(k)
+	}))
+	got, err := s.GetAPIKey(ctx, older.Hash)
+	require.NoError(t, err)
+	require.True(t, got.Revoked)
+	require.Equal(t, older.LastUsedAt, got.LastUsedAt)
+	err = s.RunTx(ctx, func(tx store.Tx) error {
+		_, err := tx.GetAPIKey(store.HashAPIKey("absent"))
+		return err
+	})
+	require.ErrorIs(t, err, errclass.NotFound)
 }
