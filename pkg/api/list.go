@@ -65,7 +65,7 @@ func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, q store.Li
 	case err != nil:
 		return unexpected(err, "list jobs")
 	}
-	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: publicAll(page.Jobs, PublicJob), NextPageToken: page.NextPageToken})
+	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: publicAll(page.Jobs, ListedJob), NextPageToken: page.NextPageToken})
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -41,6 +43,23 @@ func PublicJob(j *job.Job) client.Job {
 			EstimatedCost: a.EstimatedCost, Cost: a.Cost, StartedAt: a.StartedAt, SubmittedAt: a.SubmittedAt,
 			EndedAt: a.EndedAt, DurationSeconds: a.DurationSeconds,
 		})
+	}
+	return v
+}
+
+// ListedJob returns j as a job listing shows it: PublicJob, with an inline
+// (data:) image_url shortened to its media type and "…"
+// ("data:image/png;base64,…"): a listing never carries image bytes, which
+// made a page of 500 jobs tens of megabytes. GET /v1/jobs/{id} shows the
+// whole request.
+func ListedJob(j *job.Job) client.Job {
+	v := PublicJob(j)
+	if u := v.Request.ImageURL; strings.HasPrefix(u, "data:") {
+		if head, _, ok := strings.Cut(u, ","); ok {
+			v.Request.ImageURL = head + ",…"
+		} else {
+			v.Request.ImageURL = "data:,…"
+		}
 	}
 	return v
 }
