@@ -13,7 +13,7 @@ import (
 )
 
 // A listing never carries inline image bytes (issue 13, finding 5): 60
-// jobs with a ~380 KiB data: image each made GET /v1/jobs?limit=500 answer
+// jobs with a ~440 KiB data: image each made GET /v1/jobs?limit=500 answer
 // tens of megabytes; the listing shows the image's media type and "…",
 // and GET /v1/jobs/{id} still shows the whole request.
 func TestListingsCarryNoInlineImages(t *testing.T) {
