@@ -14,6 +14,10 @@ resource "google_firestore_database" "default" {
   concurrency_mode            = "PESSIMISTIC"
   app_engine_integration_mode = "DISABLED"
   delete_protection_state     = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  # Point-in-time recovery: the jobs, the cost ledger and the keys can be
+  # read as of any minute of the last 7 days (a bad deploy or a deleted
+  # document is recoverable).
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
   # ABANDON: `terraform destroy` forgets the database but never deletes the
   # jobs, ledger and keys in it.
   deletion_policy = "ABANDON"

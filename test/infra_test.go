@@ -163,6 +163,17 @@ func TestInfraPubSubMatchesTopology(t *testing.T) {
 // google_firestore_field (same collection group, fields in the same order
 // with the same orders, same TTL and single-field index settings), and the
 // Terraform has no others.
+// TestInfraFirestoreRecovery: the database keeps point-in-time recovery on
+// and is protected from deletion by default (issue 13, finding 10).
+func TestInfraFirestoreRecovery(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	dbs := m.instancesOf(t, "google_firestore_database")
+	require.Len(t, dbs, 1)
+	require.Equal(t, "POINT_IN_TIME_RECOVERY_ENABLED", m.str(t, dbs[0], "point_in_time_recovery_enablement"))
+	require.Equal(t, "ABANDON", m.str(t, dbs[0], "deletion_policy"))
+}
+
 func TestInfraFirestoreMatchesIndexes(t *testing.T) {
 	t.Parallel()
 	m := loadInfra(t)
