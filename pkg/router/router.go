@@ -106,6 +106,7 @@ func New(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
+	r.health.read = r.recordCircuits
 	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log,
 		Metrics: cfg.Metrics})
 	c, err := consumer.New(consumer.Config{
@@ -225,9 +226,6 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	health, err := r.health.get(ctx, r.cfg.Store)
 	if err != nil {
 		return consumer.Nack(fmt.Errorf("read backend health: %w", err))
-	}
-	for _, name := range r.cfg.Catalog.Names() {
-		r.cfg.Metrics.CircuitState(ctx, name, health[name].Breaker.Current())
 	}
 	var stats map[string]routing.BackendStats
 	if r.cfg.Stats != nil {
@@ -384,6 +382,9 @@ func (r *Router) publishLifecycle(ctx context.Context, j *job.Job) consumer.Outc
 // see fresh health.
 type healthCache struct {
 	ttl time.Duration
+	// read, when set, is called with every health read from the store
+	// (not with cached reuses): the router records the circuits' states.
+	read func(ctx context.Context, v map[string]store.BackendState)
 
 	mu  sync.Mutex
 	at  time.Time
@@ -414,6 +415,9 @@ func (h *healthCache) get(ctx context.Context, s store.Store) (map[string]store.
 	h.mu.Lock()
 	h.val, h.at = v, time.Now()
 	h.mu.Unlock()
+	if h.read != nil {
+		h.read(ctx, v)
+	}
 	return v, nil
 }
 
@@ -423,6 +427,14 @@ func (h *healthCache) invalidate() {
 	h.mu.Lock()
 	h.at = time.Time{}
 	h.mu.Unlock()
+}
+
+// recordCircuits records every catalog backend's circuit state, as read
+// from the store (a backend never written is closed).
+func (r *Router) recordCircuits(ctx context.Context, health map[string]store.BackendState) {
+	for _, name := range r.cfg.Catalog.Names() {
+		r.cfg.Metrics.CircuitState(ctx, name, health[name].Breaker.Current())
+	}
 }
 
 // refusedBy lists the backends whose latest attempt of j was refused
