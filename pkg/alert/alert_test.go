@@ -23,6 +23,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/alert"
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/sim/inbox"
 )
 
@@ -235,4 +236,41 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(c)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+func TestSettingsValidationNamesTheField(t *testing.T) {
+	ok := alert.Settings{SlackWebhookURL: "https://hooks.slack.com/services/T/B/x", Emails: []string{"ops@example.com"}, SMS: []string{"+15550100"}, Events: []alert.Kind{alert.BudgetThreshold, alert.DLQMessage}}
+	require.NoError(t, ok.Validate(false))
+	for field, s := range map[string]alert.Settings{
+		"slack_webhook_url": {SlackWebhookURL: "http://hooks.slack.com/services/T/B/x"},
+		"emails":            {Emails: []string{"Ops <ops@example.com>"}},
+		"sms":               {SMS: []string{"555-0100"}},
+		"events":            {Events: []alert.Kind{"budget.exploded"}},
+	} {
+		err := s.Validate(false)
+		var fe *job.FieldError
+		require.ErrorAs(t, err, &fe, field)
+		assert.Equal(t, field, fe.Field)
+	}
+	require.NoError(t, alert.Settings{SlackWebhookURL: "http://127.0.0.1:9/slack/x"}.Validate(true), "dev takes its loopback inbox")
+}
+
+func TestChannelsBuildOneSenderPerDestinationAndSkipUnconfiguredOnes(t *testing.T) {
+	s := alert.Settings{SlackWebhookURL: "https://hooks.slack.com/x", Emails: []string{"a@example.com", "b@example.com"}, SMS: []string{"+15550100", "+15550101"}}
+	senders, skipped := alert.Channels{}.Senders(s)
+	require.Len(t, senders, 1)
+	assert.Equal(t, "slack", senders[0].Channel())
+	assert.Equal(t, []string{"email: no SMTP server configured", "sms: no Twilio account configured"}, skipped)
+
+	c := alert.Channels{Email: alert.Email{Addr: "smtp:587", From: "alerts@example.com"}, SMS: alert.SMS{AccountSID: "AC1", AuthToken: "t", From: "+15550199"}}
+	senders, skipped = c.Senders(s)
+	assert.Empty(t, skipped)
+	var channels []string
+	for _, x := range senders {
+		channels = append(channels, x.Channel())
+	}
+	assert.Equal(t, []string{"slack", "email", "sms", "sms"}, channels)
+	assert.Equal(t, []string{"a@example.com", "b@example.com"}, senders[1].(*alert.Email).To)
+	assert.Equal(t, "+15550101", senders[3].(*alert.SMS).To)
+	assert.Empty(t, c.Email.To, "the template account is not changed")
 }
