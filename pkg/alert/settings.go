@@ -6,8 +6,10 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
 )
 
 // Settings are a project's operator alerts, as PUT
@@ -97,4 +99,27 @@ func (c Channels) Senders(s Settings) (senders []Sender, skipped []string) {
 		senders = append(senders, &m)
 	}
 	return senders, skipped
+}
+
+// FromStore returns the settings as stored.
+func FromStore(n store.Notifications) Settings {
+	s := Settings{SlackWebhookURL: n.SlackWebhookURL, Emails: slices.Clone(n.Emails), SMS: slices.Clone(n.SMS)}
+	for _, e := range n.Events {
+		s.Events = append(s.Events, Kind(e))
+	}
+	return s
+}
+
+// ToStore returns the settings of project to store, with their kinds in
+// Kinds order, each once.
+func (s Settings) ToStore(project string, now time.Time) store.Notifications {
+	n := store.Notifications{ProjectID: project, SlackWebhookURL: s.SlackWebhookURL,
+		Emails: slices.Compact(slices.Sorted(slices.Values(s.Emails))), SMS: slices.Compact(slices.Sorted(slices.Values(s.SMS))),
+		Events: []string{}, UpdatedAt: now}
+	for _, k := range Kinds {
+		if s.Wants(k) {
+			n.Events = append(n.Events, string(k))
+		}
+	}
+	return n
 }
