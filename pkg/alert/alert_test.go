@@ -274,3 +274,10 @@ func TestChannelsBuildOneSenderPerDestinationAndSkipUnconfiguredOnes(t *testing.
 	assert.Equal(t, "+15550101", senders[3].(*alert.SMS).To)
 	assert.Empty(t, c.Email.To, "the template account is not changed")
 }
+
+func startServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
