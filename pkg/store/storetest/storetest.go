@@ -87,6 +87,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ListAPIKeys", testListAPIKeys},
 		{"Slots", testSlots},
 		{"ListStale", testListStale},
+		{"Notifications", testNotifications},
 	}
 	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {
