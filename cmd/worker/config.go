@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/worker"
@@ -66,7 +67,7 @@ func readOutput(v *platform.Vars) output.Config {
 	o := output.Config{
 		Bucket:               v.Get("AIPROD_OUTPUT_BUCKET"),
 		Prefix:               v.Get("AIPROD_OUTPUT_PREFIX"),
-		AllowPrivateNetworks: v.Bool("AIPROD_ALLOW_PRIVATE_NETWORKS", false),
+		AllowPrivateNetworks: v.Bool(netguard.EnvAllowPrivateNetworks, false),
 	}
 	// Veo writes <uri>/<job id>/<attempt>/...: accept the job's folder
 	// there. (A URI that is not gs:// is the Veo adapter's to report.)

@@ -21,6 +21,10 @@ type Resolver interface {
 // address it has checked, never with a name.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
+// EnvAllowPrivateNetworks is the variable from which the services read
+// Policy.AllowPrivate ("true" or "false", default false).
+const EnvAllowPrivateNetworks = "AIPROD_ALLOW_PRIVATE_NETWORKS"
+
 // Defaults of the dialer Policy uses when Policy.Dial is nil (those of
 // http.DefaultTransport).
 const (
@@ -34,7 +38,7 @@ const (
 // safe for concurrent use.
 type Policy struct {
 	// AllowPrivate lets every address through, loopback and private ones
-	// included (the dev stack; services read AIPROD_ALLOW_PRIVATE_NETWORKS,
+	// included (the dev stack; services read EnvAllowPrivateNetworks,
 	// default false). Names are still resolved once and the address
 	// dialled.
 	AllowPrivate bool
