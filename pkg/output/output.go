@@ -101,11 +101,13 @@ func (c Config) WithDefaults() Config {
 	c.MaxBytes = cmp.Or(c.MaxBytes, MaxBytesDefault)
 	c.URLStyle = cmp.Or(c.URLStyle, URLStyleDefault)
 	c.ChunkSize = cmp.Or(c.ChunkSize, ChunkSizeDefault)
-	folders := make([]string, len(c.SourceFolders))
-	for i, f := range c.SourceFolders {
-		folders[i] = strings.Trim(f, "/")
+	if c.SourceFolders != nil {
+		folders := make([]string, len(c.SourceFolders))
+		for i, f := range c.SourceFolders {
+			folders[i] = strings.Trim(f, "/")
+		}
+		c.SourceFolders = folders
 	}
-	c.SourceFolders = folders
 	return c
 }
 
