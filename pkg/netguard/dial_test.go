@@ -1,10 +1,7 @@
 package netguard_test
 
 import (
-	"context"
-	"errors"
 	"net"
-	"net/netip"
 	"sync"
 	"testing"
 
@@ -12,64 +9,10 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/netguard/netguardtest"
 )
 
-// public is an address the guard lets through; tests route it to a local
-// server with redirectDial.
-const public = "93.184.215.14"
-
-// scriptedResolver answers each lookup with the next of its answers (the
-// last one again once they run out) and counts the lookups.
-type scriptedResolver struct {
-	mu      sync.Mutex
-	answers [][]string
-	lookups int
-}
-
-func resolver(answers ...[]string) *scriptedResolver { return &scriptedResolver{answers: answers} }
-
-func (r *scriptedResolver) LookupNetIP(_ context.Context, _, _ string) ([]netip.Addr, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	a := r.answers[min(r.lookups, len(r.answers)-1)]
-	r.lookups++
-	var out []netip.Addr
-	for _, s := range a {
-		out = append(out, netip.MustParseAddr(s))
-	}
-	return out, nil
-}
-
-func (r *scriptedResolver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lookups
-}
-
-// redirectDial records the addresses the guard dials and connects each of
-// them to target (a local server standing for a public host).
-type redirectDial struct {
-	target string
-	mu     sync.Mutex
-	dialed []string
-}
-
-func (d *redirectDial) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	d.mu.Lock()
-	d.dialed = append(d.dialed, address)
-	d.mu.Unlock()
-	if d.target == "" {
-		return nil, errors.New("nothing listens")
-	}
-	var nd net.Dialer
-	return nd.DialContext(ctx, network, d.target)
-}
-
-func (d *redirectDial) addresses() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.dialed...)
-}
+const public = netguardtest.PublicAddr
 
 // listener accepts connections until the test ends.
 func listener(t *testing.T) string {
@@ -95,45 +38,44 @@ func listener(t *testing.T) string {
 // second time; each dial resolves once.
 func TestDialRebinding(t *testing.T) {
 	t.Parallel()
-	r := resolver([]string{public}, []string{"127.0.0.1"})
-	d := &redirectDial{target: listener(t)}
-	p := netguard.Policy{Resolver: r, Dial: d.dial}
+	n := netguardtest.New(listener(t)).Answer("rebind.example", public).Answer("rebind.example", "127.0.0.1")
+	p := n.Policy()
 
 	conn, err := p.DialContext(t.Context(), "tcp", "rebind.example:443")
 	require.NoError(t, err)
 	_ = conn.Close()
-	require.Equal(t, []string{public + ":443"}, d.addresses(), "dialled the address checked, not the name")
-	require.Equal(t, 1, r.count(), "one lookup per dial")
+	require.Equal(t, []string{public + ":443"}, n.Dialed(), "dialled the address checked, not the name")
+	require.Equal(t, 1, n.Lookups("rebind.example"), "one lookup per dial")
 
 	_, err = p.DialContext(t.Context(), "tcp", "rebind.example:443")
 	var refused *netguard.RefusedError
 	require.ErrorAs(t, err, &refused)
 	require.ErrorIs(t, err, errclass.Permanent)
 	require.EqualError(t, err, "netguard: refusing to connect to rebind.example (127.0.0.1): loopback address")
-	require.Len(t, d.addresses(), 1, "nothing dialled the second time")
-	require.Equal(t, 2, r.count())
+	require.Len(t, n.Dialed(), 1, "nothing dialled the second time")
+	require.Equal(t, 2, n.Lookups("rebind.example"))
 }
 
 func TestDialSkipsRefusedAddresses(t *testing.T) {
 	t.Parallel()
-	d := &redirectDial{target: listener(t)}
-	p := netguard.Policy{Resolver: resolver([]string{"10.0.0.1", "::ffff:127.0.0.1", public}), Dial: d.dial}
+	n := netguardtest.New(listener(t)).
+		Answer("mixed.example", "10.0.0.1", "::ffff:127.0.0.1", public).
+		Answer("inside.example", "10.0.0.1", "169.254.169.254")
+	p := n.Policy()
 	conn, err := p.DialContext(t.Context(), "tcp", "mixed.example:80")
 	require.NoError(t, err)
 	_ = conn.Close()
-	require.Equal(t, []string{public + ":80"}, d.addresses())
+	require.Equal(t, []string{public + ":80"}, n.Dialed())
 
-	p.Resolver = resolver([]string{"10.0.0.1", "169.254.169.254"})
 	_, err = p.DialContext(t.Context(), "tcp", "inside.example:80")
 	require.EqualError(t, err, "netguard: refusing to connect to inside.example (10.0.0.1): private address", "the first refusal")
-	require.Len(t, d.addresses(), 1)
+	require.Len(t, n.Dialed(), 1)
 }
 
 func TestDialLiteralAddresses(t *testing.T) {
 	t.Parallel()
-	d := &redirectDial{target: listener(t)}
-	r := resolver([]string{public})
-	p := netguard.Policy{Resolver: r, Dial: d.dial}
+	n := netguardtest.New(listener(t))
+	p := n.Policy()
 	for addr, want := range map[string]string{
 		"127.0.0.1:80":          "127.0.0.1: loopback address",
 		"[::ffff:127.0.0.1]:80": "::ffff:127.0.0.1: IPv4-mapped loopback address",
@@ -145,23 +87,23 @@ func TestDialLiteralAddresses(t *testing.T) {
 		_, err := p.DialContext(t.Context(), "tcp", addr)
 		require.EqualError(t, err, "netguard: refusing to connect to "+want, addr)
 	}
-	require.Empty(t, d.addresses())
-	require.Zero(t, r.count(), "addresses are not looked up")
+	require.Empty(t, n.Dialed())
 
 	conn, err := p.DialContext(t.Context(), "tcp", "[::ffff:"+public+"]:80")
 	require.NoError(t, err)
 	_ = conn.Close()
-	require.Equal(t, []string{public + ":80"}, d.addresses(), "a mapped public address is dialled as IPv4")
+	require.Equal(t, []string{public + ":80"}, n.Dialed(), "a mapped public address is dialled as IPv4, not looked up")
 }
 
 func TestDialAllowPrivate(t *testing.T) {
 	t.Parallel()
-	d := &redirectDial{target: listener(t)}
-	p := netguard.Policy{AllowPrivate: true, Resolver: resolver([]string{"127.0.0.1"}), Dial: d.dial}
+	n := netguardtest.New(listener(t)).Answer("sim.local", "127.0.0.1")
+	p := n.Policy()
+	p.AllowPrivate = true
 	conn, err := p.DialContext(t.Context(), "tcp", "sim.local:8080")
 	require.NoError(t, err)
 	_ = conn.Close()
-	require.Equal(t, []string{"127.0.0.1:8080"}, d.addresses())
+	require.Equal(t, []string{"127.0.0.1:8080"}, n.Dialed())
 }
 
 // TestDialDefaultDialer dials for real: loopback is refused before any

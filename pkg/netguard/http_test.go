@@ -1,12 +1,9 @@
 package netguard_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/netguard/netguardtest"
 )
 
 // server is a local HTTP server that counts the requests of each path.
@@ -103,9 +101,8 @@ func TestClientRedirects(t *testing.T) {
 		"/hop":   func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/video", http.StatusFound) },
 		"/video": text("video"),
 	})
-	d := &redirectDial{target: outside.Listener.Addr().String()}
-	names := map[string]string{"cdn.example": public, "inside.example": "127.0.0.1"}
-	p := netguard.Policy{Resolver: byName(names), Dial: d.dial}
+	n := netguardtest.New(outside.Listener.Addr().String()).Answer("cdn.example", public).Answer("inside.example", "127.0.0.1")
+	p := n.Policy()
 	c := p.Client()
 	defer c.CloseIdleConnections()
 
@@ -136,8 +133,8 @@ func TestClientRebinding(t *testing.T) {
 		w.Header().Set("Connection", "close")
 		_, _ = io.WriteString(w, "video")
 	}})
-	d := &redirectDial{target: s.Listener.Addr().String()}
-	p := netguard.Policy{Resolver: resolver([]string{public}, []string{"127.0.0.1"}), Dial: d.dial}
+	n := netguardtest.New(s.Listener.Addr().String()).Answer("rebind.example", public).Answer("rebind.example", "127.0.0.1")
+	p := n.Policy()
 	c := p.Client()
 	defer c.CloseIdleConnections()
 
@@ -147,7 +144,7 @@ func TestClientRebinding(t *testing.T) {
 	_, err = get(c, "http://rebind.example/v")
 	require.ErrorIs(t, err, errclass.Permanent)
 	require.ErrorContains(t, err, "refusing to connect to rebind.example (127.0.0.1): loopback address")
-	require.Equal(t, []string{public + ":80"}, d.addresses())
+	require.Equal(t, []string{public + ":80"}, n.Dialed())
 }
 
 // TestTransportIgnoresProxy: a proxy from the environment would make the
@@ -161,15 +158,4 @@ func TestTransportIgnoresProxy(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, (&netguard.Policy{}).CheckRedirect(&http.Request{URL: u}, make([]*http.Request, netguard.MaxRedirects)))
 	require.Error(t, (&netguard.Policy{}).CheckRedirect(&http.Request{URL: u}, make([]*http.Request, netguard.MaxRedirects+1)))
-}
-
-// byName is a Resolver from a table of names.
-type byName map[string]string
-
-func (b byName) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	a, ok := b[host]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return []netip.Addr{netip.MustParseAddr(a)}, nil
 }

@@ -1,74 +1,24 @@
 package outputtest
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/netguard/netguardtest"
 	"github.com/aiprod/aiprod/pkg/output"
 )
 
-// PublicAddr is the address the suite's resolvers give "public" hosts; the
-// suite's dialer connects it to a local server.
-const PublicAddr = "93.184.215.14"
-
-// network is an injected resolver and dialer (output.Config's Resolver and
-// Dial): names resolve through answers (each lookup takes the next answer
-// of its name, the last one again once they run out) and every dial goes
-// to target, a local server standing for the public host.
-type network struct {
-	target string
-
-	mu      sync.Mutex
-	answers map[string][]string
-	lookups map[string]int
-	dialed  []string
-}
-
-func newNetwork(target string, answers map[string][]string) *network {
-	return &network{target: target, answers: answers, lookups: map[string]int{}}
-}
-
-func (n *network) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	a, ok := n.answers[host]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	i := min(n.lookups[host], len(a)-1)
-	n.lookups[host]++
-	return []netip.Addr{netip.MustParseAddr(a[i])}, nil
-}
-
-func (n *network) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	n.mu.Lock()
-	n.dialed = append(n.dialed, address)
-	n.mu.Unlock()
-	var d net.Dialer
-	return d.DialContext(ctx, network, n.target)
-}
-
-func (n *network) dialedAddrs() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.dialed...)
-}
-
 // guarded is the suite's Config modification for a Copier that refuses
-// private networks and uses n when given.
-func guarded(n *network) func(*output.Config) {
+// private networks and resolves and dials through n when given.
+func guarded(n *netguardtest.Network) func(*output.Config) {
 	return func(c *output.Config) {
 		c.AllowPrivateNetworks = false
 		if n != nil {
-			c.Resolver, c.Dial = n, n.dial
+			c.Resolver, c.Dial = n, n.Dial
 		}
 	}
 }
@@ -141,8 +91,8 @@ func testRedirectToPrivateRefused(t *testing.T, s suite) {
 			video(data, "video/mp4")(w, r)
 		}
 	})
-	n := newNetwork(outside.Listener.Addr().String(),
-		map[string][]string{"cdn.example": {PublicAddr}, "inside.example": {"127.0.0.1"}})
+	n := netguardtest.New(outside.Listener.Addr().String()).
+		Answer("cdn.example", netguardtest.PublicAddr).Answer("inside.example", "127.0.0.1")
 	h := s.harness(t, guarded(n))
 
 	_, err := h.Copier.Copy(ctx(t), "job-25", 1, "http://cdn.example/v.mp4")
@@ -155,8 +105,8 @@ func testRedirectToPrivateRefused(t *testing.T, s suite) {
 	require.Zero(t, inside.hits.Load(), "a redirect reached the loopback server")
 	_, ok := h.Get(t, h.Config.Bucket, h.Config.ObjectName("job-25", 2))
 	require.False(t, ok)
-	for _, a := range n.dialedAddrs() {
-		require.Equal(t, PublicAddr+":80", a)
+	for _, a := range n.Dialed() {
+		require.Equal(t, netguardtest.PublicAddr+":80", a)
 	}
 }
 
@@ -169,7 +119,8 @@ func testRebindingRefused(t *testing.T, s suite) {
 		w.Header().Set("Connection", "close")
 		video(data, "video/mp4")(w, r)
 	})
-	n := newNetwork(src.Listener.Addr().String(), map[string][]string{"rebind.example": {PublicAddr, "127.0.0.1"}})
+	n := netguardtest.New(src.Listener.Addr().String()).
+		Answer("rebind.example", netguardtest.PublicAddr).Answer("rebind.example", "127.0.0.1")
 	h := s.harness(t, guarded(n))
 
 	_, err := h.Copier.Copy(ctx(t), "job-26", 1, "http://rebind.example/v.mp4")
@@ -177,6 +128,6 @@ func testRebindingRefused(t *testing.T, s suite) {
 	_, err = h.Copier.Copy(ctx(t), "job-26", 2, "http://rebind.example/v.mp4")
 	requireClass(t, err, errclass.Permanent)
 	require.ErrorContains(t, err, "rebind.example (127.0.0.1): loopback address")
-	require.Equal(t, []string{PublicAddr + ":80"}, n.dialedAddrs(), "dialled only the address checked")
+	require.Equal(t, []string{netguardtest.PublicAddr + ":80"}, n.Dialed(), "dialled only the address checked")
 	require.EqualValues(t, 1, src.hits.Load())
 }
