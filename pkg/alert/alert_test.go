@@ -24,6 +24,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/alert"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/sim/inbox"
 )
 
@@ -48,7 +49,7 @@ func startInbox(t *testing.T, cfg inbox.Config) (*inbox.Inbox, *httptest.Server)
 
 func TestSlackPostsBlockKitAndTheReceiverAcceptsIt(t *testing.T) {
 	in, srv := startInbox(t, inbox.Config{})
-	s := &alert.Slack{URL: srv.URL + "/slack/services/T000/B000/secret-token"}
+	s := &alert.Slack{URL: srv.URL + "/slack/services/T000/B000/secret-token", Client: loopback}
 	require.NoError(t, s.Send(context.Background(), sample()))
 
 	msgs := in.Messages()
@@ -90,7 +91,7 @@ func TestSlackRefusalsAreClassifiedAndNeverQuoteTheHookURL(t *testing.T) {
 	}{{http.StatusNotFound, errclass.Permanent}, {http.StatusGone, errclass.Permanent}, {http.StatusInternalServerError, errclass.Retryable}, {http.StatusTooManyRequests, errclass.Retryable}} {
 		in, srv := startInbox(t, inbox.Config{})
 		in.FailNext(tc.status)
-		err := (&alert.Slack{URL: srv.URL + "/slack/services/T000/B000/secret-token"}).Send(context.Background(), sample())
+		err := (&alert.Slack{URL: srv.URL + "/slack/services/T000/B000/secret-token", Client: loopback}).Send(context.Background(), sample())
 		require.Error(t, err)
 		assert.ErrorIs(t, err, tc.class, "status %d", tc.status)
 		assert.NotContains(t, err.Error(), "secret-token")
@@ -100,14 +101,14 @@ func TestSlackRefusalsAreClassifiedAndNeverQuoteTheHookURL(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/slack/services/T000/B000/secret-token"
 	srv.Close()
-	err := (&alert.Slack{URL: url}).Send(context.Background(), sample())
+	err := (&alert.Slack{URL: url, Client: loopback}).Send(context.Background(), sample())
 	require.ErrorIs(t, err, errclass.Retryable)
 	assert.NotContains(t, err.Error(), "secret-token")
 }
 
 func TestSMSGoesThroughTheTwilioMessagesAPI(t *testing.T) {
 	in, srv := startInbox(t, inbox.Config{TwilioSID: "AC123", TwilioToken: "tok-secret"})
-	s := &alert.SMS{BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-secret", From: "+15550100", To: "+15550199"}
+	s := &alert.SMS{Client: loopback, BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-secret", From: "+15550100", To: "+15550199"}
 	require.NoError(t, s.Send(context.Background(), sample()))
 	msgs := in.Messages()
 	require.Len(t, msgs, 1)
@@ -118,13 +119,13 @@ func TestSMSGoesThroughTheTwilioMessagesAPI(t *testing.T) {
 
 func TestSMSRefusalsNameTwilioCodeButNeverTheToken(t *testing.T) {
 	_, srv := startInbox(t, inbox.Config{TwilioSID: "AC123", TwilioToken: "tok-secret"})
-	wrong := &alert.SMS{BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-wrong", From: "+15550100", To: "+15550199"}
+	wrong := &alert.SMS{Client: loopback, BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-wrong", From: "+15550100", To: "+15550199"}
 	err := wrong.Send(context.Background(), sample())
 	require.ErrorIs(t, err, errclass.Permanent)
 	assert.Contains(t, err.Error(), "code 20003")
 	assert.NotContains(t, err.Error(), "tok-wrong")
 
-	bad := &alert.SMS{BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-secret", From: "+15550100", To: "555-0199"}
+	bad := &alert.SMS{Client: loopback, BaseURL: srv.URL, AccountSID: "AC123", AuthToken: "tok-secret", From: "+15550100", To: "555-0199"}
 	err = bad.Send(context.Background(), sample())
 	require.ErrorIs(t, err, errclass.Permanent)
 	assert.Contains(t, err.Error(), "E.164")
@@ -133,7 +134,7 @@ func TestSMSRefusalsNameTwilioCodeButNeverTheToken(t *testing.T) {
 func TestSMSServerErrorIsRetryable(t *testing.T) {
 	in, srv := startInbox(t, inbox.Config{})
 	in.FailNext(http.StatusServiceUnavailable)
-	s := &alert.SMS{BaseURL: srv.URL, AccountSID: "ACdev", AuthToken: "dev-token", From: "+15550100", To: "+15550199"}
+	s := &alert.SMS{Client: loopback, BaseURL: srv.URL, AccountSID: "ACdev", AuthToken: "dev-token", From: "+15550100", To: "+15550199"}
 	require.ErrorIs(t, s.Send(context.Background(), sample()), errclass.Retryable)
 	require.NoError(t, s.Send(context.Background(), sample()))
 	assert.Len(t, in.Messages(), 1)
@@ -275,9 +276,30 @@ func TestChannelsBuildOneSenderPerDestinationAndSkipUnconfiguredOnes(t *testing.
 	assert.Empty(t, c.Email.To, "the template account is not changed")
 }
 
+// loopback is the client of the tests' receivers on 127.0.0.1, which the
+// senders' default client refuses.
+var loopback = (&netguard.Policy{AllowPrivate: true}).Client()
+
+func TestTheDefaultClientRefusesPrivateNetworks(t *testing.T) {
+	in, srv := startInbox(t, inbox.Config{})
+	err := (&alert.Slack{URL: srv.URL + "/slack/x"}).Send(context.Background(), sample())
+	require.ErrorIs(t, err, errclass.Permanent)
+	assert.Contains(t, err.Error(), "loopback address")
+	assert.Empty(t, in.Messages())
+}
+
 func startServer(t *testing.T, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+func TestSettingsRefuseAPrivateSlackHostInServices(t *testing.T) {
+	for _, u := range []string{"https://127.0.0.1/slack", "https://metadata.google.internal/x", "https://[::ffff:10.0.0.1]/x"} {
+		err := alert.Settings{SlackWebhookURL: u}.Validate(false)
+		var fe *job.FieldError
+		require.ErrorAs(t, err, &fe, u)
+		assert.Equal(t, "slack_webhook_url", fe.Field)
+	}
 }

@@ -58,6 +58,7 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 		Events: []alert.Kind{alert.BudgetThreshold}}.ToStore("proj-b", at)))
 	al := &alert.Alerter{
 		Channels: alert.Channels{
+			Client: loopback,
 			Email: alert.Email{Addr: smtpAddr, TLS: alert.TLSNone, From: "alerts@example.com"},
 			SMS:   alert.SMS{BaseURL: srv.URL, AccountSID: "ACdev", AuthToken: "dev-token", From: "+15550100"},
 		},
@@ -117,7 +118,7 @@ func TestAFlakyDestinationIsRetriedAndASlowOneDoesNotHoldTheOthers(t *testing.T)
 	hung := startServer(t, hang)
 	defer close(slow)
 	al := &alert.Alerter{
-		Channels: alert.Channels{Client: &http.Client{Timeout: 300 * time.Millisecond}},
+		Channels: alert.Channels{Client: &http.Client{Timeout: 300 * time.Millisecond, Transport: loopback.Transport}},
 		Retry:    retry.Policy{MaxAttempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }},
 		Ops:      alert.Settings{SlackWebhookURL: srv.URL + "/slack/ops"},
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/netguard"
 )
 
 // maxAnswer bounds how much of a channel's answer is read: enough for any
@@ -20,11 +21,20 @@ const maxAnswer = 16 << 10
 // DefaultTimeout bounds one delivery when the caller's client has none.
 const DefaultTimeout = 10 * time.Second
 
+// defaultClient refuses private networks at dial time (pkg/netguard): a
+// Slack URL is set by a project's admin and must not reach the
+// service's own network. The dev stack passes a client that allows them.
+var defaultClient = func() *http.Client {
+	c := (&netguard.Policy{}).Client()
+	c.Timeout = DefaultTimeout
+	return c
+}()
+
 func httpClient(c *http.Client) *http.Client {
 	if c != nil {
 		return c
 	}
-	return &http.Client{Timeout: DefaultTimeout}
+	return defaultClient
 }
 
 // post sends req and returns the answer's status and (bounded) body. A
@@ -38,7 +48,11 @@ func post(ctx context.Context, c *http.Client, req *http.Request, channel string
 		if errors.As(err, &ue) {
 			err = ue.Err // *url.Error quotes the URL; keep only its cause
 		}
-		return nil, errclass.Wrap(errclass.Retryable, err, channel+": request failed")
+		class := errclass.Retryable
+		if errors.Is(err, errclass.Permanent) {
+			class = errclass.Permanent // the guard refused the address: trying again cannot help
+		}
+		return nil, errclass.Wrap(class, err, channel+": request failed")
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

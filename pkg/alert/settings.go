@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -29,13 +30,17 @@ const (
 )
 
 // Validate checks the settings; the error is a *job.FieldError naming the
-// field. allowHTTP accepts an http:// Slack URL (the dev stack's inbox on
-// loopback); services take https only, as Slack's hooks are.
+// field. allowHTTP accepts an http:// or private-network Slack URL (the
+// dev stack's inbox on loopback); services take https to public hosts
+// only, as Slack's hooks are (and the dial is guarded again).
 func (s Settings) Validate(allowHTTP bool) error {
 	if s.SlackWebhookURL != "" {
 		u, err := url.Parse(s.SlackWebhookURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(allowHTTP && u.Scheme == "http")) {
 			return &job.FieldError{Field: "slack_webhook_url", Message: "must be an absolute https URL (a Slack incoming webhook)"}
+		}
+		if err := netguard.CheckURL(s.SlackWebhookURL); err != nil && !allowHTTP {
+			return &job.FieldError{Field: "slack_webhook_url", Message: "must reach a public address: " + err.Error()}
 		}
 	}
 	if len(s.Emails) > MaxEmails {
