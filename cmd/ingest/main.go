@@ -32,7 +32,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		}
 	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
-		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
+		Circuit: cfg.Circuit, Logger: d.Log, BudgetDefaults: cfg.BudgetDefaults,
+		DeadLetters:    deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
 		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
 	if err != nil {
 		return err

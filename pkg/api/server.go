@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
@@ -64,6 +65,11 @@ type Config struct {
 	Now func() time.Time
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
+	// BudgetDefaults apply to every project whose budget leaves them
+	// unset: GET /v1/budget shows the default monthly limit (limit_source
+	// "default"), and what the API settles (cancel) counts against it.
+	// The zero value applies none.
+	BudgetDefaults budget.Defaults
 	// Ready reports whether the store and the queue are reachable, for
 	// GET /readyz; nil means always ready. It is called with a deadline
 	// of ReadyTimeoutDefault.
@@ -102,6 +108,9 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.BudgetDefaults.MonthlyLimit < 0 {
+		errs = append(errs, fmt.Errorf("api: Config.BudgetDefaults.MonthlyLimit must not be negative, got %s", c.BudgetDefaults.MonthlyLimit))
+	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes))
 	}
@@ -125,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
-		Logger: cfg.Logger, Metrics: cfg.Metrics})
+		Logger: cfg.Logger, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	s.routes()
 	s.handler = s.observe(s.recoverPanics(http.HandlerFunc(s.dispatch)))
 	return s, nil

@@ -147,7 +147,7 @@ func (e *env) failover(t *testing.T, id string, billed string) queue.Message {
 		if err != nil {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j)
+		bk, err := budget.Prepare(tx, j, budget.Defaults{})
 		if err != nil {
 			return err
 		}
@@ -299,4 +299,53 @@ func TestDefaultUserLimitCapsUnknownUsers(t *testing.T) {
 	require.Equal(t, job.StatusFailed, got.Status, "the second job of \"Alice\" passes the default per-user limit")
 	require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
 	require.Contains(t, got.Error.Message, `user "Alice"`)
+}
+
+// TestDefaultBudgetCapsANewProject is issue 13 finding 1's "a new project
+// has no budget": with a default monthly limit (AIPROD_DEFAULT_MONTHLY_LIMIT_USD
+// in the services) a project that never had a budget set is refused with
+// budget_exceeded once spent + reserved would pass the default.
+func TestDefaultBudgetCapsANewProject(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *router.Config) {
+		c.Now = func() time.Time { return budgetNow }
+		c.BudgetDefaults = budget.Defaults{MonthlyLimit: money.MustParse("0.75")}
+	})
+	j1, m1 := e.ingest(t, request(t))
+	require.Equal(t, "ack", e.deliver(t, m1))
+	require.Equal(t, job.StatusDispatched, e.job(t, j1.ID).Status)
+
+	j2, m2 := e.ingest(t, request(t))
+	require.Equal(t, "ack", e.deliver(t, m2))
+	got := e.job(t, j2.ID)
+	require.Equal(t, job.StatusFailed, got.Status)
+	require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
+	require.Equal(t, "monthly budget of project dev exceeded in 2026-11: limit $0.75 (the default for projects without a budget), "+
+		"spent $0, reserved $0.5, estimate $0.5", got.Error.Message)
+	require.Len(t, e.dispatches("alpha"), 1, "only the first job was dispatched")
+	var crossed []int
+	for _, ev := range e.thresholdEvents(t) {
+		crossed = append(crossed, ev.Threshold)
+	}
+	require.Equal(t, []int{50}, crossed, "thresholds count against the default limit")
+}
+
+// TestOwnBudgetOverridesTheDefault: a project's own limit, here above the
+// default, is the one that holds.
+func TestOwnBudgetOverridesTheDefault(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *router.Config) {
+		c.Now = func() time.Time { return budgetNow }
+		c.BudgetDefaults = budget.Defaults{MonthlyLimit: money.MustParse("0.75")}
+	})
+	l := money.MustParse("10")
+	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "dev", MonthlyLimit: &l})
+	}))
+	for range 3 {
+		j, m := e.ingest(t, request(t))
+		require.Equal(t, "ack", e.deliver(t, m))
+		require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
+	}
+	require.Equal(t, money.MustParse("1.5"), e.period(t).Reserved)
 }
