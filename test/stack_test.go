@@ -328,6 +328,11 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		"AIPROD_CATALOG=" + s.catalogF,
 		"AIPROD_ACK_DEADLINE=10s",
 		"AIPROD_LOG_LEVEL=info",
+		// The tests drive thousands of jobs through one key and one
+		// project: no rate limit, no default budget (cmd/ingest's tests
+		// cover both as the services' defaults).
+		"AIPROD_RATE_LIMIT=0",
+		"AIPROD_DEFAULT_MONTHLY_LIMIT_USD=0",
 	}, emu...), cfg.Env...)
 	ingestPort := freePort(t)
 	s.ingest = &service{name: "ingest", bin: filepath.Join(bin, "ingest"), dir: dir, fixedPort: ingestPort,

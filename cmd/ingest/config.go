@@ -3,12 +3,20 @@ package main
 import (
 	"strings"
 
+	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/platform"
 )
 
+// Defaults and limits of the ingest service's variables.
+const (
+	// RateLimitDefault is AIPROD_RATE_LIMIT's default: requests a second
+	// per API key (api.Config.RateLimit; its burst is twice that).
+	RateLimitDefault = 50
+)
+
 // Config is the ingest service's configuration: platform's shared
-// variables and the API's keys. The keys are secrets: never logged, and
-// errors about them do not quote them.
+// variables and the API's keys and rate limit. The keys are secrets:
+// never logged, and errors about them do not quote them.
 type Config struct {
 	platform.Config
 	// AdminKey is the bearer token of the /v1/admin routes
@@ -18,13 +26,21 @@ type Config struct {
 	// idempotently (AIPROD_BOOTSTRAP_API_KEY, "project:key", both parts
 	// non-empty); "" seeds nothing.
 	BootstrapProject, BootstrapKey string
+	// RateLimit is how many requests a second each API key may send
+	// (AIPROD_RATE_LIMIT, 0 to api.RateLimitMax, default RateLimitDefault;
+	// 0: no limit).
+	RateLimit int
 }
 
 // FromEnv reads the ingest service's configuration through getenv; the
 // error names every bad variable.
 func FromEnv(getenv func(string) string) (Config, error) {
 	v := platform.NewVars(getenv)
-	c := Config{Config: platform.ReadConfig(v), AdminKey: v.Get("AIPROD_ADMIN_KEY")}
+	c := Config{
+		Config:    platform.ReadConfig(v),
+		AdminKey:  v.Get("AIPROD_ADMIN_KEY"),
+		RateLimit: v.Int("AIPROD_RATE_LIMIT", RateLimitDefault, 0, api.RateLimitMax),
+	}
 	if s := v.Get("AIPROD_BOOTSTRAP_API_KEY"); s != "" {
 		project, key, ok := strings.Cut(s, ":")
 		if !ok || project == "" || key == "" {

@@ -6,6 +6,7 @@
 //
 //	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes (unset: admin routes refuse)
 //	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack
+//	AIPROD_RATE_LIMIT         requests a second per API key (default 50, burst twice that; 0: no limit)
 package main
 
 import (
@@ -32,7 +33,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		}
 	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
-		Circuit: cfg.Circuit, Logger: d.Log, BudgetDefaults: cfg.BudgetDefaults,
+		Circuit: cfg.Circuit, Logger: d.Log, RateLimit: cfg.RateLimit, BudgetDefaults: cfg.BudgetDefaults,
 		DeadLetters:    deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
 		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
 	if err != nil {

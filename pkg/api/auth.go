@@ -39,10 +39,10 @@ func bearer(r *http.Request) (string, error) {
 // written at most once per interval per key, not on every request.
 const LastUsedInterval = time.Minute
 
-// withProject authenticates the request's API key and passes its project
-// to h. The key is looked up by its hash on every request, with no cache, so
-// that a revoked or expired key gets 401 at once on every instance; it
-// never reaches a log.
+// withProject authenticates the request's API key, applies the key's rate
+// limit and passes its project to h. The key is looked up by its hash on
+// every request, with no cache, so that a revoked or expired key gets 401
+// at once on every instance; it never reaches a log.
 func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key, err := bearer(r)
@@ -59,10 +59,15 @@ func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 		case !rec.Usable(now):
 			return errUnauthenticated
 		}
+		infoOf(r.Context()).project = rec.ProjectID
+		if s.limiter != nil {
+			if wait, ok := s.limiter.allow(rec.Hash, now); !ok {
+				return rateLimited(wait, s.cfg.RateLimit)
+			}
+		}
 		if now.Sub(rec.LastUsedAt) >= LastUsedInterval {
 			s.touchKey(r.Context(), rec.Hash, now)
 		}
-		infoOf(r.Context()).project = rec.ProjectID
 		return h(w, r, rec.ProjectID)
 	}
 }

@@ -35,6 +35,21 @@
 // headers are never logged. A job of another project, an absent job and a
 // malformed id all answer the same 404 (invariant 5).
 //
+// # Rate limits
+//
+// With Config.RateLimit N > 0 each API key has a token bucket of N
+// requests a second and a burst of Config.RateBurst (default 2N), kept in
+// memory per instance and keyed by the key's hash, never the key. The
+// buckets are an LRU of at most Config.RateLimitBuckets (10,000): past it
+// the least recently used key's bucket is dropped and comes back full. A
+// request over the limit, after authentication, is answered 429
+// rate_limited with Retry-After: the seconds until the key's next token,
+// rounded up, at least 1. Only the project routes are limited: admin
+// routes (one operator key, at least 32 characters in the services) and
+// /healthz, /readyz, /metrics are not. Requests with a bad key are not
+// limited either: no bucket is made for an unknown key, so they cannot
+// evict real ones.
+//
 // # Errors
 //
 // Every error is {"error":{"code","message","field"}} with Content-Type
@@ -43,8 +58,9 @@
 // *http.MaxBytesError → 413 request_too_large, and the errclass classes
 // through errclass.HTTPStatus (NotFound 404 not_found, Conflict 409
 // conflict, Unauthenticated 401 unauthenticated, Retryable 503
-// unavailable, anything unclassified 500 internal). Messages of 5xx answers
-// are generic; the cause is logged. Unknown routes are 404 not_found, wrong
+// unavailable, anything unclassified 500 internal); a key over its rate
+// limit is 429 rate_limited. Messages of 5xx answers are generic; the
+// cause is logged. Unknown routes are 404 not_found, wrong
 // methods 405 method_not_allowed with an Allow header. A panic in a handler
 // is logged with its stack and answered 500; the server keeps serving.
 //

@@ -65,6 +65,18 @@ type Config struct {
 	Now func() time.Time
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
+	// RateLimit is how many requests a second each API key may send to
+	// the project routes (/v1/jobs, /v1/backends, /v1/budget, /v1/usage):
+	// a token bucket per key, keyed by the key's hash. Past it the answer
+	// is 429 rate_limited with Retry-After. 0: no limit. Admin routes and
+	// /healthz, /readyz, /metrics are never limited.
+	RateLimit int
+	// RateBurst is how many requests a key may send at once, the size of
+	// its bucket; 0 means RateBurstFactor × RateLimit.
+	RateBurst int
+	// RateLimitBuckets caps how many keys' buckets are kept (LRU); 0 means
+	// RateLimitBucketsDefault.
+	RateLimitBuckets int
 	// BudgetDefaults apply to every project whose budget leaves them
 	// unset: GET /v1/budget shows the default monthly limit (limit_source
 	// "default"), and what the API settles (cancel) counts against it.
@@ -84,6 +96,10 @@ func (c Config) WithDefaults() Config {
 	}
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytesDefault)
 	c.Circuit = c.Circuit.WithDefaults()
+	if c.RateBurst == 0 {
+		c.RateBurst = RateBurstFactor * c.RateLimit
+	}
+	c.RateLimitBuckets = cmp.Or(c.RateLimitBuckets, RateLimitBucketsDefault)
 	return c
 }
 
@@ -108,6 +124,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.RateLimit < 0 || c.RateLimit > RateLimitMax || c.RateBurst < 0 || c.RateLimitBuckets < 0 {
+		errs = append(errs, fmt.Errorf("api: Config.RateLimit (%d) must be 0 to %d, RateBurst (%d) and RateLimitBuckets (%d) not negative",
+			c.RateLimit, RateLimitMax, c.RateBurst, c.RateLimitBuckets))
+	}
 	if c.BudgetDefaults.MonthlyLimit < 0 {
 		errs = append(errs, fmt.Errorf("api: Config.BudgetDefaults.MonthlyLimit must not be negative, got %s", c.BudgetDefaults.MonthlyLimit))
 	}
@@ -124,6 +144,7 @@ type Server struct {
 	jobs    *jobwrite.Writer // every job and key write
 	mux     *http.ServeMux
 	handler http.Handler
+	limiter *keyLimiter // nil: no rate limit
 }
 
 // New validates cfg (after WithDefaults) and returns a Server.
@@ -132,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		limiter: newKeyLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitBuckets)}
 	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
 		Logger: cfg.Logger, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	s.routes()

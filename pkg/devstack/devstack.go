@@ -99,6 +99,11 @@ type Config struct {
 	// Output, when set, receives a copy of every finished video (as
 	// AIPROD_OUTPUT_BUCKET does for cmd/worker).
 	Output output.Copier
+	// RateLimit is the API's requests a second per key (api.Config.
+	// RateLimit); 0, the dev default, is no limit. The dev stack sets no
+	// default monthly budget either: project dev is unlimited until a
+	// budget is set for it.
+	RateLimit int
 }
 
 // WithDefaults fills zero fields.
@@ -265,7 +270,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
-		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans})
+		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
