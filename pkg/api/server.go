@@ -144,7 +144,8 @@ type Server struct {
 	jobs    *jobwrite.Writer // every job and key write
 	mux     *http.ServeMux
 	handler http.Handler
-	limiter *keyLimiter // nil: no rate limit
+	limiter *keyLimiter  // nil: no rate limit
+	refused *refusedKeys // keys that failed authentication lately
 }
 
 // New validates cfg (after WithDefaults) and returns a Server.
@@ -154,7 +155,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
-		limiter: newKeyLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitBuckets)}
+		limiter: newKeyLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitBuckets),
+		refused: newRefusedKeys(RefusedKeyTTL, RefusedKeysMax)}
 	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
 		Logger: cfg.Logger, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	s.routes()
