@@ -4,8 +4,8 @@
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT, ...), plus (see
 // Config in config.go):
 //
-//	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes (unset: admin routes refuse)
-//	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack
+//	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes, at least 32 characters (unset: admin routes refuse)
+//	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack; key of at least 32 characters
 //	AIPROD_RATE_LIMIT         requests a second per API key (default 50, burst twice that; 0: no limit)
 package main
 

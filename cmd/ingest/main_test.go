@@ -117,7 +117,7 @@ func TestReadyz(t *testing.T) {
 // requests back to back gets 429s with Retry-After.
 func TestServiceLimitsFromEnv(t *testing.T) {
 	t.Parallel()
-	key := strings.Repeat("k", 32)
+	key := strings.Repeat("k", MinKeyLen)
 	env := platformtest.Base()
 	env["AIPROD_BOOTSTRAP_API_KEY"] = "acme:" + key
 	cfg, err := FromEnv(platformtest.Getenv(env))
