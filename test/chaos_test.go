@@ -251,7 +251,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 		Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
 	}}
-	r.cl = client.New(r.st.api, "dev-key", client.WithHTTPClient(hc))
+	r.cl = client.New(r.st.api, stackAPIKey, client.WithHTTPClient(hc))
 	for i := range cfg.Jobs {
 		r.jobs = append(r.jobs, r.newJob(rng, i))
 	}
@@ -1109,7 +1109,7 @@ func diagnoseEmulatorDump(path string) string {
 // dead-lettered message is harmless when its job still ended, and a lost
 // job is reported as lost.
 func (r *chaosRun) deadLetters() string {
-	admin := client.New(r.st.api, "dev-admin", client.WithHTTPClient(&http.Client{Timeout: 90 * time.Second}))
+	admin := client.New(r.st.api, stackAdminKey, client.WithHTTPClient(&http.Client{Timeout: 90 * time.Second}))
 	start := time.Now()
 	defer func() { r.t.Logf("GET /v1/admin/dlq took %s", time.Since(start).Round(time.Millisecond)) }()
 	var out struct {

@@ -277,6 +277,13 @@ func (s *stack) services() []*service {
 	return append(append([]*service{s.ingest}, s.routers...), s.workers...)
 }
 
+// The keys of the stack's ingest: project dev's API key and the admin
+// key, as long as the services require (cmd/ingest MinKeyLen).
+const (
+	stackAPIKey   = "dev-key-of-the-multiprocess-stack-0123456789"
+	stackAdminKey = "dev-admin-of-the-multiprocess-stack-0123456789"
+)
+
 // startStack builds the binaries and starts emulators, simulators, ingest,
 // routers and workers; it returns once the API answers. Everything is
 // stopped by t.Cleanup.
@@ -328,10 +335,15 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		"AIPROD_CATALOG=" + s.catalogF,
 		"AIPROD_ACK_DEADLINE=10s",
 		"AIPROD_LOG_LEVEL=info",
+		// The tests drive thousands of jobs through one key and one
+		// project: no rate limit, no default budget (cmd/ingest's tests
+		// cover both as the services' defaults).
+		"AIPROD_RATE_LIMIT=0",
+		"AIPROD_DEFAULT_MONTHLY_LIMIT_USD=0",
 	}, emu...), cfg.Env...)
 	ingestPort := freePort(t)
 	s.ingest = &service{name: "ingest", bin: filepath.Join(bin, "ingest"), dir: dir, fixedPort: ingestPort,
-		env: append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:dev-key", "AIPROD_ADMIN_KEY=dev-admin")}
+		env: append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:"+stackAPIKey, "AIPROD_ADMIN_KEY="+stackAdminKey)}
 	for i := range cfg.Routers {
 		s.routers = append(s.routers, &service{name: fmt.Sprintf("router-%d", i+1), bin: filepath.Join(bin, "router"),
 			dir: dir, env: slices.Clone(common)})
@@ -364,7 +376,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	for _, sv := range append(slices.Clone(s.routers), s.workers...) {
 		require.NoError(t, sv.Start(t))
 	}
-	s.client = client.New(s.api, "dev-key")
+	s.client = client.New(s.api, stackAPIKey)
 	return s
 }
 

@@ -4,8 +4,9 @@
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT, ...), plus (see
 // Config in config.go):
 //
-//	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes (unset: admin routes refuse)
-//	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack
+//	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes, at least 32 characters (unset: admin routes refuse)
+//	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack; key of at least 32 characters
+//	AIPROD_RATE_LIMIT         requests a second per API key (default 50, burst twice that; 0: no limit)
 package main
 
 import (
@@ -32,7 +33,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		}
 	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
-		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
+		Circuit: cfg.Circuit, Logger: d.Log, RateLimit: cfg.RateLimit, BudgetDefaults: cfg.BudgetDefaults,
+		DeadLetters:    deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
 		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
 	if err != nil {
 		return err

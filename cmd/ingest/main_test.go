@@ -2,19 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/catalog"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/platform/platformtest"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 )
 
@@ -37,13 +43,19 @@ func (h addrHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
-// TestReadyz runs the service over the production clients, against the
-// Pub/Sub and Firestore emulators: /readyz is 503 until aiprod-jobs
-// exists, 200 once it does, and 503 again when Firestore stops answering.
-func TestReadyz(t *testing.T) {
-	t.Parallel()
+// service is a running ingest service (run) over the Pub/Sub and
+// Firestore emulators and the production clients.
+type service struct {
+	url string // http://127.0.0.1:port
+	q   *gcppubsub.Queue
+	fc  *firestore.Client
+}
+
+// startService runs the service with cfg until the test ends.
+func startService(t *testing.T, cfg Config) service {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	ps, err := pubsubemu.Serve("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ps.Close() })
@@ -58,7 +70,6 @@ func TestReadyz(t *testing.T) {
 
 	addr := make(chan string, 1)
 	log := slog.New(addrHandler{Handler: slog.DiscardHandler, addr: addr})
-	cfg := Config{Config: platform.Config{Project: "ingest-test", Catalog: catalog.Default()}}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -68,25 +79,85 @@ func TestReadyz(t *testing.T) {
 		stop()
 		require.NoError(t, <-done)
 	})
-	var url string
 	select {
 	case a := <-addr:
 		_, port, err := net.SplitHostPort(a)
 		require.NoError(t, err)
-		url = "http://127.0.0.1:" + port + "/readyz"
+		return service{url: "http://127.0.0.1:" + port, q: q, fc: fc}
 	case err := <-done:
 		t.Fatalf("run returned before listening: %v", err)
+		return service{}
 	}
+}
+
+// TestReadyz runs the service over the production clients, against the
+// Pub/Sub and Firestore emulators: /readyz is 503 until aiprod-jobs
+// exists, 200 once it does, and 503 again when Firestore stops answering.
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	s := startService(t, Config{Config: platform.Config{Project: "ingest-test", Catalog: catalog.Default()}})
 	readyz := func() int {
-		res, err := http.Get(url)
+		res, err := http.Get(s.url + "/readyz")
 		require.NoError(t, err)
 		require.NoError(t, res.Body.Close())
 		return res.StatusCode
 	}
 
 	require.Equal(t, http.StatusServiceUnavailable, readyz(), "no aiprod-jobs topic yet")
-	require.NoError(t, q.EnsureTopic(ctx, queue.TopicJobs))
+	require.NoError(t, s.q.EnsureTopic(context.Background(), queue.TopicJobs))
 	require.Equal(t, http.StatusOK, readyz())
-	require.NoError(t, fc.Close())
+	require.NoError(t, s.fc.Close())
 	require.Equal(t, http.StatusServiceUnavailable, readyz(), "Firestore's client is closed")
+}
+
+// TestServiceLimitsFromEnv is issue 13 finding 1's probe against the
+// service configured from an environment that sets neither
+// AIPROD_RATE_LIMIT nor AIPROD_DEFAULT_MONTHLY_LIMIT_USD: a new project has
+// the default budget (no longer limit_usd: null), and one key sending
+// requests back to back gets 429s with Retry-After.
+func TestServiceLimitsFromEnv(t *testing.T) {
+	t.Parallel()
+	key := strings.Repeat("k", MinKeyLen)
+	env := platformtest.Base()
+	env["AIPROD_BOOTSTRAP_API_KEY"] = "acme:" + key
+	cfg, err := FromEnv(platformtest.Getenv(env))
+	require.NoError(t, err)
+	s := startService(t, cfg)
+	get := func(path string) (*http.Response, []byte) {
+		req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer func() { _ = res.Body.Close() }()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res, b
+	}
+
+	res, body := get("/v1/budget")
+	require.Equal(t, http.StatusOK, res.StatusCode, string(body))
+	var b struct {
+		Limit  *float64 `json:"limit_usd"`
+		Source string   `json:"limit_source"`
+	}
+	require.NoError(t, json.Unmarshal(body, &b))
+	require.NotNil(t, b.Limit, "a new project is not unlimited: %s", body)
+	require.InDelta(t, 100, *b.Limit, 0)
+	require.Equal(t, "default", b.Source)
+
+	// 50 requests a second and a burst of 100: a 429 comes long before
+	// 2,000 requests, however slow the machine.
+	for i := range 2000 {
+		res, body := get("/v1/jobs?limit=500")
+		if res.StatusCode == http.StatusOK {
+			continue
+		}
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode, string(body))
+		require.Contains(t, string(body), `"code":"rate_limited"`)
+		require.Equal(t, "1", res.Header.Get("Retry-After"))
+		require.GreaterOrEqual(t, i, 100, "the burst passes")
+		return
+	}
+	t.Fatal("2,000 requests back to back and no 429")
 }

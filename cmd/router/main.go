@@ -29,13 +29,14 @@ import (
 // with the health endpoint until ctx is done.
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
-		Logger: d.Log, MaxAttempts: cfg.MaxAttempts})
+		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {
 		return err
 	}
 	parts := []func(context.Context) error{rt.Run, cfg.ServeHealth}
 	if cfg.SweepInterval > 0 {
-		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Interval: cfg.SweepInterval, Logger: d.Log})
+		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Interval: cfg.SweepInterval, Logger: d.Log,
+			BudgetDefaults: cfg.BudgetDefaults})
 		if err != nil {
 			return err
 		}

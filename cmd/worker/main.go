@@ -53,7 +53,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		out = g
 	}
 	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog,
-		Circuit: cfg.Circuit, Logger: d.Log, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, SubmitTimeout: cfg.SubmitTimeout})
+		Circuit: cfg.Circuit, Logger: d.Log, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, SubmitTimeout: cfg.SubmitTimeout,
+		BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {
 		return err
 	}

@@ -39,32 +39,52 @@ func bearer(r *http.Request) (string, error) {
 // written at most once per interval per key, not on every request.
 const LastUsedInterval = time.Minute
 
-// withProject authenticates the request's API key and passes its project
-// to h. The key is looked up by its hash on every request, with no cache, so
-// that a revoked or expired key gets 401 at once on every instance; it
-// never reaches a log.
+// withProject authenticates the request's API key, applies the key's rate
+// limit and passes its project to h. A usable key is read from the store
+// on every request, with no cache, so that a revoked or expired key gets
+// 401 from its next request on every instance; refusals are remembered
+// for RefusedKeyTTL (authenticate). The key never reaches a log.
 func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key, err := bearer(r)
 		if err != nil {
 			return err
 		}
-		rec, err := s.cfg.Store.GetAPIKey(r.Context(), store.HashAPIKey(key))
 		now := s.cfg.Now()
-		switch {
-		case errors.Is(err, errclass.NotFound):
-			return errUnauthenticated
-		case err != nil:
-			return unexpected(err, "look up API key")
-		case !rec.Usable(now):
-			return errUnauthenticated
+		rec, err := s.authenticate(r.Context(), store.HashAPIKey(key), now)
+		if err != nil {
+			return err
+		}
+		infoOf(r.Context()).project = rec.ProjectID
+		if s.limiter != nil {
+			if wait, ok := s.limiter.allow(rec.Hash, now); !ok {
+				return rateLimited(wait, s.cfg.RateLimit)
+			}
 		}
 		if now.Sub(rec.LastUsedAt) >= LastUsedInterval {
 			s.touchKey(r.Context(), rec.Hash, now)
 		}
-		infoOf(r.Context()).project = rec.ProjectID
 		return h(w, r, rec.ProjectID)
 	}
+}
+
+// authenticate returns the usable API key whose hash is hash. An unknown,
+// revoked or expired key is errUnauthenticated, and is remembered as such
+// for RefusedKeyTTL: a client repeating a bad key costs one store read per
+// TTL, not one per request.
+func (s *Server) authenticate(ctx context.Context, hash string, now time.Time) (store.APIKey, error) {
+	if s.refused.has(hash, now) {
+		return store.APIKey{}, errUnauthenticated
+	}
+	rec, err := s.cfg.Store.GetAPIKey(ctx, hash)
+	switch {
+	case errors.Is(err, errclass.NotFound) || (err == nil && !rec.Usable(now)):
+		s.refused.add(hash, now)
+		return store.APIKey{}, errUnauthenticated
+	case err != nil:
+		return store.APIKey{}, unexpected(err, "look up API key")
+	}
+	return rec, nil
 }
 
 // touchKey sets the key's last_used_at to now unless another request (on

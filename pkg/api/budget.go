@@ -18,14 +18,18 @@ import (
 
 // BudgetView is the body of GET /v1/budget and of
 // PUT /v1/admin/projects/{project}/budget: a project's limit and its money
-// in one period. Limit is null when the project has no budget. Users lists
-// the users with a limit or with money in the period.
+// in one period. Limit is the project's own monthly limit or, when it has
+// none, the default of projects without one (Config.BudgetDefaults);
+// LimitSource says which ("project", "default"), or "none" when Limit is
+// null (no limit at all). Users lists the users with a limit or with money
+// in the period.
 type BudgetView struct {
-	ProjectID string        `json:"project_id"`
-	Period    string        `json:"period"`
-	Limit     *money.Micros `json:"limit_usd"`
-	Spent     money.Micros  `json:"spent_usd"`
-	Reserved  money.Micros  `json:"reserved_usd"`
+	ProjectID   string             `json:"project_id"`
+	Period      string             `json:"period"`
+	Limit       *money.Micros      `json:"limit_usd"`
+	LimitSource budget.LimitSource `json:"limit_source"`
+	Spent       money.Micros       `json:"spent_usd"`
+	Reserved    money.Micros       `json:"reserved_usd"`
 	// DefaultUserLimit caps every user without a limit of their own
 	// (absent: none).
 	DefaultUserLimit *money.Micros             `json:"default_user_limit_usd,omitempty"`
@@ -54,8 +58,9 @@ func (s *Server) budgetView(ctx context.Context, project, period string) (Budget
 	if err != nil {
 		return BudgetView{}, unexpected(err, "read user budget periods")
 	}
-	v := BudgetView{ProjectID: project, Period: period, Limit: b.MonthlyLimit, Spent: p.Spent, Reserved: p.Reserved,
-		DefaultUserLimit: b.DefaultUserLimit}
+	eff, source := s.cfg.BudgetDefaults.Apply(b)
+	v := BudgetView{ProjectID: project, Period: period, Limit: eff.MonthlyLimit, LimitSource: source,
+		Spent: p.Spent, Reserved: p.Reserved, DefaultUserLimit: b.DefaultUserLimit}
 	if len(users) > 0 || len(b.UserLimits) > 0 {
 		v.Users = map[string]UserBudgetView{}
 		for _, u := range users {
@@ -108,7 +113,8 @@ type budgetBody struct {
 }
 
 // putBudget is PUT /v1/admin/projects/{project}/budget. It replaces the
-// project's budget: monthly_limit_usd is required (null: no limit); users,
+// project's budget: monthly_limit_usd is required (null: no limit of its
+// own, so the default of Config.BudgetDefaults applies, if any); users,
 // optional, gives per-user limits (a user omitted or null has none);
 // default_user_limit_usd, optional, caps every other user, so that an
 // unknown or re-spelled user id cannot spend past a per-user cap.

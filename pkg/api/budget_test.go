@@ -24,7 +24,7 @@ func TestPutAndGetBudget(t *testing.T) {
 	e := setup(t)
 	r := e.do(http.MethodPut, "/v1/admin/projects/"+projectA+"/budget", adminKey, `{"monthly_limit_usd": 50, "users": {"alice": 10.5, "bob": null}}`)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.JSONEq(t, `{"project_id":"alpha","period":"2026-11","limit_usd":50,"spent_usd":0,"reserved_usd":0,
+	require.JSONEq(t, `{"project_id":"alpha","period":"2026-11","limit_usd":50,"limit_source":"project","spent_usd":0,"reserved_usd":0,
 		"users":{"alice":{"limit_usd":10.5,"spent_usd":0,"reserved_usd":0}}}`, string(r.body))
 
 	// Money recorded in the period shows, for the project and its users.
@@ -36,15 +36,15 @@ func TestPutAndGetBudget(t *testing.T) {
 	}))
 	r = e.do(http.MethodGet, "/v1/budget", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.JSONEq(t, `{"project_id":"alpha","period":"2026-11","limit_usd":50,"spent_usd":12.5,"reserved_usd":1.25,
+	require.JSONEq(t, `{"project_id":"alpha","period":"2026-11","limit_usd":50,"limit_source":"project","spent_usd":12.5,"reserved_usd":1.25,
 		"users":{"alice":{"limit_usd":10.5,"spent_usd":0,"reserved_usd":0},"carol":{"limit_usd":null,"spent_usd":2,"reserved_usd":0}}}`, string(r.body))
 
 	// Another month, and another project (which has no budget: null).
 	r = e.do(http.MethodGet, "/v1/budget?period=2026-10", keyA, "")
-	require.JSONEq(t, `{"project_id":"alpha","period":"2026-10","limit_usd":50,"spent_usd":0,"reserved_usd":0,
+	require.JSONEq(t, `{"project_id":"alpha","period":"2026-10","limit_usd":50,"limit_source":"project","spent_usd":0,"reserved_usd":0,
 		"users":{"alice":{"limit_usd":10.5,"spent_usd":0,"reserved_usd":0}}}`, string(r.body))
 	r = e.do(http.MethodGet, "/v1/budget", keyB, "")
-	require.JSONEq(t, `{"project_id":"beta","period":"2026-11","limit_usd":null,"spent_usd":0,"reserved_usd":0}`, string(r.body))
+	require.JSONEq(t, `{"project_id":"beta","period":"2026-11","limit_usd":null,"limit_source":"none","spent_usd":0,"reserved_usd":0}`, string(r.body))
 
 	// null removes the limit; PUT replaces the user limits too.
 	r = e.do(http.MethodPut, "/v1/admin/projects/"+projectA+"/budget", adminKey, `{"monthly_limit_usd": null}`)
@@ -101,7 +101,7 @@ func (e *env) dispatch(id string, estimate money.Micros) {
 		if err != nil {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j)
+		bk, err := budget.Prepare(tx, j, budget.Defaults{})
 		if err != nil {
 			return err
 		}
@@ -197,4 +197,32 @@ func TestPutBudgetDefaultUserLimit(t *testing.T) {
 	b, err := e.st.GetBudget(context.Background(), projectA)
 	require.NoError(t, err)
 	require.Equal(t, money.MustParse("2.5"), *b.DefaultUserLimit)
+}
+
+// TestBudgetShowsTheDefaultLimit: a project without a budget of its own
+// shows the services' default limit, marked limit_source "default" (issue
+// 13 finding 1: no longer limit_usd null); its own limit, once set, shows
+// as "project", and null brings the default back.
+func TestBudgetShowsTheDefaultLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *api.Config) { c.BudgetDefaults = budget.Defaults{MonthlyLimit: usd("100")} })
+	r := e.do(http.MethodGet, "/v1/budget", keyB, "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.JSONEq(t, `{"project_id":"beta","period":"2026-11","limit_usd":100,"limit_source":"default","spent_usd":0,"reserved_usd":0}`,
+		string(r.body))
+
+	r = e.do(http.MethodPut, "/v1/admin/projects/"+projectB+"/budget", adminKey, `{"monthly_limit_usd": 500}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	v := decode[api.BudgetView](t, r)
+	require.Equal(t, usd("500"), *v.Limit)
+	require.Equal(t, budget.LimitFromProject, v.LimitSource)
+
+	r = e.do(http.MethodPut, "/v1/admin/projects/"+projectB+"/budget", adminKey, `{"monthly_limit_usd": null}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	v = decode[api.BudgetView](t, r)
+	require.Equal(t, usd("100"), *v.Limit)
+	require.Equal(t, budget.LimitFromDefault, v.LimitSource)
+	b, err := e.st.GetBudget(context.Background(), projectB)
+	require.NoError(t, err)
+	require.Nil(t, b.MonthlyLimit, "the default is applied when read, never stored")
 }

@@ -26,14 +26,36 @@
 // # Authentication and isolation
 //
 // Project routes take "Authorization: Bearer <api key>"; the key is looked
-// up by its SHA-256 (store.HashAPIKey) on every request, with no cache, so a
-// revoked or expired key answers 401 at once on every instance; the key's
-// last_used_at is written at most once per LastUsedInterval. A key's id is
-// the first 12 hex characters of that hash (store.APIKey.ID): not secret,
-// it names the key in listings, revocation and logs. Admin routes
-// take Config.AdminKey, compared in constant time. Keys and Authorization
+// up by its SHA-256 (store.HashAPIKey) on every request, with no cache of
+// usable keys, so a revoked or expired key answers 401 at once on every
+// instance; the key's last_used_at is written at most once per
+// LastUsedInterval. Refusals are cached: a key found unknown, revoked or
+// expired is answered 401 from memory for RefusedKeyTTL (5 s; at most
+// RefusedKeysMax hashes, least recently used dropped first), so a client
+// repeating a bad key costs one store read per 5 s. A key created through
+// this instance is dropped from that cache at once; one created on another
+// instance may get 401 here for up to 5 s after its creation if it was
+// tried (and refused) just before. A key's id is the first 12 hex
+// characters of that hash (store.APIKey.ID): not secret, it names the key
+// in listings, revocation and logs. Admin routes take Config.AdminKey,
+// compared in constant time. Keys and Authorization
 // headers are never logged. A job of another project, an absent job and a
 // malformed id all answer the same 404 (invariant 5).
+//
+// # Rate limits
+//
+// With Config.RateLimit N > 0 each API key has a token bucket of N
+// requests a second and a burst of Config.RateBurst (default 2N), kept in
+// memory per instance and keyed by the key's hash, never the key. The
+// buckets are an LRU of at most Config.RateLimitBuckets (10,000): past it
+// the least recently used key's bucket is dropped and comes back full. A
+// request over the limit, after authentication, is answered 429
+// rate_limited with Retry-After: the seconds until the key's next token,
+// rounded up, at least 1. Only the project routes are limited: admin
+// routes (one operator key, at least 32 characters in the services) and
+// /healthz, /readyz, /metrics are not. Requests with a bad key are not
+// limited either (no bucket is made for an unknown key, so they cannot
+// evict real ones); the refusal cache above keeps them cheap.
 //
 // # Errors
 //
@@ -43,8 +65,9 @@
 // *http.MaxBytesError → 413 request_too_large, and the errclass classes
 // through errclass.HTTPStatus (NotFound 404 not_found, Conflict 409
 // conflict, Unauthenticated 401 unauthenticated, Retryable 503
-// unavailable, anything unclassified 500 internal). Messages of 5xx answers
-// are generic; the cause is logged. Unknown routes are 404 not_found, wrong
+// unavailable, anything unclassified 500 internal); a key over its rate
+// limit is 429 rate_limited. Messages of 5xx answers are generic; the
+// cause is logged. Unknown routes are 404 not_found, wrong
 // methods 405 method_not_allowed with an Allow header. A panic in a handler
 // is logged with its stack and answered 500; the server keeps serving.
 //

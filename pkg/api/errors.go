@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -40,9 +41,11 @@ type ErrorDetail struct {
 }
 
 // httpError is an error that knows its exact response. Handlers use it for
-// the answers that no error class describes (413, 405).
+// the answers that no error class describes (413, 405, 429). A positive
+// retryAfter is sent as the Retry-After header.
 type httpError struct {
-	status int
+	status     int
+	retryAfter time.Duration
 	ErrorDetail
 }
 

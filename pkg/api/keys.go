@@ -165,6 +165,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.runTx(ctx, func(tx store.Tx) error { return tx.PutAPIKey(rec) }); err != nil {
 		return unexpected(err, "store API key")
 	}
+	s.refused.forget(rec.Hash) // usable at once here; other instances within RefusedKeyTTL
 	// The id identifies the key in logs without revealing it.
 	s.log.InfoContext(ctx, "API key created", slog.String("project_id", project), slog.String("key_id", rec.ID()))
 	w.Header().Set("Cache-Control", "no-store")
@@ -194,8 +195,8 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeKey is DELETE /v1/admin/projects/{project}/keys/{key_id}: the key
-// stops working at once (authentication reads the store on every request),
-// and answers 200 with its view. A key id that is not the project's is a
+// stops working at once (authentication reads a usable key from the store
+// on every request), and answers 200 with its view. A key id that is not the project's is a
 // 404; revoking a revoked key again is a 200.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()

@@ -200,7 +200,7 @@ func TestRevokeKey(t *testing.T) {
 	require.True(t, v.Revoked)
 	require.Equal(t, created.ID, v.ID)
 
-	// No auth cache: the very next request fails, on both instances.
+	// Usable keys are never cached: the very next request fails, on both instances.
 	requireError(t, e.do(http.MethodPost, "/v1/jobs", created.Key, validBody), http.StatusUnauthorized, "unauthenticated", "")
 	req, err := http.NewRequest(http.MethodGet, e2.URL+"/v1/jobs", nil)
 	require.NoError(t, err)

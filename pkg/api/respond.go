@@ -6,10 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
@@ -48,10 +48,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aiprod"`)
 	}
-	if d, ok := errclass.RetryAfter(err); ok && status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	if d, ok := retryAfter(err); ok && (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(d)))
 	}
 	s.writeJSON(w, r, status, ErrorBody{Error: detail})
+}
+
+// retryAfter returns the wait that err asks the client for: an httpError's
+// own, or an errclass Retry-After hint.
+func retryAfter(err error) (time.Duration, bool) {
+	var he *httpError
+	if errors.As(err, &he) && he.retryAfter > 0 {
+		return he.retryAfter, true
+	}
+	return errclass.RetryAfter(err)
 }
 
 // readBody reads the whole request body up to the configured limit. A body

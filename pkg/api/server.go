@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
@@ -68,6 +69,23 @@ type Config struct {
 	AllowPrivateNetworks bool
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
+	// RateLimit is how many requests a second each API key may send to
+	// the project routes (/v1/jobs, /v1/backends, /v1/budget, /v1/usage):
+	// a token bucket per key, keyed by the key's hash. Past it the answer
+	// is 429 rate_limited with Retry-After. 0: no limit. Admin routes and
+	// /healthz, /readyz, /metrics are never limited.
+	RateLimit int
+	// RateBurst is how many requests a key may send at once, the size of
+	// its bucket; 0 means RateBurstFactor × RateLimit.
+	RateBurst int
+	// RateLimitBuckets caps how many keys' buckets are kept (LRU); 0 means
+	// RateLimitBucketsDefault.
+	RateLimitBuckets int
+	// BudgetDefaults apply to every project whose budget leaves them
+	// unset: GET /v1/budget shows the default monthly limit (limit_source
+	// "default"), and what the API settles (cancel) counts against it.
+	// The zero value applies none.
+	BudgetDefaults budget.Defaults
 	// Ready reports whether the store and the queue are reachable, for
 	// GET /readyz; nil means always ready. It is called with a deadline
 	// of ReadyTimeoutDefault.
@@ -82,6 +100,10 @@ func (c Config) WithDefaults() Config {
 	}
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytesDefault)
 	c.Circuit = c.Circuit.WithDefaults()
+	if c.RateBurst == 0 {
+		c.RateBurst = RateBurstFactor * c.RateLimit
+	}
+	c.RateLimitBuckets = cmp.Or(c.RateLimitBuckets, RateLimitBucketsDefault)
 	return c
 }
 
@@ -106,6 +128,13 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.RateLimit < 0 || c.RateLimit > RateLimitMax || c.RateBurst < 0 || c.RateLimitBuckets < 0 {
+		errs = append(errs, fmt.Errorf("api: Config.RateLimit (%d) must be 0 to %d, RateBurst (%d) and RateLimitBuckets (%d) not negative",
+			c.RateLimit, RateLimitMax, c.RateBurst, c.RateLimitBuckets))
+	}
+	if c.BudgetDefaults.MonthlyLimit < 0 {
+		errs = append(errs, fmt.Errorf("api: Config.BudgetDefaults.MonthlyLimit must not be negative, got %s", c.BudgetDefaults.MonthlyLimit))
+	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes))
 	}
@@ -119,6 +148,8 @@ type Server struct {
 	jobs    *jobwrite.Writer // every job and key write
 	mux     *http.ServeMux
 	handler http.Handler
+	limiter *keyLimiter  // nil: no rate limit
+	refused *refusedKeys // keys that failed authentication lately
 }
 
 // New validates cfg (after WithDefaults) and returns a Server.
@@ -127,9 +158,11 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		limiter: newKeyLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitBuckets),
+		refused: newRefusedKeys(RefusedKeyTTL, RefusedKeysMax)}
 	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
-		Logger: cfg.Logger, Metrics: cfg.Metrics})
+		Logger: cfg.Logger, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	s.routes()
 	s.handler = s.observe(s.recoverPanics(http.HandlerFunc(s.dispatch)))
 	return s, nil

@@ -49,17 +49,28 @@ func TestMain(m *testing.M) {
 }
 
 // clock is a test clock that moves one second forward at every reading, so
-// that jobs created one after the other have distinct creation times.
+// that jobs created one after the other have distinct creation times,
+// unless frozen: then it moves only when advanced.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	frozen bool
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
+	if !c.frozen {
+		c.now = c.now.Add(time.Second)
+	}
 	return c.now
+}
+
+// freeze stops the clock: readings return the same time until advance.
+func (c *clock) freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen = true
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers (the log).

@@ -43,6 +43,9 @@ type ExceededError struct {
 	Spent     money.Micros
 	Reserved  money.Micros // reserved by others (what the job itself held is not counted)
 	Estimate  money.Micros
+	// DefaultLimit says that Limit is the default of projects without a
+	// budget of their own (Defaults.MonthlyLimit).
+	DefaultLimit bool
 }
 
 func (e *ExceededError) Error() string {
@@ -50,8 +53,12 @@ func (e *ExceededError) Error() string {
 	if e.UserID != "" {
 		who = fmt.Sprintf("user %q of project %s", e.UserID, e.ProjectID)
 	}
-	return fmt.Sprintf("monthly budget of %s exceeded in %s: limit $%s, spent $%s, reserved $%s, estimate $%s",
-		who, e.Period, e.Limit.USD(), e.Spent.USD(), e.Reserved.USD(), e.Estimate.USD())
+	limit := "$" + e.Limit.USD()
+	if e.DefaultLimit {
+		limit += " (the default for projects without a budget)"
+	}
+	return fmt.Sprintf("monthly budget of %s exceeded in %s: limit %s, spent $%s, reserved $%s, estimate $%s",
+		who, e.Period, limit, e.Spent.USD(), e.Reserved.USD(), e.Estimate.USD())
 }
 
 // Unwrap makes errors.Is(err, errclass.Budget) hold.

@@ -42,8 +42,10 @@ type JobTx struct {
 	ledger               *store.LedgerEntry // of attempt n, when it exists
 	attemptPeriod        string             // period of attempt n
 
-	cfg   *store.Budget
-	books map[string]*book // by period
+	defaults Defaults
+	cfg      *store.Budget    // with defaults applied
+	source   LimitSource      // of cfg.MonthlyLimit
+	books    map[string]*book // by period
 
 	hold     holding
 	settled  bool               // attempt n settled in this transaction
@@ -70,12 +72,14 @@ type book struct {
 // the ledger entry of j's latest attempt and, when that attempt is not
 // settled yet or the job still holds a reservation, the budget and the
 // period (project and user) of that attempt. j is the job as read in this
-// transaction, before any change; call Prepare before any write.
-func Prepare(tx store.Tx, j *job.Job) (*JobTx, error) {
+// transaction, before any change; call Prepare before any write. d
+// applies to the project's budget as read (Defaults.Apply): a project
+// without a limit of its own is held to d's.
+func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
 	t := &JobTx{
 		jobID: j.ID, project: j.ProjectID, user: j.UserID,
 		wasTerminal: j.Status.Terminal(), n: len(j.Attempts),
-		books: map[string]*book{},
+		defaults: d, books: map[string]*book{},
 	}
 	if t.n == 0 {
 		return t, nil
@@ -115,6 +119,7 @@ func (t *JobTx) load(tx store.Tx, period string) (*book, error) {
 		if err != nil {
 			return nil, fmt.Errorf("budget: read budget of project %s: %w", t.project, err)
 		}
+		cfg, t.source = t.defaults.Apply(cfg)
 		t.cfg = &cfg
 	}
 	p, err := tx.GetPeriod(t.project, period)
@@ -192,7 +197,7 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	if old.amount == 0 || old.period == period {
 		p, err := Move(nb.project, limit, old.amount, estimate)
 		if err != nil {
-			return err
+			return t.refusal(err)
 		}
 		var u store.Period
 		if nb.user != nil {
@@ -207,7 +212,7 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 		// and reserve the new estimate on this month.
 		p, err := Reserve(nb.project, limit, estimate)
 		if err != nil {
-			return err
+			return t.refusal(err)
 		}
 		var u store.Period
 		if nb.user != nil {
@@ -223,6 +228,16 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	t.hold = holding{period, estimate}
 	t.reserved = true
 	return nil
+}
+
+// refusal marks a refusal of the project's limit as one of the default
+// limit when the project has no limit of its own.
+func (t *JobTx) refusal(err error) error {
+	var ee *ExceededError
+	if errors.As(err, &ee) && ee.UserID == "" && t.source == LimitFromDefault {
+		ee.DefaultLimit = true
+	}
+	return err
 }
 
 // apply releases reserved and charges cost on the book.
@@ -407,12 +422,12 @@ func NeedsSettlement(before, after *job.Job) bool {
 //
 // It is the worker's entry point: call it in every outcome transaction
 // (success, failure with or without failover, cancel), with before a clone
-// of the job as read.
-func SettleJob(tx store.Tx, before, after *job.Job, now time.Time) ([]Crossing, error) {
+// of the job as read; d as in Prepare.
+func SettleJob(tx store.Tx, before, after *job.Job, d Defaults, now time.Time) ([]Crossing, error) {
 	if !NeedsSettlement(before, after) {
 		return nil, nil
 	}
-	t, err := Prepare(tx, before)
+	t, err := Prepare(tx, before, d)
 	if err != nil {
 		return nil, err
 	}

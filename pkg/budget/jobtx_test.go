@@ -22,9 +22,10 @@ var nov = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // books is a project over a memstore with helpers that play the router,
 // the worker and the API the way they use JobTx.
 type books struct {
-	t       *testing.T
-	st      *memstore.Store
-	project string
+	t        *testing.T
+	st       *memstore.Store
+	project  string
+	defaults budget.Defaults // of projects without a limit of their own
 }
 
 func setup(t *testing.T, limit *money.Micros, users map[string]money.Micros) *books {
@@ -55,7 +56,7 @@ func (b *books) change(id string, now time.Time, fn func(tx store.Tx, bk *budget
 		if err != nil {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j)
+		bk, err := budget.Prepare(tx, j, b.defaults)
 		if err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func (b *books) end(id string, attemptStatus job.AttemptStatus, cost string, to 
 		if err := b.endAttempt(j, attemptStatus, cost, to, now); err != nil {
 			return err
 		}
-		if crossings, err = budget.SettleJob(tx, before, j, now); err != nil {
+		if crossings, err = budget.SettleJob(tx, before, j, b.defaults, now); err != nil {
 			return err
 		}
 		return tx.PutJob(j)

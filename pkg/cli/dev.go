@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/devstack"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
@@ -32,41 +32,41 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// devFlags are aiprod dev's flags: the stack's configuration (without its
-// telemetry and logger) and the log level.
-type devFlags struct {
-	cfg   devstack.Config
-	level slog.Level
-}
-
-func parseDev(env *Env, args []string) (devFlags, error) {
+// devFlags reads the flags of aiprod dev into the stack's configuration
+// (Spans and Logger left for the caller) and the log level.
+func devFlags(env *Env, args []string) (devstack.Config, slog.Level, error) {
 	fs := newFlags(env, "dev", "[flags]", `Run the whole system in one process: the Pub/Sub emulator, the Firestore
 emulator, one simulated backend per provider (speaking the provider's real
 HTTP protocol), and the ingest API, router and worker. Prints "ready" on a
 line of its own when the API answers. Stop with Ctrl-C.`)
-	addr := fs.String("addr", devstack.AddrDefault, "API listen address")
-	apiKey := fs.String("api-key", devstack.APIKeyDefault, "API key of project dev")
-	adminKey := fs.String("admin-key", devstack.AdminKeyDefault, "admin key for /v1/admin routes")
-	speed := fs.Float64("sim-speed", 1, "scale the simulated backends' generation times (0.1 = ten times faster)")
-	cooldown := fs.Duration("circuit-cooldown", devstack.CooldownDefault, "how long an open circuit waits before its probe")
+	var cfg devstack.Config
+	fs.StringVar(&cfg.Addr, "addr", devstack.AddrDefault, "API listen address")
+	fs.StringVar(&cfg.APIKey, "api-key", devstack.APIKeyDefault, "API key of project dev")
+	fs.StringVar(&cfg.AdminKey, "admin-key", devstack.AdminKeyDefault, "admin key for /v1/admin routes")
+	fs.Float64Var(&cfg.SimSpeed, "sim-speed", 1, "scale the simulated backends' generation times (0.1 = ten times faster)")
+	fs.DurationVar(&cfg.Circuit.Cooldown, "circuit-cooldown", devstack.CooldownDefault, "how long an open circuit waits before its probe")
 	logLevel := fs.String("log-level", "warn", "service logs to stderr at this level and above (debug, info, warn, error)")
+	fs.IntVar(&cfg.RateLimit, "rate-limit", 0,
+		"API requests a second per key, burst twice that (0: no limit; services read AIPROD_RATE_LIMIT, default 50)")
 	allowPrivate := fs.Bool("allow-private-networks", true, "let webhooks and output fetches reach loopback and private addresses, "+
 		"where the simulated backends and test receivers live (services: "+netguard.EnvAllowPrivateNetworks+", default false)")
 	if err := parse(fs, args); err != nil {
-		return devFlags{}, err
+		return cfg, 0, err
 	}
+	if cfg.RateLimit < 0 || cfg.RateLimit > api.RateLimitMax {
+		fmt.Fprintf(env.Stderr, "aiprod dev: --rate-limit must be 0 to %d, got %d\n", api.RateLimitMax, cfg.RateLimit)
+		return cfg, 0, errUsage
+	}
+	cfg.RefusePrivateNetworks = !*allowPrivate
 	level, err := parseLevel(*logLevel)
 	if err != nil {
-		return devFlags{}, fmt.Errorf("--log-level: %w", err)
+		return cfg, 0, fmt.Errorf("--log-level: %w", err)
 	}
-	return devFlags{level: level, cfg: devstack.Config{
-		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed,
-		Circuit: circuit.Config{Cooldown: *cooldown}, RefusePrivateNetworks: !*allowPrivate,
-	}}, nil
+	return cfg, level, nil
 }
 
 func runDev(ctx context.Context, env *Env, args []string) error {
-	f, err := parseDev(env, args)
+	cfg, level, err := devFlags(env, args)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,7 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 	defer func() { _ = stopMetrics(context.Background()) }()
 	fmt.Fprintln(env.Stderr, "starting emulators, simulated backends and services…")
 	start := time.Now()
-	cfg := f.cfg
-	cfg.Spans, cfg.Logger = spans, telemetry.Logger(env.Stderr, "", f.level)
+	cfg.Spans, cfg.Logger = spans, telemetry.Logger(env.Stderr, "", level)
 	st, err := devstack.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -176,7 +176,15 @@ func printBudget(w io.Writer, v api.BudgetView) error {
 		u := v.Users[name]
 		fmt.Fprintf(tw, "user %s\t%s\t%s\t%s\t%s\t\n", name, limitOf(u.Limit), u.Spent.USD(), u.Reserved.USD(), left(u.Limit, u.Spent, u.Reserved))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if v.LimitSource == budget.LimitFromDefault {
+		_, err := fmt.Fprintln(w, "\nThe project has no budget of its own: its limit is the default of the services\n"+
+			"(AIPROD_DEFAULT_MONTHLY_LIMIT_USD). 'aiprod budget set' gives it one.")
+		return err
+	}
+	return nil
 }
 
 // userLimits is the repeatable --user flag: user=usd.

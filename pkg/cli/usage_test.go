@@ -31,16 +31,22 @@ type cliEnv struct {
 	url string
 }
 
-func setup(t *testing.T) *cliEnv {
+// setup serves the API over a memstore with key dev-key of project dev;
+// opts may change its Config.
+func setup(t *testing.T, opts ...func(*api.Config)) *cliEnv {
 	t.Helper()
 	st := memstore.New()
 	require.NoError(t, api.SeedAPIKey(context.Background(), st, "dev-key", "dev", now))
 	q := memqueue.New()
 	require.NoError(t, queue.Provision(context.Background(), q, queue.Topology(catalog.Default().Names())))
-	s, err := api.New(api.Config{
+	cfg := api.Config{
 		Store: st, Queue: q, Catalog: catalog.Default(), AdminKey: "dev-admin",
 		Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := api.New(cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -134,6 +140,21 @@ func TestBudgetCommands(t *testing.T) {
 	b, err := e.st.GetBudget(context.Background(), "dev")
 	require.NoError(t, err)
 	require.Nil(t, b.MonthlyLimit)
+}
+
+// TestBudgetShowsTheDefault: aiprod budget says when the limit is the
+// services' default rather than the project's own.
+func TestBudgetShowsTheDefault(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *api.Config) { c.BudgetDefaults = budget.Defaults{MonthlyLimit: 100 * money.Dollar} })
+	code, out, errOut := e.run("budget")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, []string{"project", "100", "0", "0", "100"}, strings.Fields(strings.Split(out, "\n")[3]))
+	require.Contains(t, out, "its limit is the default of the services")
+	code, _, errOut = e.run("budget", "set", "--project", "dev", "--monthly-limit-usd", "50")
+	require.Equal(t, 0, code, errOut)
+	_, out, _ = e.run("budget")
+	require.NotContains(t, out, "default")
 }
 
 func TestUsageReconcile(t *testing.T) {

@@ -107,6 +107,11 @@ type Config struct {
 	// (aiprod dev --allow-private-networks, on by default): the simulated
 	// backends and test receivers listen on loopback.
 	RefusePrivateNetworks bool
+	// RateLimit is the API's requests a second per key (api.Config.
+	// RateLimit); 0, the dev default, is no limit. The dev stack sets no
+	// default monthly budget either: project dev is unlimited until a
+	// budget is set for it.
+	RateLimit int
 }
 
 // WithDefaults fills zero fields.
@@ -278,7 +283,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
-		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans})
+		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

@@ -45,6 +45,11 @@ type Config struct {
 	// Metrics records jobs accepted and completed, costs and budget
 	// state after each commit. Nil: metrics.Default().
 	Metrics *metrics.Recorder
+	// BudgetDefaults apply to projects whose budget leaves them unset
+	// (budget.Prepare): reservations, thresholds and the budget gauges
+	// count a project without a limit of its own against the default.
+	// Zero: none (such projects are unlimited).
+	BudgetDefaults budget.Defaults
 }
 
 // WithDefaults fills zero fields.
@@ -250,12 +255,13 @@ func (w *Writer) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
 // and timeline events to write. Its writes happen after the function
 // returns, with the job's. A Tx is valid only during the function's call.
 type Tx struct {
-	ctx    context.Context
-	stx    store.Tx
-	stage  string
-	now    time.Time
-	before *job.Job // the job as read
-	after  *job.Job // the job as written
+	ctx      context.Context
+	stx      store.Tx
+	stage    string
+	defaults budget.Defaults
+	now      time.Time
+	before   *job.Job // the job as read
+	after    *job.Job // the job as written
 
 	bk       *budget.JobTx // prepared on the first Reserve, or at write when settling
 	backends []store.BackendState
@@ -263,7 +269,7 @@ type Tx struct {
 }
 
 func (w *Writer) newTx(ctx context.Context, stx store.Tx, j *job.Job) *Tx {
-	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, now: w.cfg.Now(), before: j.Clone()}
+	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(), before: j.Clone()}
 }
 
 // Now is the transaction's time (the Writer's clock when it started).
@@ -326,7 +332,7 @@ func (t *Tx) prepare() error {
 	if t.bk != nil {
 		return nil
 	}
-	bk, err := budget.Prepare(t.stx, t.before)
+	bk, err := budget.Prepare(t.stx, t.before, t.defaults)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,10 @@ import (
 	"math"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
@@ -26,6 +28,11 @@ const (
 	// router.MaxAttemptsDefault and worker.MaxAttemptsDefault (their tests
 	// in cmd/router and cmd/worker say so).
 	MaxAttemptsDefault = 3
+	// DefaultMonthlyLimitDefault is AIPROD_DEFAULT_MONTHLY_LIMIT_USD's
+	// default: a project without a budget of its own may commit 100 USD a
+	// month, enough to try the service, small enough that a leaked key
+	// cannot spend without bound.
+	DefaultMonthlyLimitDefault = 100 * money.Dollar
 )
 
 // Config is the configuration every service shares, read from the
@@ -58,6 +65,13 @@ type Config struct {
 	// router.Config and worker.Config. Ingest does not use it but checks
 	// it, so that a bad value fails every service alike.
 	MaxAttempts int
+	// BudgetDefaults apply to every project without a budget of its own.
+	// Its MonthlyLimit is AIPROD_DEFAULT_MONTHLY_LIMIT_USD (USD, at most 6
+	// decimals, default DefaultMonthlyLimitDefault; 0: no default, such
+	// projects are unlimited): the router refuses past it, the worker and
+	// the sweeper count thresholds against it, ingest shows it in GET
+	// /v1/budget. Every service reads it, so that all of them agree.
+	BudgetDefaults budget.Defaults
 	// ExportSpans exports spans over OTLP/gRPC: true when
 	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is
 	// set (the exporter reads those and the other OTEL_* variables).
@@ -82,6 +96,7 @@ func ReadConfig(v *Vars) Config {
 		}.WithDefaults(),
 		LogLevel:             logLevel(v),
 		MaxAttempts:          v.Int("AIPROD_MAX_ATTEMPTS", MaxAttemptsDefault, 1, math.MaxInt),
+		BudgetDefaults:       budget.Defaults{MonthlyLimit: v.USD("AIPROD_DEFAULT_MONTHLY_LIMIT_USD", DefaultMonthlyLimitDefault)},
 		ExportSpans:          v.Get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || v.Get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
 		GoogleCloudTelemetry: v.Bool("AIPROD_GCP_TELEMETRY", false),
 	}

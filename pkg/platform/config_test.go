@@ -10,8 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/platform/platformtest"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
@@ -92,6 +94,14 @@ func TestFromEnvSharedVariables(t *testing.T) {
 			platformtest.Bad("three", `AIPROD_MAX_ATTEMPTS: "three" is not a whole number`),
 			platformtest.Bad("2.5", `AIPROD_MAX_ATTEMPTS: "2.5" is not a whole number`),
 			platformtest.Bad("0", `AIPROD_MAX_ATTEMPTS: "0" must be positive`)),
+		platformtest.Variable("AIPROD_DEFAULT_MONTHLY_LIMIT_USD", func(c Config) any { return c.BudgetDefaults },
+			platformtest.Unset(budget.Defaults{MonthlyLimit: 100 * money.Dollar}),
+			platformtest.Set("250", budget.Defaults{MonthlyLimit: 250 * money.Dollar}),
+			platformtest.Set("12.345678", budget.Defaults{MonthlyLimit: money.MustParse("12.345678")}),
+			platformtest.Set("0", budget.Defaults{}),
+			platformtest.Bad("-5", `AIPROD_DEFAULT_MONTHLY_LIMIT_USD: "-5" must not be negative`),
+			platformtest.Bad("0.0000001", `AIPROD_DEFAULT_MONTHLY_LIMIT_USD: "0.0000001" is not an amount of USD with at most 6 decimals (e.g. 100, 12.5)`),
+			platformtest.Bad("$100", `AIPROD_DEFAULT_MONTHLY_LIMIT_USD: "$100" is not an amount of USD with at most 6 decimals (e.g. 100, 12.5)`)),
 		platformtest.Variable("OTEL_EXPORTER_OTLP_ENDPOINT", func(c Config) any { return c.ExportSpans },
 			platformtest.Unset(false),
 			platformtest.Set("http://collector:4317", true),

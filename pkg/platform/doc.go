@@ -32,6 +32,8 @@
 //	AIPROD_LOG_LEVEL          debug, info, warn or error (default info)
 //	AIPROD_MAX_ATTEMPTS       attempts per job before backend_failed (default 3; used by the
 //	                          router and the worker, checked by every service)
+//	AIPROD_DEFAULT_MONTHLY_LIMIT_USD  monthly limit of every project without a budget of its
+//	                          own (default 100; 0: none, such projects are unlimited)
 //	OTEL_EXPORTER_OTLP_ENDPOINT  export spans and metrics over OTLP/gRPC (and the other OTEL_* variables)
 //	AIPROD_GCP_TELEMETRY         true: export spans to Cloud Trace, metrics to Cloud Monitoring
 //

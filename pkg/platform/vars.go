@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aiprod/aiprod/pkg/money"
 )
 
 // MaxDuration is the largest time.Duration: the max of a Vars.Duration
@@ -76,6 +78,25 @@ func (v *Vars) Duration(name string, def, lo, hi time.Duration) time.Duration {
 // PositiveDuration reads a duration greater than zero.
 func (v *Vars) PositiveDuration(name string, def time.Duration) time.Duration {
 	return v.Duration(name, def, 1, MaxDuration)
+}
+
+// USD reads a non-negative amount of US dollars with at most six decimals
+// (100, 12.5) as micro-USD (package money).
+func (v *Vars) USD(name string, def money.Micros) money.Micros {
+	s := v.value(name)
+	if s == "" {
+		return def
+	}
+	m, err := money.Parse(s)
+	switch {
+	case err != nil:
+		v.Fail(name, "%q is not an amount of USD with at most 6 decimals (e.g. 100, 12.5)", s)
+		return def
+	case m < 0:
+		v.Fail(name, "%q must not be negative", s)
+		return def
+	}
+	return m
 }
 
 // List reads a comma-separated list; items are trimmed of spaces and must

@@ -77,21 +77,29 @@ func TestDispatchReservesTheEstimate(t *testing.T) {
 	require.Empty(t, e.thresholdEvents(t), "no limit, no thresholds")
 }
 
-func TestBudgetExceeded(t *testing.T) {
-	t.Parallel()
-	e := budgetSetup(t, "0.75", nil)
+// secondRefused routes two jobs of project dev (estimate 0.5 each): the
+// first must be dispatched, the second refused with budget_exceeded, and
+// only the first sent to a backend. It returns the second job.
+func (e *env) secondRefused(t *testing.T) *job.Job {
+	t.Helper()
 	j1, m1 := e.ingest(t, request(t))
 	require.Equal(t, "ack", e.deliver(t, m1))
 	require.Equal(t, job.StatusDispatched, e.job(t, j1.ID).Status)
-
 	j2, m2 := e.ingest(t, request(t))
 	require.Equal(t, "ack", e.deliver(t, m2))
 	got := e.job(t, j2.ID)
 	require.Equal(t, job.StatusFailed, got.Status)
 	require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
+	require.Len(t, e.dispatches("alpha"), 1, "only the first job was dispatched")
+	return got
+}
+
+func TestBudgetExceeded(t *testing.T) {
+	t.Parallel()
+	e := budgetSetup(t, "0.75", nil)
+	got := e.secondRefused(t)
 	require.Equal(t, "monthly budget of project dev exceeded in 2026-11: limit $0.75, spent $0, reserved $0.5, estimate $0.5", got.Error.Message)
 	require.Empty(t, got.Attempts)
-	require.Len(t, e.dispatches("alpha"), 1, "only the first job was dispatched")
 	require.Equal(t, money.MustParse("0.5"), e.period(t).Reserved)
 
 	var lifecycle []dispatch.Lifecycle
@@ -100,8 +108,8 @@ func TestBudgetExceeded(t *testing.T) {
 			lifecycle = append(lifecycle, lc)
 		}
 	}
-	require.Equal(t, []dispatch.Lifecycle{{JobID: j2.ID, ProjectID: "dev", Status: job.StatusFailed, Error: got.Error}}, lifecycle)
-	events, err := e.st.ListEvents(context.Background(), j2.ID)
+	require.Equal(t, []dispatch.Lifecycle{{JobID: got.ID, ProjectID: "dev", Status: job.StatusFailed, Error: got.Error}}, lifecycle)
+	events, err := e.st.ListEvents(context.Background(), got.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", events[len(events)-1].Type)
 	require.Contains(t, events[len(events)-1].Message, "budget_exceeded: monthly budget")
@@ -147,7 +155,7 @@ func (e *env) failover(t *testing.T, id string, billed string) queue.Message {
 		if err != nil {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j)
+		bk, err := budget.Prepare(tx, j, budget.Defaults{})
 		if err != nil {
 			return err
 		}
@@ -299,4 +307,48 @@ func TestDefaultUserLimitCapsUnknownUsers(t *testing.T) {
 	require.Equal(t, job.StatusFailed, got.Status, "the second job of \"Alice\" passes the default per-user limit")
 	require.Equal(t, job.CodeBudgetExceeded, got.Error.Code)
 	require.Contains(t, got.Error.Message, `user "Alice"`)
+}
+
+// defaultsSetup is setup with a fixed clock and a default monthly limit
+// of limit USD, and no budget stored for any project.
+func defaultsSetup(t *testing.T, limit string) *env {
+	t.Helper()
+	return setup(t, func(c *router.Config) {
+		c.Now = func() time.Time { return budgetNow }
+		c.BudgetDefaults = budget.Defaults{MonthlyLimit: money.MustParse(limit)}
+	})
+}
+
+// TestDefaultBudgetCapsANewProject is issue 13 finding 1's "a new project
+// has no budget": with a default monthly limit (AIPROD_DEFAULT_MONTHLY_LIMIT_USD
+// in the services) a project that never had a budget set is refused with
+// budget_exceeded once spent + reserved would pass the default.
+func TestDefaultBudgetCapsANewProject(t *testing.T) {
+	t.Parallel()
+	e := defaultsSetup(t, "0.75")
+	got := e.secondRefused(t)
+	require.Equal(t, "monthly budget of project dev exceeded in 2026-11: limit $0.75 (the default for projects without a budget), "+
+		"spent $0, reserved $0.5, estimate $0.5", got.Error.Message)
+	var crossed []int
+	for _, ev := range e.thresholdEvents(t) {
+		crossed = append(crossed, ev.Threshold)
+	}
+	require.Equal(t, []int{50}, crossed, "thresholds count against the default limit")
+}
+
+// TestOwnBudgetOverridesTheDefault: a project's own limit, here above the
+// default, is the one that holds.
+func TestOwnBudgetOverridesTheDefault(t *testing.T) {
+	t.Parallel()
+	e := defaultsSetup(t, "0.75")
+	l := money.MustParse("10")
+	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "dev", MonthlyLimit: &l})
+	}))
+	for range 3 {
+		j, m := e.ingest(t, request(t))
+		require.Equal(t, "ack", e.deliver(t, m))
+		require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
+	}
+	require.Equal(t, money.MustParse("1.5"), e.period(t).Reserved)
 }

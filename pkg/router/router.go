@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/consumer"
@@ -61,6 +62,10 @@ type Config struct {
 	// Metrics records messages, jobs accepted and ended, budgets and the
 	// circuits of probes taken. Nil: metrics.Default().
 	Metrics *metrics.Recorder
+	// BudgetDefaults apply to projects whose budget leaves them unset: a
+	// project without a monthly limit of its own is refused (budget_exceeded)
+	// past the default. Zero: none (such projects are unlimited).
+	BudgetDefaults budget.Defaults
 }
 
 // WithDefaults fills zero fields.
@@ -108,7 +113,7 @@ func New(cfg Config) (*Router, error) {
 	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
 	r.health.read = r.recordCircuits
 	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log,
-		Metrics: cfg.Metrics})
+		Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.SubscriptionRouter, Topic: queue.TopicJobs, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
 		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics, AnnounceDeadLetters: true,

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -54,6 +55,9 @@ type Config struct {
 	// Metrics records the jobs it fails and their budgets. Nil:
 	// metrics.Default().
 	Metrics *metrics.Recorder
+	// BudgetDefaults apply to projects whose budget leaves them unset, for
+	// the thresholds and gauges of what the sweeper settles. Zero: none.
+	BudgetDefaults budget.Defaults
 }
 
 // WithDefaults fills zero fields.
@@ -110,7 +114,7 @@ func New(cfg Config) (*Sweeper, error) {
 	}
 	log := cfg.Logger.With("component", "sweeper")
 	jobs := jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: log,
-		Metrics: cfg.Metrics})
+		Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	return &Sweeper{cfg: cfg, log: log, jobs: jobs}, nil
 }
 

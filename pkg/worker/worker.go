@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aiprod/aiprod/pkg/backend"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/consumer"
@@ -160,6 +161,9 @@ type Config struct {
 	// Metrics records provider calls, generations, circuits, in-flight
 	// generations and the job-write path's metrics. Nil: metrics.Default().
 	Metrics *metrics.Recorder
+	// BudgetDefaults apply to projects whose budget leaves them unset, for
+	// the thresholds and gauges of what the worker settles. Zero: none.
+	BudgetDefaults budget.Defaults
 }
 
 // WithDefaults fills zero (and negative) fields.
@@ -232,7 +236,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("service", "worker")}
 	w.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Retry: cfg.Retry, Now: cfg.Now,
-		Logger: w.log, Metrics: cfg.Metrics})
+		Logger: w.log, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	metered := make(map[string]backend.Backend, len(cfg.Backends))
 	for name, be := range cfg.Backends {
 		metered[name] = meter(name, be, cfg.Metrics)

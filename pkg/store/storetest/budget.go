@@ -459,7 +459,7 @@ func (r *reservationRace) changeJob(id string, at time.Time, skip func(*job.Job)
 		if err != nil || skip != nil && skip(j) {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j)
+		bk, err := budget.Prepare(tx, j, budget.Defaults{})
 		if err != nil {
 			return err
 		}
