@@ -7,61 +7,49 @@ import (
 
 // # Fair share of a backend's slots between projects
 //
-// Slots are per backend: without a rule, one project's backlog retakes
-// every slot as it frees and every other project waits behind it.
+// Slots are per backend: first come, first served, one project's backlog
+// retakes every slot that frees and the other projects wait behind it.
 // AcquireSlot shares a backend's capacity C between the projects that have
-// work waiting, and never leaves a slot idle that the only asker could use:
+// work waiting, and stays work-conserving:
 //
-//   - A slot records its holder's project (Slot.Project).
-//   - A project whose claim is refused leaves a waiting mark: project →
-//     expiry in SlotWaiters, backends/{backend}/slots/waiting. Its waiting
-//     deliveries retry every 50 ms–2 s and so keep the mark fresh, but the
-//     mark is written only when absent or past half its life: a waiting
-//     project costs one write per MarkTTL/2, not one per retry.
-//   - active = projects holding a slot ∪ projects with a fresh mark ∪ the
-//     claimant; k = |active|, floor = ⌊C/k⌋, share = ⌈C/k⌉. A project holding
-//     h slots may take a free one when h < floor; when floor ≤ h < share,
-//     if every other waiting project holds at least floor; when h ≥ share,
-//     if every other waiting project holds at least share.
-//   - Holders are never evicted: fairness comes as generations finish. A
-//     holder re-entering its own slot is always let in, and a generation
-//     already running at the provider (SlotClaim.Resume) takes any free
-//     slot: it runs whether it holds one or not.
+//   - A slot records its holder's project. A project whose claim is refused
+//     leaves a waiting mark (SlotWaiters, project → expiry). Its deliveries
+//     retry every 50 ms–2 s, but the mark is written only when absent or
+//     past half its life: one write per MarkTTL/2 per waiting project.
+//   - active = holders' projects ∪ fresh marks ∪ the claimant; k = |active|,
+//     floor = ⌊C/k⌋, share = ⌈C/k⌉. A project holding h may take a free slot
+//     when h < floor; when h < share, if every other waiting project holds
+//     floor; otherwise, if every other waiting project holds share.
+//   - Holders are never evicted; a holder re-enters its own slot, and a
+//     generation already running (SlotClaim.Resume) takes any free slot.
 //
-// Invariant: with capacity C and k active projects, once the generations
-// running turn over, each project with work waiting runs at least ⌊C/k⌋
-// generations, unless it has less work. While a waiting project P holds
-// fewer than ⌊C/k⌋, no project holding ⌊C/k⌋ or more may take a free slot
-// (P is below the level it needs), and those below ⌊C/k⌋ can climb only to
-// it. So once the slots held above ⌊C/k⌋ have been released, the others
-// hold at most (k-1)·⌊C/k⌋ and P at most ⌊C/k⌋-1: fewer than C, so a slot
-// is free whenever P asks, until P reaches ⌊C/k⌋.
+// Invariant: with capacity C and k active projects, once the running
+// generations turn over, each project with work waiting runs at least
+// ⌊C/k⌋, unless it has less work. While a waiting P holds fewer, no project
+// at ⌊C/k⌋ or above may take a free slot and those below can climb only to
+// ⌊C/k⌋; so once the slots held above it are released, the others hold at
+// most (k-1)·⌊C/k⌋, P at most ⌊C/k⌋-1, and a slot is free whenever P asks.
 //
-// Only waiting projects hold others back: a project that holds slots but
-// has nothing waiting does not, so a lone project's backlog still fills
-// every slot (work-conserving). The middle level makes the project furthest
-// behind win the next free slot: with share as the only threshold, a
-// project at ⌊C/k⌋ and one below it could both take it, and the invariant
-// would hold only by luck of timing.
+// Only waiting projects hold others back (a holder with nothing waiting
+// does not), so a lone backlog fills every slot. The middle level makes the
+// project furthest behind win: with share as the only threshold, projects
+// at and below ⌊C/k⌋ could both take the next slot and the invariant would
+// hold by luck of timing. Costs of not writing on success: a mark outlives
+// its project's work by up to MarkTTL, holding the others at their share
+// meanwhile; a project whose deliveries are all between nacks lets its mark
+// lapse until it asks again.
 //
-// A mark outlives its project's work by up to MarkTTL, during which the
-// others are held at their share while that project's slots stay free:
-// the cost of not writing the mark away on every acquisition. A project
-// whose deliveries are all between nacks (SlotWait ran out) lets its mark
-// lapse and is not counted until it asks again.
-//
-// Storage and cost. The marks are one document per backend, read in the
-// same batch get as the slots: an acquisition is still one round trip (C+1
-// document reads instead of C) and, when it succeeds, the one slot write of
-// before. A collection of per-project mark documents would spread the
-// writes, but it has to be queried: a second round trip on every
-// acquisition, and a query in a transaction conflicts with a new mark just
-// as the one document does. Mark writes are rare (at the worker's 10 s TTL,
-// one every 5 s per waiting project), so the document stays under
-// Firestore's sustained one write per second per document until about five
-// projects wait on one backend at once; each mark write aborts the
-// acquisitions racing with it (the client retries them), as every slot
-// write already does.
+// Storage: one marks document per backend, backends/{b}/slots/waiting,
+// read in the batch get of the slots, so an acquisition is still one round
+// trip (C+1 documents read instead of C) and, when it succeeds, the one
+// slot write of before. Per-project mark documents would spread the writes
+// but need a query (a second round trip on every acquisition: a batch get
+// cannot name documents it does not know of), and an acquisition that read
+// a mark conflicts with its rewrite either way. At the worker's 10 s marks
+// the document takes one write per 5 s per waiting project, under
+// Firestore's sustained one write per second per document up to about five
+// projects waiting on one backend; each such write aborts the acquisitions
+// racing with it (the client retries them), as every slot write does.
 
 // SlotWaitMarkDefault is SlotClaim.MarkTTL's default: a few times the
 // longest pause between a waiting worker's tries.

@@ -12,26 +12,10 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// testSlotFairShare pins the fair share of a backend's slots between
-// projects with work waiting (store/fairshare.go).
-func testSlotFairShare(t *testing.T, s store.Store) {
-	for _, tt := range []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"WaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
-		{"HolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
-		{"FurthestBehindWinsTheNextSlot", testFairFurthestBehindWins},
-		{"MarkWrittenOnlyWhenHalfExpired", testFairMarkWrittenSparingly},
-		{"ExpiredMarkHoldsNobodyBack", testFairExpiredMark},
-		{"ResumeTakesAnyFreeSlotAndLeavesNoMark", testFairResume},
-		{"InvalidProject", testFairInvalidProject},
-	} {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s) })
-	}
-}
+// The testFair... cases (run by testSlots) pin the fair share of a
+// backend's slots between projects with work waiting (store/fairshare.go).
 
-// fairMarkTTL is the waiting marks' lifetime in testSlotFairShare.
+// fairMarkTTL is the waiting marks' lifetime in the testFair... cases.
 const fairMarkTTL = 10 * time.Second
 
 // fairBackend is one backend's slots, claimed at a settable time.

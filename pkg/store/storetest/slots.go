@@ -15,7 +15,8 @@ import (
 
 // testSlots pins the concurrency slots of store/slots.go: acquire up to the
 // capacity, re-entry by the same holder, release, renewal, expiry of a
-// crashed holder's lease, and no over-allocation under concurrency.
+// crashed holder's lease, no over-allocation under concurrency, and the
+// fair share between projects (fairshare.go).
 func testSlots(t *testing.T, s store.Store) {
 	for _, tt := range []struct {
 		name string
@@ -27,6 +28,14 @@ func testSlots(t *testing.T, s store.Store) {
 		{"RenewExtendsTheLease", testSlotRenewExtendsTheLease},
 		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
 		{"InvalidBackend", testSlotInvalidBackend},
+		// fairshare.go
+		{"FairWaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
+		{"FairHolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
+		{"FairFurthestBehindWinsTheNextSlot", testFairFurthestBehindWins},
+		{"FairMarkWrittenOnlyWhenHalfExpired", testFairMarkWrittenSparingly},
+		{"FairExpiredMarkHoldsNobodyBack", testFairExpiredMark},
+		{"FairResumeTakesAnyFreeSlotAndLeavesNoMark", testFairResume},
+		{"FairInvalidProject", testFairInvalidProject},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s) })
 	}

@@ -86,7 +86,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"APIKeys", testAPIKeys},
 		{"ListAPIKeys", testListAPIKeys},
 		{"Slots", testSlots},
-		{"SlotFairShare", testSlotFairShare},
 		{"ListStale", testListStale},
 		{"Notifications", testNotifications},
 	}
