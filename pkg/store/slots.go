@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,10 +20,13 @@ import (
 // holder renews its lease while it polls; a crashed holder's slot frees
 // itself at ExpiresAt. Holders are attempts ("<job id>#<attempt>"), not
 // processes, so a redelivered job re-enters the slot its attempt holds.
+// Project is the holder's project, which the fair share counts (see
+// fairshare.go); "" on a slot written before slots recorded it.
 type Slot struct {
 	Backend    string    `json:"backend"`
 	Index      int       `json:"index"`
 	Holder     string    `json:"holder,omitempty"` // "" when free
+	Project    string    `json:"project,omitempty"`
 	AcquiredAt time.Time `json:"acquired_at,omitzero"`
 	ExpiresAt  time.Time `json:"expires_at,omitzero"`
 }
@@ -34,19 +38,26 @@ func (s Slot) HeldAt(now time.Time) bool {
 }
 
 // SlotTx is the part of a transaction that reads and writes concurrency
-// slots. Tx embeds it.
+// slots and their waiting marks. Tx embeds it.
 type SlotTx interface {
 	// GetSlots reads slots 0..n-1 of backend in one round trip. Absent slots
 	// come back free, with Backend and Index set; never NotFound.
 	GetSlots(backend string, n int) ([]Slot, error)
+	// GetSlotsAndWaiters reads what GetSlots reads and backend's waiting
+	// marks, in one round trip. Absent marks are an empty SlotWaiters.
+	GetSlotsAndWaiters(backend string, n int) ([]Slot, SlotWaiters, error)
 	// GetSlot reads one slot; absent is free, as for GetSlots.
 	GetSlot(backend string, index int) (Slot, error)
 	// PutSlot writes a slot (its time fields normalised).
 	PutSlot(s Slot) error
+	// PutSlotWaiters replaces backend's waiting marks with w (times
+	// normalised); the projects must be valid ids.
+	PutSlotWaiters(backend string, w SlotWaiters) error
 }
 
-// ErrNoFreeSlot is returned by AcquireSlot when every slot is held. It is
-// an errclass.Conflict: the state forbids the operation for now.
+// ErrNoFreeSlot is returned by AcquireSlot when no slot can be taken: every
+// slot is held, or the free ones belong to projects below their fair share.
+// It is an errclass.Conflict: the state forbids the operation for now.
 var ErrNoFreeSlot = errclass.New(errclass.Conflict, "no free concurrency slot")
 
 // ErrSlotLost is returned by RenewSlot when the slot is no longer held by
@@ -54,40 +65,62 @@ var ErrNoFreeSlot = errclass.New(errclass.Conflict, "no free concurrency slot")
 // errclass.Conflict.
 var ErrSlotLost = errclass.New(errclass.Conflict, "concurrency slot lost")
 
-// AcquireSlot takes one of backend's capacity slots for holder until
-// now+lease, in one transaction. A slot holder already holds is renewed
-// and returned (re-entrant); otherwise the first free or expired slot is
-// taken. It returns an error wrapping ErrNoFreeSlot when every slot is
-// held by someone else. capacity must be positive.
-func AcquireSlot(ctx context.Context, s Store, backend string, capacity int, holder string, now time.Time, lease time.Duration) (Slot, error) {
-	if capacity <= 0 || holder == "" || lease <= 0 {
-		return Slot{}, errclass.New(errclass.Permanent, "acquire slot of %s: capacity, holder and lease are required", backend)
+// SlotClaim asks AcquireSlot for one of a backend's concurrency slots.
+type SlotClaim struct {
+	Backend  string        // the backend whose slot is claimed
+	Capacity int           // its number of slots (catalog concurrency); > 0
+	Holder   string        // the attempt: "<job id>#<attempt>"
+	Project  string        // the holder's project, the unit of the fair share
+	Lease    time.Duration // the slot is held until now+Lease; > 0
+	// Resume claims a slot for a generation already running at the
+	// provider, or looks up the holder's own: any free slot is taken, fair
+	// share aside, and a refusal leaves no waiting mark.
+	Resume bool
+	// MarkTTL is how long the waiting mark of a refused claim lasts: a few
+	// times the longest pause between the claimant's tries. 0:
+	// SlotWaitMarkDefault.
+	MarkTTL time.Duration
+}
+
+// AcquireSlot takes one of c.Backend's slots for c.Holder until
+// now+c.Lease, in one transaction (one read of the slots and the waiting
+// marks; one write). A slot the holder already holds is renewed and
+// returned (re-entrant, always allowed); otherwise a free or expired slot
+// is taken if the fair share allows it (fairshare.go). It returns an error
+// wrapping ErrNoFreeSlot when none can be taken; unless c.Resume, the
+// project's waiting mark is then kept fresh (written only when absent or
+// half expired).
+func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot, error) {
+	if c.Capacity <= 0 || c.Holder == "" || c.Project == "" || c.Lease <= 0 {
+		return Slot{}, errclass.New(errclass.Permanent, "acquire slot of %s: capacity, holder, project and lease are required", c.Backend)
 	}
-	var out Slot
+	ttl := cmp.Or(max(c.MarkTTL, 0), SlotWaitMarkDefault)
+	now = NormalizeTime(now) // as stored: a mark's remaining life is exact
+	var (
+		out     Slot
+		refused error
+	)
 	err := s.RunTx(ctx, func(tx Tx) error {
-		slots, err := tx.GetSlots(backend, capacity)
+		slots, waiters, err := tx.GetSlotsAndWaiters(c.Backend, c.Capacity)
 		if err != nil {
 			return err
 		}
-		pick := -1
-		for i, sl := range slots {
-			if sl.Holder == holder {
-				pick = i
-				break
+		pick, why := pickSlot(slots, waiters, c, now)
+		if refused = why; why != nil {
+			if c.Resume {
+				return nil
 			}
-			if pick < 0 && !sl.HeldAt(now) {
-				pick = i
+			if w, write := waiters.marked(c.Project, now, ttl); write {
+				return tx.PutSlotWaiters(c.Backend, w) // committed; the claim still fails
 			}
-		}
-		if pick < 0 {
-			return ErrNoFreeSlot
+			return nil
 		}
 		sl := slots[pick]
-		if sl.Holder != holder || !sl.HeldAt(now) {
+		if sl.Holder != c.Holder || !sl.HeldAt(now) {
 			sl.AcquiredAt = now
 		}
-		sl.Backend, sl.Index, sl.Holder = backend, pick, holder
-		sl.ExpiresAt = now.Add(lease)
+		sl.Backend, sl.Index, sl.Holder, sl.Project = c.Backend, pick, c.Holder, c.Project
+		sl.ExpiresAt = now.Add(c.Lease)
 		sl = normSlot(sl)
 		if err := tx.PutSlot(sl); err != nil {
 			return err
@@ -95,10 +128,41 @@ func AcquireSlot(ctx context.Context, s Store, backend string, capacity int, hol
 		out = sl
 		return nil
 	})
+	if err == nil && refused != nil {
+		err = refused
+	}
 	if err != nil {
-		return Slot{}, fmt.Errorf("acquire a %s slot for %s: %w", backend, holder, err)
+		return Slot{}, fmt.Errorf("acquire a %s slot for %s: %w", c.Backend, c.Holder, err)
 	}
 	return out, nil
+}
+
+// pickSlot returns the index of the slot claim c takes among slots, or an
+// error wrapping ErrNoFreeSlot saying why none.
+func pickSlot(slots []Slot, waiters SlotWaiters, c SlotClaim, now time.Time) (int, error) {
+	free := -1
+	held := map[string]int{}
+	for i, sl := range slots {
+		if sl.Holder == c.Holder {
+			return i, nil
+		}
+		switch {
+		case sl.HeldAt(now):
+			held[sl.Project]++
+		case free < 0:
+			free = i
+		}
+	}
+	switch {
+	case free < 0:
+		return -1, ErrNoFreeSlot
+	case c.Resume:
+		return free, nil
+	case !mayTake(c.Capacity, held, waiters.waitingAt(now), c.Project):
+		return -1, fmt.Errorf("%w that project %s may take: it holds %d of %d while other projects wait with less",
+			ErrNoFreeSlot, c.Project, held[c.Project], c.Capacity)
+	}
+	return free, nil
 }
 
 // RenewSlot extends sl's lease to now+lease if sl.Holder still holds it (an

@@ -197,6 +197,15 @@
 // (resumed, or adopted by reconciliation) re-enters or takes a slot when one
 // is free and is polled either way, since not polling would not stop it.
 //
+// Slots are shared fairly between projects (store/fairshare.go): a slot
+// records its holder's project, and a delivery that finds no slot it may
+// take leaves a waiting mark for its project (10 s, a few of its longest
+// pauses between tries; rewritten only when half gone). A project alone
+// may take every slot; while others wait, free slots go first to the
+// projects holding least, up to their share of the capacity, so one
+// project's backlog no longer keeps the others out. Running generations are never evicted, and
+// a resumed generation takes any free slot.
+//
 // # Push mode
 //
 // Step does one bounded step: the same rules, but polling stops once

@@ -310,7 +310,8 @@ func TestFailedOverUnknownSubmitFreesTheDeadWorkersSlot(t *testing.T) {
 	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
 	e.intent(t, j.ID, 3*time.Minute)
 	now := e.clock.Now()
-	held, err := store.AcquireSlot(ctx, e.st, "alpha", 2, j.ID+"#1", now, time.Hour)
+	held, err := store.AcquireSlot(ctx, e.st, store.SlotClaim{Backend: "alpha", Capacity: 2, Holder: j.ID + "#1",
+		Project: j.ProjectID, Lease: time.Hour}, now)
 	require.NoError(t, err, "the dead worker's slot")
 
 	w := e.newWorker(t, func(c *worker.Config) { c.SubmitTimeout = time.Minute })

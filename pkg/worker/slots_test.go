@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -162,4 +164,97 @@ func TestSlotReleasedWhenTheOutcomeCommitsEvenIfThePublishNacks(t *testing.T) {
 	require.Equal(t, freeSlots(2), e.slots(t, "alpha", 2), "the attempt is over: its slot is free at once")
 	require.Equal(t, "ack", deliver(ctx, t, w, msg, 2))
 	require.Len(t, e.lifecycles(t, j.ID), 1, "the redelivery publishes it")
+}
+
+// TestWaitingProjectGetsTheNextFreeSlot: with 4 slots, project A's backlog
+// of 20 fills them all; project B then submits 2 jobs. Each slot A's
+// generations free goes to B (A, above its share of 2 while B waits with
+// less, cannot retake it) until B holds its share; then A gets its share
+// back, and B's jobs finish while A's backlog is still running.
+func TestWaitingProjectGetsTheNextFreeSlot(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	cat, err := catalog.Parse([]byte(strings.Replace(testCatalog, `"concurrency": 2`, `"concurrency": 4`, 1)))
+	require.NoError(t, err)
+	e.cat = cat
+	busy := &busyHolders{seen: map[string]bool{}}
+	w := e.newWorker(t, busy.hook, func(c *worker.Config) { c.SlotWait = time.Minute })
+	fake := e.fakes["alpha"]
+
+	project := func(p string) func(*job.Job) { return func(j *job.Job) { j.ProjectID = p } }
+	type proj struct {
+		ids   []string
+		holds []chan struct{}
+	}
+	verdicts := make(chan string, 22)
+	queue := func(p string, n int) *proj {
+		out := &proj{}
+		for i := range n {
+			prompt := fmt.Sprintf("%s job %d", p, i)
+			hold := make(chan struct{})
+			fake.on(prompt, script{hold: hold})
+			j, msg := e.dispatched(t, "alpha", request(t, prompt), project(p))
+			out.ids, out.holds = append(out.ids, j.ID), append(out.holds, hold)
+			go func() { verdicts <- deliver(ctx, t, w, msg, 1) }()
+		}
+		return out
+	}
+	submitted := func(p *proj) (n int) {
+		for _, id := range p.ids {
+			n += fake.submitCount(id)
+		}
+		return n
+	}
+	// finish ends the first of p's generations still running.
+	finish := func(p *proj) {
+		for i, id := range p.ids {
+			if j := e.job(t, id); j.Attempts[0].Handle != "" && !j.Status.Terminal() {
+				close(p.holds[i])
+				e.wait(t, id, terminal)
+				return
+			}
+		}
+		t.Fatal("no running generation to finish")
+	}
+
+	a := queue("proj-a", 20)
+	require.Eventually(t, func() bool { return busy.count() == 16 }, 10*time.Second, time.Millisecond,
+		"A alone takes every slot; its 16 other jobs wait")
+	require.Equal(t, 4, submitted(a))
+	b := queue("proj-b", 2)
+	require.Eventually(t, func() bool { return busy.count() == 18 }, 10*time.Second, time.Millisecond, "B's jobs wait too")
+
+	for want := 1; want <= 2; want++ {
+		finish(a)
+		require.Eventually(t, func() bool { return submitted(a) > 4 || submitted(b) >= want }, 10*time.Second, time.Millisecond)
+		require.Equal(t, want, submitted(b), "the slot A's generation freed went to B")
+		require.Equal(t, 4, submitted(a), "A did not retake it")
+	}
+	finish(a) // A holds 1 of its share of 2 now, B 2: A takes the slot back
+	require.Eventually(t, func() bool { return submitted(a) == 5 }, 10*time.Second, time.Millisecond)
+
+	for _, h := range b.holds {
+		close(h)
+	}
+	for _, id := range b.ids {
+		require.Equal(t, job.StatusSucceeded, e.wait(t, id, terminal).Status)
+	}
+	require.Less(t, submitted(a), 20, "B finished while A's backlog was still waiting")
+
+	// B's waiting mark (10 s) lapses, as B has nothing left to wait for;
+	// A's backlog drains on every slot.
+	e.clock.Advance(30 * time.Second)
+	for i, h := range a.holds {
+		if !e.job(t, a.ids[i]).Status.Terminal() {
+			close(h)
+		}
+	}
+	for range 22 {
+		require.Equal(t, "ack", <-verdicts)
+	}
+	for _, id := range a.ids {
+		require.Equal(t, job.StatusSucceeded, e.job(t, id).Status)
+	}
+	require.Equal(t, 4, fake.peak(), "never more than the 4 slots at once")
+	require.Equal(t, 22, fake.totalSubmits())
 }

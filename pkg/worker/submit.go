@@ -392,21 +392,40 @@ func (w *Worker) capacity(name string) int {
 	return 0
 }
 
+// busyRetryMax is the longest pause between the tries of a delivery
+// waiting for a slot (busyPolicy); slotMarkTTL, the life of the waiting
+// mark such a try leaves for its project (store.SlotClaim.MarkTTL), is a
+// few of them, so that a project counts as waiting as long as one of its
+// deliveries is.
+const (
+	busyRetryMax = 2 * time.Second
+	slotMarkTTL  = 5 * busyRetryMax
+)
+
 // busyPolicy waits for a busy slot to come free (ErrNoFreeSlot, or a lost
 // transaction race: both errclass.Conflict) until ctx ends; transient
 // store errors are Config.Retry's business, inside it.
 func (w *Worker) busyPolicy() retry.Policy {
 	p := w.cfg.Retry
 	p.MaxAttempts, p.MaxElapsed = -1, 0
-	p.Initial, p.Max = 50*time.Millisecond, 2*time.Second // jittered: waiters do not hammer the slot documents
+	p.Initial, p.Max = 50*time.Millisecond, busyRetryMax // jittered: waiters do not hammer the slot documents
 	p.Retryable = func(err error) bool { return errors.Is(err, errclass.Conflict) }
 	return p
 }
 
+// acquireSlot claims one of the n slots of t's backend for t's attempt: a
+// new generation under the fair share between projects, or (resume) one
+// already running at the provider, which takes any free slot.
+func (w *Worker) acquireSlot(ctx context.Context, t *task, n int, resume bool) (store.Slot, error) {
+	return store.AcquireSlot(ctx, w.cfg.Store, store.SlotClaim{Backend: t.name, Capacity: n, Holder: t.holder(),
+		Project: t.msg.ProjectID, Lease: w.cfg.SlotLease, Resume: resume, MarkTTL: slotMarkTTL}, w.cfg.Now())
+}
+
 // takeSlot acquires the attempt's concurrency slot before a Submit (see
-// store.AcquireSlot), waiting up to SlotWait (less when a push step's
-// budget ends first). ok is false, with a nack outcome, when no slot came
-// free: the message returns later instead of a handler blocking on it.
+// store.AcquireSlot: the fair share between projects applies), waiting up
+// to SlotWait (less when a push step's budget ends first). ok is false,
+// with a nack outcome, when no slot came free: the message returns later
+// instead of a handler blocking on it.
 func (w *Worker) takeSlot(ctx context.Context, t *task) (o consumer.Outcome, ok bool) {
 	n := w.capacity(t.name)
 	if n <= 0 || (t.slot != nil && t.slot.Holder == t.holder()) {
@@ -421,7 +440,7 @@ func (w *Worker) takeSlot(ctx context.Context, t *task) (o consumer.Outcome, ok 
 	var sl store.Slot
 	err := retry.Do(wctx, w.busyPolicy(), func(wctx context.Context) error {
 		return retry.Do(wctx, w.cfg.Retry, func(wctx context.Context) (err error) {
-			sl, err = store.AcquireSlot(wctx, w.cfg.Store, t.name, n, t.holder(), w.cfg.Now(), w.cfg.SlotLease)
+			sl, err = w.acquireSlot(wctx, t, n, false)
 			return err
 		})
 	})
@@ -439,9 +458,10 @@ func (w *Worker) takeSlot(ctx context.Context, t *task) (o consumer.Outcome, ok 
 }
 
 // enterSlot re-enters (or takes) the attempt's slot before polling a
-// generation that already runs at the provider. It is best effort: not
-// polling would not stop the generation, so a full or failing slot store
-// only logs.
+// generation that already runs at the provider: any free slot, fair share
+// aside, since the generation runs and counts whether it holds one or not.
+// It is best effort: not polling would not stop the generation, so a full
+// or failing slot store only logs.
 func (w *Worker) enterSlot(ctx context.Context, t *task) {
 	n := w.capacity(t.name)
 	if n <= 0 || t.slot != nil {
@@ -451,7 +471,7 @@ func (w *Worker) enterSlot(ctx context.Context, t *task) {
 	p.Retryable = func(err error) bool { return errors.Is(err, errclass.Retryable) }
 	var sl store.Slot
 	err := retry.Do(ctx, p, func(ctx context.Context) (err error) {
-		sl, err = store.AcquireSlot(ctx, w.cfg.Store, t.name, n, t.holder(), w.cfg.Now(), w.cfg.SlotLease)
+		sl, err = w.acquireSlot(ctx, t, n, true)
 		return err
 	})
 	if err != nil {
@@ -502,7 +522,7 @@ func (w *Worker) releaseSlot(ctx context.Context, t *task) {
 		if n <= 0 {
 			return
 		}
-		sl, err := store.AcquireSlot(rctx, w.cfg.Store, t.name, n, t.holder(), w.cfg.Now(), w.cfg.SlotLease)
+		sl, err := w.acquireSlot(rctx, t, n, true)
 		if err != nil {
 			return // none free, so none of ours to free
 		}

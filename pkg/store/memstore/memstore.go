@@ -43,7 +43,8 @@ type Store struct {
 	keys     map[string]store.APIKey
 	budget   budgetData // budget.go
 
-	slots map[string]store.Slot // "<backend>/<index>" → slot (slots.go)
+	slots   map[string]store.Slot        // "<backend>/<index>" → slot (slots.go)
+	waiters map[string]store.SlotWaiters // backend → its waiting marks (slots.go)
 
 	notifications map[string]store.Notifications // project → settings (notifications.go)
 }

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"maps"
 	"strconv"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -41,6 +42,14 @@ func (t *tx) GetSlots(backend string, n int) ([]store.Slot, error) {
 	return out, nil
 }
 
+func (t *tx) GetSlotsAndWaiters(backend string, n int) ([]store.Slot, store.SlotWaiters, error) {
+	slots, err := t.GetSlots(backend, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slots, maps.Clone(t.s.waiters[backend]), nil
+}
+
 func (t *tx) GetSlot(backend string, index int) (store.Slot, error) {
 	if err := t.checkRead(); err != nil {
 		return store.Slot{}, err
@@ -64,6 +73,26 @@ func (t *tx) PutSlot(sl store.Slot) error {
 			s.slots = map[string]store.Slot{}
 		}
 		s.slots[slotKey(sl.Backend, sl.Index)] = sl
+	}})
+	return nil
+}
+
+func (t *tx) PutSlotWaiters(backend string, w store.SlotWaiters) error {
+	if err := t.checkWrite("backend", backend); err != nil {
+		return err
+	}
+	out := store.SlotWaiters{}
+	for p, until := range w {
+		if err := checkID("project", p); err != nil {
+			return err
+		}
+		out[p] = norm(until)
+	}
+	t.addWrite(write{apply: func(s *Store) {
+		if s.waiters == nil {
+			s.waiters = map[string]store.SlotWaiters{}
+		}
+		s.waiters[backend] = out
 	}})
 	return nil
 }

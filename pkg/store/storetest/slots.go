@@ -15,7 +15,8 @@ import (
 
 // testSlots pins the concurrency slots of store/slots.go: acquire up to the
 // capacity, re-entry by the same holder, release, renewal, expiry of a
-// crashed holder's lease, and no over-allocation under concurrency.
+// crashed holder's lease, no over-allocation under concurrency, and the
+// fair share between projects (fairshare.go).
 func testSlots(t *testing.T, s store.Store) {
 	for _, tt := range []struct {
 		name string
@@ -27,6 +28,14 @@ func testSlots(t *testing.T, s store.Store) {
 		{"RenewExtendsTheLease", testSlotRenewExtendsTheLease},
 		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
 		{"InvalidBackend", testSlotInvalidBackend},
+		// fairshare.go
+		{"FairWaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
+		{"FairHolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
+		{"FairFurthestBehindWinsTheNextSlot", testFairFurthestBehindWins},
+		{"FairMarkWrittenOnlyWhenHalfExpired", testFairMarkWrittenSparingly},
+		{"FairExpiredMarkHoldsNobodyBack", testFairExpiredMark},
+		{"FairResumeTakesAnyFreeSlotAndLeavesNoMark", testFairResume},
+		{"FairInvalidProject", testFairInvalidProject},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, s) })
 	}
@@ -35,28 +44,34 @@ func testSlots(t *testing.T, s store.Store) {
 // slotLease is the lease of the slots of testSlots.
 const slotLease = time.Minute
 
+// slotClaim claims a slot of backend for holder, of project "p" (alone, a
+// project may take every slot).
+func slotClaim(backend string, capacity int, holder string) store.SlotClaim {
+	return store.SlotClaim{Backend: backend, Capacity: capacity, Holder: holder, Project: "p", Lease: slotLease}
+}
+
 // testSlotAcquireUpToCapacity: the capacity bounds the holders of a backend,
 // a holder re-enters its own slot, and a release frees it.
 func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	a, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-a#1", t0, slotLease)
+	a, err := store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-a#1"), t0)
 	require.NoError(t, err)
-	require.Equal(t, store.Slot{Backend: "cap-luma", Index: 0, Holder: "job-a#1", AcquiredAt: norm(t0), ExpiresAt: norm(t0.Add(slotLease))}, a)
-	b, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", t0, slotLease)
+	require.Equal(t, store.Slot{Backend: "cap-luma", Index: 0, Holder: "job-a#1", Project: "p", AcquiredAt: norm(t0), ExpiresAt: norm(t0.Add(slotLease))}, a)
+	b, err := store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-b#1"), t0)
 	require.NoError(t, err)
 	require.Equal(t, 1, b.Index)
 
-	_, err = store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", t0.Add(time.Second), slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-c#1"), t0.Add(time.Second))
 	require.ErrorIs(t, err, store.ErrNoFreeSlot)
 	require.ErrorIs(t, err, errclass.Conflict)
 
 	// Another backend's slots are separate.
-	_, err = store.AcquireSlot(ctx, s, "cap-veo", 2, "job-c#1", t0, slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("cap-veo", 2, "job-c#1"), t0)
 	require.NoError(t, err)
 
 	// The same holder re-enters its slot and renews it.
 	later := t0.Add(10 * time.Second)
-	again, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-b#1", later, slotLease)
+	again, err := store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-b#1"), later)
 	require.NoError(t, err)
 	require.Equal(t, 1, again.Index)
 	require.Equal(t, norm(t0), again.AcquiredAt, "re-entry keeps the acquisition time")
@@ -64,7 +79,7 @@ func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
 
 	// A release frees the slot for the next holder.
 	require.NoError(t, store.ReleaseSlot(ctx, s, a))
-	c, err := store.AcquireSlot(ctx, s, "cap-luma", 2, "job-c#1", later, slotLease)
+	c, err := store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-c#1"), later)
 	require.NoError(t, err)
 	require.Equal(t, 0, c.Index)
 
@@ -81,10 +96,10 @@ func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
 // leaves the slot held.
 func testSlotReleaseByAnotherHolderDoesNothing(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	a, err := store.AcquireSlot(ctx, s, "rel-runway", 1, "job-a#1", t0, slotLease)
+	a, err := store.AcquireSlot(ctx, s, slotClaim("rel-runway", 1, "job-a#1"), t0)
 	require.NoError(t, err)
 	require.NoError(t, store.ReleaseSlot(ctx, s, store.Slot{Backend: a.Backend, Index: a.Index, Holder: "job-x#1"}))
-	_, err = store.AcquireSlot(ctx, s, "rel-runway", 1, "job-b#1", t0, slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("rel-runway", 1, "job-b#1"), t0)
 	require.ErrorIs(t, err, store.ErrNoFreeSlot, "a stranger's release must not free the slot")
 	require.NoError(t, store.ReleaseSlot(ctx, s, a))
 	require.NoError(t, store.ReleaseSlot(ctx, s, a), "releasing twice is fine")
@@ -94,41 +109,41 @@ func testSlotReleaseByAnotherHolderDoesNothing(t *testing.T, s store.Store) {
 // its lease expires; the crashed holder can then neither renew nor free it.
 func testSlotExpiredLeaseIsTakenOver(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	crashed, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-a#1", t0, slotLease)
+	crashed, err := store.AcquireSlot(ctx, s, slotClaim("exp-fal", 1, "job-a#1"), t0)
 	require.NoError(t, err)
-	_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", t0.Add(slotLease-time.Second), slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("exp-fal", 1, "job-b#1"), t0.Add(slotLease-time.Second))
 	require.ErrorIs(t, err, store.ErrNoFreeSlot, "still leased")
 
 	at := t0.Add(slotLease)
-	b, err := store.AcquireSlot(ctx, s, "exp-fal", 1, "job-b#1", at, slotLease)
+	b, err := store.AcquireSlot(ctx, s, slotClaim("exp-fal", 1, "job-b#1"), at)
 	require.NoError(t, err, "the crashed holder's lease expired")
-	require.Equal(t, store.Slot{Backend: "exp-fal", Index: 0, Holder: "job-b#1", AcquiredAt: norm(at), ExpiresAt: norm(at.Add(slotLease))}, b)
+	require.Equal(t, store.Slot{Backend: "exp-fal", Index: 0, Holder: "job-b#1", Project: "p", AcquiredAt: norm(at), ExpiresAt: norm(at.Add(slotLease))}, b)
 
 	// The crashed holder comes back: its slot is gone, renewal says so,
 	// and its release does not free the new holder's slot.
 	_, err = store.RenewSlot(ctx, s, crashed, at, slotLease)
 	require.ErrorIs(t, err, store.ErrSlotLost)
 	require.NoError(t, store.ReleaseSlot(ctx, s, crashed))
-	_, err = store.AcquireSlot(ctx, s, "exp-fal", 1, "job-c#1", at, slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("exp-fal", 1, "job-c#1"), at)
 	require.ErrorIs(t, err, store.ErrNoFreeSlot)
 }
 
 // testSlotRenewExtendsTheLease: renewal moves the lease's end.
 func testSlotRenewExtendsTheLease(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	a, err := store.AcquireSlot(ctx, s, "ren-veo", 1, "job-a#1", t0, slotLease)
+	a, err := store.AcquireSlot(ctx, s, slotClaim("ren-veo", 1, "job-a#1"), t0)
 	require.NoError(t, err)
 	at := t0.Add(50 * time.Second)
 	r, err := store.RenewSlot(ctx, s, a, at, slotLease)
 	require.NoError(t, err)
 	require.Equal(t, norm(at.Add(slotLease)), r.ExpiresAt)
 	require.Equal(t, a.AcquiredAt, r.AcquiredAt)
-	_, err = store.AcquireSlot(ctx, s, "ren-veo", 1, "job-b#1", t0.Add(slotLease+time.Second), slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("ren-veo", 1, "job-b#1"), t0.Add(slotLease+time.Second))
 	require.ErrorIs(t, err, store.ErrNoFreeSlot, "the renewed lease still holds past the first expiry")
 }
 
-// testSlotConcurrentAcquirersNeverExceedCapacity: racing acquirers never
-// share a slot nor exceed the capacity.
+// testSlotConcurrentAcquirersNeverExceedCapacity: racing acquirers of
+// several projects never share a slot nor exceed the capacity, and fill it.
 func testSlotConcurrentAcquirersNeverExceedCapacity(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	const capacity, n = 3, 12
@@ -144,7 +159,9 @@ func testSlotConcurrentAcquirersNeverExceedCapacity(t *testing.T, s store.Store)
 		wg.Go(func() {
 			var sl store.Slot
 			err := retryConflictExcept(store.ErrNoFreeSlot, func() (err error) {
-				sl, err = store.AcquireSlot(ctx, s, "race-luma", capacity, holder(i), t0, slotLease)
+				c := slotClaim("race-luma", capacity, holder(i))
+				c.Project = fmt.Sprintf("p%d", i%3) // refusals write waiting marks, racing too
+				sl, err = store.AcquireSlot(ctx, s, c, t0)
 				return err
 			})
 			mu.Lock()
@@ -174,7 +191,7 @@ func testSlotInvalidBackend(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlot(store.Slot{Backend: "a/b"}) })
 	require.ErrorIs(t, err, errclass.Permanent)
-	_, err = store.AcquireSlot(ctx, s, "ok", 0, "h", t0, slotLease)
+	_, err = store.AcquireSlot(ctx, s, slotClaim("ok", 0, "h"), t0)
 	require.ErrorIs(t, err, errclass.Permanent, "capacity must be positive")
 }
 

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"maps"
+	"time"
+)
+
+// # Fair share of a backend's slots between projects
+//
+// Slots are per backend: first come, first served, one project's backlog
+// retakes every slot that frees and the other projects wait behind it.
+// AcquireSlot shares a backend's capacity C between the projects that have
+// work waiting, and stays work-conserving:
+//
+//   - A slot records its holder's project. A project whose claim is refused
+//     leaves a waiting mark (SlotWaiters, project → expiry). Its deliveries
+//     retry every 50 ms–2 s, but the mark is written only when absent or
+//     past half its life: one write per MarkTTL/2 per waiting project.
+//   - active = holders' projects ∪ fresh marks ∪ the claimant; k = |active|,
+//     floor = ⌊C/k⌋, share = ⌈C/k⌉. A project holding h may take a free slot
+//     when h < floor; when h < share, if every other waiting project holds
+//     floor; otherwise, if every other waiting project holds share.
+//   - Holders are never evicted; a holder re-enters its own slot, and a
+//     generation already running (SlotClaim.Resume) takes any free slot.
+//
+// Invariant: with capacity C and k active projects, once the running
+// generations turn over, each project with work waiting runs at least
+// ⌊C/k⌋, unless it has less work. While a waiting P holds fewer, no project
+// at ⌊C/k⌋ or above may take a free slot and those below can climb only to
+// ⌊C/k⌋; so once the slots held above it are released, the others hold at
+// most (k-1)·⌊C/k⌋, P at most ⌊C/k⌋-1, and a slot is free whenever P asks.
+//
+// Only waiting projects hold others back (a holder with nothing waiting
+// does not), so a lone backlog fills every slot. The middle level makes the
+// project furthest behind win: with share as the only threshold, projects
+// at and below ⌊C/k⌋ could both take the next slot and the invariant would
+// hold by luck of timing. Costs of not writing on success: a mark outlives
+// its project's work by up to MarkTTL, holding the others at their share
+// meanwhile; a project whose deliveries are all between nacks lets its mark
+// lapse until it asks again.
+//
+// Storage: one marks document per backend, backends/{b}/slots/waiting,
+// read in the batch get of the slots, so an acquisition is still one round
+// trip (C+1 documents read instead of C) and, when it succeeds, the one
+// slot write of before. Per-project mark documents would spread the writes
+// but need a query (a second round trip on every acquisition: a batch get
+// cannot name documents it does not know of), and an acquisition that read
+// a mark conflicts with its rewrite either way. At the worker's 10 s marks
+// the document takes one write per 5 s per waiting project, under
+// Firestore's sustained one write per second per document up to about five
+// projects waiting on one backend; each such write aborts the acquisitions
+// racing with it (the client retries them), as every slot write does.
+
+// SlotWaitMarkDefault is SlotClaim.MarkTTL's default: a few times the
+// longest pause between a waiting worker's tries.
+const SlotWaitMarkDefault = 10 * time.Second
+
+// SlotWaiters are a backend's waiting marks: project → when its mark
+// expires. A mark at or before now is no mark.
+type SlotWaiters map[string]time.Time
+
+// waitingAt returns the projects whose mark is fresh at now.
+func (w SlotWaiters) waitingAt(now time.Time) map[string]bool {
+	out := map[string]bool{}
+	for p, until := range w {
+		if now.Before(until) {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// marked returns w with project's mark set to now+ttl and expired marks
+// dropped, and whether that needs writing: only when project's mark is
+// absent or has less than half of ttl left.
+func (w SlotWaiters) marked(project string, now time.Time, ttl time.Duration) (SlotWaiters, bool) {
+	if until, ok := w[project]; ok && until.Sub(now) >= ttl/2 {
+		return w, false
+	}
+	out := maps.Clone(w)
+	if out == nil {
+		out = SlotWaiters{}
+	}
+	maps.DeleteFunc(out, func(_ string, until time.Time) bool { return !now.Before(until) })
+	out[project] = NormalizeTime(now.Add(ttl))
+	return out, true
+}
+
+// mayTake is the fair-share rule above: may project, now holding
+// held[project] of capacity slots, take a free one? held counts the slots
+// held per project; waiting is the projects with a fresh mark.
+func mayTake(capacity int, held map[string]int, waiting map[string]bool, project string) bool {
+	active := map[string]bool{project: true}
+	for p, n := range held {
+		if n > 0 {
+			active[p] = true
+		}
+	}
+	maps.Copy(active, waiting)
+	k := len(active)
+	floor, share := capacity/k, (capacity+k-1)/k
+	h := held[project]
+	need := share
+	switch {
+	case h < floor:
+		return true
+	case h < share:
+		need = floor
+	}
+	for p := range waiting {
+		if p != project && held[p] < need {
+			return false
+		}
+	}
+	return true
+}
