@@ -52,6 +52,10 @@ const (
 	SubscriptionRouter = "aiprod-router"
 	TopicEvents        = "aiprod-events"
 	SubscriptionEvents = "aiprod-notifier"
+	// SubscriptionAlerts is the notifier's second subscription to
+	// aiprod-events: operator alerts, each event once, apart from the job
+	// webhooks that hold their events for retries.
+	SubscriptionAlerts = "aiprod-alerts"
 	DeadLetterSuffix   = "-dlq"
 )
 
@@ -71,6 +75,9 @@ const (
 	// thresholds, circuit changes, dead letters); job lifecycle events
 	// have none.
 	AttrEventType = "event_type"
+	// AttrRepublished marks an event the notifier published again to keep
+	// a webhook's retries going: not news for anyone else.
+	AttrRepublished = "republished"
 )
 
 // DispatchTopic is the topic of one backend's work.
@@ -285,17 +292,23 @@ func Topology(backends []string) []SubscriptionConfig {
 	main := []SubscriptionConfig{
 		{Name: SubscriptionRouter, Topic: TopicJobs},
 		{Name: SubscriptionEvents, Topic: TopicEvents},
+		{Name: SubscriptionAlerts, Topic: TopicEvents},
 	}
 	for _, b := range backends {
 		main = append(main, SubscriptionConfig{Name: WorkerSubscription(b), Topic: DispatchTopic(b)})
 	}
 	var out []SubscriptionConfig
+	dlqs := map[string]bool{}
 	for _, s := range main {
 		s.AckDeadline = AckDeadlineDefault
 		s.DeadLetterTopic = DeadLetterTopic(s.Topic)
 		s.MaxDeliveryAttempts = MaxDeliveryAttemptsDefault
 		s.MinBackoff, s.MaxBackoff = MinBackoffDefault, MaxBackoffDefault
 		out = append(out, s)
+		if dlqs[s.DeadLetterTopic] {
+			continue // two subscriptions of one topic share its dead-letter topic
+		}
+		dlqs[s.DeadLetterTopic] = true
 		// Dead-letter subscriptions are read by people and replay tools:
 		// no retry policy (a listed-then-released message is back at once)
 		// and no dead-letter policy of their own.
