@@ -16,6 +16,10 @@
 #                  reads its backend's API key, or calls Vertex AI for Veo;
 #                  writes videos to the output bucket.
 #
+#   push           (var.worker_push) the identity of the OIDC tokens Pub/Sub
+#                  sends with each push to a worker: roles/run.invoker on the
+#                  worker services, nothing else.
+#
 # All of them read and write Firestore (roles/datastore.user: Firestore IAM is
 # per project) and send logs, metrics and traces.
 
@@ -70,11 +74,15 @@ locals {
     ]) : "${pair.svc} ${pair.topic}" => pair
   }
 
-  # Subscriptions each service pulls: main ones, and (ingest) the dead-letter
-  # subscriptions, keyed by source topic.
+  # Subscriptions each service pulls: main ones (pushed worker subscriptions
+  # are not pulled), and (ingest) the dead-letter subscriptions, keyed by
+  # source topic.
   main_subscribers = merge(
     { "router aiprod-router" = { svc = "router", subscription = "aiprod-router" } },
-    { for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" } },
+    {
+      for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" }
+      if !var.worker_push
+    },
   )
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -174,6 +182,39 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
   member       = local.pubsub_agent
 }
 
+# ---- Push delivery (var.worker_push) -------------------------------------------
+
+# The identity of the OIDC tokens of pushes to the workers (pubsub.tf
+# push_config.oidc_token). Created either way; without var.worker_push it has
+# no grant.
+resource "google_service_account" "push" {
+  account_id   = "aiprod-push"
+  display_name = "AIPROD Pub/Sub push"
+  description  = "Signs (through Pub/Sub) the OIDC tokens of pushes to the aiprod-worker-<backend> services."
+
+  depends_on = [google_project_service.api]
+}
+
+# Cloud Run admits a push only with a token of an invoker of the service.
+resource "google_cloud_run_v2_service_iam_member" "worker_push_invoker" {
+  for_each = toset(keys(local.worker_push))
+
+  project  = var.project_id
+  location = google_cloud_run_v2_service.worker[each.key].location
+  name     = google_cloud_run_v2_service.worker[each.key].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
+}
+
+# Pub/Sub's service agent mints the tokens as the push account.
+resource "google_service_account_iam_member" "pubsub_agent_push_token_creator" {
+  for_each = var.worker_push ? toset(["push"]) : toset([])
+
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
 # ---- Secret Manager ----------------------------------------------------------
 
 # One secret per keyed backend, readable only by that backend's worker. The
@@ -231,7 +272,8 @@ resource "google_storage_bucket_iam_member" "worker_outputs" {
 # ---- Cloud Run ---------------------------------------------------------------
 
 # Who may call the API: everyone (it checks API keys itself) or the listed
-# members. Router and workers have no invokers at all.
+# members. The router has no invokers; the workers none but, with
+# var.worker_push, the push account (worker_push_invoker).
 resource "google_cloud_run_v2_service_iam_member" "ingest_invoker" {
   for_each = toset(var.ingest_public ? ["allUsers"] : var.ingest_invokers)
 
