@@ -1,15 +1,22 @@
 # Identities and least-privilege grants. Every service runs as its own
 # service account; each grant below names the code that needs it.
 #
-#   ingest         publishes new jobs (aiprod-jobs) and lifecycle/budget events
-#                  (aiprod-events); the admin DLQ routes pull the dead-letter
-#                  subscriptions and replay to the topic a letter came from
-#                  (any source topic, deadletter.OriginTopic); /readyz reads
-#                  aiprod-jobs's metadata.
+#   ingest         publishes new jobs (aiprod-jobs), lifecycle/budget events
+#                  (aiprod-events) and requests to replay dead letters
+#                  (aiprod-dlq-replay, POST /v1/admin/dlq/replay); GET
+#                  /v1/admin/dlq pulls (and releases) the dead-letter
+#                  subscriptions; /readyz reads aiprod-jobs's metadata. It
+#                  publishes to no dispatch topic: the internet-facing service
+#                  cannot inject work for the workers.
 #   router         pulls aiprod-router; publishes dispatches (every
 #                  aiprod-dispatch-<b>), lifecycle/budget events, and, from the
 #                  sweeper, re-routes (aiprod-jobs); dead-letters refused
-#                  requests to aiprod-jobs-dlq.
+#                  requests to aiprod-jobs-dlq. It also pulls aiprod-dlq-replay
+#                  and carries out those requests (deadletter.Replayer): pulls
+#                  the dead-letter subscription named, republishes each letter
+#                  to the topic it came from (any source topic,
+#                  deadletter.OriginTopic), acks it; refused requests go to
+#                  aiprod-dlq-replay-dlq.
 #   worker-<b>     pulls aiprod-worker-<b>; publishes re-routes (aiprod-jobs),
 #                  lifecycle/budget events, its own dispatches again
 #                  (Worker.republish) and refused ones to aiprod-dispatch-<b>-dlq;
@@ -49,10 +56,10 @@ locals {
   # the source topic).
   publishes = merge(
     {
-      ingest = { source = local.source_topics, dead_letter = [] }
+      ingest = { source = ["aiprod-jobs", "aiprod-events", "aiprod-dlq-replay"], dead_letter = [] }
       router = {
-        source      = local.source_topics # jobs, events, every dispatch topic
-        dead_letter = ["aiprod-jobs"]
+        source      = local.source_topics # jobs, events, every dispatch topic, replays of aiprod-dlq-replay-dlq
+        dead_letter = ["aiprod-jobs", "aiprod-dlq-replay"]
       }
     },
     {
@@ -75,10 +82,11 @@ locals {
   }
 
   # Subscriptions each service pulls: main ones (pushed worker subscriptions
-  # are not pulled), and (ingest) the dead-letter subscriptions, keyed by
-  # source topic.
+  # are not pulled), and (ingest to list, router to replay) the dead-letter
+  # subscriptions, keyed by source topic.
   main_subscribers = merge(
     { "router aiprod-router" = { svc = "router", subscription = "aiprod-router" } },
+    { "router aiprod-dlq-replay" = { svc = "router", subscription = "aiprod-dlq-replay" } },
     {
       for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" }
       if !var.worker_push
@@ -154,14 +162,23 @@ resource "google_pubsub_subscription_iam_member" "subscriber" {
   member       = "serviceAccount:${google_service_account.service[each.value.svc].email}"
 }
 
-# GET /v1/admin/dlq and POST /v1/admin/dlq/replay (ingest) pull, ack and
-# release dead letters.
+# GET /v1/admin/dlq (ingest) pulls and releases dead letters.
 resource "google_pubsub_subscription_iam_member" "ingest_dead_letters" {
   for_each = google_pubsub_subscription.dead_letter
 
   subscription = each.value.id
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_service_account.service["ingest"].email}"
+}
+
+# The router replays dead letters (aiprod-dlq-replay requests): it pulls
+# them and acks each one once republished.
+resource "google_pubsub_subscription_iam_member" "router_dead_letters" {
+  for_each = google_pubsub_subscription.dead_letter
+
+  subscription = each.value.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.service["router"].email}"
 }
 
 # Dead-lettering by Pub/Sub itself: its service agent must be able to publish

@@ -3,6 +3,7 @@
 #
 #   aiprod-jobs            -> aiprod-router          (router)
 #   aiprod-events          -> aiprod-notifier        (lifecycle and budget events)
+#   aiprod-dlq-replay      -> aiprod-dlq-replay      (router: dead-letter replay requests of the admin API)
 #   aiprod-dispatch-<b>    -> aiprod-worker-<b>      (one per backend: worker)
 #
 # Every subscription has the dead-letter topic <topic>-dlq
@@ -18,8 +19,9 @@ locals {
   # Subscription => the topic it reads.
   subscriptions = merge(
     {
-      "aiprod-router"   = "aiprod-jobs"   # queue.SubscriptionRouter, queue.TopicJobs
-      "aiprod-notifier" = "aiprod-events" # queue.SubscriptionEvents, queue.TopicEvents
+      "aiprod-router"     = "aiprod-jobs"       # queue.SubscriptionRouter, queue.TopicJobs
+      "aiprod-notifier"   = "aiprod-events"     # queue.SubscriptionEvents, queue.TopicEvents
+      "aiprod-dlq-replay" = "aiprod-dlq-replay" # queue.SubscriptionDLQReplay, queue.TopicDLQReplay
     },
     # queue.WorkerSubscription(b), queue.DispatchTopic(b)
     { for b in var.backends : "aiprod-worker-${b}" => "aiprod-dispatch-${b}" },

@@ -414,6 +414,94 @@ func TestInfraWorkerPushAuthenticated(t *testing.T) {
 	require.Equal(t, "roles/iam.serviceAccountTokenCreator", m.str(t, creators[0], "role"))
 }
 
+// TestInfraIngestCannotDispatch (issue 13, finding 10): the internet-facing
+// ingest service account publishes to aiprod-jobs, aiprod-events and
+// aiprod-dlq-replay only, never to a dispatch topic (nor holds a
+// project-wide Pub/Sub or editor role that would allow it); dead-letter
+// replay is the router's, which may pull every dead-letter subscription and
+// the replay requests, and publish to every source topic.
+func TestInfraIngestCannotDispatch(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	member := func(svc string) string { return "serviceAccount:" + svc + "@PROJECT.iam.gserviceaccount.com" }
+	ingest, router := member("aiprod-ingest"), member("aiprod-router")
+
+	// member => topic (subscription) => roles
+	topicRoles, subRoles := map[string]map[string][]string{}, map[string]map[string][]string{}
+	add := func(roles map[string]map[string][]string, in tfInstance, ref string) {
+		mv, ok := m.value(t, in, "member")
+		require.True(t, ok, "%s: member", in.addr)
+		if !mv.IsKnown() { // only Pub/Sub's service agent has a member unknown before apply (the project number)
+			require.Contains(t, m.text(t, in, "member"), "pubsub_agent", "%s: member must be known", in.addr)
+			return
+		}
+		rv, ok := m.value(t, in, ref)
+		require.True(t, ok && rv.IsKnown(), "%s: %s must be known", in.addr, ref)
+		name := rv.AsString()[strings.LastIndex(rv.AsString(), "/")+1:]
+		if roles[mv.AsString()] == nil {
+			roles[mv.AsString()] = map[string][]string{}
+		}
+		roles[mv.AsString()][name] = append(roles[mv.AsString()][name], m.str(t, in, "role"))
+	}
+	for _, typ := range []string{"google_pubsub_topic_iam_binding", "google_pubsub_topic_iam_policy",
+		"google_pubsub_subscription_iam_binding", "google_pubsub_subscription_iam_policy"} {
+		require.Empty(t, m.instancesOf(t, typ), "%s: grants are per member (google_*_iam_member), which this test reads", typ)
+	}
+	for _, in := range m.instancesOf(t, "google_pubsub_topic_iam_member") {
+		add(topicRoles, in, "topic")
+	}
+	for _, in := range m.instancesOf(t, "google_pubsub_subscription_iam_member") {
+		add(subRoles, in, "subscription")
+	}
+
+	published := func(who string) []string {
+		var out []string
+		for topic, rs := range topicRoles[who] {
+			if slices.Contains(rs, "roles/pubsub.publisher") || slices.Contains(rs, "roles/pubsub.editor") || slices.Contains(rs, "roles/pubsub.admin") {
+				out = append(out, topic)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, []string{queue.TopicDLQReplay, queue.TopicEvents, queue.TopicJobs}, published(ingest),
+		"ingest publishes new jobs, events and replay requests, nothing else")
+	for topic := range topicRoles[ingest] {
+		require.False(t, strings.HasPrefix(topic, queue.DispatchTopic("")), "ingest has a role on topic %s", topic)
+	}
+	for _, in := range m.instancesOf(t, "google_project_iam_member") {
+		if v, ok := m.value(t, in, "member"); ok && v.IsKnown() && v.AsString() == ingest {
+			role := m.str(t, in, "role")
+			require.False(t, strings.HasPrefix(role, "roles/pubsub.") || role == "roles/editor" || role == "roles/owner",
+				"ingest holds %s on the project", role)
+		}
+	}
+
+	var want []string
+	for _, s := range queue.Topology(catalog.Default().Names()) {
+		if s.DeadLetterTopic != "" {
+			want = append(want, s.Topic) // the router republishes replays to every source topic
+		}
+	}
+	slices.Sort(want)
+	require.Subset(t, published(router), want, "the router replays to every source topic")
+	for _, sub := range append(deadLetterSubscriptions(), queue.SubscriptionDLQReplay) {
+		require.Contains(t, subRoles[router][sub], "roles/pubsub.subscriber", "the router pulls %s to replay", sub)
+	}
+}
+
+// deadLetterSubscriptions are the dead-letter subscriptions of the
+// catalog's topology.
+func deadLetterSubscriptions() []string {
+	var out []string
+	for _, s := range queue.Topology(catalog.Default().Names()) {
+		if s.DeadLetterTopic == "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // TestInfraBackendsMatchCatalog: the backends variable defaults to the
 // catalog's backend names, and backend_credentials to their credential
 // variables. The Terraform treats a backend without credentials as Veo on
@@ -1080,6 +1168,9 @@ func githubAnchor(heading string) string {
 var modeledTypes = map[string]modeledType{
 	"google_pubsub_topic": {key: "name", attrs: func(name string) map[string]string {
 		return map[string]string{"name": name, "id": "projects/PROJECT/topics/" + name}
+	}},
+	"google_pubsub_subscription": {key: "name", attrs: func(name string) map[string]string {
+		return map[string]string{"name": name, "id": "projects/PROJECT/subscriptions/" + name}
 	}},
 	"google_service_account": {key: "account_id", attrs: func(id string) map[string]string {
 		email := id + "@PROJECT.iam.gserviceaccount.com"

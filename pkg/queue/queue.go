@@ -52,7 +52,12 @@ const (
 	SubscriptionRouter = "aiprod-router"
 	TopicEvents        = "aiprod-events"
 	SubscriptionEvents = "aiprod-notifier"
-	DeadLetterSuffix   = "-dlq"
+	// TopicDLQReplay carries requests to replay dead letters, from the
+	// admin API (ingest) to the router, which replays them with its own
+	// identity (package deadletter, "Replay requests").
+	TopicDLQReplay        = "aiprod-dlq-replay"
+	SubscriptionDLQReplay = "aiprod-dlq-replay"
+	DeadLetterSuffix      = "-dlq"
 )
 
 // Message attribute keys.
@@ -278,13 +283,15 @@ const (
 )
 
 // Topology returns the subscriptions of the system for the given backends:
-// aiprod-jobs → aiprod-router, aiprod-dispatch-<b> → aiprod-worker-<b>,
-// aiprod-events → aiprod-notifier, each with <topic>-dlq, and on each
-// dead-letter topic a subscription of the same name for inspection/replay.
+// aiprod-jobs → aiprod-router, aiprod-events → aiprod-notifier,
+// aiprod-dlq-replay → aiprod-dlq-replay (router), aiprod-dispatch-<b> →
+// aiprod-worker-<b>, each with <topic>-dlq, and on each dead-letter topic a
+// subscription of the same name for inspection/replay.
 func Topology(backends []string) []SubscriptionConfig {
 	main := []SubscriptionConfig{
 		{Name: SubscriptionRouter, Topic: TopicJobs},
 		{Name: SubscriptionEvents, Topic: TopicEvents},
+		{Name: SubscriptionDLQReplay, Topic: TopicDLQReplay},
 	}
 	for _, b := range backends {
 		main = append(main, SubscriptionConfig{Name: WorkerSubscription(b), Topic: DispatchTopic(b)})
