@@ -372,32 +372,7 @@ func TestInfraWorkerPushAuthenticated(t *testing.T) {
 	}
 
 	for _, svc := range m.instancesOf(t, "google_cloud_run_v2_service") {
-		name := m.str(t, svc, "name")
-		b, isWorker := strings.CutPrefix(name, "aiprod-worker-")
-		env := m.containerEnv(t, svc)
-		if !isWorker {
-			require.NotContains(t, env, "AIPROD_PUSH", name)
-			continue
-		}
-		plain := func(n string) string {
-			e, ok := env[n]
-			require.True(t, ok && e.plain && e.value.IsKnown(), "%s: %s must be a known plain value", name, n)
-			return e.value.AsString()
-		}
-		require.Equal(t, "true", plain("AIPROD_PUSH"), name)
-		require.Equal(t, audiences[b], plain("AIPROD_PUSH_AUDIENCE"), "%s: the audience its subscription's tokens carry", name)
-		require.Equal(t, account, plain("AIPROD_PUSH_SERVICE_ACCOUNT"), "%s: the account that signs its pushes", name)
-		if _, ok := env["AIPROD_PUSH_AUTH"]; ok {
-			require.NotEqual(t, "off", plain("AIPROD_PUSH_AUTH"), name)
-		}
-		ca, ok := m.value(t, svc, "custom_audiences")
-		require.True(t, ok && ca.IsWhollyKnown() && ca.CanIterateElements(), "%s: custom_audiences", name)
-		var custom []string
-		for it := ca.ElementIterator(); it.Next(); {
-			_, v := it.Element()
-			custom = append(custom, v.AsString())
-		}
-		require.Contains(t, custom, audiences[b], "%s: Cloud Run must accept its push audience", name)
+		m.checkPushWorker(t, svc, audiences, account)
 	}
 
 	invokers := m.instancesOf(t, "google_cloud_run_v2_service_iam_member")
@@ -412,6 +387,39 @@ func TestInfraWorkerPushAuthenticated(t *testing.T) {
 	creators := m.instancesOf(t, "google_service_account_iam_member")
 	require.Len(t, creators, 1)
 	require.Equal(t, "roles/iam.serviceAccountTokenCreator", m.str(t, creators[0], "role"))
+}
+
+// checkPushWorker checks the push settings of a Cloud Run service: none but
+// for a worker, which must verify the tokens of its subscription (audience
+// of audiences, by backend, and account) and accept that audience.
+func (m *tfModule) checkPushWorker(t *testing.T, svc tfInstance, audiences map[string]string, account string) {
+	t.Helper()
+	name := m.str(t, svc, "name")
+	b, isWorker := strings.CutPrefix(name, "aiprod-worker-")
+	env := m.containerEnv(t, svc)
+	if !isWorker {
+		require.NotContains(t, env, "AIPROD_PUSH", name)
+		return
+	}
+	plain := func(n string) string {
+		e, ok := env[n]
+		require.True(t, ok && e.plain && e.value.IsKnown(), "%s: %s must be a known plain value", name, n)
+		return e.value.AsString()
+	}
+	require.Equal(t, "true", plain("AIPROD_PUSH"), name)
+	require.Equal(t, audiences[b], plain("AIPROD_PUSH_AUDIENCE"), "%s: the audience its subscription's tokens carry", name)
+	require.Equal(t, account, plain("AIPROD_PUSH_SERVICE_ACCOUNT"), "%s: the account that signs its pushes", name)
+	if _, ok := env["AIPROD_PUSH_AUTH"]; ok {
+		require.NotEqual(t, "off", plain("AIPROD_PUSH_AUTH"), name)
+	}
+	ca, ok := m.value(t, svc, "custom_audiences")
+	require.True(t, ok && ca.IsWhollyKnown() && ca.CanIterateElements(), "%s: custom_audiences", name)
+	var custom []string
+	for it := ca.ElementIterator(); it.Next(); {
+		_, v := it.Element()
+		custom = append(custom, v.AsString())
+	}
+	require.Contains(t, custom, audiences[b], "%s: Cloud Run must accept its push audience", name)
 }
 
 // TestInfraIngestCannotDispatch (issue 13, finding 10): the internet-facing
@@ -1223,13 +1231,21 @@ func loadInfra(t *testing.T) *tfModule {
 // instead of their defaults (as in a terraform.tfvars).
 func loadInfraWith(t *testing.T, vars map[string]cty.Value) *tfModule {
 	t.Helper()
+	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, localExprs: map[string]hclsyntax.Expression{},
+		types: map[string]bool{}, modeled: map[string]map[string]cty.Value{}}
+	m.evaluate(t, m.parse(t, vars))
+	return m
+}
+
+// parse reads infra/*.tf into m: the variables (their defaults, or their
+// values in vars), resources and other blocks; it returns the locals'
+// expressions.
+func (m *tfModule) parse(t *testing.T, vars map[string]cty.Value) map[string]hclsyntax.Expression {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(infraDir, "*.tf"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no Terraform files in %s", infraDir)
 	sort.Strings(files)
-
-	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, localExprs: map[string]hclsyntax.Expression{},
-		types: map[string]bool{}, modeled: map[string]map[string]cty.Value{}}
 	pendingLocals := map[string]hclsyntax.Expression{}
 	p := hclparse.NewParser()
 	for _, f := range files {
@@ -1262,8 +1278,13 @@ func loadInfraWith(t *testing.T, vars map[string]cty.Value) *tfModule {
 			}
 		}
 	}
+	return pendingLocals
+}
 
-	// Evaluate locals and modeled resources in dependency order.
+// evaluate evaluates the locals and the modeled resources in dependency
+// order.
+func (m *tfModule) evaluate(t *testing.T, pendingLocals map[string]hclsyntax.Expression) {
+	t.Helper()
 	pendingRes := map[string]*tfResource{}
 	for _, r := range m.resources {
 		if _, ok := modeledTypes[r.Type]; ok {
@@ -1317,7 +1338,6 @@ func loadInfraWith(t *testing.T, vars map[string]cty.Value) *tfModule {
 	}
 	sort.Strings(stuck)
 	require.Empty(t, stuck, "cannot evaluate (a reference cycle or an undefined local)")
-	return m
 }
 
 // variableDefault returns a variable's default converted to its type, or an

@@ -123,13 +123,21 @@ func postPush(t *testing.T, srv *httptest.Server, auth string, body []byte) (int
 	return resp.StatusCode, out
 }
 
-func TestPushHandler(t *testing.T) {
-	t.Parallel()
+// pushSetup returns a test env whose alpha generations take running polls,
+// and the push server of a worker that polls once per step, authenticating
+// tokens of the issuer returned.
+func pushSetup(t *testing.T, running int) (*env, *pushauthtest.Issuer, *httptest.Server) {
+	t.Helper()
 	e := setup(t)
-	e.fakes["alpha"].setDefault(script{running: 4})
+	e.fakes["alpha"].setDefault(script{running: running})
 	w := e.newWorker(t, func(c *worker.Config) { c.StepPolls = 1 })
 	iss := pushauthtest.NewIssuer(t)
-	srv := pushServer(t, w, iss)
+	return e, iss, pushServer(t, w, iss)
+}
+
+func TestPushHandler(t *testing.T) {
+	t.Parallel()
+	e, iss, srv := pushSetup(t, 4)
 	auth := "Bearer " + iss.Token(t, pushauthtest.Claims(pushAudience, pushAccount))
 	post := func(body []byte) (int, map[string]any) { return postPush(t, srv, auth, body) }
 	const sub = "projects/p/subscriptions/aiprod-worker-alpha"
@@ -184,11 +192,7 @@ func TestPushHandler(t *testing.T) {
 // token is handled.
 func TestPushHandlerRefusesUnauthenticated(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	e.fakes["alpha"].setDefault(script{running: 100})
-	w := e.newWorker(t, func(c *worker.Config) { c.StepPolls = 1 })
-	iss := pushauthtest.NewIssuer(t)
-	srv := pushServer(t, w, iss)
+	e, iss, srv := pushSetup(t, 100)
 	other := pushauthtest.NewIssuer(t)
 	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
 	data, err := msg.Encode()
