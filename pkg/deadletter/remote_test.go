@@ -122,10 +122,14 @@ func TestRemoteReplayPending(t *testing.T) {
 	require.Equal(t, 1, e.q.Pending(queue.SubscriptionDLQReplay), "the request is queued")
 
 	runReplayer(t, e.replayer(t, e.q))
-	require.Eventually(t, func() bool { return len(e.q.Published(queue.TopicJobs)) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, err := e.st.GetDLQReplay(e.ctx, "req-a")
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "the queued request is carried out")
 	out, err := e.st.GetDLQReplay(e.ctx, "req-a")
 	require.NoError(t, err)
 	require.Len(t, out.Replayed, 1)
+	require.Len(t, e.q.Published(queue.TopicJobs), 1)
 	require.Equal(t, queue.TopicJobs, out.Replayed[0].Topic)
 }
 
