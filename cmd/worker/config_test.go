@@ -22,7 +22,6 @@ func TestFromEnv(t *testing.T) {
 	const have = "(have veo, runway, luma, replicate, fal)"
 	bucket := envs{"AIPROD_OUTPUT_BUCKET": "b-1"}
 	const sa = "aiprod-push@p.iam.gserviceaccount.com"
-	push := envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aiprod-worker-runway", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}
 	platformtest.Check(t, FromEnv,
 		platformtest.Variable("AIPROD_BACKENDS", func(c Config) any { return c.Backends },
 			platformtest.Unset([]string(nil)),
@@ -46,31 +45,6 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Set("true", true).With(envs{"AIPROD_PUSH_AUDIENCE": "aud", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}),
 			platformtest.Set("0", false),
 			platformtest.Bad("yes", `AIPROD_PUSH: "yes" is not a boolean (true or false)`)),
-		platformtest.Variable("AIPROD_PUSH_AUTH", func(c Config) any { return c.PushAuth },
-			platformtest.Unset(PushAuthOIDC),
-			platformtest.Set("oidc", PushAuthOIDC),
-			platformtest.Set("off", PushAuthOff).With(envs{"AIPROD_PUSH": "true"}),
-			platformtest.Bad("none", `AIPROD_PUSH_AUTH: "none" must be oidc or off`),
-			platformtest.Bad("OFF", `AIPROD_PUSH_AUTH: "OFF" must be oidc or off`)),
-		platformtest.Variable("AIPROD_PUSH_AUDIENCE", func(c Config) any { return c.PushAudience },
-			platformtest.Unset(""),
-			platformtest.Set(" https://w.example/push ", "https://w.example/push"),
-			platformtest.Set("aiprod-worker-runway", "aiprod-worker-runway").With(push),
-			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
-			platformtest.Bad("", `AIPROD_PUSH_AUDIENCE: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
-				`the audience of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}),
-			platformtest.Bad("a b", `AIPROD_PUSH_AUDIENCE: "a b" must not contain spaces`)),
-		platformtest.Variable("AIPROD_PUSH_SERVICE_ACCOUNT", func(c Config) any { return c.PushServiceAccount },
-			platformtest.Unset(""),
-			platformtest.Set(sa, sa),
-			platformtest.Set("123-compute@developer.gserviceaccount.com", "123-compute@developer.gserviceaccount.com").With(push),
-			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
-			platformtest.Bad("", `AIPROD_PUSH_SERVICE_ACCOUNT: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
-				`the service account email of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aud"}),
-			platformtest.Bad("aiprod-push", `AIPROD_PUSH_SERVICE_ACCOUNT: "aiprod-push" is not a service account email `+
-				`(e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`),
-			platformtest.Bad("Push@P.iam.gserviceaccount.com", `AIPROD_PUSH_SERVICE_ACCOUNT: "Push@P.iam.gserviceaccount.com" `+
-				`is not a service account email (e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`)),
 		platformtest.Variable("AIPROD_OUTPUT_BUCKET", func(c Config) any { return c.Output.Bucket },
 			platformtest.Unset(""),
 			platformtest.Set("aiprod-outputs", "aiprod-outputs"),
@@ -101,6 +75,40 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Unset(worker.MaxAttemptsDefault),
 			platformtest.Set("4", 4),
 			platformtest.Bad("x", `AIPROD_MAX_ATTEMPTS: "x" is not a whole number`)),
+	)
+}
+
+// TestFromEnvPushAuth covers the variables of push authentication.
+func TestFromEnvPushAuth(t *testing.T) {
+	t.Parallel()
+	const sa = "aiprod-push@p.iam.gserviceaccount.com"
+	push := envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aiprod-worker-runway", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}
+	platformtest.Check(t, FromEnv,
+		platformtest.Variable("AIPROD_PUSH_AUTH", func(c Config) any { return c.PushAuth },
+			platformtest.Unset(PushAuthOIDC),
+			platformtest.Set("oidc", PushAuthOIDC),
+			platformtest.Set("off", PushAuthOff).With(envs{"AIPROD_PUSH": "true"}),
+			platformtest.Bad("none", `AIPROD_PUSH_AUTH: "none" must be oidc or off`),
+			platformtest.Bad("OFF", `AIPROD_PUSH_AUTH: "OFF" must be oidc or off`)),
+		platformtest.Variable("AIPROD_PUSH_AUDIENCE", func(c Config) any { return c.PushAudience },
+			platformtest.Unset(""),
+			platformtest.Set(" https://w.example/push ", "https://w.example/push"),
+			platformtest.Set("aiprod-worker-runway", "aiprod-worker-runway").With(push),
+			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
+			platformtest.Bad("", `AIPROD_PUSH_AUDIENCE: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
+				`the audience of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}),
+			platformtest.Bad("a b", `AIPROD_PUSH_AUDIENCE: "a b" must not contain spaces`)),
+		platformtest.Variable("AIPROD_PUSH_SERVICE_ACCOUNT", func(c Config) any { return c.PushServiceAccount },
+			platformtest.Unset(""),
+			platformtest.Set(sa, sa),
+			platformtest.Set("123-compute@developer.gserviceaccount.com", "123-compute@developer.gserviceaccount.com").With(push),
+			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
+			platformtest.Bad("", `AIPROD_PUSH_SERVICE_ACCOUNT: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
+				`the service account email of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aud"}),
+			platformtest.Bad("aiprod-push", `AIPROD_PUSH_SERVICE_ACCOUNT: "aiprod-push" is not a service account email `+
+				`(e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`),
+			platformtest.Bad("Push@P.iam.gserviceaccount.com", `AIPROD_PUSH_SERVICE_ACCOUNT: "Push@P.iam.gserviceaccount.com" `+
+				`is not a service account email (e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`)),
 	)
 }
 
