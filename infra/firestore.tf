@@ -180,6 +180,17 @@ resource "google_firestore_field" "events_expire_at" {
   index_config {}
 }
 
+# Outcomes of dead-letter replays (dlqreplays/{request id}) carry
+# expire_at = created_at + firestorestore.ReplayRetention (7 days).
+resource "google_firestore_field" "dlqreplays_expire_at" {
+  database   = google_firestore_database.default.name
+  collection = "dlqreplays"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
 # Large nested values nothing filters on: no single-field indexes (cheaper
 # writes, and the 40,000 index entries per document limit stays far away).
 resource "google_firestore_field" "jobs_request" {

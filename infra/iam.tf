@@ -1,20 +1,31 @@
 # Identities and least-privilege grants. Every service runs as its own
 # service account; each grant below names the code that needs it.
 #
-#   ingest         publishes new jobs (aiprod-jobs) and lifecycle/budget events
-#                  (aiprod-events); the admin DLQ routes pull the dead-letter
-#                  subscriptions and replay to the topic a letter came from
-#                  (any source topic, deadletter.OriginTopic); /readyz reads
-#                  aiprod-jobs's metadata.
+#   ingest         publishes new jobs (aiprod-jobs), lifecycle/budget events
+#                  (aiprod-events) and requests to replay dead letters
+#                  (aiprod-dlq-replay, POST /v1/admin/dlq/replay); GET
+#                  /v1/admin/dlq pulls (and releases) the dead-letter
+#                  subscriptions; /readyz reads aiprod-jobs's metadata. It
+#                  publishes to no dispatch topic: the internet-facing service
+#                  cannot inject work for the workers.
 #   router         pulls aiprod-router; publishes dispatches (every
 #                  aiprod-dispatch-<b>), lifecycle/budget events, and, from the
 #                  sweeper, re-routes (aiprod-jobs); dead-letters refused
-#                  requests to aiprod-jobs-dlq.
+#                  requests to aiprod-jobs-dlq. It also pulls aiprod-dlq-replay
+#                  and carries out those requests (deadletter.Replayer): pulls
+#                  the dead-letter subscription named, republishes each letter
+#                  to the topic it came from (any source topic,
+#                  deadletter.OriginTopic), acks it; refused requests go to
+#                  aiprod-dlq-replay-dlq.
 #   worker-<b>     pulls aiprod-worker-<b>; publishes re-routes (aiprod-jobs),
 #                  lifecycle/budget events, its own dispatches again
 #                  (Worker.republish) and refused ones to aiprod-dispatch-<b>-dlq;
 #                  reads its backend's API key, or calls Vertex AI for Veo;
 #                  writes videos to the output bucket.
+#
+#   push           (var.worker_push) the identity of the OIDC tokens Pub/Sub
+#                  sends with each push to a worker: roles/run.invoker on the
+#                  worker services, nothing else.
 #
 # All of them read and write Firestore (roles/datastore.user: Firestore IAM is
 # per project) and send logs, metrics and traces.
@@ -45,10 +56,10 @@ locals {
   # the source topic).
   publishes = merge(
     {
-      ingest = { source = local.source_topics, dead_letter = [] }
+      ingest = { source = ["aiprod-jobs", "aiprod-events", "aiprod-dlq-replay"], dead_letter = [] }
       router = {
-        source      = local.source_topics # jobs, events, every dispatch topic
-        dead_letter = ["aiprod-jobs"]
+        source      = local.source_topics # jobs, events, every dispatch topic, replays of aiprod-dlq-replay-dlq
+        dead_letter = ["aiprod-jobs", "aiprod-dlq-replay"]
       }
     },
     {
@@ -70,11 +81,16 @@ locals {
     ]) : "${pair.svc} ${pair.topic}" => pair
   }
 
-  # Subscriptions each service pulls: main ones, and (ingest) the dead-letter
+  # Subscriptions each service pulls: main ones (pushed worker subscriptions
+  # are not pulled), and (ingest to list, router to replay) the dead-letter
   # subscriptions, keyed by source topic.
   main_subscribers = merge(
     { "router aiprod-router" = { svc = "router", subscription = "aiprod-router" } },
-    { for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" } },
+    { "router aiprod-dlq-replay" = { svc = "router", subscription = "aiprod-dlq-replay" } },
+    {
+      for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" }
+      if !var.worker_push
+    },
   )
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -146,14 +162,23 @@ resource "google_pubsub_subscription_iam_member" "subscriber" {
   member       = "serviceAccount:${google_service_account.service[each.value.svc].email}"
 }
 
-# GET /v1/admin/dlq and POST /v1/admin/dlq/replay (ingest) pull, ack and
-# release dead letters.
+# GET /v1/admin/dlq (ingest) pulls and releases dead letters.
 resource "google_pubsub_subscription_iam_member" "ingest_dead_letters" {
   for_each = google_pubsub_subscription.dead_letter
 
   subscription = each.value.id
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_service_account.service["ingest"].email}"
+}
+
+# The router replays dead letters (aiprod-dlq-replay requests): it pulls
+# them and acks each one once republished.
+resource "google_pubsub_subscription_iam_member" "router_dead_letters" {
+  for_each = google_pubsub_subscription.dead_letter
+
+  subscription = each.value.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.service["router"].email}"
 }
 
 # Dead-lettering by Pub/Sub itself: its service agent must be able to publish
@@ -172,6 +197,39 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
   subscription = each.value.id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
+}
+
+# ---- Push delivery (var.worker_push) -------------------------------------------
+
+# The identity of the OIDC tokens of pushes to the workers (pubsub.tf
+# push_config.oidc_token). Created either way; without var.worker_push it has
+# no grant.
+resource "google_service_account" "push" {
+  account_id   = "aiprod-push"
+  display_name = "AIPROD Pub/Sub push"
+  description  = "Signs (through Pub/Sub) the OIDC tokens of pushes to the aiprod-worker-<backend> services."
+
+  depends_on = [google_project_service.api]
+}
+
+# Cloud Run admits a push only with a token of an invoker of the service.
+resource "google_cloud_run_v2_service_iam_member" "worker_push_invoker" {
+  for_each = toset(keys(local.worker_push))
+
+  project  = var.project_id
+  location = google_cloud_run_v2_service.worker[each.key].location
+  name     = google_cloud_run_v2_service.worker[each.key].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
+}
+
+# Pub/Sub's service agent mints the tokens as the push account.
+resource "google_service_account_iam_member" "pubsub_agent_push_token_creator" {
+  for_each = var.worker_push ? toset(["push"]) : toset([])
+
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
 }
 
 # ---- Secret Manager ----------------------------------------------------------
@@ -231,7 +289,8 @@ resource "google_storage_bucket_iam_member" "worker_outputs" {
 # ---- Cloud Run ---------------------------------------------------------------
 
 # Who may call the API: everyone (it checks API keys itself) or the listed
-# members. Router and workers have no invokers at all.
+# members. The router has no invokers; the workers none but, with
+# var.worker_push, the push account (worker_push_invoker).
 resource "google_cloud_run_v2_service_iam_member" "ingest_invoker" {
   for_each = toset(var.ingest_public ? ["allUsers"] : var.ingest_invokers)
 

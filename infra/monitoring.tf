@@ -28,11 +28,11 @@ locals {
     [for c in google_monitoring_notification_channel.slack : c.id],
   )
 
-  # Subscriptions with a consumer here, from pubsub.tf: the router's and the
-  # workers'. aiprod-notifier has none yet (README.md, "Not covered"), so its
+  # Subscriptions with a consumer here, from pubsub.tf: the router's
+  # (aiprod-router, aiprod-dlq-replay) and the workers'. aiprod-notifier has none yet (README.md, "Not covered"), so its
   # backlog only grows: it is left out of the backlog alert.
-  router_subscriptions = [for s, topic in local.subscriptions : s if topic == "aiprod-jobs"]
-  worker_subscriptions = [for s, topic in local.subscriptions : s if topic != "aiprod-jobs" && topic != "aiprod-events"]
+  router_subscriptions = [for s, topic in local.subscriptions : s if contains(["aiprod-jobs", "aiprod-dlq-replay"], topic)]
+  worker_subscriptions = [for s, topic in local.subscriptions : s if !contains(["aiprod-jobs", "aiprod-events", "aiprod-dlq-replay"], topic)]
 
   # Every dead-letter subscription (named like its topic, pubsub.tf).
   dead_letter_subscriptions = sort(values(local.dead_letter_topics))

@@ -3,6 +3,7 @@
 #
 #   aiprod-jobs            -> aiprod-router          (router)
 #   aiprod-events          -> aiprod-notifier        (lifecycle and budget events)
+#   aiprod-dlq-replay      -> aiprod-dlq-replay      (router: dead-letter replay requests of the admin API)
 #   aiprod-dispatch-<b>    -> aiprod-worker-<b>      (one per backend: worker)
 #
 # Every subscription has the dead-letter topic <topic>-dlq
@@ -18,8 +19,9 @@ locals {
   # Subscription => the topic it reads.
   subscriptions = merge(
     {
-      "aiprod-router"   = "aiprod-jobs"   # queue.SubscriptionRouter, queue.TopicJobs
-      "aiprod-notifier" = "aiprod-events" # queue.SubscriptionEvents, queue.TopicEvents
+      "aiprod-router"     = "aiprod-jobs"       # queue.SubscriptionRouter, queue.TopicJobs
+      "aiprod-notifier"   = "aiprod-events"     # queue.SubscriptionEvents, queue.TopicEvents
+      "aiprod-dlq-replay" = "aiprod-dlq-replay" # queue.SubscriptionDLQReplay, queue.TopicDLQReplay
     },
     # queue.WorkerSubscription(b), queue.DispatchTopic(b)
     { for b in var.backends : "aiprod-worker-${b}" => "aiprod-dispatch-${b}" },
@@ -72,15 +74,33 @@ resource "google_pubsub_subscription" "main" {
     maximum_backoff = local.max_backoff
   }
 
+  # var.worker_push: a worker subscription pushes to its worker service,
+  # each request with an OIDC token of the push account for the worker's
+  # audience (run.tf), which the worker verifies (AIPROD_PUSH_AUDIENCE,
+  # AIPROD_PUSH_SERVICE_ACCOUNT). Without it, the subscription is pulled.
+  dynamic "push_config" {
+    for_each = { for b, p in local.worker_push : b => p if "aiprod-worker-${b}" == each.key }
+    content {
+      push_endpoint = push_config.value.endpoint
+
+      oidc_token {
+        service_account_email = google_service_account.push.email
+        audience              = push_config.value.audience
+      }
+    }
+  }
+
   # Never delete an idle subscription (the default deletes it after 31 days
   # without a subscriber, and its messages with it).
   expiration_policy {
     ttl = ""
   }
 
-  # Pub/Sub forwards to the dead-letter topic only with these grants (iam.tf).
+  # Pub/Sub forwards to the dead-letter topic, and signs push tokens as the
+  # push account, only with these grants (iam.tf).
   depends_on = [
     google_pubsub_topic_iam_member.pubsub_agent_dead_letter_publisher,
+    google_service_account_iam_member.pubsub_agent_push_token_creator,
   ]
 }
 

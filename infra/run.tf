@@ -10,9 +10,12 @@
 #                        router. One service per backend keeps each provider's
 #                        API key readable by that backend's worker only, lets
 #                        Veo alone call Vertex AI, and scales each backend on
-#                        its own load.
+#                        its own load. With var.worker_push, Pub/Sub pushes
+#                        aiprod-worker-<b> to it instead (POST /push, with an
+#                        OIDC token that Cloud Run and the worker verify).
 #
-# Router and workers serve only GET /healthz on PORT; Cloud Run probes it.
+# Router and workers serve only GET /healthz on PORT (and /push); Cloud Run
+# probes it.
 # PORT itself is set by Cloud Run (from container_port) and must not be set
 # here. Shutdown: Cloud Run sends SIGTERM and SIGKILL 10 s later; the services
 # drain within platform.ShutdownTimeout (8 s) and nack what they could not
@@ -58,6 +61,20 @@ locals {
     var.router_env,
   )
 
+  # var.worker_push: backend => how Pub/Sub pushes to its worker service.
+  # audience: the aud of the OIDC token, a custom audience of the service
+  # (Cloud Run checks it) and AIPROD_PUSH_AUDIENCE (the worker checks it);
+  # one per worker, so that a token for one worker is refused by the others.
+  # endpoint: the service's deterministic URL, https://<service>-<project
+  # number>.<region>.run.app (its .uri would close a cycle: subscription ->
+  # service -> subscriber grants -> subscription).
+  worker_push = var.worker_push ? {
+    for b in var.backends : b => {
+      audience = "projects/${var.project_id}/services/aiprod-worker-${b}/push"
+      endpoint = "https://aiprod-worker-${b}-${data.google_project.this.number}.${var.region}.run.app/push"
+    }
+  } : {}
+
   worker_env = {
     for b in var.backends : b => merge(
       local.common_env,
@@ -70,6 +87,11 @@ locals {
       contains(local.vertex_backends, b) ? {
         AIPROD_VEO_LOCATION    = var.veo_location
         AIPROD_VEO_STORAGE_URI = "gs://${google_storage_bucket.outputs.name}/veo"
+      } : {},
+      var.worker_push ? {
+        AIPROD_PUSH                 = "true"
+        AIPROD_PUSH_AUDIENCE        = local.worker_push[b].audience
+        AIPROD_PUSH_SERVICE_ACCOUNT = google_service_account.push.email
       } : {},
       var.worker_env,
     )
@@ -219,8 +241,9 @@ resource "google_cloud_run_v2_service" "worker" {
 
   name                = "aiprod-worker-${each.key}"
   location            = var.region
-  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY" # Pub/Sub pushes of this project count as internal
   deletion_protection = var.deletion_protection
+  custom_audiences    = var.worker_push ? [local.worker_push[each.key].audience] : []
 
   template {
     service_account = google_service_account.service["worker-${each.key}"].email

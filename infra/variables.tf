@@ -110,6 +110,17 @@ variable "worker_scaling" {
   }
 }
 
+variable "worker_push" {
+  description = <<-EOT
+    false (default): the worker services pull their subscriptions. true: Pub/Sub pushes each
+    dispatch to its worker service's POST /push (AIPROD_PUSH=true) with an OIDC token of the
+    aiprod-push service account, which Cloud Run (roles/run.invoker) and the worker itself
+    (AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT; package pushauth) both verify.
+  EOT
+  type        = bool
+  default     = false
+}
+
 variable "max_attempts" {
   description = "AIPROD_MAX_ATTEMPTS of the router and the workers: attempts per job before it fails with backend_failed."
   type        = number

@@ -323,6 +323,193 @@ func TestInfraWorkerKeysFromSecretManager(t *testing.T) {
 	}
 }
 
+// TestInfraWorkerPushAuthenticated (issue 13, finding 3): by default the
+// workers pull (no push_config anywhere, no AIPROD_PUSH); with worker_push
+// every worker subscription, and only those, pushes to its worker with an
+// OIDC token of the push service account for that worker's own audience,
+// and the worker is told exactly that audience and account
+// (AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT, authentication not
+// off), which is also a custom audience of its service; the push account
+// is a run.invoker of each worker and the Pub/Sub agent may mint its
+// tokens.
+func TestInfraWorkerPushAuthenticated(t *testing.T) {
+	t.Parallel()
+	names := catalog.Default().Names()
+	pull := loadInfra(t)
+	for _, sub := range pull.instancesOf(t, "google_pubsub_subscription") {
+		require.Empty(t, pull.blocks(t, sub, "push_config"), "%s: push_config without worker_push", sub.addr)
+	}
+	for _, svc := range pull.instancesOf(t, "google_cloud_run_v2_service") {
+		require.NotContains(t, pull.containerEnv(t, svc), "AIPROD_PUSH", svc.addr)
+	}
+
+	m := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.True, "project_id": cty.StringVal("p")})
+	const account = "aiprod-push@PROJECT.iam.gserviceaccount.com" // modeled google_service_account.push
+	audiences := map[string]string{}                              // backend => audience
+	for _, sub := range m.instancesOf(t, "google_pubsub_subscription") {
+		name := m.str(t, sub, "name")
+		pcs := m.blocks(t, sub, "push_config")
+		b, isWorker := strings.CutPrefix(name, queue.WorkerSubscription(""))
+		if !isWorker {
+			require.Empty(t, pcs, "%s: only worker subscriptions push", name)
+			continue
+		}
+		require.Len(t, pcs, 1, "%s: push_config", name)
+		_, hasEndpoint := pcs[0].body.Attributes["push_endpoint"] // unknown before apply (the project number)
+		require.True(t, hasEndpoint, "%s: push_endpoint", name)
+		toks := m.blocks(t, pcs[0], "oidc_token")
+		require.Len(t, toks, 1, "%s: push_config.oidc_token", name)
+		require.Equal(t, account, m.str(t, toks[0], "service_account_email"), "%s: the push account signs", name)
+		aud := m.str(t, toks[0], "audience")
+		require.NotEmpty(t, aud, "%s: oidc_token.audience", name)
+		audiences[b] = aud
+	}
+	require.Len(t, audiences, len(names), "every backend's worker subscription pushes")
+	seen := map[string]bool{}
+	for _, a := range audiences {
+		require.False(t, seen[a], "audience %q shared by two workers", a)
+		seen[a] = true
+	}
+
+	for _, svc := range m.instancesOf(t, "google_cloud_run_v2_service") {
+		m.checkPushWorker(t, svc, audiences, account)
+	}
+
+	invokers := m.instancesOf(t, "google_cloud_run_v2_service_iam_member")
+	var pushInvokers int
+	for _, in := range invokers {
+		if v, ok := m.value(t, in, "member"); ok && v.IsKnown() && v.AsString() == "serviceAccount:"+account {
+			require.Equal(t, "roles/run.invoker", m.str(t, in, "role"), in.addr)
+			pushInvokers++
+		}
+	}
+	require.Equal(t, len(names), pushInvokers, "the push account invokes each worker service")
+	creators := m.instancesOf(t, "google_service_account_iam_member")
+	require.Len(t, creators, 1)
+	require.Equal(t, "roles/iam.serviceAccountTokenCreator", m.str(t, creators[0], "role"))
+}
+
+// checkPushWorker checks the push settings of a Cloud Run service: none but
+// for a worker, which must verify the tokens of its subscription (audience
+// of audiences, by backend, and account) and accept that audience.
+func (m *tfModule) checkPushWorker(t *testing.T, svc tfInstance, audiences map[string]string, account string) {
+	t.Helper()
+	name := m.str(t, svc, "name")
+	b, isWorker := strings.CutPrefix(name, "aiprod-worker-")
+	env := m.containerEnv(t, svc)
+	if !isWorker {
+		require.NotContains(t, env, "AIPROD_PUSH", name)
+		return
+	}
+	plain := func(n string) string {
+		e, ok := env[n]
+		require.True(t, ok && e.plain && e.value.IsKnown(), "%s: %s must be a known plain value", name, n)
+		return e.value.AsString()
+	}
+	require.Equal(t, "true", plain("AIPROD_PUSH"), name)
+	require.Equal(t, audiences[b], plain("AIPROD_PUSH_AUDIENCE"), "%s: the audience its subscription's tokens carry", name)
+	require.Equal(t, account, plain("AIPROD_PUSH_SERVICE_ACCOUNT"), "%s: the account that signs its pushes", name)
+	if _, ok := env["AIPROD_PUSH_AUTH"]; ok {
+		require.NotEqual(t, "off", plain("AIPROD_PUSH_AUTH"), name)
+	}
+	ca, ok := m.value(t, svc, "custom_audiences")
+	require.True(t, ok && ca.IsWhollyKnown() && ca.CanIterateElements(), "%s: custom_audiences", name)
+	var custom []string
+	for it := ca.ElementIterator(); it.Next(); {
+		_, v := it.Element()
+		custom = append(custom, v.AsString())
+	}
+	require.Contains(t, custom, audiences[b], "%s: Cloud Run must accept its push audience", name)
+}
+
+// TestInfraIngestCannotDispatch (issue 13, finding 10): the internet-facing
+// ingest service account publishes to aiprod-jobs, aiprod-events and
+// aiprod-dlq-replay only, never to a dispatch topic (nor holds a
+// project-wide Pub/Sub or editor role that would allow it); dead-letter
+// replay is the router's, which may pull every dead-letter subscription and
+// the replay requests, and publish to every source topic.
+func TestInfraIngestCannotDispatch(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	member := func(svc string) string { return "serviceAccount:" + svc + "@PROJECT.iam.gserviceaccount.com" }
+	ingest, router := member("aiprod-ingest"), member("aiprod-router")
+
+	// member => topic (subscription) => roles
+	topicRoles, subRoles := map[string]map[string][]string{}, map[string]map[string][]string{}
+	add := func(roles map[string]map[string][]string, in tfInstance, ref string) {
+		mv, ok := m.value(t, in, "member")
+		require.True(t, ok, "%s: member", in.addr)
+		if !mv.IsKnown() { // only Pub/Sub's service agent has a member unknown before apply (the project number)
+			require.Contains(t, m.text(t, in, "member"), "pubsub_agent", "%s: member must be known", in.addr)
+			return
+		}
+		rv, ok := m.value(t, in, ref)
+		require.True(t, ok && rv.IsKnown(), "%s: %s must be known", in.addr, ref)
+		name := rv.AsString()[strings.LastIndex(rv.AsString(), "/")+1:]
+		if roles[mv.AsString()] == nil {
+			roles[mv.AsString()] = map[string][]string{}
+		}
+		roles[mv.AsString()][name] = append(roles[mv.AsString()][name], m.str(t, in, "role"))
+	}
+	for _, typ := range []string{"google_pubsub_topic_iam_binding", "google_pubsub_topic_iam_policy",
+		"google_pubsub_subscription_iam_binding", "google_pubsub_subscription_iam_policy"} {
+		require.Empty(t, m.instancesOf(t, typ), "%s: grants are per member (google_*_iam_member), which this test reads", typ)
+	}
+	for _, in := range m.instancesOf(t, "google_pubsub_topic_iam_member") {
+		add(topicRoles, in, "topic")
+	}
+	for _, in := range m.instancesOf(t, "google_pubsub_subscription_iam_member") {
+		add(subRoles, in, "subscription")
+	}
+
+	published := func(who string) []string {
+		var out []string
+		for topic, rs := range topicRoles[who] {
+			if slices.Contains(rs, "roles/pubsub.publisher") || slices.Contains(rs, "roles/pubsub.editor") || slices.Contains(rs, "roles/pubsub.admin") {
+				out = append(out, topic)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, []string{queue.TopicDLQReplay, queue.TopicEvents, queue.TopicJobs}, published(ingest),
+		"ingest publishes new jobs, events and replay requests, nothing else")
+	for topic := range topicRoles[ingest] {
+		require.False(t, strings.HasPrefix(topic, queue.DispatchTopic("")), "ingest has a role on topic %s", topic)
+	}
+	for _, in := range m.instancesOf(t, "google_project_iam_member") {
+		if v, ok := m.value(t, in, "member"); ok && v.IsKnown() && v.AsString() == ingest {
+			role := m.str(t, in, "role")
+			require.False(t, strings.HasPrefix(role, "roles/pubsub.") || role == "roles/editor" || role == "roles/owner",
+				"ingest holds %s on the project", role)
+		}
+	}
+
+	var want []string
+	for _, s := range queue.Topology(catalog.Default().Names()) {
+		if s.DeadLetterTopic != "" {
+			want = append(want, s.Topic) // the router republishes replays to every source topic
+		}
+	}
+	slices.Sort(want)
+	require.Subset(t, published(router), want, "the router replays to every source topic")
+	for _, sub := range append(deadLetterSubscriptions(), queue.SubscriptionDLQReplay) {
+		require.Contains(t, subRoles[router][sub], "roles/pubsub.subscriber", "the router pulls %s to replay", sub)
+	}
+}
+
+// deadLetterSubscriptions are the dead-letter subscriptions of the
+// catalog's topology.
+func deadLetterSubscriptions() []string {
+	var out []string
+	for _, s := range queue.Topology(catalog.Default().Names()) {
+		if s.DeadLetterTopic == "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // TestInfraBackendsMatchCatalog: the backends variable defaults to the
 // catalog's backend names, and backend_credentials to their credential
 // variables. The Terraform treats a backend without credentials as Veo on
@@ -982,11 +1169,29 @@ func githubAnchor(heading string) string {
 
 // ---- A small evaluator of the subset of Terraform that infra/ uses ---------
 
-// modeledTypes are the resource types whose instances carry values (name and
-// id, from the function) that other expressions can use; every other
-// resource is unknown, as before apply.
-var modeledTypes = map[string]func(name string) string{
-	"google_pubsub_topic": func(name string) string { return "projects/PROJECT/topics/" + name },
+// modeledTypes are the resource types whose instances carry values that
+// other expressions can use, computed from one attribute of theirs; every
+// other resource is unknown, as before apply. PROJECT stands for the
+// project.
+var modeledTypes = map[string]modeledType{
+	"google_pubsub_topic": {key: "name", attrs: func(name string) map[string]string {
+		return map[string]string{"name": name, "id": "projects/PROJECT/topics/" + name}
+	}},
+	"google_pubsub_subscription": {key: "name", attrs: func(name string) map[string]string {
+		return map[string]string{"name": name, "id": "projects/PROJECT/subscriptions/" + name}
+	}},
+	"google_service_account": {key: "account_id", attrs: func(id string) map[string]string {
+		email := id + "@PROJECT.iam.gserviceaccount.com"
+		return map[string]string{"account_id": id, "email": email, "member": "serviceAccount:" + email,
+			"name": "projects/PROJECT/serviceAccounts/" + email, "id": "projects/PROJECT/serviceAccounts/" + email}
+	}},
+}
+
+// modeledType is how the instances of a modeled resource type get values:
+// attrs of the value of their attribute key.
+type modeledType struct {
+	key   string
+	attrs func(string) map[string]string
 }
 
 type tfModule struct {
@@ -1019,13 +1224,28 @@ type tfInstance struct {
 // locals and the modeled resources.
 func loadInfra(t *testing.T) *tfModule {
 	t.Helper()
+	return loadInfraWith(t, nil)
+}
+
+// loadInfraWith is loadInfra with the variables of vars set to their values
+// instead of their defaults (as in a terraform.tfvars).
+func loadInfraWith(t *testing.T, vars map[string]cty.Value) *tfModule {
+	t.Helper()
+	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, localExprs: map[string]hclsyntax.Expression{},
+		types: map[string]bool{}, modeled: map[string]map[string]cty.Value{}}
+	m.evaluate(t, m.parse(t, vars))
+	return m
+}
+
+// parse reads infra/*.tf into m: the variables (their defaults, or their
+// values in vars), resources and other blocks; it returns the locals'
+// expressions.
+func (m *tfModule) parse(t *testing.T, vars map[string]cty.Value) map[string]hclsyntax.Expression {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(infraDir, "*.tf"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no Terraform files in %s", infraDir)
 	sort.Strings(files)
-
-	m := &tfModule{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, localExprs: map[string]hclsyntax.Expression{},
-		types: map[string]bool{}, modeled: map[string]map[string]cty.Value{}}
 	pendingLocals := map[string]hclsyntax.Expression{}
 	p := hclparse.NewParser()
 	for _, f := range files {
@@ -1035,6 +1255,9 @@ func loadInfra(t *testing.T) *tfModule {
 			switch b.Type {
 			case "variable":
 				m.vars[b.Labels[0]] = variableDefault(t, b)
+				if v, ok := vars[b.Labels[0]]; ok {
+					m.vars[b.Labels[0]] = v
+				}
 			case "locals":
 				for n, a := range b.Body.Attributes {
 					require.NotContains(t, pendingLocals, n, "local.%s defined twice", n)
@@ -1055,11 +1278,16 @@ func loadInfra(t *testing.T) *tfModule {
 			}
 		}
 	}
+	return pendingLocals
+}
 
-	// Evaluate locals and modeled resources in dependency order.
+// evaluate evaluates the locals and the modeled resources in dependency
+// order.
+func (m *tfModule) evaluate(t *testing.T, pendingLocals map[string]hclsyntax.Expression) {
+	t.Helper()
 	pendingRes := map[string]*tfResource{}
 	for _, r := range m.resources {
-		if modeledTypes[r.Type] != nil {
+		if _, ok := modeledTypes[r.Type]; ok {
 			pendingRes[r.addr()] = r
 		}
 	}
@@ -1076,16 +1304,18 @@ func loadInfra(t *testing.T) *tfModule {
 			progress = true
 		}
 		for a, r := range pendingRes {
+			mt := modeledTypes[r.Type]
 			if !m.ready(attrExpr(r.body, "for_each"), pendingLocals, pendingRes) ||
-				!m.ready(attrExpr(r.body, "name"), pendingLocals, pendingRes) {
+				!m.ready(attrExpr(r.body, mt.key), pendingLocals, pendingRes) {
 				continue
 			}
 			insts := map[string]cty.Value{}
 			for _, in := range m.instances(t, r) {
-				name := m.str(t, in, "name")
-				insts[in.key] = cty.ObjectVal(map[string]cty.Value{
-					"name": cty.StringVal(name), "id": cty.StringVal(modeledTypes[r.Type](name)),
-				})
+				attrs := map[string]cty.Value{}
+				for k, v := range mt.attrs(m.str(t, in, mt.key)) {
+					attrs[k] = cty.StringVal(v)
+				}
+				insts[in.key] = cty.ObjectVal(attrs)
 			}
 			v := objectOrEmpty(insts)
 			if _, ok := r.body.Attributes["for_each"]; !ok {
@@ -1108,7 +1338,6 @@ func loadInfra(t *testing.T) *tfModule {
 	}
 	sort.Strings(stuck)
 	require.Empty(t, stuck, "cannot evaluate (a reference cycle or an undefined local)")
-	return m
 }
 
 // variableDefault returns a variable's default converted to its type, or an
@@ -1158,7 +1387,7 @@ func (m *tfModule) ready(e hclsyntax.Expression, pendingLocals map[string]hclsyn
 			if _, pending := pendingLocals[step.Name]; pending {
 				return false
 			}
-		case modeledTypes[root] != nil:
+		case modeledTypes[root].attrs != nil:
 			if _, pending := pendingRes[root+"."+step.Name]; pending {
 				return false
 			}
@@ -1177,7 +1406,7 @@ func (m *tfModule) ctx(each *cty.Value) *hcl.EvalContext {
 		"data":  cty.DynamicVal,
 	}
 	for typ := range m.types {
-		if modeledTypes[typ] == nil {
+		if _, ok := modeledTypes[typ]; !ok {
 			v[typ] = cty.DynamicVal // known after apply
 		}
 	}

@@ -32,9 +32,14 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 			return fmt.Errorf("seed AIPROD_BOOTSTRAP_API_KEY: %w", err)
 		}
 	}
+	// Dead-letter replays are the router's: ingest publishes no dispatch.
+	dl, err := deadletter.NewRemote(deadletter.RemoteConfig{Queue: d.Queue, Results: d.Store, Backends: cfg.Catalog.Names()})
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Logger: d.Log, RateLimit: cfg.RateLimit, BudgetDefaults: cfg.BudgetDefaults,
-		DeadLetters:    deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
+		DeadLetters:    dl,
 		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
 	if err != nil {
 		return err

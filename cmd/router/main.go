@@ -1,7 +1,8 @@
 // Command router is AIPROD's router service (Cloud Run worker pool or
 // service): it consumes aiprod-jobs, picks the cheapest healthy backend that
 // can serve each job and publishes it to that backend's dispatch topic. It
-// also runs the stuck-job sweeper (package sweeper).
+// also runs the stuck-job sweeper (package sweeper) and carries out the
+// admin API's dead-letter replays (aiprod-dlq-replay, deadletter.Replayer).
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
 // AIPROD_MAX_ATTEMPTS, ...), plus (see Config in config.go):
@@ -20,20 +21,26 @@ import (
 	"context"
 	"os"
 
+	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 )
 
-// run builds the router and, unless disabled, the sweeper, and runs them
-// with the health endpoint until ctx is done.
+// run builds the router, the dead-letter replayer and, unless disabled, the
+// sweeper, and runs them with the health endpoint until ctx is done.
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
 		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {
 		return err
 	}
-	parts := []func(context.Context) error{rt.Run, cfg.ServeHealth}
+	rp, err := deadletter.NewReplayer(deadletter.ReplayerConfig{Queue: d.Queue, Results: d.Store, Backends: cfg.Catalog.Names(),
+		Logger: d.Log})
+	if err != nil {
+		return err
+	}
+	parts := []func(context.Context) error{rt.Run, rp.Run, cfg.ServeHealth}
 	if cfg.SweepInterval > 0 {
 		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Interval: cfg.SweepInterval, Logger: d.Log,
 			BudgetDefaults: cfg.BudgetDefaults})

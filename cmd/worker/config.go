@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +30,15 @@ type Config struct {
 	// Push serves Pub/Sub push deliveries at POST /push instead of pulling
 	// (AIPROD_PUSH, default false).
 	Push bool
+	// PushAuth is how push requests are authenticated (AIPROD_PUSH_AUTH):
+	// PushAuthOIDC, the default, requires the push subscription's OIDC
+	// token, of audience PushAudience (AIPROD_PUSH_AUDIENCE) and service
+	// account PushServiceAccount (AIPROD_PUSH_SERVICE_ACCOUNT), both then
+	// required in push mode; PushAuthOff accepts every request (local runs
+	// only: the worker warns at start). See package pushauth.
+	PushAuth           string
+	PushAudience       string
+	PushServiceAccount string
 	// Output copies finished videos to Cloud Storage when Output.Bucket is
 	// set (AIPROD_OUTPUT_BUCKET, a bucket name; AIPROD_OUTPUT_PREFIX, the
 	// folder, default output.PrefixDefault). Validated when Bucket is set.
@@ -49,15 +60,19 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	v := platform.NewVars(getenv)
 	c := Config{
-		Config:        platform.ReadConfig(v),
-		Backends:      v.List("AIPROD_BACKENDS"),
-		PollInterval:  v.PositiveDuration("AIPROD_POLL_INTERVAL", 0),
-		SubmitTimeout: v.PositiveDuration("AIPROD_SUBMIT_TIMEOUT", worker.SubmitTimeoutDefault),
-		Push:          v.Bool("AIPROD_PUSH", false),
-		Output:        readOutput(v),
-		ProviderEnv:   getenv,
+		Config:             platform.ReadConfig(v),
+		Backends:           v.List("AIPROD_BACKENDS"),
+		PollInterval:       v.PositiveDuration("AIPROD_POLL_INTERVAL", 0),
+		SubmitTimeout:      v.PositiveDuration("AIPROD_SUBMIT_TIMEOUT", worker.SubmitTimeoutDefault),
+		Push:               v.Bool("AIPROD_PUSH", false),
+		PushAuth:           cmp.Or(strings.TrimSpace(v.Get("AIPROD_PUSH_AUTH")), PushAuthOIDC),
+		PushAudience:       strings.TrimSpace(v.Get("AIPROD_PUSH_AUDIENCE")),
+		PushServiceAccount: strings.TrimSpace(v.Get("AIPROD_PUSH_SERVICE_ACCOUNT")),
+		Output:             readOutput(v),
+		ProviderEnv:        getenv,
 	}
 	checkBackends(v, c)
+	checkPushAuth(v, c)
 	checkOutput(v, c.Output)
 	return c, v.Err()
 }
@@ -81,6 +96,42 @@ func readOutput(v *platform.Vars) output.Config {
 		o.SourceFolders = []string{strings.Trim(folder, "/")}
 	}
 	return o.WithDefaults()
+}
+
+// Values of AIPROD_PUSH_AUTH.
+const (
+	PushAuthOIDC = "oidc"
+	PushAuthOff  = "off"
+)
+
+// serviceAccountRE is the shape of a service account email.
+var serviceAccountRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.[a-z]+$`)
+
+// checkPushAuth records a bad AIPROD_PUSH_AUTH, AIPROD_PUSH_AUDIENCE or
+// AIPROD_PUSH_SERVICE_ACCOUNT, and the two latter missing in push mode
+// with OIDC authentication.
+func checkPushAuth(v *platform.Vars, c Config) {
+	if c.PushAuth != PushAuthOIDC && c.PushAuth != PushAuthOff {
+		v.Fail("AIPROD_PUSH_AUTH", "%q must be %s or %s", c.PushAuth, PushAuthOIDC, PushAuthOff)
+		return
+	}
+	if c.PushAudience != "" && strings.ContainsAny(c.PushAudience, " \t\n") {
+		v.Fail("AIPROD_PUSH_AUDIENCE", "%q must not contain spaces", c.PushAudience)
+	}
+	if c.PushServiceAccount != "" && !serviceAccountRE.MatchString(c.PushServiceAccount) {
+		v.Fail("AIPROD_PUSH_SERVICE_ACCOUNT", "%q is not a service account email (e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)",
+			c.PushServiceAccount)
+	}
+	if !c.Push || c.PushAuth == PushAuthOff {
+		return
+	}
+	const why = "required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off"
+	if c.PushAudience == "" {
+		v.Fail("AIPROD_PUSH_AUDIENCE", "%s: the audience of the push subscriptions' OIDC token", why)
+	}
+	if c.PushServiceAccount == "" {
+		v.Fail("AIPROD_PUSH_SERVICE_ACCOUNT", "%s: the service account email of the push subscriptions' OIDC token", why)
+	}
 }
 
 // checkBackends records each name of AIPROD_BACKENDS that is not in the

@@ -21,6 +21,7 @@ func TestFromEnv(t *testing.T) {
 	t.Parallel()
 	const have = "(have veo, runway, luma, replicate, fal)"
 	bucket := envs{"AIPROD_OUTPUT_BUCKET": "b-1"}
+	const sa = "aiprod-push@p.iam.gserviceaccount.com"
 	platformtest.Check(t, FromEnv,
 		platformtest.Variable("AIPROD_BACKENDS", func(c Config) any { return c.Backends },
 			platformtest.Unset([]string(nil)),
@@ -41,7 +42,7 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Bad("-1s", `AIPROD_SUBMIT_TIMEOUT: "-1s" must be positive`)),
 		platformtest.Variable("AIPROD_PUSH", func(c Config) any { return c.Push },
 			platformtest.Unset(false),
-			platformtest.Set("true", true),
+			platformtest.Set("true", true).With(envs{"AIPROD_PUSH_AUDIENCE": "aud", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}),
 			platformtest.Set("0", false),
 			platformtest.Bad("yes", `AIPROD_PUSH: "yes" is not a boolean (true or false)`)),
 		platformtest.Variable("AIPROD_OUTPUT_BUCKET", func(c Config) any { return c.Output.Bucket },
@@ -77,6 +78,40 @@ func TestFromEnv(t *testing.T) {
 	)
 }
 
+// TestFromEnvPushAuth covers the variables of push authentication.
+func TestFromEnvPushAuth(t *testing.T) {
+	t.Parallel()
+	const sa = "aiprod-push@p.iam.gserviceaccount.com"
+	push := envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aiprod-worker-runway", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}
+	platformtest.Check(t, FromEnv,
+		platformtest.Variable("AIPROD_PUSH_AUTH", func(c Config) any { return c.PushAuth },
+			platformtest.Unset(PushAuthOIDC),
+			platformtest.Set("oidc", PushAuthOIDC),
+			platformtest.Set("off", PushAuthOff).With(envs{"AIPROD_PUSH": "true"}),
+			platformtest.Bad("none", `AIPROD_PUSH_AUTH: "none" must be oidc or off`),
+			platformtest.Bad("OFF", `AIPROD_PUSH_AUTH: "OFF" must be oidc or off`)),
+		platformtest.Variable("AIPROD_PUSH_AUDIENCE", func(c Config) any { return c.PushAudience },
+			platformtest.Unset(""),
+			platformtest.Set(" https://w.example/push ", "https://w.example/push"),
+			platformtest.Set("aiprod-worker-runway", "aiprod-worker-runway").With(push),
+			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
+			platformtest.Bad("", `AIPROD_PUSH_AUDIENCE: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
+				`the audience of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_SERVICE_ACCOUNT": sa}),
+			platformtest.Bad("a b", `AIPROD_PUSH_AUDIENCE: "a b" must not contain spaces`)),
+		platformtest.Variable("AIPROD_PUSH_SERVICE_ACCOUNT", func(c Config) any { return c.PushServiceAccount },
+			platformtest.Unset(""),
+			platformtest.Set(sa, sa),
+			platformtest.Set("123-compute@developer.gserviceaccount.com", "123-compute@developer.gserviceaccount.com").With(push),
+			platformtest.Set("", "").With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}),
+			platformtest.Bad("", `AIPROD_PUSH_SERVICE_ACCOUNT: required in push mode (AIPROD_PUSH=true) unless AIPROD_PUSH_AUTH=off: `+
+				`the service account email of the push subscriptions' OIDC token`).With(envs{"AIPROD_PUSH": "true", "AIPROD_PUSH_AUDIENCE": "aud"}),
+			platformtest.Bad("aiprod-push", `AIPROD_PUSH_SERVICE_ACCOUNT: "aiprod-push" is not a service account email `+
+				`(e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`),
+			platformtest.Bad("Push@P.iam.gserviceaccount.com", `AIPROD_PUSH_SERVICE_ACCOUNT: "Push@P.iam.gserviceaccount.com" `+
+				`is not a service account email (e.g. aiprod-push@PROJECT.iam.gserviceaccount.com)`)),
+	)
+}
+
 // TestFromEnvProviderEnv: the providers' variables reach package providers
 // as they are.
 func TestFromEnvProviderEnv(t *testing.T) {
@@ -96,4 +131,21 @@ func TestFromEnvReportsEveryBadVariable(t *testing.T) {
 	require.EqualError(t, err, `AIPROD_ACK_DEADLINE: "1s" must be between 10s and 10m`+"\n"+
 		`AIPROD_SUBMIT_TIMEOUT: "abc" is not a duration (e.g. 90s, 2m)`+"\n"+
 		`AIPROD_BACKENDS: "sora" is not a catalog backend (have veo, runway, luma, replicate, fal)`)
+}
+
+// TestFromEnvPushNeedsAuthentication: push mode without the OIDC variables
+// does not start (both named), unless AIPROD_PUSH_AUTH=off says so; pull
+// mode needs neither.
+func TestFromEnvPushNeedsAuthentication(t *testing.T) {
+	t.Parallel()
+	_, err := FromEnv(platformtest.Getenv(envs{"GOOGLE_CLOUD_PROJECT": "p", "AIPROD_PUSH": "true"}))
+	require.ErrorContains(t, err, "AIPROD_PUSH_AUDIENCE: required in push mode")
+	require.ErrorContains(t, err, "AIPROD_PUSH_SERVICE_ACCOUNT: required in push mode")
+	c, err := FromEnv(platformtest.Getenv(envs{"GOOGLE_CLOUD_PROJECT": "p", "AIPROD_PUSH": "true", "AIPROD_PUSH_AUTH": "off"}))
+	require.NoError(t, err)
+	require.Equal(t, PushAuthOff, c.PushAuth)
+	c, err = FromEnv(platformtest.Getenv(envs{"GOOGLE_CLOUD_PROJECT": "p"}))
+	require.NoError(t, err)
+	require.False(t, c.Push)
+	require.Equal(t, PushAuthOIDC, c.PushAuth)
 }

@@ -11,6 +11,10 @@
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
 //	AIPROD_PUSH            "true": serve Pub/Sub push deliveries at POST /push on PORT (a Cloud
 //	                       Run service behind push subscriptions) instead of pulling
+//	AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT
+//	                       push mode: every push must carry the push subscriptions' OIDC token
+//	                       of this audience and service account (package pushauth); required
+//	                       unless AIPROD_PUSH_AUTH=off (default oidc), which accepts any request
 //	AIPROD_OUTPUT_BUCKET   copy every finished video to this Cloud Storage bucket and record that
 //	                       URL (provider URLs expire); AIPROD_OUTPUT_PREFIX names the folder
 //	                       (default videos); STORAGE_EMULATOR_HOST is honoured; gs:// videos are
@@ -25,12 +29,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/pushauth"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -61,13 +67,33 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	if !cfg.Push {
 		return platform.RunAll(ctx, wk.Run, cfg.ServeHealth)
 	}
+	auth, err := pushVerifier(ctx, cfg, d.Log)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", platform.HealthHandler())
-	mux.Handle("/push", wk.PushHandler(ctx))
+	mux.Handle("/push", wk.PushHandler(ctx, auth))
 	d.Log.Info("push mode: serving Pub/Sub push deliveries at /push")
 	// On SIGTERM, Serve drains the requests in flight; their steps see ctx
 	// done, stop polling and answer nack.
 	return platform.Serve(ctx, cfg.Addr(), mux, nil)
+}
+
+// pushVerifier returns the authentication of push requests that cfg asks
+// for: the OIDC token of the push subscriptions, or, with
+// AIPROD_PUSH_AUTH=off, none (with a warning).
+func pushVerifier(ctx context.Context, cfg Config, log *slog.Logger) (pushauth.Verifier, error) {
+	if cfg.PushAuth == PushAuthOff {
+		log.Warn("AIPROD_PUSH_AUTH=off: push requests are NOT authenticated; anyone who reaches /push can inject dispatches (local use only)")
+		return pushauth.Off(), nil
+	}
+	v, err := pushauth.New(ctx, pushauth.Config{Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("push requests authenticated by OIDC token", "audience", cfg.PushAudience, "service_account", cfg.PushServiceAccount)
+	return v, nil
 }
 
 func main() {

@@ -29,7 +29,9 @@ type DeadLetters interface {
 	List(ctx context.Context, subscription string, max int) ([]deadletter.Letter, error)
 	// Replay republishes the messages of subscription with the given ids
 	// (every message when ids is empty) to their original topics, examining
-	// at most max messages, and removes them from subscription.
+	// at most max messages, and removes them from subscription; or, with
+	// the result Pending, has had that queued without knowing the outcome
+	// yet.
 	Replay(ctx context.Context, subscription string, ids []string, max int) (deadletter.ReplayResult, error)
 }
 
@@ -80,11 +82,16 @@ type DeadLetterReplayRequest struct {
 // DeadLetterReplayResult is the answer of POST /v1/admin/dlq/replay:
 // how many messages were replayed, their ids, and the ids asked for that
 // were not found (absent, already replayed, or waiting out a retry backoff
-// after a recent listing: try again in a minute).
+// after a recent listing: try again in a minute). RequestID names the
+// replay request when the router carries it out (deadletter.Remote);
+// Pending (answered with 202) says that the request is queued but its
+// outcome is not known yet: nothing is said of what it replayed.
 type DeadLetterReplayResult struct {
-	Replayed int      `json:"replayed"`
-	IDs      []string `json:"ids"`
-	NotFound []string `json:"not_found"`
+	Replayed  int      `json:"replayed"`
+	IDs       []string `json:"ids"`
+	NotFound  []string `json:"not_found"`
+	RequestID string   `json:"request_id,omitempty"`
+	Pending   bool     `json:"pending"`
 }
 
 // deadLetters returns the configured DeadLetters, or a 404 naming what is
@@ -206,22 +213,28 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) error
 	}
 	ctx := r.Context()
 	res, err := dl.Replay(ctx, req.Subscription, req.IDs, req.Max)
-	out := DeadLetterReplayResult{Replayed: len(res.Replayed), IDs: []string{}, NotFound: res.NotFound}
+	out := DeadLetterReplayResult{Replayed: len(res.Replayed), IDs: []string{}, NotFound: res.NotFound,
+		RequestID: res.RequestID, Pending: res.Pending}
 	for _, l := range res.Replayed {
 		out.IDs = append(out.IDs, l.ID)
 	}
 	if out.NotFound == nil {
 		out.NotFound = []string{}
 	}
-	if out.Replayed > 0 || err != nil {
+	if out.Replayed > 0 || out.Pending || err != nil {
 		s.log.InfoContext(ctx, "dead letters replayed by admin", slog.String("subscription", req.Subscription),
-			slog.Int("replayed", out.Replayed), slog.Any("ids", out.IDs), slog.Int("not_found", len(out.NotFound)))
+			slog.Int("replayed", out.Replayed), slog.Any("ids", out.IDs), slog.Int("not_found", len(out.NotFound)),
+			slog.String("request_id", out.RequestID), slog.Bool("pending", out.Pending))
 	}
 	if err != nil {
 		// Replay is idempotent: the admin retries; what was replayed
 		// before the failure is logged above.
 		return unexpected(err, fmt.Sprintf("replay dead letters of %s (%d replayed before the failure)", req.Subscription, out.Replayed))
 	}
-	s.writeJSON(w, r, http.StatusOK, out)
+	status := http.StatusOK
+	if out.Pending {
+		status = http.StatusAccepted
+	}
+	s.writeJSON(w, r, status, out)
 	return nil
 }

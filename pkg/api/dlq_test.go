@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"io"
@@ -21,10 +22,18 @@ import (
 
 // dlqEnv is a test server whose DeadLetters serve the memqueue of the
 // server, provisioned with the catalog's topology (without retry backoff,
-// so that a listing's nacks are visible to the next call at once).
+// so that a listing's nacks are visible to the next call at once), as the
+// services wire them: ingest's deadletter.Remote, whose replays a router's
+// deadletter.Replayer carries out over the same queue and store.
 type dlqEnv struct {
 	*env
 	subs []string
+}
+
+// dlqOptions tune setupDLQ.
+type dlqOptions struct {
+	noRouter      bool          // run no Replayer: replays stay queued
+	replayTimeout time.Duration // of the Remote; 0: 10 s
 }
 
 // lateDeadLetters is set after setup made the queue.
@@ -49,8 +58,12 @@ func (l *lateDeadLetters) Replay(ctx context.Context, sub string, ids []string, 
 	return l.get().Replay(ctx, sub, ids, max)
 }
 
-func setupDLQ(t *testing.T) *dlqEnv {
+func setupDLQ(t *testing.T, opts ...dlqOptions) *dlqEnv {
 	t.Helper()
+	var o dlqOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	late := &lateDeadLetters{}
 	e := setup(t, func(c *api.Config) { c.DeadLetters = late })
 	names := catalog.Default().Names()
@@ -59,10 +72,32 @@ func setupDLQ(t *testing.T) *dlqEnv {
 		subs[i].MinBackoff, subs[i].MaxBackoff = 0, 0
 	}
 	require.NoError(t, queue.Provision(context.Background(), e.q, subs))
+	remote, err := deadletter.NewRemote(deadletter.RemoteConfig{Queue: e.q, Results: e.st, Backends: names,
+		Wait: 50 * time.Millisecond, ReplayTimeout: cmp.Or(o.replayTimeout, 10*time.Second), PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
 	late.mu.Lock()
-	late.svc = deadletter.NewService(e.q, names, 50*time.Millisecond)
+	late.svc = remote
 	late.mu.Unlock()
+	if !o.noRouter {
+		startReplayer(t, e)
+	}
 	return &dlqEnv{env: e, subs: deadletter.Subscriptions(names)}
+}
+
+// startReplayer runs the router's dead-letter Replayer over e's queue and
+// store until the test ends.
+func startReplayer(t *testing.T, e *env) {
+	t.Helper()
+	rp, err := deadletter.NewReplayer(deadletter.ReplayerConfig{Queue: e.q, Results: e.st, Backends: catalog.Default().Names(),
+		Wait: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rp.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
 
 // routeOne hands the next message of aiprod-router to a router over the
@@ -130,7 +165,9 @@ func TestDeadLetterListAndReplay(t *testing.T) {
 	r := e.do(http.MethodPost, "/v1/admin/dlq/replay", adminKey, `{"subscription":"aiprod-jobs-dlq","ids":["`+id+`","gone"]}`)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	res := decode[api.DeadLetterReplayResult](t, r)
-	require.Equal(t, api.DeadLetterReplayResult{Replayed: 1, IDs: []string{id}, NotFound: []string{"gone"}}, *res)
+	require.NotEmpty(t, res.RequestID)
+	require.Equal(t, api.DeadLetterReplayResult{Replayed: 1, IDs: []string{id}, NotFound: []string{"gone"}, RequestID: res.RequestID}, *res)
+	require.Len(t, e.q.Published(queue.TopicDLQReplay), 1, "ingest asked the router to replay")
 
 	jobs := e.q.Published(queue.TopicJobs)
 	require.Len(t, jobs, 2, "replayed to aiprod-jobs")
@@ -218,4 +255,28 @@ func TestDeadLetterRoutesWithoutDeadLetters(t *testing.T) {
 	require.Contains(t, d.Message, "DeadLetters")
 	requireError(t, e.do(http.MethodPost, "/v1/admin/dlq/replay", adminKey, `{"subscription":"aiprod-jobs-dlq"}`),
 		http.StatusNotFound, "not_found", "")
+}
+
+// TestDeadLetterReplayPending: when the router does not answer a replay
+// request in time, the route says so truthfully (202, pending, the request
+// id, nothing replayed); the request stays queued and is carried out once
+// a router runs.
+func TestDeadLetterReplayPending(t *testing.T) {
+	t.Parallel()
+	e := setupDLQ(t, dlqOptions{noRouter: true, replayTimeout: 50 * time.Millisecond})
+	_, err := e.q.Publish(context.Background(), "aiprod-events-dlq", queue.Message{Data: []byte(`{"job_id":"x"}`)})
+	require.NoError(t, err)
+
+	r := e.do(http.MethodPost, "/v1/admin/dlq/replay", adminKey, `{"subscription":"aiprod-events-dlq"}`)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	res := decode[api.DeadLetterReplayResult](t, r)
+	require.True(t, res.Pending)
+	require.NotEmpty(t, res.RequestID)
+	require.Zero(t, res.Replayed)
+	require.Empty(t, e.q.Published(queue.TopicEvents), "nothing replayed yet")
+
+	startReplayer(t, e.env)
+	require.Eventually(t, func() bool { return len(e.q.Published(queue.TopicEvents)) == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the queued request is carried out")
+	require.Empty(t, e.list("?subscription=aiprod-events-dlq").Messages)
 }

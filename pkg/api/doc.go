@@ -131,8 +131,8 @@
 //
 // The admin routes over Config.DeadLetters (package deadletter) inspect and
 // replay the dead-letter subscriptions of the topology (aiprod-jobs-dlq,
-// aiprod-events-dlq, aiprod-dispatch-<backend>-dlq); any other
-// subscription is a 400, so they can never pull from a live one.
+// aiprod-events-dlq, aiprod-dlq-replay-dlq, aiprod-dispatch-<backend>-dlq);
+// any other subscription is a 400, so they can never pull from a live one.
 //
 // GET /v1/admin/dlq lists up to max (default 50, at most 1000) messages of
 // one subscription, or, without subscription, of all of them merged oldest
@@ -149,8 +149,14 @@
 // "ids": [...]} republishes those messages (all of them when ids is empty
 // or absent, examining at most max, default 100) to their original topics
 // without the dead-letter attributes and removes them from the
-// subscription: {"replayed": n, "ids": [...], "not_found": [...]}.
-// Replaying is safe because every stage is idempotent.
+// subscription: 200 {"replayed": n, "ids": [...], "not_found": [...],
+// "request_id": "...", "pending": false}. Replaying is safe because every
+// stage is idempotent. The services use deadletter.Remote: ingest does not
+// replay itself (it may not publish dispatches) but asks the router to,
+// through aiprod-dlq-replay, and answers with the router's outcome; when
+// that does not come within 20 s the answer is 202 {"replayed": 0,
+// "ids": [], "not_found": [], "request_id": "...", "pending": true}: the
+// request is queued and will be carried out, nothing of it is known yet.
 //
 // # Tracing and logs
 //

@@ -55,8 +55,8 @@ type Config struct {
 	// endpoint is shown.
 	Endpoints map[string]string
 	// DeadLetters serves GET /v1/admin/dlq and POST /v1/admin/dlq/replay
-	// (deadletter.NewService over the service's queue); nil: those routes
-	// answer 404.
+	// (deadletter.NewRemote in the services, which has the router replay;
+	// deadletter.NewService replays itself); nil: those routes answer 404.
 	DeadLetters DeadLetters
 	// Logger receives structured logs; nil means slog.Default(). Use
 	// telemetry.Logger so that log lines carry the trace.

@@ -34,7 +34,9 @@ routes of the API with --admin-key (AIPROD_ADMIN_KEY, default dev-admin).
         --subscription is not given)
   aiprod dlq replay --subscription S (--id ID ... | --all) [--max N]
         publish messages again to the topic they came from and remove them
-        from the dead-letter subscription; safe, every stage is idempotent
+        from the dead-letter subscription; safe, every stage is idempotent.
+        The router does it for the API; if it has not within 20 s the
+        command says so and exits 1 (the replay stays queued)
 
 Run 'aiprod dlq <list|replay> --help' for the flags.
 `
@@ -162,6 +164,10 @@ func runDLQReplay(ctx context.Context, env *Env, args []string) error {
 	var res api.DeadLetterReplayResult
 	if err := af.client().Do(ctx, http.MethodPost, "/v1/admin/dlq/replay", body, &res); err != nil {
 		return err
+	}
+	if res.Pending {
+		fmt.Fprintf(env.Stdout, "replay of %s requested (request %s), not carried out yet\n", *sub, res.RequestID)
+		return fmt.Errorf("replay not confirmed: the router replays it when it can ('aiprod dlq list' shows what is left)")
 	}
 	fmt.Fprintf(env.Stdout, "replayed %d message(s) from %s\n", res.Replayed, *sub)
 	for _, id := range res.IDs {

@@ -28,8 +28,10 @@ type dlqCLI struct {
 }
 
 // setupDLQ serves the API over a memqueue with the default catalog's
-// topology (no retry backoff) and dead-letter admin routes.
-func setupDLQ(t *testing.T) *dlqCLI {
+// topology (no retry backoff) and dead-letter admin routes, wired as the
+// services are: the API's deadletter.Remote asks a router's Replayer,
+// running unless router is false, to replay.
+func setupDLQ(t *testing.T, router ...bool) *dlqCLI {
 	t.Helper()
 	q := memqueue.New()
 	t.Cleanup(func() { _ = q.Close() })
@@ -39,10 +41,25 @@ func setupDLQ(t *testing.T) *dlqCLI {
 		subs[i].MinBackoff, subs[i].MaxBackoff = 0, 0
 	}
 	require.NoError(t, queue.Provision(context.Background(), q, subs))
+	st := memstore.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	timeout := 10 * time.Second
+	if len(router) == 0 || router[0] {
+		rp, err := deadletter.NewReplayer(deadletter.ReplayerConfig{Queue: q, Results: st, Backends: names,
+			Wait: 50 * time.Millisecond, Logger: log})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- rp.Run(ctx) }()
+		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	} else {
+		timeout = 50 * time.Millisecond
+	}
+	remote, err := deadletter.NewRemote(deadletter.RemoteConfig{Queue: q, Results: st, Backends: names,
+		Wait: 50 * time.Millisecond, ReplayTimeout: timeout, PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
 	s, err := api.New(api.Config{
-		Store: memstore.New(), Queue: q, Catalog: catalog.Default(), AdminKey: "dev-admin",
-		DeadLetters: deadletter.NewService(q, names, 50*time.Millisecond),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: st, Queue: q, Catalog: catalog.Default(), AdminKey: "dev-admin", DeadLetters: remote, Logger: log,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Handler())
@@ -118,6 +135,20 @@ func TestDLQListAndReplay(t *testing.T) {
 	code, out, errOut = e.run(nil, "dlq", "replay", "--subscription", "aiprod-dispatch-luma-dlq", "--all")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "replayed 1 message(s)")
+}
+
+// TestDLQReplayNotConfirmed: when the router has not carried out the
+// replay in time, the command says it was requested, not done, and exits 1.
+func TestDLQReplayNotConfirmed(t *testing.T) {
+	t.Parallel()
+	e := setupDLQ(t, false)
+	_, err := e.q.Publish(context.Background(), "aiprod-jobs-dlq", queue.Message{Data: []byte(`{}`)})
+	require.NoError(t, err)
+	code, out, errOut := e.run(nil, "dlq", "replay", "--subscription", "aiprod-jobs-dlq", "--all")
+	require.Equal(t, 1, code)
+	require.Regexp(t, `^replay of aiprod-jobs-dlq requested \(request [0-9a-f-]{36}\), not carried out yet`, out)
+	require.Contains(t, errOut, "replay not confirmed")
+	require.Equal(t, 1, e.q.Pending("aiprod-jobs-dlq"), "nothing replayed")
 }
 
 func TestDLQUsage(t *testing.T) {

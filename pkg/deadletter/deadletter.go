@@ -195,6 +195,13 @@ type ReplayResult struct {
 	// examined: absent, already replayed, held by a concurrent listing, or
 	// waiting out the subscription's retry backoff after a recent listing.
 	NotFound []string
+	// RequestID names the replay request of a Remote.Replay ("" for a
+	// Replay done here).
+	RequestID string
+	// Pending reports a Remote.Replay whose request was queued but whose
+	// outcome did not come in time: nothing is known of it yet (Replayed
+	// and NotFound are empty), and it will be carried out.
+	Pending bool
 }
 
 // replayConcurrency bounds the publishes of one Replay running at once.

@@ -278,7 +278,7 @@ func TestService(t *testing.T) {
 	t.Parallel()
 	b := setup(t, impls[0].new, impls[0].wait)
 	svc := deadletter.NewService(b.q, []string{"alpha"}, b.wait)
-	require.Equal(t, []string{"aiprod-jobs-dlq", "aiprod-events-dlq", "aiprod-dispatch-alpha-dlq"}, svc.Subscriptions())
+	require.Equal(t, []string{"aiprod-jobs-dlq", "aiprod-events-dlq", "aiprod-dlq-replay-dlq", "aiprod-dispatch-alpha-dlq"}, svc.Subscriptions())
 
 	b.publish(t, "aiprod-jobs-dlq", "a", map[string]string{queue.AttrReason: "r1"})
 	b.publish(t, "aiprod-dispatch-alpha-dlq", "b", map[string]string{queue.AttrReason: "r2"})

@@ -67,9 +67,35 @@
 //
 // # Service
 //
-// Service binds a queue to the dead-letter subscriptions of a topology:
-// it is what the admin routes of package api use (GET /v1/admin/dlq and
-// POST /v1/admin/dlq/replay), and it refuses subscriptions that are not
-// dead-letter subscriptions of the topology, so an admin request can never
-// pull from a live subscription.
+// Service binds a queue to the dead-letter subscriptions of a topology,
+// and refuses subscriptions that are not dead-letter subscriptions of the
+// topology, so an admin request can never pull from a live subscription.
+//
+// # Replay requests
+//
+// Replaying publishes to the topic a letter came from, a dispatch topic
+// among them; the service that answers the admin routes (GET /v1/admin/dlq,
+// POST /v1/admin/dlq/replay) is ingest, which faces the internet and must
+// not be able to publish dispatches (issue 13, finding 10). So the routes
+// use a Remote: its List pulls the dead-letter subscriptions itself, as
+// Service does (pulling needs no publish right), but its Replay publishes
+// a ReplayRequest {id, subscription, ids, max} to aiprod-dlq-replay and
+// waits for its outcome. The router runs a Replayer, which consumes
+// aiprod-dlq-replay through the consumer layer, does the Replay with its
+// own identity (it publishes dispatches anyway) and records the outcome
+// (store.DLQReplays, keyed by the request id). Remote.Replay returns that
+// outcome as if it had replayed itself: the admin API's answer stays
+// synchronous and exact. When no outcome comes within ReplayTimeout (the
+// router is down or busy) it returns Pending with the request id: the
+// request stays queued and will be carried out, which is what the API then
+// says (202).
+//
+// What ingest can do is thus ask for existing dead letters to be replayed,
+// never put a message of its own on a dispatch topic: the router replays
+// only what it pulls from a dead-letter subscription of the topology,
+// unchanged. A request is carried out once: the Replayer records the
+// outcome before it acks, and a redelivered request whose outcome exists is
+// acked without replaying again (a replay whose outcome could not be
+// recorded, after retries, is done again and then finds its letters gone).
+// An undecodable request is dead-lettered to aiprod-dlq-replay-dlq.
 package deadletter

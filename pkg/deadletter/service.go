@@ -30,7 +30,8 @@ func NewService(q Queue, backends []string, wait time.Duration) *Service {
 
 // Subscriptions returns the dead-letter subscriptions of
 // queue.Topology(backends), in topology order: aiprod-jobs-dlq,
-// aiprod-events-dlq, then aiprod-dispatch-<b>-dlq for each backend.
+// aiprod-events-dlq, aiprod-dlq-replay-dlq, then aiprod-dispatch-<b>-dlq
+// for each backend.
 func Subscriptions(backends []string) []string {
 	var out []string
 	for _, s := range queue.Topology(backends) {

@@ -280,9 +280,13 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	for name, sm := range s.Sims {
 		endpoints[name] = sm.URL
 	}
+	dl, err := deadletter.NewRemote(deadletter.RemoteConfig{Queue: q, Results: st, Backends: s.Catalog.Names()})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
-		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
+		DeadLetters: dl, MetricsHandler: telemetry.MetricsHandler(),
 		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
@@ -297,7 +301,12 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
+	rp, err := deadletter.NewReplayer(deadletter.ReplayerConfig{Queue: q, Results: st, Backends: s.Catalog.Names(), Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 	s.run(runCtx, "router", rt.Run)
+	s.run(runCtx, "dlq-replayer", rp.Run)
 	sw, err := sweeper.New(sweeper.Config{Store: st, Queue: q, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)

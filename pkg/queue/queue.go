@@ -56,7 +56,12 @@ const (
 	// aiprod-events: operator alerts, each event once, apart from the job
 	// webhooks that hold their events for retries.
 	SubscriptionAlerts = "aiprod-alerts"
-	DeadLetterSuffix   = "-dlq"
+	// TopicDLQReplay carries requests to replay dead letters, from the
+	// admin API (ingest) to the router, which replays them with its own
+	// identity (package deadletter, "Replay requests").
+	TopicDLQReplay        = "aiprod-dlq-replay"
+	SubscriptionDLQReplay = "aiprod-dlq-replay"
+	DeadLetterSuffix      = "-dlq"
 )
 
 // Message attribute keys.
@@ -285,14 +290,16 @@ const (
 )
 
 // Topology returns the subscriptions of the system for the given backends:
-// aiprod-jobs → aiprod-router, aiprod-dispatch-<b> → aiprod-worker-<b>,
-// aiprod-events → aiprod-notifier, each with <topic>-dlq, and on each
-// dead-letter topic a subscription of the same name for inspection/replay.
+// aiprod-jobs → aiprod-router, aiprod-events → aiprod-notifier,
+// aiprod-dlq-replay → aiprod-dlq-replay (router), aiprod-dispatch-<b> →
+// aiprod-worker-<b>, each with <topic>-dlq, and on each dead-letter topic a
+// subscription of the same name for inspection/replay.
 func Topology(backends []string) []SubscriptionConfig {
 	main := []SubscriptionConfig{
 		{Name: SubscriptionRouter, Topic: TopicJobs},
 		{Name: SubscriptionEvents, Topic: TopicEvents},
 		{Name: SubscriptionAlerts, Topic: TopicEvents},
+		{Name: SubscriptionDLQReplay, Topic: TopicDLQReplay},
 	}
 	for _, b := range backends {
 		main = append(main, SubscriptionConfig{Name: WorkerSubscription(b), Topic: DispatchTopic(b)})

@@ -1,6 +1,6 @@
 // Package store is AIPROD's port to its source of truth: jobs, their event
-// timelines, backend health, API keys, and budgets with the cost ledger
-// (budget.go).
+// timelines, backend health, API keys, budgets with the cost ledger
+// (budget.go), and the outcomes of dead-letter replays (replays.go).
 //
 // # Implementations
 //
@@ -75,6 +75,8 @@ type Store interface {
 	StaleJobs
 	// NotificationStore keeps projects' alert settings (notifications.go).
 	NotificationStore
+	// DLQReplays records outcomes of dead-letter replays (replays.go).
+	DLQReplays
 
 	Close() error
 }

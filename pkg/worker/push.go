@@ -4,12 +4,16 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/consumer"
+	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/pushauth"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
@@ -93,41 +97,64 @@ type pushEnvelope struct {
 	DeliveryAttempt int    `json:"deliveryAttempt"`
 }
 
+// DecodePushEnvelope reads the body of a Pub/Sub push request (the wrapped
+// payload: {"message": {...}, "subscription": ..., "deliveryAttempt": n})
+// into the message it delivers and the subscription's name as sent
+// (projects/<p>/subscriptions/<s>). It fails on anything else: not JSON, a
+// field of the wrong type, data that is not base64, trailing bytes, a
+// negative delivery attempt.
+func DecodePushEnvelope(r io.Reader) (queue.Message, string, error) {
+	var env pushEnvelope
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&env); err != nil {
+		return queue.Message{}, "", err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return queue.Message{}, "", errors.New("trailing data after the envelope")
+	}
+	if env.DeliveryAttempt < 0 {
+		return queue.Message{}, "", fmt.Errorf("deliveryAttempt %d is negative", env.DeliveryAttempt)
+	}
+	return queue.Message{
+		ID: cmp.Or(env.Message.MessageID, env.Message.MessageID2), Data: env.Message.Data,
+		Attributes: env.Message.Attributes, DeliveryAttempt: env.DeliveryAttempt, PublishTime: env.Message.PublishTime,
+	}, env.Subscription, nil
+}
+
 // PushHandler returns the HTTP handler of the worker's Pub/Sub push
 // subscriptions, to mount on a Cloud Run service (for example at
-// POST /push). It decodes the push envelope, finds the backend from the
-// envelope's subscription (aiprod-worker-<backend>, one of
-// Config.Backends), runs Step, and answers 204 to ack or 503 to nack (and a
-// 400 for a request that is not a push envelope of a known subscription,
-// which Pub/Sub also treats as a nack). Authentication is Cloud Run's: the
-// push subscription sends an OIDC token that Cloud Run's IAM checks before
-// the request gets here.
+// POST /push). It authenticates the request with auth first: a request auth
+// refuses gets 401 (503 when auth cannot tell now), and nothing of it is
+// read or handled; a nil auth refuses every request (pushauth.Off accepts
+// every one). Then it decodes the push envelope, finds the backend from the
+// envelope's subscription (aiprod-worker-<backend>, one of Config.Backends),
+// runs Step, and answers 204 to ack or 503 to nack (and a 400 for a request
+// that is not a push envelope of a known subscription). Pub/Sub treats every
+// answer but 2xx as a nack and delivers the message again.
 //
 // When shutdown is done (SIGTERM), steps in progress stop polling and
 // answer nack, as Handler does in pull mode.
-func (w *Worker) PushHandler(shutdown context.Context) http.Handler {
+func (w *Worker) PushHandler(shutdown context.Context, auth pushauth.Verifier) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			rw.Header().Set("Allow", http.MethodPost)
-			writePushError(rw, http.StatusMethodNotAllowed, "method_not_allowed", "push requests are POST")
+			writePushError(rw, http.StatusMethodNotAllowed, "method_not_allowed", "push requests are POST", "")
 			return
 		}
-		var env pushEnvelope
-		dec := json.NewDecoder(http.MaxBytesReader(rw, r.Body, maxPushBody))
-		if err := dec.Decode(&env); err != nil {
-			writePushError(rw, http.StatusBadRequest, "invalid_request", "not a Pub/Sub push envelope: "+err.Error())
+		if !w.authenticatePush(rw, r, auth) {
 			return
 		}
-		name, ok := w.backendOfSubscription(env.Subscription)
+		m, sub, err := DecodePushEnvelope(http.MaxBytesReader(rw, r.Body, maxPushBody))
+		if err != nil {
+			writePushError(rw, http.StatusBadRequest, "invalid_request", "not a Pub/Sub push envelope: "+err.Error(), "")
+			return
+		}
+		name, ok := w.backendOfSubscription(sub)
 		if !ok {
-			w.log.ErrorContext(r.Context(), "push from an unknown subscription; nacked", "subscription", env.Subscription)
+			w.log.ErrorContext(r.Context(), "push from an unknown subscription; nacked", "subscription", sub)
 			writePushError(rw, http.StatusBadRequest, "invalid_request",
-				fmt.Sprintf("subscription %q is not the worker subscription of a backend this worker serves", env.Subscription))
+				fmt.Sprintf("subscription %q is not the worker subscription of a backend this worker serves", sub), "")
 			return
-		}
-		m := queue.Message{
-			ID: cmp.Or(env.Message.MessageID, env.Message.MessageID2), Data: env.Message.Data,
-			Attributes: env.Message.Attributes, DeliveryAttempt: env.DeliveryAttempt, PublishTime: env.Message.PublishTime,
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
@@ -139,11 +166,32 @@ func (w *Worker) PushHandler(shutdown context.Context) http.Handler {
 		case res.Ack:
 			rw.WriteHeader(http.StatusNoContent)
 		case res.Later:
-			writePushError(rw, http.StatusServiceUnavailable, "in_progress", res.Reason)
+			writePushError(rw, http.StatusServiceUnavailable, "in_progress", res.Reason, "")
 		default:
-			writePushError(rw, http.StatusServiceUnavailable, "retry_later", res.Reason)
+			writePushError(rw, http.StatusServiceUnavailable, "retry_later", res.Reason, "")
 		}
 	})
+}
+
+// authenticatePush reports whether auth accepts r; when it does not, it
+// has answered 401 (or 503) and logged why, without the token.
+func (w *Worker) authenticatePush(rw http.ResponseWriter, r *http.Request, auth pushauth.Verifier) bool {
+	err := errclass.New(errclass.Unauthenticated, "push authentication is not configured")
+	if auth != nil {
+		err = auth.Verify(r.Context(), r.Header.Get("Authorization"))
+	}
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, errclass.Unauthenticated) {
+		w.log.WarnContext(r.Context(), "push request refused", "error", err.Error(), "remote_addr", r.RemoteAddr)
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="pubsub-push"`)
+		writePushError(rw, http.StatusUnauthorized, "unauthenticated", err.Error(), "Authorization")
+		return false
+	}
+	w.log.ErrorContext(r.Context(), "push request not authenticated; nacked", "error", err.Error())
+	writePushError(rw, http.StatusServiceUnavailable, "unavailable", "cannot verify the push token now", "")
+	return false
 }
 
 // backendOfSubscription maps "projects/p/subscriptions/aiprod-worker-<b>"
@@ -158,8 +206,14 @@ func (w *Worker) backendOfSubscription(sub string) (string, bool) {
 	return name, served
 }
 
-func writePushError(rw http.ResponseWriter, status int, code, msg string) {
+// writePushError answers with the API's error shape,
+// {"error":{"code","message","field"}} (field omitted when empty).
+func writePushError(rw http.ResponseWriter, status int, code, msg, field string) {
+	detail := map[string]string{"code": code, "message": msg}
+	if field != "" {
+		detail["field"] = field
+	}
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	_ = json.NewEncoder(rw).Encode(map[string]any{"error": detail})
 }

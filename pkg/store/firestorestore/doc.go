@@ -14,6 +14,9 @@
 //   - apikeys/{sha256 hex}: project, created_at, revoked, prefix,
 //     expires_at, last_used_at. ListAPIKeys filters on project_id alone
 //     (its automatic single-field index) and sorts in memory.
+//   - dlqreplays/{request id}: the outcome of a dead-letter replay
+//     (store.DLQReplays), with expire_at (created_at + ReplayRetention)
+//     for a TTL policy.
 //
 // Documents are written whole (Set or Create), never merged.
 //

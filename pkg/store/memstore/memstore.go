@@ -41,7 +41,8 @@ type Store struct {
 	events   map[string]map[string]store.Event // job id → event id → event
 	backends map[string]store.BackendState
 	keys     map[string]store.APIKey
-	budget   budgetData // budget.go
+	budget   budgetData                 // budget.go
+	replays  map[string]store.DLQReplay // replays.go
 
 	slots   map[string]store.Slot        // "<backend>/<index>" → slot (slots.go)
 	waiters map[string]store.SlotWaiters // backend → its waiting marks (slots.go)
@@ -58,6 +59,7 @@ func New() *Store {
 		events:   map[string]map[string]store.Event{},
 		backends: map[string]store.BackendState{},
 		keys:     map[string]store.APIKey{},
+		replays:  map[string]store.DLQReplay{},
 	}
 }
 

@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"Slots", testSlots},
 		{"ListStale", testListStale},
 		{"Notifications", testNotifications},
+		{"DLQReplays", testDLQReplays},
 	}
 	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {
