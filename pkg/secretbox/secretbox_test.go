@@ -34,10 +34,12 @@ func TestSealOpen(t *testing.T) {
 	for name, open := range map[string]func() (string, error){
 		"other context": func() (string, error) { return b.Open(sealed, "webhook-secret/other") },
 		"other key":     func() (string, error) { return other.Open(sealed, "webhook-secret/acme") },
-		"flipped bit":   func() (string, error) { return b.Open("v1:"+base64.StdEncoding.EncodeToString(raw), "webhook-secret/acme") },
-		"no version":    func() (string, error) { return b.Open(strings.TrimPrefix(sealed, "v1:"), "webhook-secret/acme") },
-		"too short":     func() (string, error) { return b.Open("v1:AAAA", "webhook-secret/acme") },
-		"not base64":    func() (string, error) { return b.Open("v1:%%%", "webhook-secret/acme") },
+		"flipped bit": func() (string, error) {
+			return b.Open("v1:"+base64.StdEncoding.EncodeToString(raw), "webhook-secret/acme")
+		},
+		"no version": func() (string, error) { return b.Open(strings.TrimPrefix(sealed, "v1:"), "webhook-secret/acme") },
+		"too short":  func() (string, error) { return b.Open("v1:AAAA", "webhook-secret/acme") },
+		"not base64": func() (string, error) { return b.Open("v1:%%%", "webhook-secret/acme") },
 	} {
 		pt, err := open()
 		require.ErrorIs(t, err, secretbox.ErrOpen, name)
