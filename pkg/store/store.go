@@ -1,6 +1,7 @@
 // Package store is AIPROD's port to its source of truth: jobs, their event
-// timelines, backend health, API keys, and budgets with the cost ledger
-// (budget.go).
+// timelines, backend health, API keys, budgets with the cost ledger
+// (budget.go), and the notifier's webhook secrets and delivery states
+// (webhooks.go).
 //
 // # Implementations
 //
@@ -100,6 +101,9 @@ type Tx interface {
 	PutAPIKey(k APIKey) error
 	// SlotTx reads and writes backend concurrency slots (slots.go).
 	SlotTx
+	// WebhookTx reads and writes webhook secrets and delivery states
+	// (webhooks.go).
+	WebhookTx
 
 	// BudgetTx reads and writes budgets, periods and the ledger (budget.go).
 	BudgetTx

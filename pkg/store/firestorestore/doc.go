@@ -14,6 +14,12 @@
 //   - apikeys/{sha256 hex}: project, created_at, revoked, prefix,
 //     expires_at, last_used_at. ListAPIKeys filters on project_id alone
 //     (its automatic single-field index) and sorts in memory.
+//   - webhook_secrets/{project}: the project's webhook signing secrets,
+//     sealed (package secretbox): current, previous, previous_until,
+//     rotated_at.
+//   - webhook_deliveries/{webhook-id}: one webhook event's delivery state
+//     (attempts, next attempt, lease, outcome), with expire_at (first
+//     attempt + Retention) for a TTL policy.
 //
 // Documents are written whole (Set or Create), never merged.
 //

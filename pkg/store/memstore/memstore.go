@@ -44,6 +44,8 @@ type Store struct {
 	budget   budgetData // budget.go
 
 	slots map[string]store.Slot // "<backend>/<index>" → slot (slots.go)
+
+	webhooks webhookData // webhooks.go
 }
 
 var _ store.Store = (*Store)(nil)
