@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
 // Config is the ingest service's configuration: platform's shared
@@ -18,13 +19,18 @@ type Config struct {
 	// idempotently (AIPROD_BOOTSTRAP_API_KEY, "project:key", both parts
 	// non-empty); "" seeds nothing.
 	BootstrapProject, BootstrapKey string
+	// Secrets seals the projects' webhook signing secrets
+	// (AIPROD_SECRETS_KEY, platform.SecretBox); nil and POST
+	// /v1/admin/projects/{project}/webhook-secret answers 404.
+	Secrets *secretbox.Box
 }
 
 // FromEnv reads the ingest service's configuration through getenv; the
 // error names every bad variable.
 func FromEnv(getenv func(string) string) (Config, error) {
 	v := platform.NewVars(getenv)
-	c := Config{Config: platform.ReadConfig(v), AdminKey: v.Get("AIPROD_ADMIN_KEY")}
+	c := Config{Config: platform.ReadConfig(v), AdminKey: v.Get("AIPROD_ADMIN_KEY"),
+		Secrets: v.SecretBox(platform.SecretsKeyVar)}
 	if s := v.Get("AIPROD_BOOTSTRAP_API_KEY"); s != "" {
 		project, key, ok := strings.Cut(s, ":")
 		if !ok || project == "" || key == "" {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/aiprod/aiprod/pkg/platform/platformtest"
+	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
 // TestFromEnv covers the ingest service's own variables; platform's
@@ -13,6 +14,7 @@ func TestFromEnv(t *testing.T) {
 	t.Parallel()
 	// The error never quotes the value: it is a secret.
 	const badKey = "AIPROD_BOOTSTRAP_API_KEY: want project:key, both non-empty (the value is a secret: not shown)"
+	const badSecretsKey = "AIPROD_SECRETS_KEY: want the standard base64 of 32 random bytes, e.g. from `openssl rand -base64 32` (the value is a secret: not shown)"
 	platformtest.Check(t, FromEnv,
 		platformtest.Variable("AIPROD_ADMIN_KEY", func(c Config) any { return c.AdminKey },
 			platformtest.Unset(""),
@@ -24,6 +26,11 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Bad("dev-key", badKey),
 			platformtest.Bad(":dev-key", badKey),
 			platformtest.Bad("dev:", badKey)),
+		platformtest.Variable("AIPROD_SECRETS_KEY", func(c Config) any { return c.Secrets != nil },
+			platformtest.Unset(false),
+			platformtest.Set(secretbox.NewKey(), true),
+			platformtest.Bad("c2hvcnQ=", badSecretsKey),
+			platformtest.Bad("not base64!", badSecretsKey)),
 		platformtest.Variable("AIPROD_LOG_LEVEL", func(c Config) any { return c.LogLevel.String() },
 			platformtest.Set("debug", "DEBUG"),
 			platformtest.Bad("loud", `AIPROD_LOG_LEVEL: "loud" is not a log level (debug, info, warn or error)`)),

@@ -6,6 +6,7 @@
 //
 //	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes (unset: admin routes refuse)
 //	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack
+//	AIPROD_SECRETS_KEY        base64 of 32 bytes sealing webhook secrets (unset: the webhook-secret route answers 404)
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
+	"github.com/aiprod/aiprod/pkg/webhooksecrets"
 )
 
 // run seeds the bootstrap API key, builds the API and serves it until ctx
@@ -31,9 +33,17 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 			return fmt.Errorf("seed AIPROD_BOOTSTRAP_API_KEY: %w", err)
 		}
 	}
-	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
+	acfg := api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
-		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
+		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)}
+	if cfg.Secrets != nil {
+		ring, err := webhooksecrets.New(webhooksecrets.Config{Store: d.Store, Box: cfg.Secrets})
+		if err != nil {
+			return err
+		}
+		acfg.WebhookSecrets = ring
+	}
+	srv, err := api.New(acfg)
 	if err != nil {
 		return err
 	}

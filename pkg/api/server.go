@@ -57,6 +57,9 @@ type Config struct {
 	// (deadletter.NewService over the service's queue); nil: those routes
 	// answer 404.
 	DeadLetters DeadLetters
+	// WebhookSecrets serves POST /v1/admin/projects/{project}/webhook-secret
+	// (webhooksecrets.Keyring); nil: that route answers 404.
+	WebhookSecrets WebhookSecrets
 	// Logger receives structured logs; nil means slog.Default(). Use
 	// telemetry.Logger so that log lines carry the trace.
 	Logger *slog.Logger
@@ -167,6 +170,7 @@ func (s *Server) routes() {
 		{"GET /v1/admin/projects/{project}/keys", s.listKeys},
 		{"DELETE /v1/admin/projects/{project}/keys/{key_id}", s.revokeKey},
 		{"PUT /v1/admin/projects/{project}/budget", s.putBudget},
+		{"POST /v1/admin/projects/{project}/webhook-secret", s.rotateWebhookSecret},
 		{"GET /v1/admin/reconcile", s.reconcile},
 		{"GET /v1/admin/jobs", s.adminListJobs},
 		{"GET /v1/admin/dlq", s.listDeadLetters},

@@ -27,7 +27,9 @@ const (
 )
 
 // Final reports whether no attempt follows.
-func (o WebhookOutcome) Final() bool { return o == WebhookDelivered || o == WebhookGone || o == WebhookFailed }
+func (o WebhookOutcome) Final() bool {
+	return o == WebhookDelivered || o == WebhookGone || o == WebhookFailed
+}
 
 // WebhookDelivery is the delivery state of one webhook event, by its
 // webhook-id (webhook_deliveries/{id} in Firestore): it survives restarts
