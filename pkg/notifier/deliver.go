@@ -1,0 +1,142 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/consumer"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+	"github.com/aiprod/aiprod/pkg/webhook"
+)
+
+// result is what one attempt got: the receiver's status (0: no answer) and
+// why it failed, in words that hold neither the URL's query nor a secret.
+type result struct {
+	status int
+	err    string
+}
+
+// delivered: a 2xx. gone: 410, the receiver wants no more.
+func (r result) delivered() bool { return r.status >= 200 && r.status < 300 }
+func (r result) gone() bool      { return r.status == http.StatusGone }
+
+// deliver makes the attempt of job j's webhook that is due, if one is:
+// destination capacity, then the claim of the attempt in the store, the
+// POST, and the outcome recorded with a job event.
+func (n *Notifier) deliver(ctx context.Context, m *queue.Message, j *job.Job) consumer.Outcome {
+	release, ok := n.limits.tryAcquire(hostOf(j.Request.WebhookURL))
+	if !ok {
+		return n.wait(ctx, m, n.busyDelay(), "webhook destination busy (per-host or global limit)")
+	}
+	defer release()
+	id := WebhookID(j.ID, j.Status)
+	c, err := n.claim(ctx, id, j)
+	switch {
+	case err != nil:
+		return consumer.StoreError("claim webhook "+id, err)
+	case c.done:
+		return consumer.Ack()
+	case c.waitFor > 0:
+		return n.wait(ctx, m, c.waitFor, c.why)
+	}
+	res := n.attempt(ctx, j, id, c.d.Attempts)
+	out, err := n.record(ctx, j, c.d, res)
+	if err != nil {
+		// The attempt was made; its lease expires and a redelivery makes
+		// the next one (a receiver may see this event once more).
+		return consumer.StoreError("record webhook "+id, err)
+	}
+	n.cfg.Metrics.WebhookDelivery(ctx, metricOutcome(out.d.Outcome, res))
+	if out.d.Outcome.Final() {
+		return consumer.Ack()
+	}
+	return n.wait(ctx, m, out.d.NextAttemptAt.Sub(n.cfg.Now()), "webhook attempt failed; next attempt due")
+}
+
+// body is the webhook's body: type, the time the job reached its status,
+// and the job as GET /v1/jobs/{id} shows it.
+func body(j *job.Job) ([]byte, error) {
+	at := j.UpdatedAt
+	if j.CompletedAt != nil {
+		at = *j.CompletedAt
+	}
+	return json.Marshal(client.WebhookEvent{Type: EventType(j.Status), Timestamp: at.UTC(), Data: api.PublicJob(j)})
+}
+
+// attempt POSTs the webhook once, signed with the project's secrets, within
+// Timeout; it reads at most MaxResponseBytes of the answer and discards
+// them.
+func (n *Notifier) attempt(ctx context.Context, j *job.Job, id string, number int) result {
+	b, err := body(j)
+	if err != nil {
+		return result{err: fmt.Sprintf("encode the webhook: %v", err)}
+	}
+	secrets, err := n.cfg.Secrets.Signing(ctx, j.ProjectID)
+	if err != nil {
+		return result{err: fmt.Sprintf("signing secret: %v", err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	ctx, span := telemetry.StartHTTPClient(ctx, nil, "webhook POST", http.MethodPost, j.Request.WebhookURL,
+		telemetry.AttrJobID.String(j.ID), telemetry.AttrProjectID.String(j.ProjectID))
+	res := n.post(ctx, j.Request.WebhookURL, id, b, secrets)
+	var spanErr error
+	if res.status == 0 {
+		spanErr = errors.New(res.err)
+	}
+	telemetry.EndHTTPClient(span, res.status, spanErr)
+	n.log.InfoContext(ctx, "webhook attempt", "job_id", j.ID, "project_id", j.ProjectID, "webhook_id", id,
+		"attempt", number, "destination", telemetry.SafeURL(j.Request.WebhookURL), "status", res.status, "error", res.err)
+	return res
+}
+
+// post sends one signed request and reads the answer, bounded.
+func (n *Notifier) post(ctx context.Context, rawURL, id string, b []byte, secrets []string) result {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(b))
+	if err != nil {
+		return result{err: "bad webhook URL"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "aiprod-notifier")
+	if err := webhook.SetHeaders(req.Header, id, n.cfg.Now(), b, secrets...); err != nil {
+		return result{err: err.Error()}
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return result{err: transportError(ctx, err, n.cfg.Timeout)}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, n.cfg.MaxResponseBytes))
+	r := result{status: resp.StatusCode}
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		r.err = resp.Status + " (redirects are not followed)"
+	case !r.delivered():
+		r.err = resp.Status
+	}
+	return r
+}
+
+// transportError says why a request got no answer, without the URL (whose
+// query may hold the receiver's token).
+func transportError(ctx context.Context, err error, timeout time.Duration) string {
+	if ctx.Err() != nil {
+		return fmt.Sprintf("no answer within %s", timeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "no answer: " + err.Error()
+}
