@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/secretbox"
@@ -25,4 +26,14 @@ func (v *Vars) SecretBox(name string) *secretbox.Box {
 		return nil
 	}
 	return b
+}
+
+// RequiredSecretBox is SecretBox for a service that cannot run without the
+// key: unset (or blank) records "NAME is required: what".
+func (v *Vars) RequiredSecretBox(name, what string) *secretbox.Box {
+	if strings.TrimSpace(v.Get(name)) == "" {
+		v.errs = append(v.errs, fmt.Errorf("%s is required: %s", name, what))
+		return nil
+	}
+	return v.SecretBox(name)
 }
