@@ -28,9 +28,11 @@ locals {
     [for c in google_monitoring_notification_channel.slack : c.id],
   )
 
-  # Subscriptions with a consumer here, from pubsub.tf: the router's and the
-  # workers'. aiprod-notifier has none yet (README.md, "Not covered"), so its
-  # backlog only grows: it is left out of the backlog alert.
+  # Subscriptions of the backlog alert, from pubsub.tf: the router's and the
+  # workers'. aiprod-notifier is left out: it holds events whose webhooks
+  # wait for their retries (up to 24 h, package notifier), so its oldest
+  # unacked message measures the receivers, not the notifier
+  # (aiprod_webhook_deliveries_total does).
   router_subscriptions = [for s, topic in local.subscriptions : s if topic == "aiprod-jobs"]
   worker_subscriptions = [for s, topic in local.subscriptions : s if topic != "aiprod-jobs" && topic != "aiprod-events"]
 
