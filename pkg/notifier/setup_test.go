@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
+	"github.com/aiprod/aiprod/pkg/internal/fake"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -33,47 +33,16 @@ import (
 
 const project = "acme"
 
-// clock is a fake clock safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (the log).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a notifier over a memstore and memqueue, a fake clock, a
 // project secret rotated through the keyring, and a captured log.
 type env struct {
 	t      *testing.T
 	st     *memstore.Store
 	q      *memqueue.Queue
-	clock  *clock
+	clock  *fake.Clock
 	ring   *webhooksecrets.Keyring
 	secret string
-	logs   *syncBuffer
+	logs   *fake.Buffer
 	cfg    notifier.Config
 }
 
@@ -81,8 +50,8 @@ func setup(t *testing.T) *env {
 	t.Helper()
 	box, err := secretbox.Parse(secretbox.NewKey())
 	require.NoError(t, err)
-	e := &env{t: t, st: memstore.New(), q: memqueue.New(memqueue.WithBackoff(time.Millisecond, 10*time.Millisecond)), logs: &syncBuffer{},
-		clock: &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, st: memstore.New(), q: memqueue.New(memqueue.WithBackoff(time.Millisecond, 10*time.Millisecond)), logs: &fake.Buffer{},
+		clock: fake.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))}
 	e.ring, err = webhooksecrets.New(webhooksecrets.Config{Store: e.st, Box: box, Now: e.clock.Now})
 	require.NoError(t, err)
 	e.secret, err = e.ring.Rotate(context.Background(), project)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/internal/fake"
 	"github.com/aiprod/aiprod/pkg/secretbox"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
@@ -20,25 +21,12 @@ import (
 	"github.com/aiprod/aiprod/pkg/webhooksecrets"
 )
 
-// clock is a fake clock safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func setup(t *testing.T) (*webhooksecrets.Keyring, *memstore.Store, *clock) {
+func setup(t *testing.T) (*webhooksecrets.Keyring, *memstore.Store, *fake.Clock) {
 	t.Helper()
 	box, err := secretbox.Parse(secretbox.NewKey())
 	require.NoError(t, err)
 	st := memstore.New()
-	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	c := fake.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	k, err := webhooksecrets.New(webhooksecrets.Config{Store: st, Box: box, Now: c.Now})
 	require.NoError(t, err)
 	return k, st, c
