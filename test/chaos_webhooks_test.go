@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/api"
@@ -192,4 +193,14 @@ func (w webhookReport) line() string {
 		"first delivery after completion p50 %s, p95 %s; %d notifier SIGKILLs",
 		w.delivered, len(w.missing), w.duplicates, len(w.invalid), w.requests, w.refusedOnPurpose,
 		w.p50.Round(time.Millisecond), w.p95.Round(time.Millisecond), w.notifierKills)
+}
+
+// check fails t unless every terminal job's webhook was delivered, every
+// request was valid and, when processes were killed, a notifier was.
+func (w webhookReport) check(t *testing.T, kills bool) {
+	assert.Empty(t, w.missing, "terminal jobs without a delivered, validly signed webhook")
+	assert.Empty(t, w.invalid, "webhooks refused by the receiver (signature, id or type)")
+	if kills {
+		assert.Positive(t, w.notifierKills, "the notifier was SIGKILLed during the run")
+	}
 }

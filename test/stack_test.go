@@ -338,22 +338,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		"AIPROD_SECRETS_KEY=" + s.secretsKey,
 	}, emu...), cfg.Env...)
 	ingestPort := freePort(t)
-	s.ingest = &service{name: "ingest", bin: filepath.Join(bin, "ingest"), dir: dir, fixedPort: ingestPort,
-		env: append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:dev-key", "AIPROD_ADMIN_KEY=dev-admin")}
-	for i := range cfg.Routers {
-		s.routers = append(s.routers, &service{name: fmt.Sprintf("router-%d", i+1), bin: filepath.Join(bin, "router"),
-			dir: dir, env: slices.Clone(common)})
-	}
-	workerEnv := append(append(append(slices.Clone(common), sims.Env()...),
-		"AIPROD_POLL_INTERVAL=50ms", "AIPROD_SUBMIT_TIMEOUT=3s"), cfg.WorkerEnv...)
-	for i := range cfg.Workers {
-		s.workers = append(s.workers, &service{name: fmt.Sprintf("worker-%d", i+1), bin: filepath.Join(bin, "worker"),
-			dir: dir, env: slices.Clone(workerEnv)})
-	}
-	for i := range cfg.Notifiers {
-		s.notifiers = append(s.notifiers, &service{name: fmt.Sprintf("notifier-%d", i+1), bin: filepath.Join(bin, "notifier"),
-			dir: dir, env: slices.Clone(common)})
-	}
+	s.defineServices(cfg, common, sims.Env(), ingestPort)
 	// One cleanup for every service, registered before they start: kill
 	// them all, then print log tails if the test failed.
 	t.Cleanup(func() {
@@ -378,6 +363,28 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	}
 	s.client = client.New(s.api, "dev-key")
 	return s
+}
+
+// defineServices makes (without starting them) ingest on ingestPort, the
+// routers, workers (with the simulators' simsEnv and cfg.WorkerEnv too) and
+// notifiers, each with common in its environment.
+func (s *stack) defineServices(cfg stackConfig, common, simsEnv []string, ingestPort string) {
+	define := func(name, bin string, env []string) *service {
+		return &service{name: name, bin: filepath.Join(s.bin, bin), dir: s.dir, env: env}
+	}
+	s.ingest = define("ingest", "ingest", append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:dev-key", "AIPROD_ADMIN_KEY=dev-admin"))
+	s.ingest.fixedPort = ingestPort
+	for i := range cfg.Routers {
+		s.routers = append(s.routers, define(fmt.Sprintf("router-%d", i+1), "router", slices.Clone(common)))
+	}
+	workerEnv := append(append(append(slices.Clone(common), simsEnv...),
+		"AIPROD_POLL_INTERVAL=50ms", "AIPROD_SUBMIT_TIMEOUT=3s"), cfg.WorkerEnv...)
+	for i := range cfg.Workers {
+		s.workers = append(s.workers, define(fmt.Sprintf("worker-%d", i+1), "worker", slices.Clone(workerEnv)))
+	}
+	for i := range cfg.Notifiers {
+		s.notifiers = append(s.notifiers, define(fmt.Sprintf("notifier-%d", i+1), "notifier", slices.Clone(common)))
+	}
 }
 
 func orDefault(v, def float64) float64 {

@@ -1,0 +1,4 @@
+// Package fake has the stand-ins that tests of several packages share: a
+// settable clock and a log sink safe for concurrent writers. Not for
+// production code.
+package fake
