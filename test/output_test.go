@@ -34,7 +34,9 @@ func TestOutputCopiedToCloudStorage(t *testing.T) {
 		option.WithoutAuthentication(), storage.WithJSONReads())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sc.Close() })
-	copier, err := output.NewGCS(context.Background(), output.Config{Bucket: "aiprod-outputs", Client: sc})
+	// The simulators serve their videos on loopback: allowed in dev, as
+	// aiprod dev allows it (Stack.Network).
+	copier, err := output.NewGCS(context.Background(), output.Config{Bucket: "aiprod-outputs", Client: sc, AllowPrivateNetworks: true})
 	require.NoError(t, err)
 
 	st, err := devstack.Start(context.Background(), devstack.Config{

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/worker"
@@ -29,6 +31,11 @@ type Config struct {
 	// Output copies finished videos to Cloud Storage when Output.Bucket is
 	// set (AIPROD_OUTPUT_BUCKET, a bucket name; AIPROD_OUTPUT_PREFIX, the
 	// folder, default output.PrefixDefault). Validated when Bucket is set.
+	// Output.AllowPrivateNetworks (AIPROD_ALLOW_PRIVATE_NETWORKS, default
+	// false) lets downloads reach loopback and private addresses (local
+	// runs against the simulators only). Output.SourceFolders is the
+	// folder of AIPROD_VEO_STORAGE_URI, which must then be in the output
+	// bucket: gs:// videos are taken only from the job's folders there.
 	Output output.Config
 	// ProviderEnv reads the providers' variables for package providers,
 	// which owns them: the credential variable of each backend (named by
@@ -47,12 +54,33 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PollInterval:  v.PositiveDuration("AIPROD_POLL_INTERVAL", 0),
 		SubmitTimeout: v.PositiveDuration("AIPROD_SUBMIT_TIMEOUT", worker.SubmitTimeoutDefault),
 		Push:          v.Bool("AIPROD_PUSH", false),
-		Output:        output.Config{Bucket: v.Get("AIPROD_OUTPUT_BUCKET"), Prefix: v.Get("AIPROD_OUTPUT_PREFIX")}.WithDefaults(),
+		Output:        readOutput(v),
 		ProviderEnv:   getenv,
 	}
 	checkBackends(v, c)
 	checkOutput(v, c.Output)
 	return c, v.Err()
+}
+
+// readOutput reads the output copier's variables, defaults applied.
+func readOutput(v *platform.Vars) output.Config {
+	o := output.Config{
+		Bucket:               v.Get("AIPROD_OUTPUT_BUCKET"),
+		Prefix:               v.Get("AIPROD_OUTPUT_PREFIX"),
+		AllowPrivateNetworks: v.Bool(netguard.EnvAllowPrivateNetworks, false),
+	}
+	// Veo writes <uri>/<job id>/<attempt>/...: accept the job's folder
+	// there. (A URI that is not gs:// is the Veo adapter's to report.)
+	veo := v.Get(providers.EnvVeoStorageURI)
+	if rest, ok := strings.CutPrefix(veo, "gs://"); ok && o.Bucket != "" {
+		bucket, folder, _ := strings.Cut(rest, "/")
+		if bucket != o.Bucket {
+			v.Fail(providers.EnvVeoStorageURI, "%s is not in AIPROD_OUTPUT_BUCKET %s: the worker takes gs:// videos only from "+
+				"the job's folders in the output bucket", veo, o.Bucket)
+		}
+		o.SourceFolders = []string{strings.Trim(folder, "/")}
+	}
+	return o.WithDefaults()
 }
 
 // checkBackends records each name of AIPROD_BACKENDS that is not in the
@@ -69,15 +97,19 @@ func checkBackends(v *platform.Vars, c Config) {
 	}
 }
 
-// checkOutput records a bad AIPROD_OUTPUT_BUCKET or AIPROD_OUTPUT_PREFIX
-// when the bucket is set.
+// checkOutput records a bad AIPROD_OUTPUT_BUCKET, AIPROD_OUTPUT_PREFIX or
+// folder of AIPROD_VEO_STORAGE_URI when the bucket is set.
 func checkOutput(v *platform.Vars, o output.Config) {
 	if o.Bucket == "" {
 		return
 	}
+	withoutFolders := o
+	withoutFolders.SourceFolders = nil
 	if err := (output.Config{Bucket: o.Bucket}).WithDefaults().Validate(); err != nil {
 		v.Fail("AIPROD_OUTPUT_BUCKET", "%w", err)
-	} else if err := o.Validate(); err != nil {
+	} else if err := withoutFolders.Validate(); err != nil {
 		v.Fail("AIPROD_OUTPUT_PREFIX", "%w", err)
+	} else if err := o.Validate(); err != nil {
+		v.Fail(providers.EnvVeoStorageURI, "%w", err)
 	}
 }

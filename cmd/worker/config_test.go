@@ -55,6 +55,21 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Set("/clips/", "clips").With(bucket),
 			platformtest.Bad("a//b", `AIPROD_OUTPUT_PREFIX: output: Config.Prefix "a//b" `+
 				`must be slash-separated names without empty, . or .. segments`).With(bucket)),
+		platformtest.Variable("AIPROD_ALLOW_PRIVATE_NETWORKS", func(c Config) any { return c.Output.AllowPrivateNetworks },
+			platformtest.Unset(false),
+			platformtest.Set("true", true),
+			platformtest.Set("false", false),
+			platformtest.Bad("yes", `AIPROD_ALLOW_PRIVATE_NETWORKS: "yes" is not a boolean (true or false)`)),
+		platformtest.Variable("AIPROD_VEO_STORAGE_URI", func(c Config) any { return c.Output.SourceFolders },
+			platformtest.Unset([]string(nil)),
+			platformtest.Set("gs://b-1/veo", []string(nil)), // no output bucket: nothing copied
+			platformtest.Set("gs://b-1/veo/", []string{"veo"}).With(bucket),
+			platformtest.Set("gs://b-1", []string{""}).With(bucket),
+			platformtest.Set("b-1/veo", []string(nil)).With(bucket), // the Veo adapter reports it
+			platformtest.Bad("gs://b-1/a/../veo", `AIPROD_VEO_STORAGE_URI: output: Config.SourceFolders: "a/../veo" `+
+				`must be slash-separated names without empty, . or .. segments`).With(bucket),
+			platformtest.Bad("gs://veo-out/veo", `AIPROD_VEO_STORAGE_URI: gs://veo-out/veo is not in AIPROD_OUTPUT_BUCKET b-1: `+
+				`the worker takes gs:// videos only from the job's folders in the output bucket`).With(bucket)),
 		platformtest.Variable("AIPROD_MAX_ATTEMPTS", func(c Config) any { return c.MaxAttempts },
 			platformtest.Unset(worker.MaxAttemptsDefault),
 			platformtest.Set("4", 4),

@@ -13,7 +13,11 @@
 //	                       Run service behind push subscriptions) instead of pulling
 //	AIPROD_OUTPUT_BUCKET   copy every finished video to this Cloud Storage bucket and record that
 //	                       URL (provider URLs expire); AIPROD_OUTPUT_PREFIX names the folder
-//	                       (default videos); STORAGE_EMULATOR_HOST is honoured
+//	                       (default videos); STORAGE_EMULATOR_HOST is honoured; gs:// videos are
+//	                       taken only from the job's folders in that bucket, so
+//	                       AIPROD_VEO_STORAGE_URI must point into it
+//	AIPROD_ALLOW_PRIVATE_NETWORKS  "true": video downloads may reach loopback and private addresses
+//	                       (local runs against the simulators; default false: refused at dial time)
 //	AIPROD_SUBMIT_TIMEOUT  how long a submit may take before a redelivered job whose submit
 //	                       outcome is unknown is failed over (default 1m)
 package main

@@ -65,6 +65,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AllowPrivateNetworks accepts http:// and private-network alert
+	// destinations (the dev stack's inbox on loopback); services take https
+	// only.
+	AllowPrivateNetworks bool
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
 	// Ready reports whether the store and the queue are reachable, for
@@ -171,6 +175,8 @@ func (s *Server) routes() {
 		{"DELETE /v1/admin/projects/{project}/keys/{key_id}", s.revokeKey},
 		{"PUT /v1/admin/projects/{project}/budget", s.putBudget},
 		{"POST /v1/admin/projects/{project}/webhook-secret", s.rotateWebhookSecret},
+		{"PUT /v1/admin/projects/{project}/notifications", s.putNotifications},
+		{"GET /v1/admin/projects/{project}/notifications", s.getNotifications},
 		{"GET /v1/admin/reconcile", s.reconcile},
 		{"GET /v1/admin/jobs", s.adminListJobs},
 		{"GET /v1/admin/dlq", s.listDeadLetters},

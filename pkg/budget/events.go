@@ -2,7 +2,6 @@ package budget
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,7 +17,7 @@ const (
 	EventTypeThreshold = "budget_threshold"
 	// AttrEventType is the message attribute that tells budget events from
 	// job lifecycle events (which have no such attribute) on aiprod-events.
-	AttrEventType = "event_type"
+	AttrEventType = queue.AttrEventType
 )
 
 // ThresholdEvent is the data of a threshold event published to
@@ -57,13 +56,7 @@ func (c Crossing) Event() ThresholdEvent {
 func PublishThresholds(ctx context.Context, pub queue.Publisher, crossings []Crossing) error {
 	var errs []error
 	for _, c := range crossings {
-		data, err := json.Marshal(c.Event())
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		attrs := map[string]string{queue.AttrProjectID: c.ProjectID, AttrEventType: EventTypeThreshold}
-		if _, err := telemetry.Traced(pub).Publish(ctx, queue.TopicEvents, queue.Message{Data: data, Attributes: attrs}); err != nil {
+		if err := queue.PublishEvent(ctx, telemetry.Traced(pub), EventTypeThreshold, c.ProjectID, c.Event()); err != nil {
 			errs = append(errs, fmt.Errorf("publish %d%% threshold of project %s in %s: %w", c.Threshold, c.ProjectID, c.Period, err))
 		}
 	}

@@ -145,3 +145,41 @@ var jobIDs = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 // shown by GET /v1/backends to all): job ids become "<job>", so that no
 // project learns another's jobs.
 func SharedText(msg string) string { return jobIDs.ReplaceAllString(msg, "<job>") }
+
+// EventTypeCircuit is the event_type of the event published to
+// aiprod-events when a circuit opens or closes.
+const EventTypeCircuit = "backend_circuit"
+
+// Event announces that a backend's circuit opened or closed:
+//
+//	{"type":"backend_circuit","backend":"fal","state":"open","previous":"closed",
+//	 "consecutive_failures":3,"last_error":"backend_unavailable: …","at":"2026-12-04T10:30:00Z"}
+//
+// LastError is SharedText: no job or project names, as every project may
+// be told.
+type Event struct {
+	Type                string    `json:"type"`
+	Backend             string    `json:"backend"`
+	State               State     `json:"state"`
+	Previous            State     `json:"previous"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	LastError           string    `json:"last_error,omitempty"`
+	At                  time.Time `json:"at"`
+}
+
+// Transition returns the event announcing the change from before to after
+// of backend's breaker: it opened (from closed) or closed (from open or
+// half-open). A failed probe re-opening the circuit is no event, so a
+// backend that stays down is announced once, not every cool-down.
+func Transition(backend string, before, after Breaker, at time.Time) (Event, bool) {
+	prev, next := before.Current(), after.Current()
+	opened := prev == Closed && next == Open
+	closed := prev != Closed && next == Closed
+	if !opened && !closed {
+		return Event{}, false
+	}
+	return Event{
+		Type: EventTypeCircuit, Backend: backend, State: next, Previous: prev,
+		ConsecutiveFailures: after.ConsecutiveFailures, LastError: SharedText(after.LastError), At: at.UTC(),
+	}, true
+}

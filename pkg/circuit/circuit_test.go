@@ -71,3 +71,32 @@ func TestSharedTextHidesJobIDs(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestTransitionAnnouncesOpeningAndClosingOnce(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	cfg := Config{FailureThreshold: 2}
+	var b Breaker
+	one := b.Failure(now, "backend_unavailable: job 5f0c1d2e-0000-4000-8000-000000000001 got 503", cfg)
+	_, ok := Transition("fal", b, one, now)
+	require.False(t, ok, "a failure below the threshold is no event")
+
+	open := one.Failure(now, "backend_unavailable: 503", cfg)
+	ev, ok := Transition("fal", one, open, now)
+	require.True(t, ok)
+	require.Equal(t, Event{Type: "backend_circuit", Backend: "fal", State: Open, Previous: Closed,
+		ConsecutiveFailures: 2, LastError: "backend_unavailable: 503", At: now}, ev)
+
+	probing := open
+	probing.State = HalfOpen
+	_, ok = Transition("fal", open, probing, now)
+	require.False(t, ok, "a probe starting is no event")
+	reopened := probing.Failure(now, "503", cfg)
+	_, ok = Transition("fal", probing, reopened, now)
+	require.False(t, ok, "a failed probe re-opening is no event: a backend that stays down is announced once")
+
+	closed := probing.Success()
+	ev, ok = Transition("fal", probing, closed, now)
+	require.True(t, ok)
+	require.Equal(t, Closed, ev.State)
+	require.Equal(t, HalfOpen, ev.Previous)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/devstack"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
@@ -31,7 +32,14 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-func runDev(ctx context.Context, env *Env, args []string) error {
+// devFlags are aiprod dev's flags: the stack's configuration (without its
+// telemetry and logger) and the log level.
+type devFlags struct {
+	cfg   devstack.Config
+	level slog.Level
+}
+
+func parseDev(env *Env, args []string) (devFlags, error) {
 	fs := newFlags(env, "dev", "[flags]", `Run the whole system in one process: the Pub/Sub emulator, the Firestore
 emulator, one simulated backend per provider (speaking the provider's real
 HTTP protocol), and the ingest API, router and worker. Prints "ready" on a
@@ -42,12 +50,25 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	speed := fs.Float64("sim-speed", 1, "scale the simulated backends' generation times (0.1 = ten times faster)")
 	cooldown := fs.Duration("circuit-cooldown", devstack.CooldownDefault, "how long an open circuit waits before its probe")
 	logLevel := fs.String("log-level", "warn", "service logs to stderr at this level and above (debug, info, warn, error)")
+	allowPrivate := fs.Bool("allow-private-networks", true, "let webhooks and output fetches reach loopback and private addresses, "+
+		"where the simulated backends and test receivers live (services: "+netguard.EnvAllowPrivateNetworks+", default false)")
 	if err := parse(fs, args); err != nil {
-		return err
+		return devFlags{}, err
 	}
 	level, err := parseLevel(*logLevel)
 	if err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return devFlags{}, fmt.Errorf("--log-level: %w", err)
+	}
+	return devFlags{level: level, cfg: devstack.Config{
+		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed,
+		Circuit: circuit.Config{Cooldown: *cooldown}, RefusePrivateNetworks: !*allowPrivate,
+	}}, nil
+}
+
+func runDev(ctx context.Context, env *Env, args []string) error {
+	f, err := parseDev(env, args)
+	if err != nil {
+		return err
 	}
 	spans := telemetry.NewSpanStore(0) // aiprod trace shows them as a waterfall
 	shutdown := telemetry.Setup("aiprod-dev", spans)
@@ -59,17 +80,15 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 	defer func() { _ = stopMetrics(context.Background()) }()
 	fmt.Fprintln(env.Stderr, "starting emulators, simulated backends and services…")
 	start := time.Now()
-	st, err := devstack.Start(ctx, devstack.Config{
-		Addr: *addr, APIKey: *apiKey, AdminKey: *adminKey, SimSpeed: *speed, Spans: spans,
-		Circuit: circuit.Config{Cooldown: *cooldown},
-		Logger:  telemetry.Logger(env.Stderr, "", level),
-	})
+	cfg := f.cfg
+	cfg.Spans, cfg.Logger = spans, telemetry.Logger(env.Stderr, "", f.level)
+	st, err := devstack.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "api\t%s\t(key %s, project %s; admin key %s)\n", st.APIURL, *apiKey, devstack.ProjectDefault, *adminKey)
+	fmt.Fprintf(tw, "api\t%s\t(key %s, project %s; admin key %s)\n", st.APIURL, cfg.APIKey, devstack.ProjectDefault, cfg.AdminKey)
 	fmt.Fprintf(tw, "pubsub emulator\t%s\n", st.PubsubAddr)
 	fmt.Fprintf(tw, "firestore emulator\t%s\n", st.FirestoreAddr)
 	for _, n := range slices.Sorted(maps.Keys(st.Sims)) {
@@ -77,7 +96,12 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 		fmt.Fprintf(tw, "backend %s\t%s\t(%s protocol; faults: POST %s/__sim/faults)\n", n, s.URL, s.Provider, s.URL)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(env.Stderr, "up in %s; circuit cool-down %s\n", time.Since(start).Round(time.Millisecond), *cooldown)
+	private := "refused"
+	if st.Network.AllowPrivate {
+		private = "allowed (webhooks and output fetches may reach loopback)"
+	}
+	fmt.Fprintf(env.Stderr, "up in %s; circuit cool-down %s; private networks %s\n",
+		time.Since(start).Round(time.Millisecond), cfg.Circuit.Cooldown, private)
 	fmt.Fprintln(env.Stdout, "ready")
 	select {
 	case <-ctx.Done():

@@ -10,11 +10,13 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -60,6 +62,10 @@ type Config struct {
 	// Metrics counts the messages handled by outcome. Nil:
 	// metrics.Default().
 	Metrics *metrics.Recorder
+	// AnnounceDeadLetters publishes a dlq_message event (DeadLetterEvent)
+	// to aiprod-events after each dead letter, so the notifier can alert
+	// operators. Best effort: a failed publish is logged.
+	AnnounceDeadLetters bool
 }
 
 // WithDefaults fills zero fields.
@@ -209,9 +215,47 @@ func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span,
 			return Outcome{Verdict: VerdictNack, Reason: "dead-letter failed: " + err.Error(), Err: err}
 		}
 		log.WarnContext(ctx, "message dead-lettered", "reason", o.Reason)
+		c.announce(ctx, log, m, o.Reason)
 		m.Ack()
 	}
 	return o
+}
+
+// EventTypeDeadLetter is the event_type of DeadLetterEvent.
+const EventTypeDeadLetter = "dlq_message"
+
+// DeadLetterEvent announces a dead-lettered message on aiprod-events:
+//
+//	{"type":"dlq_message","subscription":"aiprod-router","dead_letter_topic":"aiprod-jobs-dlq",
+//	 "reason":"undecodable: …","message_id":"123","job_id":"…","project_id":"acme","at":"…"}
+type DeadLetterEvent struct {
+	Type            string    `json:"type"`
+	Subscription    string    `json:"subscription"`
+	DeadLetterTopic string    `json:"dead_letter_topic"`
+	Reason          string    `json:"reason"`
+	MessageID       string    `json:"message_id,omitempty"`
+	JobID           string    `json:"job_id,omitempty"`
+	ProjectID       string    `json:"project_id,omitempty"`
+	At              time.Time `json:"at"`
+}
+
+// announce publishes the DeadLetterEvent of m when Config asks for it. A
+// dead-lettered announcement is not announced again.
+func (c *Consumer) announce(ctx context.Context, log *slog.Logger, m *queue.Message, reason string) {
+	if !c.cfg.AnnounceDeadLetters || m.Attr(queue.AttrEventType) == EventTypeDeadLetter {
+		return
+	}
+	project := m.Attr(queue.AttrProjectID)
+	if !job.ValidProjectID(project) {
+		project = "" // an unknown publisher's attribute: not a project to alert
+	}
+	ev := DeadLetterEvent{
+		Type: EventTypeDeadLetter, Subscription: c.cfg.Subscription, DeadLetterTopic: c.cfg.DeadLetterTopic,
+		Reason: truncate(reason, 512), MessageID: m.ID, JobID: m.Attr(queue.AttrJobID), ProjectID: project, At: time.Now().UTC(),
+	}
+	if err := queue.PublishEvent(ctx, telemetry.Traced(c.cfg.Publisher), EventTypeDeadLetter, project, ev); err != nil {
+		log.WarnContext(ctx, "publish dead-letter event failed", "error", err)
+	}
 }
 
 func (c *Consumer) nack(ctx context.Context, log *slog.Logger, span trace.Span, m *queue.Message, o Outcome) {

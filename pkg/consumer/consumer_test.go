@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
@@ -272,4 +273,36 @@ func TestConsumerSpanFollowsMessagingConventions(t *testing.T) {
 	assert.Equal(t, "2", got["messaging.gcp_pubsub.message.delivery_attempt"])
 	assert.Equal(t, "j-1", got["aiprod.job_id"])
 	assert.Equal(t, "ack", got["aiprod.outcome"])
+}
+
+func TestDeadLettersAreAnnouncedOnTheEventsTopic(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	provision(t, q)
+	require.NoError(t, queue.Provision(context.Background(), q, []queue.SubscriptionConfig{{Name: "watch-events", Topic: queue.TopicEvents, AckDeadline: 10 * time.Second}}))
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q, AnnounceDeadLetters: true},
+		func(context.Context, *queue.Message) consumer.Outcome {
+			return consumer.DeadLetter("undecodable: %s", "bad json")
+		})
+	require.NoError(t, err)
+	handle := func(attrs map[string]string) {
+		got := c.Handle(context.Background(), queue.NewReceived(queue.Message{ID: "m1", Attributes: attrs}, func() {}, func() {}))
+		require.Equal(t, consumer.VerdictDeadLetter, got.Verdict)
+	}
+	handle(map[string]string{queue.AttrJobID: "j1", queue.AttrProjectID: "acme"})
+	handle(map[string]string{queue.AttrProjectID: "Not A Project!"})
+	handle(map[string]string{queue.AttrEventType: consumer.EventTypeDeadLetter}) // an announcement itself: not announced again
+
+	evs := q.Published(queue.TopicEvents)
+	require.Len(t, evs, 2)
+	assert.Equal(t, consumer.EventTypeDeadLetter, evs[0].Attr(queue.AttrEventType))
+	assert.Equal(t, "acme", evs[0].Attr(queue.AttrProjectID))
+	var ev consumer.DeadLetterEvent
+	require.NoError(t, json.Unmarshal(evs[0].Data, &ev))
+	assert.Equal(t, consumer.DeadLetterEvent{Type: "dlq_message", Subscription: sub, DeadLetterTopic: dlq,
+		Reason: "undecodable: bad json", MessageID: "m1", JobID: "j1", ProjectID: "acme", At: ev.At}, ev)
+	assert.False(t, ev.At.IsZero())
+	assert.Empty(t, evs[1].Attr(queue.AttrProjectID), "a malformed project id is not passed on")
+	assert.Len(t, q.Published(dlq), 3, "every message is dead-lettered")
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -97,11 +98,18 @@ type Config struct {
 	Circuit      circuit.Config
 	Logger       *slog.Logger
 	// Output, when set, receives a copy of every finished video (as
-	// AIPROD_OUTPUT_BUCKET does for cmd/worker).
+	// AIPROD_OUTPUT_BUCKET does for cmd/worker). Build it with
+	// output.Config.AllowPrivateNetworks as Stack.Network has it: the
+	// simulators serve their videos on loopback.
 	Output output.Copier
 	// SecretsKey seals the projects' webhook secrets (AIPROD_SECRETS_KEY's
 	// form); "" draws a fresh key per run.
 	SecretsKey string
+	// RefusePrivateNetworks makes Stack.Network refuse loopback and private
+	// addresses as the services do by default. The zero value allows them
+	// (aiprod dev --allow-private-networks, on by default): the simulated
+	// backends and test receivers listen on loopback.
+	RefusePrivateNetworks bool
 }
 
 // WithDefaults fills zero fields.
@@ -145,6 +153,10 @@ type Stack struct {
 	Store         store.Store
 	Queue         queue.Queue
 	Catalog       *catalog.Catalog // with endpoints pointing at the simulators
+	// Network is the guard for requests to URLs the stack did not choose
+	// (webhooks, output fetches): it allows private networks unless
+	// Config.RefusePrivateNetworks.
+	Network netguard.Policy
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -156,7 +168,8 @@ type Stack struct {
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	cfg = cfg.WithDefaults()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Stack{Sims: map[string]*Sim{}, cancel: cancel, errs: make(chan error, 8)}
+	s := &Stack{Sims: map[string]*Sim{}, cancel: cancel, errs: make(chan error, 8),
+		Network: netguard.Policy{AllowPrivate: !cfg.RefusePrivateNetworks}}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -402,11 +415,13 @@ func (s *Sims) Close() error {
 
 // Env returns the environment variables a worker process needs to talk to
 // these simulators: every credential variable of the catalog, the Veo
-// storage URI and a static Veo token.
+// storage URI, a static Veo token, and AIPROD_ALLOW_PRIVATE_NETWORKS=true
+// (the simulators serve their videos on loopback).
 func (s *Sims) Env() []string {
 	env := []string{
 		providers.EnvVeoStorageURI + "=" + VeoStorageURI,
 		providers.EnvVeoStaticToken + "=" + SimCredential,
+		netguard.EnvAllowPrivateNetworks + "=true",
 	}
 	for _, b := range s.Catalog.Backends {
 		if b.CredentialEnv != "" {

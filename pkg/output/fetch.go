@@ -1,33 +1,23 @@
 package output
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 // ResponseHeaderTimeoutDefault bounds the wait for a source's response
-// headers with the default HTTP client; the body may take as long as ctx
-// allows.
+// headers; the body may take as long as ctx allows.
 const ResponseHeaderTimeoutDefault = time.Minute
-
-func defaultHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = ResponseHeaderTimeoutDefault
-	return &http.Client{Transport: t}
-}
-
-// maxRedirects is net/http's own limit, kept when the caller's client has
-// no CheckRedirect.
-const maxRedirects = 10
 
 // fetcher downloads http(s) sources. Safe for concurrent use.
 type fetcher struct {
@@ -35,24 +25,15 @@ type fetcher struct {
 	maxBytes int64
 }
 
-// newFetcher returns a fetcher over a copy of c whose redirects are
-// limited to http and https (c's own CheckRedirect still applies).
-func newFetcher(c *http.Client, maxBytes int64) *fetcher {
-	cc := *c
-	next := c.CheckRedirect
-	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if s := req.URL.Scheme; s != "http" && s != "https" {
-			return errclass.New(errclass.Permanent, "redirect to scheme %q refused", s)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= maxRedirects {
-			return errclass.New(errclass.Permanent, "stopped after %d redirects", maxRedirects)
-		}
-		return nil
-	}
-	return &fetcher{client: &cc, maxBytes: maxBytes}
+// newFetcher returns a fetcher whose connections, redirects included, go
+// through cfg's network guard (package netguard): non-public addresses are
+// refused unless cfg.AllowPrivateNetworks, redirects go only to http and
+// https, netguard.MaxRedirects at most.
+func newFetcher(cfg Config) *fetcher {
+	p := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Resolver: cfg.Resolver, Dial: cfg.Dial}
+	t := p.Transport()
+	t.ResponseHeaderTimeout = ResponseHeaderTimeoutDefault
+	return &fetcher{client: &http.Client{Transport: t, CheckRedirect: p.CheckRedirect}, maxBytes: cfg.MaxBytes}
 }
 
 // download is an open http(s) source. Read it through Body, which enforces
@@ -66,43 +47,73 @@ type download struct {
 
 func (d *download) Close() error { return d.closer.Close() }
 
-// open GETs u and checks the response's status and declared length, in a
-// CLIENT span (the URL without its query: signed URLs carry credentials
-// there).
+// open GETs u and checks the response's status, declared length and
+// content type, in a CLIENT span (the URL without its query: signed URLs
+// carry credentials there).
 func (f *fetcher) open(ctx context.Context, u *url.URL) (d *download, err error) {
 	ctx, span := telemetry.StartHTTPClient(ctx, nil, "HTTP GET output source", http.MethodGet, u.String())
 	defer func() { telemetry.EndHTTPClient(span, 0, err) }()
+	src := netguard.Redact(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, errclass.New(errclass.Permanent, "source %s: bad request", redact(u))
+		return nil, errclass.New(errclass.Permanent, "source %s: bad request", src)
 	}
-	req.Header.Set("Accept", "video/*, */*;q=0.5")
+	req.Header.Set("Accept", "video/*, application/octet-stream;q=0.5")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		// *url.Error quotes the URL with its query: replace it.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = redact(u)
+			ue.URL = src
 		}
-		if errclass.Of(err) == errclass.Permanent { // our CheckRedirect
+		if errclass.Of(err) == errclass.Permanent { // refused by the guard or a redirect rule
 			return nil, fmt.Errorf("download source: %w", err)
 		}
 		return nil, errclass.Wrap(errclass.Retryable, err, "download source")
 	}
-	if resp.StatusCode != http.StatusOK {
+	d, err = f.accept(resp, src)
+	if err != nil {
 		_ = resp.Body.Close()
-		return nil, statusError(resp, redact(u))
+		return nil, err
+	}
+	return d, nil
+}
+
+// accept checks a source's response (its status, declared length and
+// content type) and returns it as a download.
+func (f *fetcher) accept(resp *http.Response, src string) (*download, error) {
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp, src)
 	}
 	if resp.ContentLength > f.maxBytes {
-		_ = resp.Body.Close()
-		return nil, errclass.New(errclass.Permanent, "source %s is %d bytes, more than the %d allowed", redact(u), resp.ContentLength, f.maxBytes)
+		return nil, errclass.New(errclass.Permanent, "source %s is %d bytes, more than the %d allowed", src, resp.ContentLength, f.maxBytes)
+	}
+	br := bufio.NewReader(resp.Body)
+	ct, err := videoType(src, resp.Header.Get("Content-Type"), func() ([]byte, error) { return peek(br, src) })
+	if err != nil {
+		return nil, err
 	}
 	return &download{
-		Body:        &sourceReader{r: resp.Body, max: f.maxBytes, src: redact(u)},
-		ContentType: contentType(resp.Header.Get("Content-Type")),
+		Body:        &sourceReader{r: br, max: f.maxBytes, src: src},
+		ContentType: ct,
 		Length:      resp.ContentLength,
 		closer:      resp.Body,
 	}, nil
+}
+
+// peek returns the first sniffLen bytes of a body (fewer when it is
+// shorter) without consuming them; an empty body or a read error is
+// Retryable, as when the body is copied.
+func peek(br *bufio.Reader, src string) ([]byte, error) {
+	b, err := br.Peek(sniffLen)
+	switch {
+	case len(b) > 0 && (err == nil || errors.Is(err, io.EOF)):
+		return b, nil
+	case errors.Is(err, io.EOF):
+		return nil, errclass.New(errclass.Retryable, "source %s is empty", src)
+	default:
+		return nil, errclass.Wrap(errclass.Retryable, err, fmt.Sprintf("read source %s", src))
+	}
 }
 
 // statusError classifies a source's non-200 answer. 404 and 410 are how
@@ -123,16 +134,6 @@ func statusError(resp *http.Response, src string) error {
 	default:
 		return errclass.New(errclass.Permanent, "source %s answered %d", src, code)
 	}
-}
-
-// contentType keeps a source's media type when it names one; absent,
-// unparsable or generic binary types become ContentTypeDefault.
-func contentType(v string) string {
-	mt, params, err := mime.ParseMediaType(v)
-	if err != nil || mt == "application/octet-stream" || mt == "binary/octet-stream" {
-		return ContentTypeDefault
-	}
-	return mime.FormatMediaType(mt, params)
 }
 
 // sourceReader reads a download. It fails with a Permanent error as soon as
@@ -186,15 +187,4 @@ func (s *sourceReader) complete(length int64) error {
 		return errclass.New(errclass.Retryable, "source %s sent %d bytes of the %d announced", s.src, s.n, length)
 	}
 	return nil
-}
-
-// redact is u without userinfo, query and fragment: what errors may show
-// of a source URL (signed URLs carry their credentials in the query).
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	s := r.String()
-	if u.RawQuery != "" || u.ForceQuery {
-		s += "?…"
-	}
-	return s
 }

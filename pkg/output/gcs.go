@@ -46,7 +46,7 @@ func NewGCS(ctx context.Context, cfg Config) (*GCS, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &GCS{cfg: cfg, client: cfg.Client, fetch: newFetcher(cfg.HTTPClient, cfg.MaxBytes)}
+	g := &GCS{cfg: cfg, client: cfg.Client, fetch: newFetcher(cfg)}
 	if g.client == nil {
 		c, err := storage.NewClient(ctx)
 		if err != nil {
@@ -77,19 +77,14 @@ func (g *GCS) Copy(ctx context.Context, jobID string, attempt int, srcURL string
 	})
 }
 
-// copy records a source already in the output bucket as is; otherwise it
-// writes object name once, from a gs:// or an http(s) source.
+// copy records a gs:// source (this job's own, in the output bucket:
+// copyVideo checked) as is; otherwise it writes object name once, from an
+// http(s) source.
 func (g *GCS) copy(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
-	if src.gs && src.bucket == g.cfg.Bucket {
+	if src.gs {
 		// Already where it should be (Veo writing into the output bucket):
-		// check it is there and record it as is.
-		if ok, err := g.exists(ctx, g.bucket.Object(src.object)); err != nil || !ok {
-			if err == nil {
-				err = errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
-			}
-			return "", err
-		}
-		return g.cfg.ObjectURL(src.object), nil
+		// check it is there and a video, and record it as is.
+		return g.recordGS(ctx, src)
 	}
 	dst := g.bucket.Object(name)
 	switch ok, err := g.exists(ctx, dst); {
@@ -98,10 +93,36 @@ func (g *GCS) copy(ctx context.Context, src source, name, jobID string, attempt 
 	case ok:
 		return g.cfg.ObjectURL(name), nil // copied before
 	}
-	if src.gs {
-		return g.copyGS(ctx, src, dst, jobID, attempt)
-	}
 	return g.copyHTTP(ctx, src, dst, jobID, attempt)
+}
+
+// recordGS returns the URL of the gs:// source in the output bucket once it
+// has checked that the object exists and is a video.
+func (g *GCS) recordGS(ctx context.Context, src source) (string, error) {
+	obj := g.bucket.Object(src.object)
+	attrs, err := obj.Attrs(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return "", errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
+	case err != nil:
+		return "", gcsError(err, "stat source gs://%s/%s", src.bucket, src.object)
+	}
+	head := func() ([]byte, error) {
+		r, err := obj.Generation(attrs.Generation).NewRangeReader(ctx, 0, sniffLen)
+		if err != nil {
+			return nil, gcsError(err, "read source gs://%s/%s", src.bucket, src.object)
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, gcsError(err, "read source gs://%s/%s", src.bucket, src.object)
+		}
+		return b, nil
+	}
+	if err := checkGSVideo(src, attrs.Size, attrs.ContentType, head); err != nil {
+		return "", err
+	}
+	return g.cfg.ObjectURL(src.object), nil
 }
 
 // exists reports whether obj exists already.
@@ -151,37 +172,6 @@ func (g *GCS) copyHTTP(ctx context.Context, src source, obj *storage.ObjectHandl
 		return g.writeFailed(err, name, "write gs://%s/%s", g.cfg.Bucket, name)
 	}
 	if err := g.checkSize(ctx, obj, w.Attrs(), d.Body.N()); err != nil {
-		return "", err
-	}
-	return g.cfg.ObjectURL(name), nil
-}
-
-// copyGS copies the gs:// source server-side into dst, which does not exist
-// yet.
-func (g *GCS) copyGS(ctx context.Context, src source, dst *storage.ObjectHandle, jobID string, attempt int) (string, error) {
-	name := dst.ObjectName()
-	srcObj := g.client.Bucket(src.bucket).Object(src.object)
-	sa, err := srcObj.Attrs(ctx)
-	switch {
-	case errors.Is(err, storage.ErrObjectNotExist):
-		return "", errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
-	case err != nil:
-		return "", gcsError(err, "stat source gs://%s/%s", src.bucket, src.object)
-	case sa.Size > g.cfg.MaxBytes:
-		return "", errclass.New(errclass.Permanent, "source gs://%s/%s is %d bytes, more than the %d allowed", src.bucket, src.object, sa.Size, g.cfg.MaxBytes)
-	case sa.Size == 0:
-		return "", errclass.New(errclass.Permanent, "source gs://%s/%s is empty", src.bucket, src.object)
-	}
-	// Copy the generation just checked, server-side (a rewrite: the
-	// client repeats it until done, across locations and storage classes).
-	c := dst.If(storage.Conditions{DoesNotExist: true}).CopierFrom(srcObj.Generation(sa.Generation))
-	c.ContentType = contentType(sa.ContentType)
-	c.Metadata = metadata(jobID, attempt)
-	attrs, err := c.Run(ctx)
-	if err != nil {
-		return g.writeFailed(err, name, "copy gs://%s/%s to gs://%s/%s", src.bucket, src.object, g.cfg.Bucket, name)
-	}
-	if err := g.checkSize(ctx, dst, attrs, sa.Size); err != nil {
 		return "", err
 	}
 	return g.cfg.ObjectURL(name), nil

@@ -123,7 +123,7 @@ func TestGCSEmulatorHost(t *testing.T) {
 	require.NoError(t, err)
 	t.Setenv("STORAGE_EMULATOR_HOST", u.Host)
 
-	g, err := output.NewGCS(t.Context(), output.Config{Bucket: testBucket})
+	g, err := output.NewGCS(t.Context(), output.Config{Bucket: testBucket, AllowPrivateNetworks: true})
 	require.NoError(t, err)
 	data := outputtest.Video(1, 1000)
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -146,7 +146,7 @@ func TestGCSEmulatorHost(t *testing.T) {
 func TestGCSGenerationKept(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	g := newGCS(t, f, output.Config{})
+	g := newGCS(t, f, output.Config{AllowPrivateNetworks: true})
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(outputtest.Video(2, 1000))
 	}))
@@ -170,7 +170,7 @@ func TestGCSGenerationKept(t *testing.T) {
 func TestGCSLarge(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	g := newGCS(t, f, output.Config{ChunkSize: 256 << 10})
+	g := newGCS(t, f, output.Config{ChunkSize: 256 << 10, AllowPrivateNetworks: true})
 	data := outputtest.Video(3, 1<<20+100)
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "video/mp4")
@@ -207,16 +207,16 @@ func TestGCSStorageErrors(t *testing.T) {
 	}))
 	defer src.Close()
 
-	missing, err := output.NewGCS(t.Context(), output.Config{Bucket: "no-such-bucket", Client: f.client})
+	missing, err := output.NewGCS(t.Context(), output.Config{Bucket: "no-such-bucket", Client: f.client, AllowPrivateNetworks: true})
 	require.NoError(t, err)
 	_, err = missing.Copy(t.Context(), "job-x", 1, src.URL+"/v.mp4")
 	require.ErrorIs(t, err, errclass.Retryable)
 	_, err = missing.Copy(t.Context(), "job-x", 1, "gs://"+otherBucket+"/nothing.mp4")
-	require.ErrorIs(t, err, errclass.Permanent, "the source is missing, whatever the output bucket")
+	require.ErrorIs(t, err, errclass.Permanent, "another bucket is refused, whatever the output bucket")
 
 	// Cloud Storage unreachable: the client retries until ctx ends.
 	down := newFake(t)
-	g := newGCS(t, down, output.Config{})
+	g := newGCS(t, down, output.Config{AllowPrivateNetworks: true})
 	down.srv.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()

@@ -40,7 +40,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Memory{cfg: cfg, fetch: newFetcher(cfg.HTTPClient, cfg.MaxBytes), objects: map[string]Object{}}, nil
+	return &Memory{cfg: cfg, fetch: newFetcher(cfg), objects: map[string]Object{}}, nil
 }
 
 // Config returns the configuration in force, defaults applied.
@@ -95,9 +95,14 @@ func (m *Memory) Copy(ctx context.Context, jobID string, attempt int, srcURL str
 }
 
 func (m *Memory) copy(ctx context.Context, src source, name, jobID string, attempt int) (string, error) {
-	if src.gs && src.bucket == m.cfg.Bucket {
-		if _, ok := m.Get(src.bucket, src.object); !ok {
+	if src.gs {
+		so, ok := m.Get(src.bucket, src.object)
+		if !ok {
 			return "", errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
+		}
+		head := func() ([]byte, error) { return so.Data[:min(len(so.Data), sniffLen)], nil }
+		if err := checkGSVideo(src, int64(len(so.Data)), so.ContentType, head); err != nil {
+			return "", err
 		}
 		return m.cfg.ObjectURL(src.object), nil
 	}
@@ -107,34 +112,18 @@ func (m *Memory) copy(ctx context.Context, src source, name, jobID string, attem
 	if err := ctx.Err(); err != nil {
 		return "", errclass.Wrap(errclass.Retryable, err, "copy")
 	}
-	var o Object
-	if src.gs {
-		so, ok := m.Get(src.bucket, src.object)
-		switch {
-		case !ok:
-			return "", errclass.New(errclass.Permanent, "source gs://%s/%s does not exist", src.bucket, src.object)
-		case int64(len(so.Data)) > m.cfg.MaxBytes:
-			return "", errclass.New(errclass.Permanent, "source gs://%s/%s is %d bytes, more than the %d allowed", src.bucket, src.object, len(so.Data), m.cfg.MaxBytes)
-		case len(so.Data) == 0:
-			return "", errclass.New(errclass.Permanent, "source gs://%s/%s is empty", src.bucket, src.object)
-		}
-		o = Object{Data: so.Data, ContentType: contentType(so.ContentType)}
-	} else {
-		d, err := m.fetch.open(ctx, src.u)
-		if err != nil {
-			return "", err
-		}
-		defer d.Close()
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, d.Body); err != nil {
-			return "", err
-		}
-		if err := d.Body.complete(d.Length); err != nil {
-			return "", err
-		}
-		o = Object{Data: buf.Bytes(), ContentType: d.ContentType}
+	d, err := m.fetch.open(ctx, src.u)
+	if err != nil {
+		return "", err
 	}
-	o.Metadata = metadata(jobID, attempt)
-	m.create(name, o)
+	defer d.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, d.Body); err != nil {
+		return "", err
+	}
+	if err := d.Body.complete(d.Length); err != nil {
+		return "", err
+	}
+	m.create(name, Object{Data: buf.Bytes(), ContentType: d.ContentType, Metadata: metadata(jobID, attempt)})
 	return m.cfg.ObjectURL(name), nil
 }

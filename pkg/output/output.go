@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/netguard"
 )
 
 // Copier stores finished videos in AIPROD's output bucket.
@@ -44,7 +44,7 @@ const (
 	// ChunkSizeDefault is the storage client's own default upload chunk.
 	ChunkSizeDefault = 16 << 20
 	// ContentTypeDefault is the content type of an object whose source
-	// named none, or only application/octet-stream.
+	// named none, or only a generic type, and starts like an MP4 file.
 	ContentTypeDefault = "video/mp4"
 )
 
@@ -66,10 +66,23 @@ type Config struct {
 	// Application Default Credentials (storage.NewClient, which honours
 	// STORAGE_EMULATOR_HOST) and closes it on Close. Not used by Memory.
 	Client *storage.Client
-	// HTTPClient downloads http(s) sources; a client without overall
-	// timeout (ctx bounds a copy) when nil. Its CheckRedirect is kept, but
-	// redirects to schemes other than http and https are refused.
-	HTTPClient *http.Client
+	// AllowPrivateNetworks lets http(s) sources and their redirects reach
+	// loopback, private, link-local and unique-local addresses (package
+	// netguard), which are refused otherwise: the dev stack and tests,
+	// whose sources listen on loopback. Services read it from
+	// AIPROD_ALLOW_PRIVATE_NETWORKS (default false).
+	AllowPrivateNetworks bool
+	// Resolver and Dial replace the system resolver and dialer under the
+	// network guard (netguard.Policy's fields, for tests); nil: the
+	// system's.
+	Resolver netguard.Resolver
+	Dial     netguard.DialFunc
+	// SourceFolders are folders of Bucket where providers write a job's
+	// videos themselves as <folder>/<job id>/... (Veo: the folder of
+	// AIPROD_VEO_STORAGE_URI, e.g. "veo"; "" is the bucket's root). gs://
+	// sources are accepted only in Bucket, under <Prefix>/<job id>/ or
+	// <folder>/<job id>/ for a folder here.
+	SourceFolders []string
 	// MaxBytes is the largest source copied; MaxBytesDefault when zero.
 	MaxBytes int64
 	// URLStyle is URLStyleGS (default) or URLStyleHTTPS.
@@ -88,8 +101,12 @@ func (c Config) WithDefaults() Config {
 	c.MaxBytes = cmp.Or(c.MaxBytes, MaxBytesDefault)
 	c.URLStyle = cmp.Or(c.URLStyle, URLStyleDefault)
 	c.ChunkSize = cmp.Or(c.ChunkSize, ChunkSizeDefault)
-	if c.HTTPClient == nil {
-		c.HTTPClient = defaultHTTPClient()
+	if c.SourceFolders != nil {
+		folders := make([]string, len(c.SourceFolders))
+		for i, f := range c.SourceFolders {
+			folders[i] = strings.Trim(f, "/")
+		}
+		c.SourceFolders = folders
 	}
 	return c
 }
@@ -108,6 +125,11 @@ func (c Config) Validate() error {
 	}
 	if err := validPrefix(c.Prefix); err != nil {
 		return fmt.Errorf("output: Config.Prefix %q %w", c.Prefix, err)
+	}
+	for _, f := range c.SourceFolders {
+		if err := validPrefix(f); f != "" && err != nil {
+			return fmt.Errorf("output: Config.SourceFolders: %q %w", f, err)
+		}
 	}
 	if c.MaxBytes <= 0 {
 		return fmt.Errorf("output: Config.MaxBytes must be positive, got %d", c.MaxBytes)
@@ -181,6 +203,11 @@ func copyVideo(cfg Config, jobID string, attempt int, srcURL string, copy func(s
 	if err != nil {
 		return "", err
 	}
+	if src.gs {
+		if err := cfg.checkGS(src, jobID); err != nil {
+			return "", err
+		}
+	}
 	u, err := copy(src, cfg.ObjectName(jobID, attempt))
 	if err != nil {
 		return "", fmt.Errorf("output: copy video of job %s attempt %d: %w", jobID, attempt, err)
@@ -214,9 +241,48 @@ func parseSource(src string) (source, error) {
 		return source{}, errclass.New(errclass.Permanent, "output: source scheme %q refused: only http, https and gs are copied", u.Scheme)
 	}
 	if u.Host == "" {
-		return source{}, errclass.New(errclass.Permanent, "output: source URL %s has no host", redact(u))
+		return source{}, errclass.New(errclass.Permanent, "output: source URL %s has no host", netguard.Redact(u))
 	}
 	return source{u: u}, nil
+}
+
+// checkGS refuses a gs:// source that is not this job's own: in another
+// bucket than Bucket (the worker's identity may read buckets that are none
+// of the job's business), or not under one of the job's folders (another
+// job's video, or anything else in the bucket). Errors are Permanent.
+func (c Config) checkGS(src source, jobID string) error {
+	folders := c.jobFolders(jobID)
+	if src.bucket == c.Bucket {
+		for _, f := range folders {
+			if rest, ok := strings.CutPrefix(src.object, f); ok && validPrefix(rest) == nil {
+				return nil
+			}
+		}
+	}
+	shown := make([]string, len(folders))
+	for i, f := range folders {
+		shown[i] = "gs://" + c.Bucket + "/" + f
+	}
+	why := "not in this job's folders"
+	if src.bucket != c.Bucket {
+		why = "bucket " + src.bucket + " is not the output bucket"
+	}
+	return errclass.New(errclass.Permanent, "output: source %s refused: %s; gs:// sources are taken only from %s",
+		redactGS("gs://"+src.bucket+"/"+src.object), why, strings.Join(shown, " or "))
+}
+
+// jobFolders are the object prefixes in Bucket under which the videos of
+// job jobID may be: <folder>/<jobID>/ for Prefix and each of
+// SourceFolders.
+func (c Config) jobFolders(jobID string) []string {
+	var fs []string
+	for _, f := range append([]string{c.Prefix}, c.SourceFolders...) {
+		if f != "" {
+			f += "/"
+		}
+		fs = append(fs, f+jobID+"/")
+	}
+	return fs
 }
 
 // redactGS shortens a malformed gs:// string to something safe to show.

@@ -3,7 +3,6 @@ package output
 import (
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -20,7 +19,7 @@ func TestConfigWithDefaults(t *testing.T) {
 	require.Equal(t, MaxBytesDefault, c.MaxBytes)
 	require.Equal(t, URLStyleGS, c.URLStyle)
 	require.Equal(t, ChunkSizeDefault, c.ChunkSize)
-	require.NotNil(t, c.HTTPClient)
+	require.False(t, c.AllowPrivateNetworks, "private networks are refused unless asked for")
 	require.NoError(t, c.Validate())
 
 	c = Config{Bucket: "b-1", Prefix: "/a/b/"}.WithDefaults()
@@ -46,6 +45,8 @@ func TestConfigValidate(t *testing.T) {
 		{"max bytes", func(c *Config) { c.MaxBytes = -1 }, "Config.MaxBytes"},
 		{"chunk size", func(c *Config) { c.ChunkSize = -1 }, "Config.ChunkSize"},
 		{"url style", func(c *Config) { c.URLStyle = "http" }, "Config.URLStyle"},
+		{"source folder", func(c *Config) { c.SourceFolders = []string{"veo", "a/../b"} }, "Config.SourceFolders"},
+		{"root source folder", func(c *Config) { c.SourceFolders = []string{""} }, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -86,31 +87,86 @@ func TestParseSource(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
+// TestVideoType: video/* types pass as declared; generic or missing ones
+// pass only when the bytes are those of a video file; anything else is
+// not a video (Permanent), whatever the bytes.
+func TestVideoType(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"https://u:p@cdn.example/a/b.mp4?X-Goog-Signature=s#f": "https://cdn.example/a/b.mp4?…",
-		"http://cdn.example:8080/a%2Fb.mp4":                    "http://cdn.example:8080/a%2Fb.mp4",
-		"https://cdn.example/v.mp4?":                           "https://cdn.example/v.mp4?…",
+	mp4 := []byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00")
+	mov := []byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00")
+	webm := []byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81")
+	html := []byte("<!doctype html><html>")
+	for _, c := range []struct {
+		declared string
+		head     []byte
+		want     string // "" for refused
+	}{
+		{"video/mp4", html, "video/mp4"},
+		{"Video/MP4; codecs=\"avc1.64\"", nil, "video/mp4; codecs=avc1.64"},
+		{"video/webm", nil, "video/webm"},
+		{"", mp4, "video/mp4"},
+		{"application/octet-stream", mp4, "video/mp4"},
+		{"Binary/Octet-Stream", mov, "video/quicktime"},
+		{"application/mp4", mp4, "video/mp4"},
+		{";;", webm, "video/webm"},
+		{"", html, ""},
+		{"application/octet-stream", html, ""},
+		{"application/octet-stream", []byte("ftyp"), ""},
+		{"text/html; charset=utf-8", mp4, ""},
+		{"application/json", mp4, ""},
+		{"image/png", mp4, ""},
+		{"text/plain", mp4, ""},
 	} {
-		u, err := url.Parse(in)
-		require.NoError(t, err)
-		assert.Equal(t, want, redact(u), in)
+		calls := 0
+		got, err := videoType("https://cdn.example/v.mp4", c.declared, func() ([]byte, error) { calls++; return c.head, nil })
+		if c.want == "" {
+			require.ErrorIs(t, err, errclass.Permanent, "%q %q", c.declared, c.head)
+			require.ErrorContains(t, err, "https://cdn.example/v.mp4")
+			continue
+		}
+		require.NoError(t, err, "%q %q", c.declared, c.head)
+		assert.Equal(t, c.want, got, "%q %q", c.declared, c.head)
+		if strings.HasPrefix(strings.ToLower(c.declared), "video/") {
+			assert.Zero(t, calls, "%q: read the body to judge a video type", c.declared)
+		}
 	}
 }
 
-func TestContentType(t *testing.T) {
+// TestCheckGS: gs:// sources are accepted only in the output bucket, under
+// this job's folder of Prefix or of a SourceFolders entry.
+func TestCheckGS(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"":                              "video/mp4",
-		"application/octet-stream":      "video/mp4",
-		"Binary/Octet-Stream":           "video/mp4",
-		";;":                            "video/mp4",
-		"video/webm":                    "video/webm",
-		"Video/MP4; codecs=\"avc1.64\"": "video/mp4; codecs=avc1.64",
+	cfg := Config{Bucket: "outs", SourceFolders: []string{"/veo/", ""}}.WithDefaults()
+	require.NoError(t, cfg.Validate())
+	for u, ok := range map[string]bool{
+		"gs://outs/veo/job-1/1/op/sample_0.mp4": true,
+		"gs://outs/videos/job-1/2.mp4":          true,
+		"gs://outs/job-1/1/sample_0.mp4":        true,
+		"gs://outs/veo/job-2/1/sample_0.mp4":    false, // another job's
+		"gs://outs/videos/job-2/1.mp4":          false,
+		"gs://outs/veo/job-1":                   false, // the folder itself
+		"gs://outs/veo/job-1/":                  false,
+		"gs://outs/veo/job-1/../job-2/1.mp4":    false,
+		"gs://outs/veo/job-1//x.mp4":            false,
+		"gs://outs/veo/job-10/1.mp4":            false,
+		"gs://outs/other/job-1/1.mp4":           false,
+		"gs://elsewhere/veo/job-1/1.mp4":        false, // another bucket
 	} {
-		assert.Equal(t, want, contentType(in), in)
+		src, err := parseSource(u)
+		require.NoError(t, err, u)
+		err = cfg.checkGS(src, "job-1")
+		if ok {
+			assert.NoError(t, err, u)
+			continue
+		}
+		if assert.ErrorIs(t, err, errclass.Permanent, u) {
+			assert.ErrorContains(t, err, "gs://outs/videos/job-1/ or gs://outs/veo/job-1/ or gs://outs/job-1/", u)
+		}
 	}
+	src, _ := parseSource("gs://elsewhere/veo/job-1/1.mp4")
+	require.ErrorContains(t, cfg.checkGS(src, "job-1"), "bucket elsewhere is not the output bucket")
+	src, _ = parseSource("gs://outs/veo/job-2/1.mp4")
+	require.ErrorContains(t, cfg.checkGS(src, "job-1"), "not in this job's folders")
 }
 
 func TestStatusError(t *testing.T) {

@@ -40,6 +40,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ const (
 	AttrPanic          = "panic"               // on messages dead-lettered for panics: the panic value
 	AttrTraceParent    = "traceparent"         // W3C trace context
 	AttrTraceState     = "tracestate"
+	// AttrEventType tells the system events on aiprod-events apart (budget
+	// thresholds, circuit changes, dead letters); job lifecycle events
+	// have none.
+	AttrEventType = "event_type"
 )
 
 // DispatchTopic is the topic of one backend's work.
@@ -336,6 +341,24 @@ func DeadLetter(ctx context.Context, p Publisher, deadLetterTopic, sourceSub str
 	_, err := p.Publish(ctx, deadLetterTopic, Message{Data: m.Data, Attributes: attrs})
 	if err != nil {
 		return fmt.Errorf("dead-letter message %s to %s: %w", m.ID, deadLetterTopic, err)
+	}
+	return nil
+}
+
+// PublishEvent publishes a system event to aiprod-events: v as JSON, with
+// attributes event_type and, when set, project_id. p should be traced
+// (telemetry.Traced) so the event joins the caller's trace.
+func PublishEvent(ctx context.Context, p Publisher, eventType, projectID string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", eventType, err)
+	}
+	attrs := map[string]string{AttrEventType: eventType}
+	if projectID != "" {
+		attrs[AttrProjectID] = projectID
+	}
+	if _, err := p.Publish(ctx, TopicEvents, Message{Data: data, Attributes: attrs}); err != nil {
+		return fmt.Errorf("publish %s event: %w", eventType, err)
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func New(cfg Config) (*Router, error) {
 		Metrics: cfg.Metrics})
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.SubscriptionRouter, Topic: queue.TopicJobs, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicJobs),
-		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics,
+		Publisher: cfg.Queue, Logger: r.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics, AnnounceDeadLetters: true,
 	}, r.process)
 	if err != nil {
 		return nil, err

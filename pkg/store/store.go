@@ -74,6 +74,8 @@ type Store interface {
 	BudgetReader
 	// StaleJobs finds jobs that stopped changing (stale.go).
 	StaleJobs
+	// NotificationStore keeps projects' alert settings (notifications.go).
+	NotificationStore
 
 	Close() error
 }

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/catalog"
+	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/internal/leak"
@@ -331,9 +333,26 @@ func (e *env) lifecycles(t *testing.T, id string) []dispatch.Lifecycle {
 	t.Helper()
 	var out []dispatch.Lifecycle
 	for _, m := range e.q.Published(queue.TopicEvents) {
+		if m.Attr(queue.AttrEventType) != "" {
+			continue // a system event, not a job's
+		}
 		ev, err := dispatch.DecodeLifecycle(m.Data)
 		require.NoError(t, err)
 		if ev.JobID == id {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// circuitEvents returns the circuit changes published to aiprod-events.
+func (e *env) circuitEvents(t *testing.T) []circuit.Event {
+	t.Helper()
+	var out []circuit.Event
+	for _, m := range e.q.Published(queue.TopicEvents) {
+		if m.Attr(queue.AttrEventType) == circuit.EventTypeCircuit {
+			var ev circuit.Event
+			require.NoError(t, json.Unmarshal(m.Data, &ev))
 			out = append(out, ev)
 		}
 	}

@@ -3,13 +3,18 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/worker"
 )
 
@@ -63,4 +68,39 @@ func TestOutputCopyLostFailsOverWithoutStrike(t *testing.T) {
 	require.Positive(t, int64(got.Attempts[0].Cost), "the lost video was still generated and billed")
 	require.Equal(t, "beta", got.Backend)
 	require.Zero(t, e.backendState(t, "alpha").Breaker.ConsecutiveFailures, "not the backend's fault")
+}
+
+// TestOutputCopyRefusesPrivateNetworks: a provider that answers with a
+// URL on loopback (issue 13 finding 2: the worker fetched it and stored
+// the answer as the job's video) gets nothing fetched; every attempt fails
+// over without a strike, and the job fails without a result.
+func TestOutputCopyRefusesPrivateNetworks(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var hits atomic.Int64
+	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "video/mp4")
+		_, _ = w.Write([]byte("\x00\x00\x00\x18ftypmp42 metadata token"))
+	}))
+	t.Cleanup(secret.Close)
+	for _, f := range e.fakes {
+		f.on("ssrf", script{final: backend.Status{State: backend.StateSucceeded, Progress: 1, VideoURL: secret.URL + "/secret"}})
+	}
+	cp, err := output.NewMemory(output.Config{Bucket: "outputs"}) // as in services: private networks refused
+	require.NoError(t, err)
+	e.pipeline(t, func(c *worker.Config) { c.Output = cp })
+
+	j := e.ingest(t, context.Background(), request(t, "ssrf"))
+	got := e.wait(t, j.ID, terminal)
+	require.Equal(t, job.StatusFailed, got.Status, "attempts: %+v", got.Attempts)
+	require.Nil(t, got.Result)
+	require.NotEmpty(t, got.Attempts)
+	for _, a := range got.Attempts {
+		require.Equal(t, job.AttemptFailed, a.Status)
+		require.Contains(t, a.Error.Message, "refusing to connect to 127.0.0.1: loopback address")
+		require.Zero(t, e.backendState(t, a.Backend).Breaker.ConsecutiveFailures, "not the backend's fault")
+	}
+	require.Zero(t, hits.Load(), "the worker fetched a loopback URL")
+	require.Zero(t, cp.Writes())
 }

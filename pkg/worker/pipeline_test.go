@@ -111,6 +111,11 @@ func TestPipelineCircuitOpensThenProbeCloses(t *testing.T) {
 	require.Equal(t, 3, st.Breaker.ConsecutiveFailures)
 	require.Contains(t, st.Breaker.LastError, "503 from alpha")
 	require.Equal(t, 3, e.fakes["alpha"].totalSubmits())
+	require.Eventually(t, func() bool { return len(e.circuitEvents(t)) == 1 }, 5*time.Second, time.Millisecond)
+	opened := e.circuitEvents(t)[0]
+	require.Equal(t, "alpha", opened.Backend)
+	require.Equal(t, circuit.Open, opened.State)
+	require.Equal(t, circuit.Closed, opened.Previous)
 
 	// The router now skips alpha.
 	j := e.ingest(t, ctx, request(t, "fox"))
@@ -133,6 +138,10 @@ func TestPipelineCircuitOpensThenProbeCloses(t *testing.T) {
 		st = e.backendState(t, "alpha")
 		return st.Breaker.State == circuit.Closed && st.Breaker.ConsecutiveFailures == 0
 	}, 5*time.Second, 5*time.Millisecond, "the probe's success closes the circuit: %+v", st.Breaker)
+	require.Eventually(t, func() bool { return len(e.circuitEvents(t)) == 2 }, 5*time.Second, time.Millisecond)
+	closed := e.circuitEvents(t)[1]
+	require.Equal(t, circuit.Closed, closed.State, "opening and closing are announced once each")
+	require.Equal(t, "alpha", closed.Backend)
 }
 
 func TestPipelineContentSafetyDoesNotFailOver(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/telemetry"
@@ -342,22 +343,39 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) con
 func (w *Worker) recordCircuit(ctx context.Context, name string, fn func(circuit.Breaker) (circuit.Breaker, bool)) {
 	cctx, cancel := w.drainCtx(ctx, w.cfg.DrainTimeout)
 	defer cancel()
+	var before circuit.Breaker
 	err := retry.Do(cctx, w.cfg.Retry, func(cctx context.Context) error {
 		st, err := store.UpdateBackend(cctx, w.cfg.Store, name, w.cfg.Now(), func(b *store.BackendState) error {
 			nb, write := fn(b.Breaker)
 			if !write {
 				return errUnchanged
 			}
-			b.Breaker = nb
+			before, b.Breaker = b.Breaker, nb
 			return nil
 		})
 		if err == nil {
 			w.cfg.Metrics.CircuitState(ctx, name, st.Breaker.Current())
+			w.announceCircuit(cctx, name, before, st)
 		}
 		return err
 	})
 	if err != nil && !errors.Is(err, errUnchanged) {
 		w.log.ErrorContext(ctx, "record circuit state failed", "backend", name, "error", err)
+	}
+}
+
+// announceCircuit publishes a backend_circuit event to aiprod-events when
+// the committed change opened or closed the circuit (the notifier alerts
+// operators). Only the writer that made the change sees the transition,
+// so it is announced once; a failed publish is logged, not retried.
+func (w *Worker) announceCircuit(ctx context.Context, name string, before circuit.Breaker, st store.BackendState) {
+	ev, ok := circuit.Transition(name, before, st.Breaker, st.UpdatedAt)
+	if !ok {
+		return
+	}
+	w.log.WarnContext(ctx, "circuit "+string(ev.State), "backend", name, "consecutive_failures", ev.ConsecutiveFailures)
+	if err := queue.PublishEvent(ctx, telemetry.Traced(w.cfg.Queue), circuit.EventTypeCircuit, "", ev); err != nil {
+		w.log.WarnContext(ctx, "publish circuit event failed", "backend", name, "error", err)
 	}
 }
 

@@ -282,6 +282,7 @@ func (w *Worker) newConsumer(name string) *consumer.Consumer {
 		Subscription: queue.WorkerSubscription(name), Topic: queue.DispatchTopic(name),
 		DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
 		Publisher:       w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions, Metrics: w.cfg.Metrics,
+		AnnounceDeadLetters: true,
 	}, func(ctx context.Context, m *queue.Message) consumer.Outcome { return w.handle(ctx, name, m) })
 	if err != nil {
 		panic(err) // Config.Validate makes every field present

@@ -13,15 +13,23 @@
 // Retry-After carried, over MaxBytes Permanent with or without
 // Content-Length, a truncated body Retryable and nothing written, other
 // schemes and redirects to them Permanent, invalid job ids and attempts
-// Permanent); and that errors never contain a source's userinfo or query.
+// Permanent); that errors never contain a source's userinfo or query; that
+// a source that is not a video (text/html, or untyped bytes that are not a
+// video file) is Permanent; and the network guard: without
+// AllowPrivateNetworks, a source on loopback (by address, IPv4-mapped
+// address or name), a redirect to loopback and a name that rebinds to
+// loopback are refused (Permanent) before any byte is requested from them,
+// while a public host (an injected resolver and dialer standing for one) is
+// copied. The other cases allow private networks: their servers listen on
+// loopback.
 //
-// For gs:// sources: an object already in the output bucket is returned as
-// is and nothing is written; one in another bucket is copied once; missing,
-// empty and oversized sources are Permanent.
+// For gs:// sources: this job's object in the output bucket (under the
+// job's folder of Prefix or of SourceFolders, "veo" in the suite) is
+// returned as is and nothing is written; another job's object, an object
+// elsewhere in the bucket and any object of another bucket are refused
+// (Permanent); missing, empty and non-video sources are Permanent.
 //
-// It does not assert what happens when two copies from another bucket race
-// (fake-gcs-server ignores preconditions on rewrites), nor how much memory
-// a copy takes. The suite never sleeps to wait: it waits on channels with a
+// It does not assert how much memory a copy takes. The suite never sleeps to wait: it waits on channels with a
 // deadline.
 package outputtest
 
@@ -58,7 +66,8 @@ type Harness struct {
 	Copier output.Copier
 	// Config is the Copier's configuration, defaults applied.
 	Config output.Config
-	// OtherBucket is a bucket other than Config.Bucket that Put writes to.
+	// OtherBucket is a bucket other than Config.Bucket that Put writes to
+	// (gs:// sources there are refused).
 	OtherBucket string
 	// Get reads an object; ok is false when it does not exist.
 	Get func(t *testing.T, bucket, name string) (o output.Object, ok bool)
@@ -97,8 +106,13 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"Redirects", testRedirects},
 		{"InvalidArguments", testInvalidArguments},
 		{"NoCredentialsInErrors", testNoCredentialsInErrors},
+		{"NotVideo", testNotVideo},
+		{"PrivateNetworksRefused", testPrivateNetworksRefused},
+		{"RedirectToPrivateRefused", testRedirectToPrivateRefused},
+		{"RebindingRefused", testRebindingRefused},
 		{"GSSameBucket", testGSSameBucket},
-		{"GSOtherBucket", testGSOtherBucket},
+		{"GSOtherJobRefused", testGSOtherJobRefused},
+		{"GSOtherBucketRefused", testGSOtherBucketRefused},
 		{"GSErrors", testGSErrors},
 		{"URLStyleHTTPS", testURLStyleHTTPS},
 	}
@@ -112,9 +126,14 @@ func Run(t *testing.T, newHarness NewHarness) {
 
 type suite struct{ newHarness NewHarness }
 
-// harness builds a Harness with the suite's Config, modified by mods.
+// SourceFolder is the Config.SourceFolders entry of the suite: where
+// providers write a job's videos in the output bucket, as Veo does.
+const SourceFolder = "veo"
+
+// harness builds a Harness with the suite's Config, modified by mods. It
+// allows private networks: the suite's sources listen on loopback.
 func (s suite) harness(t *testing.T, mods ...func(*output.Config)) Harness {
-	cfg := output.Config{MaxBytes: MaxBytes}
+	cfg := output.Config{MaxBytes: MaxBytes, AllowPrivateNetworks: true, SourceFolders: []string{SourceFolder}}
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -582,49 +601,53 @@ func testGSSameBucket(t *testing.T, s suite) {
 	_, ok := h.Get(t, h.Config.Bucket, h.Config.ObjectName("job-17", 1))
 	require.False(t, ok, "copied within the output bucket")
 
+	// Untyped, but a video file.
+	h.Put(t, h.Config.Bucket, "veo/job-17/2/sample_0.mp4", output.Object{Data: data})
 	_, err = h.Copier.Copy(ctx(t), "job-17", 2, "gs://"+h.Config.Bucket+"/veo/job-17/2/sample_0.mp4")
+	require.NoError(t, err)
+
+	_, err = h.Copier.Copy(ctx(t), "job-17", 3, "gs://"+h.Config.Bucket+"/veo/job-17/3/sample_0.mp4")
 	requireClass(t, err, errclass.Permanent)
+	require.ErrorContains(t, err, "does not exist")
 }
 
-func testGSOtherBucket(t *testing.T, s suite) {
+// testGSOtherJobRefused: a provider that answers with another job's video
+// in the output bucket (or any other object there) does not make it this
+// job's result.
+func testGSOtherJobRefused(t *testing.T, s suite) {
 	h := s.harness(t)
-	data := Video(18, 100<<10)
-	h.Put(t, h.OtherBucket, "veo/job-18/1/sample_0.mp4", output.Object{Data: data, ContentType: "video/mp4"})
-	src := "gs://" + h.OtherBucket + "/veo/job-18/1/sample_0.mp4"
+	data := Video(18, 1000)
+	for _, name := range []string{"veo/job-other/1/sample_0.mp4", "private/report.mp4", "veo/job-18x/1/sample_0.mp4"} {
+		h.Put(t, h.Config.Bucket, name, output.Object{Data: data, ContentType: "video/mp4"})
+		_, err := h.Copier.Copy(ctx(t), "job-18", 1, "gs://"+h.Config.Bucket+"/"+name)
+		requireClass(t, err, errclass.Permanent)
+		require.ErrorContains(t, err, "not in this job's folders", name)
+	}
+	requireNothingWritten(t, h, "job-18", 1)
+}
 
-	got, err := h.Copier.Copy(ctx(t), "job-18", 1, src)
-	require.NoError(t, err)
-	name := h.Config.ObjectName("job-18", 1)
-	require.Equal(t, "gs://"+h.Config.Bucket+"/"+name, got)
-	o, ok := h.Get(t, h.Config.Bucket, name)
-	require.True(t, ok)
-	require.Equal(t, data, o.Data)
-	require.Equal(t, "video/mp4", o.ContentType)
-	require.Equal(t, "job-18", o.Metadata[output.MetadataJobID])
-	require.Equal(t, 1, h.Writes(t))
-
-	again, err := h.Copier.Copy(ctx(t), "job-18", 1, src)
-	require.NoError(t, err)
-	require.Equal(t, got, again)
-	require.Equal(t, 1, h.Writes(t), "a second copy wrote again")
-
-	// No content type at the source: the default.
-	h.Put(t, h.OtherBucket, "veo/job-18/2/sample_0.mp4", output.Object{Data: data})
-	_, err = h.Copier.Copy(ctx(t), "job-18", 2, "gs://"+h.OtherBucket+"/veo/job-18/2/sample_0.mp4")
-	require.NoError(t, err)
-	o, ok = h.Get(t, h.Config.Bucket, h.Config.ObjectName("job-18", 2))
-	require.True(t, ok)
-	require.Equal(t, output.ContentTypeDefault, o.ContentType)
+// testGSOtherBucketRefused: the worker's identity may read other buckets;
+// a gs:// source there is refused, not copied.
+func testGSOtherBucketRefused(t *testing.T, s suite) {
+	h := s.harness(t)
+	h.Put(t, h.OtherBucket, "veo/job-18/1/sample_0.mp4", output.Object{Data: Video(18, 1000), ContentType: "video/mp4"})
+	_, err := h.Copier.Copy(ctx(t), "job-18", 1, "gs://"+h.OtherBucket+"/veo/job-18/1/sample_0.mp4")
+	requireClass(t, err, errclass.Permanent)
+	require.ErrorContains(t, err, "bucket "+h.OtherBucket+" is not the output bucket")
+	requireNothingWritten(t, h, "job-18", 1)
 }
 
 func testGSErrors(t *testing.T, s suite) {
 	h := s.harness(t)
-	h.Put(t, h.OtherBucket, "big.mp4", output.Object{Data: Video(19, MaxBytes+1), ContentType: "video/mp4"})
-	h.Put(t, h.OtherBucket, "empty.mp4", output.Object{Data: []byte{}, ContentType: "video/mp4"})
+	own := "veo/job-19/1/"
+	h.Put(t, h.Config.Bucket, own+"empty.mp4", output.Object{Data: []byte{}, ContentType: "video/mp4"})
+	h.Put(t, h.Config.Bucket, own+"page.mp4", output.Object{Data: []byte("<html>secret</html>"), ContentType: "text/html"})
+	h.Put(t, h.Config.Bucket, own+"untyped.mp4", output.Object{Data: []byte("<html>secret</html>")})
 	for _, u := range []string{
-		"gs://" + h.OtherBucket + "/missing.mp4",
-		"gs://" + h.OtherBucket + "/big.mp4",
-		"gs://" + h.OtherBucket + "/empty.mp4",
+		"gs://" + h.Config.Bucket + "/" + own + "missing.mp4",
+		"gs://" + h.Config.Bucket + "/" + own + "empty.mp4",
+		"gs://" + h.Config.Bucket + "/" + own + "page.mp4",
+		"gs://" + h.Config.Bucket + "/" + own + "untyped.mp4",
 		"gs://" + h.OtherBucket,
 		"gs://" + h.OtherBucket + "/",
 		"gs:///object.mp4",
@@ -645,8 +668,8 @@ func testURLStyleHTTPS(t *testing.T, s suite) {
 	_, ok := h.Get(t, h.Config.Bucket, "out/videos/job-20/3.mp4")
 	require.True(t, ok)
 
-	h.Put(t, h.Config.Bucket, "veo/a b/sample_0.mp4", output.Object{Data: Video(21, 10), ContentType: "video/mp4"})
-	got, err = h.Copier.Copy(ctx(t), "job-20", 4, "gs://"+h.Config.Bucket+"/veo/a b/sample_0.mp4")
+	h.Put(t, h.Config.Bucket, "veo/job-20/4/a b.mp4", output.Object{Data: Video(21, 10), ContentType: "video/mp4"})
+	got, err = h.Copier.Copy(ctx(t), "job-20", 4, "gs://"+h.Config.Bucket+"/veo/job-20/4/a b.mp4")
 	require.NoError(t, err)
-	require.Equal(t, "https://storage.googleapis.com/"+h.Config.Bucket+"/veo/a%20b/sample_0.mp4", got)
+	require.Equal(t, "https://storage.googleapis.com/"+h.Config.Bucket+"/veo/job-20/4/a%20b.mp4", got)
 }

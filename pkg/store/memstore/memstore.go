@@ -46,6 +46,7 @@ type Store struct {
 	slots map[string]store.Slot // "<backend>/<index>" → slot (slots.go)
 
 	webhooks webhookData // webhooks.go
+	notifications map[string]store.Notifications // project → settings (notifications.go)
 }
 
 var _ store.Store = (*Store)(nil)
