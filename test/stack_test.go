@@ -24,6 +24,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/devstack"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
@@ -336,6 +337,8 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		"AIPROD_ACK_DEADLINE=10s",
 		"AIPROD_LOG_LEVEL=info",
 		"AIPROD_SECRETS_KEY=" + s.secretsKey,
+		// Webhook receivers (and the simulators) listen on loopback.
+		netguard.EnvAllowPrivateNetworks + "=true",
 	}, emu...), cfg.Env...)
 	ingestPort := freePort(t)
 	s.defineServices(cfg, common, sims.Env(), ingestPort)

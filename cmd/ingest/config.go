@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/secretbox"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	// (AIPROD_SECRETS_KEY, platform.SecretBox); nil and POST
 	// /v1/admin/projects/{project}/webhook-secret answers 404.
 	Secrets *secretbox.Box
+	// AllowPrivateNetworks is api.Config.AllowPrivateNetworks
+	// (AIPROD_ALLOW_PRIVATE_NETWORKS, default false): job webhook_urls and
+	// alert destinations on private networks are accepted (tests, dev).
+	AllowPrivateNetworks bool
 }
 
 // FromEnv reads the ingest service's configuration through getenv; the
@@ -30,7 +35,8 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	v := platform.NewVars(getenv)
 	c := Config{Config: platform.ReadConfig(v), AdminKey: v.Get("AIPROD_ADMIN_KEY"),
-		Secrets: v.SecretBox(platform.SecretsKeyVar)}
+		Secrets:              v.SecretBox(platform.SecretsKeyVar),
+		AllowPrivateNetworks: v.Bool(netguard.EnvAllowPrivateNetworks, false)}
 	if s := v.Get("AIPROD_BOOTSTRAP_API_KEY"); s != "" {
 		project, key, ok := strings.Cut(s, ":")
 		if !ok || project == "" || key == "" {

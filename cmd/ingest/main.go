@@ -7,6 +7,7 @@
 //	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes (unset: admin routes refuse)
 //	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack
 //	AIPROD_SECRETS_KEY        base64 of 32 bytes sealing webhook secrets (unset: the webhook-secret route answers 404)
+//	AIPROD_ALLOW_PRIVATE_NETWORKS  true: accept webhook_urls and alert destinations on private networks (default false)
 package main
 
 import (
@@ -35,7 +36,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	acfg := api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Logger: d.Log, DeadLetters: deadletter.NewService(d.Queue, cfg.Catalog.Names(), 0),
-		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)}
+		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs),
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks}
 	if cfg.Secrets != nil {
 		ring, err := webhooksecrets.New(webhooksecrets.Config{Store: d.Store, Box: cfg.Secrets})
 		if err != nil {

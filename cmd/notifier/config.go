@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/secretbox"
@@ -22,6 +23,10 @@ type Config struct {
 	// MaxPerHost bounds those to one host (AIPROD_WEBHOOK_MAX_PER_HOST, at
 	// least 1, default notifier.MaxPerHostDefault).
 	MaxPerHost int
+	// Network guards every webhook request: its AllowPrivate is
+	// AIPROD_ALLOW_PRIVATE_NETWORKS (default false: loopback, private and
+	// link-local addresses are refused at dial time).
+	Network netguard.Policy
 }
 
 // FromEnv reads the notifier's configuration through getenv; the error
@@ -34,6 +39,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			"the key that seals the projects' webhook secrets (the standard base64 of 32 random bytes)"),
 		MaxInFlight: v.Int("AIPROD_WEBHOOK_MAX_IN_FLIGHT", notifier.MaxInFlightDefault, 1, 10_000),
 		MaxPerHost:  v.Int("AIPROD_WEBHOOK_MAX_PER_HOST", notifier.MaxPerHostDefault, 1, 1_000),
+		Network:     netguard.Policy{AllowPrivate: v.Bool(netguard.EnvAllowPrivateNetworks, false)},
 	}
 	return c, v.Err()
 }

@@ -9,6 +9,7 @@
 //	AIPROD_SECRETS_KEY             base64 of 32 bytes sealing the projects' webhook secrets (required; Secret Manager)
 //	AIPROD_WEBHOOK_MAX_IN_FLIGHT   webhook requests in flight at most (default 64)
 //	AIPROD_WEBHOOK_MAX_PER_HOST    ... to one host at most (default 4)
+//	AIPROD_ALLOW_PRIVATE_NETWORKS  true: webhooks may reach loopback and private addresses (default false; tests, dev)
 package main
 
 import (
@@ -30,7 +31,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	n, err := notifier.New(notifier.Config{Queue: d.Queue, Store: d.Store, Secrets: ring, Logger: d.Log,
 		MaxInFlight: cfg.MaxInFlight, MaxPerHost: cfg.MaxPerHost,
-		Client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
+		Client: &http.Client{Transport: cfg.Network.Transport()}})
 	if err != nil {
 		return err
 	}

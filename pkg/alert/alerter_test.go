@@ -59,8 +59,8 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	al := &alert.Alerter{
 		Channels: alert.Channels{
 			Client: loopback,
-			Email: alert.Email{Addr: smtpAddr, TLS: alert.TLSNone, From: "alerts@example.com"},
-			SMS:   alert.SMS{BaseURL: srv.URL, AccountSID: "ACdev", AuthToken: "dev-token", From: "+15550100"},
+			Email:  alert.Email{Addr: smtpAddr, TLS: alert.TLSNone, From: "alerts@example.com"},
+			SMS:    alert.SMS{BaseURL: srv.URL, AccountSID: "ACdev", AuthToken: "dev-token", From: "+15550100"},
 		},
 		Ops:   alert.Settings{SlackWebhookURL: srv.URL + "/slack/ops", SMS: []string{"+15550199"}},
 		Store: st,

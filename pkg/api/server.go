@@ -66,8 +66,9 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AllowPrivateNetworks accepts http:// and private-network alert
-	// destinations (the dev stack's inbox on loopback); services take https
-	// only.
+	// destinations (the dev stack's inbox on loopback), and job webhook_urls
+	// on private networks; services take https alert destinations only and
+	// refuse webhook_urls whose host is private (400 naming the field).
 	AllowPrivateNetworks bool
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64

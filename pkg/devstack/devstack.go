@@ -285,7 +285,8 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: deadletter.NewService(q, s.Catalog.Names(), 0), MetricsHandler: telemetry.MetricsHandler(),
-		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, WebhookSecrets: ring})
+		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, WebhookSecrets: ring,
+		AllowPrivateNetworks: s.Network.AllowPrivate})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

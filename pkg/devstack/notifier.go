@@ -27,12 +27,13 @@ func webhookSecrets(cfg Config, st *firestorestore.Store) (*webhooksecrets.Keyri
 	return webhooksecrets.New(webhooksecrets.Config{Store: st, Box: box})
 }
 
-// startNotifier runs the notifier (job webhooks) until Close. Its HTTP
-// client reaches any address: in the dev stack receivers live on loopback.
+// startNotifier runs the notifier (job webhooks) until Close. Its requests
+// go through Stack.Network: in the dev stack, receivers on loopback are
+// allowed unless Config.RefusePrivateNetworks.
 func (s *Stack) startNotifier(runCtx context.Context, cfg Config, q *gcppubsub.Queue, st *firestorestore.Store,
 	ring *webhooksecrets.Keyring) error {
 	n, err := notifier.New(notifier.Config{Queue: q, Store: st, Secrets: ring, Logger: cfg.Logger,
-		Client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
+		Client: &http.Client{Transport: s.Network.Transport()}})
 	if err != nil {
 		return fmt.Errorf("devstack: %w", err)
 	}

@@ -15,16 +15,19 @@ import (
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 	"github.com/aiprod/aiprod/pkg/webhook"
 )
 
 // result is what one attempt got: the receiver's status (0: no answer) and
-// why it failed, in words that hold neither the URL's query nor a secret.
+// why it failed, in words that hold neither the URL's query nor a secret;
+// refused when the network guard refused the destination (no retry).
 type result struct {
-	status int
-	err    string
+	status  int
+	err     string
+	refused bool
 }
 
 // delivered: a 2xx. gone: 410, the receiver wants no more.
@@ -114,7 +117,8 @@ func (n *Notifier) post(ctx context.Context, rawURL, id string, b []byte, secret
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return result{err: transportError(ctx, err, n.cfg.Timeout)}
+		_, refused := errors.AsType[*netguard.RefusedError](err)
+		return result{err: transportError(ctx, err, n.cfg.Timeout), refused: refused}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, n.cfg.MaxResponseBytes))

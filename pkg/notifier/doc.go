@@ -25,8 +25,10 @@
 // not followed (a 3xx is a failure), and at most MaxResponseBytes of an
 // answer are read, then discarded. A failure is retried on Schedule
 // (Standard Webhooks': 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then once at
-// 24 h after the first attempt); 410 Gone stops at once; after the
-// window the delivery has failed.
+// 24 h after the first attempt); 410 Gone stops at once, and so does a
+// destination the network guard refuses (a loopback, private or link-local
+// address, after DNS and on every redirect: package netguard, through
+// Config.Client's transport); after the window the delivery has failed.
 //
 // The delivery state lives in the store, by webhook-id
 // (store.WebhookDelivery): attempts, the first attempt's time, when the

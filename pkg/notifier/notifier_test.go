@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/netguard/netguardtest"
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/webhook"
@@ -260,4 +262,38 @@ func TestSecretNeverLogged(t *testing.T) {
 			require.NotContains(t, ev.Message, s)
 		}
 	}
+}
+
+// TestPrivateDestinationRefused: through the network guard, a webhook host
+// that resolves to a public address is delivered, and the same host once
+// its DNS answers a private address (rebinding) is refused at dial time:
+// the delivery fails at once, recorded, and the receiver is never called.
+func TestPrivateDestinationRefused(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, http.StatusOK)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(rcv.srv.URL, "http://"))
+	require.NoError(t, err)
+	nw := netguardtest.New(strings.TrimPrefix(rcv.srv.URL, "http://")).
+		Answer("hooks.example.com", netguardtest.PublicAddr).
+		Answer("hooks.example.com", "127.0.0.1")
+	policy := nw.Policy()
+	tr := policy.Transport()
+	tr.DisableKeepAlives = true // a dial, and a lookup, per request
+	e.cfg.Client = &http.Client{Transport: tr}
+	n := e.notifier()
+	url := "http://hooks.example.com:" + port + "/hook"
+
+	first := e.terminalJob(job.StatusSucceeded, url)
+	require.True(t, e.handle(n, first, 1).Acked())
+	require.Equal(t, notifier.EventDelivered, e.events(first.ID)[0].Type)
+
+	second := e.terminalJob(job.StatusSucceeded, url)
+	require.True(t, e.handle(n, second, 1).Acked(), "refused: no retry")
+	evs := e.events(second.ID)
+	require.Len(t, evs, 1)
+	require.Equal(t, notifier.EventFailed, evs[0].Type)
+	require.Contains(t, evs[0].Message, "loopback")
+	require.EqualValues(t, 1, rcv.calls.Load(), "the receiver got the first webhook only")
+	require.Equal(t, []string{netguardtest.PublicAddr + ":" + port}, nw.Dialed())
 }

@@ -119,6 +119,9 @@ func (n *Notifier) outcome(d *store.WebhookDelivery, attempt int, res result, no
 	case res.gone():
 		d.Outcome = store.WebhookGone
 		return EventGone, fmt.Sprintf("%s: 410 Gone; no more attempts", what)
+	case res.refused:
+		d.Outcome = store.WebhookFailed
+		return EventFailed, fmt.Sprintf("%s: %s; no more attempts", what, res.err)
 	}
 	next, ok := n.cfg.Schedule.Next(d.FirstAttemptAt, attempt, now)
 	if !ok {

@@ -45,7 +45,7 @@ type Store struct {
 
 	slots map[string]store.Slot // "<backend>/<index>" → slot (slots.go)
 
-	webhooks webhookData // webhooks.go
+	webhooks      webhookData                    // webhooks.go
 	notifications map[string]store.Notifications // project → settings (notifications.go)
 }
 
