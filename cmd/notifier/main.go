@@ -8,7 +8,7 @@
 //
 //	AIPROD_SECRETS_KEY             base64 of 32 bytes sealing the projects' webhook secrets (required; Secret Manager)
 //	AIPROD_WEBHOOK_MAX_IN_FLIGHT   webhook requests in flight at most (default 64)
-//	AIPROD_WEBHOOK_MAX_PER_HOST    ... to one host at most (default 4)
+//	AIPROD_WEBHOOK_MAX_PER_HOST    ... to one host at most (default 8)
 //	AIPROD_ALLOW_PRIVATE_NETWORKS  true: webhooks may reach loopback and private addresses (default false; tests, dev)
 package main
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/consumer"
+	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -34,26 +35,41 @@ type result struct {
 func (r result) delivered() bool { return r.status >= 200 && r.status < 300 }
 func (r result) gone() bool      { return r.status == http.StatusGone }
 
-// deliver makes the attempt of job j's webhook that is due, if one is:
-// destination capacity, then the claim of the attempt in the store, the
-// POST, and the outcome recorded with a job event.
+// deliver makes the attempt of job j's webhook that is due, if one is: the
+// body and the signing secrets, a slot of the destination (see limits),
+// the claim of the attempt in the store, the POST; then, slot released, the
+// outcome recorded with a job event.
 func (n *Notifier) deliver(ctx context.Context, m *queue.Message, j *job.Job) consumer.Outcome {
-	release, ok := n.limits.tryAcquire(hostOf(j.Request.WebhookURL))
-	if !ok {
-		return n.wait(ctx, m, n.busyDelay(), "webhook destination busy (per-host or global limit)")
+	id := WebhookID(j.ID, j.Status)
+	b, secrets, err := n.prepare(ctx, j)
+	if errclass.IsRetryable(err) {
+		return consumer.StoreError("read the signing secret of project "+j.ProjectID, err)
+	}
+	release := func() {}
+	if err == nil {
+		r, ok := n.limits.acquire(ctx, hostOf(j.Request.WebhookURL), n.cfg.BusyWait)
+		if !ok {
+			return n.wait(ctx, m, n.busyDelay(), "webhook destination busy (per-host or global limit)")
+		}
+		release = r
 	}
 	defer release()
-	id := WebhookID(j.ID, j.Status)
-	c, err := n.claim(ctx, id, j)
+	c, cerr := n.claim(ctx, id, j)
 	switch {
-	case err != nil:
-		return consumer.StoreError("claim webhook "+id, err)
+	case cerr != nil:
+		return consumer.StoreError("claim webhook "+id, cerr)
 	case c.done:
 		return consumer.Ack()
 	case c.waitFor > 0:
 		return n.wait(ctx, m, c.waitFor, c.why)
 	}
-	res := n.attempt(ctx, j, id, c.d.Attempts)
+	res := result{}
+	if err != nil {
+		res.err = err.Error() // the attempt fails without a request: no secret to sign with
+	} else {
+		res = n.attempt(ctx, j, id, c.d.Attempts, b, secrets)
+	}
+	release()
 	out, err := n.record(ctx, j, c.d, res)
 	if err != nil {
 		// The attempt was made; its lease expires and a redelivery makes
@@ -67,6 +83,19 @@ func (n *Notifier) deliver(ctx context.Context, m *queue.Message, j *job.Job) co
 	return n.wait(ctx, m, out.d.NextAttemptAt.Sub(n.cfg.Now()), "webhook attempt failed; next attempt due")
 }
 
+// prepare returns the webhook's body and the secrets that sign it.
+func (n *Notifier) prepare(ctx context.Context, j *job.Job) ([]byte, []string, error) {
+	b, err := body(j)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode the webhook: %w", err)
+	}
+	secrets, err := n.cfg.Secrets.Signing(ctx, j.ProjectID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing secret: %w", err)
+	}
+	return b, secrets, nil
+}
+
 // body is the webhook's body: type, the time the job reached its status,
 // and the job as GET /v1/jobs/{id} shows it.
 func body(j *job.Job) ([]byte, error) {
@@ -77,18 +106,9 @@ func body(j *job.Job) ([]byte, error) {
 	return json.Marshal(client.WebhookEvent{Type: EventType(j.Status), Timestamp: at.UTC(), Data: api.PublicJob(j)})
 }
 
-// attempt POSTs the webhook once, signed with the project's secrets, within
-// Timeout; it reads at most MaxResponseBytes of the answer and discards
-// them.
-func (n *Notifier) attempt(ctx context.Context, j *job.Job, id string, number int) result {
-	b, err := body(j)
-	if err != nil {
-		return result{err: fmt.Sprintf("encode the webhook: %v", err)}
-	}
-	secrets, err := n.cfg.Secrets.Signing(ctx, j.ProjectID)
-	if err != nil {
-		return result{err: fmt.Sprintf("signing secret: %v", err)}
-	}
+// attempt POSTs body b once, signed with secrets, within Timeout; it reads
+// at most MaxResponseBytes of the answer and discards them.
+func (n *Notifier) attempt(ctx context.Context, j *job.Job, id string, number int, b []byte, secrets []string) result {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
 	ctx, span := telemetry.StartHTTPClient(ctx, nil, "webhook POST", http.MethodPost, j.Request.WebhookURL,

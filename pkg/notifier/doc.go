@@ -53,12 +53,16 @@
 // # Bounded work
 //
 // At most MaxInFlight requests are in flight, at most MaxPerHost to one
-// host. Taking a slot never waits: a message whose destination is full is
-// nacked after about BusyDelay, so a slow or dead receiver holds at most
-// MaxPerHost requests and never the message slots of other receivers'
-// events. ReceiveOptions.MaxOutstanding bounds the messages in hand,
-// waiting ones included: with more webhooks than that waiting for their
-// retries at once, new events wait up to HoldMax for a slot.
+// host; a slot is held for the claim and the request only (the body, the
+// secrets and the outcome's record are outside it). A message whose
+// destination is full waits for a slot at most BusyWait, and only while
+// no more than MaxPerHost others wait for that host; otherwise it is
+// nacked after about BusyDelay. So a slow or dead receiver holds at most
+// MaxPerHost requests and 2·MaxPerHost message slots, never the slots of
+// other receivers' events. ReceiveOptions.MaxOutstanding bounds the
+// messages in hand, waiting ones included: with more webhooks than that
+// waiting for their retries at once, new events wait up to HoldMax for a
+// slot.
 //
 // # Secrets and the network
 //

@@ -34,9 +34,10 @@ const Stage = "notifier"
 const (
 	TimeoutDefault          = 10 * time.Second
 	MaxInFlightDefault      = 64
-	MaxPerHostDefault       = 4
+	MaxPerHostDefault       = 8
 	MaxOutstandingDefault   = 256
 	HoldMaxDefault          = time.Minute
+	BusyWaitDefault         = 2 * time.Second
 	BusyDelayDefault        = time.Second
 	LeaseMarginDefault      = 5 * time.Second
 	MaxResponseBytesDefault = 64 << 10
@@ -77,9 +78,12 @@ type Config struct {
 	// held before it is nacked (it is redelivered, and held again, until
 	// the attempt is due). 0: HoldMaxDefault.
 	HoldMax time.Duration
-	// BusyDelay is about how long a message whose destination is at its
-	// limit waits before it is nacked (jittered ±50%). 0: BusyDelayDefault.
-	BusyDelay time.Duration
+	// BusyWait is how long a message whose destination is at its limit
+	// may wait in hand for a slot (while at most MaxPerHost others wait for
+	// that host); 0: BusyWaitDefault, negative: no wait. BusyDelay is about
+	// how long one that got none is held before it is nacked (jittered
+	// ±50%); 0: BusyDelayDefault.
+	BusyWait, BusyDelay time.Duration
 	// LeaseMargin is added to Timeout for the lease of an attempt: another
 	// delivery of the event waits that long for it. 0: LeaseMarginDefault.
 	LeaseMargin time.Duration
@@ -108,6 +112,7 @@ func (c Config) WithDefaults() Config {
 		c.Schedule = ScheduleDefault
 	}
 	c.HoldMax = cmp.Or(max(c.HoldMax, 0), HoldMaxDefault)
+	c.BusyWait = cmp.Or(c.BusyWait, BusyWaitDefault)
 	c.BusyDelay = cmp.Or(max(c.BusyDelay, 0), BusyDelayDefault)
 	c.LeaseMargin = cmp.Or(max(c.LeaseMargin, 0), LeaseMarginDefault)
 	c.MaxResponseBytes = cmp.Or(max(c.MaxResponseBytes, 0), MaxResponseBytesDefault)
