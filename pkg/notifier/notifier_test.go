@@ -51,7 +51,7 @@ func TestRetryKeepsTheWebhookID(t *testing.T) {
 	require.Equal(t, consumer.VerdictNack, e.handle(n2, j, 2).Verdict)
 	require.Len(t, rcv.deliveries(), 1)
 
-	e.clock.Add(5 * time.Second)
+	e.clock.Advance(5 * time.Second)
 	require.Equal(t, consumer.VerdictAck, e.handle(n2, j, 3).Verdict)
 	// And a late redelivery of the delivered event sends nothing.
 	require.Equal(t, consumer.VerdictAck, e.handle(e.notifier(), j, 4).Verdict)
@@ -92,7 +92,7 @@ func TestGoneStopsAtOnce(t *testing.T) {
 	n := e.notifier()
 	require.Equal(t, consumer.VerdictAck, e.handle(n, j, 1).Verdict)
 	require.Equal(t, client.WebhookJobFailed, e.verify(rcv.deliveries()[0], e.secret).Type)
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	require.Equal(t, consumer.VerdictAck, e.handle(n, j, 2).Verdict)
 	require.EqualValues(t, 1, rcv.calls.Load())
 	evs := e.events(j.ID)
@@ -122,10 +122,10 @@ func TestRetriesEndAfter24Hours(t *testing.T) {
 		}
 		// A redelivery just before the due time sends nothing.
 		d := e.state(notifier.WebhookID(j.ID, job.StatusCanceled))
-		e.clock.Add(d.NextAttemptAt.Sub(e.clock.Now()) - time.Second)
+		e.clock.Advance(d.NextAttemptAt.Sub(e.clock.Now()) - time.Second)
 		require.Equal(t, consumer.VerdictNack, e.handle(n, j, 2).Verdict)
 		require.Equal(t, before+1, rcv.calls.Load())
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 	}
 	require.Equal(t, []time.Duration{0, 5 * time.Second, 5*time.Minute + 5*time.Second, 35*time.Minute + 5*time.Second,
 		2*time.Hour + 35*time.Minute + 5*time.Second, 7*time.Hour + 35*time.Minute + 5*time.Second,
@@ -153,17 +153,17 @@ func TestRotationOverlapSignatures(t *testing.T) {
 
 	j1 := e.terminalJob(job.StatusSucceeded, rcv.srv.URL)
 	require.True(t, e.handle(n, j1, 1).Acked())
-	e.clock.Add(24*time.Hour + time.Second)
+	e.clock.Advance(24*time.Hour + time.Second)
 	j2 := e.terminalJob(job.StatusSucceeded, rcv.srv.URL)
 	require.True(t, e.handle(n, j2, 1).Acked())
 
 	got := rcv.deliveries()
 	require.Len(t, got, 2)
 	require.Len(t, strings.Fields(got[0].header.Get(webhook.HeaderSignature)), 2)
-	e.clock.Add(-24*time.Hour - time.Second)
+	e.clock.Advance(-24*time.Hour - time.Second)
 	e.verify(got[0], fresh)
 	e.verify(got[0], old)
-	e.clock.Add(24*time.Hour + time.Second)
+	e.clock.Advance(24*time.Hour + time.Second)
 	require.Len(t, strings.Fields(got[1].header.Get(webhook.HeaderSignature)), 1)
 	e.verify(got[1], fresh)
 	require.ErrorIs(t, webhook.Verifier{Secret: old, Now: e.clock.Now}.Verify(got[1].header, got[1].body), webhook.ErrNoMatch)
@@ -244,7 +244,7 @@ func TestSecretNeverLogged(t *testing.T) {
 	n := e.notifier()
 	j := e.terminalJob(job.StatusSucceeded, rcv.srv.URL+"/?sig=querytoken")
 	require.False(t, e.handle(n, j, 1).Acked())
-	e.clock.Add(5 * time.Second)
+	e.clock.Advance(5 * time.Second)
 	require.True(t, e.handle(n, j, 2).Acked())
 
 	logs := e.logs.String()

@@ -23,6 +23,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
 	"github.com/aiprod/aiprod/pkg/secretbox"
+	"github.com/aiprod/aiprod/pkg/sim"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
 	"github.com/aiprod/aiprod/pkg/store/storetest"
@@ -39,7 +40,7 @@ type env struct {
 	t      *testing.T
 	st     *memstore.Store
 	q      *memqueue.Queue
-	clock  *fake.Clock
+	clock  *sim.ManualClock
 	ring   *webhooksecrets.Keyring
 	secret string
 	logs   *fake.Buffer
@@ -51,7 +52,7 @@ func setup(t *testing.T) *env {
 	box, err := secretbox.Parse(secretbox.NewKey())
 	require.NoError(t, err)
 	e := &env{t: t, st: memstore.New(), q: memqueue.New(memqueue.WithBackoff(time.Millisecond, 10*time.Millisecond)), logs: &fake.Buffer{},
-		clock: fake.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))}
+		clock: sim.NewManualClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))}
 	e.ring, err = webhooksecrets.New(webhooksecrets.Config{Store: e.st, Box: box, Now: e.clock.Now})
 	require.NoError(t, err)
 	e.secret, err = e.ring.Rotate(context.Background(), project)

@@ -13,20 +13,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
-	"github.com/aiprod/aiprod/pkg/internal/fake"
 	"github.com/aiprod/aiprod/pkg/secretbox"
+	"github.com/aiprod/aiprod/pkg/sim"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
 	"github.com/aiprod/aiprod/pkg/webhook"
 	"github.com/aiprod/aiprod/pkg/webhooksecrets"
 )
 
-func setup(t *testing.T) (*webhooksecrets.Keyring, *memstore.Store, *fake.Clock) {
+func setup(t *testing.T) (*webhooksecrets.Keyring, *memstore.Store, *sim.ManualClock) {
 	t.Helper()
 	box, err := secretbox.Parse(secretbox.NewKey())
 	require.NoError(t, err)
 	st := memstore.New()
-	c := fake.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	c := sim.NewManualClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	k, err := webhooksecrets.New(webhooksecrets.Config{Store: st, Box: box, Now: c.Now})
 	require.NoError(t, err)
 	return k, st, c
@@ -57,7 +57,7 @@ func TestRotationOverlap(t *testing.T) {
 	require.Equal(t, []string{first}, got, "a first rotation has nothing to overlap")
 
 	rotated := c.Now().Add(time.Hour)
-	c.Set(rotated)
+	c.Advance(rotated.Sub(c.Now()))
 	second, err := k.Rotate(ctx, "acme")
 	require.NoError(t, err)
 	require.NotEqual(t, first, second)
@@ -73,7 +73,7 @@ func TestRotationOverlap(t *testing.T) {
 		{48 * time.Hour, []string{second}},
 	} {
 		at := rotated.Add(step.after)
-		c.Set(at)
+		c.Advance(at.Sub(c.Now()))
 		got, err := k.Signing(ctx, "acme")
 		require.NoError(t, err)
 		require.Equal(t, step.want, got, "at rotation + %s", step.after)
