@@ -191,6 +191,16 @@ resource "google_firestore_field" "dlqreplays_expire_at" {
   index_config {}
 }
 
+# The notifier's webhook delivery states: expire_at = first attempt + 90 days.
+resource "google_firestore_field" "webhook_deliveries_expire_at" {
+  database   = google_firestore_database.default.name
+  collection = "webhook_deliveries"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
 # Large nested values nothing filters on: no single-field indexes (cheaper
 # writes, and the 40,000 index entries per document limit stays far away).
 resource "google_firestore_field" "jobs_request" {

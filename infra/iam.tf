@@ -22,6 +22,11 @@
 #                  (Worker.republish) and refused ones to aiprod-dispatch-<b>-dlq;
 #                  reads its backend's API key, or calls Vertex AI for Veo;
 #                  writes videos to the output bucket.
+#   notifier       pulls aiprod-notifier; republishes waiting events to
+#                  aiprod-events (a webhook waiting for its retries) and
+#                  dead-letters refused ones to aiprod-events-dlq; reads the
+#                  secrets key (AIPROD_SECRETS_KEY) that opens the projects'
+#                  webhook secrets; sends webhooks to the internet.
 #
 #   push           (var.worker_push) the identity of the OIDC tokens Pub/Sub
 #                  sends with each push to a worker: roles/run.invoker on the
@@ -38,8 +43,9 @@ locals {
   # Service key => service account id (also the Cloud Run service name).
   service_accounts = merge(
     {
-      ingest = "aiprod-ingest"
-      router = "aiprod-router"
+      ingest   = "aiprod-ingest"
+      router   = "aiprod-router"
+      notifier = "aiprod-notifier"
     },
     { for b in var.backends : "worker-${b}" => "aiprod-worker-${b}" },
   )
@@ -61,6 +67,7 @@ locals {
         source      = local.source_topics # jobs, events, every dispatch topic, replays of aiprod-dlq-replay-dlq
         dead_letter = ["aiprod-jobs", "aiprod-dlq-replay"]
       }
+      notifier = { source = ["aiprod-events"], dead_letter = ["aiprod-events"] }
     },
     {
       for b in var.backends : "worker-${b}" => {
@@ -91,6 +98,8 @@ locals {
       for b in var.backends : "worker-${b} aiprod-worker-${b}" => { svc = "worker-${b}", subscription = "aiprod-worker-${b}" }
       if !var.worker_push
     },
+    { "notifier aiprod-notifier" = { svc = "notifier", subscription = "aiprod-notifier" } },
+    { "notifier aiprod-alerts" = { svc = "notifier", subscription = "aiprod-alerts" } },
   )
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -272,6 +281,27 @@ resource "google_secret_manager_secret_iam_member" "ingest_admin_key" {
   secret_id = google_secret_manager_secret.admin_key.id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.service["ingest"].email}"
+}
+
+# AIPROD_SECRETS_KEY of ingest (which seals a rotated webhook secret) and the
+# notifier (which opens it to sign): the base64 of 32 random bytes. Changing
+# it makes every stored webhook secret unreadable (rotate them all after).
+resource "google_secret_manager_secret" "secrets_key" {
+  secret_id = "aiprod-secrets-key"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "secrets_key" {
+  for_each = toset(["ingest", "notifier"])
+
+  secret_id = google_secret_manager_secret.secrets_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
 # ---- Cloud Storage -----------------------------------------------------------

@@ -28,10 +28,13 @@ locals {
     [for c in google_monitoring_notification_channel.slack : c.id],
   )
 
-  # Subscriptions with a consumer here, from pubsub.tf: the router's
-  # (aiprod-router, aiprod-dlq-replay) and the workers'. aiprod-notifier has none yet (README.md, "Not covered"), so its
-  # backlog only grows: it is left out of the backlog alert.
-  router_subscriptions = [for s, topic in local.subscriptions : s if contains(["aiprod-jobs", "aiprod-dlq-replay"], topic)]
+  # Subscriptions of the backlog alert, from pubsub.tf: those handled at
+  # once (the router's aiprod-router and aiprod-dlq-replay, the notifier's
+  # aiprod-alerts) and the workers'. aiprod-notifier is
+  # left out: it holds events whose webhooks wait for their retries (up to
+  # 24 h, package notifier), so its oldest unacked message measures the
+  # receivers, not the notifier (aiprod_webhook_deliveries_total does).
+  router_subscriptions = [for s, topic in local.subscriptions : s if contains(["aiprod-jobs", "aiprod-dlq-replay"], topic) || s == "aiprod-alerts"]
   worker_subscriptions = [for s, topic in local.subscriptions : s if !contains(["aiprod-jobs", "aiprod-events", "aiprod-dlq-replay"], topic)]
 
   # Every dead-letter subscription (named like its topic, pubsub.tf).

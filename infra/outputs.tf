@@ -25,6 +25,7 @@ output "secrets_to_fill" {
   description = "Secret Manager secrets that need a version before the services can start: secret id => what to put in it."
   value = merge(
     { (google_secret_manager_secret.admin_key.secret_id) = "AIPROD_ADMIN_KEY: the admin bearer token" },
+    { (google_secret_manager_secret.secrets_key.secret_id) = "AIPROD_SECRETS_KEY: openssl rand -base64 32 (seals the webhook secrets)" },
     { for b, env in local.keyed_backends : google_secret_manager_secret.backend[b].secret_id => "${env}: the ${b} API key" },
   )
 }

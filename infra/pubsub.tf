@@ -2,7 +2,8 @@
 # also what queue.Provision creates against the emulator.
 #
 #   aiprod-jobs            -> aiprod-router          (router)
-#   aiprod-events          -> aiprod-notifier        (lifecycle and budget events)
+#   aiprod-events          -> aiprod-notifier        (notifier: job webhooks of lifecycle events)
+#   aiprod-events          -> aiprod-alerts          (notifier: operator alerts — budget, circuits, dead letters, failed jobs)
 #   aiprod-dlq-replay      -> aiprod-dlq-replay      (router: dead-letter replay requests of the admin API)
 #   aiprod-dispatch-<b>    -> aiprod-worker-<b>      (one per backend: worker)
 #
@@ -21,6 +22,7 @@ locals {
     {
       "aiprod-router"     = "aiprod-jobs"       # queue.SubscriptionRouter, queue.TopicJobs
       "aiprod-notifier"   = "aiprod-events"     # queue.SubscriptionEvents, queue.TopicEvents
+      "aiprod-alerts"     = "aiprod-events"     # queue.SubscriptionAlerts: operator alerts (notifier)
       "aiprod-dlq-replay" = "aiprod-dlq-replay" # queue.SubscriptionDLQReplay, queue.TopicDLQReplay
     },
     # queue.WorkerSubscription(b), queue.DispatchTopic(b)

@@ -1,5 +1,6 @@
-# Cloud Run services, one per binary (cmd/ingest, cmd/router, cmd/worker),
-# configured only through environment variables as pkg/platform reads them.
+# Cloud Run services, one per binary (cmd/ingest, cmd/router, cmd/worker,
+# cmd/notifier), configured only through environment variables as
+# pkg/platform reads them.
 #
 #   aiprod-ingest        the HTTP API; request-driven, may scale to zero.
 #   aiprod-router        pull subscriber of aiprod-router (and the stuck-job
@@ -13,16 +14,22 @@
 #                        its own load. With var.worker_push, Pub/Sub pushes
 #                        aiprod-worker-<b> to it instead (POST /push, with an
 #                        OIDC token that Cloud Run and the worker verify).
+#   aiprod-notifier      pull subscriber of aiprod-notifier (job webhooks) and
+#                        aiprod-alerts (operator alerts; package notifier and
+#                        package alert); same shape as the router, with
+#                        AIPROD_SECRETS_KEY from Secret Manager. Its egress
+#                        is the internet (receivers' webhook URLs, Slack,
+#                        Twilio, SMTP).
 #
-# Router and workers serve only GET /healthz on PORT (and /push); Cloud Run
-# probes it.
+# Router, workers and notifier serve only GET /healthz (and /metrics, /push)
+# on PORT; Cloud Run probes it.
 # PORT itself is set by Cloud Run (from container_port) and must not be set
 # here. Shutdown: Cloud Run sends SIGTERM and SIGKILL 10 s later; the services
 # drain within platform.ShutdownTimeout (8 s) and nack what they could not
 # finish, so there is nothing to configure for it.
 #
-# Keys never appear as plain values: provider API keys and the admin key are
-# Secret Manager references (value_source.secret_key_ref), which
+# Keys never appear as plain values: provider API keys, the admin key and the
+# secrets key are Secret Manager references (value_source.secret_key_ref), which
 # test/infra_test.go checks.
 
 locals {
@@ -74,6 +81,7 @@ locals {
       endpoint = "https://aiprod-worker-${b}-${data.google_project.this.number}.${var.region}.run.app/push"
     }
   } : {}
+  notifier_env = merge(local.common_env, { OTEL_SERVICE_NAME = "aiprod-notifier" }, var.notifier_env)
 
   worker_env = {
     for b in var.backends : b => merge(
@@ -157,6 +165,17 @@ resource "google_cloud_run_v2_service" "ingest" {
         }
       }
 
+      # Seals the secret of POST /v1/admin/projects/{p}/webhook-secret.
+      env {
+        name = "AIPROD_SECRETS_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.secrets_key.secret_id
+            version = "latest"
+          }
+        }
+      }
+
       startup_probe {
         period_seconds    = 2
         failure_threshold = 30
@@ -176,6 +195,7 @@ resource "google_cloud_run_v2_service" "ingest" {
   depends_on = [
     google_project_iam_member.service,
     google_secret_manager_secret_iam_member.ingest_admin_key,
+    google_secret_manager_secret_iam_member.secrets_key,
   ]
 }
 
@@ -310,5 +330,74 @@ resource "google_cloud_run_v2_service" "worker" {
     google_pubsub_subscription_iam_member.subscriber,
     google_secret_manager_secret_iam_member.worker_backend_key,
     google_storage_bucket_iam_member.worker_outputs,
+  ]
+}
+
+resource "google_cloud_run_v2_service" "notifier" {
+  name                = "aiprod-notifier"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account = google_service_account.service["notifier"].email
+
+    scaling {
+      min_instance_count = var.notifier_scaling.min
+      max_instance_count = var.notifier_scaling.max
+    }
+
+    containers {
+      image = var.images.notifier
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits            = local.puller_resources
+        cpu_idle          = false
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.notifier_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # Opens the projects' webhook signing secrets; required.
+      env {
+        name = "AIPROD_SECRETS_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.secrets_key.secret_id
+            version = "latest"
+          }
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.service,
+    google_pubsub_subscription_iam_member.subscriber,
+    google_secret_manager_secret_iam_member.secrets_key,
   ]
 }

@@ -20,11 +20,12 @@ variable "firestore_location" {
 }
 
 variable "images" {
-  description = "Container image of each service binary: cmd/ingest, cmd/router and cmd/worker (for example built with `ko build ./cmd/ingest`)."
+  description = "Container image of each service binary: cmd/ingest, cmd/router, cmd/worker and cmd/notifier (for example built with `ko build ./cmd/ingest`)."
   type = object({
-    ingest = string
-    router = string
-    worker = string
+    ingest   = string
+    router   = string
+    worker   = string
+    notifier = string
   })
 }
 
@@ -96,6 +97,17 @@ variable "router_scaling" {
   validation {
     condition     = var.router_scaling.min >= 1 && var.router_scaling.max >= var.router_scaling.min
     error_message = "router_scaling.min must be at least 1 (a pull subscriber with no instance consumes nothing) and max at least min."
+  }
+}
+
+variable "notifier_scaling" {
+  description = "Instances of the notifier service. It pulls from aiprod-notifier, so at least one always runs."
+  type        = object({ min = number, max = number })
+  default     = { min = 1, max = 2 }
+
+  validation {
+    condition     = var.notifier_scaling.min >= 1 && var.notifier_scaling.max >= var.notifier_scaling.min
+    error_message = "notifier_scaling.min must be at least 1 (a pull subscriber with no instance consumes nothing) and max at least min."
   }
 }
 
@@ -171,6 +183,12 @@ variable "ingest_env" {
 
 variable "router_env" {
   description = "Extra plain environment variables of the router, e.g. { AIPROD_SWEEP_INTERVAL = \"1m\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "notifier_env" {
+  description = "Extra plain environment variables of the notifier, e.g. { AIPROD_WEBHOOK_MAX_PER_HOST = \"8\" }."
   type        = map(string)
   default     = {}
 }

@@ -233,6 +233,9 @@ type chaosRun struct {
 	eventsOther  int
 	eventsRepeat int // lifecycle events for a job already seen (at-least-once)
 	eventsDLQ    int // lifecycle events read from aiprod-events-dlq: published, then dead-lettered by Pub/Sub
+
+	hooks         *chaosWebhooks // the webhook receiver (chaos_webhooks_test.go)
+	notifierKills atomic.Int64
 }
 
 func runChaos(t *testing.T, cfg chaosConfig) {
@@ -255,6 +258,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	for i := range cfg.Jobs {
 		r.jobs = append(r.jobs, r.newJob(rng, i))
 	}
+	r.setupWebhooks(context.Background())
 	setup := time.Since(wall)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -263,7 +267,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	bg.Go(func() { r.track(ctx) })
 	bg.Go(func() { r.progress(ctx) })
 	bg.Go(func() { r.probePubsub(ctx) })
-	bg.Go(func() { r.consumeEvents(ctx, queue.SubscriptionEvents) })
+	bg.Go(func() { r.consumeEvents(ctx, chaosEventsObserver) })
 	bg.Go(func() { r.consumeEvents(ctx, queue.DeadLetterTopic(queue.TopicEvents)) })
 
 	// Chaos on.
@@ -293,7 +297,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	for _, p := range r.st.proxies {
 		p.SetSpikes(0, 0, 0)
 	}
-	for _, sv := range append(slices.Clone(r.st.routers), r.st.workers...) {
+	for _, sv := range append(append(slices.Clone(r.st.routers), r.st.workers...), r.st.notifiers...) {
 		if !sv.Running() {
 			require.NoError(t, sv.Start(t))
 		}
@@ -311,6 +315,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	bg.Wait()
 
 	r.refetchAll()
+	r.waitWebhooks(30*time.Second, 3*time.Minute)
 	r.readStored()
 	rep := r.report()
 	rep.setup, rep.submit, rep.chaos, rep.drain, rep.wall = setup, submitDone, chaosEnd, drain, time.Since(wall)
@@ -335,6 +340,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	assert.Empty(t, rep.wrongOutcome, "jobs whose outcome contradicts their prompt directive")
 	assert.Empty(t, rep.crashes, "services that exited by themselves")
 	assert.Empty(t, rep.noEvent, "terminal jobs without their lifecycle event")
+	rep.webhooks.check(t, cfg.KillEvery[1] > 0)
 }
 
 var scenes = []string{
@@ -603,9 +609,9 @@ func (r *chaosRun) probePubsub(ctx context.Context) {
 	}
 }
 
-// consumeEvents plays the notifier: it reads aiprod-events (subscription
-// aiprod-notifier), as the notifier service would, and records each job's
-// terminal lifecycle event. (Unread, the events also pile up in pstest,
+// consumeEvents reads aiprod-events (through the test's own subscription,
+// chaosEventsObserver: the notifiers consume aiprod-notifier) and records
+// each job's terminal lifecycle event. (Unread, the events also pile up in pstest,
 // whose delivery loop scans every held message of a subscription every
 // 10 ms under its one lock.) Run on aiprod-events-dlq it also counts events
 // that were published and then dead-lettered by Pub/Sub (redelivered too
@@ -618,7 +624,7 @@ func (r *chaosRun) consumeEvents(ctx context.Context, subscription string) {
 		return
 	}
 	defer q.Close()
-	dlq := subscription != queue.SubscriptionEvents
+	dlq := subscription != chaosEventsObserver
 	err = q.Receive(ctx, subscription, queue.ReceiveOptions{MaxOutstanding: 1000}, func(_ context.Context, m *queue.Message) {
 		defer m.Ack()
 		ev, err := dispatch.DecodeLifecycle(m.Data)
@@ -864,7 +870,7 @@ func (r *chaosRun) downWindow(ctx context.Context) {
 // restarts it, until ctx is done. A service found dead (a crash) is
 // restarted too; the crash is reported by the service.
 func (r *chaosRun) killer(ctx context.Context, rng *mrand.Rand) {
-	victims := append(slices.Clone(r.st.routers), r.st.workers...)
+	victims := append(append(slices.Clone(r.st.routers), r.st.workers...), r.st.notifiers...)
 	between := func(d [2]time.Duration) time.Duration {
 		return d[0] + time.Duration(rng.Int64N(int64(d[1]-d[0])+1))
 	}
@@ -883,10 +889,16 @@ func (r *chaosRun) killer(ctx context.Context, rng *mrand.Rand) {
 			}
 		}
 		v := victims[rng.IntN(len(victims))]
+		if n := len(r.st.notifiers); n > 0 && r.kills.Load()%4 == 1 {
+			v = r.st.notifiers[rng.IntN(n)] // every fourth kill at least: webhooks in flight
+		}
 		if !v.Kill() {
 			continue
 		}
 		r.kills.Add(1)
+		if slices.Contains(r.st.notifiers, v) {
+			r.notifierKills.Add(1)
+		}
 		r.note("t+%.1fs SIGKILL %s", time.Since(r.start).Seconds(), v.name)
 		sleepCtx(ctx, between(r.cfg.RestartAfter))
 		if err := v.Start(r.t); err != nil {
@@ -917,6 +929,7 @@ type chaosReport struct {
 	dlqNote                                   string
 	noEvent                                   []string // terminal jobs without (or with a different) lifecycle event
 	eventsOther, eventsRepeat, eventsDLQ      int
+	webhooks                                  webhookReport
 	usageMismatch                             bool
 	wrongOutcome                              []string
 	lostJobs                                  []*chaosJob
@@ -1038,6 +1051,7 @@ func (r *chaosRun) report() *chaosReport {
 	rep.usageNote, rep.usageMismatch = r.checkUsage(rep.totalCost)
 	rep.dlqNote = r.deadLetters()
 	r.lifecycleCheck(rep)
+	rep.webhooks = r.webhookCheck()
 	for _, sv := range r.st.services() {
 		rep.crashes = append(rep.crashes, sv.Unexpected()...)
 	}
@@ -1201,6 +1215,7 @@ func (rep *chaosReport) table() string {
 	fmt.Fprintf(w, "dead-lettered messages\t%s\n", rep.dlqNote)
 	fmt.Fprintf(w, "missing lifecycle events\t%d\t(terminal jobs without their event on aiprod-events; %d repeats, %d read from its DLQ, %d other events)\n",
 		len(rep.noEvent), rep.eventsRepeat, rep.eventsDLQ, rep.eventsOther)
+	fmt.Fprintf(w, "webhooks\t%s\n", rep.webhooks.line())
 	fmt.Fprintf(w, "completion time p50 / p95 / max\t%s / %s / %s\n", rep.p50.Round(time.Millisecond), rep.p95.Round(time.Millisecond), rep.pmax.Round(time.Millisecond))
 	var att []string
 	for n := range 10 {
@@ -1283,6 +1298,9 @@ func (rep *chaosReport) explain(r *chaosRun) {
 	dump("CHANGED AFTER TERMINAL", rep.changedAfter)
 	for _, s := range rep.wrongOutcome {
 		t.Logf("WRONG OUTCOME: %s", s)
+	}
+	for _, s := range append(rep.webhooks.missing[:min(len(rep.webhooks.missing), 5)], rep.webhooks.invalid[:min(len(rep.webhooks.invalid), 5)]...) {
+		t.Logf("WEBHOOK: %s", s)
 	}
 	if len(rep.orphans) > 0 {
 		t.Logf("%d orphaned generations (accepted by a provider, no attempt on it holds a handle; paid, not a repeat). Examples:\n  %s",

@@ -45,6 +45,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/backend/providers"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/metrics"
+	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
@@ -278,7 +279,8 @@ func TestInfraWorkerKeysFromSecretManager(t *testing.T) {
 	m := loadInfra(t)
 	cat := catalog.Default()
 
-	keyVars := map[string]bool{"AIPROD_ADMIN_KEY": true, "AIPROD_BOOTSTRAP_API_KEY": true, providers.EnvVeoStaticToken: true}
+	keyVars := map[string]bool{"AIPROD_ADMIN_KEY": true, "AIPROD_BOOTSTRAP_API_KEY": true, providers.EnvVeoStaticToken: true,
+		platform.SecretsKeyVar: true}
 	for _, b := range cat.Backends {
 		if b.CredentialEnv != "" {
 			keyVars[b.CredentialEnv] = true
@@ -508,6 +510,44 @@ func deadLetterSubscriptions() []string {
 		}
 	}
 	return out
+}
+
+// TestInfraNotifier: the notifier runs as its own Cloud Run service (cmd/notifier)
+// with AIPROD_SECRETS_KEY from Secret Manager, as does ingest (which seals
+// rotated secrets); its service account pulls aiprod-notifier, publishes to
+// aiprod-events (republished waiting events) and its dead-letter topic, and
+// reads the secrets key, which only ingest and the notifier may read.
+func TestInfraNotifier(t *testing.T) {
+	t.Parallel()
+	m := loadInfra(t)
+	envs := map[string]map[string]envVar{}
+	for _, svc := range m.instancesOf(t, "google_cloud_run_v2_service") {
+		envs[m.str(t, svc, "name")] = m.containerEnv(t, svc)
+	}
+	for _, name := range []string{"aiprod-notifier", "aiprod-ingest"} {
+		require.Contains(t, envs, name)
+		e, ok := envs[name][platform.SecretsKeyVar]
+		require.True(t, ok && e.secret && !e.plain, "%s: %s must be a value_source.secret_key_ref", name, platform.SecretsKeyVar)
+	}
+	keys := func(typ string) []string {
+		var out []string
+		for _, in := range m.instancesOf(t, typ) {
+			out = append(out, in.addr)
+		}
+		return out
+	}
+	require.Contains(t, keys("google_pubsub_subscription_iam_member"),
+		`google_pubsub_subscription_iam_member.subscriber["notifier `+queue.SubscriptionEvents+`"]`)
+	require.Contains(t, keys("google_pubsub_topic_iam_member"), `google_pubsub_topic_iam_member.publisher["notifier `+queue.TopicEvents+`"]`)
+	require.Contains(t, keys("google_pubsub_topic_iam_member"), `google_pubsub_topic_iam_member.dead_letter_publisher["notifier `+queue.TopicEvents+`"]`)
+	var readers []string
+	for _, in := range m.instancesOf(t, "google_secret_manager_secret_iam_member") {
+		if strings.HasPrefix(in.addr, "google_secret_manager_secret_iam_member.secrets_key[") {
+			readers = append(readers, in.key)
+		}
+	}
+	slices.Sort(readers)
+	require.Equal(t, []string{"ingest", "notifier"}, readers, "who may read the secrets key")
 }
 
 // TestInfraBackendsMatchCatalog: the backends variable defaults to the
@@ -853,8 +893,8 @@ func TestInfraAlertPolicies(t *testing.T) {
 }
 
 // TestInfraAlertSubscriptionsMatchTopology: the backlog alert covers exactly
-// the subscriptions of queue.Topology that have a consumer (every source
-// subscription but the notifier's, which has none yet), the dead-letter alert
+// the source subscriptions of queue.Topology but the notifier's (whose
+// events wait there for webhook retries, up to 24 h), the dead-letter alert
 // exactly its dead-letter subscriptions, and the dashboard's backlog and
 // dead-letter charts the same. Each selector lists the subscriptions by name.
 func TestInfraAlertSubscriptionsMatchTopology(t *testing.T) {
@@ -865,7 +905,7 @@ func TestInfraAlertSubscriptionsMatchTopology(t *testing.T) {
 		switch {
 		case s.DeadLetterTopic == "":
 			wantDeadLetters = append(wantDeadLetters, s.Name)
-		case s.Name != queue.SubscriptionEvents: // no consumer yet (README.md, "Not covered")
+		case s.Name != queue.SubscriptionEvents: // waiting webhook retries (monitoring.tf)
 			wantBacklog = append(wantBacklog, s.Name)
 		}
 	}

@@ -24,14 +24,16 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/devstack"
+	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
 // This file is the multi-process harness shared by TestMultiProcessStack and
 // the chaos tests: it builds the service binaries, runs `aiprod emulators`,
 // the simulated providers (in this process, optionally behind fault
-// proxies), ingest, routers and workers as separate processes configured
-// only by environment variables, and can SIGKILL and restart any router or
-// worker. Every process runs in its own process group, is killed by
+// proxies), ingest, routers, workers and notifiers as separate processes
+// configured only by environment variables, and can SIGKILL and restart
+// any router, worker or notifier. Every process runs in its own process group, is killed by
 // t.Cleanup (and by the kernel should the test binary die first, on Linux),
 // and is reaped; nothing outlives the test.
 
@@ -53,7 +55,7 @@ var buildBinaries = sync.OnceValues(func() (string, error) {
 		}
 		gobin = filepath.Join(root, "bin", "go")
 	}
-	cmd := exec.Command(gobin, "build", "-o", dir+string(os.PathSeparator), "../cmd/ingest", "../cmd/router", "../cmd/worker", "../cmd/aiprod")
+	cmd := exec.Command(gobin, "build", "-o", dir+string(os.PathSeparator), "../cmd/ingest", "../cmd/router", "../cmd/worker", "../cmd/notifier", "../cmd/aiprod")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
@@ -224,9 +226,10 @@ func (s *service) Logs() []string {
 // stackConfig configures startStack. Zero fields take the values of the
 // original multi-process test.
 type stackConfig struct {
-	Routers  int     // default 1
-	Workers  int     // default 2
-	SimSpeed float64 // default 1
+	Routers   int     // default 1
+	Workers   int     // default 2
+	Notifiers int     // default 1
+	SimSpeed  float64 // default 1
 	// Env is added to every service's environment (after the defaults, so
 	// it overrides them).
 	Env []string
@@ -251,10 +254,14 @@ type stack struct {
 	ingest  *service
 	routers []*service
 	workers []*service
-	api     string
-	client  *client.Client
-	emuLog  string
-	emuQuit func()
+	// notifiers deliver job webhooks, signing with the project secrets
+	// sealed under secretsKey (AIPROD_SECRETS_KEY of ingest and notifiers).
+	notifiers  []*service
+	secretsKey string
+	api        string
+	client     *client.Client
+	emuLog     string
+	emuQuit    func()
 	// emuDumped: emuQuit ran, emulators.log ends with a goroutine dump
 	// (not worth a tail).
 	emuDumped bool
@@ -274,7 +281,7 @@ func (s *stack) emulatorHost(name string) string {
 
 // services returns every service, ingest first.
 func (s *stack) services() []*service {
-	return append(append([]*service{s.ingest}, s.routers...), s.workers...)
+	return append(append(append([]*service{s.ingest}, s.routers...), s.workers...), s.notifiers...)
 }
 
 // The keys of the stack's ingest: project dev's API key and the admin
@@ -293,6 +300,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
+	cfg.Notifiers = max(cfg.Notifiers, 1)
 	if cfg.LogTail <= 0 {
 		cfg.LogTail = 4000
 	}
@@ -304,7 +312,7 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	} else {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 	}
-	s := &stack{t: t, dir: dir, bin: bin}
+	s := &stack{t: t, dir: dir, bin: bin, secretsKey: secretbox.NewKey()}
 
 	emu := s.startEmulators()
 	s.emuEnv = emu
@@ -340,20 +348,12 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 		// cover both as the services' defaults).
 		"AIPROD_RATE_LIMIT=0",
 		"AIPROD_DEFAULT_MONTHLY_LIMIT_USD=0",
+		"AIPROD_SECRETS_KEY=" + s.secretsKey,
+		// Webhook receivers (and the simulators) listen on loopback.
+		netguard.EnvAllowPrivateNetworks + "=true",
 	}, emu...), cfg.Env...)
 	ingestPort := freePort(t)
-	s.ingest = &service{name: "ingest", bin: filepath.Join(bin, "ingest"), dir: dir, fixedPort: ingestPort,
-		env: append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:"+stackAPIKey, "AIPROD_ADMIN_KEY="+stackAdminKey)}
-	for i := range cfg.Routers {
-		s.routers = append(s.routers, &service{name: fmt.Sprintf("router-%d", i+1), bin: filepath.Join(bin, "router"),
-			dir: dir, env: slices.Clone(common)})
-	}
-	workerEnv := append(append(append(slices.Clone(common), sims.Env()...),
-		"AIPROD_POLL_INTERVAL=50ms", "AIPROD_SUBMIT_TIMEOUT=3s"), cfg.WorkerEnv...)
-	for i := range cfg.Workers {
-		s.workers = append(s.workers, &service{name: fmt.Sprintf("worker-%d", i+1), bin: filepath.Join(bin, "worker"),
-			dir: dir, env: slices.Clone(workerEnv)})
-	}
+	s.defineServices(cfg, common, sims.Env(), ingestPort)
 	// One cleanup for every service, registered before they start: kill
 	// them all, then print log tails if the test failed.
 	t.Cleanup(func() {
@@ -373,11 +373,33 @@ func startStack(t *testing.T, cfg stackConfig) *stack {
 	require.NoError(t, s.ingest.Start(t))
 	s.api = "http://127.0.0.1:" + ingestPort
 	waitHTTP(t, s.api+"/healthz")
-	for _, sv := range append(slices.Clone(s.routers), s.workers...) {
+	for _, sv := range append(append(slices.Clone(s.routers), s.workers...), s.notifiers...) {
 		require.NoError(t, sv.Start(t))
 	}
 	s.client = client.New(s.api, stackAPIKey)
 	return s
+}
+
+// defineServices makes (without starting them) ingest on ingestPort, the
+// routers, workers (with the simulators' simsEnv and cfg.WorkerEnv too) and
+// notifiers, each with common in its environment.
+func (s *stack) defineServices(cfg stackConfig, common, simsEnv []string, ingestPort string) {
+	define := func(name, bin string, env []string) *service {
+		return &service{name: name, bin: filepath.Join(s.bin, bin), dir: s.dir, env: env}
+	}
+	s.ingest = define("ingest", "ingest", append(slices.Clone(common), "AIPROD_BOOTSTRAP_API_KEY=dev:"+stackAPIKey, "AIPROD_ADMIN_KEY="+stackAdminKey))
+	s.ingest.fixedPort = ingestPort
+	for i := range cfg.Routers {
+		s.routers = append(s.routers, define(fmt.Sprintf("router-%d", i+1), "router", slices.Clone(common)))
+	}
+	workerEnv := append(append(append(slices.Clone(common), simsEnv...),
+		"AIPROD_POLL_INTERVAL=50ms", "AIPROD_SUBMIT_TIMEOUT=3s"), cfg.WorkerEnv...)
+	for i := range cfg.Workers {
+		s.workers = append(s.workers, define(fmt.Sprintf("worker-%d", i+1), "worker", slices.Clone(workerEnv)))
+	}
+	for i := range cfg.Notifiers {
+		s.notifiers = append(s.notifiers, define(fmt.Sprintf("notifier-%d", i+1), "notifier", slices.Clone(common)))
+	}
 }
 
 func orDefault(v, def float64) float64 {

@@ -4,7 +4,9 @@ import (
 	"strings"
 
 	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
 // Defaults and limits of the ingest service's variables.
@@ -37,6 +39,14 @@ type Config struct {
 	// (AIPROD_RATE_LIMIT, 0 to api.RateLimitMax, default RateLimitDefault;
 	// 0: no limit).
 	RateLimit int
+	// Secrets seals the projects' webhook signing secrets
+	// (AIPROD_SECRETS_KEY, platform.SecretBox); nil and POST
+	// /v1/admin/projects/{project}/webhook-secret answers 404.
+	Secrets *secretbox.Box
+	// AllowPrivateNetworks is api.Config.AllowPrivateNetworks
+	// (AIPROD_ALLOW_PRIVATE_NETWORKS, default false): job webhook_urls and
+	// alert destinations on private networks are accepted (tests, dev).
+	AllowPrivateNetworks bool
 }
 
 // FromEnv reads the ingest service's configuration through getenv; the
@@ -44,9 +54,11 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	v := platform.NewVars(getenv)
 	c := Config{
-		Config:    platform.ReadConfig(v),
-		AdminKey:  v.Get("AIPROD_ADMIN_KEY"),
-		RateLimit: v.Int("AIPROD_RATE_LIMIT", RateLimitDefault, 0, api.RateLimitMax),
+		Config:               platform.ReadConfig(v),
+		AdminKey:             v.Get("AIPROD_ADMIN_KEY"),
+		RateLimit:            v.Int("AIPROD_RATE_LIMIT", RateLimitDefault, 0, api.RateLimitMax),
+		Secrets:              v.SecretBox(platform.SecretsKeyVar),
+		AllowPrivateNetworks: v.Bool(netguard.EnvAllowPrivateNetworks, false),
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < MinKeyLen {
 		v.Fail("AIPROD_ADMIN_KEY", "must be at least %d characters, got %d (the value is a secret: not shown)", MinKeyLen, len(c.AdminKey))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aiprod/aiprod/pkg/platform/platformtest"
+	"github.com/aiprod/aiprod/pkg/secretbox"
 )
 
 // TestFromEnv covers the ingest service's own variables; platform's
@@ -16,6 +17,7 @@ func TestFromEnv(t *testing.T) {
 	const badKey = "AIPROD_BOOTSTRAP_API_KEY: want project:key, both non-empty (the value is a secret: not shown)"
 	long := strings.Repeat("k", MinKeyLen)    // the shortest key accepted
 	short := strings.Repeat("k", MinKeyLen-1) // one too short
+	const badSecretsKey = "AIPROD_SECRETS_KEY: want the standard base64 of 32 random bytes, e.g. from `openssl rand -base64 32` (the value is a secret: not shown)"
 	platformtest.Check(t, FromEnv,
 		platformtest.Variable("AIPROD_ADMIN_KEY", func(c Config) any { return c.AdminKey },
 			platformtest.Unset(""),
@@ -43,6 +45,15 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Bad("1000001", `AIPROD_RATE_LIMIT: "1000001" must be between 0 and 1000000`),
 			platformtest.Bad("fast", `AIPROD_RATE_LIMIT: "fast" is not a whole number`),
 			platformtest.Bad("2.5", `AIPROD_RATE_LIMIT: "2.5" is not a whole number`)),
+		platformtest.Variable("AIPROD_SECRETS_KEY", func(c Config) any { return c.Secrets != nil },
+			platformtest.Unset(false),
+			platformtest.Set(secretbox.NewKey(), true),
+			platformtest.Bad("c2hvcnQ=", badSecretsKey),
+			platformtest.Bad("not base64!", badSecretsKey)),
+		platformtest.Variable("AIPROD_ALLOW_PRIVATE_NETWORKS", func(c Config) any { return c.AllowPrivateNetworks },
+			platformtest.Unset(false),
+			platformtest.Set("true", true),
+			platformtest.Bad("yes please", `AIPROD_ALLOW_PRIVATE_NETWORKS: "yes please" is not a boolean (true or false)`)),
 		platformtest.Variable("AIPROD_LOG_LEVEL", func(c Config) any { return c.LogLevel.String() },
 			platformtest.Set("debug", "DEBUG"),
 			platformtest.Bad("loud", `AIPROD_LOG_LEVEL: "loud" is not a log level (debug, info, warn or error)`)),

@@ -7,6 +7,8 @@
 //	AIPROD_ADMIN_KEY          bearer token of the /v1/admin routes, at least 32 characters (unset: admin routes refuse)
 //	AIPROD_BOOTSTRAP_API_KEY  "project:key" seeded at start (idempotent), for a first key or a test stack; key of at least 32 characters
 //	AIPROD_RATE_LIMIT         requests a second per API key (default 50, burst twice that; 0: no limit)
+//	AIPROD_SECRETS_KEY        base64 of 32 bytes sealing webhook secrets (unset: the webhook-secret route answers 404)
+//	AIPROD_ALLOW_PRIVATE_NETWORKS  true: accept webhook_urls and alert destinations on private networks (default false)
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/telemetry"
+	"github.com/aiprod/aiprod/pkg/webhooksecrets"
 )
 
 // run seeds the bootstrap API key, builds the API and serves it until ctx
@@ -37,10 +40,19 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
+	acfg := api.Config{Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Logger: d.Log, RateLimit: cfg.RateLimit, BudgetDefaults: cfg.BudgetDefaults,
 		DeadLetters:    dl,
-		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs)})
+		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs),
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks}
+	if cfg.Secrets != nil {
+		ring, err := webhooksecrets.New(webhooksecrets.Config{Store: d.Store, Box: cfg.Secrets})
+		if err != nil {
+			return err
+		}
+		acfg.WebhookSecrets = ring
+	}
+	srv, err := api.New(acfg)
 	if err != nil {
 		return err
 	}

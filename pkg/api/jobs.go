@@ -85,6 +85,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 			return invalid("backends", "unknown backend %q; known backends: %s", b, strings.Join(s.cfg.Catalog.Names(), ", "))
 		}
 	}
+	if err := s.checkWebhookURL(req.WebhookURL); err != nil {
+		return err
+	}
 
 	id := job.NewID()
 	if hasKey {

@@ -58,14 +58,18 @@ type Config struct {
 	// (deadletter.NewRemote in the services, which has the router replay;
 	// deadletter.NewService replays itself); nil: those routes answer 404.
 	DeadLetters DeadLetters
+	// WebhookSecrets serves POST /v1/admin/projects/{project}/webhook-secret
+	// (webhooksecrets.Keyring); nil: that route answers 404.
+	WebhookSecrets WebhookSecrets
 	// Logger receives structured logs; nil means slog.Default(). Use
 	// telemetry.Logger so that log lines carry the trace.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AllowPrivateNetworks accepts http:// and private-network alert
-	// destinations (the dev stack's inbox on loopback); services take https
-	// only.
+	// destinations (the dev stack's inbox on loopback), and job webhook_urls
+	// on private networks; services take https alert destinations only and
+	// refuse webhook_urls whose host is private (400 naming the field).
 	AllowPrivateNetworks bool
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
@@ -204,6 +208,7 @@ func (s *Server) routes() {
 		{"GET /v1/admin/projects/{project}/keys", s.listKeys},
 		{"DELETE /v1/admin/projects/{project}/keys/{key_id}", s.revokeKey},
 		{"PUT /v1/admin/projects/{project}/budget", s.putBudget},
+		{"POST /v1/admin/projects/{project}/webhook-secret", s.rotateWebhookSecret},
 		{"PUT /v1/admin/projects/{project}/notifications", s.putNotifications},
 		{"GET /v1/admin/projects/{project}/notifications", s.getNotifications},
 		{"GET /v1/admin/reconcile", s.reconcile},

@@ -2,9 +2,9 @@
 // development and end-to-end tests: the Pub/Sub emulator (pstest served on a
 // port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
 // provider's real HTTP protocol), and the ingest API (with the dead-letter
-// admin routes), router (with the stuck-job sweeper) and worker wired with
-// the same code and the same Google Cloud client libraries as in
-// production.
+// and webhook-secret admin routes), router (with the stuck-job sweeper),
+// worker and notifier (job webhooks) wired with the same code and the same
+// Google Cloud client libraries as in production.
 //
 // Start returns once the API answers; Close stops everything in reverse
 // order. `aiprod dev` is Start plus a "ready" line.
@@ -102,6 +102,9 @@ type Config struct {
 	// output.Config.AllowPrivateNetworks as Stack.Network has it: the
 	// simulators serve their videos on loopback.
 	Output output.Copier
+	// SecretsKey seals the projects' webhook secrets (AIPROD_SECRETS_KEY's
+	// form); "" draws a fresh key per run.
+	SecretsKey string
 	// RefusePrivateNetworks makes Stack.Network refuse loopback and private
 	// addresses as the services do by default. The zero value allows them
 	// (aiprod dev --allow-private-networks, on by default): the simulated
@@ -276,6 +279,10 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	if err := api.SeedAPIKey(ctx, st, cfg.APIKey, cfg.Project, time.Now()); err != nil {
 		return nil, fmt.Errorf("devstack: seed API key: %w", err)
 	}
+	ring, err := webhookSecrets(cfg, st)
+	if err != nil {
+		return nil, err
+	}
 	endpoints := map[string]string{}
 	for name, sm := range s.Sims {
 		endpoints[name] = sm.URL
@@ -287,7 +294,8 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	apiSrv, err := api.New(api.Config{Store: st, Queue: q, Catalog: s.Catalog, AdminKey: cfg.AdminKey,
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: dl, MetricsHandler: telemetry.MetricsHandler(),
-		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit})
+		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit, WebhookSecrets: ring,
+		AllowPrivateNetworks: s.Network.AllowPrivate})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -313,6 +321,9 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	}
 	s.run(runCtx, "sweeper", sw.Run)
 	s.run(runCtx, "worker", wk.Run)
+	if err := s.startNotifier(runCtx, cfg, q, st, ring); err != nil {
+		return nil, err
+	}
 	return apiSrv.Handler(), nil
 }
 

@@ -1,6 +1,7 @@
 // Package store is AIPROD's port to its source of truth: jobs, their event
 // timelines, backend health, API keys, budgets with the cost ledger
-// (budget.go), and the outcomes of dead-letter replays (replays.go).
+// (budget.go), the outcomes of dead-letter replays (replays.go), and the
+// notifier's webhook secrets and delivery states (webhooks.go).
 //
 // # Implementations
 //
@@ -104,6 +105,9 @@ type Tx interface {
 	PutAPIKey(k APIKey) error
 	// SlotTx reads and writes backend concurrency slots (slots.go).
 	SlotTx
+	// WebhookTx reads and writes webhook secrets and delivery states
+	// (webhooks.go).
+	WebhookTx
 
 	// BudgetTx reads and writes budgets, periods and the ledger (budget.go).
 	BudgetTx

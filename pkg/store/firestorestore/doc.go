@@ -17,6 +17,12 @@
 //   - dlqreplays/{request id}: the outcome of a dead-letter replay
 //     (store.DLQReplays), with expire_at (created_at + ReplayRetention)
 //     for a TTL policy.
+//   - webhook_secrets/{project}: the project's webhook signing secrets,
+//     sealed (package secretbox): current, previous, previous_until,
+//     rotated_at.
+//   - webhook_deliveries/{webhook-id}: one webhook event's delivery state
+//     (attempts, next attempt, lease, outcome), with expire_at (first
+//     attempt + Retention) for a TTL policy.
 //
 // Documents are written whole (Set or Create), never merged.
 //

@@ -47,6 +47,7 @@ type Store struct {
 	slots   map[string]store.Slot        // "<backend>/<index>" → slot (slots.go)
 	waiters map[string]store.SlotWaiters // backend → its waiting marks (slots.go)
 
+	webhooks      webhookData                    // webhooks.go
 	notifications map[string]store.Notifications // project → settings (notifications.go)
 }
 

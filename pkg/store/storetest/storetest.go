@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"APIKeys", testAPIKeys},
 		{"ListAPIKeys", testListAPIKeys},
 		{"Slots", testSlots},
+		{"Webhooks", testWebhooks},
 		{"ListStale", testListStale},
 		{"Notifications", testNotifications},
 		{"DLQReplays", testDLQReplays},

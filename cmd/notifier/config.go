@@ -1,0 +1,45 @@
+package main
+
+import (
+	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/notifier"
+	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/secretbox"
+)
+
+// Config is the notifier's configuration: platform's shared variables and
+// the notifier's own. The secrets key is a secret: never logged, and errors
+// about it do not quote it.
+type Config struct {
+	platform.Config
+	// Secrets opens the projects' webhook signing secrets
+	// (AIPROD_SECRETS_KEY, required: the notifier signs every webhook, so
+	// it does not start without it).
+	Secrets *secretbox.Box
+	// MaxInFlight bounds the webhook requests in flight
+	// (AIPROD_WEBHOOK_MAX_IN_FLIGHT, at least 1, default
+	// notifier.MaxInFlightDefault).
+	MaxInFlight int
+	// MaxPerHost bounds those to one host (AIPROD_WEBHOOK_MAX_PER_HOST, at
+	// least 1, default notifier.MaxPerHostDefault).
+	MaxPerHost int
+	// Network guards every webhook request: its AllowPrivate is
+	// AIPROD_ALLOW_PRIVATE_NETWORKS (default false: loopback, private and
+	// link-local addresses are refused at dial time).
+	Network netguard.Policy
+}
+
+// FromEnv reads the notifier's configuration through getenv; the error
+// names every bad variable.
+func FromEnv(getenv func(string) string) (Config, error) {
+	v := platform.NewVars(getenv)
+	c := Config{
+		Config: platform.ReadConfig(v),
+		Secrets: v.RequiredSecretBox(platform.SecretsKeyVar,
+			"the key that seals the projects' webhook secrets (the standard base64 of 32 random bytes)"),
+		MaxInFlight: v.Int("AIPROD_WEBHOOK_MAX_IN_FLIGHT", notifier.MaxInFlightDefault, 1, 10_000),
+		MaxPerHost:  v.Int("AIPROD_WEBHOOK_MAX_PER_HOST", notifier.MaxPerHostDefault, 1, 1_000),
+		Network:     netguard.Policy{AllowPrivate: v.Bool(netguard.EnvAllowPrivateNetworks, false)},
+	}
+	return c, v.Err()
+}
