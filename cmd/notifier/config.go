@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/aiprod/aiprod/pkg/alert"
 	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/platform"
@@ -27,6 +28,11 @@ type Config struct {
 	// AIPROD_ALLOW_PRIVATE_NETWORKS (default false: loopback, private and
 	// link-local addresses are refused at dial time).
 	Network netguard.Policy
+	// Alerts are the operator-alert channels' accounts (SMTP, Twilio) and
+	// the operations channel (AIPROD_OPS_*; alert.Env lists them); every
+	// channel is optional.
+	Alerts alert.Channels
+	Ops    alert.Settings
 }
 
 // FromEnv reads the notifier's configuration through getenv; the error
@@ -41,5 +47,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MaxPerHost:  v.Int("AIPROD_WEBHOOK_MAX_PER_HOST", notifier.MaxPerHostDefault, 1, 1_000),
 		Network:     netguard.Policy{AllowPrivate: v.Bool(netguard.EnvAllowPrivateNetworks, false)},
 	}
+	c.Alerts, c.Ops = alert.FromVars(v, c.Network.AllowPrivate)
 	return c, v.Err()
 }

@@ -94,6 +94,8 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 		s := st.Sims[n]
 		fmt.Fprintf(tw, "backend %s\t%s\t(%s protocol; faults: POST %s/__sim/faults)\n", n, s.URL, s.Provider, s.URL)
 	}
+	fmt.Fprintf(tw, "operator alerts\t%s\t(Slack, SMS and email as the local inbox received them; Slack hooks: %s/slack/<name>)\n",
+		st.AlertsURL, strings.TrimSuffix(st.AlertsURL, "/__sim/messages"))
 	_ = tw.Flush()
 	private := "refused"
 	if st.Network.AllowPrivate {

@@ -162,6 +162,9 @@ type Stack struct {
 	// (webhooks, output fetches): it allows private networks unless
 	// Config.RefusePrivateNetworks.
 	Network netguard.Policy
+	// AlertsURL lists the operator alerts the dev stack's inbox received
+	// (Slack, SMS and email, as JSON): GET it.
+	AlertsURL string
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

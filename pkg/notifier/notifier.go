@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/aiprod/aiprod/pkg/alert"
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
@@ -101,6 +103,11 @@ type Config struct {
 	Now            func() time.Time // nil: time.Now
 	// Metrics counts deliveries and messages. Nil: metrics.Default().
 	Metrics *metrics.Recorder
+	// Alerts, when set, sends operator alerts from aiprod-alerts (a second
+	// subscription to aiprod-events; package alert). Backends are the
+	// catalog's names, to tell when every enabled backend is down.
+	Alerts   *alert.Alerter
+	Backends []string
 }
 
 // WithDefaults fills zero fields.
@@ -150,7 +157,8 @@ type Notifier struct {
 	client   *http.Client
 	limits   *limits
 	consumer *consumer.Consumer
-	writer   *jobwrite.Writer // RunTx: the delivery state and the job's event, retried on conflicts
+	alerts   *consumer.Consumer // nil without Config.Alerts
+	writer   *jobwrite.Writer   // RunTx: the delivery state and the job's event, retried on conflicts
 }
 
 // New returns a Notifier of cfg (defaults applied, then validated).
@@ -166,19 +174,34 @@ func New(cfg Config) (*Notifier, error) {
 		writer: jobwrite.New(jobwrite.Config{Store: cfg.Store, Stage: Stage, Now: cfg.Now, Logger: cfg.Logger, Metrics: cfg.Metrics})}
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.SubscriptionEvents, Topic: queue.TopicEvents, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicEvents),
-		Publisher: cfg.Queue, Logger: n.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics,
+		Publisher: cfg.Queue, Logger: n.log, Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics, AnnounceDeadLetters: true,
 	}, n.process)
 	if err != nil {
 		return nil, err
 	}
 	n.consumer = c
+	if cfg.Alerts != nil {
+		n.alerts, err = consumer.New(consumer.Config{
+			Subscription: queue.SubscriptionAlerts, Topic: queue.TopicEvents, DeadLetterTopic: queue.DeadLetterTopic(queue.TopicEvents),
+			Publisher: cfg.Queue, Logger: n.log.With("consumer", "alerts"), Receive: cfg.ReceiveOptions, Metrics: cfg.Metrics,
+			AnnounceDeadLetters: true,
+		}, cfg.Alerts.Handler(alert.BackendsDownOf(cfg.Store, cfg.Backends)))
+		if err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
 // Run consumes aiprod-notifier until ctx is done; it returns nil then,
 // after every message in hand was acked or nacked.
 func (n *Notifier) Run(ctx context.Context) error {
-	if err := n.consumer.Run(ctx, n.cfg.Queue); err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.consumer.Run(gctx, n.cfg.Queue) })
+	if n.alerts != nil {
+		g.Go(func() error { return n.alerts.Run(gctx, n.cfg.Queue) })
+	}
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	return nil
@@ -244,6 +267,7 @@ func (n *Notifier) wait(ctx context.Context, m *queue.Message, d time.Duration, 
 		attrs := maps.Clone(m.Attributes)
 		delete(attrs, queue.AttrTraceParent)
 		delete(attrs, queue.AttrTraceState)
+		attrs[queue.AttrRepublished] = Stage // not news for aiprod-alerts
 		_, err := telemetry.Traced(n.cfg.Queue).Publish(ctx, queue.TopicEvents, queue.Message{Data: m.Data, Attributes: attrs})
 		if err == nil {
 			consumer.Logger(ctx).InfoContext(ctx, "event republished instead of a nack near the dead-letter threshold", "reason", reason)
