@@ -50,7 +50,7 @@ type FuzzSeed struct {
 type FuzzHarness struct {
 	// NewBackend returns an adapter that sends its calls with client and
 	// Key as its credential. Required.
-	NewBackend func(t testing.TB, client *http.Client) backend.Backend
+	NewBackend func(client *http.Client) (backend.Backend, error)
 	// Request is what Submit and Find are asked.
 	Request backend.SubmitRequest
 	// Handle is a handle Submit could have returned.
@@ -82,7 +82,8 @@ func Fuzz(f *testing.F, h FuzzHarness) {
 		hdr := parseHeader(header)
 		first := Answer{Status: fuzzStatus(status1), Header: hdr, Body: body1}
 		then := Answer{Status: fuzzStatus(status2), Header: hdr, Body: body2}
-		b := h.NewBackend(t, CannedClient(first, then))
+		b, err := h.NewBackend(CannedClient(first, then))
+		require.NoError(t, err)
 		ctx := context.Background()
 		switch FuzzOp(op % uint8(fuzzOps)) {
 		case FuzzSubmit:

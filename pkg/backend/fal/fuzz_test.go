@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/fal"
@@ -48,10 +46,8 @@ func FuzzAnswers(f *testing.F) {
 	seeds = append(seeds, backendtest.FuzzSeed{Op: backendtest.FuzzPoll, First: ok(docInQueue), Handle: `{"request_id":"x","status_url":"https://evil.test/"}`},
 		backendtest.FuzzSeed{Op: backendtest.FuzzCancel, First: ok(docInQueue), Handle: `not json`})
 	backendtest.Fuzz(f, backendtest.FuzzHarness{
-		NewBackend: func(t testing.TB, c *http.Client) backend.Backend {
-			b, err := fal.New(fal.Config{Endpoint: base, APIKey: backendtest.Key, HTTPClient: c})
-			require.NoError(t, err)
-			return b
+		NewBackend: func(c *http.Client) (backend.Backend, error) {
+			return fal.New(fal.Config{Endpoint: base, APIKey: backendtest.Key, HTTPClient: c})
 		},
 		Request: backend.SubmitRequest{JobID: "job-1", Attempt: 1, Model: "fal-ai/veo3.1/fast", DurationSeconds: 8, Prompt: "a fox",
 			Resolution: job.Res720p, AspectRatio: job.Aspect16x9},

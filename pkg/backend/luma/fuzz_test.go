@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/luma"
@@ -41,10 +39,8 @@ func FuzzAnswers(f *testing.F) {
 	seeds = append(seeds, backendtest.Seeds(ops[:1], backendtest.Answer{}, backendtest.Answer{Status: http.StatusUnprocessableEntity,
 		Body: []byte(`{"detail":[{"loc":["body","duration"],"msg":"Input should be '5s' or '9s'","type":"literal_error"}]}`)})...)
 	backendtest.Fuzz(f, backendtest.FuzzHarness{
-		NewBackend: func(t testing.TB, c *http.Client) backend.Backend {
-			b, err := luma.New(luma.Config{Endpoint: "https://api.lumalabs.test/dream-machine/v1", APIKey: backendtest.Key, HTTPClient: c})
-			require.NoError(t, err)
-			return b
+		NewBackend: func(c *http.Client) (backend.Backend, error) {
+			return luma.New(luma.Config{Endpoint: "https://api.lumalabs.test/dream-machine/v1", APIKey: backendtest.Key, HTTPClient: c})
 		},
 		Request: backend.SubmitRequest{JobID: "job-1", Attempt: 1, Model: "ray-2", DurationSeconds: 5, Prompt: "a fox",
 			Resolution: job.Res720p, AspectRatio: job.Aspect16x9},

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/replicate"
@@ -37,10 +35,8 @@ func FuzzAnswers(f *testing.F) {
 		backendtest.Answer{Status: http.StatusTooManyRequests, Body: []byte(`{"detail":"Request was throttled. Your rate limit resets in ~30s."}`)},
 		backendtest.Answer{Status: http.StatusUnprocessableEntity, Body: []byte(`{"title":"Input validation failed","detail":"NSFW content detected"}`)})...)
 	backendtest.Fuzz(f, backendtest.FuzzHarness{
-		NewBackend: func(t testing.TB, c *http.Client) backend.Backend {
-			b, err := replicate.New(replicate.Config{Endpoint: "https://api.replicate.test", APIKey: backendtest.Key, HTTPClient: c})
-			require.NoError(t, err)
-			return b
+		NewBackend: func(c *http.Client) (backend.Backend, error) {
+			return replicate.New(replicate.Config{Endpoint: "https://api.replicate.test", APIKey: backendtest.Key, HTTPClient: c})
 		},
 		Request: backend.SubmitRequest{JobID: "job-1", Attempt: 1, Model: "google/veo-3.1-fast", DurationSeconds: 6, Prompt: "a fox",
 			Resolution: job.Res720p, AspectRatio: job.Aspect16x9},

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/backendtest"
 	"github.com/aiprod/aiprod/pkg/backend/runway"
@@ -28,10 +26,8 @@ func FuzzAnswers(f *testing.F) {
 	seeds = append(seeds, backendtest.Seeds(ops, task(`"status":"PENDING"`),
 		backendtest.ErrorAnswers(func(msg string) string { return `{"error":"` + msg + `"}` })...)...)
 	backendtest.Fuzz(f, backendtest.FuzzHarness{
-		NewBackend: func(t testing.TB, c *http.Client) backend.Backend {
-			b, err := runway.New(runway.Config{Endpoint: "https://api.dev.runwayml.test", APIKey: backendtest.Key, HTTPClient: c})
-			require.NoError(t, err)
-			return b
+		NewBackend: func(c *http.Client) (backend.Backend, error) {
+			return runway.New(runway.Config{Endpoint: "https://api.dev.runwayml.test", APIKey: backendtest.Key, HTTPClient: c})
 		},
 		Request: backend.SubmitRequest{JobID: "job-1", Attempt: 1, Model: "veo3.1_fast", DurationSeconds: 4, Prompt: "a fox",
 			Resolution: job.Res720p, AspectRatio: job.Aspect16x9},

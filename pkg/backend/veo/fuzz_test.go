@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
 	"github.com/aiprod/aiprod/pkg/backend"
@@ -32,11 +31,9 @@ func FuzzAnswers(f *testing.F) {
 	seeds = append(seeds, backendtest.Seeds(ops[:1], backendtest.Answer{}, backendtest.Answer{Status: http.StatusBadRequest,
 		Body: []byte(`{"error":{"code":400,"message":"The prompt could not be submitted. It violates Vertex AI's usage guidelines.","status":"INVALID_ARGUMENT"}}`)})...)
 	backendtest.Fuzz(f, backendtest.FuzzHarness{
-		NewBackend: func(t testing.TB, c *http.Client) backend.Backend {
-			b, err := veo.New(veo.Config{Endpoint: "https://us-central1-aiplatform.test", Project: "aiprod-test", Location: "us-central1",
+		NewBackend: func(c *http.Client) (backend.Backend, error) {
+			return veo.New(veo.Config{Endpoint: "https://us-central1-aiplatform.test", Project: "aiprod-test", Location: "us-central1",
 				StorageURI: storage, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: backendtest.Key}), HTTPClient: c})
-			require.NoError(t, err)
-			return b
 		},
 		Request: backend.SubmitRequest{JobID: "job-1", Attempt: 1, Model: "veo-3.1-fast-generate-001", DurationSeconds: 8, Prompt: "a fox",
 			Resolution: job.Res1080p, AspectRatio: job.Aspect16x9},
