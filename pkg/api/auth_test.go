@@ -19,9 +19,11 @@ func FuzzBearer(f *testing.F) {
 		"Bearer dev-key", "bearer aiprod_AbCdEfGh0123456789aBcDeFgH0123456789aBcDeFg", "BEARER  spaced  ", "Bearer",
 		"Bearer ", "Bearer\tkey", "Basic dXNlcjpwYXNz", "Key fal-key", " Bearer key", "Bearer key with spaces",
 		"Bearer \x00\xff", "", "Bearer\u00a0key", "Bearer key\r\n",
+		" Bearer <", // a malformed header that is part of the error text
 	} {
 		f.Add(h)
 	}
+	_, malformed := bearer(&http.Request{Header: http.Header{"Authorization": {"Basic x"}}})
 	f.Fuzz(func(t *testing.T, h string) {
 		r := &http.Request{Header: http.Header{}}
 		if h != "" {
@@ -31,8 +33,9 @@ func FuzzBearer(f *testing.F) {
 		if err != nil {
 			require.ErrorIs(t, err, errclass.Unauthenticated)
 			require.Empty(t, token)
-			if len(strings.TrimSpace(h)) >= 8 {
-				require.NotContains(t, err.Error(), strings.TrimSpace(h), "the error repeats the header")
+			if h != "" {
+				// The same text for every malformed header: none of it is repeated.
+				require.EqualError(t, err, malformed.Error())
 			}
 			return
 		}

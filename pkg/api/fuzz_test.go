@@ -137,6 +137,7 @@ func FuzzAdminBodies(f *testing.F) {
 		{3, `{"subscription": "aiprod-router", "max": -1}`},
 		{3, `[1, 2]`},
 		{3, `null`},
+		{8, `{"":0}`}, // a field named "": its 400 names no field
 	} {
 		f.Add(s.route, []byte(s.body))
 	}
@@ -158,6 +159,7 @@ func FuzzJobListQuery(f *testing.F) {
 		"page_token=" + token, "page_token=!!", "page_token=Z2FyYmFnZQ", "page_token=djE6OTIyMzM3MjAzNjg1NDc3NTgwNzp4",
 		"since=2026-11-25&until=2026-11-24", "until=9999-12-31T23:59:59Z", "user_id=%ff", "error_code=Bad", "project=alpha",
 		"statu=failed", "status=%00", "since=1h",
+		"=0", // a parameter named "": its 400 names no parameter
 	} {
 		f.Add(q, false)
 		f.Add(q, true)

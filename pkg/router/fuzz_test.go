@@ -79,6 +79,9 @@ func FuzzJobsMessage(f *testing.F) {
 		{`{"prompt":"p"}`, "dev", "", "", "", "", "13"},
 		{`{"prompt":"p","duration_seconds":5} {}`, "dev", "", "", "", "", "14"},
 		{"\xff", "dev", "", "", "", "", "15"},
+		// Pub/Sub carries no attribute that is not UTF-8: such a message
+		// could not even be dead-lettered, and cannot arrive.
+		{"0", "\xf1", "", "", "", "0", "0"},
 	} {
 		f.Add([]byte(s.data), s.project, s.jobID, s.attempt, s.key, s.traceparent, s.msgID)
 	}
