@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 12m
 
-.PHONY: chaos-short run test vet unit bench lint fmt build clean emulators help chaos
+.PHONY: chaos-short run test vet unit bench lint fmt build clean emulators help chaos fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -28,6 +28,10 @@ vet: ## go vet and gofmt check
 CHAOS_TIMEOUT ?= 60m
 chaos: ## the 10,000-job chaos test (issue 4): SIGKILLs, outages, transient errors; prints its summary
 	AIPROD_CHAOS=1 $(GO) test -count=1 -v -run '^TestChaos$$' -timeout $(CHAOS_TIMEOUT) ./test/
+
+FUZZTIME ?= 30s
+fuzz: ## every fuzz target, one after the other, FUZZTIME (30s) each; prints the total executions, fails on a crasher
+	GO="$(GO)" PKGS="$(PKGS)" FUZZTIME="$(FUZZTIME)" scripts/fuzz.sh
 
 unit: ## tests without the race detector, quicker while editing
 	$(GO) test -count=1 $(PKGS)

@@ -18,7 +18,9 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -224,6 +226,15 @@ func (c *Catalog) Clone() *Catalog {
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 
+// Bounds of an offer, so that no estimate overflows: at most
+// MaxPrice × MaxOfferSeconds + MaxPrice micro-USD, far below 2^63.
+const (
+	// MaxOfferSeconds is the longest duration an offer may list.
+	MaxOfferSeconds = 3600
+	// MaxPrice bounds per_second_usd and fixed_usd.
+	MaxPrice = 1_000_000 * money.Dollar
+)
+
 // Validate checks the catalog; messages name the backend, offer and field.
 func (c *Catalog) Validate() error {
 	if c.Version == "" {
@@ -261,6 +272,8 @@ func (c *Catalog) Validate() error {
 				return fmt.Errorf("%s: resolutions, aspect_ratios and durations are required", where)
 			case !slices.IsSorted(o.Durations):
 				return fmt.Errorf("%s: durations must be ascending", where)
+			case o.Durations[0] < 1 || o.Durations[len(o.Durations)-1] > MaxOfferSeconds:
+				return fmt.Errorf("%s: durations must be from 1 to %d seconds", where, MaxOfferSeconds)
 			case !o.TextToVideo && !o.ImageToVideo:
 				return fmt.Errorf("%s: offers neither text_to_video nor image_to_video", where)
 			}
@@ -268,8 +281,8 @@ func (c *Catalog) Validate() error {
 				if p.Source == "" || p.AsOf == "" {
 					return fmt.Errorf("%s: every price needs source and as_of", where)
 				}
-				if p.PerSecond < 0 || p.Fixed < 0 || p.PerSecond+p.Fixed == 0 {
-					return fmt.Errorf("%s: price must be positive", where)
+				if p.PerSecond < 0 || p.Fixed < 0 || p.PerSecond+p.Fixed == 0 || p.PerSecond > MaxPrice || p.Fixed > MaxPrice {
+					return fmt.Errorf("%s: price per_second_usd and fixed_usd must be from 0 to %s, and not both 0", where, MaxPrice.USD())
 				}
 			}
 			// Every capability combination must have a price.
@@ -289,13 +302,22 @@ func (c *Catalog) Validate() error {
 	return nil
 }
 
-// Parse reads a catalog from JSON strictly and validates it.
+// Parse reads a catalog from JSON strictly (unknown fields and trailing
+// data are errors) and validates it.
 func Parse(b []byte) (*Catalog, error) {
 	var c Catalog
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
+		if strings.HasPrefix(err.Error(), "money:") {
+			// From Micros.UnmarshalJSON, which knows no field name; only
+			// prices hold amounts.
+			return nil, fmt.Errorf("catalog: prices: per_second_usd and fixed_usd must be USD amounts: %w", err)
+		}
 		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("catalog: trailing data after the catalog object")
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

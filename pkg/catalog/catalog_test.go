@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -77,6 +79,8 @@ func TestValidateRejects(t *testing.T) {
 		"duplicate name":                 func(c *Catalog) { c.Backends[1].Name = c.Backends[0].Name },
 		"price without source":           func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].Source = "" },
 		"bad tier":                       func(c *Catalog) { c.Backends[0].Offers[0].Tier = "ultra" },
+		"zero duration":                  func(c *Catalog) { c.Backends[0].Offers[0].Durations[0] = 0 },
+		"price that overflows estimates": func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].PerSecond = MaxPrice + 1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -95,4 +99,83 @@ func TestCatalogJSONRoundTrip(t *testing.T) {
 	back, err := Parse(b)
 	require.NoError(t, err, "a marshalled catalog parses strictly")
 	require.Equal(t, c, back)
+}
+
+// fuzzSmall is a one-backend catalog, a seed small enough to mutate well.
+const fuzzSmall = `{"version": "v", "backends": [{"name": "alpha", "provider": "luma", "endpoint": "http://alpha", "concurrency": 2,
+  "offers": [{"model": "a1", "tier": "standard", "resolutions": ["720p"], "aspect_ratios": ["16:9"], "durations": [5, 10],
+    "text_to_video": true, "image_to_video": true, "audio": true, "image_url_schemes": ["https"],
+    "prices": [{"per_second_usd": 0.1, "source": "s", "as_of": "2026-01-01"},
+               {"audio": true, "resolution": "720p", "per_second_usd": "0.2", "fixed_usd": 1, "source": "s", "as_of": "2026-01-01"}]}]}]}`
+
+// catalogFields are the JSON names of the catalog's fields: an error about
+// a JSON document names one of them.
+var catalogFields = []string{"version", "backends", "name", "provider", "endpoint", "credential_env", "concurrency",
+	"offers", "model", "tier", "resolutions", "aspect_ratios", "durations", "text_to_video", "image_to_video", "audio",
+	"image_url_schemes", "prices", "extra", "resolution", "per_second_usd", "fixed_usd", "source", "as_of", "unknown field"}
+
+// fuzzRequests are requests every loaded catalog is quoted for.
+var fuzzRequests = func() []*job.Request {
+	var out []*job.Request
+	for _, d := range []int{1, 5, 10, 60} {
+		for _, res := range []job.Resolution{job.Res720p, job.Res4K} {
+			out = append(out,
+				req(func(r *job.Request) { r.DurationSeconds, r.Resolution = d, res }),
+				req(func(r *job.Request) {
+					r.DurationSeconds, r.Resolution, r.QualityTier, r.Audio = d, res, job.TierDraft, true
+					r.ImageURL = "https://example.com/a.png"
+				}))
+		}
+	}
+	return out
+}()
+
+// FuzzParse feeds Parse any document: it never panics; a catalog it loads
+// validates, marshals back to a document that loads the same, and prices
+// every request at a non-negative estimate of at least the requested
+// duration; a document it refuses gets an error that starts "catalog:" and,
+// for a JSON object, names the field at fault.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{string(defaultJSON), fuzzSmall, `{}`, `{"version":"v","backends":[]}`, `[]`, `null`,
+		fuzzSmall + ` {}`, `{"version":"v","backends":[{"name":"Bad"}]}`,
+		strings.ReplaceAll(fuzzSmall, `0.1`, `100000000`),
+		// 0.9 trillion USD a second for 20 s overflowed the estimate to a
+		// negative one, the cheapest of all.
+		strings.ReplaceAll(strings.ReplaceAll(fuzzSmall, `0.1`, `900000000000`), `[5, 10]`, `[5, 20]`),
+		strings.ReplaceAll(fuzzSmall, `[5, 10]`, `[0, 10]`),
+		// A bad amount's error named no field ("catalog: money: ...").
+		`{"BACkends":[{"offers":[{"priCes":[{"per_seCond_usd":""}]}]}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err != nil {
+			require.Nil(t, c)
+			require.True(t, strings.HasPrefix(err.Error(), "catalog: "), err)
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(b, &obj) == nil && obj != nil {
+				require.True(t, slices.ContainsFunc(catalogFields, func(f string) bool { return strings.Contains(err.Error(), f) }),
+					"the error names no field: %v", err)
+			}
+			return
+		}
+		require.True(t, json.Valid(b), "a catalog with trailing data loads")
+		require.NoError(t, c.Validate())
+		out, err := json.Marshal(c)
+		require.NoError(t, err)
+		back, err := Parse(out)
+		require.NoError(t, err, "%s", out)
+		require.Equal(t, c, back)
+		for i := range c.Backends {
+			b := &c.Backends[i]
+			for _, r := range fuzzRequests {
+				q, why := b.Quote(r)
+				if why != "" {
+					continue
+				}
+				require.GreaterOrEqual(t, q.Seconds, r.DurationSeconds)
+				require.GreaterOrEqual(t, q.Estimate, money.Micros(0), "backend %s quotes %+v at a negative estimate", b.Name, r)
+			}
+		}
+	})
 }

@@ -77,7 +77,7 @@ func letterOf(subscription string, m *queue.Message) Letter {
 		Data:               slices.Clone(m.Data),
 		Attributes:         maps.Clone(m.Attributes),
 		SourceSubscription: sourceSubscription(m.Attributes),
-		Topic:              OriginTopic(subscription, m.Attributes),
+		Topic:              OriginTopic(subscription),
 		PublishTime:        m.PublishTime,
 	}
 	if l.Attributes == nil {
@@ -112,21 +112,14 @@ func lastSegment(name string) string {
 	return name
 }
 
-// OriginTopic returns the topic a dead letter of dlqSubscription came from:
-// the topic of its source subscription when that is one of AIPROD's
-// (aiprod-router → aiprod-jobs, aiprod-worker-<b> → aiprod-dispatch-<b>,
-// aiprod-notifier → aiprod-events), else dlqSubscription's id without the
-// -dlq suffix (the topology names a dead-letter subscription after its
-// topic, <topic>-dlq).
-func OriginTopic(dlqSubscription string, attrs map[string]string) string {
-	switch src := sourceSubscription(attrs); {
-	case src == queue.SubscriptionRouter:
-		return queue.TopicJobs
-	case src == queue.SubscriptionEvents:
-		return queue.TopicEvents
-	case strings.HasPrefix(src, queue.WorkerSubscription("")) && len(src) > len(queue.WorkerSubscription("")):
-		return queue.DispatchTopic(strings.TrimPrefix(src, queue.WorkerSubscription("")))
-	}
+// OriginTopic returns the topic the dead letters of dlqSubscription came
+// from: its id without the -dlq suffix (the topology names a dead-letter
+// subscription after its topic, <topic>-dlq, the dead-letter topic of every
+// subscription of <topic>). The message's attributes do not decide it: a
+// publisher may set source_subscription or CloudPubSubDeadLetter*
+// attributes, and a replay must never move a message to another topic
+// (such as a job request published to aiprod-jobs onto a dispatch topic).
+func OriginTopic(dlqSubscription string) string {
 	return strings.TrimSuffix(lastSegment(dlqSubscription), queue.DeadLetterSuffix)
 }
 

@@ -235,21 +235,15 @@ func TestExhaustedDelivery(t *testing.T) {
 func TestOriginTopicAndAttributes(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		dlq   string
-		attrs map[string]string
-		want  string
+		dlq  string
+		want string
 	}{
-		{"aiprod-jobs-dlq", nil, "aiprod-jobs"},
-		{"aiprod-jobs-dlq", map[string]string{queue.AttrSourceSub: "aiprod-router"}, "aiprod-jobs"},
-		{"aiprod-dispatch-veo-dlq", map[string]string{queue.AttrSourceSub: "aiprod-worker-veo"}, "aiprod-dispatch-veo"},
-		{"aiprod-dispatch-veo-dlq", nil, "aiprod-dispatch-veo"},
-		{"aiprod-events-dlq", map[string]string{deadletter.PubSubAttrSourceSubscription: "projects/p/subscriptions/aiprod-notifier"}, "aiprod-events"},
-		{"aiprod-jobs-dlq", map[string]string{deadletter.PubSubAttrSourceSubscription: "aiprod-worker-luma"}, "aiprod-dispatch-luma"},
-		{"aiprod-jobs-dlq", map[string]string{queue.AttrSourceSub: "someone-else"}, "aiprod-jobs"},
-		{"aiprod-jobs-dlq", map[string]string{queue.AttrSourceSub: "aiprod-worker-"}, "aiprod-jobs"},
-		{"projects/p/subscriptions/aiprod-events-dlq", nil, "aiprod-events"},
+		{"aiprod-jobs-dlq", "aiprod-jobs"},
+		{"aiprod-dispatch-veo-dlq", "aiprod-dispatch-veo"},
+		{"aiprod-events-dlq", "aiprod-events"},
+		{"projects/p/subscriptions/aiprod-events-dlq", "aiprod-events"},
 	} {
-		require.Equal(t, tt.want, deadletter.OriginTopic(tt.dlq, tt.attrs), "%s %v", tt.dlq, tt.attrs)
+		require.Equal(t, tt.want, deadletter.OriginTopic(tt.dlq), tt.dlq)
 	}
 	got := deadletter.ReplayAttributes(map[string]string{
 		queue.AttrJobID: "j", queue.AttrReason: "r", queue.AttrSourceSub: "s",

@@ -53,11 +53,12 @@
 // cycles it. A message whose publish fails is nacked and Replay ends with
 // the error.
 //
-// The topic a message came from (Topic) is derived from its source
-// subscription when it names one of AIPROD's (aiprod-router → aiprod-jobs,
-// aiprod-worker-<b> → aiprod-dispatch-<b>, aiprod-notifier →
-// aiprod-events), else from the dead-letter subscription's name without
-// -dlq.
+// The topic a message came from (Topic) is the dead-letter subscription's
+// name without -dlq: the topology gives every subscription of <topic> the
+// dead-letter topic <topic>-dlq, so that is the only topic its dead letters
+// can come from. The source subscription attributes are shown, never
+// trusted for it: a publisher may set any attribute, and a message Pub/Sub
+// dead-lettered itself keeps the ones it was published with.
 //
 // Replay is safe: every stage is idempotent (a replayed job request, a
 // dispatch or a lifecycle event is handled by looking at the stored job),

@@ -39,5 +39,13 @@
 // generations created before since - providerhttp.ClockSkew are ignored,
 // those within it are not; listings that span pages, fail or are malformed.
 //
+// # Fuzzing
+//
+// Fuzz drives an adapter with canned answers of any status, headers and
+// body, in process (CannedClient), from each adapter package's FuzzAnswers:
+// whatever the provider answers, the adapter does not panic and keeps the
+// contract above (classified errors without the credential, well-formed
+// statuses).
+//
 // A change to backend.Backend or backend.Finder extends this suite.
 package backendtest
