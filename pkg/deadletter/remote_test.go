@@ -2,6 +2,7 @@ package deadletter_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -36,7 +37,7 @@ func setupReplay(t *testing.T, timeout time.Duration) *replayEnv {
 	e := &replayEnv{bundle: b, q: q, st: memstore.New()}
 	remote, err := deadletter.NewRemote(deadletter.RemoteConfig{Queue: q, Results: e.st, Backends: []string{"alpha"},
 		Wait: b.wait, ReplayTimeout: timeout, PollInterval: 5 * time.Millisecond,
-		NewID: func() string { return "req-" + string(rune('a'+e.ids.Add(1)-1)) }})
+		NewID: func() string { return fmt.Sprintf("req-%c", 'a'+e.ids.Add(1)-1) }})
 	require.NoError(t, err)
 	e.remote = remote
 	return e

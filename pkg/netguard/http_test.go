@@ -86,8 +86,7 @@ func TestClientRefusesLocalServers(t *testing.T) {
 func TestClientRedirects(t *testing.T) {
 	t.Parallel()
 	inside := newServer(t, map[string]http.HandlerFunc{"/secret": text("token")})
-	var outside *server
-	outside = newServer(t, map[string]http.HandlerFunc{
+	outside := newServer(t, map[string]http.HandlerFunc{
 		"/to-loopback": func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, inside.URL+"/secret", http.StatusFound)
 		},
