@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/aiprod/aiprod/pkg/alert"
 )
 
 // slack answers as an incoming webhook does: 200 "ok", or 400 with a short
@@ -38,8 +39,6 @@ func (in *Inbox) slack(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
 // twilio answers as the Messages API does: 401 with error 20003 for a
 // wrong account or token, 400 with 21211/21212/21602 for a bad To, From or
 // empty Body, else 201 with the queued message resource.
@@ -59,10 +58,10 @@ func (in *Inbox) twilio(w http.ResponseWriter, r *http.Request) {
 	}
 	to, from, body := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body")
 	switch {
-	case !e164.MatchString(to):
+	case !alert.ValidPhone(to):
 		twilioError(w, http.StatusBadRequest, 21211, "The 'To' number "+to+" is not a valid phone number.")
 		return
-	case !e164.MatchString(from):
+	case !alert.ValidPhone(from):
 		twilioError(w, http.StatusBadRequest, 21212, "The 'From' number "+from+" is not a valid phone number.")
 		return
 	case trimSpace(body) == "":
