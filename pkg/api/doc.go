@@ -108,7 +108,8 @@
 //
 // GET /v1/jobs answers the project's jobs newest first (created_at, then
 // id), {"jobs": [...], "next_page_token": "..."}, limit per page (default
-// 50, at most 500). Its filters AND together: status, backend (the backend
+// 50, at most 500; a page whose body would pass MaxPageBytes, 1 MiB, ends
+// early with a next_page_token). Its filters AND together: status, backend (the backend
 // of the latest attempt, a catalog name), error_code (the job's error
 // code), user_id, and since/until on created_at, RFC 3339 times or UTC
 // dates, since inclusive and until exclusive (a date as until includes

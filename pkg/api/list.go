@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -65,8 +67,49 @@ func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, q store.Li
 	case err != nil:
 		return unexpected(err, "list jobs")
 	}
-	s.writeJSON(w, r, http.StatusOK, JobList{Jobs: publicAll(page.Jobs, ListedJob), NextPageToken: page.NextPageToken})
+	body, err := fitPage(page, MaxPageBytes)
+	if err != nil {
+		return unexpected(err, "encode jobs")
+	}
+	s.writeJSON(w, r, http.StatusOK, body)
 	return nil
+}
+
+// MaxPageBytes bounds the JSON body of one page of a job listing. A page
+// whose jobs would not fit ends early, after its last job that fits, with
+// a next_page_token that continues from there: limit is a maximum, not a
+// promise (at least one job is always listed).
+const MaxPageBytes = 1 << 20
+
+// pageEnvelopeBytes is what a page's body holds besides its jobs: the
+// braces, field names, separators and a page token (about 100 bytes; 512
+// leaves room).
+const pageEnvelopeBytes = 512
+
+// rawJobList is JobList with its jobs already encoded.
+type rawJobList struct {
+	Jobs          []json.RawMessage `json:"jobs"`
+	NextPageToken string            `json:"next_page_token"`
+}
+
+// fitPage encodes page's jobs as listings show them (ListedJob) until the
+// body would pass limit bytes.
+func fitPage(page store.JobPage, limit int) (rawJobList, error) {
+	out := rawJobList{Jobs: make([]json.RawMessage, 0, len(page.Jobs)), NextPageToken: page.NextPageToken}
+	size := pageEnvelopeBytes
+	for i, j := range page.Jobs {
+		b, err := json.Marshal(ListedJob(j))
+		if err != nil {
+			return out, fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		size += len(b) + 1
+		if size > limit && i > 0 {
+			out.NextPageToken = store.PageTokenAfter(page.Jobs[i-1])
+			return out, nil
+		}
+		out.Jobs = append(out.Jobs, b)
+	}
+	return out, nil
 }
 
 // jobListQuery reads the filters of a job listing from qv, where known

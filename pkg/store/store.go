@@ -45,6 +45,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store/internal/cursor"
 )
 
 // Store is the whole store.
@@ -236,4 +237,11 @@ func (k APIKey) ID() string { return k.Hash[:min(KeyIDLen, len(k.Hash))] }
 // revoked, belongs to a project and has not expired (now < ExpiresAt).
 func (k APIKey) Usable(now time.Time) bool {
 	return !k.Revoked && k.ProjectID != "" && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+}
+
+// PageTokenAfter returns the page token of a listing that continues after
+// j, in the order of ListJobs (created_at desc, id desc): for a caller that
+// ends a page early (the API's byte cap).
+func PageTokenAfter(j *job.Job) string {
+	return cursor.Encode(cursor.Cursor{CreatedAt: NormalizeTime(j.CreatedAt), ID: j.ID})
 }

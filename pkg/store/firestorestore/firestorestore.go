@@ -102,7 +102,7 @@ func (s *Store) ListJobs(ctx context.Context, lq store.ListJobsQuery) (store.Job
 	for i, snap := range snaps {
 		if i == limit {
 			last := page.Jobs[limit-1]
-			page.NextPageToken = cursor.Encode(cursor.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			page.NextPageToken = store.PageTokenAfter(last)
 			break
 		}
 		j, err := decodeJob(snap)

@@ -161,7 +161,7 @@ func (s *Store) ListJobs(ctx context.Context, q store.ListJobsQuery) (store.JobP
 	for i, j := range all {
 		if i == limit {
 			last := page.Jobs[limit-1]
-			page.NextPageToken = cursor.Encode(cursor.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			page.NextPageToken = store.PageTokenAfter(last)
 			break
 		}
 		page.Jobs = append(page.Jobs, j.Clone())
