@@ -4,12 +4,13 @@ import (
 	"math"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 )
 
-// Config is the router's configuration: platform's shared variables and
-// the sweeper's.
+// Config is the router's configuration: platform's shared variables, the
+// sweeper's and the usage roller's.
 type Config struct {
 	platform.Config
 	// SweepInterval is the time between sweeps for stuck jobs
@@ -22,6 +23,14 @@ type Config struct {
 	// durations) and AIPROD_SWEEP_MAX_REDRIVES (at least 1), each defaulting
 	// to the sweeper's default.
 	Sweep sweeper.Policy
+	// RollupInterval is the time between two roll-ups of the cost ledger
+	// into daily usage (AIPROD_USAGE_ROLLUP_INTERVAL, default
+	// budget.RollIntervalDefault); 0 runs no roller. One router with a
+	// roller is enough; several share the work.
+	RollupInterval time.Duration
+	// RollupLag is how far behind now the roll-ups stay
+	// (AIPROD_USAGE_ROLLUP_LAG, positive, default budget.RollLagDefault).
+	RollupLag time.Duration
 }
 
 // FromEnv reads the router's configuration through getenv; the error names
@@ -38,6 +47,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			HardTimeout:     v.PositiveDuration("AIPROD_SWEEP_HARD_TIMEOUT", sweeper.HardTimeoutDefault),
 			MaxRedrives:     v.Int("AIPROD_SWEEP_MAX_REDRIVES", sweeper.MaxRedrivesDefault, 1, math.MaxInt),
 		},
+		RollupInterval: v.Duration("AIPROD_USAGE_ROLLUP_INTERVAL", budget.RollIntervalDefault, 0, platform.MaxDuration),
+		RollupLag:      v.PositiveDuration("AIPROD_USAGE_ROLLUP_LAG", budget.RollLagDefault),
 	}
 	return c, v.Err()
 }

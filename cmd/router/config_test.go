@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/platform/platformtest"
 	"github.com/aiprod/aiprod/pkg/router"
@@ -24,6 +25,15 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Set("0", time.Duration(0)),
 			platformtest.Bad("often", `AIPROD_SWEEP_INTERVAL: "often" is not a duration (e.g. 90s, 2m)`),
 			platformtest.Bad("-1m", `AIPROD_SWEEP_INTERVAL: "-1m" must not be negative`)),
+		platformtest.Variable("AIPROD_USAGE_ROLLUP_INTERVAL", func(c Config) any { return c.RollupInterval },
+			platformtest.Unset(budget.RollIntervalDefault),
+			platformtest.Set("30s", 30*time.Second),
+			platformtest.Set("0", time.Duration(0)),
+			platformtest.Bad("-1m", `AIPROD_USAGE_ROLLUP_INTERVAL: "-1m" must not be negative`)),
+		platformtest.Variable("AIPROD_USAGE_ROLLUP_LAG", func(c Config) any { return c.RollupLag },
+			platformtest.Unset(budget.RollLagDefault),
+			platformtest.Set("5m", 5*time.Minute),
+			platformtest.Bad("0s", `AIPROD_USAGE_ROLLUP_LAG: "0s" must be positive`)),
 		platformtest.Variable("AIPROD_SWEEP_MAX_REDRIVES", func(c Config) any { return c.Sweep.MaxRedrives },
 			platformtest.Unset(sweeper.MaxRedrivesDefault),
 			platformtest.Set("5", 5),

@@ -1,8 +1,9 @@
 // Command router is AIPROD's router service (Cloud Run worker pool or
 // service): it consumes aiprod-jobs, picks the cheapest healthy backend that
 // can serve each job and publishes it to that backend's dispatch topic. It
-// also runs the stuck-job sweeper (package sweeper) and carries out the
-// admin API's dead-letter replays (aiprod-dlq-replay, deadletter.Replayer).
+// also runs the stuck-job sweeper (package sweeper) and the usage roller
+// (budget.Roller), and carries out the admin API's dead-letter replays
+// (aiprod-dlq-replay, deadletter.Replayer).
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
 // AIPROD_MAX_ATTEMPTS, ...), plus (see Config in config.go):
@@ -13,14 +14,18 @@
 //	AIPROD_SWEEP_RUNNING_AFTER      ... running this long (default 15m)
 //	AIPROD_SWEEP_HARD_TIMEOUT       fail an unfinished job this old with timeout (default 3h)
 //	AIPROD_SWEEP_MAX_REDRIVES       re-drives in a row without progress before failing (default 3)
+//	AIPROD_USAGE_ROLLUP_INTERVAL    time between roll-ups of the ledger into daily usage (default 1m; 0 disables)
+//	AIPROD_USAGE_ROLLUP_LAG         how far behind now the roll-ups stay (default 2m)
 //
-// See package sweeper for what the sweeper does.
+// See package sweeper for what the sweeper does, budget.Roller for the
+// usage roll-ups.
 package main
 
 import (
 	"context"
 	"os"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/router"
@@ -28,7 +33,7 @@ import (
 )
 
 // run builds the router, the dead-letter replayer and, unless disabled, the
-// sweeper, and runs them with the health endpoint until ctx is done.
+// sweeper and the usage roller, and runs them with the health endpoint until ctx is done.
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
 		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults})
@@ -48,6 +53,13 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 			return err
 		}
 		parts = append(parts, sw.Run)
+	}
+	if cfg.RollupInterval > 0 {
+		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log})
+		if err != nil {
+			return err
+		}
+		parts = append(parts, ro.Run)
 	}
 	return platform.RunAll(ctx, parts...)
 }

@@ -10,18 +10,23 @@
 //	GET   /v1/jobs/{id}                      the job
 //	POST  /v1/jobs/{id}/cancel               200 job, or 409 when already terminal
 //	GET   /v1/jobs/{id}/events               the job's timeline
+//	GET   /v1/jobs/{id}/spans                the job's trace spans (dev stack)
 //	GET   /v1/backends                       catalog merged with stored health
+//	GET   /v1/budget                         ?period=: limit, spent, reserved (budget.go)
+//	GET   /v1/usage                          ?from=&to=&group_by=: cost and jobs from daily roll-ups (usage.go)
 //	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
 //	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once; optional
 //	                                         {"expires_in_days"} or {"expires_at"}
 //	GET   /v1/admin/projects/{project}/keys  {"keys":[KeyView]}: id, prefix, times, revoked; never the key
 //	DELETE /v1/admin/projects/{project}/keys/{key_id}  revoke: 401 from the next request
+//	PUT   /v1/admin/projects/{project}/budget          monthly, per-user and default per-user limits
+//	POST  /v1/admin/projects/{project}/webhook-secret  a new webhook signing secret, shown once
+//	PUT|GET /v1/admin/projects/{project}/notifications operator alert settings (Slack, email, SMS)
+//	GET   /v1/admin/reconcile                ?project=&period=: ledger vs jobs vs budget
 //	GET   /v1/admin/jobs                     ?project=&(the filters of GET /v1/jobs): failed-job search
 //	GET   /v1/admin/dlq                      ?subscription=&max=: dead letters, not consumed
 //	POST  /v1/admin/dlq/replay               {"subscription","ids","max"}: back to their topics
 //	GET   /healthz, GET /readyz              liveness; readiness: 503 until Config.Ready answers nil
-//
-// Budget and usage routes are not served yet: they answer 404.
 //
 // # Authentication and isolation
 //

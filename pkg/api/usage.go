@@ -6,7 +6,6 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/money"
-	"github.com/aiprod/aiprod/pkg/store"
 )
 
 // MaxUsageRange bounds the time range of one GET /v1/usage.
@@ -23,8 +22,8 @@ type Usage struct {
 }
 
 // getUsage is GET /v1/usage?from=&to=&group_by=backend|user|day: the
-// project's settled cost and jobs from its ledger (see budget.Summarize),
-// by default over the current month. from and to are RFC 3339 times or
+// project's settled cost and jobs (see budget.UsageGroup), by default over
+// the current month, from the ledger's daily roll-ups (budget.Usage). from and to are RFC 3339 times or
 // dates (yyyy-mm-dd, UTC); a date as to includes that day.
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request, project string) error {
 	q := r.URL.Query()
@@ -52,11 +51,11 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request, project string
 	case to.Sub(from) > MaxUsageRange:
 		return invalid("to", "the range may span at most 366 days")
 	}
-	entries, err := s.cfg.Store.ListLedger(r.Context(), store.LedgerQuery{ProjectID: project, From: from, To: to})
+	tally, err := budget.Usage(r.Context(), s.cfg.Store, project, from, to)
 	if err != nil {
-		return unexpected(err, "list ledger")
+		return unexpected(err, "read usage")
 	}
-	total, groups := budget.Summarize(entries, by)
+	total, groups := tally.Groups(by)
 	s.writeJSON(w, r, http.StatusOK, Usage{From: from, To: to, GroupBy: by, TotalCost: total, Groups: groups})
 	return nil
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ func (e *env) seedLedger() {
 		return store.LedgerEntry{
 			ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: user,
 			Backend: backend, Period: budget.PeriodOf(at), Status: status, Cost: usd(cost), At: at,
+			Final: status == job.AttemptSucceeded, // j1's first attempt failed over
 		}
 	}
 	d24 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -95,4 +97,44 @@ func TestUsageRejectsBadParameters(t *testing.T) {
 		})
 	}
 	requireError(t, e.do(http.MethodGet, "/v1/usage", "", ""), http.StatusUnauthorized, "unauthenticated", "")
+}
+
+// ledgerReads counts the ledger entries the API reads through ListLedger.
+type ledgerReads struct {
+	store.Store
+	entries atomic.Int64
+}
+
+func (s *ledgerReads) ListLedger(ctx context.Context, q store.LedgerQuery) ([]store.LedgerEntry, error) {
+	out, err := s.Store.ListLedger(ctx, q)
+	s.entries.Add(int64(len(out)))
+	return out, err
+}
+
+// Usage comes from the daily roll-ups, not a scan of the ledger (issue
+// 13, finding 5): once the roller has run, whole days read no ledger
+// entry, and the answer is the same.
+func TestUsageFromDailyRollups(t *testing.T) {
+	t.Parallel()
+	var counted *ledgerReads
+	e := setup(t, func(c *api.Config) {
+		counted = &ledgerReads{Store: c.Store}
+		c.Store = counted
+	})
+	e.seedLedger()
+	const path = "/v1/usage?group_by=user&from=2026-10-01&to=2026-11-24"
+	before := e.do(http.MethodGet, path, keyA, "")
+	require.Equal(t, http.StatusOK, before.status, string(before.body))
+	require.EqualValues(t, 3, counted.entries.Load(), "before any roll-up, the ledger")
+
+	r, err := budget.NewRoller(budget.RollerConfig{Store: e.st, Now: e.clock.Now})
+	require.NoError(t, err)
+	res, err := r.RollUp(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 5, res.Entries)
+	counted.entries.Store(0)
+	after := e.do(http.MethodGet, path, keyA, "")
+	require.Equal(t, http.StatusOK, after.status, string(after.body))
+	require.Zero(t, counted.entries.Load(), "whole days come from their roll-ups")
+	require.JSONEq(t, string(before.body), string(after.body))
 }

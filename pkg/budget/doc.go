@@ -69,6 +69,19 @@
 // reserved, the amount the hard budget enforces: spent alone may never
 // reach 100% while the project is already refused.
 //
+// # Usage
+//
+// GET /v1/usage reads daily roll-ups of the ledger (store.DayUsage, one
+// per project and UTC day of settlement), not the ledger: Roller adds the
+// entries settled since a watermark to their days, every project's at
+// once, and moves the watermark in the same transaction, so each entry is
+// rolled up once. Usage reads the whole days of a range from their
+// roll-ups and the rest (part days at the ends, the minutes since the
+// watermark) from the ledger. Roll-ups add up (Tally): a backend's jobs are
+// the attempts it settled, a user's or a day's the jobs that ended there,
+// so a sum of days is the answer over the range. No settlement writes a
+// roll-up: a busy project has no hot usage document.
+//
 // # Scale
 //
 // Every job writes its project's period document twice (reservation and

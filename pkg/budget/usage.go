@@ -2,10 +2,8 @@ package budget
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
-	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -35,8 +33,13 @@ func ParseGroupBy(s string) (GroupBy, error) {
 	return "", errclass.New(errclass.Permanent, "group_by must be one of backend, user, day; got %q", s)
 }
 
-// UsageGroup is one group of usage: the jobs that have ledger entries in
-// the group, their outcome and their cost.
+// UsageGroup is one group of usage: its cost (every settled attempt in
+// the group) and its jobs by outcome. For a backend, its jobs are the
+// attempts it settled (a job that failed over from luma to runway is a
+// failure of luma and a success of runway); for a user or a day, the jobs
+// that ended (their last attempt settled), counted once, by how they ended,
+// on the day they ended. Canceled jobs count as jobs, neither succeeded
+// nor failed. See Tally.
 type UsageGroup struct {
 	Key       string       `json:"key"` // backend name, user id ("" for jobs without one) or day
 	Jobs      int          `json:"jobs"`
@@ -54,54 +57,11 @@ func (g UsageGroup) SuccessRate() int {
 	return g.Succeeded * 100 / g.Jobs
 }
 
-// Summarize groups ledger entries. A group's cost is the sum of its
-// entries' costs. Its jobs are the distinct jobs with an entry in it; each
-// counts as succeeded or failed by the status of its latest attempt in the
-// group (a job that failed over from luma to runway is a failure of luma
-// and a success of runway; for its user or day, a success). Canceled
-// attempts count as jobs, neither succeeded nor failed. Groups are sorted
-// by key.
+// Summarize groups ledger entries as Tally.Groups does.
 func Summarize(entries []store.LedgerEntry, by GroupBy) (total money.Micros, groups []UsageGroup) {
-	type jobKey struct{ group, job string }
-	latest := map[jobKey]store.LedgerEntry{}
-	byKey := map[string]*UsageGroup{}
+	t := NewTally()
 	for _, e := range entries {
-		var key string
-		switch by {
-		case GroupByUser:
-			key = e.UserID
-		case GroupByDay:
-			key = e.At.UTC().Format("2006-01-02")
-		default:
-			key = e.Backend
-		}
-		g := byKey[key]
-		if g == nil {
-			g = &UsageGroup{Key: key}
-			byKey[key] = g
-		}
-		g.Cost += e.Cost
-		total += e.Cost
-		k := jobKey{key, e.JobID}
-		if prev, ok := latest[k]; !ok || e.Attempt > prev.Attempt {
-			latest[k] = e
-		}
+		t.AddEntry(e)
 	}
-	for k, e := range latest {
-		g := byKey[k.group]
-		g.Jobs++
-		switch e.Status {
-		case job.AttemptSucceeded:
-			g.Succeeded++
-		case job.AttemptCanceled:
-		default:
-			g.Failed++
-		}
-	}
-	groups = make([]UsageGroup, 0, len(byKey))
-	for _, g := range byKey {
-		groups = append(groups, *g)
-	}
-	slices.SortFunc(groups, func(a, b UsageGroup) int { return strings.Compare(a.Key, b.Key) })
-	return total, groups
+	return t.Groups(by)
 }

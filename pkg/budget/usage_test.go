@@ -15,8 +15,13 @@ import (
 func entry(jobID string, attempt int, backend, user string, status job.AttemptStatus, cost string, at time.Time) store.LedgerEntry {
 	return store.LedgerEntry{
 		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: "p", UserID: user,
-		Backend: backend, Period: budget.PeriodOf(at), Status: status, Cost: usd(cost), At: at,
+		Backend: backend, Period: budget.PeriodOf(at), Status: status, Cost: usd(cost), At: at, Final: true,
 	}
+}
+
+func failedOver(e store.LedgerEntry) store.LedgerEntry {
+	e.Final = false
+	return e
 }
 
 func TestSummarize(t *testing.T) {
@@ -25,7 +30,7 @@ func TestSummarize(t *testing.T) {
 	d2 := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
 	entries := []store.LedgerEntry{
 		// j1 fails over from luma to runway across midnight.
-		entry("j1", 1, "luma", "alice", job.AttemptFailed, "0.1", d1),
+		failedOver(entry("j1", 1, "luma", "alice", job.AttemptFailed, "0.1", d1)),
 		entry("j1", 2, "runway", "alice", job.AttemptSucceeded, "0.5", d2),
 		entry("j2", 1, "runway", "alice", job.AttemptSucceeded, "0.5", d2),
 		entry("j3", 1, "runway", "", job.AttemptFailed, "0", d2),
@@ -45,7 +50,8 @@ func TestSummarize(t *testing.T) {
 			{Key: "bob", Jobs: 1, Succeeded: 0, Failed: 0, Cost: usd("0.05")},
 		}},
 		{budget.GroupByDay, []budget.UsageGroup{
-			{Key: "2026-11-24", Jobs: 2, Succeeded: 0, Failed: 1, Cost: usd("0.15")},
+			// j1 ended on the 25th: the 24th has its cost, not the job.
+			{Key: "2026-11-24", Jobs: 1, Succeeded: 0, Failed: 0, Cost: usd("0.15")},
 			{Key: "2026-11-25", Jobs: 3, Succeeded: 2, Failed: 1, Cost: usd("1")},
 		}},
 	}

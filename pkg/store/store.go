@@ -73,6 +73,8 @@ type Store interface {
 
 	// BudgetReader reads budgets, periods and the ledger (budget.go).
 	BudgetReader
+	// UsageReader reads the ledger's daily roll-ups (usage.go).
+	UsageReader
 	// StaleJobs finds jobs that stopped changing (stale.go).
 	StaleJobs
 	// NotificationStore keeps projects' alert settings (notifications.go).
@@ -112,6 +114,8 @@ type Tx interface {
 
 	// BudgetTx reads and writes budgets, periods and the ledger (budget.go).
 	BudgetTx
+	// UsageTx reads and writes the ledger's daily roll-ups (usage.go).
+	UsageTx
 }
 
 // ListJobsQuery selects a page of jobs, newest first (created_at, then id,

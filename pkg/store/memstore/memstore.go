@@ -42,6 +42,7 @@ type Store struct {
 	backends map[string]store.BackendState
 	keys     map[string]store.APIKey
 	budget   budgetData                 // budget.go
+	usage    usageData                  // usage.go
 	replays  map[string]store.DLQReplay // replays.go
 
 	slots   map[string]store.Slot        // "<backend>/<index>" → slot (slots.go)

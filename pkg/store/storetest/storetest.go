@@ -90,6 +90,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ListStale", testListStale},
 		{"Notifications", testNotifications},
 		{"DLQReplays", testDLQReplays},
+		{"DayUsageRoundTrip", testDayUsageRoundTrip},
+		{"ListDayUsage", testListDayUsage},
+		{"UsageWatermark", testUsageWatermark},
+		{"ListSettled", testListSettled},
 	}
 	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {

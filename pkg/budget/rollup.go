@@ -1,0 +1,281 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aiprod/aiprod/pkg/store"
+)
+
+// Defaults of RollerConfig.
+const (
+	RollIntervalDefault = time.Minute
+	// RollLagDefault leaves the entries of the last two minutes to a later
+	// round: an entry's At is taken inside its settlement transaction, which
+	// commits a moment later, and clocks of processes differ a little.
+	RollLagDefault   = 2 * time.Minute
+	RollBatchDefault = 5000
+	// maxDaysPerRound bounds the roll-ups one round writes (one project on
+	// one day each), within Firestore's 500 writes per transaction.
+	maxDaysPerRound = 400
+	// maxRoundsPerTick bounds the rounds of one tick when catching up.
+	maxRoundsPerTick = 100
+)
+
+// RollerConfig configures a Roller. Store is required.
+type RollerConfig struct {
+	Store store.Store
+	// Interval is the time between two roll-ups (jittered ±10%). 0:
+	// RollIntervalDefault.
+	Interval time.Duration
+	// Lag is how far behind now the watermark stays. 0: RollLagDefault.
+	Lag time.Duration
+	// Batch is the most ledger entries one round reads. 0: RollBatchDefault.
+	Batch  int
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
+}
+
+// Roller keeps the ledger's daily roll-ups (store.DayUsage), which GET
+// /v1/usage reads instead of the ledger. Every round it reads the ledger
+// entries settled since the watermark (store.UsageReader.GetUsageWatermark)
+// up to Lag before now, of every project, adds them to their projects'
+// days in one transaction and moves the watermark: each entry is rolled up
+// exactly once. Several rollers (one per router) may run: a round whose
+// watermark another one moved first writes nothing. No settlement writes
+// a roll-up, so a busy project has no hot usage document: its days are
+// written once per round.
+type Roller struct {
+	cfg RollerConfig
+	log *slog.Logger
+}
+
+// NewRoller returns a Roller.
+func NewRoller(cfg RollerConfig) (*Roller, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("budget: roller needs a store")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = RollIntervalDefault
+	}
+	if cfg.Lag <= 0 {
+		cfg.Lag = RollLagDefault
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = RollBatchDefault
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Roller{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// RollResult is what one round did.
+type RollResult struct {
+	Entries  int       // ledger entries rolled up
+	Days     int       // roll-ups written
+	Through  time.Time // the watermark after the round
+	CaughtUp bool      // the watermark reached now − Lag
+	Raced    bool      // another roller moved the watermark first: nothing written
+}
+
+// errRaced ends a round's transaction when the watermark moved under it.
+var errRaced = errors.New("usage watermark moved")
+
+// Run rolls up every Interval until ctx ends, several rounds a tick while
+// behind (a first start over an existing ledger catches up that way).
+func (r *Roller) Run(ctx context.Context) error {
+	t := time.NewTimer(r.jittered())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		r.tick(ctx)
+		t.Reset(r.jittered())
+	}
+}
+
+func (r *Roller) tick(ctx context.Context) {
+	for range maxRoundsPerTick {
+		res, err := r.RollUp(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			r.log.ErrorContext(ctx, "usage roll-up failed", "error", err)
+			return
+		case res.Entries > 0:
+			r.log.DebugContext(ctx, "usage rolled up", "entries", res.Entries, "days", res.Days, "through", res.Through)
+		}
+		if res.CaughtUp || res.Raced {
+			return
+		}
+	}
+}
+
+func (r *Roller) jittered() time.Duration {
+	d := r.cfg.Interval
+	return d - d/10 + rand.N(d/5+1)
+}
+
+// RollUp runs one round: at most Batch entries, at most 400 project days.
+func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
+	st := r.cfg.Store
+	from, err := st.GetUsageWatermark(ctx)
+	if err != nil {
+		return RollResult{}, err
+	}
+	end := store.NormalizeTime(r.cfg.Now().Add(-r.cfg.Lag))
+	if !end.After(from) {
+		return RollResult{Through: from, CaughtUp: true}, nil
+	}
+	entries, err := st.ListSettled(ctx, from, end, r.cfg.Batch+1)
+	if err != nil {
+		return RollResult{}, err
+	}
+	through, entries, err := cutRound(entries, end, r.cfg.Batch)
+	if err != nil {
+		return RollResult{}, err
+	}
+	tally := NewTally()
+	for _, e := range entries {
+		tally.AddEntry(e)
+	}
+	days := tally.Days(r.cfg.Now())
+	err = st.RunTx(ctx, func(tx store.Tx) error { return applyRound(tx, from, through, days) })
+	if errors.Is(err, errRaced) {
+		return RollResult{Raced: true}, nil
+	}
+	if err != nil {
+		return RollResult{}, fmt.Errorf("roll up usage through %s: %w", through.Format(time.RFC3339Nano), err)
+	}
+	return RollResult{Entries: len(entries), Days: len(days), Through: through, CaughtUp: through.Equal(end)}, nil
+}
+
+// cutRound chooses how far a round goes: to end, or, when entries (sorted
+// by At, at most batch+1 of them) hold more than batch entries or more
+// than maxDaysPerRound project days, to the time of the first entry left
+// out, so that a round takes every entry before its watermark and none
+// after. It returns the watermark and the entries before it.
+func cutRound(entries []store.LedgerEntry, end time.Time, batch int) (time.Time, []store.LedgerEntry, error) {
+	cut := len(entries)
+	if cut > batch {
+		cut = batch
+	}
+	seen := map[dayOf]bool{}
+	for i, e := range entries[:cut] {
+		k := dayOf{e.ProjectID, Day(e.At)}
+		if !seen[k] && len(seen) == maxDaysPerRound {
+			cut = i
+			break
+		}
+		seen[k] = true
+	}
+	if cut == len(entries) {
+		return end, entries, nil
+	}
+	through := entries[cut].At
+	for cut > 0 && !entries[cut-1].At.Before(through) {
+		cut--
+	}
+	if cut == 0 {
+		return time.Time{}, nil, fmt.Errorf("budget: more than %d ledger entries or %d project days settled at %s: cannot roll them up in one round",
+			batch, maxDaysPerRound, through.Format(time.RFC3339Nano))
+	}
+	return through, entries[:cut], nil
+}
+
+// applyRound adds a round's days to their roll-ups and moves the
+// watermark from from to through, in tx; errRaced when it is no longer at
+// from.
+func applyRound(tx store.Tx, from, through time.Time, days []store.DayUsage) error {
+	cur, err := tx.GetUsageWatermark()
+	if err != nil {
+		return err
+	}
+	if !cur.Equal(from) {
+		return errRaced
+	}
+	merged := make([]store.DayUsage, 0, len(days))
+	for _, d := range days {
+		old, err := tx.GetDayUsage(d.ProjectID, d.Day)
+		if err != nil {
+			return err
+		}
+		t := NewTally()
+		t.AddDay(old)
+		t.AddDay(d)
+		merged = append(merged, t.Days(d.UpdatedAt)...)
+	}
+	for _, d := range merged {
+		if err := tx.PutDayUsage(d); err != nil {
+			return err
+		}
+	}
+	return tx.PutUsageWatermark(through)
+}
+
+// Usage tallies a project's settled usage in [from, to): the roll-ups of
+// the whole days the range covers that are rolled up, plus the ledger
+// entries of the rest (a part day at either end of the range, and what
+// settled since the watermark, a few minutes). It reads at most 366
+// roll-ups and never scans a whole range of the ledger.
+func Usage(ctx context.Context, st store.Store, project string, from, to time.Time) (*Tally, error) {
+	from, to = store.NormalizeTime(from), store.NormalizeTime(to)
+	w, err := st.GetUsageWatermark(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tally := NewTally()
+	scan := func(a, b time.Time) error {
+		if !a.Before(b) {
+			return nil
+		}
+		entries, err := st.ListLedger(ctx, store.LedgerQuery{ProjectID: project, From: a, To: b})
+		for _, e := range entries {
+			tally.AddEntry(e)
+		}
+		return err
+	}
+	// Days from first on, each rolled up through min(its end, w), are
+	// usable while that end is within the range.
+	first := from.Truncate(24 * time.Hour)
+	if first.Before(from) {
+		first = first.Add(24 * time.Hour)
+	}
+	last := first
+	for last.Before(w) && !minTime(last.Add(24*time.Hour), w).After(to) {
+		last = last.Add(24 * time.Hour)
+	}
+	if last.Equal(first) {
+		return tally, scan(from, to)
+	}
+	days, err := st.ListDayUsage(ctx, project, Day(first), Day(last))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range days {
+		tally.AddDay(d)
+	}
+	if err := scan(from, first); err != nil {
+		return nil, err
+	}
+	return tally, scan(minTime(last, w), to)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
