@@ -64,6 +64,11 @@
 // for ten seconds, is aborted (a client that crashed mid-transaction does not
 // block others for long).
 //
+// With Optimistic (a database in concurrency mode OPTIMISTIC), reads take
+// no locks: contending transactions all run, the first to commit wins, and
+// the others abort at commit and are retried by the client. Benchmarks use
+// it to count the retries a hot document costs.
+//
 // Read-only transactions and read_time reads see a consistent snapshot:
 // document versions are kept for an hour, as Firestore keeps them without
 // point-in-time recovery. Commit times are unique and increase.

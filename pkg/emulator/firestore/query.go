@@ -279,7 +279,7 @@ func (st *store) queryInTxnLocked(ctx context.Context, t *txn, q *query) ([]docA
 				unlocked = append(unlocked, d.name)
 			}
 		}
-		if len(unlocked) == 0 || attempt == 2 {
+		if len(unlocked) == 0 || attempt == 2 || st.optimistic {
 			// After a few rounds, rely on validation at commit alone.
 			for _, d := range docs {
 				t.recordRead(d.name, d.v)

@@ -49,21 +49,38 @@ func (s *service) Listen(stream pb.Firestore_ListenServer) error {
 	return status.Error(codes.Unimplemented, "Listen (real-time updates) is not supported by the emulator")
 }
 
+// Option configures a Server.
+type Option func(*store)
+
+// Optimistic makes read-write transactions optimistic, as in a Firestore
+// database whose concurrency mode is OPTIMISTIC: reads take no locks, so
+// contending transactions all run and all but one abort at commit (the
+// validation every transaction gets), and the client retries them. The
+// default is PESSIMISTIC, Firestore's default and what AIPROD's Terraform
+// sets. Benchmarks use it to show contention on a document as retries.
+func Optimistic() Option {
+	return func(st *store) { st.optimistic = true }
+}
+
 // NewServer starts an emulator on a free port of 127.0.0.1. Close it when
 // done.
-func NewServer() (*Server, error) {
-	return NewServerAt(DefaultAddr)
+func NewServer(opts ...Option) (*Server, error) {
+	return NewServerAt(DefaultAddr, opts...)
 }
 
 // NewServerAt starts an emulator listening on addr (host:port; port 0 picks
 // a free one). Close it when done.
-func NewServerAt(addr string) (*Server, error) {
+func NewServerAt(addr string, opts ...Option) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("firestore emulator: listen on %s: %w", addr, err)
 	}
+	st := newStore()
+	for _, o := range opts {
+		o(st)
+	}
 	s := &Server{
-		st:     newStore(),
+		st:     st,
 		grpc:   grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes)),
 		lis:    lis,
 		served: make(chan struct{}),
@@ -125,13 +142,24 @@ func (s *Server) Client(ctx context.Context, projectID string) (*firestore.Clien
 
 // ClientWithDatabase is Client for a named database.
 func (s *Server) ClientWithDatabase(ctx context.Context, projectID, databaseID string) (*firestore.Client, error) {
+	return s.client(ctx, projectID, databaseID)
+}
+
+// ClientWithDialOptions is Client with more options for its gRPC
+// connection: interceptors that count requests or add network latency, for
+// benchmarks.
+func (s *Server) ClientWithDialOptions(ctx context.Context, projectID string, opts ...grpc.DialOption) (*firestore.Client, error) {
+	return s.client(ctx, projectID, firestore.DefaultDatabaseID, opts...)
+}
+
+func (s *Server) client(ctx context.Context, projectID, databaseID string, opts ...grpc.DialOption) (*firestore.Client, error) {
 	if projectID == "" {
 		return nil, errors.New("firestore emulator: empty project ID")
 	}
-	conn, err := grpc.NewClient("passthrough:///"+s.Addr(),
+	conn, err := grpc.NewClient("passthrough:///"+s.Addr(), append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("firestore emulator: dial %s: %w", s.Addr(), err)
 	}

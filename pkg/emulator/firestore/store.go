@@ -98,6 +98,8 @@ type store struct {
 	locks    map[string]*txn
 	released chan struct{} // closed and replaced whenever a lock is released
 	txnSeq   uint64
+	// optimistic: read-write transactions take no locks (Optimistic).
+	optimistic bool
 }
 
 func newStore() *store {

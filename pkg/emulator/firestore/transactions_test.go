@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 )
 
 func intField(t *testing.T, snap *firestore.DocumentSnapshot, path string) int64 {
@@ -486,4 +488,66 @@ func TestManyDocumentsManyTransactions(t *testing.T) {
 		total += intField(t, d, "balance")
 	}
 	require.Equal(t, int64(accounts*100), total)
+}
+
+// In an optimistic database, a transaction does not wait for another that
+// read the same document: both run, the first commit wins and the second
+// aborts at commit, then succeeds on its retry. Nothing is lost.
+func TestOptimisticTransactionsAbortInsteadOfWaiting(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	srv, err := firestoreemu.NewServer(firestoreemu.Optimistic())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	client, err := srv.Client(ctx, testProject)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	doc := client.Doc("c/d")
+	_, err = doc.Set(ctx, map[string]any{"n": 0})
+	require.NoError(t, err)
+
+	firstRead, secondDone := make(chan struct{}), make(chan struct{})
+	var firstRuns, secondRuns atomic.Int64
+	var wg sync.WaitGroup
+	increment := func(runs *atomic.Int64, between func(run int64)) {
+		defer wg.Done()
+		err := client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			run := runs.Add(1)
+			snap, err := tx.Get(doc)
+			if err != nil {
+				return err
+			}
+			between(run)
+			return tx.Set(doc, map[string]any{"n": intField(t, snap, "n") + 1})
+		})
+		require.NoError(t, err)
+	}
+	wg.Add(2)
+	go increment(&firstRuns, func(run int64) {
+		if run == 1 {
+			close(firstRead)
+			<-secondDone // the second reads, writes and commits meanwhile
+		}
+	})
+	<-firstRead
+	go increment(&secondRuns, func(int64) {})
+	go func() {
+		for secondRuns.Load() == 0 || !committed(ctx, doc) {
+			time.Sleep(time.Millisecond)
+		}
+		close(secondDone)
+	}()
+	wg.Wait()
+	require.EqualValues(t, 1, secondRuns.Load(), "the second did not wait for the first's lock")
+	require.EqualValues(t, 2, firstRuns.Load(), "the first aborted at commit and ran again")
+	snap, err := doc.Get(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), intField(t, snap, "n"))
+}
+
+// committed reports whether doc's n has been incremented.
+func committed(ctx context.Context, doc *firestore.DocumentRef) bool {
+	snap, err := doc.Get(ctx)
+	return err == nil && snap.Data()["n"] == int64(1)
 }
