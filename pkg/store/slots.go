@@ -22,13 +22,18 @@ import (
 // processes, so a redelivered job re-enters the slot its attempt holds.
 // Project is the holder's project, which the fair share counts (see
 // fairshare.go); "" on a slot written before slots recorded it.
+// DispatchedAt is when the holder's attempt was dispatched, so
+// AcquiredAt−DispatchedAt is how long it waited for the slot: the
+// stuck-job sweeper reads it to tell a backlog from a lost message (see
+// BacklogOf); zero when the claimant did not say.
 type Slot struct {
-	Backend    string    `json:"backend"`
-	Index      int       `json:"index"`
-	Holder     string    `json:"holder,omitempty"` // "" when free
-	Project    string    `json:"project,omitempty"`
-	AcquiredAt time.Time `json:"acquired_at,omitzero"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	Backend      string    `json:"backend"`
+	Index        int       `json:"index"`
+	Holder       string    `json:"holder,omitempty"` // "" when free
+	Project      string    `json:"project,omitempty"`
+	AcquiredAt   time.Time `json:"acquired_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	DispatchedAt time.Time `json:"dispatched_at,omitzero"`
 }
 
 // HeldAt reports whether the slot is held at now: it has a holder whose
@@ -80,6 +85,10 @@ type SlotClaim struct {
 	// times the longest pause between the claimant's tries. 0:
 	// SlotWaitMarkDefault.
 	MarkTTL time.Duration
+	// DispatchedAt is when the holder's attempt was dispatched (its
+	// started_at), recorded on the slot it takes (Slot.DispatchedAt). Zero:
+	// unknown; a re-entry keeps what the slot has.
+	DispatchedAt time.Time
 }
 
 // AcquireSlot takes one of c.Backend's slots for c.Holder until
@@ -118,6 +127,9 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 		sl := slots[pick]
 		if sl.Holder != c.Holder || !sl.HeldAt(now) {
 			sl.AcquiredAt = now
+		}
+		if !c.DispatchedAt.IsZero() || sl.Holder != c.Holder {
+			sl.DispatchedAt = c.DispatchedAt
 		}
 		sl.Backend, sl.Index, sl.Holder, sl.Project = c.Backend, pick, c.Holder, c.Project
 		sl.ExpiresAt = now.Add(c.Lease)
@@ -214,5 +226,23 @@ func updateHeldSlot(ctx context.Context, s Store, sl Slot, notHeld error, update
 func normSlot(s Slot) Slot {
 	s.AcquiredAt = NormalizeTime(s.AcquiredAt)
 	s.ExpiresAt = NormalizeTime(s.ExpiresAt)
+	s.DispatchedAt = NormalizeTime(s.DispatchedAt)
 	return s
+}
+
+// ReadSlots reads slots 0..n-1 of backend and its waiting marks, in a
+// transaction that writes nothing (one batch read of n+1 documents).
+func ReadSlots(ctx context.Context, s Store, backend string, n int) ([]Slot, SlotWaiters, error) {
+	var (
+		slots   []Slot
+		waiters SlotWaiters
+	)
+	err := s.RunTx(ctx, func(tx Tx) (err error) {
+		slots, waiters, err = tx.GetSlotsAndWaiters(backend, n)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the %d slots of %s: %w", n, backend, err)
+	}
+	return slots, waiters, nil
 }

@@ -67,7 +67,7 @@ func (t *tx) PutSlot(sl store.Slot) error {
 	if err := checkSlot(sl.Backend, sl.Index); err != nil {
 		return err
 	}
-	sl.AcquiredAt, sl.ExpiresAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt)
+	sl.AcquiredAt, sl.ExpiresAt, sl.DispatchedAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt), norm(sl.DispatchedAt)
 	t.addWrite(write{apply: func(s *Store) {
 		if s.slots == nil {
 			s.slots = map[string]store.Slot{}

@@ -28,6 +28,7 @@ func testSlots(t *testing.T, s store.Store) {
 		{"RenewExtendsTheLease", testSlotRenewExtendsTheLease},
 		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
 		{"InvalidBackend", testSlotInvalidBackend},
+		{"RecordsTheDispatchTime", testSlotRecordsTheDispatchTime},
 		// fairshare.go
 		{"FairWaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
 		{"FairHolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
@@ -183,6 +184,40 @@ func testSlotConcurrentAcquirersNeverExceedCapacity(t *testing.T, s store.Store)
 	require.Empty(t, errs)
 	require.Len(t, got, capacity)
 	require.Equal(t, n-capacity, full)
+}
+
+// testSlotRecordsTheDispatchTime: a slot keeps its holder's dispatch time
+// (SlotClaim.DispatchedAt) through a re-entry that does not say it, a new
+// holder replaces it, and ReadSlots returns the slots with the waiting
+// marks.
+func testSlotRecordsTheDispatchTime(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	c := slotClaim("disp-fal", 1, "job-a#1")
+	c.DispatchedAt = t0.Add(-time.Hour)
+	a, err := store.AcquireSlot(ctx, s, c, t0)
+	require.NoError(t, err)
+	require.Equal(t, norm(t0.Add(-time.Hour)), a.DispatchedAt)
+	again, err := store.AcquireSlot(ctx, s, slotClaim("disp-fal", 1, "job-a#1"), t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, norm(t0.Add(-time.Hour)), again.DispatchedAt, "a re-entry that does not say keeps it")
+
+	refused := slotClaim("disp-fal", 1, "job-b#1")
+	refused.Project = "q"
+	_, err = store.AcquireSlot(ctx, s, refused, t0.Add(time.Second))
+	require.ErrorIs(t, err, store.ErrNoFreeSlot)
+	slots, waiters, err := store.ReadSlots(ctx, s, "disp-fal", 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Slot{again}, slots)
+	require.True(t, waiters.AnyAt(t0.Add(time.Second)), "q's mark")
+	require.False(t, waiters.AnyAt(t0.Add(time.Second+store.SlotWaitMarkDefault)), "expired")
+
+	require.NoError(t, store.ReleaseSlot(ctx, s, again))
+	b, err := store.AcquireSlot(ctx, s, slotClaim("disp-fal", 1, "job-c#1"), t0.Add(2*time.Second))
+	require.NoError(t, err)
+	require.True(t, b.DispatchedAt.IsZero(), "a new holder that does not say has none")
+	slots, _, err = store.ReadSlots(ctx, s, "disp-fal", 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Slot{b}, slots)
 }
 
 // testSlotInvalidBackend: an invalid backend or capacity is a Permanent
