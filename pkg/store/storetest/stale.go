@@ -11,8 +11,8 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// testListStale pins store.StaleJobs: the status filter, the strict
-// updated_at bound, every project, the order (updated_at, then id), the
+// testListStale pins store.StaleJobs: the status and backend filters, the
+// strict updated_at bound, every project, the order (updated_at, then id), the
 // limit, argument errors, and that the sweeper's fields (Redrives,
 // RedrivenAt) round-trip.
 func testListStale(t *testing.T, s store.Store) {
@@ -30,6 +30,10 @@ func testListStale(t *testing.T, s store.Store) {
 	q3 := mk("proj-a", job.StatusQueued, at(0)) // same updated_at as q1
 	mk("proj-a", job.StatusQueued, at(10*time.Minute))
 	d1 := mk("proj-b", job.StatusDispatched, at(0))
+	onFal := func(j *job.Job) *job.Job { j.Backend = "fal"; return j }
+	f1 := newJob("proj-a", t0.Add(-time.Hour))
+	f1.Status, f1.UpdatedAt = job.StatusDispatched, at(time.Second)
+	mustCreate(t, s, onFal(f1))
 	mk("proj-b", job.StatusSucceeded, at(0))
 	redriven := at(2 * time.Second)
 	r1 := newJob("proj-c", t0.Add(-time.Hour))
@@ -48,28 +52,35 @@ func testListStale(t *testing.T, s store.Store) {
 		first, second = second, first
 	}
 
-	got, err := s.ListStale(ctx, job.StatusQueued, at(5*time.Minute), 10)
+	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5*time.Minute), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second, q2.ID}, ids(got), "every project, oldest first, ties by id")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(time.Second), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Second), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second}, ids(got), "updated_at strictly before the bound")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(5*time.Minute), 1)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5*time.Minute), Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, []string{first}, ids(got), "limit")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(time.Hour), 0)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Hour), Limit: 0})
 	require.NoError(t, err)
 	require.Len(t, got, 4, "limit 0 is the default page size")
 
-	got, err = s.ListStale(ctx, job.StatusDispatched, at(time.Minute), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, UpdatedBefore: at(time.Minute), Limit: 10})
 	require.NoError(t, err)
-	require.Equal(t, []string{d1.ID}, ids(got))
+	require.Equal(t, []string{d1.ID, f1.ID}, ids(got), "every backend's")
 	require.Equal(t, want(d1), got[0])
 
-	got, err = s.ListStale(ctx, job.StatusRunning, at(time.Hour), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "fal", UpdatedBefore: at(time.Minute), Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{f1.ID}, ids(got), "one backend's")
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "fal", UpdatedBefore: at(time.Second), Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, got, "one backend's, strictly before the bound")
+
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusRunning, UpdatedBefore: at(time.Hour), Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	w := want(r1)
@@ -77,15 +88,15 @@ func testListStale(t *testing.T, s store.Store) {
 	require.Equal(t, w, got[0], "Redrives and RedrivenAt round-trip")
 	require.Equal(t, time.UTC, got[0].RedrivenAt.Location())
 
-	got, err = s.ListStale(ctx, job.StatusFailed, at(time.Hour), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusFailed, UpdatedBefore: at(time.Hour), Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, got)
-	got, err = s.ListStale(ctx, job.StatusQueued, time.Time{}, 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: time.Time{}, Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, got)
 
-	_, err = s.ListStale(ctx, job.Status("stuck"), at(time.Hour), 10)
+	_, err = s.ListStale(ctx, store.StaleQuery{Status: job.Status("stuck"), UpdatedBefore: at(time.Hour), Limit: 10})
 	require.ErrorIs(t, err, errclass.Permanent)
-	_, err = s.ListStale(ctx, job.StatusQueued, at(time.Hour), -1)
+	_, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Hour), Limit: -1})
 	require.ErrorIs(t, err, errclass.Permanent)
 }
