@@ -418,7 +418,7 @@ func (w *Worker) busyPolicy() retry.Policy {
 // already running at the provider, which takes any free slot.
 func (w *Worker) acquireSlot(ctx context.Context, t *task, n int, resume bool) (store.Slot, error) {
 	return store.AcquireSlot(ctx, w.cfg.Store, store.SlotClaim{Backend: t.name, Capacity: n, Holder: t.holder(),
-		Project: t.msg.ProjectID, Lease: w.cfg.SlotLease, Resume: resume, MarkTTL: slotMarkTTL}, w.cfg.Now())
+		Project: t.msg.ProjectID, Lease: w.cfg.SlotLease, Resume: resume, MarkTTL: slotMarkTTL, DispatchedAt: t.dispatched}, w.cfg.Now())
 }
 
 // takeSlot acquires the attempt's concurrency slot before a Submit (see

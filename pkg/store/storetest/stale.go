@@ -52,7 +52,7 @@ func testListStale(t *testing.T, s store.Store) {
 		first, second = second, first
 	}
 
-	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5*time.Minute), Limit: 10})
+	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5 * time.Minute), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second, q2.ID}, ids(got), "every project, oldest first, ties by id")
 
@@ -60,7 +60,7 @@ func testListStale(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second}, ids(got), "updated_at strictly before the bound")
 
-	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5*time.Minute), Limit: 1})
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5 * time.Minute), Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, []string{first}, ids(got), "limit")
 
