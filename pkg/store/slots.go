@@ -23,9 +23,11 @@ import (
 // Project is the holder's project, which the fair share counts (see
 // fairshare.go); "" on a slot written before slots recorded it.
 // DispatchedAt is when the holder's attempt was dispatched, so
-// AcquiredAt−DispatchedAt is how long it waited for the slot: the
-// stuck-job sweeper reads it to tell a backlog from a lost message (see
-// BacklogOf); zero when the claimant did not say.
+// AcquiredAt−DispatchedAt is how long it waited for the slot; ReleasedAt,
+// on a free slot, when its last holder released it (zero when never, or
+// taken since). The stuck-job sweeper reads both to tell a backlog from a
+// lost message (sweeper.BacklogOf); DispatchedAt is zero when the claimant
+// did not say.
 type Slot struct {
 	Backend      string    `json:"backend"`
 	Index        int       `json:"index"`
@@ -34,6 +36,7 @@ type Slot struct {
 	AcquiredAt   time.Time `json:"acquired_at,omitzero"`
 	ExpiresAt    time.Time `json:"expires_at,omitzero"`
 	DispatchedAt time.Time `json:"dispatched_at,omitzero"`
+	ReleasedAt   time.Time `json:"released_at,omitzero"`
 }
 
 // HeldAt reports whether the slot is held at now: it has a holder whose
@@ -132,7 +135,7 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 			sl.DispatchedAt = c.DispatchedAt
 		}
 		sl.Backend, sl.Index, sl.Holder, sl.Project = c.Backend, pick, c.Holder, c.Project
-		sl.ExpiresAt = now.Add(c.Lease)
+		sl.ExpiresAt, sl.ReleasedAt = now.Add(c.Lease), time.Time{}
 		sl = normSlot(sl)
 		if err := tx.PutSlot(sl); err != nil {
 			return err
@@ -191,12 +194,13 @@ func RenewSlot(ctx context.Context, s Store, sl Slot, now time.Time, lease time.
 	return out, nil
 }
 
-// ReleaseSlot frees sl if sl.Holder still holds it; releasing a slot held by
-// another holder, or already free, does nothing and is not an error.
-func ReleaseSlot(ctx context.Context, s Store, sl Slot) error {
+// ReleaseSlot frees sl at now if sl.Holder still holds it (the slot keeps
+// only ReleasedAt = now); releasing a slot held by another holder, or
+// already free, does nothing and is not an error.
+func ReleaseSlot(ctx context.Context, s Store, sl Slot, now time.Time) error {
 	errNothing := errors.New("nothing to release")
 	_, err := updateHeldSlot(ctx, s, sl, errNothing, func(Slot) Slot {
-		return Slot{Backend: sl.Backend, Index: sl.Index}
+		return normSlot(Slot{Backend: sl.Backend, Index: sl.Index, ReleasedAt: now})
 	})
 	if err != nil && !errors.Is(err, errNothing) {
 		return fmt.Errorf("release %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)
@@ -227,6 +231,7 @@ func normSlot(s Slot) Slot {
 	s.AcquiredAt = NormalizeTime(s.AcquiredAt)
 	s.ExpiresAt = NormalizeTime(s.ExpiresAt)
 	s.DispatchedAt = NormalizeTime(s.DispatchedAt)
+	s.ReleasedAt = NormalizeTime(s.ReleasedAt)
 	return s
 }
 

@@ -73,7 +73,7 @@ func TestBacklogDefersItsDispatchedJobs(t *testing.T) {
 
 	// The backlog drains: nothing holds a slot, nothing waits for one.
 	for _, sl := range slots {
-		require.NoError(t, store.ReleaseSlot(e.ctx, e.st, sl))
+		require.NoError(t, store.ReleaseSlot(e.ctx, e.st, sl, now.Add(-time.Minute)))
 	}
 	res = e.sweep()
 	require.Nil(t, res.Busy)
@@ -88,7 +88,7 @@ func TestBacklogMarksKeepABackendBusy(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withCatalog(t))
 	slots := e.hold(10 * time.Minute)
-	require.NoError(t, store.ReleaseSlot(e.ctx, e.st, slots[0]))
+	require.NoError(t, store.ReleaseSlot(e.ctx, e.st, slots[0], now.Add(-time.Minute)))
 	_, err := store.AcquireSlot(e.ctx, e.st, store.SlotClaim{Backend: "alpha", Capacity: 2, Holder: "h1#1", Project: "dev",
 		Lease: time.Hour}, now) // re-entry: 1 held
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestBacklogMarksKeepABackendBusy(t *testing.T) {
 		_, _ = store.AcquireSlot(e.ctx, e.st, store.SlotClaim{Backend: "alpha", Capacity: 2, Holder: fmt.Sprintf("n%d#1", i),
 			Project: "dev", Lease: time.Hour}, now)
 	}
-	require.NoError(t, store.ReleaseSlot(e.ctx, e.st, store.Slot{Backend: "alpha", Index: 0, Holder: "n0#1"}))
+	require.NoError(t, store.ReleaseSlot(e.ctx, e.st, store.Slot{Backend: "alpha", Index: 0, Holder: "n0#1"}, now.Add(-time.Minute)))
 	res := e.sweep()
 	require.Equal(t, map[string]time.Duration{"alpha": 20 * time.Minute}, res.Busy, "h1 dispatched 10m ago")
 	require.Equal(t, 0, res.Redriven)

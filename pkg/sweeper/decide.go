@@ -168,7 +168,8 @@ const BacklogFactor = 2
 // The zero Backlog (a backend without slots, or idle) extends nothing.
 type Backlog struct {
 	// Busy: deliveries are waiting for the backend's slots — every slot is
-	// held, or a waiting mark is fresh (a claim was refused within the
+	// held or was released within TurnoverWindow (taken again at once in a
+	// backlog), or a waiting mark is fresh (a claim was refused within the
 	// mark's life; store.SlotWaiters).
 	Busy bool
 	// Age is the longest time since dispatch among the attempts holding a
@@ -186,6 +187,12 @@ func (b Backlog) Extension() time.Duration {
 	return BacklogFactor * b.Age
 }
 
+// TurnoverWindow is how recently a free slot must have been released to
+// count as in use (Backlog.Busy): in a backlog the next delivery takes a
+// released slot within a few of its retry pauses, so a slot free for
+// longer means nobody was waiting for it. It is a waiting mark's life.
+const TurnoverWindow = store.SlotWaitMarkDefault
+
 // BacklogOf judges a backend from its slots and waiting marks as read at
 // now (store.ReadSlots). A holder's age counts from its Slot.DispatchedAt,
 // or from its AcquiredAt when the slot does not say.
@@ -193,7 +200,9 @@ func BacklogOf(slots []store.Slot, waiters store.SlotWaiters, now time.Time) Bac
 	b := Backlog{Busy: len(slots) > 0}
 	for _, sl := range slots {
 		if !sl.HeldAt(now) {
-			b.Busy = false
+			if sl.ReleasedAt.IsZero() || now.Sub(sl.ReleasedAt) > TurnoverWindow {
+				b.Busy = false
+			}
 			continue
 		}
 		since := sl.DispatchedAt

@@ -135,8 +135,8 @@ func TestDecideBehindABacklog(t *testing.T) {
 	}
 }
 
-// TestBacklogOf: a backend is busy when every slot is held or a waiting
-// mark is fresh; its age is the oldest holder's time since dispatch (since
+// TestBacklogOf: a backend is busy when every slot is held (or released
+// within TurnoverWindow) or a waiting mark is fresh; its age is the oldest holder's time since dispatch (since
 // acquisition when the slot does not say).
 func TestBacklogOf(t *testing.T) {
 	t.Parallel()
@@ -163,6 +163,10 @@ func TestBacklogOf(t *testing.T) {
 			sweeper.Backlog{Age: 20 * time.Minute}},
 		{"a free slot and a fresh mark: a claim was just refused", []store.Slot{held(7*time.Minute, time.Second), free}, mark,
 			sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
+		{"a slot released 10 s ago: turning over", []store.Slot{held(7*time.Minute, time.Second),
+			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow)}}, nil, sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
+		{"a slot free for longer: nobody took it", []store.Slot{held(7*time.Minute, time.Second),
+			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow + time.Second)}}, nil, sweeper.Backlog{Age: 7 * time.Minute}},
 		{"an expired lease is a free slot and has no age", []store.Slot{held(time.Minute, time.Second), expired}, nil,
 			sweeper.Backlog{Age: time.Minute}},
 		{"no slots read", nil, nil, sweeper.Backlog{}},

@@ -529,7 +529,7 @@ func (w *Worker) releaseSlot(ctx context.Context, t *task) {
 		t.slot = &sl
 	}
 	sl := *t.slot
-	err := retry.Do(rctx, w.cfg.Retry, func(rctx context.Context) error { return store.ReleaseSlot(rctx, w.cfg.Store, sl) })
+	err := retry.Do(rctx, w.cfg.Retry, func(rctx context.Context) error { return store.ReleaseSlot(rctx, w.cfg.Store, sl, w.cfg.Now()) })
 	if err != nil {
 		t.log.WarnContext(ctx, "concurrency slot release failed; it frees at lease expiry", "slot", sl.Index, "error", err)
 		return

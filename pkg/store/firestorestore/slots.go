@@ -26,8 +26,9 @@ type slotDoc struct {
 	Project    string    `firestore:"project,omitempty"`
 	AcquiredAt time.Time `firestore:"acquired_at"`
 	ExpiresAt  time.Time `firestore:"expires_at"`
-	// DispatchedAt: store.Slot.DispatchedAt; absent when unknown.
+	// DispatchedAt and ReleasedAt: store.Slot's; absent when zero.
 	DispatchedAt time.Time `firestore:"dispatched_at,omitempty"`
+	ReleasedAt   time.Time `firestore:"released_at,omitempty"`
 }
 
 // slotWaitersDoc is backends/{name}/slots/waiting: project → expiry of its
@@ -65,7 +66,7 @@ func decodeSlot(backend string, index int, snap *firestore.DocumentSnapshot) (st
 	}
 	sl.Holder, sl.Project = d.Holder, d.Project
 	sl.AcquiredAt, sl.ExpiresAt = store.NormalizeTime(d.AcquiredAt), store.NormalizeTime(d.ExpiresAt)
-	sl.DispatchedAt = store.NormalizeTime(d.DispatchedAt)
+	sl.DispatchedAt, sl.ReleasedAt = store.NormalizeTime(d.DispatchedAt), store.NormalizeTime(d.ReleasedAt)
 	return sl, nil
 }
 
@@ -149,7 +150,7 @@ func (t *tx) PutSlot(sl store.Slot) error {
 	}
 	t.set(t.s.slotRef(sl.Backend, sl.Index),
 		slotDoc{Holder: sl.Holder, Project: sl.Project, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt),
-			DispatchedAt: store.NormalizeTime(sl.DispatchedAt)})
+			DispatchedAt: store.NormalizeTime(sl.DispatchedAt), ReleasedAt: store.NormalizeTime(sl.ReleasedAt)})
 	return nil
 }
 

@@ -67,7 +67,8 @@ func (t *tx) PutSlot(sl store.Slot) error {
 	if err := checkSlot(sl.Backend, sl.Index); err != nil {
 		return err
 	}
-	sl.AcquiredAt, sl.ExpiresAt, sl.DispatchedAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt), norm(sl.DispatchedAt)
+	sl.AcquiredAt, sl.ExpiresAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt)
+	sl.DispatchedAt, sl.ReleasedAt = norm(sl.DispatchedAt), norm(sl.ReleasedAt)
 	t.addWrite(write{apply: func(s *Store) {
 		if s.slots == nil {
 			s.slots = map[string]store.Slot{}
