@@ -18,6 +18,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
+	"github.com/aiprod/aiprod/pkg/sim"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
 	"github.com/aiprod/aiprod/pkg/store/storetest"
@@ -44,75 +45,11 @@ const backlogCatalog = `{"version": "test", "backends": [
     {"model": "a1", "tier": "standard", "resolutions": ["720p"], "aspect_ratios": ["16:9"], "durations": [5],
      "text_to_video": true, "prices": [{"per_second_usd": 0.10, "source": "test", "as_of": "2026-01-01"}]}]}]}`
 
-// workClock is a fake clock that moves only when told: by the backend, one
-// step per generation, and by the test. After serves the sweeper's timer.
-type workClock struct {
-	mu      sync.Mutex
-	t       time.Time
-	timers  []workTimer
-	changed chan struct{} // closed and replaced by Advance
-}
-
-type workTimer struct {
-	at time.Time
-	c  chan time.Time
-}
-
-func (c *workClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock by d and returns how many timers fired.
-func (c *workClock) Advance(d time.Duration) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	due := 0
-	c.timers = slices.DeleteFunc(c.timers, func(tm workTimer) bool {
-		if tm.at.After(c.t) {
-			return false
-		}
-		tm.c <- c.t
-		due++
-		return true
-	})
-	return due
-}
-
-// waitPast returns once the clock reads at or after t, or ctx is done.
-func (c *workClock) waitPast(ctx context.Context, t time.Time) error {
-	for {
-		c.mu.Lock()
-		now, changed := c.t, c.changed
-		c.mu.Unlock()
-		if !now.Before(t) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (c *workClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tm := workTimer{at: c.t.Add(d), c: make(chan time.Time, 1)}
-	c.timers = append(c.timers, tm)
-	return tm.c
-}
-
 // timedBackend runs every generation for gen on the fake clock: Poll
 // returns once the clock has reached the generation's end. Worker overhead
 // takes no time on that clock, as if generations dominated it.
 type timedBackend struct {
-	clock     *workClock
+	clock     *sim.ManualClock
 	gen       time.Duration
 	mu        sync.Mutex
 	ends      map[backend.Handle]time.Time // running generations
@@ -134,7 +71,7 @@ func (b *timedBackend) Poll(ctx context.Context, h backend.Handle) (backend.Stat
 	end, running := b.ends[h]
 	b.mu.Unlock()
 	if running {
-		if err := b.clock.waitPast(ctx, end); err != nil {
+		if err := b.clock.WaitUntil(ctx, end); err != nil {
 			return backend.Status{}, err
 		}
 		b.mu.Lock()
@@ -239,7 +176,7 @@ type backlogEnv struct {
 	q      *holdingQueue
 	st     *memstore.Store
 	cat    *catalog.Catalog
-	clock  *workClock
+	clock  *sim.ManualClock
 	be     *timedBackend
 	sweeps *logCounter // the sweeper's log
 	works  *logCounter // the worker's log
@@ -261,7 +198,7 @@ func newBacklogEnv(t *testing.T, n int) *backlogEnv {
 	require.NoError(t, q.EnsureTopic(ctx, queue.TopicEvents))
 	st := memstore.New()
 	t.Cleanup(func() { _ = q.Close(); _ = st.Close() })
-	clk := &workClock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), changed: make(chan struct{})}
+	clk := sim.NewManualClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	return &backlogEnv{q: q, st: st, cat: cat, clock: clk,
 		be: &timedBackend{clock: clk, gen: backlogDrain * backlogConcurrency / time.Duration(n),
 			ends: map[backend.Handle]time.Time{}},

@@ -11,8 +11,8 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// testListStale pins store.StaleJobs: the status and backend filters, the
-// strict updated_at bound, every project, the order (updated_at, then id), the
+// testListStale pins store.StaleJobs: the status filter, the strict
+// updated_at bound, every project, the order (updated_at, then id), the
 // limit, argument errors, and that the sweeper's fields (Redrives,
 // RedrivenAt) round-trip.
 func testListStale(t *testing.T, s store.Store) {
@@ -30,10 +30,6 @@ func testListStale(t *testing.T, s store.Store) {
 	q3 := mk("proj-a", job.StatusQueued, at(0)) // same updated_at as q1
 	mk("proj-a", job.StatusQueued, at(10*time.Minute))
 	d1 := mk("proj-b", job.StatusDispatched, at(0))
-	onFal := func(j *job.Job) *job.Job { j.Backend = "fal"; return j }
-	f1 := newJob("proj-a", t0.Add(-time.Hour))
-	f1.Status, f1.UpdatedAt = job.StatusDispatched, at(time.Second)
-	mustCreate(t, s, onFal(f1))
 	mk("proj-b", job.StatusSucceeded, at(0))
 	redriven := at(2 * time.Second)
 	r1 := newJob("proj-c", t0.Add(-time.Hour))
@@ -70,15 +66,8 @@ func testListStale(t *testing.T, s store.Store) {
 
 	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, UpdatedBefore: at(time.Minute), Limit: 10})
 	require.NoError(t, err)
-	require.Equal(t, []string{d1.ID, f1.ID}, ids(got), "every backend's")
+	require.Equal(t, []string{d1.ID}, ids(got))
 	require.Equal(t, want(d1), got[0])
-
-	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "fal", UpdatedBefore: at(time.Minute), Limit: 10})
-	require.NoError(t, err)
-	require.Equal(t, []string{f1.ID}, ids(got), "one backend's")
-	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "fal", UpdatedBefore: at(time.Second), Limit: 10})
-	require.NoError(t, err)
-	require.Empty(t, got, "one backend's, strictly before the bound")
 
 	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusRunning, UpdatedBefore: at(time.Hour), Limit: 10})
 	require.NoError(t, err)
@@ -99,4 +88,37 @@ func testListStale(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, errclass.Permanent)
 	_, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Hour), Limit: -1})
 	require.ErrorIs(t, err, errclass.Permanent)
+}
+
+// testListStaleByBackend: StaleQuery.Backend keeps one backend's jobs (the
+// latest attempt's, job.Job.Backend), with the same bound and order.
+func testListStaleByBackend(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	mk := func(backend string, updated time.Duration) *job.Job {
+		j := newJob("proj-a", t0.Add(-time.Hour))
+		j.Status, j.Backend, j.UpdatedAt = job.StatusDispatched, backend, t0.Add(updated)
+		mustCreate(t, s, j)
+		return j
+	}
+	f2 := mk("stale-fal", 2*time.Second)
+	f1 := mk("stale-fal", time.Second)
+	mk("stale-luma", 0)
+	mk("stale-fal", time.Hour)
+
+	ids := func(jobs []*job.Job) []string {
+		out := []string{}
+		for _, j := range jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, []string{f1.ID, f2.ID}, ids(got), "one backend's, oldest first")
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, got, "strictly before the bound")
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, got, "and of the status")
 }
