@@ -271,14 +271,17 @@ func (e *backlogEnv) advanceUntil(t *testing.T, cond func() bool) {
 }
 
 // TestBacklogWithoutChurn (issue 14 item 5): a backlog queued behind one
-// backend of concurrency 10 drains with the sweeper running at its default
-// policy (a sweep a minute, DispatchedAfter 5m) on a clock where the drain
-// lasts 28 minutes (backlogDrain): fewer than 1% of the jobs are re-driven, and the worker never holds more
-// deliveries than the backend's concurrency plus its prefetch. A job whose
-// dispatch was lost is re-driven once the backlog no longer explains its
-// wait (within a waiting mark's life and a sweep of the drain's end), and
-// succeeds. The default n keeps make test short; AIPROD_BACKLOG_JOBS=20000
-// runs the issue's figure.
+// backend of concurrency 10 drains, with the sweeper running at its
+// default policy (a sweep a minute, DispatchedAfter 5m), over 28 minutes
+// of the services' clock (backlogDrain): fewer than 1% of the jobs are
+// re-driven, and the worker never holds more deliveries than the backend's
+// concurrency plus its prefetch. A job whose dispatch was lost is re-driven
+// once the backlog no longer explains its wait (a waiting mark's life and
+// a sweep after the drain's end), and succeeds. The default n keeps make
+// test short; AIPROD_BACKLOG_JOBS=20000 runs the issue's figure. On the
+// code before this test (sweeper without backlog, 16 deliveries per
+// subscription) 3,000 jobs gave 3,382 re-drives and 16 held; 20,000 gave
+// 10,105 re-drives.
 func TestBacklogWithoutChurn(t *testing.T) {
 	n := backlogJobs(t)
 	e := newBacklogEnv(t, n)
