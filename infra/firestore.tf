@@ -112,6 +112,31 @@ resource "google_firestore_index" "jobs_by_status_updated" {
   }
 }
 
+# The sweeper, per backend: dispatched jobs of one backend not updated since
+# a time (a backend's backlog does not fill the page of the others).
+resource "google_firestore_index" "jobs_by_status_backend_updated" {
+  database    = google_firestore_database.default.name
+  collection  = "jobs"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "backend"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
 # Usage and reconciliation: a project's ledger entries in a time range.
 resource "google_firestore_index" "ledger_by_project_at" {
   database    = google_firestore_database.default.name

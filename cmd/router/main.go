@@ -47,8 +47,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	parts := []func(context.Context) error{rt.Run, rp.Run, cfg.ServeHealth}
 	if cfg.SweepInterval > 0 {
-		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Interval: cfg.SweepInterval, Logger: d.Log,
-			BudgetDefaults: cfg.BudgetDefaults})
+		sw, err := sweeper.New(sweeper.Config{Policy: cfg.Sweep, Store: d.Store, Queue: d.Queue, Catalog: cfg.Catalog,
+			Interval: cfg.SweepInterval, Logger: d.Log, BudgetDefaults: cfg.BudgetDefaults})
 		if err != nil {
 			return err
 		}

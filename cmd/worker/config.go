@@ -27,6 +27,14 @@ type Config struct {
 	// SubmitTimeout bounds one submit (AIPROD_SUBMIT_TIMEOUT, positive,
 	// default worker.SubmitTimeoutDefault); see worker.Config.
 	SubmitTimeout time.Duration
+	// Prefetch is how many deliveries each pull subscription of a backend
+	// with a concurrency cap holds beyond that cap (AIPROD_PREFETCH, 1 to
+	// 1000, default worker.PrefetchDefault, 2): fal, capped at 10, holds at
+	// most 12 per worker instance; the rest of a backlog stays in Pub/Sub.
+	// At least 1, so that deliveries refused a slot keep the backend's
+	// waiting mark fresh and the stuck-job sweeper sees the backlog. See
+	// worker.Config.Prefetch.
+	Prefetch int
 	// Push serves Pub/Sub push deliveries at POST /push instead of pulling
 	// (AIPROD_PUSH, default false).
 	Push bool
@@ -64,6 +72,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Backends:           v.List("AIPROD_BACKENDS"),
 		PollInterval:       v.PositiveDuration("AIPROD_POLL_INTERVAL", 0),
 		SubmitTimeout:      v.PositiveDuration("AIPROD_SUBMIT_TIMEOUT", worker.SubmitTimeoutDefault),
+		Prefetch:           v.Int("AIPROD_PREFETCH", worker.PrefetchDefault, 1, maxPrefetch),
 		Push:               v.Bool("AIPROD_PUSH", false),
 		PushAuth:           cmp.Or(strings.TrimSpace(v.Get("AIPROD_PUSH_AUTH")), PushAuthOIDC),
 		PushAudience:       strings.TrimSpace(v.Get("AIPROD_PUSH_AUDIENCE")),
@@ -76,6 +85,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	checkOutput(v, c.Output)
 	return c, v.Err()
 }
+
+// maxPrefetch bounds AIPROD_PREFETCH.
+const maxPrefetch = 1000
 
 // readOutput reads the output copier's variables, defaults applied.
 func readOutput(v *platform.Vars) output.Config {

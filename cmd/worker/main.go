@@ -24,6 +24,9 @@
 //	                       (local runs against the simulators; default false: refused at dial time)
 //	AIPROD_SUBMIT_TIMEOUT  how long a submit may take before a redelivered job whose submit
 //	                       outcome is unknown is failed over (default 1m)
+//	AIPROD_PREFETCH        pull mode: deliveries each capped backend's subscription holds beyond
+//	                       its concurrency (default 2; 1 to 1000): fal, capped at 10, holds at
+//	                       most 12; the rest of a backlog stays in Pub/Sub
 package main
 
 import (
@@ -60,7 +63,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog,
 		Circuit: cfg.Circuit, Logger: d.Log, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, SubmitTimeout: cfg.SubmitTimeout,
-		BudgetDefaults: cfg.BudgetDefaults})
+		Prefetch: cfg.Prefetch, BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {
 		return err
 	}

@@ -318,7 +318,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	}
 	s.run(runCtx, "router", rt.Run)
 	s.run(runCtx, "dlq-replayer", rp.Run)
-	sw, err := sweeper.New(sweeper.Config{Store: st, Queue: q, Logger: cfg.Logger})
+	sw, err := sweeper.New(sweeper.Config{Store: st, Queue: q, Catalog: s.Catalog, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

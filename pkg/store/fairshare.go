@@ -59,6 +59,17 @@ const SlotWaitMarkDefault = 10 * time.Second
 // expires. A mark at or before now is no mark.
 type SlotWaiters map[string]time.Time
 
+// AnyAt reports whether some project's mark is fresh at now: deliveries
+// were refused a slot of the backend within the last MarkTTL.
+func (w SlotWaiters) AnyAt(now time.Time) bool {
+	for _, until := range w {
+		if now.Before(until) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitingAt returns the projects whose mark is fresh at now.
 func (w SlotWaiters) waitingAt(now time.Time) map[string]bool {
 	out := map[string]bool{}

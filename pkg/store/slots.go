@@ -22,13 +22,21 @@ import (
 // processes, so a redelivered job re-enters the slot its attempt holds.
 // Project is the holder's project, which the fair share counts (see
 // fairshare.go); "" on a slot written before slots recorded it.
+// DispatchedAt is when the holder's attempt was dispatched, so
+// AcquiredAt−DispatchedAt is how long it waited for the slot; ReleasedAt,
+// on a free slot, when its last holder released it (zero when never, or
+// taken since). The stuck-job sweeper reads both to tell a backlog from a
+// lost message (sweeper.BacklogOf); DispatchedAt is zero when the claimant
+// did not say.
 type Slot struct {
-	Backend    string    `json:"backend"`
-	Index      int       `json:"index"`
-	Holder     string    `json:"holder,omitempty"` // "" when free
-	Project    string    `json:"project,omitempty"`
-	AcquiredAt time.Time `json:"acquired_at,omitzero"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	Backend      string    `json:"backend"`
+	Index        int       `json:"index"`
+	Holder       string    `json:"holder,omitempty"` // "" when free
+	Project      string    `json:"project,omitempty"`
+	AcquiredAt   time.Time `json:"acquired_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	DispatchedAt time.Time `json:"dispatched_at,omitzero"`
+	ReleasedAt   time.Time `json:"released_at,omitzero"`
 }
 
 // HeldAt reports whether the slot is held at now: it has a holder whose
@@ -80,6 +88,10 @@ type SlotClaim struct {
 	// times the longest pause between the claimant's tries. 0:
 	// SlotWaitMarkDefault.
 	MarkTTL time.Duration
+	// DispatchedAt is when the holder's attempt was dispatched (its
+	// started_at), recorded on the slot it takes (Slot.DispatchedAt). Zero:
+	// unknown; a re-entry keeps what the slot has.
+	DispatchedAt time.Time
 }
 
 // AcquireSlot takes one of c.Backend's slots for c.Holder until
@@ -119,8 +131,11 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 		if sl.Holder != c.Holder || !sl.HeldAt(now) {
 			sl.AcquiredAt = now
 		}
+		if !c.DispatchedAt.IsZero() || sl.Holder != c.Holder {
+			sl.DispatchedAt = c.DispatchedAt
+		}
 		sl.Backend, sl.Index, sl.Holder, sl.Project = c.Backend, pick, c.Holder, c.Project
-		sl.ExpiresAt = now.Add(c.Lease)
+		sl.ExpiresAt, sl.ReleasedAt = now.Add(c.Lease), time.Time{}
 		sl = normSlot(sl)
 		if err := tx.PutSlot(sl); err != nil {
 			return err
@@ -179,12 +194,13 @@ func RenewSlot(ctx context.Context, s Store, sl Slot, now time.Time, lease time.
 	return out, nil
 }
 
-// ReleaseSlot frees sl if sl.Holder still holds it; releasing a slot held by
-// another holder, or already free, does nothing and is not an error.
-func ReleaseSlot(ctx context.Context, s Store, sl Slot) error {
+// ReleaseSlot frees sl at now if sl.Holder still holds it (the slot keeps
+// only ReleasedAt = now); releasing a slot held by another holder, or
+// already free, does nothing and is not an error.
+func ReleaseSlot(ctx context.Context, s Store, sl Slot, now time.Time) error {
 	errNothing := errors.New("nothing to release")
 	_, err := updateHeldSlot(ctx, s, sl, errNothing, func(Slot) Slot {
-		return Slot{Backend: sl.Backend, Index: sl.Index}
+		return normSlot(Slot{Backend: sl.Backend, Index: sl.Index, ReleasedAt: now})
 	})
 	if err != nil && !errors.Is(err, errNothing) {
 		return fmt.Errorf("release %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)
@@ -214,5 +230,24 @@ func updateHeldSlot(ctx context.Context, s Store, sl Slot, notHeld error, update
 func normSlot(s Slot) Slot {
 	s.AcquiredAt = NormalizeTime(s.AcquiredAt)
 	s.ExpiresAt = NormalizeTime(s.ExpiresAt)
+	s.DispatchedAt = NormalizeTime(s.DispatchedAt)
+	s.ReleasedAt = NormalizeTime(s.ReleasedAt)
 	return s
+}
+
+// ReadSlots reads slots 0..n-1 of backend and its waiting marks, in a
+// transaction that writes nothing (one batch read of n+1 documents).
+func ReadSlots(ctx context.Context, s Store, backend string, n int) ([]Slot, SlotWaiters, error) {
+	var (
+		slots   []Slot
+		waiters SlotWaiters
+	)
+	err := s.RunTx(ctx, func(tx Tx) (err error) {
+		slots, waiters, err = tx.GetSlotsAndWaiters(backend, n)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the %d slots of %s: %w", n, backend, err)
+	}
+	return slots, waiters, nil
 }

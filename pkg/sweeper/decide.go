@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
 )
 
 // Defaults of Policy.
@@ -152,20 +153,86 @@ func RedrivesInARow(j *job.Job) int {
 	return j.Redrives
 }
 
+// BacklogFactor is how many times a backend's backlog age (Backlog.Age) a
+// dispatched job on that backend may wait, beyond DispatchedAfter, while
+// the backend is busy: the margin for a queue that is not first in, first
+// out (Pub/Sub promises no order).
+const BacklogFactor = 2
+
+// Backlog is what one sweep sees of the queue behind a backend's
+// concurrency slots (BacklogOf). A dispatched job waits there for a slot
+// without any write of its own, so the sweeper judges the backend instead:
+// while the backend is Busy, the work now holding its slots has been in
+// the system for up to Age, and a job dispatched less than
+// DispatchedAfter + BacklogFactor·Age ago is waiting its turn, not stuck.
+// The zero Backlog (a backend without slots, or idle) extends nothing.
+type Backlog struct {
+	// Busy: deliveries are waiting for the backend's slots — every slot is
+	// held or was released within TurnoverWindow (taken again at once in a
+	// backlog), or a waiting mark is fresh (a claim was refused within the
+	// mark's life; store.SlotWaiters).
+	Busy bool
+	// Age is the longest time since dispatch among the attempts holding a
+	// slot: their wait for it plus their generation so far.
+	Age time.Duration
+}
+
+// Extension is how much longer than DispatchedAfter a dispatched job on
+// the backend may go without progress: BacklogFactor·Age while Busy, else
+// none.
+func (b Backlog) Extension() time.Duration {
+	if !b.Busy || b.Age <= 0 {
+		return 0
+	}
+	return BacklogFactor * b.Age
+}
+
+// TurnoverWindow is how recently a free slot must have been released to
+// count as in use (Backlog.Busy): in a backlog the next delivery takes a
+// released slot within a few of its retry pauses, so a slot free for
+// longer means nobody was waiting for it. It is a waiting mark's life.
+const TurnoverWindow = store.SlotWaitMarkDefault
+
+// BacklogOf judges a backend from its slots and waiting marks as read at
+// now (store.ReadSlots). A holder's age counts from its Slot.DispatchedAt,
+// or from its AcquiredAt when the slot does not say.
+func BacklogOf(slots []store.Slot, waiters store.SlotWaiters, now time.Time) Backlog {
+	b := Backlog{Busy: len(slots) > 0}
+	for _, sl := range slots {
+		if !sl.HeldAt(now) {
+			if sl.ReleasedAt.IsZero() || now.Sub(sl.ReleasedAt) > TurnoverWindow {
+				b.Busy = false
+			}
+			continue
+		}
+		since := sl.DispatchedAt
+		if since.IsZero() || sl.AcquiredAt.Before(since) {
+			since = sl.AcquiredAt
+		}
+		b.Age = max(b.Age, now.Sub(since))
+	}
+	b.Busy = b.Busy || waiters.AnyAt(now)
+	return b
+}
+
 // Decide says what the sweeper does with job j at now under policy p (with
-// defaults applied). It is a pure function of its arguments:
+// defaults applied), b being the Backlog of a dispatched job's backend (the
+// zero Backlog for other jobs). It is a pure function of its arguments:
 //
 //   - a job that is not queued, dispatched or running: Leave;
 //   - older than HardTimeout (since created_at): Fail;
 //   - otherwise, with n = RedrivesInARow(j), a re-drive is due once
-//     Horizon(status)·2^n has passed since the later of LastProgress and
-//     RedrivenAt (each re-drive doubles the wait, so a job waiting in a
-//     long but healthy backlog is re-driven rarely). Not due: Leave; due
-//     with n < MaxRedrives: Redrive; due with n ≥ MaxRedrives: Fail.
-func Decide(j *job.Job, now time.Time, p Policy) Action {
+//     (Horizon(status) + b.Extension())·2^n has passed since the later of
+//     LastProgress and RedrivenAt (each re-drive doubles the wait). Not
+//     due: Leave; due with n < MaxRedrives: Redrive; due with
+//     n ≥ MaxRedrives: Fail.
+func Decide(j *job.Job, now time.Time, p Policy, b Backlog) Action {
 	horizon := p.Horizon(j.Status)
 	if horizon <= 0 {
 		return Action{Kind: Leave}
+	}
+	if j.Status == job.StatusDispatched {
+		horizon += b.Extension()
 	}
 	n := RedrivesInARow(j)
 	if p.HardTimeout > 0 {
@@ -189,7 +256,16 @@ func Decide(j *job.Job, now time.Time, p Policy) Action {
 			"no progress in status %s after %d re-drives (the last %s ago)", j.Status, n, round(idle))}
 	}
 	return Action{Kind: Redrive, Redrives: n, Reason: fmt.Sprintf(
-		"no progress in status %s for %s", j.Status, round(idle))}
+		"no progress in status %s for %s%s", j.Status, round(idle), behind(j, b))}
+}
+
+// behind says, for a reason, which backlog a dispatched job was allowed to
+// wait behind; "" when none.
+func behind(j *job.Job, b Backlog) string {
+	if j.Status != job.StatusDispatched || b.Extension() == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (its backend is busy with work up to %s old: %s allowed)", round(b.Age), round(b.Extension()))
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }

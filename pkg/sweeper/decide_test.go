@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 )
 
@@ -90,7 +91,7 @@ func TestDecide(t *testing.T) {
 		if tt.p != nil {
 			pol = tt.p.WithDefaults()
 		}
-		got := sweeper.Decide(tt.j, now, pol)
+		got := sweeper.Decide(tt.j, now, pol, sweeper.Backlog{})
 		require.Equal(t, tt.want, got.Kind, "%s: %+v", tt.name, got)
 		require.Equal(t, tt.redrives, got.Redrives, tt.name)
 		if got.Kind == sweeper.Leave {
@@ -99,6 +100,81 @@ func TestDecide(t *testing.T) {
 			require.Contains(t, got.Reason, string(tt.j.Status), tt.name)
 		}
 	}
+}
+
+// TestDecideBehindABacklog: a dispatched job on a busy backend may wait
+// DispatchedAfter + 2·Age before its re-drive is due (doubled by each
+// re-drive as before); other statuses, and an idle backend, extend nothing.
+func TestDecideBehindABacklog(t *testing.T) {
+	t.Parallel()
+	p := sweeper.Policy{}.WithDefaults()
+	busy := sweeper.Backlog{Busy: true, Age: 10 * time.Minute} // 5m + 2·10m = 25m
+	for _, tt := range []struct {
+		name string
+		j    *job.Job
+		bl   sweeper.Backlog
+		want sweeper.Kind
+	}{
+		{"dispatched, waiting behind the backlog", jobAt(job.StatusDispatched, 24*time.Minute), busy, sweeper.Leave},
+		{"dispatched, longer than the backlog explains", jobAt(job.StatusDispatched, 25*time.Minute), busy, sweeper.Redrive},
+		{"re-driven once behind the backlog: 50m", jobAt(job.StatusDispatched, time.Hour, redriven(1, 49*time.Minute)), busy, sweeper.Leave},
+		{"re-driven once behind the backlog, due", jobAt(job.StatusDispatched, time.Hour, redriven(1, 50*time.Minute)), busy, sweeper.Redrive},
+		{"an idle backend extends nothing", jobAt(job.StatusDispatched, 6*time.Minute),
+			sweeper.Backlog{Age: time.Hour}, sweeper.Redrive},
+		{"running jobs heartbeat: no extension", jobAt(job.StatusRunning, 16*time.Minute), busy, sweeper.Redrive},
+		{"queued jobs wait for routing, not slots", jobAt(job.StatusQueued, 3*time.Minute), busy, sweeper.Redrive},
+		{"hard timeout despite a backlog", jobAt(job.StatusDispatched, time.Minute, func(j *job.Job) {
+			j.CreatedAt = ago(3 * time.Hour)
+		}), busy, sweeper.Fail},
+	} {
+		got := sweeper.Decide(tt.j, now, p, tt.bl)
+		require.Equal(t, tt.want, got.Kind, "%s: %+v", tt.name, got)
+		if got.Kind == sweeper.Redrive && tt.j.Status == job.StatusDispatched && tt.bl.Busy {
+			require.Contains(t, got.Reason, "its backend is busy with work up to 10m0s old: 20m0s allowed", tt.name)
+		}
+	}
+}
+
+// TestBacklogOf: a backend is busy when every slot is held (or released
+// within TurnoverWindow) or a waiting mark is fresh; its age is the oldest holder's time since dispatch (since
+// acquisition when the slot does not say).
+func TestBacklogOf(t *testing.T) {
+	t.Parallel()
+	held := func(dispatched, acquired time.Duration) store.Slot {
+		sl := store.Slot{Backend: "alpha", Holder: "j#1", Project: "p", AcquiredAt: ago(acquired), ExpiresAt: ago(-time.Minute)}
+		if dispatched > 0 {
+			sl.DispatchedAt = ago(dispatched)
+		}
+		return sl
+	}
+	free := store.Slot{Backend: "alpha"}
+	expired := store.Slot{Backend: "alpha", Holder: "old#1", AcquiredAt: ago(3 * time.Hour), ExpiresAt: ago(time.Minute)}
+	mark := store.SlotWaiters{"p": ago(-5 * time.Second)}
+	staleMark := store.SlotWaiters{"p": ago(time.Second)}
+	for _, tt := range []struct {
+		name    string
+		slots   []store.Slot
+		waiters store.SlotWaiters
+		want    sweeper.Backlog
+	}{
+		{"every slot held", []store.Slot{held(20*time.Minute, time.Second), held(0, 3*time.Minute)}, nil,
+			sweeper.Backlog{Busy: true, Age: 20 * time.Minute}},
+		{"a free slot, no mark: idle", []store.Slot{held(20*time.Minute, time.Second), free}, staleMark,
+			sweeper.Backlog{Age: 20 * time.Minute}},
+		{"a free slot and a fresh mark: a claim was just refused", []store.Slot{held(7*time.Minute, time.Second), free}, mark,
+			sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
+		{"a slot released 10 s ago: turning over", []store.Slot{held(7*time.Minute, time.Second),
+			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow)}}, nil, sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
+		{"a slot free for longer: nobody took it", []store.Slot{held(7*time.Minute, time.Second),
+			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow + time.Second)}}, nil, sweeper.Backlog{Age: 7 * time.Minute}},
+		{"an expired lease is a free slot and has no age", []store.Slot{held(time.Minute, time.Second), expired}, nil,
+			sweeper.Backlog{Age: time.Minute}},
+		{"no slots read", nil, nil, sweeper.Backlog{}},
+	} {
+		require.Equal(t, tt.want, sweeper.BacklogOf(tt.slots, tt.waiters, now), tt.name)
+	}
+	require.Equal(t, time.Duration(0), sweeper.Backlog{Age: time.Hour}.Extension(), "not busy")
+	require.Equal(t, 2*time.Hour, sweeper.Backlog{Busy: true, Age: time.Hour}.Extension())
 }
 
 func TestPolicyValidate(t *testing.T) {

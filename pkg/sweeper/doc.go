@@ -10,22 +10,17 @@
 //
 // # Finding stuck jobs
 //
-// Every Interval, for each of queued, dispatched and running, Sweep reads
-// up to Batch jobs of every project whose updated_at is older than that
-// status's horizon (store.StaleJobs.ListStale, least recently updated
-// first) and applies Decide to each:
+// Every Interval, Sweep reads up to Batch jobs of every project in each of
+// queued and running whose updated_at is older than that status's horizon
+// (store.StaleJobs.ListStale, least recently updated first), the
+// dispatched jobs per catalog backend (below), and applies Decide to each:
 //
 //   - Progress is LastProgress: updated_at, or a later time of the current
 //     attempt (started, submitted, last progress, ended), which workers
 //     write without touching updated_at.
 //   - A re-drive is due when the horizon (QueuedAfter 2m, DispatchedAfter
 //     5m, RunningAfter 15m by default) has passed since progress. Each
-//     re-drive in a row without progress doubles the wait (horizon·2^n),
-//     so a job that is only waiting in a long, healthy backlog (say, behind
-//     a backend's concurrency limit) is re-driven rarely: the sweeper cannot
-//     tell a lost message from a slow queue, and a re-drive of a job whose
-//     message is still queued only adds a duplicate that the consumers
-//     ignore.
+//     re-drive in a row without progress doubles the wait (horizon·2^n).
 //   - After MaxRedrives (3) re-drives in a row without progress, the next
 //     due re-drive becomes a failure with code timeout; so does reaching
 //     HardTimeout (3h) since created_at, progress or not.
@@ -34,6 +29,47 @@
 // sets RedrivenAt and updated_at to the same instant, so the count holds
 // exactly while nothing else changed the job (RedrivesInARow), and
 // updated_at moves the job out of the stale window for a horizon.
+//
+// # A backlog is not stuck
+//
+// A dispatched job waiting for one of its backend's concurrency slots
+// writes nothing while it waits (a write per job per try would cost more
+// than the backlog), so the sweeper judges its backend instead, from what
+// the workers write anyway (store.ReadSlots: per sweep and capped
+// backend, one batch read of its slots and waiting marks, in a transaction
+// that writes nothing):
+//
+//   - The backend is busy (Backlog.Busy) when every slot is held, or was
+//     released within TurnoverWindow (10 s: in a backlog the next delivery
+//     takes it at once), or a waiting mark is fresh (a delivery was refused
+//     a slot within the mark's 10 s; workers hold Prefetch deliveries beyond
+//     the concurrency, which keep the mark fresh in a backlog).
+//   - Its age (Backlog.Age) is the longest time since dispatch among the
+//     attempts holding a slot (Slot.DispatchedAt, recorded by the worker
+//     with the slot it takes): how long the work now running has been in
+//     the system, waiting and generating.
+//   - While busy, a dispatched job on that backend may wait
+//     DispatchedAfter + BacklogFactor·Age (BacklogFactor 2: a margin for a
+//     queue that is not first in, first out) before a re-drive is due.
+//
+// Dispatched jobs are read per catalog backend (StaleQuery.Backend) with
+// that extended horizon, so a backlog costs no read of its waiting jobs
+// and does not fill the page in which another backend's stuck job would
+// be found. One more query reads dispatched jobs not updated within
+// HardTimeout (DispatchedAfter without one), whatever their backend, so
+// that a job dispatched to a backend gone from the catalog still ends.
+//
+// The safety net holds: a job whose dispatch message was lost is re-driven
+// at the first sweep once it has waited DispatchedAfter + 2·Age — about
+// twice the wait of the jobs now getting slots when the queue is roughly
+// first in, first out — or, when the backlog ends (slots free for 10 s,
+// marks expired), once it has waited DispatchedAfter. Worst case: a sweep
+// Interval (+10% jitter) after the later of DispatchedAfter + 2·Age (Age
+// being at most the oldest running attempt's time since dispatch) and the
+// end of the backlog; and never later than HardTimeout since it was
+// created, when it fails with timeout like every unfinished job. A backend
+// without a concurrency cap (or a sweeper without a Catalog) has no
+// backlog: DispatchedAfter applies as before.
 //
 // # Re-driving
 //
@@ -61,8 +97,9 @@
 //
 // # Several sweepers
 //
-// Every router runs a sweeper, and they may sweep at the same time. Apply
-// re-reads the job in a transaction and decides again on what it reads;
+// Every router runs a sweeper, and they may sweep at the same time. Each
+// due job is re-read in a transaction and decided again on what is read
+// (with the backlog its sweep saw);
 // the first sweeper's write (updated_at and RedrivenAt moved to now, or the
 // terminal status) makes Decide answer Leave for the others, so each due
 // re-drive is published once (at least once: a publish that fails after

@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aiprod/aiprod/pkg/budget"
+	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -43,6 +47,11 @@ type Config struct {
 	Policy
 	Store store.Store     // required: ListStale and transactions
 	Queue queue.Publisher // required: re-drives and lifecycle events
+	// Catalog gives each backend's concurrency: dispatched jobs are swept
+	// per catalog backend, and a backend with slots extends its jobs'
+	// horizon while it has a backlog (Backlog). Nil: dispatched jobs are
+	// swept together with DispatchedAfter alone.
+	Catalog *catalog.Catalog
 	// Interval is the time between two sweeps. 0: IntervalDefault. Each
 	// wait is jittered by ±10% so that the sweepers of several routers
 	// drift apart.
@@ -52,6 +61,9 @@ type Config struct {
 	Batch  int
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// After is Run's timer: a channel that receives once d has passed on
+	// the clock of Now. Nil: time.After.
+	After func(d time.Duration) <-chan time.Time
 	// Metrics records the jobs it fails and their budgets. Nil:
 	// metrics.Default().
 	Metrics *metrics.Recorder
@@ -74,6 +86,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	return c
 }
@@ -124,19 +139,20 @@ type Result struct {
 	Redriven int
 	Failed   int
 	Errors   int // jobs whose re-drive or failure did not complete
+	// Busy is the horizon extension (Backlog.Extension) of each backend
+	// that had a backlog; nil when none had.
+	Busy map[string]time.Duration
 }
 
 // Run sweeps every Interval (jittered) until ctx is done, then returns nil.
 // A sweep that fails is logged; the next one tries again. The first sweep
 // comes one interval after the start.
 func (s *Sweeper) Run(ctx context.Context) error {
-	t := time.NewTimer(s.jittered())
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-s.cfg.After(s.jittered()):
 		}
 		res, err := s.Sweep(ctx)
 		switch {
@@ -146,12 +162,22 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			s.log.ErrorContext(ctx, "sweep failed", "error", err, "examined", res.Examined,
 				"redriven", res.Redriven, "failed", res.Failed, "errors", res.Errors)
 		case res.Redriven > 0 || res.Failed > 0:
-			s.log.InfoContext(ctx, "sweep done", "examined", res.Examined, "redriven", res.Redriven, "failed", res.Failed)
+			s.log.InfoContext(ctx, "sweep done", "examined", res.Examined, "redriven", res.Redriven, "failed", res.Failed,
+				"busy_backends", busyAttr(res.Busy))
 		default:
-			s.log.DebugContext(ctx, "sweep done", "examined", res.Examined)
+			s.log.DebugContext(ctx, "sweep done", "examined", res.Examined, "busy_backends", busyAttr(res.Busy))
 		}
-		t.Reset(s.jittered())
 	}
+}
+
+// busyAttr renders Result.Busy for a log: "fal:40m0s,luma:2m0s".
+func busyAttr(busy map[string]time.Duration) string {
+	names := slices.Sorted(maps.Keys(busy))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ":" + busy[n].String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func (s *Sweeper) jittered() time.Duration {
@@ -160,20 +186,22 @@ func (s *Sweeper) jittered() time.Duration {
 }
 
 // Sweep runs one sweep: for each of queued, dispatched and running, it
-// reads up to Batch jobs not updated within that status's horizon, and
-// applies Decide to each. It returns what it did and the errors it met
-// (store reads, transactions, publishes), joined; one job's error does not
-// stop the others.
+// reads up to Batch jobs not updated within that status's horizon (for
+// dispatched jobs, per catalog backend, the horizon extended by the
+// backend's Backlog), and applies Decide to each. It returns what it did
+// and the errors it met (store reads, transactions, publishes), joined;
+// one job's error does not stop the others.
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	var (
 		res  Result
 		errs []error
 	)
 	now := s.cfg.Now()
-	for _, st := range []job.Status{job.StatusQueued, job.StatusDispatched, job.StatusRunning} {
-		jobs, err := s.cfg.Store.ListStale(ctx, st, now.Add(-s.cfg.Horizon(st)), s.cfg.Batch)
+	seen := map[string]bool{}
+	for _, q := range s.queries(ctx, now, &res, &errs) {
+		jobs, err := s.cfg.Store.ListStale(ctx, q.StaleQuery)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sweeper: list stale %s jobs: %w", st, err))
+			errs = append(errs, fmt.Errorf("sweeper: list stale %s jobs%s: %w", q.Status, q.on(), err))
 			continue
 		}
 		res.Examined += len(jobs)
@@ -181,10 +209,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 			if ctx.Err() != nil {
 				return res, errors.Join(append(errs, ctx.Err())...)
 			}
-			if Decide(j, now, s.cfg.Policy).Kind == Leave {
+			bl := q.backlogOf(j)
+			if seen[j.ID] || Decide(j, now, s.cfg.Policy, bl).Kind == Leave {
 				continue
 			}
-			kind, err := s.Apply(ctx, j.ID)
+			seen[j.ID] = true
+			kind, err := s.apply(ctx, j.ID, bl)
 			switch {
 			case err != nil:
 				res.Errors++
@@ -199,15 +229,99 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-// Apply decides about job id again, on the job as read in a transaction,
-// and carries the decision out: a re-drive is recorded (Redrives,
+// query is one ListStale of a sweep, with the backlogs its jobs are judged
+// by.
+type query struct {
+	store.StaleQuery
+	backlogs map[string]Backlog // by backend; absent: the zero Backlog
+}
+
+// on names the query's backend for an error: "" or " on fal".
+func (q query) on() string {
+	if q.Backend == "" {
+		return ""
+	}
+	return " on " + q.Backend
+}
+
+// backlogOf returns the Backlog that dispatched job j is judged by.
+func (q query) backlogOf(j *job.Job) Backlog {
+	if j.Status != job.StatusDispatched {
+		return Backlog{}
+	}
+	return q.backlogs[j.Backend]
+}
+
+// queries returns the ListStale queries of a sweep at now: queued and
+// running jobs past their horizon; dispatched jobs of each catalog backend
+// past DispatchedAfter plus the backend's backlog extension (a backend
+// whose slots cannot be read is skipped this sweep: its error is added to
+// errs), so that one backend's backlog neither fills the others' page nor
+// costs a read per waiting job; and, so that no dispatched job is left
+// unexamined (a backend gone from the catalog), every dispatched job past
+// HardTimeout since its last update (past DispatchedAfter when there is no
+// hard timeout). Without a Catalog, dispatched jobs are one query past
+// DispatchedAfter. Busy backends are recorded in res.
+func (s *Sweeper) queries(ctx context.Context, now time.Time, res *Result, errs *[]error) []query {
+	stale := func(st job.Status, horizon time.Duration) store.StaleQuery {
+		return store.StaleQuery{Status: st, UpdatedBefore: now.Add(-horizon), Limit: s.cfg.Batch}
+	}
+	qs := []query{{StaleQuery: stale(job.StatusQueued, s.cfg.QueuedAfter)}}
+	if s.cfg.Catalog == nil {
+		qs = append(qs, query{StaleQuery: stale(job.StatusDispatched, s.cfg.DispatchedAfter)})
+		return append(qs, query{StaleQuery: stale(job.StatusRunning, s.cfg.RunningAfter)})
+	}
+	backlogs := map[string]Backlog{}
+	for _, name := range s.cfg.Catalog.Names() {
+		bl, err := s.backlog(ctx, name, now)
+		if err != nil {
+			*errs = append(*errs, err)
+			continue
+		}
+		if ext := bl.Extension(); ext > 0 {
+			if res.Busy == nil {
+				res.Busy = map[string]time.Duration{}
+			}
+			res.Busy[name] = ext
+		}
+		backlogs[name] = bl
+		q := query{StaleQuery: stale(job.StatusDispatched, s.cfg.DispatchedAfter+bl.Extension()), backlogs: backlogs}
+		q.Backend = name
+		qs = append(qs, q)
+	}
+	rest := s.cfg.HardTimeout
+	if rest <= 0 {
+		rest = s.cfg.DispatchedAfter
+	}
+	qs = append(qs, query{StaleQuery: stale(job.StatusDispatched, rest), backlogs: backlogs})
+	return append(qs, query{StaleQuery: stale(job.StatusRunning, s.cfg.RunningAfter)})
+}
+
+// backlog reads backend name's slots and waiting marks and judges its
+// Backlog at now (one batch read of concurrency+1 documents); the zero
+// Backlog for a backend without a concurrency cap.
+func (s *Sweeper) backlog(ctx context.Context, name string, now time.Time) (Backlog, error) {
+	b := s.cfg.Catalog.Backend(name)
+	if b == nil || b.Concurrency <= 0 {
+		return Backlog{}, nil
+	}
+	slots, waiters, err := store.ReadSlots(ctx, s.cfg.Store, name, b.Concurrency)
+	if err != nil {
+		return Backlog{}, fmt.Errorf("sweeper: dispatched jobs on %s left for the next sweep: %w", name, err)
+	}
+	return BacklogOf(slots, waiters, now), nil
+}
+
+// apply decides about job id again (bl being the Backlog of a dispatched
+// job's backend, as the sweep saw it), on the job as read in a
+// transaction, and carries the decision out: a re-drive is recorded (Redrives,
 // RedrivenAt, updated_at and a "redriven" event) and then published; a
 // failure moves the job to failed with code timeout (its current attempt
 // too, the budget released) and then publishes its lifecycle event. The
 // transaction is the guard that makes concurrent sweepers harmless: the
 // first one's write changes what Decide sees, so the others leave the job.
 // It returns what it did (Leave when the job no longer needed anything).
-func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
+func (s *Sweeper) apply(ctx context.Context, id string, bl Backlog) (Kind, error) {
 	j, err := s.cfg.Store.GetJob(ctx, id)
 	if err != nil {
 		if errors.Is(err, errclass.NotFound) {
@@ -220,7 +334,7 @@ func (s *Sweeper) Apply(ctx context.Context, id string) (Kind, error) {
 
 	var act Action
 	res, err := s.jobs.Update(ctx, id, func(tx *jobwrite.Tx, cur *job.Job) error {
-		act = Decide(cur, tx.Now(), s.cfg.Policy)
+		act = Decide(cur, tx.Now(), s.cfg.Policy, bl)
 		switch act.Kind {
 		case Redrive:
 			s.recordRedrive(tx, cur, act)

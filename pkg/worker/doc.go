@@ -185,8 +185,11 @@
 // A backend whose catalog entry sets Concurrency n has n slots in the store
 // (store.Slot, backends/{name}/slots/{0..n-1}), shared by every worker
 // instance. An attempt takes one (store.AcquireSlot, holder
-// "<job id>#<attempt>") before its Submit and keeps it until its outcome is
-// recorded: the slot is released right after that commit, before anything
+// "<job id>#<attempt>", recording the attempt's dispatch time on the slot)
+// before its Submit and keeps it until its outcome is recorded (the
+// release records its time on the slot: with the dispatch times, that is
+// how the stuck-job sweeper tells a backlog from a lost message, without a
+// write per waiting job; see package sweeper): the slot is released right after that commit, before anything
 // is published (a delivery that acks without recording an outcome releases
 // the slot it took too). The lease (SlotLease) is
 // renewed every third of itself while polling; a crashed holder's slot
@@ -228,9 +231,20 @@
 //
 // # Flow control and shutdown
 //
-// In pull mode ReceiveOptions.MaxOutstanding bounds the messages in hand;
-// the lease of a message being polled is extended up to
-// ReceiveOptions.MaxExtension (15 min by default). When ctx is canceled
+// In pull mode a subscription holds no more deliveries than it can use:
+// a backend with a concurrency cap n has MaxOutstanding n + Prefetch
+// (default 2; AIPROD_PREFETCH), ReceiveOptionsOf — n running, the others
+// ready for the next slot that frees and, refused one meanwhile, keeping
+// the backend's waiting mark fresh. The rest of a backlog stays in
+// Pub/Sub, unleased, for whichever instance has room (Pub/Sub's streaming
+// pull applies the same limit on the server side). A backend without a cap
+// has ReceiveOptions.MaxOutstanding (16 by default). With several
+// instances each holds up to n + Prefetch. The lease of a message in hand
+// is extended up to ReceiveOptions.MaxExtension, by default MaxHold
+// (42m30s: SubmitWait, SlotWait, GenerationTimeout, the last poll's
+// backoff, CopyTimeout and a minute), so that a message is not delivered
+// again, to another worker, while its generation legitimately runs (the
+// queue's own default, 15 min, is shorter than GenerationTimeout). When ctx is canceled
 // (SIGTERM), polling stops at once and the message is nacked: another
 // worker resumes from the stored handle. Work that must not be cut in half
 // — a Submit and the write of its handle, a Cancel at the provider, the

@@ -418,7 +418,7 @@ func (w *Worker) busyPolicy() retry.Policy {
 // already running at the provider, which takes any free slot.
 func (w *Worker) acquireSlot(ctx context.Context, t *task, n int, resume bool) (store.Slot, error) {
 	return store.AcquireSlot(ctx, w.cfg.Store, store.SlotClaim{Backend: t.name, Capacity: n, Holder: t.holder(),
-		Project: t.msg.ProjectID, Lease: w.cfg.SlotLease, Resume: resume, MarkTTL: slotMarkTTL}, w.cfg.Now())
+		Project: t.msg.ProjectID, Lease: w.cfg.SlotLease, Resume: resume, MarkTTL: slotMarkTTL, DispatchedAt: t.dispatched}, w.cfg.Now())
 }
 
 // takeSlot acquires the attempt's concurrency slot before a Submit (see
@@ -529,7 +529,7 @@ func (w *Worker) releaseSlot(ctx context.Context, t *task) {
 		t.slot = &sl
 	}
 	sl := *t.slot
-	err := retry.Do(rctx, w.cfg.Retry, func(rctx context.Context) error { return store.ReleaseSlot(rctx, w.cfg.Store, sl) })
+	err := retry.Do(rctx, w.cfg.Retry, func(rctx context.Context) error { return store.ReleaseSlot(rctx, w.cfg.Store, sl, w.cfg.Now()) })
 	if err != nil {
 		t.log.WarnContext(ctx, "concurrency slot release failed; it frees at lease expiry", "slot", sl.Index, "error", err)
 		return

@@ -47,6 +47,7 @@ const (
 	DrainTimeoutDefault      = 7 * time.Second
 	HeartbeatDefault         = time.Minute
 	StepBudgetDefault        = 45 * time.Second
+	PrefetchDefault          = 2
 	// MaxPollBackoff caps the wait between failed polls.
 	MaxPollBackoff = 30 * time.Second
 	// FindGrace is how long past SubmitTimeout a submit intent without a
@@ -94,8 +95,17 @@ type Config struct {
 	Circuit  circuit.Config
 	Logger   *slog.Logger     // nil: slog.Default()
 	Now      func() time.Time // nil: time.Now
-	// ReceiveOptions is the flow control of each worker subscription.
+	// ReceiveOptions is the flow control of the worker subscriptions (pull
+	// mode; see ReceiveOptionsOf). MaxOutstanding applies to backends
+	// without a concurrency cap: a capped backend's subscription holds at
+	// most its concurrency plus Prefetch. MaxExtension 0: MaxHold().
 	ReceiveOptions queue.ReceiveOptions
+	// Prefetch is how many deliveries a capped backend's subscription holds
+	// beyond its concurrency: ready for the next slot that frees, and,
+	// refused one meanwhile, keeping the backend's waiting mark fresh, which
+	// tells the stuck-job sweeper that the backend has a backlog. Anything
+	// more stays in Pub/Sub, unleased. Less than 1: PrefetchDefault.
+	Prefetch int
 	// PollInterval overrides every backend's PollInterval when positive.
 	PollInterval time.Duration
 	// MaxAttempts is how many attempts a job may have before a retryable
@@ -191,9 +201,25 @@ func (c Config) WithDefaults() Config {
 	c.DrainTimeout = cmp.Or(max(c.DrainTimeout, 0), DrainTimeoutDefault)
 	c.Heartbeat = cmp.Or(max(c.Heartbeat, 0), HeartbeatDefault)
 	c.StepBudget = cmp.Or(max(c.StepBudget, 0), StepBudgetDefault)
+	c.Prefetch = cmp.Or(max(c.Prefetch, 0), PrefetchDefault)
 	c.Circuit = c.Circuit.WithDefaults()
+	if c.ReceiveOptions.MaxExtension == 0 {
+		c.ReceiveOptions.MaxExtension = c.MaxHold()
+	}
 	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
 	return c
+}
+
+// MaxHold is how long a pull delivery may legitimately stay in hand, with
+// c's defaults applied: SubmitWait (a refusal's not-before, or another
+// worker's submit), SlotWait, GenerationTimeout from the submit intent
+// (checked after each poll, at most MaxPollBackoff apart, or the provider's
+// interval), CopyTimeout for the video, and a minute for the writes around
+// them; 42m30s by default. It is ReceiveOptions.MaxExtension's default, so
+// that the queue does not deliver a message again, to another worker,
+// while its generation legitimately runs.
+func (c Config) MaxHold() time.Duration {
+	return c.SubmitWait + c.SlotWait + c.GenerationTimeout + MaxPollBackoff + c.CopyTimeout + time.Minute
 }
 
 // Validate reports the first missing or inconsistent field.
@@ -280,12 +306,26 @@ func (w *Worker) Handler(backendName string) queue.Handler {
 	return func(ctx context.Context, m *queue.Message) { c.Handle(ctx, m) }
 }
 
+// ReceiveOptionsOf returns the flow control of backend name's
+// subscription in pull mode: Config.ReceiveOptions, except that a backend
+// the catalog caps at n concurrent generations has MaxOutstanding n +
+// Prefetch. A delivery beyond could only wait for a slot, its lease
+// extended, while its message can as well wait in Pub/Sub for whichever
+// instance has room.
+func (w *Worker) ReceiveOptionsOf(name string) queue.ReceiveOptions {
+	o := w.cfg.ReceiveOptions
+	if n := w.capacity(name); n > 0 {
+		o.MaxOutstanding = n + w.cfg.Prefetch
+	}
+	return o
+}
+
 // newConsumer returns the consumer of backend name's subscription.
 func (w *Worker) newConsumer(name string) *consumer.Consumer {
 	c, err := consumer.New(consumer.Config{
 		Subscription: queue.WorkerSubscription(name), Topic: queue.DispatchTopic(name),
 		DeadLetterTopic: queue.DeadLetterTopic(queue.DispatchTopic(name)),
-		Publisher:       w.cfg.Queue, Logger: w.log, Receive: w.cfg.ReceiveOptions, Metrics: w.cfg.Metrics,
+		Publisher:       w.cfg.Queue, Logger: w.log, Receive: w.ReceiveOptionsOf(name), Metrics: w.cfg.Metrics,
 		AnnounceDeadLetters: true,
 	}, func(ctx context.Context, m *queue.Message) consumer.Outcome { return w.handle(ctx, name, m) })
 	if err != nil {
@@ -328,6 +368,9 @@ type task struct {
 	log  *slog.Logger
 	lim  *limits     // bounds of a push Step; nil in pull mode
 	slot *store.Slot // the concurrency slot this delivery holds, if any
+	// dispatched is when the attempt was dispatched (its started_at), which
+	// the slot it takes records (store.SlotClaim.DispatchedAt).
+	dispatched time.Time
 }
 
 // holder names the attempt as the holder of a concurrency slot.
@@ -398,6 +441,9 @@ func (w *Worker) process(ctx context.Context, name string, m *queue.Message, log
 		}
 		if j.ProjectID != msg.ProjectID {
 			return consumer.DeadLetter("dispatch project_id %q is not the project of job %s", msg.ProjectID, msg.JobID), t
+		}
+		if a := j.Attempt(msg.Attempt); a != nil {
+			t.dispatched = a.StartedAt
 		}
 		o, err := w.step(ctx, t, j)
 		if !errors.Is(err, errRaced) {

@@ -413,7 +413,27 @@ func TestConfig(t *testing.T) {
 	require.ErrorContains(t, err, `Config.Backends["nosuch"] is not in the catalog`)
 	cfg := worker.Config{}.WithDefaults()
 	require.Equal(t, worker.MaxAttemptsDefault, cfg.MaxAttempts)
-	require.Equal(t, queue.MaxExtensionDefault, cfg.ReceiveOptions.MaxExtension)
+	require.Equal(t, 42*time.Minute+30*time.Second, cfg.ReceiveOptions.MaxExtension,
+		"a delivery's lease is extended for as long as it may legitimately be in hand (MaxHold)")
+	require.Greater(t, cfg.MaxHold(), cfg.GenerationTimeout+cfg.CopyTimeout)
+	require.Equal(t, time.Minute, worker.Config{ReceiveOptions: queue.ReceiveOptions{MaxExtension: time.Minute}}.
+		WithDefaults().ReceiveOptions.MaxExtension, "a chosen extension stays")
+}
+
+// TestReceiveOptionsSizedFromConcurrency: a capped backend's subscription
+// holds its concurrency plus Prefetch deliveries; an uncapped one,
+// ReceiveOptions.MaxOutstanding.
+func TestReceiveOptionsSizedFromConcurrency(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.newWorker(t) // alpha: concurrency 2; beta, gamma: none
+	require.Equal(t, 2+worker.PrefetchDefault, w.ReceiveOptionsOf("alpha").MaxOutstanding)
+	require.Equal(t, queue.MaxOutstandingDefault, w.ReceiveOptionsOf("beta").MaxOutstanding)
+	w = e.newWorker(t, func(c *worker.Config) {
+		c.Prefetch, c.ReceiveOptions = 1, queue.ReceiveOptions{MaxOutstanding: 40, MaxExtension: time.Hour}
+	})
+	require.Equal(t, queue.ReceiveOptions{MaxOutstanding: 3, MaxExtension: time.Hour}, w.ReceiveOptionsOf("alpha"))
+	require.Equal(t, queue.ReceiveOptions{MaxOutstanding: 40, MaxExtension: time.Hour}, w.ReceiveOptionsOf("gamma"))
 }
 
 // Two deliveries of one dispatch poll the same generation (Pub/Sub

@@ -41,6 +41,7 @@
 //	jobs: error_code ASC, created_at DESC, __name__ DESC
 //	jobs: user_id ASC, created_at DESC, __name__ DESC
 //	jobs: status ASC, updated_at ASC, __name__ ASC (ListStale)
+//	jobs: status ASC, backend ASC, updated_at ASC, __name__ ASC (ListStale of one backend)
 //
 // ListJobs filters by equality on any of project_id, status, backend,
 // error_code and user_id, with an optional range on created_at, ordered

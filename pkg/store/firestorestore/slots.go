@@ -26,6 +26,9 @@ type slotDoc struct {
 	Project    string    `firestore:"project,omitempty"`
 	AcquiredAt time.Time `firestore:"acquired_at"`
 	ExpiresAt  time.Time `firestore:"expires_at"`
+	// DispatchedAt and ReleasedAt: store.Slot's; absent when zero.
+	DispatchedAt time.Time `firestore:"dispatched_at,omitempty"`
+	ReleasedAt   time.Time `firestore:"released_at,omitempty"`
 }
 
 // slotWaitersDoc is backends/{name}/slots/waiting: project → expiry of its
@@ -63,6 +66,7 @@ func decodeSlot(backend string, index int, snap *firestore.DocumentSnapshot) (st
 	}
 	sl.Holder, sl.Project = d.Holder, d.Project
 	sl.AcquiredAt, sl.ExpiresAt = store.NormalizeTime(d.AcquiredAt), store.NormalizeTime(d.ExpiresAt)
+	sl.DispatchedAt, sl.ReleasedAt = store.NormalizeTime(d.DispatchedAt), store.NormalizeTime(d.ReleasedAt)
 	return sl, nil
 }
 
@@ -145,7 +149,8 @@ func (t *tx) PutSlot(sl store.Slot) error {
 		return err
 	}
 	t.set(t.s.slotRef(sl.Backend, sl.Index),
-		slotDoc{Holder: sl.Holder, Project: sl.Project, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt)})
+		slotDoc{Holder: sl.Holder, Project: sl.Project, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt),
+			DispatchedAt: store.NormalizeTime(sl.DispatchedAt), ReleasedAt: store.NormalizeTime(sl.ReleasedAt)})
 	return nil
 }
 

@@ -68,6 +68,7 @@ func (t *tx) PutSlot(sl store.Slot) error {
 		return err
 	}
 	sl.AcquiredAt, sl.ExpiresAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt)
+	sl.DispatchedAt, sl.ReleasedAt = norm(sl.DispatchedAt), norm(sl.ReleasedAt)
 	t.addWrite(write{apply: func(s *Store) {
 		if s.slots == nil {
 			s.slots = map[string]store.Slot{}

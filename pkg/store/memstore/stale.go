@@ -4,27 +4,27 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// ListStale returns up to limit jobs in status not updated since before
-// updatedBefore, oldest updated_at first, then by id; see store.StaleJobs.
-func (s *Store) ListStale(ctx context.Context, status job.Status, updatedBefore time.Time, limit int) ([]*job.Job, error) {
-	limit, err := store.StaleLimit(status, limit)
+// ListStale returns up to q.Limit jobs in q.Status (on q.Backend, when
+// set) not updated since before q.UpdatedBefore, oldest updated_at first,
+// then by id; see store.StaleJobs.
+func (s *Store) ListStale(ctx context.Context, q store.StaleQuery) ([]*job.Job, error) {
+	limit, err := store.StaleLimit(q.Status, q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	before := store.NormalizeTime(updatedBefore)
+	before := store.NormalizeTime(q.UpdatedBefore)
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
 	var stale []*job.Job
 	for _, j := range s.jobs {
-		if j.Status == status && j.UpdatedAt.Before(before) {
+		if j.Status == q.Status && j.UpdatedAt.Before(before) && (q.Backend == "" || j.Backend == q.Backend) {
 			stale = append(stale, j)
 		}
 	}

@@ -72,7 +72,7 @@ func (b *fairBackend) refused(project, why string) {
 
 func (b *fairBackend) release(sl store.Slot) {
 	b.t.Helper()
-	require.NoError(b.t, store.ReleaseSlot(b.ctx, b.s, sl))
+	require.NoError(b.t, store.ReleaseSlot(b.ctx, b.s, sl, b.now))
 }
 
 // state reads the slots and the waiting marks.

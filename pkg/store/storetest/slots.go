@@ -28,6 +28,7 @@ func testSlots(t *testing.T, s store.Store) {
 		{"RenewExtendsTheLease", testSlotRenewExtendsTheLease},
 		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
 		{"InvalidBackend", testSlotInvalidBackend},
+		{"RecordsTheDispatchTime", testSlotRecordsTheDispatchTime},
 		// fairshare.go
 		{"FairWaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
 		{"FairHolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
@@ -78,7 +79,7 @@ func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
 	require.Equal(t, norm(later.Add(slotLease)), again.ExpiresAt)
 
 	// A release frees the slot for the next holder.
-	require.NoError(t, store.ReleaseSlot(ctx, s, a))
+	require.NoError(t, store.ReleaseSlot(ctx, s, a, later))
 	c, err := store.AcquireSlot(ctx, s, slotClaim("cap-luma", 2, "job-c#1"), later)
 	require.NoError(t, err)
 	require.Equal(t, 0, c.Index)
@@ -98,11 +99,11 @@ func testSlotReleaseByAnotherHolderDoesNothing(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	a, err := store.AcquireSlot(ctx, s, slotClaim("rel-runway", 1, "job-a#1"), t0)
 	require.NoError(t, err)
-	require.NoError(t, store.ReleaseSlot(ctx, s, store.Slot{Backend: a.Backend, Index: a.Index, Holder: "job-x#1"}))
+	require.NoError(t, store.ReleaseSlot(ctx, s, store.Slot{Backend: a.Backend, Index: a.Index, Holder: "job-x#1"}, t0))
 	_, err = store.AcquireSlot(ctx, s, slotClaim("rel-runway", 1, "job-b#1"), t0)
 	require.ErrorIs(t, err, store.ErrNoFreeSlot, "a stranger's release must not free the slot")
-	require.NoError(t, store.ReleaseSlot(ctx, s, a))
-	require.NoError(t, store.ReleaseSlot(ctx, s, a), "releasing twice is fine")
+	require.NoError(t, store.ReleaseSlot(ctx, s, a, t0))
+	require.NoError(t, store.ReleaseSlot(ctx, s, a, t0), "releasing twice is fine")
 }
 
 // testSlotExpiredLeaseIsTakenOver: a crashed holder's slot is taken over when
@@ -123,7 +124,7 @@ func testSlotExpiredLeaseIsTakenOver(t *testing.T, s store.Store) {
 	// and its release does not free the new holder's slot.
 	_, err = store.RenewSlot(ctx, s, crashed, at, slotLease)
 	require.ErrorIs(t, err, store.ErrSlotLost)
-	require.NoError(t, store.ReleaseSlot(ctx, s, crashed))
+	require.NoError(t, store.ReleaseSlot(ctx, s, crashed, at))
 	_, err = store.AcquireSlot(ctx, s, slotClaim("exp-fal", 1, "job-c#1"), at)
 	require.ErrorIs(t, err, store.ErrNoFreeSlot)
 }
@@ -183,6 +184,45 @@ func testSlotConcurrentAcquirersNeverExceedCapacity(t *testing.T, s store.Store)
 	require.Empty(t, errs)
 	require.Len(t, got, capacity)
 	require.Equal(t, n-capacity, full)
+}
+
+// testSlotRecordsTheDispatchTime: a slot keeps its holder's dispatch time
+// (SlotClaim.DispatchedAt) through a re-entry that does not say it, a
+// released slot its release time until taken again, a new holder replaces
+// both, and ReadSlots returns the slots with the waiting marks.
+func testSlotRecordsTheDispatchTime(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	c := slotClaim("disp-fal", 1, "job-a#1")
+	c.DispatchedAt = t0.Add(-time.Hour)
+	a, err := store.AcquireSlot(ctx, s, c, t0)
+	require.NoError(t, err)
+	require.Equal(t, norm(t0.Add(-time.Hour)), a.DispatchedAt)
+	again, err := store.AcquireSlot(ctx, s, slotClaim("disp-fal", 1, "job-a#1"), t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, norm(t0.Add(-time.Hour)), again.DispatchedAt, "a re-entry that does not say keeps it")
+
+	refused := slotClaim("disp-fal", 1, "job-b#1")
+	refused.Project = "q"
+	_, err = store.AcquireSlot(ctx, s, refused, t0.Add(time.Second))
+	require.ErrorIs(t, err, store.ErrNoFreeSlot)
+	slots, waiters, err := store.ReadSlots(ctx, s, "disp-fal", 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Slot{again}, slots)
+	require.True(t, waiters.AnyAt(t0.Add(time.Second)), "q's mark")
+	require.False(t, waiters.AnyAt(t0.Add(time.Second+store.SlotWaitMarkDefault)), "expired")
+
+	require.NoError(t, store.ReleaseSlot(ctx, s, again, t0.Add(time.Second)))
+	slots, _, err = store.ReadSlots(ctx, s, "disp-fal", 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Slot{{Backend: "disp-fal", Index: 0, ReleasedAt: norm(t0.Add(time.Second))}}, slots,
+		"a released slot keeps when it was released, nothing else")
+	b, err := store.AcquireSlot(ctx, s, slotClaim("disp-fal", 1, "job-c#1"), t0.Add(2*time.Second))
+	require.NoError(t, err)
+	require.True(t, b.DispatchedAt.IsZero(), "a new holder that does not say has none")
+	require.True(t, b.ReleasedAt.IsZero(), "taken since")
+	slots, _, err = store.ReadSlots(ctx, s, "disp-fal", 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Slot{b}, slots)
 }
 
 // testSlotInvalidBackend: an invalid backend or capacity is a Permanent

@@ -48,28 +48,28 @@ func testListStale(t *testing.T, s store.Store) {
 		first, second = second, first
 	}
 
-	got, err := s.ListStale(ctx, job.StatusQueued, at(5*time.Minute), 10)
+	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5 * time.Minute), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second, q2.ID}, ids(got), "every project, oldest first, ties by id")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(time.Second), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Second), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{first, second}, ids(got), "updated_at strictly before the bound")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(5*time.Minute), 1)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(5 * time.Minute), Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, []string{first}, ids(got), "limit")
 
-	got, err = s.ListStale(ctx, job.StatusQueued, at(time.Hour), 0)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Hour), Limit: 0})
 	require.NoError(t, err)
 	require.Len(t, got, 4, "limit 0 is the default page size")
 
-	got, err = s.ListStale(ctx, job.StatusDispatched, at(time.Minute), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, UpdatedBefore: at(time.Minute), Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []string{d1.ID}, ids(got))
 	require.Equal(t, want(d1), got[0])
 
-	got, err = s.ListStale(ctx, job.StatusRunning, at(time.Hour), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusRunning, UpdatedBefore: at(time.Hour), Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	w := want(r1)
@@ -77,15 +77,48 @@ func testListStale(t *testing.T, s store.Store) {
 	require.Equal(t, w, got[0], "Redrives and RedrivenAt round-trip")
 	require.Equal(t, time.UTC, got[0].RedrivenAt.Location())
 
-	got, err = s.ListStale(ctx, job.StatusFailed, at(time.Hour), 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusFailed, UpdatedBefore: at(time.Hour), Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, got)
-	got, err = s.ListStale(ctx, job.StatusQueued, time.Time{}, 10)
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: time.Time{}, Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, got)
 
-	_, err = s.ListStale(ctx, job.Status("stuck"), at(time.Hour), 10)
+	_, err = s.ListStale(ctx, store.StaleQuery{Status: job.Status("stuck"), UpdatedBefore: at(time.Hour), Limit: 10})
 	require.ErrorIs(t, err, errclass.Permanent)
-	_, err = s.ListStale(ctx, job.StatusQueued, at(time.Hour), -1)
+	_, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, UpdatedBefore: at(time.Hour), Limit: -1})
 	require.ErrorIs(t, err, errclass.Permanent)
+}
+
+// testListStaleByBackend: StaleQuery.Backend keeps one backend's jobs (the
+// latest attempt's, job.Job.Backend), with the same bound and order.
+func testListStaleByBackend(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	mk := func(backend string, updated time.Duration) *job.Job {
+		j := newJob("proj-a", t0.Add(-time.Hour))
+		j.Status, j.Backend, j.UpdatedAt = job.StatusDispatched, backend, t0.Add(updated)
+		mustCreate(t, s, j)
+		return j
+	}
+	f2 := mk("stale-fal", 2*time.Second)
+	f1 := mk("stale-fal", time.Second)
+	mk("stale-luma", 0)
+	mk("stale-fal", time.Hour)
+
+	ids := func(jobs []*job.Job) []string {
+		out := []string{}
+		for _, j := range jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	got, err := s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, []string{f1.ID, f2.ID}, ids(got), "one backend's, oldest first")
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusDispatched, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, got, "strictly before the bound")
+	got, err = s.ListStale(ctx, store.StaleQuery{Status: job.StatusQueued, Backend: "stale-fal", UpdatedBefore: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, got, "and of the status")
 }

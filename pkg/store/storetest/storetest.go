@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"Slots", testSlots},
 		{"Webhooks", testWebhooks},
 		{"ListStale", testListStale},
+		{"ListStaleByBackend", testListStaleByBackend},
 		{"Notifications", testNotifications},
 		{"DLQReplays", testDLQReplays},
 		{"DayUsageRoundTrip", testDayUsageRoundTrip},
