@@ -187,7 +187,7 @@ func allotCap(limit money.Micros, notified []int) money.Micros {
 		return limit
 	}
 	for _, th := range Thresholds {
-		if th < 100 && !slices.Contains(notified, th) {
+		if !slices.Contains(notified, th) {
 			crossing := (int64(limit)*int64(th) + 99) / 100 // least committed amount that reaches th
 			return money.Micros(crossing - 1)
 		}
