@@ -55,7 +55,8 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		parts = append(parts, sw.Run)
 	}
 	if cfg.RollupInterval > 0 {
-		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log})
+		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log,
+			BudgetDefaults: cfg.BudgetDefaults})
 		if err != nil {
 			return err
 		}

@@ -50,13 +50,9 @@ func (s *Server) budgetView(ctx context.Context, project, period string) (Budget
 	if err != nil {
 		return BudgetView{}, unexpected(err, "read budget")
 	}
-	p, err := s.cfg.Store.GetPeriod(ctx, project, period)
+	p, users, err := budget.ReadPeriod(ctx, s.cfg.Store, project, period)
 	if err != nil {
 		return BudgetView{}, unexpected(err, "read budget period")
-	}
-	users, err := s.cfg.Store.ListUserPeriods(ctx, project, period)
-	if err != nil {
-		return BudgetView{}, unexpected(err, "read user budget periods")
 	}
 	eff, source := s.cfg.BudgetDefaults.Apply(b)
 	v := BudgetView{ProjectID: project, Period: period, Limit: eff.MonthlyLimit, LimitSource: source,

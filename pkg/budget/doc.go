@@ -9,10 +9,11 @@
 // Money is integer micro-USD (package money) everywhere. A project has an
 // optional monthly limit and optional per-user limits (store.Budget, in
 // projects/{project}). Each calendar month in UTC is a period ("2026-11",
-// PeriodOf) with spent and reserved amounts: one document for the project
-// (projects/{project}/periods/{yyyy-mm}) and one per user of the project
-// (.../users/{user}). A period is tracked even without a limit, so usage is
-// always right and a limit set mid-month counts what was already spent.
+// PeriodOf) with spent and reserved amounts: for the project
+// (projects/{project}/periods/{yyyy-mm}) and for each user of the project
+// (.../users/{user}), each a head document and shards (see "Shards"). A
+// period is tracked even without a limit, so usage is always right and a
+// limit set mid-month counts what was already spent.
 // Each settled attempt has a ledger entry, ledger/{job_id}-{attempt}: its
 // id makes it exactly-once.
 //
@@ -82,39 +83,49 @@
 // so a sum of days is the answer over the range. No settlement writes a
 // roll-up: a busy project has no hot usage document.
 //
-// # Scale
+// # Shards
 //
-// Every job writes its project's period document twice (reservation and
-// settlement), and Firestore sustains about one write per second on one
-// document. Past that, transactions on the period contend and retry, and
-// throughput stops growing. Not implemented yet (one document is enough
-// below ~0.5 jobs/s per project); the design that keeps the hard guarantee:
+// A period with one document takes one write per reservation and one per
+// settlement, and Firestore sustains about one write per second on a
+// document: contending transactions abort and retry with backoff, so one
+// project's throughput stopped there (BenchmarkOneProjectBudget measures
+// it). So a period is spread over documents, per account (the project, and
+// each user):
 //
-//  1. Shards. The period is split into K shard documents
-//     (projects/{p}/periods/{m}/shards/{k}), each with its own allotment,
-//     spent and reserved. The invariant becomes per shard: spent_k +
-//     reserved_k ≤ allotment_k, and Σ allotment_k ≤ limit on the period
-//     document. A reservation touches one shard only (chosen by hash of the
-//     job id, falling back to the next shard when it does not fit), so K
-//     shards take K times the write rate. Settlement goes to the shard
-//     recorded on the attempt (a new Attempt field), as the period does
-//     today.
-//  2. Leases. Allotments are leased from the period document in chunks
-//     (say 5% of the limit, at least 20 estimates): a shard that cannot fit
-//     a reservation takes a chunk in a transaction over the period and the
-//     shard (Σ allotments stays ≤ limit), and a shard with unused allotment
-//     returns it when it falls idle or when another shard needs it. The
-//     period document is then written once per chunk, not per job.
-//  3. Near the limit the chunks shrink to one estimate and a reservation
-//     may have to gather allotment from several shards in one transaction
-//     (at most a handful of documents): throughput drops back towards one
-//     document's, which is the price of a hard budget with little headroom.
-//     Soft thresholds and usage sum the shards (K reads).
+//   - the head, projects/{p}/periods/{m} (and .../users/{u}): the
+//     thresholds announced (Notified), and amounts reserved before shards
+//     existed (attempts with BudgetShard 0 settle there);
+//   - Shards shards for the project, UserShards for each user,
+//     .../periods/{m}/shards/{n}[~{user}], each with its own spent and
+//     reserved and an Allotment: what it may hold, granted under the limit
+//     in force (GrantedUnder).
 //
-// This never overshoots: every reservation is checked against its shard's
-// allotment inside a transaction, and allotments are moved only in
-// transactions that keep their sum within the limit. Router instances
-// holding chunks in memory (instead of shard documents) would be faster
-// but lose the chunk on a crash until its lease expires; shard documents
-// keep the accounting in Firestore, where reconciliation can see it.
+// A job reserves on its shard (ShardOf its id, recorded on the attempt as
+// BudgetShard; the user's shard is derived from it) and settles there. The
+// invariant is per shard: spent + reserved ≤ allotment, and the allotments
+// plus what the head holds stay within the limit. A reservation that fits
+// its shard's allotment reads and writes that shard only. One that does not
+// gathers the account: it reads the head and every shard, checks the limit
+// against their sum (exactly as one document did: the refusal's figures
+// are the totals), reserves on its shard and grants allotments again
+// (allot): shards granted under another limit count for what they hold;
+// when the room left is short, the other shards give back what they do not
+// use; then its shard, and every shard with less than half a grant to
+// spare, get 1/(2·shards) of the room left (at least two estimates). Near
+// the limit the grants shrink and reservations gather more often: the
+// price of a hard budget with little headroom.
+//
+// The project's allotments never reach the next threshold not yet
+// announced (allotCap), so the reservation that reaches 50%, 80% or 100%
+// is one that gathers, and it announces the threshold in its transaction,
+// once. A settlement whose cost exceeds its reservation (money already
+// spent) may pass a threshold inside one shard; it is announced by the next
+// reservation that gathers. A lowered limit applies at once: allotments
+// granted under the old one are not used.
+//
+// Reads of a whole period (ReadPeriod: the budget view, reconciliation,
+// the budget gauges) sum the head and the shards. Within one shard a
+// transaction does not know its project's totals, so the budget gauges
+// are set where a reservation gathers and by the usage roller for every
+// project with settlements in its round (Roller.reportBudgets).
 package budget

@@ -1,10 +1,12 @@
 package budget
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -40,12 +42,17 @@ type JobTx struct {
 	wasTerminal          bool
 	n                    int                // attempts when prepared
 	ledger               *store.LedgerEntry // of attempt n, when it exists
-	attemptPeriod        string             // period of attempt n
+	attemptAt            bookKey            // where attempt n reserved
 
 	defaults Defaults
-	cfg      *store.Budget    // with defaults applied
-	source   LimitSource      // of cfg.MonthlyLimit
-	books    map[string]*book // by period
+	cfg      *store.Budget // with defaults applied
+	source   LimitSource   // of cfg.MonthlyLimit
+	docs     map[docKey]*store.Period
+	dirty    map[docKey]bool
+	// totals are the project's periods as wholes (head and shards summed),
+	// known where a reservation gathered its shards.
+	totals    map[string]store.Period
+	crossings []Crossing
 
 	hold     holding
 	settled  bool               // attempt n settled in this transaction
@@ -54,18 +61,24 @@ type JobTx struct {
 	applied  bool
 }
 
-// holding is what the job holds reserved, on which period.
-type holding struct {
+// bookKey is where a reservation is held: a period and a shard of it (0:
+// the head document).
+type bookKey struct {
 	period string
-	amount money.Micros
+	shard  int
 }
 
-// book is one period of the project and, when the job has a user, of the
-// user, as read and as changed in memory.
-type book struct {
-	project store.Period
-	user    *store.Period
-	dirty   bool
+// docKey names a budget document: the project's (user "") or a user's,
+// head (shard 0) or shard, of a period.
+type docKey struct {
+	period, user string
+	shard        int
+}
+
+// holding is what the job holds reserved, and where.
+type holding struct {
+	at     bookKey
+	amount money.Micros
 }
 
 // Prepare reads what a transaction changing job j needs of the budget:
@@ -79,63 +92,106 @@ func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
 	t := &JobTx{
 		jobID: j.ID, project: j.ProjectID, user: j.UserID,
 		wasTerminal: j.Status.Terminal(), n: len(j.Attempts),
-		defaults: d, books: map[string]*book{},
+		defaults: d, docs: map[docKey]*store.Period{}, dirty: map[docKey]bool{},
+		totals: map[string]store.Period{},
 	}
 	if t.n == 0 {
 		return t, nil
 	}
 	a := j.Attempt(t.n)
-	t.attemptPeriod = PeriodOf(a.StartedAt)
+	t.attemptAt = bookKey{PeriodOf(a.StartedAt), a.BudgetShard}
 	e, err := tx.GetLedger(store.LedgerID(j.ID, t.n))
 	switch {
 	case err == nil:
 		t.ledger = &e
 		if !t.wasTerminal {
-			t.hold = holding{t.attemptPeriod, e.Carried}
+			t.hold = holding{t.attemptAt, e.Carried}
 		}
 	case errors.Is(err, errclass.NotFound):
-		t.hold = holding{t.attemptPeriod, a.Reserved}
+		t.hold = holding{t.attemptAt, a.Reserved}
 	default:
 		return nil, fmt.Errorf("budget: read ledger of job %s attempt %d: %w", j.ID, t.n, err)
 	}
 	if t.ledger == nil || t.hold.amount > 0 {
-		if _, err := t.load(tx, t.attemptPeriod); err != nil {
+		if err := t.loadBook(tx, t.attemptAt); err != nil {
 			return nil, err
 		}
 	}
 	return t, nil
 }
 
-// load reads (once) the budget and the period's documents.
-func (t *JobTx) load(tx store.Tx, period string) (*book, error) {
-	if b, ok := t.books[period]; ok {
-		return b, nil
+// loadConfig reads (once) the project's budget configuration.
+func (t *JobTx) loadConfig(tx store.Tx) error {
+	if t.cfg != nil {
+		return nil
+	}
+	cfg, err := tx.GetBudget(t.project)
+	if err != nil {
+		return fmt.Errorf("budget: read budget of project %s: %w", t.project, err)
+	}
+	cfg, t.source = t.defaults.Apply(cfg)
+	t.cfg = &cfg
+	return nil
+}
+
+// doc reads (once) a budget document.
+func (t *JobTx) doc(tx store.Tx, k docKey) (*store.Period, error) {
+	if p, ok := t.docs[k]; ok {
+		return p, nil
 	}
 	if t.applied {
 		return nil, errclass.New(errclass.Permanent, "budget: read after Apply")
 	}
-	if t.cfg == nil {
-		cfg, err := tx.GetBudget(t.project)
-		if err != nil {
-			return nil, fmt.Errorf("budget: read budget of project %s: %w", t.project, err)
-		}
-		cfg, t.source = t.defaults.Apply(cfg)
-		t.cfg = &cfg
+	var (
+		p   store.Period
+		err error
+	)
+	switch {
+	case k.shard > 0:
+		p, err = tx.GetPeriodShard(t.project, k.period, k.user, k.shard)
+	case k.user != "":
+		p, err = tx.GetUserPeriod(t.project, k.period, k.user)
+	default:
+		p, err = tx.GetPeriod(t.project, k.period)
 	}
-	p, err := tx.GetPeriod(t.project, period)
 	if err != nil {
-		return nil, fmt.Errorf("budget: read period %s of project %s: %w", period, t.project, err)
-	}
-	b := &book{project: p}
-	if t.user != "" {
-		u, err := tx.GetUserPeriod(t.project, period, t.user)
-		if err != nil {
-			return nil, fmt.Errorf("budget: read period %s of user %q in project %s: %w", period, t.user, t.project, err)
+		who := "project " + t.project
+		if k.user != "" {
+			who = fmt.Sprintf("user %q in project %s", k.user, t.project)
 		}
-		b.user = &u
+		return nil, fmt.Errorf("budget: read period %s (shard %d) of %s: %w", k.period, k.shard, who, err)
 	}
-	t.books[period] = b
-	return b, nil
+	t.docs[k] = &p
+	return &p, nil
+}
+
+// loadBook reads the configuration and the documents of a book: the
+// project's and, when the job has a user, the user's.
+func (t *JobTx) loadBook(tx store.Tx, b bookKey) error {
+	if err := t.loadConfig(tx); err != nil {
+		return err
+	}
+	if _, err := t.doc(tx, keyOf(b, "")); err != nil {
+		return err
+	}
+	if t.user != "" {
+		if _, err := t.doc(tx, keyOf(b, t.user)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleBook releases reserved and charges cost on a loaded book.
+func (t *JobTx) settleBook(b bookKey, reserved, cost money.Micros) {
+	keys := []docKey{keyOf(b, "")}
+	if t.user != "" {
+		keys = append(keys, keyOf(b, t.user))
+	}
+	for _, k := range keys {
+		*t.docs[k] = Settle(*t.docs[k], reserved, cost)
+		t.dirty[k] = true
+	}
 }
 
 // Settled returns the ledger entry that Apply wrote (an attempt's cost
@@ -147,18 +203,16 @@ func (t *JobTx) Settled() (store.LedgerEntry, bool) {
 	return *t.entry, true
 }
 
-// Books returns the project's periods that Apply wrote, by period, and the
-// project's monthly limit (nil: none).
+// Books returns the project's periods as wholes (head and shards summed)
+// where this transaction read them all (a reservation that gathered its
+// shards), by period, and the project's monthly limit (nil: none). A
+// transaction that stayed within one shard knows no totals.
 func (t *JobTx) Books() (map[string]store.Period, *money.Micros) {
 	out := map[string]store.Period{}
 	if !t.applied || t.cfg == nil {
 		return out, nil
 	}
-	for id, b := range t.books {
-		if b.dirty {
-			out[id] = b.project
-		}
-	}
+	maps.Copy(out, t.totals)
 	return out, t.cfg.MonthlyLimit
 }
 
@@ -170,13 +224,15 @@ func (t *JobTx) Held() money.Micros { return t.hold.amount }
 // for the user; both limits must allow it. A reservation the job still
 // holds from its previous attempt (failover) is moved, not added: only the
 // difference must fit. The previous attempt is settled first if it was not
-// (its cost charged, the rest carried over).
+// (its cost charged, the rest carried over). The reservation goes to the
+// job's shard of the period (ShardOf; see "Shards" in the package doc).
 //
 // When the budget refuses, Reserve returns an *ExceededError (errclass.
 // Budget) and reserves nothing; the caller fails the job and still calls
 // Apply, which releases what the job held. On success the caller must set
-// the new attempt's Reserved to estimate and its StartedAt to now. Reserve
-// may read, so call it before any write of the transaction.
+// the new attempt's Reserved to estimate and its StartedAt to now (Apply
+// records the shard on it). Reserve may read, so call it before any write
+// of the transaction.
 func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time.Time) error {
 	if t.applied || t.reserved {
 		return errclass.New(errclass.Permanent, "budget: Reserve after Apply or a successful Reserve")
@@ -187,47 +243,50 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	if err := t.settlePending(j, true, now); err != nil {
 		return err
 	}
-	period := PeriodOf(now)
-	nb, err := t.load(tx, period)
-	if err != nil {
+	at := bookKey{PeriodOf(now), ShardOf(j.ID)}
+	if err := t.loadBook(tx, at); err != nil {
 		return err
 	}
-	limit, userLimit := t.cfg.MonthlyLimit, UserLimit(*t.cfg, t.user)
 	old := t.hold
-	if old.amount == 0 || old.period == period {
-		p, err := Move(nb.project, limit, old.amount, estimate)
-		if err != nil {
-			return t.refusal(err)
-		}
-		var u store.Period
-		if nb.user != nil {
-			if u, err = Move(*nb.user, userLimit, old.amount, estimate); err != nil {
-				return err
-			}
-			*nb.user = u
-		}
-		nb.project, nb.dirty = p, true
-	} else {
-		// The held reservation is on an earlier month: give it back there
-		// and reserve the new estimate on this month.
-		p, err := Reserve(nb.project, limit, estimate)
-		if err != nil {
-			return t.refusal(err)
-		}
-		var u store.Period
-		if nb.user != nil {
-			if u, err = Reserve(*nb.user, userLimit, estimate); err != nil {
-				return err
-			}
-			*nb.user = u
-		}
-		nb.project, nb.dirty = p, true
-		ob := t.books[old.period] // loaded by Prepare, since it holds
-		ob.apply(old.amount, 0)
+	held := money.Micros(0)
+	if old.at == at {
+		held = old.amount
 	}
-	t.hold = holding{period, estimate}
+	restore := t.checkpoint()
+	if err := t.reserveOn(tx, at, "", t.cfg.MonthlyLimit, held, estimate); err != nil {
+		restore()
+		return t.refusal(err)
+	}
+	if t.user != "" {
+		if err := t.reserveOn(tx, at, t.user, UserLimit(*t.cfg, t.user), held, estimate); err != nil {
+			restore()
+			return err
+		}
+	}
+	if old.amount > 0 && old.at != at {
+		// The held reservation is elsewhere (an earlier month, or the head
+		// of one): give it back there.
+		t.settleBook(old.at, old.amount, 0)
+	}
+	t.hold = holding{at, estimate}
 	t.reserved = true
 	return nil
+}
+
+// checkpoint returns a function that puts the documents read so far, and
+// what is known of totals and crossings, back as they are now.
+func (t *JobTx) checkpoint() func() {
+	docs := make(map[docKey]store.Period, len(t.docs))
+	for k, p := range t.docs {
+		docs[k] = store.ClonePeriod(*p)
+	}
+	dirty, totals, crossings := maps.Clone(t.dirty), maps.Clone(t.totals), slices.Clone(t.crossings)
+	return func() {
+		for k, p := range docs {
+			*t.docs[k] = p
+		}
+		t.dirty, t.totals, t.crossings = dirty, totals, crossings
+	}
 }
 
 // refusal marks a refusal of the project's limit as one of the default
@@ -238,15 +297,6 @@ func (t *JobTx) refusal(err error) error {
 		ee.DefaultLimit = true
 	}
 	return err
-}
-
-// apply releases reserved and charges cost on the book.
-func (b *book) apply(reserved, cost money.Micros) {
-	b.project = Settle(b.project, reserved, cost)
-	if b.user != nil {
-		*b.user = Settle(*b.user, reserved, cost)
-	}
-	b.dirty = true
 }
 
 // settlePending settles attempt n when it has no ledger entry yet: its cost
@@ -261,17 +311,16 @@ func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
 		return errclass.New(errclass.Permanent, "budget: job %s is not the prepared job %s", j.ID, t.jobID)
 	}
 	a := j.Attempt(t.n)
-	b := t.books[t.attemptPeriod]
 	held := t.hold.amount
 	release := held
 	if carry {
 		release = min(max(a.Cost, 0), held)
 	}
-	b.apply(release, a.Cost)
+	t.settleBook(t.attemptAt, release, a.Cost)
 	t.entry = &store.LedgerEntry{
 		ID: store.LedgerID(j.ID, a.Number), JobID: j.ID, Attempt: a.Number,
 		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model,
-		Period: t.attemptPeriod, Seconds: a.DurationSeconds, Status: a.Status,
+		Period: t.attemptAt.period, Seconds: a.DurationSeconds, Status: a.Status,
 		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
 		Released: release, Carried: held - release, Final: !carry,
 		At: store.NormalizeTime(now),
@@ -326,8 +375,8 @@ func (t *JobTx) Apply(tx store.Tx, j *job.Job, now time.Time) ([]Crossing, error
 		}
 	}
 	if ends && !t.wasTerminal && t.hold.amount > 0 {
-		t.books[t.hold.period].apply(t.hold.amount, 0)
-		if e := t.entry; e != nil && e.Period == t.hold.period {
+		t.settleBook(t.hold.at, t.hold.amount, 0)
+		if e := t.entry; e != nil && t.hold.at == t.attemptAt {
 			// Settled in this transaction as if the job went on (Reserve,
 			// then refused): record that it ended after all.
 			e.Released, e.Carried, e.Final = e.Released+t.hold.amount, e.Carried-t.hold.amount, true
@@ -338,38 +387,38 @@ func (t *JobTx) Apply(tx store.Tx, j *job.Job, now time.Time) ([]Crossing, error
 		return nil, err
 	}
 	t.applied = true
-
-	var crossings []Crossing
-	for _, period := range slices.Sorted(maps.Keys(t.books)) {
-		b := t.books[period]
-		if !b.dirty {
-			continue
-		}
-		var crossed []int
-		b.project, crossed = Crossed(b.project, t.cfg.MonthlyLimit)
-		for _, th := range crossed {
-			crossings = append(crossings, Crossing{
-				ProjectID: t.project, Period: period, Threshold: th,
-				Limit: *t.cfg.MonthlyLimit, Spent: b.project.Spent, Reserved: b.project.Reserved,
-			})
-		}
-		b.project.UpdatedAt = store.NormalizeTime(now)
-		if err := tx.PutPeriod(b.project); err != nil {
-			return nil, fmt.Errorf("budget: write period %s of project %s: %w", period, t.project, err)
-		}
-		if b.user != nil {
-			b.user.UpdatedAt = store.NormalizeTime(now)
-			if err := tx.PutUserPeriod(*b.user); err != nil {
-				return nil, fmt.Errorf("budget: write period %s of user %q in project %s: %w", period, t.user, t.project, err)
-			}
-		}
+	if err := t.writeDocs(tx, now); err != nil {
+		return nil, err
 	}
 	if t.entry != nil {
 		if err := tx.CreateLedger(*t.entry); err != nil {
 			return nil, fmt.Errorf("budget: write ledger entry %s: %w", t.entry.ID, err)
 		}
 	}
-	return crossings, nil
+	return t.crossings, nil
+}
+
+// writeDocs writes the budget documents changed in memory, in a fixed
+// order.
+func (t *JobTx) writeDocs(tx store.Tx, now time.Time) error {
+	keys := slices.Collect(maps.Keys(t.dirty))
+	slices.SortFunc(keys, func(a, b docKey) int {
+		return cmp.Or(strings.Compare(a.period, b.period), strings.Compare(a.user, b.user), a.shard-b.shard)
+	})
+	for _, k := range keys {
+		p := t.docs[k]
+		p.UpdatedAt = store.NormalizeTime(now)
+		var err error
+		if k.user == "" {
+			err = tx.PutPeriod(*p)
+		} else {
+			err = tx.PutUserPeriod(*p)
+		}
+		if err != nil {
+			return fmt.Errorf("budget: write period %s (shard %d, user %q) of project %s: %w", k.period, k.shard, k.user, t.project, err)
+		}
+	}
+	return nil
 }
 
 // checkNewAttempt checks that an attempt added since Prepare carries what
@@ -385,9 +434,12 @@ func (t *JobTx) checkNewAttempt(j *job.Job) error {
 	switch {
 	case !t.reserved && a.Reserved != 0:
 		return errclass.New(errclass.Permanent, "budget: job %s attempt %d: Reserved set without Reserve", j.ID, a.Number)
-	case t.reserved && (a.Reserved != t.hold.amount || PeriodOf(a.StartedAt) != t.hold.period):
+	case t.reserved && (a.Reserved != t.hold.amount || PeriodOf(a.StartedAt) != t.hold.at.period):
 		return errclass.New(errclass.Permanent, "budget: job %s attempt %d: Reserved %s in %s, but %s was reserved in %s",
-			j.ID, a.Number, a.Reserved, PeriodOf(a.StartedAt), t.hold.amount, t.hold.period)
+			j.ID, a.Number, a.Reserved, PeriodOf(a.StartedAt), t.hold.amount, t.hold.at.period)
+	}
+	if t.reserved {
+		a.BudgetShard = t.hold.at.shard
 	}
 	return nil
 }

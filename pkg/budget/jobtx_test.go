@@ -138,19 +138,21 @@ func (b *books) endAttempt(j *job.Job, attemptStatus job.AttemptStatus, cost str
 
 func (b *books) period(p string) store.Period {
 	b.t.Helper()
-	got, err := b.st.GetPeriod(context.Background(), b.project, p)
+	got, _, err := budget.ReadPeriod(context.Background(), b.st, b.project, p)
 	require.NoError(b.t, err)
 	return got
 }
 
 func (b *books) user(p, user string) store.Period {
 	b.t.Helper()
-	var got store.Period
-	require.NoError(b.t, b.st.RunTx(context.Background(), func(tx store.Tx) (err error) {
-		got, err = tx.GetUserPeriod(b.project, p, user)
-		return err
-	}))
-	return got
+	_, users, err := budget.ReadPeriod(context.Background(), b.st, b.project, p)
+	require.NoError(b.t, err)
+	for _, u := range users {
+		if u.UserID == user {
+			return u
+		}
+	}
+	return store.Period{ProjectID: b.project, ID: p, UserID: user}
 }
 
 func (b *books) ledger() []store.LedgerEntry {

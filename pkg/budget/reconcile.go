@@ -259,13 +259,9 @@ func Check(ctx context.Context, st store.Store, projectID, period string) (Repor
 	}
 	// Read the period after the jobs: a job settled meanwhile then shows
 	// as a difference of its own, not as a silent one.
-	p, err := st.GetPeriod(ctx, projectID, period)
+	p, users, err := ReadPeriod(ctx, st, projectID, period)
 	if err != nil {
 		return Report{}, fmt.Errorf("reconcile: read period: %w", err)
-	}
-	users, err := st.ListUserPeriods(ctx, projectID, period)
-	if err != nil {
-		return Report{}, fmt.Errorf("reconcile: list user periods: %w", err)
 	}
 	return Reconcile(p, users, ledger, jobs), nil
 }

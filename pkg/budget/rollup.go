@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -38,6 +39,13 @@ type RollerConfig struct {
 	Batch  int
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// Metrics gets the budget gauges of every project a round rolled up
+	// entries of (see Recorder.Budget): reservations within one shard do
+	// not know their project's totals, so the gauges are set here and
+	// where a reservation gathers the shards. Nil: metrics.Default().
+	Metrics *metrics.Recorder
+	// BudgetDefaults give the limit of projects without one, for the gauge.
+	BudgetDefaults Defaults
 }
 
 // Roller keeps the ledger's daily roll-ups (store.DayUsage), which GET
@@ -73,6 +81,9 @@ func NewRoller(cfg RollerConfig) (*Roller, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Default()
 	}
 	return &Roller{cfg: cfg, log: cfg.Logger}, nil
 }
@@ -159,7 +170,33 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 	if err != nil {
 		return RollResult{}, fmt.Errorf("roll up usage through %s: %w", through.Format(time.RFC3339Nano), err)
 	}
+	r.reportBudgets(ctx, entries)
 	return RollResult{Entries: len(entries), Days: len(days), Through: through, CaughtUp: through.Equal(end)}, nil
+}
+
+// reportBudgets sets the budget gauges of the projects of entries, for
+// this month, from their periods read whole (ReadPeriod).
+func (r *Roller) reportBudgets(ctx context.Context, entries []store.LedgerEntry) {
+	period := PeriodOf(r.cfg.Now())
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.ProjectID] {
+			continue
+		}
+		seen[e.ProjectID] = true
+		p, _, err := ReadPeriod(ctx, r.cfg.Store, e.ProjectID, period)
+		if err != nil {
+			r.log.WarnContext(ctx, "budget gauges: read period", "project", e.ProjectID, "error", err)
+			continue
+		}
+		b, err := r.cfg.Store.GetBudget(ctx, e.ProjectID)
+		if err != nil {
+			r.log.WarnContext(ctx, "budget gauges: read budget", "project", e.ProjectID, "error", err)
+			continue
+		}
+		b, _ = r.cfg.BudgetDefaults.Apply(b)
+		r.cfg.Metrics.Budget(ctx, e.ProjectID, p.Spent, p.Reserved, b.MonthlyLimit)
+	}
 }
 
 // cutRound chooses how far a round goes: to end, or, when entries (sorted

@@ -74,10 +74,14 @@ type Attempt struct {
 	// Handle is the backend's serialized handle of the generation, recorded
 	// right after the provider accepted it. A worker that finds a Handle
 	// resumes polling instead of submitting again.
-	Handle          string       `json:"handle,omitempty"`
-	Error           *ErrorInfo   `json:"error,omitempty"`
-	EstimatedCost   money.Micros `json:"estimated_cost_usd"`
-	Reserved        money.Micros `json:"reserved_usd,omitempty"` // held on the budget of StartedAt's month (package budget)
+	Handle        string       `json:"handle,omitempty"`
+	Error         *ErrorInfo   `json:"error,omitempty"`
+	EstimatedCost money.Micros `json:"estimated_cost_usd"`
+	Reserved      money.Micros `json:"reserved_usd,omitempty"` // held on the budget of StartedAt's month (package budget)
+	// BudgetShard is the shard of that month's budget that holds Reserved
+	// (package budget, "Shards"); 0 for the period's head document, where
+	// attempts reserved before shards existed hold theirs.
+	BudgetShard     int          `json:"budget_shard,omitempty"`
 	Cost            money.Micros `json:"cost_usd"`
 	StartedAt       time.Time    `json:"started_at"`
 	SubmittedAt     *time.Time   `json:"submitted_at,omitempty"`

@@ -93,7 +93,7 @@ func TestUpdateSettlesTheBudgetExactlyOnce(t *testing.T) {
 
 	_, err := e.w.Update(ctx, j.ID, func(tx *jobwrite.Tx, j *job.Job) error { return dispatch(tx, j, est) })
 	require.NoError(t, err)
-	p, err := e.st.GetPeriod(ctx, "p", budget.PeriodOf(now))
+	p, _, err := budget.ReadPeriod(ctx, e.st, "p", budget.PeriodOf(now))
 	require.NoError(t, err)
 	assert.Equal(t, est, p.Reserved, "the dispatch reserved the estimate")
 
@@ -117,7 +117,7 @@ func TestUpdateSettlesTheBudgetExactlyOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, res.Written)
 
-	p, err = e.st.GetPeriod(ctx, "p", budget.PeriodOf(now))
+	p, _, err = budget.ReadPeriod(ctx, e.st, "p", budget.PeriodOf(now))
 	require.NoError(t, err)
 	assert.Equal(t, cost, p.Spent, "charged once")
 	assert.Zero(t, p.Reserved, "the reservation was settled")
@@ -150,7 +150,7 @@ func TestUpdateRefusedReservationWritesNothingOnTheBudget(t *testing.T) {
 		return j.Fail(job.CodeBudgetExceeded, err.Error(), tx.Now())
 	})
 	require.NoError(t, err)
-	p, err := e.st.GetPeriod(ctx, "p", budget.PeriodOf(now))
+	p, _, err := budget.ReadPeriod(ctx, e.st, "p", budget.PeriodOf(now))
 	require.NoError(t, err)
 	assert.Zero(t, p.Reserved)
 	got, err := e.st.GetJob(ctx, j.ID)
@@ -176,7 +176,7 @@ func TestCancelOfARunningJobLeavesSettlementToItsAttempt(t *testing.T) {
 		return j.Transition(job.StatusCanceled, tx.Now())
 	})
 	require.NoError(t, err)
-	p, err := e.st.GetPeriod(ctx, "p", budget.PeriodOf(now))
+	p, _, err := budget.ReadPeriod(ctx, e.st, "p", budget.PeriodOf(now))
 	require.NoError(t, err)
 	assert.Equal(t, est, p.Reserved, "held until the worker ends the running attempt")
 }

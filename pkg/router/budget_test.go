@@ -37,7 +37,7 @@ func budgetSetup(t *testing.T, limit string, users map[string]money.Micros) *env
 
 func (e *env) period(t *testing.T) store.Period {
 	t.Helper()
-	p, err := e.st.GetPeriod(context.Background(), "dev", "2026-11")
+	p, _, err := budget.ReadPeriod(context.Background(), e.st, "dev", "2026-11")
 	require.NoError(t, err)
 	return p
 }
@@ -68,12 +68,10 @@ func TestDispatchReservesTheEstimate(t *testing.T) {
 	p := e.period(t)
 	require.Equal(t, money.MustParse("0.5"), p.Reserved)
 	require.Zero(t, p.Spent)
-	var u store.Period
-	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) (err error) {
-		u, err = tx.GetUserPeriod("dev", "2026-11", "alice")
-		return err
-	}))
-	require.Equal(t, money.MustParse("0.5"), u.Reserved)
+	_, users, err := budget.ReadPeriod(context.Background(), e.st, "dev", "2026-11")
+	require.NoError(t, err)
+	require.Len(t, users, 1)
+	require.Equal(t, money.MustParse("0.5"), users[0].Reserved)
 	require.Empty(t, e.thresholdEvents(t), "no limit, no thresholds")
 }
 
@@ -252,7 +250,7 @@ func TestConcurrentDispatchNeverOvershoots(t *testing.T) {
 				return
 			default:
 			}
-			p, err := e.st.GetPeriod(context.Background(), "dev", "2026-11")
+			p, _, err := budget.ReadPeriod(context.Background(), e.st, "dev", "2026-11")
 			if err != nil || p.Spent+p.Reserved > money.MustParse("20") {
 				overshoot <- fmt.Sprintf("spent %s + reserved %s (%v)", p.Spent, p.Reserved, err)
 				close(overshoot)

@@ -19,6 +19,8 @@ import (
 //	projects/{project}                                   Budget
 //	projects/{project}/periods/{yyyy-mm}                 Period (UserID "")
 //	projects/{project}/periods/{yyyy-mm}/users/{user}    Period (UserID set)
+//	projects/{project}/periods/{yyyy-mm}/shards/{n}      Period (Shard n)
+//	projects/{project}/periods/{yyyy-mm}/shards/{n}~{user}  Period (UserID, Shard n)
 //	ledger/{job_id}-{attempt}                            LedgerEntry
 type BudgetTx interface {
 	// GetBudget reads a project's budget configuration. A project without
@@ -30,12 +32,18 @@ type BudgetTx interface {
 	// GetPeriod reads a project's period; absent means the zero Period with
 	// ProjectID and ID set, never NotFound.
 	GetPeriod(projectID, period string) (Period, error)
-	// PutPeriod writes a project's period; p.UserID must be "".
+	// PutPeriod writes a project's period, its head or, with p.Shard set,
+	// that shard; p.UserID must be "".
 	PutPeriod(p Period) error
+	// GetPeriodShard reads shard n (1 and up) of a project's period, or of
+	// one user's when userID is set; absent means the zero Period with
+	// ProjectID, ID, UserID and Shard set.
+	GetPeriodShard(projectID, period, userID string, n int) (Period, error)
 	// GetUserPeriod reads one user's share of a project's period; absent
 	// means the zero Period with ProjectID, ID and UserID set.
 	GetUserPeriod(projectID, period, userID string) (Period, error)
-	// PutUserPeriod writes one user's period; p.UserID must not be "".
+	// PutUserPeriod writes one user's period, its head or, with p.Shard
+	// set, that shard; p.UserID must not be "".
 	PutUserPeriod(p Period) error
 	// GetLedger reads a ledger entry; errclass.NotFound when absent.
 	GetLedger(id string) (LedgerEntry, error)
@@ -53,8 +61,11 @@ type BudgetReader interface {
 	// GetPeriod reads a project's period (zero when absent).
 	GetPeriod(ctx context.Context, projectID, period string) (Period, error)
 	// ListUserPeriods returns the user periods of a project's period,
-	// sorted by user id.
+	// sorted by user id (their head documents).
 	ListUserPeriods(ctx context.Context, projectID, period string) ([]Period, error)
+	// ListPeriodShards returns every shard of a project's period, the
+	// project's and its users', sorted by user id then shard.
+	ListPeriodShards(ctx context.Context, projectID, period string) ([]Period, error)
 	// ListLedger returns a project's ledger entries matching q, ordered by
 	// At, then ID. It returns every match (no paging): a month of one
 	// project is the intended size.
@@ -88,9 +99,18 @@ type Period struct {
 	Spent     money.Micros `json:"spent_usd"`
 	Reserved  money.Micros `json:"reserved_usd"`
 	// Notified lists the thresholds (percent of the limit) already
-	// announced this period, ascending: each is announced once.
-	Notified  []int     `json:"notified,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// announced this period, ascending: each is announced once. On the
+	// project's head document only.
+	Notified []int `json:"notified,omitempty"`
+	// Shard is 0 for the head document, 1 and up for the period's shards
+	// (package budget spreads a period's reservations over them; see
+	// budget's doc, "Shards").
+	Shard int `json:"shard,omitempty"`
+	// Allotment is what a shard may hold (spent + reserved) under the
+	// limit GrantedUnder, which it was granted under (nil: none).
+	Allotment    money.Micros  `json:"allotment_usd,omitempty"`
+	GrantedUnder *money.Micros `json:"granted_under_usd,omitempty"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // LedgerEntry is the cost record of one job attempt: ledger/{job_id}-{attempt}.
@@ -174,6 +194,10 @@ func CloneBudget(b Budget) Budget {
 // ClonePeriod returns a deep copy of p with its time normalised and
 // Notified sorted.
 func ClonePeriod(p Period) Period {
+	if p.GrantedUnder != nil {
+		v := *p.GrantedUnder
+		p.GrantedUnder = &v
+	}
 	if p.Notified != nil {
 		p.Notified = slices.Clone(p.Notified)
 		slices.Sort(p.Notified)

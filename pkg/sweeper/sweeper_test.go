@@ -319,7 +319,7 @@ func TestFailureReleasesTheBudget(t *testing.T) {
 	}))
 
 	require.Equal(t, 1, e.sweep().Failed)
-	p, err := e.st.GetPeriod(e.ctx, "dev", period)
+	p, _, err := budget.ReadPeriod(e.ctx, e.st, "dev", period)
 	require.NoError(t, err)
 	require.Equal(t, money.Micros(0), p.Reserved)
 	require.Equal(t, money.Micros(0), p.Spent)

@@ -31,7 +31,7 @@ func (e *env) books(t *testing.T) (store.Period, []store.LedgerEntry) {
 	var p store.Period
 	require.Eventually(t, func() bool {
 		var err error
-		p, err = e.st.GetPeriod(ctx, "dev", period)
+		p, _, err = budget.ReadPeriod(ctx, e.st, "dev", period)
 		require.NoError(t, err)
 		return p.Reserved == 0
 	}, 5*time.Second, time.Millisecond, "every reservation settled or released")

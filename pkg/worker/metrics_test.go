@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
@@ -76,6 +77,12 @@ func TestPipelineMetrics(t *testing.T) {
 
 	assert.InDelta(t, 0.5, value(metrics.Cost, p, "dev", metrics.LabelBackend, "alpha"), 1e-9)
 	assert.InDelta(t, 0.6, value(metrics.Cost, p, "dev", metrics.LabelBackend, "beta"), 1e-9)
+	// Settlements stay within their shard: the usage roller sets the
+	// gauges from the whole period.
+	roller, err := budget.NewRoller(budget.RollerConfig{Store: e.st, Metrics: rec, Now: func() time.Time { return e.clock.Now().Add(time.Hour) }})
+	require.NoError(t, err)
+	_, err = roller.RollUp(ctx)
+	require.NoError(t, err)
 	assert.InDelta(t, 1.1, value(metrics.BudgetSpent, p, "dev"), 1e-9)
 	assert.InDelta(t, 0.0, value(metrics.BudgetReserved, p, "dev"), 1e-9)
 	assert.InDelta(t, 100.0, value(metrics.BudgetLimit, p, "dev"), 1e-9)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ const (
 	projectsCollection = "projects"
 	periodsCollection  = "periods"
 	usersCollection    = "users"
+	shardsCollection   = "shards"
 	ledgerCollection   = "ledger"
 
 	fieldPeriod = "period"
@@ -49,13 +51,18 @@ type userLimitDoc struct {
 // periodDoc is projects/{project}/periods/{yyyy-mm} and, with UserID,
 // .../users/{user}.
 type periodDoc struct {
-	ProjectID      string    `firestore:"project_id"`
-	Period         string    `firestore:"period"`
-	UserID         string    `firestore:"user_id,omitempty"`
-	SpentMicros    int64     `firestore:"spent_micros"`
-	ReservedMicros int64     `firestore:"reserved_micros"`
-	Notified       []int64   `firestore:"notified"`
-	UpdatedAt      time.Time `firestore:"updated_at"`
+	ProjectID      string  `firestore:"project_id"`
+	Period         string  `firestore:"period"`
+	UserID         string  `firestore:"user_id,omitempty"`
+	SpentMicros    int64   `firestore:"spent_micros"`
+	ReservedMicros int64   `firestore:"reserved_micros"`
+	Notified       []int64 `firestore:"notified"`
+	// Shard, AllotmentMicros and GrantedUnderMicros are set on shards
+	// (.../shards/{n}), absent on heads.
+	Shard              int       `firestore:"shard,omitempty"`
+	AllotmentMicros    int64     `firestore:"allotment_micros,omitempty"`
+	GrantedUnderMicros *int64    `firestore:"granted_under_micros,omitempty"`
+	UpdatedAt          time.Time `firestore:"updated_at"`
 }
 
 // ledgerDoc is ledger/{job_id}-{attempt}.
@@ -88,6 +95,16 @@ func (s *Store) periodRef(projectID, period string) *firestore.DocumentRef {
 
 func (s *Store) userPeriodRef(projectID, period, userID string) *firestore.DocumentRef {
 	return s.periodRef(projectID, period).Collection(usersCollection).Doc(userDocID(userID))
+}
+
+// shardRef is shard n of a project's period, or of a user's when userID
+// is set: .../shards/{n} or .../shards/{n}~{user}.
+func (s *Store) shardRef(projectID, period, userID string, n int) *firestore.DocumentRef {
+	id := strconv.Itoa(n)
+	if userID != "" {
+		id += "~" + userDocID(userID)
+	}
+	return s.periodRef(projectID, period).Collection(shardsCollection).Doc(id)
 }
 
 func (s *Store) ledgerRef(id string) *firestore.DocumentRef {
@@ -171,6 +188,11 @@ func toPeriodDoc(p store.Period) periodDoc {
 		ProjectID: p.ProjectID, Period: p.ID, UserID: p.UserID,
 		SpentMicros: int64(p.Spent), ReservedMicros: int64(p.Reserved),
 		Notified: make([]int64, 0, len(p.Notified)), UpdatedAt: store.NormalizeTime(p.UpdatedAt),
+		Shard: p.Shard, AllotmentMicros: int64(p.Allotment),
+	}
+	if p.GrantedUnder != nil {
+		v := int64(*p.GrantedUnder)
+		d.GrantedUnderMicros = &v
 	}
 	for _, n := range p.Notified {
 		d.Notified = append(d.Notified, int64(n))
@@ -184,6 +206,11 @@ func fromPeriodDoc(d periodDoc) store.Period {
 		ProjectID: d.ProjectID, ID: d.Period, UserID: d.UserID,
 		Spent: money.Micros(d.SpentMicros), Reserved: money.Micros(d.ReservedMicros),
 		UpdatedAt: store.NormalizeTime(d.UpdatedAt),
+		Shard:     d.Shard, Allotment: money.Micros(d.AllotmentMicros),
+	}
+	if d.GrantedUnderMicros != nil {
+		v := money.Micros(*d.GrantedUnderMicros)
+		p.GrantedUnder = &v
 	}
 	for _, n := range d.Notified {
 		p.Notified = append(p.Notified, int(n))
@@ -245,12 +272,20 @@ func (s *Store) getBudget(ctx context.Context, ft *firestore.Transaction, projec
 }
 
 func (s *Store) getPeriod(ctx context.Context, ft *firestore.Transaction, projectID, period, userID string) (store.Period, error) {
-	zero := store.Period{ProjectID: projectID, ID: period, UserID: userID}
+	return s.getPeriodDoc(ctx, ft, projectID, period, userID, 0)
+}
+
+// getPeriodDoc reads the head (shard 0) or a shard of a period.
+func (s *Store) getPeriodDoc(ctx context.Context, ft *firestore.Transaction, projectID, period, userID string, shard int) (store.Period, error) {
+	zero := store.Period{ProjectID: projectID, ID: period, UserID: userID, Shard: shard}
 	if err := checkPeriod(projectID, period); err != nil {
 		return zero, err
 	}
 	ref, what := s.periodRef(projectID, period), "period "+period+" of project "+projectID
-	if userID != "" {
+	switch {
+	case shard > 0:
+		ref, what = s.shardRef(projectID, period, userID, shard), what+" shard "+strconv.Itoa(shard)
+	case userID != "":
 		ref, what = s.userPeriodRef(projectID, period, userID), what+" for a user"
 	}
 	var d periodDoc
@@ -259,7 +294,7 @@ func (s *Store) getPeriod(ctx context.Context, ft *firestore.Transaction, projec
 		return zero, err
 	}
 	p := fromPeriodDoc(d)
-	p.ProjectID, p.ID, p.UserID = projectID, period, userID
+	p.ProjectID, p.ID, p.UserID, p.Shard = projectID, period, userID, shard
 	return p, nil
 }
 
@@ -373,11 +408,50 @@ func (t *tx) putPeriod(p store.Period) error {
 		return err
 	}
 	ref := t.s.periodRef(p.ProjectID, p.ID)
-	if p.UserID != "" {
+	switch {
+	case p.Shard < 0:
+		return errclass.New(errclass.Permanent, "firestorestore: negative period shard %d", p.Shard)
+	case p.Shard > 0:
+		ref = t.s.shardRef(p.ProjectID, p.ID, p.UserID, p.Shard)
+	case p.UserID != "":
 		ref = t.s.userPeriodRef(p.ProjectID, p.ID, p.UserID)
 	}
 	t.set(ref, toPeriodDoc(p))
 	return nil
+}
+
+func (t *tx) GetPeriodShard(projectID, period, userID string, n int) (store.Period, error) {
+	if err := t.checkRead(); err != nil {
+		return store.Period{}, err
+	}
+	if n < 1 {
+		return store.Period{}, errclass.New(errclass.Permanent, "firestorestore: period shard %d: shards count from 1", n)
+	}
+	return t.s.getPeriodDoc(context.Background(), t.ft, projectID, period, userID, n)
+}
+
+// ListPeriodShards returns every shard of a project's period, by user id
+// then shard.
+func (s *Store) ListPeriodShards(ctx context.Context, projectID, period string) ([]store.Period, error) {
+	if err := checkPeriod(projectID, period); err != nil {
+		return nil, err
+	}
+	it := s.periodRef(projectID, period).Collection(shardsCollection).Documents(ctx)
+	out, err := listDocs(it, "shards of period "+period+" of project "+projectID, func(_ string, d periodDoc) store.Period {
+		p := fromPeriodDoc(d)
+		p.ProjectID, p.ID = projectID, period
+		return p
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.Period) int {
+		if c := strings.Compare(a.UserID, b.UserID); c != 0 {
+			return c
+		}
+		return a.Shard - b.Shard
+	})
+	return out, nil
 }
 
 func (t *tx) GetLedger(id string) (store.LedgerEntry, error) {

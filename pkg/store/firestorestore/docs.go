@@ -85,6 +85,7 @@ type attemptDoc struct {
 	Error               *errorDoc  `firestore:"error,omitempty"`
 	EstimatedCostMicros int64      `firestore:"estimated_cost_micros"`
 	ReservedMicros      int64      `firestore:"reserved_micros,omitempty"`
+	BudgetShard         int        `firestore:"budget_shard,omitempty"`
 	CostMicros          int64      `firestore:"cost_micros"`
 	StartedAt           time.Time  `firestore:"started_at"`
 	SubmittedAt         *time.Time `firestore:"submitted_at,omitempty"`
@@ -185,6 +186,7 @@ func toJobDoc(j *job.Job) jobDoc {
 			Error:               toErrorDoc(a.Error),
 			EstimatedCostMicros: int64(a.EstimatedCost),
 			ReservedMicros:      int64(a.Reserved),
+			BudgetShard:         a.BudgetShard,
 			CostMicros:          int64(a.Cost),
 			StartedAt:           a.StartedAt,
 			SubmittedAt:         a.SubmittedAt,
@@ -248,6 +250,7 @@ func fromJobDoc(id string, d jobDoc) *job.Job {
 			Error:           fromErrorDoc(a.Error),
 			EstimatedCost:   money.Micros(a.EstimatedCostMicros),
 			Reserved:        money.Micros(a.ReservedMicros),
+			BudgetShard:     a.BudgetShard,
 			Cost:            money.Micros(a.CostMicros),
 			StartedAt:       a.StartedAt,
 			SubmittedAt:     a.SubmittedAt,

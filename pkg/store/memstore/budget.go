@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -18,8 +19,12 @@ type budgetData struct {
 	ledger  map[string]store.LedgerEntry
 }
 
-// periodKey names a period; user is "" for the project's own period.
-type periodKey struct{ project, period, user string }
+// periodKey names a period document; user is "" for the project's own
+// period, shard 0 for the head.
+type periodKey struct {
+	project, period, user string
+	shard                 int
+}
 
 func (d *budgetData) init() {
 	if d.budgets == nil {
@@ -40,7 +45,7 @@ func (s *Store) getPeriod(k periodKey) store.Period {
 	if p, ok := s.budget.periods[k]; ok {
 		return store.ClonePeriod(p)
 	}
-	return store.Period{ProjectID: k.project, ID: k.period, UserID: k.user}
+	return store.Period{ProjectID: k.project, ID: k.period, UserID: k.user, Shard: k.shard}
 }
 
 // GetBudget returns a project's budget configuration (zero when absent).
@@ -57,19 +62,19 @@ func (s *Store) GetBudget(ctx context.Context, projectID string) (store.Budget, 
 
 // GetPeriod returns a project's period (zero when absent).
 func (s *Store) GetPeriod(ctx context.Context, projectID, period string) (store.Period, error) {
-	if err := checkPeriodKey(periodKey{projectID, period, ""}); err != nil {
+	if err := checkPeriodKey(periodKey{projectID, period, "", 0}); err != nil {
 		return store.Period{}, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return store.Period{}, err
 	}
 	defer s.mu.Unlock()
-	return s.getPeriod(periodKey{projectID, period, ""}), nil
+	return s.getPeriod(periodKey{projectID, period, "", 0}), nil
 }
 
 // ListUserPeriods returns the user periods of a project's period by user id.
 func (s *Store) ListUserPeriods(ctx context.Context, projectID, period string) ([]store.Period, error) {
-	if err := checkPeriodKey(periodKey{projectID, period, ""}); err != nil {
+	if err := checkPeriodKey(periodKey{projectID, period, "", 0}); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -78,11 +83,33 @@ func (s *Store) ListUserPeriods(ctx context.Context, projectID, period string) (
 	defer s.mu.Unlock()
 	out := []store.Period{}
 	for k, p := range s.budget.periods {
-		if k.project == projectID && k.period == period && k.user != "" {
+		if k.project == projectID && k.period == period && k.user != "" && k.shard == 0 {
 			out = append(out, store.ClonePeriod(p))
 		}
 	}
 	slices.SortFunc(out, func(a, b store.Period) int { return strings.Compare(a.UserID, b.UserID) })
+	return out, nil
+}
+
+// ListPeriodShards returns every shard of a project's period, by user id
+// then shard.
+func (s *Store) ListPeriodShards(ctx context.Context, projectID, period string) ([]store.Period, error) {
+	if err := checkPeriodKey(periodKey{projectID, period, "", 0}); err != nil {
+		return nil, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := []store.Period{}
+	for k, p := range s.budget.periods {
+		if k.project == projectID && k.period == period && k.shard > 0 {
+			out = append(out, store.ClonePeriod(p))
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Period) int {
+		return cmp.Or(strings.Compare(a.UserID, b.UserID), a.Shard-b.Shard)
+	})
 	return out, nil
 }
 
@@ -152,9 +179,12 @@ func (t *tx) putPeriod(p store.Period) error {
 	if t.done {
 		return errTxDone
 	}
-	k := periodKey{p.ProjectID, p.ID, p.UserID}
+	k := periodKey{p.ProjectID, p.ID, p.UserID, p.Shard}
 	if err := checkPeriodKey(k); err != nil {
 		return err
+	}
+	if k.shard < 0 {
+		return errclass.New(errclass.Permanent, "memstore: negative period shard %d", k.shard)
 	}
 	c := store.ClonePeriod(p)
 	t.addWrite(write{apply: func(s *Store) { s.budget.init(); s.budget.periods[k] = c }})
@@ -162,7 +192,14 @@ func (t *tx) putPeriod(p store.Period) error {
 }
 
 func (t *tx) GetPeriod(projectID, period string) (store.Period, error) {
-	return t.getPeriod(periodKey{projectID, period, ""})
+	return t.getPeriod(periodKey{projectID, period, "", 0})
+}
+
+func (t *tx) GetPeriodShard(projectID, period, userID string, n int) (store.Period, error) {
+	if n < 1 {
+		return store.Period{}, errclass.New(errclass.Permanent, "memstore: period shard %d: shards count from 1", n)
+	}
+	return t.getPeriod(periodKey{projectID, period, userID, n})
 }
 
 func (t *tx) PutPeriod(p store.Period) error {
@@ -176,7 +213,7 @@ func (t *tx) GetUserPeriod(projectID, period, userID string) (store.Period, erro
 	if userID == "" {
 		return store.Period{}, errclass.New(errclass.Permanent, "memstore: user period without a user id")
 	}
-	return t.getPeriod(periodKey{projectID, period, userID})
+	return t.getPeriod(periodKey{projectID, period, userID, 0})
 }
 
 func (t *tx) PutUserPeriod(p store.Period) error {

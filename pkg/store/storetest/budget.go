@@ -35,6 +35,7 @@ func budgetTests(cfg config) []struct {
 		{"BudgetAbsentIsZero", testBudgetAbsent},
 		{"BudgetRoundTrip", testBudgetRoundTrip},
 		{"PeriodsRoundTrip", testPeriodsRoundTrip},
+		{"PeriodShards", testPeriodShards},
 		{"LedgerCreatedOnce", testLedgerCreatedOnce},
 		{"LedgerConcurrentCreate", func(t *testing.T, s store.Store) { testLedgerConcurrent(t, s, cfg.creators) }},
 		{"ListLedger", testListLedger},
@@ -397,7 +398,7 @@ func (r *reservationRace) watchLimit() (stop func() (int32, error)) {
 				return
 			default:
 			}
-			p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
+			p, _, err := budget.ReadPeriod(r.ctx, r.s, r.project, budget.PeriodOf(r.now))
 			if err != nil {
 				snapErr <- err
 				return
@@ -493,7 +494,7 @@ func (r *reservationRace) checkRouted(t *testing.T) {
 	}
 	require.Equal(t, r.fit, dispatched, "exactly the jobs that fit are dispatched")
 	require.Equal(t, len(r.jobs)-r.fit, refused)
-	p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
+	p, _, err := budget.ReadPeriod(r.ctx, r.s, r.project, budget.PeriodOf(r.now))
 	require.NoError(t, err)
 	require.Equal(t, r.limit, p.Reserved)
 	require.Zero(t, p.Spent)
@@ -516,7 +517,7 @@ func (r *reservationRace) settle(id string, cost money.Micros) error {
 // checkBooks requires every reservation released, one ledger entry per
 // settled job summing to spent, and no difference for budget.Check.
 func (r *reservationRace) checkBooks(t *testing.T) {
-	p, err := r.s.GetPeriod(r.ctx, r.project, budget.PeriodOf(r.now))
+	p, _, err := budget.ReadPeriod(r.ctx, r.s, r.project, budget.PeriodOf(r.now))
 	require.NoError(t, err)
 	require.Zero(t, p.Reserved, "every reservation released")
 	entries, err := r.s.ListLedger(r.ctx, store.LedgerQuery{ProjectID: r.project})
@@ -531,4 +532,56 @@ func (r *reservationRace) checkBooks(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.Differences)
 	require.Equal(t, total, rep.JobsCost)
+}
+
+// Shards of a period (package budget spreads reservations over them) read
+// and write apart from its head, the project's and each user's, and
+// ListPeriodShards lists them all, while ListUserPeriods lists heads only.
+func testPeriodShards(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	limit := usd("100")
+	shards := []store.Period{
+		{ProjectID: "p1", ID: "2026-11", Shard: 3, Spent: usd("1"), Reserved: usd("2"), Allotment: usd("10"), GrantedUnder: &limit},
+		{ProjectID: "p1", ID: "2026-11", Shard: 1, Reserved: usd("0.5")},
+		{ProjectID: "p1", ID: "2026-11", UserID: "al/ice", Shard: 2, Spent: usd("4"), Allotment: usd("5"), GrantedUnder: &limit},
+	}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		for _, p := range shards {
+			if err := putPeriod(tx, p); err != nil {
+				return err
+			}
+		}
+		return tx.PutPeriod(store.Period{ProjectID: "p1", ID: "2026-11", Spent: usd("7")})
+	}))
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		got, err := tx.GetPeriodShard("p1", "2026-11", "", 3)
+		require.NoError(t, err)
+		require.Equal(t, store.NormalizeTime(got.UpdatedAt), got.UpdatedAt)
+		require.Equal(t, shards[0], got)
+		got, err = tx.GetPeriodShard("p1", "2026-11", "al/ice", 2)
+		require.NoError(t, err)
+		require.Equal(t, shards[2], got)
+		absent, err := tx.GetPeriodShard("p1", "2026-11", "bob", 2)
+		require.NoError(t, err)
+		require.Equal(t, store.Period{ProjectID: "p1", ID: "2026-11", UserID: "bob", Shard: 2}, absent)
+		_, err = tx.GetPeriodShard("p1", "2026-11", "", 0)
+		require.ErrorIs(t, err, errclass.Permanent, "shards count from 1")
+		head, err := tx.GetPeriod("p1", "2026-11")
+		require.NoError(t, err)
+		require.Equal(t, usd("7"), head.Spent, "the head apart from its shards")
+		return nil
+	}))
+	listed, err := s.ListPeriodShards(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	require.Equal(t, []store.Period{shards[1], shards[0], shards[2]}, listed, "by user, then shard")
+	users, err := s.ListUserPeriods(ctx, "p1", "2026-11")
+	require.NoError(t, err)
+	require.Empty(t, users, "user shards are not user heads")
+}
+
+func putPeriod(tx store.Tx, p store.Period) error {
+	if p.UserID != "" {
+		return tx.PutUserPeriod(p)
+	}
+	return tx.PutPeriod(p)
 }
