@@ -11,6 +11,9 @@
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
 //	AIPROD_PUSH            "true": serve Pub/Sub push deliveries at POST /push on PORT (a Cloud
 //	                       Run service behind push subscriptions) instead of pulling
+//	AIPROD_STEP_BUDGET     push mode: how long one push step polls before answering (default 45s; at
+//	                       most 9m): below the push subscription's ack deadline (infra/ sets 9m
+//	                       under 10m, so that most generations take one push)
 //	AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT
 //	                       push mode: every push must carry the push subscriptions' OIDC token
 //	                       of this audience and service account (package pushauth); required
@@ -58,7 +61,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		defer g.Close()
 		out = g
 	}
-	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog,
+	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog, StepBudget: cfg.StepBudget,
 		Circuit: cfg.Circuit, Logger: d.Log, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, SubmitTimeout: cfg.SubmitTimeout,
 		BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {
