@@ -96,9 +96,20 @@ func (w *Worker) Step(ctx context.Context, backendName string, m *queue.Message)
 // A push request in flight is what Cloud Run's autoscaling counts, so
 // instances follow the generations running (infra/README.md, "Workers that
 // scale with the work").
+//
+// PushMaxDeliveryAttempts is the dead-letter threshold of those
+// subscriptions: Pub/Sub's maximum. A backlog behind a busy backend is
+// refused at Cloud Run's door (429, the service's maximum reached) without
+// reaching Step, so Step cannot republish it before the threshold as it
+// does a waiting delivery it sees; every refusal spends a delivery attempt,
+// and at the subscription's 60 s maximum backoff 100 of them take over 90
+// minutes of refusals. (Config.MaxDeliveryAttempts may stay at its
+// default: Step then republishes the waiting deliveries it sees earlier
+// than it must.)
 const (
-	PushAckDeadline = 10 * time.Minute
-	PushStepBudget  = PushAckDeadline - time.Minute
+	PushAckDeadline         = 10 * time.Minute
+	PushStepBudget          = PushAckDeadline - time.Minute
+	PushMaxDeliveryAttempts = 100
 )
 
 // maxPushBody bounds a push request: Pub/Sub's 10 MB message limit,
