@@ -57,8 +57,8 @@ const (
 
 // TestInfraEvaluates: every infra/*.tf file parses, the files README.md
 // promises exist, and every expression in them evaluates with the variables'
-// defaults (undefined locals or variables, unknown functions, wrong types in
-// for_each or dynamic blocks fail here).
+// defaults, and with pulled workers (undefined locals or variables, unknown
+// functions, wrong types in for_each or dynamic blocks fail here).
 func TestInfraEvaluates(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"versions.tf", "variables.tf", "pubsub.tf", "firestore.tf", "run.tf",
@@ -66,14 +66,16 @@ func TestInfraEvaluates(t *testing.T) {
 		_, err := os.Stat(filepath.Join(infraDir, f))
 		require.NoError(t, err, "infra/%s", f)
 	}
-	m := loadInfra(t)
-	for _, r := range m.resources {
-		for _, in := range m.instances(t, r) {
-			m.evalAll(t, in)
+	for _, push := range []bool{true, false} { // worker_push's default, and pulled workers
+		m := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.BoolVal(push)})
+		for _, r := range m.resources {
+			for _, in := range m.instances(t, r) {
+				m.evalAll(t, in)
+			}
 		}
-	}
-	for _, b := range m.others {
-		m.evalAll(t, tfInstance{addr: b.Type + "." + strings.Join(b.Labels, "."), body: b.Body, ctx: m.ctx(nil)})
+		for _, b := range m.others {
+			m.evalAll(t, tfInstance{addr: b.Type + "." + strings.Join(b.Labels, "."), body: b.Body, ctx: m.ctx(nil)})
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
-// Command worker is AIPROD's worker service (Cloud Run worker pool): it
-// consumes the dispatch subscriptions of its backends, submits each job to
-// the provider, polls it and records the result and cost.
+// Command worker is AIPROD's worker service (a Cloud Run service, one per
+// backend, that Pub/Sub pushes to in infra/, or that pulls): it consumes
+// the dispatch subscriptions of its backends, submits each job to the
+// provider, polls it and records the result and cost.
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
 // AIPROD_MAX_ATTEMPTS, ...), plus (see Config in config.go):
