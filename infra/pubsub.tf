@@ -9,7 +9,9 @@
 #
 # Every subscription has the dead-letter topic <topic>-dlq
 # (queue.DeadLetterTopic), MaxDeliveryAttemptsDefault delivery attempts and a
-# retry policy MinBackoffDefault..MaxBackoffDefault; every dead-letter topic
+# retry policy MinBackoffDefault..MaxBackoffDefault (a worker subscription
+# that pushes: worker.PushAckDeadline and worker.PushMaxDeliveryAttempts
+# instead of queue's ack deadline and attempts); every dead-letter topic
 # has a subscription of the same name, without retry or dead-letter policy,
 # read by `aiprod dlq` and the admin DLQ routes (package deadletter).
 #
@@ -41,6 +43,17 @@ locals {
   max_delivery_attempts = 10
   min_backoff           = "1s"
   max_backoff           = "60s"
+
+  # A worker subscription that pushes (var.worker_push) waits up to Pub/Sub's
+  # maximum for each push's answer (worker.PushAckDeadline), so that a push
+  # step may hold one generation for up to worker.PushStepBudget (run.tf);
+  # and dead-letters after Pub/Sub's maximum of deliveries
+  # (worker.PushMaxDeliveryAttempts): a backlog behind a busy backend is
+  # refused at Cloud Run's door (429) without reaching the worker, and each
+  # refusal spends a delivery attempt.
+  push_ack_deadline_seconds  = 600
+  push_max_delivery_attempts = 100
+  pushed_subscriptions       = [for b in keys(local.worker_push) : "aiprod-worker-${b}"]
 }
 
 resource "google_pubsub_topic" "source" {
@@ -64,11 +77,11 @@ resource "google_pubsub_subscription" "main" {
 
   name                 = each.key
   topic                = google_pubsub_topic.source[each.value].id
-  ack_deadline_seconds = local.ack_deadline_seconds
+  ack_deadline_seconds = contains(local.pushed_subscriptions, each.key) ? local.push_ack_deadline_seconds : local.ack_deadline_seconds
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter[each.value].id
-    max_delivery_attempts = local.max_delivery_attempts
+    max_delivery_attempts = contains(local.pushed_subscriptions, each.key) ? local.push_max_delivery_attempts : local.max_delivery_attempts
   }
 
   retry_policy {

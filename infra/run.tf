@@ -6,14 +6,21 @@
 #   aiprod-router        pull subscriber of aiprod-router (and the stuck-job
 #                        sweeper): always at least one instance, CPU always
 #                        allocated, no ingress.
-#   aiprod-worker-<b>    one service per backend (AIPROD_BACKENDS=<b>), pull
-#                        subscriber of aiprod-worker-<b>; same shape as the
-#                        router. One service per backend keeps each provider's
-#                        API key readable by that backend's worker only, lets
-#                        Veo alone call Vertex AI, and scales each backend on
-#                        its own load. With var.worker_push, Pub/Sub pushes
-#                        aiprod-worker-<b> to it instead (POST /push, with an
-#                        OIDC token that Cloud Run and the worker verify).
+#   aiprod-worker-<b>    one service per backend (AIPROD_BACKENDS=<b>). One
+#                        service per backend keeps each provider's API key
+#                        readable by that backend's worker only, lets Veo
+#                        alone call Vertex AI, and scales each backend on its
+#                        own load. By default (var.worker_push) Pub/Sub pushes
+#                        aiprod-worker-<b> to it (POST /push, with an OIDC
+#                        token that Cloud Run and the worker verify); each
+#                        push is a step of one generation held for up to
+#                        worker.PushStepBudget, CPU is allocated only during
+#                        requests, and Cloud Run's request-based autoscaling
+#                        follows the pushes in flight, from zero, up to the
+#                        maximum derived from the backend's concurrency
+#                        (local.worker_scaling; README.md "Workers that scale
+#                        with the work"). With worker_push = false it pulls
+#                        instead, shaped like the router.
 #   aiprod-notifier      pull subscriber of aiprod-notifier (job webhooks) and
 #                        aiprod-alerts (operator alerts; package notifier and
 #                        package alert); same shape as the router, with
@@ -83,6 +90,47 @@ locals {
   } : {}
   notifier_env = merge(local.common_env, { OTEL_SERVICE_NAME = "aiprod-notifier" }, var.notifier_env)
 
+  # Push steps (worker.PushStepBudget, AIPROD_STEP_BUDGET) end a minute
+  # before the ack deadline of the pushing subscriptions
+  # (local.push_ack_deadline_seconds, pubsub.tf); Cloud Run's request
+  # timeout is five minutes past it, so that Cloud Run never cuts a step
+  # Pub/Sub still waits for, nor the outcome write and video copy of its
+  # last poll.
+  worker_step_budget_seconds     = local.push_ack_deadline_seconds - 60
+  worker_request_timeout_seconds = local.push_ack_deadline_seconds + 300
+
+  # Push workers of capped backends: backend => pushes in flight at most,
+  # its concurrency (generations holding a slot) plus the headroom (pushes
+  # waiting for a slot, or resuming a long generation); and the fewest
+  # instances of at most var.worker_requests_per_instance that hold them.
+  # More pushes get Cloud Run's 429 without reaching the code, and come
+  # back after Pub/Sub's retry backoff. test/infra_test.go checks this
+  # against catalog.Default().
+  worker_push_capacity = {
+    for b in var.backends : b => lookup(var.backend_concurrency, b, 0) + var.worker_push_headroom
+    if var.worker_push && lookup(var.backend_concurrency, b, 0) > 0
+  }
+  worker_push_instances = {
+    for b, n in local.worker_push_capacity : b => max(ceil(n / var.worker_requests_per_instance), var.worker_scaling.min)
+  }
+
+  # Backend => its worker's instances (min, max) and requests per instance.
+  # A push worker of a capped backend spreads its capacity evenly over its
+  # instances; one of an uncapped backend, and a pulling worker (which
+  # keeps at least one instance: a pull subscriber with none consumes
+  # nothing), take var.worker_scaling.
+  worker_scaling = {
+    for b in var.backends : b => contains(keys(local.worker_push_capacity), b) ? {
+      min         = var.worker_scaling.min
+      max         = local.worker_push_instances[b]
+      concurrency = ceil(local.worker_push_capacity[b] / local.worker_push_instances[b])
+      } : {
+      min         = var.worker_push ? var.worker_scaling.min : max(var.worker_scaling.min, 1)
+      max         = max(var.worker_scaling.max, var.worker_scaling.min, 1)
+      concurrency = var.worker_requests_per_instance
+    }
+  }
+
   worker_env = {
     for b in var.backends : b => merge(
       local.common_env,
@@ -100,6 +148,7 @@ locals {
         AIPROD_PUSH                 = "true"
         AIPROD_PUSH_AUDIENCE        = local.worker_push[b].audience
         AIPROD_PUSH_SERVICE_ACCOUNT = google_service_account.push.email
+        AIPROD_STEP_BUDGET          = "${local.worker_step_budget_seconds}s"
       } : {},
       var.worker_env,
     )
@@ -112,8 +161,9 @@ locals {
     }
   }
 
-  # Router and workers hold streaming pulls and poll providers between
-  # requests: CPU is always allocated (cpu_idle = false).
+  # Router, notifier and pulling workers hold streaming pulls and poll
+  # providers between requests: CPU is always allocated (cpu_idle = false).
+  # Push workers do all their work inside push requests: CPU only then.
   puller_resources = { cpu = "1", memory = "1Gi" }
 }
 
@@ -268,9 +318,14 @@ resource "google_cloud_run_v2_service" "worker" {
   template {
     service_account = google_service_account.service["worker-${each.key}"].email
 
+    # Push: Cloud Run counts the pushes in flight (each a generation step)
+    # and scales on them; the maximum bounds them (local.worker_scaling).
+    max_instance_request_concurrency = local.worker_scaling[each.key].concurrency
+    timeout                          = var.worker_push ? "${local.worker_request_timeout_seconds}s" : null
+
     scaling {
-      min_instance_count = var.worker_scaling.min
-      max_instance_count = var.worker_scaling.max
+      min_instance_count = local.worker_scaling[each.key].min
+      max_instance_count = local.worker_scaling[each.key].max
     }
 
     containers {
@@ -282,7 +337,7 @@ resource "google_cloud_run_v2_service" "worker" {
 
       resources {
         limits            = local.puller_resources
-        cpu_idle          = false
+        cpu_idle          = var.worker_push # push: CPU only while a push is in flight
         startup_cpu_boost = true
       }
 

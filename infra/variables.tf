@@ -112,25 +112,71 @@ variable "notifier_scaling" {
 }
 
 variable "worker_scaling" {
-  description = "Instances of each backend's worker service. They pull from aiprod-worker-<backend>, so at least one always runs."
+  description = <<-EOT
+    Instances of each backend's worker service. min: instances kept warm (default 0: a push worker
+    scales to zero when no generation runs; a pulling worker, worker_push = false, always keeps at
+    least 1). max: the most instances of a pulling worker, and of a push worker whose backend has no
+    concurrency cap (backend_concurrency 0). A push worker of a capped backend gets its maximum from
+    its concurrency instead (run.tf, local.worker_scaling; README.md "Workers that scale with the work").
+  EOT
   type        = object({ min = number, max = number })
-  default     = { min = 1, max = 3 }
+  default     = { min = 0, max = 3 }
 
   validation {
-    condition     = var.worker_scaling.min >= 1 && var.worker_scaling.max >= var.worker_scaling.min
-    error_message = "worker_scaling.min must be at least 1 (a pull subscriber with no instance consumes nothing) and max at least min."
+    condition     = var.worker_scaling.min >= 0 && var.worker_scaling.max >= 1 && var.worker_scaling.max >= var.worker_scaling.min
+    error_message = "worker_scaling.min must not be negative, max must be at least 1 and at least min."
+  }
+}
+
+variable "backend_concurrency" {
+  description = <<-EOT
+    Backend name => its catalog concurrency: generations running at once (0: no cap). Sizes each
+    push worker: at most concurrency + worker_push_headroom pushes in flight, over the fewest
+    instances of at most worker_requests_per_instance each. Must match the catalog the services run
+    with; with the embedded catalog the default is right (test/infra_test.go checks it).
+  EOT
+  type        = map(number)
+  default = {
+    veo       = 10
+    runway    = 2
+    luma      = 10
+    replicate = 20
+    fal       = 10
+  }
+}
+
+variable "worker_requests_per_instance" {
+  description = "Push workers: the most push requests (generation steps) one instance serves at once (Cloud Run max_instance_request_concurrency). A step mostly waits on the provider; the bound limits what one lost instance interrupts and the output copies one instance runs at once."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.worker_requests_per_instance >= 1 && var.worker_requests_per_instance <= 1000
+    error_message = "worker_requests_per_instance must be between 1 and 1000 (Cloud Run's limit)."
+  }
+}
+
+variable "worker_push_headroom" {
+  description = "Push workers of capped backends: pushes in flight beyond the backend's concurrency, which wait in hand for a concurrency slot (keeping the backend's waiting mark fresh for fair sharing and the stuck-job sweeper) or resume a long generation; more get Cloud Run's 429 and come back after Pub/Sub's backoff. Like AIPROD_PREFETCH in pull mode."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.worker_push_headroom >= 1
+    error_message = "worker_push_headroom must be at least 1: a waiting delivery keeps the backend's waiting mark fresh."
   }
 }
 
 variable "worker_push" {
   description = <<-EOT
-    false (default): the worker services pull their subscriptions. true: Pub/Sub pushes each
-    dispatch to its worker service's POST /push (AIPROD_PUSH=true) with an OIDC token of the
-    aiprod-push service account, which Cloud Run (roles/run.invoker) and the worker itself
-    (AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT; package pushauth) both verify.
+    true (default): Pub/Sub pushes each dispatch to its worker service's POST /push (AIPROD_PUSH=true)
+    with an OIDC token of the aiprod-push service account, which Cloud Run (roles/run.invoker) and the
+    worker itself (AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT; package pushauth) both verify;
+    the workers scale on the pushes in flight, to zero when idle. false: the worker services pull
+    their subscriptions, with CPU always allocated and at least one instance each.
   EOT
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "max_attempts" {
@@ -267,7 +313,7 @@ variable "alert_router_backlog_seconds" {
 }
 
 variable "alert_worker_backlog_seconds" {
-  description = "Alert when the oldest unacked message of an aiprod-worker-<backend> subscription is older than this. A worker holds each message for its whole generation (up to 30 min, worker.GenerationTimeoutDefault), so this must be above that."
+  description = "Alert when the oldest unacked message of an aiprod-worker-<backend> subscription is older than this. A dispatch is acked only when its generation ends (up to 30 min, worker.GenerationTimeoutDefault, over one or more pushes or one pull), so this must be above that."
   type        = number
   default     = 2400
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/worker"
 )
 
 const (
@@ -56,8 +57,8 @@ const (
 
 // TestInfraEvaluates: every infra/*.tf file parses, the files README.md
 // promises exist, and every expression in them evaluates with the variables'
-// defaults (undefined locals or variables, unknown functions, wrong types in
-// for_each or dynamic blocks fail here).
+// defaults, and with pulled workers (undefined locals or variables, unknown
+// functions, wrong types in for_each or dynamic blocks fail here).
 func TestInfraEvaluates(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"versions.tf", "variables.tf", "pubsub.tf", "firestore.tf", "run.tf",
@@ -65,24 +66,38 @@ func TestInfraEvaluates(t *testing.T) {
 		_, err := os.Stat(filepath.Join(infraDir, f))
 		require.NoError(t, err, "infra/%s", f)
 	}
-	m := loadInfra(t)
-	for _, r := range m.resources {
-		for _, in := range m.instances(t, r) {
-			m.evalAll(t, in)
+	for _, push := range []bool{true, false} { // worker_push's default, and pulled workers
+		m := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.BoolVal(push)})
+		for _, r := range m.resources {
+			for _, in := range m.instances(t, r) {
+				m.evalAll(t, in)
+			}
 		}
-	}
-	for _, b := range m.others {
-		m.evalAll(t, tfInstance{addr: b.Type + "." + strings.Join(b.Labels, "."), body: b.Body, ctx: m.ctx(nil)})
+		for _, b := range m.others {
+			m.evalAll(t, tfInstance{addr: b.Type + "." + strings.Join(b.Labels, "."), body: b.Body, ctx: m.ctx(nil)})
+		}
 	}
 }
 
 // TestInfraPubSubMatchesTopology: the Terraform creates exactly the topics and
 // subscriptions of queue.Topology for the catalog's backends, each
 // subscription on its topic with the same ack deadline, dead-letter topic,
-// max delivery attempts and retry backoff (none where Topology has none).
+// max delivery attempts and retry backoff (none where Topology has none) —
+// except that a worker subscription that pushes has worker.PushAckDeadline
+// and worker.PushMaxDeliveryAttempts. Both with push delivery (the
+// default) and without.
 func TestInfraPubSubMatchesTopology(t *testing.T) {
 	t.Parallel()
-	m := loadInfra(t)
+	for _, push := range []bool{true, false} {
+		t.Run(fmt.Sprintf("worker_push=%v", push), func(t *testing.T) {
+			t.Parallel()
+			checkPubSubTopology(t, loadInfraWith(t, map[string]cty.Value{"worker_push": cty.BoolVal(push)}))
+		})
+	}
+}
+
+func checkPubSubTopology(t *testing.T, m *tfModule) {
+	t.Helper()
 	want := queue.Topology(catalog.Default().Names())
 
 	var wantTopics []string
@@ -109,13 +124,16 @@ func TestInfraPubSubMatchesTopology(t *testing.T) {
 		MinBackoff          time.Duration
 		MaxBackoff          time.Duration
 	}
-	got := map[string]subscription{}
+	got, pushed := map[string]subscription{}, map[string]bool{}
 	for _, in := range m.instancesOf(t, "google_pubsub_subscription") {
 		name := m.str(t, in, "name")
 		require.NotContains(t, got, name, "%s: subscription %s declared twice", in.addr, name)
 		s := subscription{Topic: topicName(m.str(t, in, "topic")), AckDeadline: 10 * time.Second} // Pub/Sub's default
 		if _, ok := in.body.Attributes["ack_deadline_seconds"]; ok {
 			s.AckDeadline = time.Duration(m.integer(t, in, "ack_deadline_seconds")) * time.Second
+		}
+		if len(m.blocks(t, in, "push_config")) > 0 {
+			pushed[name] = true
 		}
 		dl := m.blocks(t, in, "dead_letter_policy")
 		require.LessOrEqual(t, len(dl), 1, "%s: dead_letter_policy", in.addr)
@@ -145,6 +163,10 @@ func TestInfraPubSubMatchesTopology(t *testing.T) {
 		g, ok := got[w.Name]
 		if !ok {
 			continue // reported by the name comparison below
+		}
+		if pushed[w.Name] {
+			w.AckDeadline = worker.PushAckDeadline // the longest push step Pub/Sub waits for
+			w.MaxDeliveryAttempts = worker.PushMaxDeliveryAttempts
 		}
 		require.Equal(t, subscription{
 			Topic: w.Topic, AckDeadline: w.AckDeadline, DeadLetterTopic: w.DeadLetterTopic,
@@ -325,9 +347,10 @@ func TestInfraWorkerKeysFromSecretManager(t *testing.T) {
 	}
 }
 
-// TestInfraWorkerPushAuthenticated (issue 13, finding 3): by default the
-// workers pull (no push_config anywhere, no AIPROD_PUSH); with worker_push
-// every worker subscription, and only those, pushes to its worker with an
+// TestInfraWorkerPushAuthenticated (issue 13, finding 3): with
+// worker_push = false the workers pull (no push_config anywhere, no
+// AIPROD_PUSH); by default (worker_push, issue 14 item 7) every worker
+// subscription, and only those, pushes to its worker with an
 // OIDC token of the push service account for that worker's own audience,
 // and the worker is told exactly that audience and account
 // (AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT, authentication not
@@ -337,7 +360,7 @@ func TestInfraWorkerKeysFromSecretManager(t *testing.T) {
 func TestInfraWorkerPushAuthenticated(t *testing.T) {
 	t.Parallel()
 	names := catalog.Default().Names()
-	pull := loadInfra(t)
+	pull := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.False})
 	for _, sub := range pull.instancesOf(t, "google_pubsub_subscription") {
 		require.Empty(t, pull.blocks(t, sub, "push_config"), "%s: push_config without worker_push", sub.addr)
 	}
@@ -345,7 +368,8 @@ func TestInfraWorkerPushAuthenticated(t *testing.T) {
 		require.NotContains(t, pull.containerEnv(t, svc), "AIPROD_PUSH", svc.addr)
 	}
 
-	m := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.True, "project_id": cty.StringVal("p")})
+	m := loadInfraWith(t, map[string]cty.Value{"project_id": cty.StringVal("p")}) // worker_push at its default
+	require.True(t, m.vars["worker_push"].True(), "push delivery is the default deployment")
 	const account = "aiprod-push@PROJECT.iam.gserviceaccount.com" // modeled google_service_account.push
 	audiences := map[string]string{}                              // backend => audience
 	for _, sub := range m.instancesOf(t, "google_pubsub_subscription") {
@@ -422,6 +446,142 @@ func (m *tfModule) checkPushWorker(t *testing.T, svc tfInstance, audiences map[s
 		custom = append(custom, v.AsString())
 	}
 	require.Contains(t, custom, audiences[b], "%s: Cloud Run must accept its push audience", name)
+}
+
+// TestInfraWorkersScaleWithTheWork (issue 14 item 7): by default every
+// worker service scales on the pushes in flight, from zero: CPU only during
+// requests, no minimum instance, its subscription's ack deadline
+// worker.PushAckDeadline (Pub/Sub's maximum), AIPROD_STEP_BUDGET
+// worker.PushStepBudget below it and Cloud Run's request timeout above it.
+// The pushes one worker admits at once (max instances × requests per
+// instance) are its backend's catalog concurrency plus the headroom,
+// rounded up by less than one per instance, on the fewest instances of at
+// most worker_requests_per_instance; more get Cloud Run's 429. The numbers
+// are catalog.Default()'s: a catalog change the Terraform does not follow
+// fails here. With worker_push = false the workers pull, with CPU always
+// allocated and at least one instance, and the Topology's ack deadline.
+func TestInfraWorkersScaleWithTheWork(t *testing.T) {
+	t.Parallel()
+	cat := catalog.Default()
+	m := loadInfra(t)
+	perInstance, headroom := varInt(t, m, "worker_requests_per_instance"), varInt(t, m, "worker_push_headroom")
+	acks := subscriptionAckDeadlines(t, m)
+	workers := 0
+	for _, svc := range m.instancesOf(t, "google_cloud_run_v2_service") {
+		name := m.str(t, svc, "name")
+		bn, ok := strings.CutPrefix(name, "aiprod-worker-")
+		if !ok {
+			continue
+		}
+		workers++
+		b := cat.Backend(bn)
+		require.NotNil(t, b, name)
+		got := m.workerShape(t, svc)
+		ack := acks[queue.WorkerSubscription(bn)]
+		require.Equal(t, worker.PushAckDeadline, ack, "%s: its subscription waits the longest a push may take", name)
+		require.True(t, got.cpuIdle, "%s: CPU only during requests (all its work is inside a push)", name)
+		require.Zero(t, got.min, "%s: scales to zero", name)
+		require.Greater(t, got.timeout, ack, "%s: Cloud Run must not cut a push Pub/Sub still waits for", name)
+		step, err := time.ParseDuration(got.env["AIPROD_STEP_BUDGET"])
+		require.NoError(t, err, "%s: AIPROD_STEP_BUDGET", name)
+		require.Equal(t, worker.PushStepBudget, step, "%s: AIPROD_STEP_BUDGET", name)
+		require.Less(t, step, ack, name)
+
+		if b.Concurrency == 0 { // no cap: worker_scaling.max instances
+			require.Equal(t, varObjectInt(t, m, "worker_scaling", "max"), got.max, name)
+			continue
+		}
+		need := b.Concurrency + headroom // generations holding a slot, and pushes waiting for one
+		require.LessOrEqual(t, got.perInstance, perInstance, "%s: requests per instance", name)
+		require.GreaterOrEqual(t, got.max*got.perInstance, need, "%s: admits its backend's concurrency %d plus %d", name, b.Concurrency, headroom)
+		require.Less(t, got.max*got.perInstance-need, got.max, "%s: no more than the rounding beyond that", name)
+		require.Equal(t, (need+perInstance-1)/perInstance, got.max, "%s: the fewest instances that hold it", name)
+	}
+	require.Equal(t, len(cat.Backends), workers)
+
+	pull := loadInfraWith(t, map[string]cty.Value{"worker_push": cty.False})
+	acks = subscriptionAckDeadlines(t, pull)
+	for _, svc := range pull.instancesOf(t, "google_cloud_run_v2_service") {
+		name := pull.str(t, svc, "name")
+		bn, ok := strings.CutPrefix(name, "aiprod-worker-")
+		if !ok {
+			continue
+		}
+		got := pull.workerShape(t, svc)
+		require.False(t, got.cpuIdle, "%s: a puller polls between requests", name)
+		require.GreaterOrEqual(t, got.min, 1, "%s: a pull subscriber with no instance consumes nothing", name)
+		require.NotContains(t, got.env, "AIPROD_STEP_BUDGET", name)
+		require.Equal(t, queue.AckDeadlineDefault, acks[queue.WorkerSubscription(bn)], name)
+	}
+}
+
+// workerShape is how a worker service scales, as the Terraform sets it.
+type workerShape struct {
+	min, max, perInstance int
+	cpuIdle               bool
+	timeout               time.Duration // 0: Cloud Run's default
+	env                   map[string]string
+}
+
+func (m *tfModule) workerShape(t *testing.T, svc tfInstance) workerShape {
+	t.Helper()
+	tpls := m.blocks(t, svc, "template")
+	require.Len(t, tpls, 1, svc.addr)
+	tpl := tpls[0]
+	w := workerShape{perInstance: 80, env: map[string]string{}} // Cloud Run's default concurrency
+	if _, ok := m.value(t, tpl, "max_instance_request_concurrency"); ok {
+		w.perInstance = int(m.integer(t, tpl, "max_instance_request_concurrency"))
+	}
+	if _, ok := m.value(t, tpl, "timeout"); ok {
+		w.timeout = pubsubDuration(t, m.str(t, tpl, "timeout"))
+	}
+	sc := m.blocks(t, tpl, "scaling")
+	require.Len(t, sc, 1, "%s: template.scaling", svc.addr)
+	w.min, w.max = int(m.integer(t, sc[0], "min_instance_count")), int(m.integer(t, sc[0], "max_instance_count"))
+	for _, c := range m.blocks(t, tpl, "containers") {
+		for _, r := range m.blocks(t, c, "resources") {
+			v, ok := m.value(t, r, "cpu_idle")
+			w.cpuIdle = !ok || v.True() // Cloud Run's default: CPU only during requests
+		}
+	}
+	for n, e := range m.containerEnv(t, svc) {
+		if e.plain && e.value.IsKnown() && e.value.Type() == cty.String {
+			w.env[n] = e.value.AsString()
+		}
+	}
+	return w
+}
+
+// subscriptionAckDeadlines returns each subscription's ack deadline.
+func subscriptionAckDeadlines(t *testing.T, m *tfModule) map[string]time.Duration {
+	t.Helper()
+	out := map[string]time.Duration{}
+	for _, in := range m.instancesOf(t, "google_pubsub_subscription") {
+		out[m.str(t, in, "name")] = time.Duration(m.integer(t, in, "ack_deadline_seconds")) * time.Second
+	}
+	return out
+}
+
+// varInt is the value of a number variable; varObjectInt, of a number
+// attribute of an object variable.
+func varInt(t *testing.T, m *tfModule, name string) int {
+	t.Helper()
+	return ctyInt(t, m.vars[name], "var."+name)
+}
+
+func varObjectInt(t *testing.T, m *tfModule, name, attr string) int {
+	t.Helper()
+	v := m.vars[name]
+	require.True(t, v.IsKnown() && !v.IsNull() && v.Type().IsObjectType() && v.Type().HasAttribute(attr), "var.%s.%s", name, attr)
+	return ctyInt(t, v.GetAttr(attr), "var."+name+"."+attr)
+}
+
+func ctyInt(t *testing.T, v cty.Value, what string) int {
+	t.Helper()
+	require.True(t, v.IsKnown() && !v.IsNull() && v.Type() == cty.Number, "%s must be a known number", what)
+	i, acc := v.AsBigFloat().Int64()
+	require.Zero(t, acc, "%s must be a whole number", what)
+	return int(i)
 }
 
 // TestInfraIngestCannotDispatch (issue 13, finding 10): the internet-facing
@@ -551,8 +711,8 @@ func TestInfraNotifier(t *testing.T) {
 }
 
 // TestInfraBackendsMatchCatalog: the backends variable defaults to the
-// catalog's backend names, and backend_credentials to their credential
-// variables. The Terraform treats a backend without credentials as Veo on
+// catalog's backend names, backend_credentials to their credential
+// variables, and backend_concurrency to their concurrency. The Terraform treats a backend without credentials as Veo on
 // Vertex AI, which holds while only Veo backends have none.
 func TestInfraBackendsMatchCatalog(t *testing.T) {
 	t.Parallel()
@@ -584,6 +744,18 @@ func TestInfraBackendsMatchCatalog(t *testing.T) {
 		}
 	}
 	require.Equal(t, wantCreds, gotCreds, "default of variable backend_credentials vs the catalog's credential_env")
+
+	conc := m.vars["backend_concurrency"]
+	require.True(t, conc.IsWhollyKnown() && !conc.IsNull(), "variable backend_concurrency needs a default")
+	gotConc, wantConc := map[string]int{}, map[string]int{}
+	for it := conc.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		gotConc[k.AsString()] = ctyInt(t, v, "backend_concurrency."+k.AsString())
+	}
+	for _, b := range cat.Backends {
+		wantConc[b.Name] = b.Concurrency
+	}
+	require.Equal(t, wantConc, gotConc, "default of variable backend_concurrency vs the catalog's concurrency (it sizes the push workers)")
 }
 
 // ---- Monitoring: alert policies, SLOs, dashboard ------------------------------
@@ -1753,6 +1925,7 @@ func objectOrEmpty(m map[string]cty.Value) cty.Value {
 // tfFunctions are the Terraform functions infra/ may call. A call to another
 // fails TestInfraEvaluates: add it here (go-cty's stdlib has most of them).
 var tfFunctions = map[string]function.Function{
+	"ceil":       stdlib.CeilFunc,
 	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
 	"distinct":   stdlib.DistinctFunc,

@@ -47,6 +47,12 @@ type Config struct {
 	PushAuth           string
 	PushAudience       string
 	PushServiceAccount string
+	// StepBudget is how long one push step polls before it answers
+	// (AIPROD_STEP_BUDGET, 1s to worker.PushStepBudget, default
+	// worker.StepBudgetDefault): below the push subscription's ack deadline,
+	// which Terraform sets to worker.PushAckDeadline with this at
+	// worker.PushStepBudget. Push mode only.
+	StepBudget time.Duration
 	// Output copies finished videos to Cloud Storage when Output.Bucket is
 	// set (AIPROD_OUTPUT_BUCKET, a bucket name; AIPROD_OUTPUT_PREFIX, the
 	// folder, default output.PrefixDefault). Validated when Bucket is set.
@@ -77,6 +83,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PushAuth:           cmp.Or(strings.TrimSpace(v.Get("AIPROD_PUSH_AUTH")), PushAuthOIDC),
 		PushAudience:       strings.TrimSpace(v.Get("AIPROD_PUSH_AUDIENCE")),
 		PushServiceAccount: strings.TrimSpace(v.Get("AIPROD_PUSH_SERVICE_ACCOUNT")),
+		StepBudget:         v.Duration("AIPROD_STEP_BUDGET", worker.StepBudgetDefault, time.Second, worker.PushStepBudget),
 		Output:             readOutput(v),
 		ProviderEnv:        getenv,
 	}

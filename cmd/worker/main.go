@@ -1,6 +1,7 @@
-// Command worker is AIPROD's worker service (Cloud Run worker pool): it
-// consumes the dispatch subscriptions of its backends, submits each job to
-// the provider, polls it and records the result and cost.
+// Command worker is AIPROD's worker service (a Cloud Run service, one per
+// backend, that Pub/Sub pushes to in infra/, or that pulls): it consumes
+// the dispatch subscriptions of its backends, submits each job to the
+// provider, polls it and records the result and cost.
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
 // AIPROD_MAX_ATTEMPTS, ...), plus (see Config in config.go):
@@ -11,6 +12,9 @@
 //	                       REPLICATE_API_TOKEN, FAL_KEY, AIPROD_VEO_STORAGE_URI, ...)
 //	AIPROD_PUSH            "true": serve Pub/Sub push deliveries at POST /push on PORT (a Cloud
 //	                       Run service behind push subscriptions) instead of pulling
+//	AIPROD_STEP_BUDGET     push mode: how long one push step polls before answering (default 45s; at
+//	                       most 9m): below the push subscription's ack deadline (infra/ sets 9m
+//	                       under 10m, so that most generations take one push)
 //	AIPROD_PUSH_AUDIENCE, AIPROD_PUSH_SERVICE_ACCOUNT
 //	                       push mode: every push must carry the push subscriptions' OIDC token
 //	                       of this audience and service account (package pushauth); required
@@ -61,7 +65,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		defer g.Close()
 		out = g
 	}
-	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog,
+	wk, err := worker.New(worker.Config{Output: out, Queue: d.Queue, Store: d.Store, Backends: backends, Catalog: cfg.Catalog, StepBudget: cfg.StepBudget,
 		Circuit: cfg.Circuit, Logger: d.Log, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, SubmitTimeout: cfg.SubmitTimeout,
 		Prefetch: cfg.Prefetch, BudgetDefaults: cfg.BudgetDefaults})
 	if err != nil {

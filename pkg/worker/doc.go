@@ -215,14 +215,17 @@
 // StepBudget is spent (and after StepPolls polls, if set) and the message
 // is nacked (StepResult.Later) while the attempt keeps its handle and its
 // concurrency slot; the next delivery resumes from the stored handle.
-// PushHandler serves Pub/Sub push requests with it: 204 acks, 503 nacks.
+// PushHandler serves Pub/Sub push requests with it: 204 acks; 429 nacks
+// a step that only waits (in progress, no free slot), 503 one that failed.
 // It first authenticates each request with a pushauth.Verifier (the push
 // subscription's OIDC token; cmd/worker builds it from AIPROD_PUSH_*): a
 // request without a valid token gets 401 before its body is read, so
 // nobody who merely reaches the endpoint can inject a dispatch, fill the
 // dead-letter topic or choose a delivery attempt.
 // Size StepBudget below the push subscription's ack deadline (Pub/Sub
-// redelivers a push that gets no answer in time). Every step of a long
+// redelivers a push that gets no answer in time): the deployment uses
+// PushStepBudget under PushAckDeadline, so that most generations take one
+// delivery. Every step of a long
 // generation is one delivery; near the dead-letter threshold the step
 // republishes the dispatch instead of nacking (see "Waiting without
 // dead-lettering"), so long generations are not dead-lettered. Pub/Sub's

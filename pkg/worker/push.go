@@ -25,6 +25,10 @@ type StepResult struct {
 	// Later reports a nack because the step's budget ended while the
 	// generation still runs: expected, not a failure.
 	Later bool
+	// Waiting reports a nack that only waits for something expected to
+	// come (a free concurrency slot, another worker's submit, the retry
+	// time of a backend that refused the job): not a failure either.
+	Waiting bool
 	// DeadLettered reports an ack of a message that was published to the
 	// dead-letter topic first (Reason says why).
 	DeadLettered bool
@@ -77,8 +81,36 @@ func (l *limits) remaining(now time.Time) (d time.Duration, bounded bool) {
 func (w *Worker) Step(ctx context.Context, backendName string, m *queue.Message) StepResult {
 	lim := &limits{deadline: w.cfg.Now().Add(w.cfg.StepBudget), maxPolls: w.cfg.StepPolls}
 	o := w.consumerOf(backendName).Handle(context.WithValue(ctx, limitsKey{}, lim), m)
-	return StepResult{Ack: o.Acked(), Later: o.Pending, DeadLettered: o.Verdict == consumer.VerdictDeadLetter, Reason: o.Reason}
+	return StepResult{Ack: o.Acked(), Later: o.Pending, Waiting: o.Quiet && !o.Pending && !o.Acked(),
+		DeadLettered: o.Verdict == consumer.VerdictDeadLetter, Reason: o.Reason}
 }
+
+// The push subscriptions of the deployment (infra/pubsub.tf) and the step
+// that fits them. PushAckDeadline is a worker subscription's ack deadline
+// when it pushes: Pub/Sub's maximum, which is also how long Pub/Sub waits
+// for the answer to each push request. PushStepBudget is the StepBudget to
+// serve those pushes with (AIPROD_STEP_BUDGET): a step holds its request
+// for up to nine minutes, so that a generation of a few minutes is
+// submitted, polled and recorded within one delivery and acked; the minute
+// left is for the last poll's outcome (the output copy, the outcome write).
+// A push request in flight is what Cloud Run's autoscaling counts, so
+// instances follow the generations running (infra/README.md, "Workers that
+// scale with the work").
+//
+// PushMaxDeliveryAttempts is the dead-letter threshold of those
+// subscriptions: Pub/Sub's maximum. A backlog behind a busy backend is
+// refused at Cloud Run's door (429, the service's maximum reached) without
+// reaching Step, so Step cannot republish it before the threshold as it
+// does a waiting delivery it sees; every refusal spends a delivery attempt,
+// and at the subscription's 60 s maximum backoff 100 of them take over 90
+// minutes of refusals. (Config.MaxDeliveryAttempts may stay at its
+// default: Step then republishes the waiting deliveries it sees earlier
+// than it must.)
+const (
+	PushAckDeadline         = 10 * time.Minute
+	PushStepBudget          = PushAckDeadline - time.Minute
+	PushMaxDeliveryAttempts = 100
+)
 
 // maxPushBody bounds a push request: Pub/Sub's 10 MB message limit,
 // base64-encoded, plus the envelope.
@@ -128,9 +160,14 @@ func DecodePushEnvelope(r io.Reader) (queue.Message, string, error) {
 // read or handled; a nil auth refuses every request (pushauth.Off accepts
 // every one). Then it decodes the push envelope, finds the backend from the
 // envelope's subscription (aiprod-worker-<backend>, one of Config.Backends),
-// runs Step, and answers 204 to ack or 503 to nack (and a 400 for a request
-// that is not a push envelope of a known subscription). Pub/Sub treats every
-// answer but 2xx as a nack and delivers the message again.
+// runs Step, and answers 204 to ack; to nack, 429 when the step only waits
+// (StepResult.Later: error code in_progress; StepResult.Waiting, e.g. every
+// concurrency slot busy: busy) and 503 when something failed (retry_later);
+// a 400 for a request that is not a push envelope of a known subscription.
+// Pub/Sub treats every answer but 2xx alike, as a nack: it delivers the
+// message again after the subscription's retry backoff, and slows its
+// pushes down. 429 keeps the expected waits of a backlog out of the
+// service's 5xx rate, which then means failures.
 //
 // When shutdown is done (SIGTERM), steps in progress stop polling and
 // answer nack, as Handler does in pull mode.
@@ -166,7 +203,9 @@ func (w *Worker) PushHandler(shutdown context.Context, auth pushauth.Verifier) h
 		case res.Ack:
 			rw.WriteHeader(http.StatusNoContent)
 		case res.Later:
-			writePushError(rw, http.StatusServiceUnavailable, "in_progress", res.Reason, "")
+			writePushError(rw, http.StatusTooManyRequests, "in_progress", res.Reason, "")
+		case res.Waiting:
+			writePushError(rw, http.StatusTooManyRequests, "busy", res.Reason, "")
 		default:
 			writePushError(rw, http.StatusServiceUnavailable, "retry_later", res.Reason, "")
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,7 +148,7 @@ func TestPushHandler(t *testing.T) {
 	require.NoError(t, err)
 	for i := 1; i <= 4; i++ {
 		code, body := post(pushBody(t, sub, data, msg.Attributes(), i))
-		require.Equal(t, http.StatusServiceUnavailable, code, "delivery %d is nacked", i)
+		require.Equal(t, http.StatusTooManyRequests, code, "delivery %d is nacked, as a wait (not a 5xx)", i)
 		require.Equal(t, "in_progress", body["error"].(map[string]any)["code"])
 	}
 	code, _ := post(pushBody(t, sub, data, msg.Attributes(), 5))
@@ -237,7 +238,7 @@ func TestPushHandlerRefusesUnauthenticated(t *testing.T) {
 	}
 
 	code, out := postPush(t, srv, token(func(map[string]any) {}), body)
-	require.Equal(t, http.StatusServiceUnavailable, code, "a valid token is handled: %v", out)
+	require.Equal(t, http.StatusTooManyRequests, code, "a valid token is handled (its step ends in progress): %v", out)
 	require.Equal(t, 1, e.fakes["alpha"].submitCount(j.ID))
 	require.Equal(t, job.StatusRunning, e.job(t, j.ID).Status)
 }
@@ -263,6 +264,62 @@ func TestPushHandlerAuthFailsClosed(t *testing.T) {
 		require.Equal(t, want, code)
 	}
 	require.Zero(t, e.fakes["alpha"].submitCount(j.ID))
+	require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
+}
+
+// TestPushHandlerBusyIs429 (issue 14 item 7): a push that finds every
+// concurrency slot of its backend held waits SlotWait for one, then nacks
+// with 429 busy — a wait, like a step that ends in progress, not a failure
+// (503) — without submitting; once a slot is free the redelivery runs. A
+// step that fails (the store down) still answers 503. Pub/Sub takes every
+// non-2xx as a nack; the code tells a backlog from trouble in Cloud Run's
+// request counts.
+func TestPushHandlerBusyIs429(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	hold := make(chan struct{})
+	e.fakes["alpha"].setDefault(script{hold: hold})
+	w := e.newWorker(t, func(c *worker.Config) { c.SlotWait = 20 * time.Millisecond; c.StepBudget = time.Hour })
+	srv := httptest.NewServer(w.PushHandler(context.Background(), pushauth.Off()))
+	t.Cleanup(srv.Close)
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release) // before srv.Close, which waits for the held steps
+	const sub = "projects/p/subscriptions/aiprod-worker-alpha"
+	push := func(msg dispatch.Message, attempt int) (int, map[string]any) {
+		data, err := msg.Encode()
+		require.NoError(t, err)
+		return postPush(t, srv, "", pushBody(t, sub, data, msg.Attributes(), attempt))
+	}
+
+	var running []chan int
+	for range 2 { // alpha's concurrency: both slots held by generations in progress
+		j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+		done := make(chan int, 1)
+		go func() { code, _ := push(msg, 1); done <- code }()
+		e.wait(t, j.ID, func(j *job.Job) bool { return j.Attempts[0].Handle != "" })
+		running = append(running, done)
+	}
+	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+	code, body := push(msg, 1)
+	require.Equal(t, http.StatusTooManyRequests, code, "no slot within SlotWait: 429, %v", body)
+	require.Equal(t, "busy", body["error"].(map[string]any)["code"])
+	require.Zero(t, e.fakes["alpha"].submitCount(j.ID))
+	require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
+
+	release()
+	for _, done := range running {
+		require.Equal(t, http.StatusNoContent, <-done)
+	}
+	code, _ = push(msg, 2)
+	require.Equal(t, http.StatusNoContent, code, "the redelivery finds a slot")
+	require.Equal(t, job.StatusSucceeded, e.job(t, j.ID).Status)
+
+	j, msg = e.dispatched(t, "alpha", request(t, "a fox"))
+	e.st.failTx.Store(1 << 20) // the store is down: a failure, not a wait
+	code, body = push(msg, 1)
+	require.Equal(t, http.StatusServiceUnavailable, code, "%v", body)
+	require.Equal(t, "retry_later", body["error"].(map[string]any)["code"])
+	e.st.failTx.Store(0)
 	require.Equal(t, job.StatusDispatched, e.job(t, j.ID).Status)
 }
 
