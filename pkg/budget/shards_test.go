@@ -273,21 +273,26 @@ func routeOn(t *testing.T, st store.Store, id, estimate string, now time.Time) (
 
 func settleOn(t *testing.T, st store.Store, id, cost string, now time.Time) {
 	t.Helper()
-	require.NoError(t, st.RunTx(context.Background(), func(tx store.Tx) error {
+	require.NoError(t, settleJob(context.Background(), st, id, usd(cost), now))
+}
+
+// settleJob makes a dispatched job succeed at cost, as the worker does.
+func settleJob(ctx context.Context, st store.Store, id string, cost money.Micros, at time.Time) error {
+	return st.RunTx(ctx, func(tx store.Tx) error {
 		before, err := tx.GetJob(id)
 		if err != nil {
 			return err
 		}
 		after := before.Clone()
 		a := after.CurrentAttempt()
-		a.Status, a.Cost = job.AttemptSucceeded, usd(cost)
+		a.Status, a.Cost = job.AttemptSucceeded, cost
 		after.Cost = a.Cost
-		if err := after.Transition(job.StatusSucceeded, now); err != nil {
+		if err := after.Transition(job.StatusSucceeded, at); err != nil {
 			return err
 		}
-		if _, err := budget.SettleJob(tx, before, after, budget.Defaults{}, now); err != nil {
+		if _, err := budget.SettleJob(tx, before, after, budget.Defaults{}, at); err != nil {
 			return err
 		}
 		return tx.PutJob(after)
-	}))
+	})
 }

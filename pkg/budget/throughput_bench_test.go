@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
-	"github.com/aiprod/aiprod/pkg/budget"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -56,27 +55,29 @@ func BenchmarkOneProjectBudget(b *testing.B) {
 	require.NoError(b, st.RunTx(ctx, func(tx store.Tx) error {
 		return tx.PutBudget(store.Budget{ProjectID: "p", MonthlyLimit: &limit})
 	}))
-	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	ids := make([]string, b.N)
 	for i := range ids {
 		req := job.Request{Prompt: "a fox", DurationSeconds: 5}
 		req.ApplyDefaults()
-		j := job.New("", "p", req, now)
+		j := job.New("", "p", req, nov)
 		ids[i] = j.ID
 		require.NoError(b, st.RunTx(ctx, func(tx store.Tx) error { return tx.CreateJob(j) }))
 	}
-	var runs atomic.Int64
+	runs := &txRuns{Store: st}
 	b.ResetTimer()
 	start := time.Now()
-	routed := runAll(b, ids, func(id string) error { return routeOnce(ctx, st, id, now, &runs) })
+	routed := runAll(b, ids, func(id string) error {
+		_, _, err := routeJob(ctx, runs, id, usd("0.5"))
+		return err
+	})
 	routeTime := time.Since(start)
 	start = time.Now()
-	runAll(b, ids, func(id string) error { return settleOnce(ctx, st, id, now.Add(time.Minute), &runs) })
+	runAll(b, ids, func(id string) error { return settleJob(ctx, runs, id, usd("0.4"), nov.Add(time.Minute)) })
 	settleTime := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(routed)/routeTime.Seconds(), "routed-jobs/s")
 	b.ReportMetric(float64(len(ids))/settleTime.Seconds(), "settled-jobs/s")
-	b.ReportMetric(float64(runs.Load()-int64(2*len(ids)))/float64(len(ids)), "tx-retries/job")
+	b.ReportMetric(float64(runs.n.Load()-int64(2*len(ids)))/float64(len(ids)), "tx-retries/job")
 }
 
 // runAll runs fn over ids on 32 goroutines and returns how many succeeded.
@@ -107,52 +108,16 @@ func runAll(b *testing.B, ids []string, fn func(string) error) int {
 	return int(ok.Load())
 }
 
-// routeOnce reserves for a queued job and dispatches it, as the router.
-func routeOnce(ctx context.Context, st store.Store, id string, now time.Time, runs *atomic.Int64) error {
-	return st.RunTx(ctx, func(tx store.Tx) error {
-		runs.Add(1)
-		j, err := tx.GetJob(id)
-		if err != nil {
-			return err
-		}
-		bk, err := budget.Prepare(tx, j, budget.Defaults{})
-		if err != nil {
-			return err
-		}
-		est := usd("0.5")
-		if err := bk.Reserve(tx, j, est, now); err != nil {
-			return err
-		}
-		j.Attempts = append(j.Attempts, job.Attempt{Number: 1, Backend: "runway", Status: job.AttemptDispatched,
-			EstimatedCost: est, Reserved: est, StartedAt: now, DurationSeconds: 5})
-		if err := j.Transition(job.StatusDispatched, now); err != nil {
-			return err
-		}
-		if _, err := bk.Apply(tx, j, now); err != nil {
-			return err
-		}
-		return tx.PutJob(j)
-	})
+// txRuns counts the runs of transaction functions: the first of each
+// transaction and its retries.
+type txRuns struct {
+	store.Store
+	n atomic.Int64
 }
 
-// settleOnce makes a dispatched job succeed, as the worker.
-func settleOnce(ctx context.Context, st store.Store, id string, at time.Time, runs *atomic.Int64) error {
-	return st.RunTx(ctx, func(tx store.Tx) error {
-		runs.Add(1)
-		before, err := tx.GetJob(id)
-		if err != nil {
-			return err
-		}
-		after := before.Clone()
-		a := after.CurrentAttempt()
-		a.Status, a.Cost = job.AttemptSucceeded, usd("0.4")
-		after.Cost = a.Cost
-		if err := after.Transition(job.StatusSucceeded, at); err != nil {
-			return err
-		}
-		if _, err := budget.SettleJob(tx, before, after, budget.Defaults{}, at); err != nil {
-			return err
-		}
-		return tx.PutJob(after)
+func (s *txRuns) RunTx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.RunTx(ctx, func(tx store.Tx) error {
+		s.n.Add(1)
+		return fn(tx)
 	})
 }
