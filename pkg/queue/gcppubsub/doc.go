@@ -17,8 +17,9 @@
 // Publish sends through one pubsub.Publisher per topic, created on first use
 // and stopped (flushing what it still holds) by Close. It returns the id the
 // server assigned once the server accepted the message. The client library
-// batches for up to 10ms and retries transient failures on its own; gcppubsub
-// adds no retry.
+// batches for up to PublishDelay (1 ms, not its default 10 ms: every caller
+// waits for its message) and retries transient failures on its own;
+// gcppubsub adds no retry.
 //
 // # Receiving
 //
