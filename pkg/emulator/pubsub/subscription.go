@@ -243,7 +243,7 @@ func deadLetterCopy(h *held, sub string) *pubsubpb.PubsubMessage {
 	attrs[attrDLDeliveryCount] = strconv.Itoa(int(h.attempts))
 	attrs[attrDLSubscription] = parts[3]
 	attrs[attrDLProject] = parts[1]
-	attrs[attrDLPublishTime] = h.msg.PublishTime.AsTime().Format(time.RFC3339Nano)
+	attrs[attrDLPublishTime] = h.msg.PublishTime.AsTime().UTC().Format("2006-01-02T15:04:05.000Z")
 	return &pubsubpb.PubsubMessage{Data: h.msg.Data, Attributes: attrs, OrderingKey: h.msg.OrderingKey}
 }
 
