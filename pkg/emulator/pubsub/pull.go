@@ -20,13 +20,19 @@ const pullMaxMessages = 1000
 // pullWaiter is a Pull waiting for messages; dispatch leases them to it.
 type pullWaiter struct {
 	max   int
+	bytes int64 // of got
 	got   []delivery
 	wake  chan struct{}
 	woken bool
 }
 
+// hasRoom reports whether the Pull takes one more message: up to max, and
+// up to a response's size (at least one message).
+func (w *pullWaiter) hasRoom() bool { return len(w.got) < w.max && w.bytes < responseMaxBytes }
+
 func (w *pullWaiter) add(d delivery) {
 	w.got = append(w.got, d)
+	w.bytes += d.h.size
 	w.wakeUp()
 }
 

@@ -143,7 +143,7 @@ func (s *subscription) dispatchLocked(now time.Time) {
 
 func (s *subscription) pullWithRoom() *pullWaiter {
 	for _, w := range s.pulls {
-		if len(w.got) < w.max {
+		if w.hasRoom() {
 			return w
 		}
 	}
