@@ -53,8 +53,13 @@ func serve(addr string, now func() time.Time) (*Server, error) {
 // in project projectID, without credentials. The caller closes it, before
 // the Server.
 func (s *Server) Queue(ctx context.Context, projectID string) (*gcppubsub.Queue, error) {
-	return gcppubsub.New(ctx, projectID, option.WithEndpoint(s.Addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	return gcppubsub.New(ctx, projectID, clientOptions(s.Addr)...)
+}
+
+// clientOptions connect a client library to the emulator at addr.
+func clientOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint(addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
 }
 
 // Stats counts what subscription (a full name,
