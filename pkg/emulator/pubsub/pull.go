@@ -11,7 +11,8 @@ import (
 )
 
 // PullWait is how long a unary Pull with nothing to return waits for a
-// message before it answers none (as long as pstest waited).
+// message before it answers none (as long as pstest, the emulator this
+// package replaced, waited).
 const PullWait = 500 * time.Millisecond
 
 // pullMaxMessages is the most one Pull returns.
