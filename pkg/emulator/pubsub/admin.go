@@ -65,10 +65,7 @@ func (g *publisherServer) ListTopics(_ context.Context, req *pubsubpb.ListTopics
 		return nil, err
 	}
 	g.st.mu.RLock()
-	all := make([]string, 0, len(g.st.topics))
-	for n := range g.st.topics {
-		all = append(all, n)
-	}
+	all := slices.Collect(maps.Keys(g.st.topics))
 	g.st.mu.RUnlock()
 	names, next := listPage(all, prefix+"topics/", req.GetPageSize(), req.GetPageToken())
 	res := &pubsubpb.ListTopicsResponse{NextPageToken: next}
@@ -208,10 +205,7 @@ func (g *subscriberServer) ListSubscriptions(_ context.Context, req *pubsubpb.Li
 		return nil, err
 	}
 	g.st.mu.RLock()
-	all := make([]string, 0, len(g.st.subs))
-	for n := range g.st.subs {
-		all = append(all, n)
-	}
+	all := slices.Collect(maps.Keys(g.st.subs))
 	g.st.mu.RUnlock()
 	names, next := listPage(all, prefix+"subscriptions/", req.GetPageSize(), req.GetPageToken())
 	res := &pubsubpb.ListSubscriptionsResponse{NextPageToken: next}

@@ -61,6 +61,15 @@ func (e *env) subscription(id, topic string, with func(*pubsubpb.Subscription)) 
 	return subName(id)
 }
 
+// backlog creates topic "top" with subscription "sub", publishes n
+// messages to it and returns the subscription.
+func (e *env) backlog(n int) string {
+	e.t.Helper()
+	sub := e.subscription("sub", e.topic("top"), nil)
+	e.publish(topicName("top"), n)
+	return sub
+}
+
 func (e *env) publish(topic string, n int) []string {
 	e.t.Helper()
 	var msgs []*pubsubpb.PubsubMessage
@@ -127,8 +136,7 @@ func (e *env) stats(sub string) Stats {
 func TestAckFreesMessageAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sub := e.subscription("sub", e.topic("top"), nil)
-	e.publish(topicName("top"), 100)
+	sub := e.backlog(100)
 	require.Equal(t, Stats{Held: 100, Ready: 100}, e.stats(sub))
 
 	rms := e.pull(sub, 1000)
@@ -191,8 +199,7 @@ func TestRetryPolicyBackoff(t *testing.T) {
 func TestNackWithoutRetryPolicy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sub := e.subscription("sub", e.topic("top"), nil)
-	e.publish(topicName("top"), 1)
+	sub := e.backlog(1)
 	rms := e.pull(sub, 1)
 	e.modify(sub, 0, rms...)
 	again := e.pull(sub, 1)

@@ -44,8 +44,7 @@ func recv(t *testing.T, stream pubsubpb.Subscriber_StreamingPullClient, n int) [
 func TestStreamFlowControl(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sub := e.subscription("sub", e.topic("top"), nil)
-	e.publish(topicName("top"), 10)
+	sub := e.backlog(10)
 	stream := e.openStream(e.ctx, sub, 3)
 
 	got := recv(t, stream, 3)
@@ -105,8 +104,7 @@ func TestClosedStreamGivesBackWhatItNeverSent(t *testing.T) {
 func TestDeleteSubscriptionEndsStreams(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sub := e.subscription("sub", e.topic("top"), nil)
-	e.publish(topicName("top"), 3)
+	sub := e.backlog(3)
 	stream := e.openStream(e.ctx, sub, 0)
 	recv(t, stream, 3)
 	_, err := e.sub.DeleteSubscription(e.ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: sub})
