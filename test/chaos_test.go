@@ -322,8 +322,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	r.waitWebhooks(30*time.Second, 3*time.Minute)
 	r.readStored()
 	rep := r.report()
-	rep.setup, rep.submit, rep.chaos, rep.drain, rep.wall = setup, submitDone, chaosEnd, drain, time.Since(wall)
-	rep.emuRSS, _ = peakRSS(r.st.emuPid)
+	rep.setup, rep.submit, rep.chaos, rep.drain, rep.wall, rep.emuRSS = setup, submitDone, chaosEnd, drain, time.Since(wall), peakRSS(r.st.emuPid)
 	t.Log("\n" + rep.table())
 	rep.explain(r)
 	if !drained {

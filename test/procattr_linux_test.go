@@ -15,17 +15,17 @@ func childProcAttr() *syscall.SysProcAttr {
 }
 
 // peakRSS is the peak resident set size of process pid (VmHWM), while it
-// runs; false when it cannot be read.
-func peakRSS(pid int) (int64, bool) {
+// runs; 0 when it cannot be read.
+func peakRSS(pid int) int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, false
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err == nil
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
 		}
 	}
-	return 0, false
+	return 0
 }

@@ -34,6 +34,3 @@ func checkProject(parent string) (string, error) {
 	}
 	return parent + "/", nil
 }
-
-// lastSegment is the id of a full resource name.
-func lastSegment(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }

@@ -100,7 +100,7 @@ func (g *subscriberServer) Pull(ctx context.Context, req *pubsubpb.PullRequest) 
 		return nil, err
 	}
 	wait := PullWait
-	if req.GetReturnImmediately() {
+	if req.GetReturnImmediately() { //nolint:staticcheck // deprecated for clients; an emulator still honours it
 		wait = 0
 	}
 	rms, err := s.pull(ctx, int(min(req.GetMaxMessages(), pullMaxMessages)), wait)
