@@ -261,6 +261,7 @@ type stack struct {
 	api        string
 	client     *client.Client
 	emuLog     string
+	emuPid     int // the `aiprod emulators` process
 	emuQuit    func()
 	// emuDumped: emuQuit ran, emulators.log ends with a goroutine dump
 	// (not worth a tail).
@@ -422,6 +423,7 @@ func (s *stack) startEmulators() []string {
 	cmd.Stderr = f
 	cmd.SysProcAttr = childProcAttr()
 	require.NoError(t, cmd.Start())
+	s.emuPid = cmd.Process.Pid
 	lines := make(chan string, 64) // a handful of lines come before "ready"
 	done := make(chan struct{})
 	go func() {

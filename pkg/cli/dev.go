@@ -120,7 +120,7 @@ const (
 )
 
 func runEmulators(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "emulators", "[flags]", `Serve the Pub/Sub emulator (pstest) and the Firestore emulator on ports and
+	fs := newFlags(env, "emulators", "[flags]", `Serve the Pub/Sub emulator and the Firestore emulator on ports and
 print the lines to export so that the services (cmd/ingest, cmd/router,
 cmd/worker) or any Google Cloud client use them:
 

@@ -1,6 +1,6 @@
 // Package devstack runs the whole AIPROD system in one process for local
-// development and end-to-end tests: the Pub/Sub emulator (pstest served on a
-// port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
+// development and end-to-end tests: the Pub/Sub emulator (pkg/emulator/pubsub,
+// on a port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
 // provider's real HTTP protocol), and the ingest API (with the dead-letter
 // and webhook-secret admin routes), router (with the stuck-job sweeper),
 // worker and notifier (job webhooks) wired with the same code and the same

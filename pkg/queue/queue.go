@@ -4,7 +4,8 @@
 // # Implementations
 //
 //   - queue/gcppubsub: Google Cloud Pub/Sub through cloud.google.com/go/pubsub/v2,
-//     in production and against the emulator (PUBSUB_EMULATOR_HOST, pstest).
+//     in production and against an emulator (PUBSUB_EMULATOR_HOST;
+//     pkg/emulator/pubsub, or Google's).
 //   - queue/memqueue: in memory, for unit tests; not for production.
 //
 // Both pass the conformance suite in queue/queuetest.

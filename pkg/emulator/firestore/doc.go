@@ -1,6 +1,6 @@
 // Package firestoreemu is an in-process emulator of Cloud Firestore (native
-// mode) for tests and local development, in the spirit of the Pub/Sub
-// client's pstest. It serves the google.firestore.v1.Firestore gRPC API, so
+// mode) for tests and local development, like pkg/emulator/pubsub for
+// Pub/Sub. It serves the google.firestore.v1.Firestore gRPC API, so
 // the official client, cloud.google.com/go/firestore, talks to it unchanged.
 // It is not for production: all data lives in memory and is lost on Close.
 //

@@ -40,10 +40,10 @@ func TestStalledSubscriberPingDoesNotBlockServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pub, sub := dial(t, srv.Addr)
-	_, err = pub.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/t"})
+	_, err = pub.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/top"})
 	require.NoError(t, err)
 	_, err = sub.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t", AckDeadlineSeconds: 60,
+		Name: "projects/p/subscriptions/sub", Topic: "projects/p/topics/top", AckDeadlineSeconds: 60,
 	})
 	require.NoError(t, err)
 
@@ -53,12 +53,12 @@ func TestStalledSubscriberPingDoesNotBlockServer(t *testing.T) {
 	stream, err := stalled.StreamingPull(ctx)
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(&pubsubpb.StreamingPullRequest{
-		Subscription: "projects/p/subscriptions/s", StreamAckDeadlineSeconds: 60, ProtocolVersion: 1,
+		Subscription: "projects/p/subscriptions/sub", StreamAckDeadlineSeconds: 60, ProtocolVersion: 1,
 	}))
 	big := bytes.Repeat([]byte("x"), 512<<10)
 	for range 16 {
 		_, err := pub.Publish(ctx, &pubsubpb.PublishRequest{
-			Topic: "projects/p/topics/t", Messages: []*pubsubpb.PubsubMessage{{Data: big}},
+			Topic: "projects/p/topics/top", Messages: []*pubsubpb.PubsubMessage{{Data: big}},
 		})
 		require.NoError(t, err)
 	}
@@ -69,7 +69,7 @@ func TestStalledSubscriberPingDoesNotBlockServer(t *testing.T) {
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer pcancel()
 	_, err = pub.Publish(pctx, &pubsubpb.PublishRequest{
-		Topic: "projects/p/topics/t", Messages: []*pubsubpb.PubsubMessage{{Data: []byte("after the ping")}},
+		Topic: "projects/p/topics/top", Messages: []*pubsubpb.PubsubMessage{{Data: []byte("after the ping")}},
 	})
 	require.NoError(t, err, "the emulator still serves other callers")
 }
@@ -84,14 +84,14 @@ func TestPingIsAnswered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pub, sub := dial(t, srv.Addr)
-	_, err = pub.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/t"})
+	_, err = pub.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/top"})
 	require.NoError(t, err)
-	_, err = sub.CreateSubscription(ctx, &pubsubpb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t"})
+	_, err = sub.CreateSubscription(ctx, &pubsubpb.Subscription{Name: "projects/p/subscriptions/sub", Topic: "projects/p/topics/top"})
 	require.NoError(t, err)
 	stream, err := sub.StreamingPull(ctx)
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(&pubsubpb.StreamingPullRequest{
-		Subscription: "projects/p/subscriptions/s", StreamAckDeadlineSeconds: 10, ProtocolVersion: 1,
+		Subscription: "projects/p/subscriptions/sub", StreamAckDeadlineSeconds: 10, ProtocolVersion: 1,
 	}))
 	require.NoError(t, stream.Send(&pubsubpb.StreamingPullRequest{}))
 	res, err := stream.Recv()
@@ -99,7 +99,7 @@ func TestPingIsAnswered(t *testing.T) {
 	require.Empty(t, res.GetReceivedMessages(), "an empty response answers the ping")
 
 	_, err = pub.Publish(ctx, &pubsubpb.PublishRequest{
-		Topic: "projects/p/topics/t", Messages: []*pubsubpb.PubsubMessage{{Data: []byte("m")}},
+		Topic: "projects/p/topics/top", Messages: []*pubsubpb.PubsubMessage{{Data: []byte("m")}},
 	})
 	require.NoError(t, err)
 	res, err = stream.Recv()

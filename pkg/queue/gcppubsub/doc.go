@@ -5,9 +5,10 @@
 //
 // New takes a project id and client options. When PUBSUB_EMULATOR_HOST is
 // set, the client connects to that emulator without credentials; otherwise it
-// uses Application Default Credentials. Against pstest, pass the server's
-// address with option.WithEndpoint, option.WithoutAuthentication and an
-// insecure gRPC transport (see the package's tests).
+// uses Application Default Credentials. Against an emulator without the
+// variable, pass its address with option.WithEndpoint,
+// option.WithoutAuthentication and an insecure gRPC transport
+// (pkg/emulator/pubsub's Server.Queue does).
 //
 // Topic and subscription names may be ids ("aiprod-jobs"), which are taken
 // in the Queue's project, or full names ("projects/p/topics/aiprod-jobs").
@@ -45,8 +46,8 @@
 // Pull (queue.Puller) is Pub/Sub's unary Pull through the client's
 // SubscriptionAdminClient, without ReturnImmediately (deprecated, and it
 // makes Pub/Sub answer none too often): the server waits a bounded time of
-// its choosing for a first message (pstest 500ms), and Pull gives up after
-// PullWait and returns none. What it returns is leased for the
+// its choosing for a first message (pkg/emulator/pubsub 500ms), and Pull
+// gives up after PullWait and returns none. What it returns is leased for the
 // subscription's AckDeadline, not extended by anyone: the caller settles it
 // with Ack (Acknowledge), Nack (ModifyAckDeadline 0) or ExtendDeadline
 // (ModifyAckDeadline, rounded up to whole seconds), at most 1000 ack ids a

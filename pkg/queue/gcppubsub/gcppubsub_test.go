@@ -17,8 +17,9 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue/queuetest"
 )
 
-// newPstestQueue starts a pstest server for the test and connects to it.
-func newPstestQueue(t *testing.T) *gcppubsub.Queue {
+// newEmulatorQueue starts the project's Pub/Sub emulator for the test and
+// connects to it.
+func newEmulatorQueue(t *testing.T) *gcppubsub.Queue {
 	t.Helper()
 	srv, err := pubsubemu.Serve("127.0.0.1:0")
 	require.NoError(t, err)
@@ -28,19 +29,25 @@ func newPstestQueue(t *testing.T) *gcppubsub.Queue {
 	return q
 }
 
-func TestConformancePstest(t *testing.T) {
+// TestConformance runs the queue conformance suite through the production
+// adapter against the project's Pub/Sub emulator (pkg/emulator/pubsub), in
+// process.
+func TestConformance(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(t *testing.T) queue.Queue { return newPstestQueue(t) })
+	queuetest.Run(t, func(t *testing.T) queue.Queue { return newEmulatorQueue(t) })
 }
 
-// TestConformanceEmulator runs the suite against the emulator at
-// PUBSUB_EMULATOR_HOST, when set (project GOOGLE_CLOUD_PROJECT or
-// aiprod-test).
-func TestConformanceEmulator(t *testing.T) {
-	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
-		t.Skip("PUBSUB_EMULATOR_HOST is not set")
-	}
+// TestConformanceExternalEmulator runs the suite against the emulator named
+// by PUBSUB_EMULATOR_HOST too, when one is set (project GOOGLE_CLOUD_PROJECT
+// or aiprod-test): Google's own emulator (gcloud beta emulators pubsub
+// start, or the cloud-pubsub-emulator launcher of the Debian package
+// google-cloud-cli-pubsub-emulator) checks that ours behaves like it.
+func TestConformanceExternalEmulator(t *testing.T) {
 	t.Parallel()
+	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
+		t.Skip("PUBSUB_EMULATOR_HOST not set: the suite ran against the in-process emulator (TestConformance); " +
+			"export it to also run against another emulator, e.g. gcloud beta emulators pubsub start")
+	}
 	project := os.Getenv("GOOGLE_CLOUD_PROJECT")
 	if project == "" {
 		project = "aiprod-test"
@@ -54,7 +61,7 @@ func TestConformanceEmulator(t *testing.T) {
 
 func TestEnsureSubscriptionConfig(t *testing.T) {
 	t.Parallel()
-	q := newPstestQueue(t)
+	q := newEmulatorQueue(t)
 	t.Cleanup(func() { _ = q.Close() })
 	ctx := context.Background()
 	require.NoError(t, q.EnsureTopic(ctx, "jobs"))
@@ -90,7 +97,7 @@ func TestEnsureSubscriptionConfig(t *testing.T) {
 
 func TestDeliveryAttemptWithoutDeadLetterPolicy(t *testing.T) {
 	t.Parallel()
-	q := newPstestQueue(t)
+	q := newEmulatorQueue(t)
 	t.Cleanup(func() { _ = q.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), queuetest.Timeout)
 	defer cancel()
@@ -122,7 +129,7 @@ func TestDeliveryAttemptWithoutDeadLetterPolicy(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	t.Parallel()
-	q := newPstestQueue(t)
+	q := newEmulatorQueue(t)
 	ctx := context.Background()
 	require.NoError(t, q.EnsureTopic(ctx, "jobs"))
 	_, err := q.Publish(ctx, "jobs", queue.Message{Data: []byte("x")})

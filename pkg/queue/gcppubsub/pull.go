@@ -13,7 +13,8 @@ import (
 
 // PullWait bounds how long one Pull waits for a message when none is
 // available. Pub/Sub holds a Pull without messages for a bounded time of its
-// choosing (pstest for 500ms); past PullWait, Pull gives up and returns none.
+// choosing (pkg/emulator/pubsub for 500ms, Google's emulator a few seconds);
+// past PullWait, Pull gives up and returns none.
 const PullWait = 5 * time.Second
 
 // ackIDsPerRequest is the most ack ids sent in one Acknowledge or

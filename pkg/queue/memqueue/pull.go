@@ -11,7 +11,7 @@ import (
 )
 
 // PullWait is how long Pull waits for a message when none is available, as
-// long as pstest waits.
+// long as pkg/emulator/pubsub waits.
 const PullWait = 500 * time.Millisecond
 
 // Pull leases up to max available messages of subscription, in publish

@@ -1,6 +1,8 @@
 // Package queuetest is the conformance suite of queue.Queue. Every
-// implementation runs it: memqueue in every test run, gcppubsub against pstest
-// (and, when available, the Pub/Sub emulator).
+// implementation runs it: memqueue in every test run, gcppubsub against the
+// project's Pub/Sub emulator (pkg/emulator/pubsub) in every test run and,
+// when PUBSUB_EMULATOR_HOST names one, against another emulator such as
+// Google's.
 //
 // # What it asserts
 //
@@ -26,14 +28,19 @@
 // errclass.Permanent. The lease cases use leases of whole seconds, as
 // Pub/Sub does.
 //
-// It does not assert the retry backoff, because pstest ignores retry
-// policies and redelivers nacked messages at once, nor the expiry of a lease
-// of the subscription's ack deadline, because Pub/Sub's shortest ack deadline
-// is 10s (the Pull cases shorten leases with ExtendDeadline instead).
-// Implementations test those themselves. It asserts DeliveryAttempt only on subscriptions with a
-// dead-letter policy, the only ones on which Pub/Sub sets it, and never on a
-// topic with two such subscriptions (pstest counts deliveries per message
-// across all subscriptions of its topic). It tolerates duplicate deliveries.
+// It does not assert the retry backoff, whose timing differs between
+// implementations (Google's emulator waits about 2 s after the first nack
+// with a 10 ms minimum backoff), nor the expiry of a lease of the subscription's ack deadline,
+// because Pub/Sub's shortest ack deadline is 10s (the Pull cases shorten
+// leases with ExtendDeadline instead). Implementations test those
+// themselves. It asserts DeliveryAttempt only on subscriptions with a
+// dead-letter policy, the only ones on which Pub/Sub sets it, and never on
+// a topic with two such subscriptions (pstest, the emulator this suite was
+// first run against, counted deliveries per message across the
+// subscriptions of its topic). Dead-lettering may happen when the
+// subscription is next read rather than at the last failed delivery
+// (Google's emulator does so with unary Pull): the cases keep reading. It
+// tolerates duplicate deliveries.
 //
 // The suite never sleeps to wait: it waits on channels or polls with a
 // deadline. The negative assertions watch for a bounded time: no more than
