@@ -129,6 +129,8 @@ cmd/worker) or any Google Cloud client use them:
 Stop with Ctrl-C.`)
 	psAddr := fs.String("pubsub-addr", PubsubAddrDefault, "Pub/Sub emulator listen address (port 0 picks one)")
 	fsAddr := fs.String("firestore-addr", FirestoreAddrDefault, "Firestore emulator listen address (port 0 picks one)")
+	fsRetention := fs.Duration("firestore-retention", firestoreemu.DevRetention,
+		"how long the Firestore emulator keeps superseded document versions, for reads at a past time (Firestore: 1h); they are memory")
 	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
 		"serve Go's profiles (net/http/pprof) on this address, to see where the emulators spend their time under load (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
@@ -147,7 +149,7 @@ Stop with Ctrl-C.`)
 		return err
 	}
 	defer ps.Close()
-	fsrv, err := firestoreemu.NewServerAt(*fsAddr)
+	fsrv, err := firestoreemu.NewServerAt(*fsAddr, firestoreemu.Retention(*fsRetention))
 	if err != nil {
 		return fmt.Errorf("firestore emulator: %w", err)
 	}

@@ -234,7 +234,7 @@ func (s *Stack) startPubsub(ctx context.Context, cfg Config) (*gcppubsub.Queue, 
 // startFirestore serves the Firestore emulator and returns the production
 // store over it.
 func (s *Stack) startFirestore(ctx context.Context, cfg Config) (*firestorestore.Store, error) {
-	fs, err := firestoreemu.NewServer()
+	fs, err := firestoreemu.NewServer(firestoreemu.Retention(firestoreemu.DevRetention))
 	if err != nil {
 		return nil, fmt.Errorf("devstack: firestore emulator: %w", err)
 	}

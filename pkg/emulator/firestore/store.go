@@ -125,6 +125,20 @@ func (st *store) reset() {
 	st.locks = map[string]*txn{}
 }
 
+// pruneAll drops, in every document's history, the versions that no read
+// within the retention can see: a document written rarely (a finished
+// job) would otherwise keep the versions of its last minutes forever.
+func (st *store) pruneAll() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cutoff := st.now().Add(-st.retention)
+	for _, d := range st.dbs {
+		for _, h := range d.docs {
+			h.prune(cutoff)
+		}
+	}
+}
+
 func (st *store) nowMicros() time.Time {
 	return st.now().UTC().Truncate(time.Microsecond)
 }
