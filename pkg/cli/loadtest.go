@@ -134,7 +134,7 @@ type loadtest struct {
 	body      func(i int) []byte
 
 	start    time.Time
-	lastSend time.Duration // offset of the last request sent
+	lastSend time.Duration // when the last request was sent, from start
 	sent     atomic.Int64
 	accepted atomic.Int64
 	failed   atomic.Int64
@@ -190,7 +190,7 @@ func (l *loadtest) send(ctx context.Context, stderr io.Writer, n int) {
 			return
 		}
 		l.sent.Add(1)
-		l.lastSend = at.Sub(l.start)
+		l.lastSend = time.Since(l.start) // later than scheduled when the server holds --max-in-flight
 		wg.Go(func() {
 			defer func() { <-sem }()
 			l.submit(reqCtx, at, i)

@@ -26,7 +26,7 @@ type progress struct {
 	start time.Time
 	count func() int64
 	line  func(elapsed time.Duration, rate float64) (string, float64)
-	// samples of count over the last second, oldest first
+	// samples of count, oldest first: the start, then the last second's
 	samples []progressSample
 }
 
@@ -39,6 +39,7 @@ type progressSample struct {
 // shows the last state on a line of its own.
 func startProgress(w io.Writer, count func() int64, line func(time.Duration, float64) (string, float64)) (stop func()) {
 	p := &progress{w: w, tty: isTerminal(w), start: time.Now(), count: count, line: line}
+	p.samples = []progressSample{{at: p.start, n: count()}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -72,7 +73,9 @@ func startProgress(w io.Writer, count func() int64, line func(time.Duration, flo
 func (p *progress) show(now time.Time, final bool) {
 	n := p.count()
 	p.samples = append(p.samples, progressSample{at: now, n: n})
-	for len(p.samples) > 1 && now.Sub(p.samples[0].at) > progressLine {
+	// The rate is over the last second or so: from the newest sample at
+	// least that old (from the start until there is one).
+	for len(p.samples) > 2 && now.Sub(p.samples[1].at) >= progressLine-progressTick/2 {
 		p.samples = p.samples[1:]
 	}
 	rate := 0.0
