@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +31,8 @@ import (
 // first time (fs-reads/job, fs-writes/job, fs-deletes/job, publishes/job)
 // and one job whose first attempt is refused with a 503 and that succeeds
 // on the next backend (the same units over failover-job), each on a fresh
-// emulator. The breakdown by collection and by topic is logged.
+// emulator. The breakdown by collection and by topic is logged (with
+// AIPROD_BENCH_CALLERS=1, by the service function that made the call too).
 //
 // Reads made on a timer (the router's health cache, every 2 s) are spread
 // over the jobs of that time, so they weigh less the more jobs there are.
@@ -84,9 +87,11 @@ func countStoreOps(b *testing.B, prompt string) storeOps {
 }
 
 // report reports the operations per job under units "<op>/<per>" and logs
-// them by collection and topic.
+// them by collection and topic, on one line (go test keeps only the first
+// ten lines a benchmark logs over all its runs).
 func (o storeOps) report(b *testing.B, per string) {
 	b.Helper()
+	var line []string
 	for _, m := range []struct {
 		unit string
 		n    map[string]int
@@ -98,8 +103,9 @@ func (o storeOps) report(b *testing.B, per string) {
 			parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(m.n[k])/float64(o.jobs)))
 		}
 		b.ReportMetric(float64(total)/float64(o.jobs), m.unit+"/"+per)
-		b.Logf("%s/%s %.2f over %d jobs: %s", m.unit, per, float64(total)/float64(o.jobs), o.jobs, strings.Join(parts, ", "))
+		line = append(line, fmt.Sprintf("%s %.2f (%s)", m.unit, float64(total)/float64(o.jobs), strings.Join(parts, ", ")))
 	}
+	b.Logf("per %s, over %d: %s", per, o.jobs, strings.Join(line, "; "))
 }
 
 // fsCounter counts Firestore operations on a gRPC connection as Firestore
@@ -127,7 +133,34 @@ func (c *fsCounter) reset() (reads, writes, deletes map[string]int) {
 	return reads, writes, deletes
 }
 
+// byCaller, set by AIPROD_BENCH_CALLERS=1, adds to each collection the
+// two innermost service functions that made the call (store, retry and
+// job-write frames skipped), to see which step reads or writes what.
+var byCaller = os.Getenv("AIPROD_BENCH_CALLERS") == "1"
+
+// caller names the service functions on the stack of a Firestore call.
+func caller() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var out []string
+	for len(out) < 2 {
+		f, more := frames.Next()
+		fn := f.Function
+		if strings.Contains(fn, "/aiprod/pkg/") && !strings.Contains(fn, "/pkg/store") && !strings.Contains(fn, "/pkg/retry") &&
+			!strings.Contains(fn, "/pkg/jobwrite") {
+			out = append(out, fn[strings.LastIndex(fn, "/")+1:])
+		}
+		if !more {
+			break
+		}
+	}
+	return strings.Join(out, " < ")
+}
+
 func (c *fsCounter) add(m *map[string]int, collection string, n int) {
+	if byCaller {
+		collection += " @ " + caller()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if *m == nil {
