@@ -133,6 +133,7 @@ type loadtest struct {
 	transport *http.Transport
 	body      func(i int) []byte
 
+	total    int // requests to send
 	start    time.Time
 	lastSend time.Duration // when the last request was sent, from start
 	sent     atomic.Int64
@@ -166,7 +167,7 @@ func (l *loadtest) send(ctx context.Context, stderr io.Writer, n int) {
 	interval := float64(time.Second) / l.opts.rate
 	sem := make(chan struct{}, l.opts.maxInFlight)
 	var wg sync.WaitGroup
-	l.start = time.Now()
+	l.total, l.start = n, time.Now()
 	stop := startProgress(stderr, l.sent.Load, l.sendLine)
 	defer stop()
 	timer := time.NewTimer(0)
@@ -244,7 +245,7 @@ func (l *loadtest) sendLine(elapsed time.Duration, rate float64) (string, float6
 	sent := l.sent.Load()
 	line := fmt.Sprintf("%5.1f/%.0fs  sent %d  accepted %d  errors %d  rate %.0f/s",
 		elapsed.Seconds(), l.opts.duration.Seconds(), sent, l.accepted.Load(), l.failed.Load(), rate)
-	return line, min(elapsed.Seconds()/l.opts.duration.Seconds(), 1)
+	return line, float64(sent) / float64(max(l.total, 1))
 }
 
 // isTerminal reports whether w is a terminal.
