@@ -36,8 +36,13 @@ fuzz: ## every fuzz target, one after the other, FUZZTIME (30s) each; prints the
 unit: ## tests without the race detector, quicker while editing
 	$(GO) test -count=1 $(PKGS)
 
-bench: ## benchmarks (speed and memory targets live here, not in tests)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+# The packages that have benchmarks (building every test binary of ./... would
+# take longer than running them); one at a time, so that no build shares the
+# machine with a benchmark. BENCH='Route|PipelineCPU' picks some.
+BENCH      ?= .
+BENCH_PKGS ?= $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Benchmark' pkg cmd test)))
+bench: ## benchmarks (speed and memory targets live here, not in tests; figures in docs/perf.md)
+	$(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -timeout 20m $(addprefix ./,$(BENCH_PKGS))
 
 lint: vet ## vet plus golangci-lint with the committed config (installed on first use)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run $(PKGS)

@@ -1,6 +1,6 @@
 // Package cli is the aiprod command: the local dev stack, the emulators, and
 // subcommands that talk to the HTTP API (submit, job, jobs, trace, cancel,
-// backends, and, with the admin key, dlq and keys).
+// backends, loadtest, and, with the admin key, dlq and keys).
 //
 // # Configuration
 //
