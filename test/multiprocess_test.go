@@ -41,7 +41,7 @@ func TestMultiProcessStack(t *testing.T) {
 
 	deadline, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	attempts := 0 // every attempt submits once; a submit cut off by the kill fails over
+	attempts := 0 // every attempt submits at most once; a submit cut off by the kill fails over
 	for _, id := range ids {
 		j, err := c.Wait(deadline, id, 100*time.Millisecond, nil)
 		require.NoError(t, err, "job %s", id)
@@ -64,6 +64,11 @@ func TestMultiProcessStack(t *testing.T) {
 		require.Zero(t, stats.RepeatedPrompts, "backend %s got a prompt twice", name)
 		submitted += stats.Submitted
 	}
-	require.Equal(t, attempts, submitted, "each attempt submitted once (one a job, unless the kill cut a submit off)")
+	// Every job's last attempt was submitted once; an attempt the kill cut
+	// off failed over with no handle recorded, whether or not its submit
+	// left the worker before the kill (the intent is recorded first): at
+	// most once, never twice.
+	require.GreaterOrEqual(t, submitted, len(ids), "each job's successful attempt was submitted")
+	require.LessOrEqual(t, submitted, attempts, "no attempt submitted twice")
 	require.Empty(t, append(victim.Unexpected(), st.workers[1].Unexpected()...), "no service crashed")
 }
