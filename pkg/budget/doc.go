@@ -100,8 +100,12 @@
 //     reserved and an Allotment: what it may hold, granted under the limit
 //     in force (GrantedUnder).
 //
-// A job reserves on its shard (ShardOf its id, recorded on the attempt as
-// BudgetShard; the user's shard is derived from it) and settles there. The
+// A new reservation goes to a shard that no reservation of the same process
+// picked in the last 50 ms, looking from a hash of the job id (pickShard),
+// so that one router's concurrent transactions seldom meet on a shard; a
+// failover moves the held reservation on its shard. The attempt records the
+// shard (BudgetShard; the user's shard is derived from it) and settles
+// there. The
 // invariant is per shard: spent + reserved ≤ allotment, and the allotments
 // plus what the head holds stay within the limit. A reservation that fits
 // its shard's allotment reads and writes that shard only. One that does not

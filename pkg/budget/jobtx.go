@@ -224,8 +224,9 @@ func (t *JobTx) Held() money.Micros { return t.hold.amount }
 // for the user; both limits must allow it. A reservation the job still
 // holds from its previous attempt (failover) is moved, not added: only the
 // difference must fit. The previous attempt is settled first if it was not
-// (its cost charged, the rest carried over). The reservation goes to the
-// job's shard of the period (ShardOf; see "Shards" in the package doc).
+// (its cost charged, the rest carried over). The reservation goes to a
+// shard of the period that no reservation of this process is using
+// (pickShard; see "Shards" in the package doc).
 //
 // When the budget refuses, Reserve returns an *ExceededError (errclass.
 // Budget) and reserves nothing; the caller fails the job and still calls
@@ -243,11 +244,16 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	if err := t.settlePending(j, true, now); err != nil {
 		return err
 	}
-	at := bookKey{PeriodOf(now), ShardOf(j.ID)}
+	old := t.hold
+	at := bookKey{PeriodOf(now), 0}
+	if old.amount > 0 && old.at.period == at.period && old.at.shard > 0 {
+		at.shard = old.at.shard // failover: move the held reservation where it is
+	} else {
+		at.shard = pickShard(t.project, ShardOf(j.ID))
+	}
 	if err := t.loadBook(tx, at); err != nil {
 		return err
 	}
-	old := t.hold
 	held := money.Micros(0)
 	if old.at == at {
 		held = old.amount

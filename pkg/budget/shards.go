@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -15,7 +17,7 @@ import (
 // fewer: one user's jobs are a part of the project's, and a project may
 // have many users.
 const (
-	Shards     = 16
+	Shards     = 32
 	UserShards = 4
 )
 
@@ -37,12 +39,43 @@ func keyOf(b bookKey, user string) docKey {
 	return docKey{b.period, user, 1 + (b.shard-1)%UserShards}
 }
 
-// ShardOf returns the shard (1..Shards) that holds the reservations of a
-// job: every attempt of a job reserves on the same shard of its month.
+// ShardOf returns the shard (1..Shards) where a job's reservation starts
+// looking (pickShard): a hash of its id.
 func ShardOf(jobID string) int {
+	return 1 + int(hash32(jobID)%Shards)
+}
+
+func hash32(s string) uint32 {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(jobID))
-	return 1 + int(h.Sum32()%Shards)
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// inFlight marks, per project and shard (hashed into a fixed table), until
+// when (Unix nanoseconds) a reservation of this process may still be
+// committing there.
+var inFlight [1 << 12]atomic.Int64
+
+// busyFor is how long a shard stays marked after a reservation picks it:
+// about a transaction's length.
+const busyFor = 50 * time.Millisecond
+
+// pickShard returns the shard a reservation of the project goes to: the
+// first from start on that no reservation of this process picked within
+// busyFor, else start. One router's concurrent transactions then seldom
+// meet on a shard (a meeting costs one of them an abort and the client's
+// backoff); routers of other processes still may.
+func pickShard(project string, start int) int {
+	now := time.Now().UnixNano()
+	h := hash32(project)
+	for i := range Shards {
+		s := 1 + (start-1+i)%Shards
+		slot := &inFlight[(h+uint32(s)*2654435761)%uint32(len(inFlight))]
+		if u := slot.Load(); u <= now && slot.CompareAndSwap(u, now+int64(busyFor)) {
+			return s
+		}
+	}
+	return start
 }
 
 // used is what a budget document holds: spent + reserved.
