@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -155,68 +156,103 @@ func Decide(in Input) Decision {
 }
 
 func decide(in Input, excluded []string) Decision {
-	d := Decision{Rejected: map[string]string{}}
+	var d Decision
 	if in.Catalog == nil {
+		d.Rejected = map[string]string{}
 		return d
 	}
 	allow := in.Request.Backends
 	for _, name := range allow {
 		if in.Catalog.Backend(name) == nil {
-			d.Rejected[name] = ReasonUnknown
+			d.reject(name, ReasonUnknown)
 		}
 	}
+	// The candidates are collected with their ranking keys, read once
+	// each (a comparison would read the stats map twice), and sorted by
+	// key: on the stack for a catalog of up to len(buf) backends.
+	var buf [16]ranked
+	found := buf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
-		health := in.Health[b.Name]
-		switch {
-		case len(allow) > 0 && !slices.Contains(allow, b.Name):
-			d.Rejected[b.Name] = ReasonNotInAllowList
-			continue
-		case slices.Contains(excluded, b.Name):
-			d.Rejected[b.Name] = ReasonExcluded
-			continue
-		case health.Disabled:
-			d.Rejected[b.Name] = ReasonDisabled
-			continue
-		}
-		q, why := b.Quote(&in.Request)
+		c, why := filter(&in, b, excluded)
 		if why != "" {
-			d.Rejected[b.Name] = why
+			d.reject(b.Name, why)
 			continue
 		}
-		if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
-			d.Rejected[b.Name] = fmt.Sprintf("estimate %s over max_cost_usd %s", q.Estimate, *limit)
-			continue
-		}
-		switch health.Breaker.Peek(in.Now, in.Circuit) {
-		case circuit.Deny:
-			d.Rejected[b.Name] = circuitReason(health.Breaker, in.Now, in.Circuit)
-			continue
-		case circuit.Probe:
-			d.Candidates = append(d.Candidates, Candidate{Quote: q, Probe: true})
-		default:
-			d.Candidates = append(d.Candidates, Candidate{Quote: q})
-		}
+		s, ok := in.Stats[b.Name]
+		found = append(found, ranked{c: c, success: successKey(s, ok), latency: latencyKey(s, ok), order: len(found)})
 	}
-	slices.SortStableFunc(d.Candidates, func(a, b Candidate) int {
-		return compare(a, b, in.Stats)
-	})
+	slices.SortFunc(found, compareRanked)
+	d.Candidates = make([]Candidate, len(found))
+	for i := range found {
+		d.Candidates[i] = found[i].c
+	}
+	if d.Rejected == nil {
+		d.Rejected = map[string]string{}
+	}
 	return d
 }
 
-func compare(a, b Candidate, stats map[string]BackendStats) int {
-	if c := cmp.Compare(a.Estimate, b.Estimate); c != 0 {
+// reject records why backend name was removed; a later reason for the
+// same name replaces an earlier one.
+func (d *Decision) reject(name, reason string) {
+	if d.Rejected == nil {
+		d.Rejected = make(map[string]string, 8)
+	}
+	d.Rejected[name] = reason
+}
+
+// filter runs the filters of the package doc on backend b: the candidate
+// it makes, or the reason that removes it.
+func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, string) {
+	health := in.Health[b.Name]
+	switch {
+	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
+		return Candidate{}, ReasonNotInAllowList
+	case slices.Contains(excluded, b.Name):
+		return Candidate{}, ReasonExcluded
+	case health.Disabled:
+		return Candidate{}, ReasonDisabled
+	}
+	q, ok := b.Cheapest(&in.Request)
+	if !ok {
+		return Candidate{}, b.Refusal(&in.Request)
+	}
+	if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
+		return Candidate{}, "estimate " + q.Estimate.String() + " over max_cost_usd " + limit.String()
+	}
+	switch health.Breaker.Peek(in.Now, in.Circuit) {
+	case circuit.Deny:
+		return Candidate{}, circuitReason(health.Breaker, in.Now, in.Circuit)
+	case circuit.Probe:
+		return Candidate{Quote: q, Probe: true}, ""
+	}
+	return Candidate{Quote: q}, ""
+}
+
+// ranked is a candidate with its ranking keys (see compare).
+type ranked struct {
+	c       Candidate
+	success float64
+	latency time.Duration
+	order   int // in catalog order, so that the sort is stable
+}
+
+// compareRanked orders as compare does, reading the stats looked up once.
+func compareRanked(a, b ranked) int {
+	if c := cmp.Compare(a.c.Estimate, b.c.Estimate); c != 0 {
 		return c
 	}
-	sa, okA := stats[a.Backend]
-	sb, okB := stats[b.Backend]
-	if c := cmp.Compare(successKey(sb, okB), successKey(sa, okA)); c != 0 { // higher first
+	if c := cmp.Compare(b.success, a.success); c != 0 { // higher first
 		return c
 	}
-	if c := cmp.Compare(latencyKey(sa, okA), latencyKey(sb, okB)); c != 0 { // lower first
+	if c := cmp.Compare(a.latency, b.latency); c != 0 { // lower first
 		return c
 	}
-	return cmp.Compare(a.Backend, b.Backend)
+	if c := cmp.Compare(a.c.Backend, b.c.Backend); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.order, b.order)
 }
 
 // successKey orders unknown success rates below every measured one.
@@ -240,12 +276,12 @@ func circuitReason(b circuit.Breaker, now time.Time, cfg circuit.Config) string 
 		return ReasonProbeInFlight
 	}
 	cfg = cfg.WithDefaults()
-	s := fmt.Sprintf("circuit open (%d consecutive failures", b.ConsecutiveFailures)
+	s := "circuit open (" + strconv.Itoa(b.ConsecutiveFailures) + " consecutive failures"
 	if b.LastError != "" {
 		s += "; last error: " + b.LastError
 	}
 	if wait := b.OpenedAt.Add(cfg.Cooldown).Sub(now); wait > 0 {
-		s += fmt.Sprintf("; probe in %s", wait.Round(time.Second))
+		s += "; probe in " + wait.Round(time.Second).String()
 	}
 	return s + ")"
 }
