@@ -11,6 +11,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -67,7 +68,8 @@ type Candidate struct {
 type Decision struct {
 	// Candidates are ranked best first (see the package doc).
 	Candidates []Candidate
-	// Rejected maps each removed backend to the filter that removed it and why.
+	// Rejected maps each removed backend to the filter that removed it and
+	// why; nil when none was (a decision makes no map it does not need).
 	Rejected map[string]string
 }
 
@@ -158,7 +160,6 @@ func Decide(in Input) Decision {
 func decide(in Input, excluded []string) Decision {
 	var d Decision
 	if in.Catalog == nil {
-		d.Rejected = map[string]string{}
 		return d
 	}
 	allow := in.Request.Backends
@@ -168,10 +169,11 @@ func decide(in Input, excluded []string) Decision {
 		}
 	}
 	// The candidates are collected with their ranking keys, read once
-	// each (a comparison would read the stats map twice), and sorted by
-	// key: on the stack for a catalog of up to len(buf) backends.
-	var buf [16]ranked
-	found := buf[:0]
+	// each (a comparison would read the stats map twice), and the keys
+	// sorted: both on the stack for a catalog of up to 16 backends.
+	var candBuf [16]Candidate
+	var keyBuf [16]rankKey
+	cands, keys := candBuf[:0], keyBuf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
 		c, why := filter(&in, b, excluded)
@@ -180,15 +182,13 @@ func decide(in Input, excluded []string) Decision {
 			continue
 		}
 		s, ok := in.Stats[b.Name]
-		found = append(found, ranked{c: c, success: successKey(s, ok), latency: latencyKey(s, ok), order: len(found)})
+		keys = append(keys, rankKey{estimate: c.Estimate, success: successKey(s, ok), latency: latencyKey(s, ok), name: b.Name, i: len(cands)})
+		cands = append(cands, c)
 	}
-	slices.SortFunc(found, compareRanked)
-	d.Candidates = make([]Candidate, len(found))
-	for i := range found {
-		d.Candidates[i] = found[i].c
-	}
-	if d.Rejected == nil {
-		d.Rejected = map[string]string{}
+	slices.SortFunc(keys, compareKeys)
+	d.Candidates = make([]Candidate, len(keys))
+	for i, k := range keys {
+		d.Candidates[i] = cands[k.i]
 	}
 	return d
 }
@@ -230,17 +230,17 @@ func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, string
 	return Candidate{Quote: q}, ""
 }
 
-// ranked is a candidate with its ranking keys (see compare).
-type ranked struct {
-	c       Candidate
-	success float64
-	latency time.Duration
-	order   int // in catalog order, so that the sort is stable
+// rankKey is what ranks candidate i (see the package doc).
+type rankKey struct {
+	estimate money.Micros
+	success  float64
+	latency  time.Duration
+	name     string
+	i        int // catalog order among the candidates: the sort is stable
 }
 
-// compareRanked orders as compare does, reading the stats looked up once.
-func compareRanked(a, b ranked) int {
-	if c := cmp.Compare(a.c.Estimate, b.c.Estimate); c != 0 {
+func compareKeys(a, b rankKey) int {
+	if c := cmp.Compare(a.estimate, b.estimate); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.success, a.success); c != 0 { // higher first
@@ -249,10 +249,10 @@ func compareRanked(a, b ranked) int {
 	if c := cmp.Compare(a.latency, b.latency); c != 0 { // lower first
 		return c
 	}
-	if c := cmp.Compare(a.c.Backend, b.c.Backend); c != 0 {
+	if c := cmp.Compare(a.name, b.name); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.order, b.order)
+	return cmp.Compare(a.i, b.i)
 }
 
 // successKey orders unknown success rates below every measured one.
@@ -276,12 +276,15 @@ func circuitReason(b circuit.Breaker, now time.Time, cfg circuit.Config) string 
 		return ReasonProbeInFlight
 	}
 	cfg = cfg.WithDefaults()
-	s := "circuit open (" + strconv.Itoa(b.ConsecutiveFailures) + " consecutive failures"
+	buf := make([]byte, 0, 128)
+	buf = append(buf, "circuit open ("...)
+	buf = strconv.AppendInt(buf, int64(b.ConsecutiveFailures), 10)
+	buf = append(buf, " consecutive failures"...)
 	if b.LastError != "" {
-		s += "; last error: " + b.LastError
+		buf = append(append(buf, "; last error: "...), b.LastError...)
 	}
 	if wait := b.OpenedAt.Add(cfg.Cooldown).Sub(now); wait > 0 {
-		s += "; probe in " + wait.Round(time.Second).String()
+		buf = append(append(buf, "; probe in "...), wait.Round(time.Second).String()...)
 	}
-	return s + ")"
+	return string(append(buf, ')'))
 }
