@@ -209,13 +209,28 @@ func (o *Offer) Quote(b *Backend, req *job.Request) (Quote, string) {
 
 // quote prices req on o, which fits it; false when no price matches.
 func (o *Offer) quote(b *Backend, req *job.Request) (Quote, bool) {
-	for _, p := range o.Prices {
-		if p.matches(req) {
-			secs := o.BilledSeconds(req.DurationSeconds)
-			return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}, true
+	i := o.price(req)
+	if i < 0 {
+		return Quote{}, false
+	}
+	return o.quoteAt(b, i, req), true
+}
+
+// price is the index of the price row of o that applies to req, or -1.
+func (o *Offer) price(req *job.Request) int {
+	for i := range o.Prices {
+		if o.Prices[i].matches(req) {
+			return i
 		}
 	}
-	return Quote{}, false
+	return -1
+}
+
+// quoteAt is the quote of req on o at price row i.
+func (o *Offer) quoteAt(b *Backend, i int, req *job.Request) Quote {
+	p := o.Prices[i]
+	secs := o.BilledSeconds(req.DurationSeconds)
+	return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}
 }
 
 func noPrice(req *job.Request) string {
@@ -235,19 +250,25 @@ func (b *Backend) Quote(req *job.Request) (Quote, string) {
 // none does (Refusal then says why). It builds no text and does not
 // allocate: routing calls it for every backend of every decision.
 func (b *Backend) Cheapest(req *job.Request) (Quote, bool) {
-	var best Quote
-	found := false
+	best, row := -1, -1
+	var cost money.Micros
 	for i := range b.Offers {
 		o := &b.Offers[i]
 		if o.misfit(req) != fits {
 			continue
 		}
-		q, ok := o.quote(b, req)
-		if ok && (!found || q.Estimate < best.Estimate) {
-			best, found = q, true
+		j := o.price(req)
+		if j < 0 {
+			continue
+		}
+		if c := o.Prices[j].Cost(o.BilledSeconds(req.DurationSeconds)); best < 0 || c < cost {
+			best, row, cost = i, j, c
 		}
 	}
-	return best, found
+	if best < 0 {
+		return Quote{}, false
+	}
+	return b.Offers[best].quoteAt(b, row, req), true
 }
 
 // Refusal says why each offer of b cannot serve req, "model: reason" joined

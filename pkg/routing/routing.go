@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,9 +67,10 @@ type Candidate struct {
 type Decision struct {
 	// Candidates are ranked best first (see the package doc).
 	Candidates []Candidate
-	// Rejected maps each removed backend to the filter that removed it and
-	// why; nil when none was (a decision makes no map it does not need).
-	Rejected map[string]string
+	// rejected are the removed backends in the order removed; their
+	// reasons are built when asked for (Rejected, Explain), since a job
+	// that finds a candidate never shows them.
+	rejected []rejection
 }
 
 // Best returns the first candidate, if any.
@@ -85,19 +85,12 @@ func (d Decision) Best() (Candidate, bool) {
 // why. Callers use it when a probe candidate was taken by another job.
 func (d *Decision) Reject(name, reason string) {
 	d.Candidates = slices.DeleteFunc(d.Candidates, func(c Candidate) bool { return c.Backend == name })
-	if d.Rejected == nil {
-		d.Rejected = map[string]string{}
-	}
-	d.Rejected[name] = reason
+	d.reject(rejection{backend: name, reason: reason})
 }
 
 // Clone returns a copy of d that can be changed without changing d.
 func (d Decision) Clone() Decision {
-	c := Decision{Candidates: slices.Clone(d.Candidates), Rejected: make(map[string]string, len(d.Rejected))}
-	for k, v := range d.Rejected {
-		c.Rejected[k] = v
-	}
-	return c
+	return Decision{Candidates: slices.Clone(d.Candidates), rejected: slices.Clone(d.rejected)}
 }
 
 // Explain describes the decision for people. With no candidate it is the
@@ -105,14 +98,15 @@ func (d Decision) Clone() Decision {
 // "name: reason" for each rejected backend, sorted by name, joined by "; ".
 // With candidates it names them in rank order, then the rejected ones.
 func (d Decision) Explain() string {
-	names := make([]string, 0, len(d.Rejected))
-	for n := range d.Rejected {
+	reasons := d.Rejected()
+	names := make([]string, 0, len(reasons))
+	for n := range reasons {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	rejected := make([]string, len(names))
 	for i, n := range names {
-		rejected[i] = n + ": " + d.Rejected[n]
+		rejected[i] = n + ": " + reasons[n]
 	}
 	if len(d.Candidates) == 0 {
 		if len(rejected) == 0 {
@@ -165,7 +159,7 @@ func decide(in Input, excluded []string) Decision {
 	allow := in.Request.Backends
 	for _, name := range allow {
 		if in.Catalog.Backend(name) == nil {
-			d.reject(name, ReasonUnknown)
+			d.reject(rejection{backend: name, reason: ReasonUnknown})
 		}
 	}
 	// The candidates are collected with their ranking keys, read once
@@ -176,9 +170,9 @@ func decide(in Input, excluded []string) Decision {
 	cands, keys := candBuf[:0], keyBuf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
-		c, why := filter(&in, b, excluded)
-		if why != "" {
-			d.reject(b.Name, why)
+		c, r := filter(&in, b, excluded)
+		if r.backend != "" {
+			d.reject(r)
 			continue
 		}
 		s, ok := in.Stats[b.Name]
@@ -193,41 +187,32 @@ func decide(in Input, excluded []string) Decision {
 	return d
 }
 
-// reject records why backend name was removed; a later reason for the
-// same name replaces an earlier one.
-func (d *Decision) reject(name, reason string) {
-	if d.Rejected == nil {
-		d.Rejected = make(map[string]string, 8)
-	}
-	d.Rejected[name] = reason
-}
-
 // filter runs the filters of the package doc on backend b: the candidate
-// it makes, or the reason that removes it.
-func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, string) {
+// it makes, or the rejection that removes it (backend set).
+func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection) {
 	health := in.Health[b.Name]
 	switch {
 	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
-		return Candidate{}, ReasonNotInAllowList
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}
 	case slices.Contains(excluded, b.Name):
-		return Candidate{}, ReasonExcluded
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}
 	case health.Disabled:
-		return Candidate{}, ReasonDisabled
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}
 	}
 	q, ok := b.Cheapest(&in.Request)
 	if !ok {
-		return Candidate{}, b.Refusal(&in.Request)
+		return Candidate{}, rejection{backend: b.Name, reason: b.Refusal(&in.Request)}
 	}
 	if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
-		return Candidate{}, "estimate " + q.Estimate.String() + " over max_cost_usd " + limit.String()
+		return Candidate{}, overMaxCost(b.Name, q.Estimate, *limit)
 	}
 	switch health.Breaker.Peek(in.Now, in.Circuit) {
 	case circuit.Deny:
-		return Candidate{}, circuitReason(health.Breaker, in.Now, in.Circuit)
+		return Candidate{}, circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit)
 	case circuit.Probe:
-		return Candidate{Quote: q, Probe: true}, ""
+		return Candidate{Quote: q, Probe: true}, rejection{}
 	}
-	return Candidate{Quote: q}, ""
+	return Candidate{Quote: q}, rejection{}
 }
 
 // rankKey is what ranks candidate i (see the package doc).
@@ -269,22 +254,4 @@ func latencyKey(s BackendStats, ok bool) time.Duration {
 		return time.Duration(1<<63 - 1)
 	}
 	return s.P50Latency
-}
-
-func circuitReason(b circuit.Breaker, now time.Time, cfg circuit.Config) string {
-	if b.Current() == circuit.HalfOpen {
-		return ReasonProbeInFlight
-	}
-	cfg = cfg.WithDefaults()
-	buf := make([]byte, 0, 128)
-	buf = append(buf, "circuit open ("...)
-	buf = strconv.AppendInt(buf, int64(b.ConsecutiveFailures), 10)
-	buf = append(buf, " consecutive failures"...)
-	if b.LastError != "" {
-		buf = append(append(buf, "; last error: "...), b.LastError...)
-	}
-	if wait := b.OpenedAt.Add(cfg.Cooldown).Sub(now); wait > 0 {
-		buf = append(append(buf, "; probe in "...), wait.Round(time.Second).String()...)
-	}
-	return string(append(buf, ')'))
 }
