@@ -179,7 +179,7 @@ func decide(in Input, excluded []string) Decision {
 		keys = append(keys, rankKey{estimate: c.Estimate, success: successKey(s, ok), latency: latencyKey(s, ok), name: b.Name, i: len(cands)})
 		cands = append(cands, c)
 	}
-	slices.SortFunc(keys, compareKeys)
+	sortKeys(keys)
 	d.Candidates = make([]Candidate, len(keys))
 	for i, k := range keys {
 		d.Candidates[i] = cands[k.i]
@@ -190,12 +190,14 @@ func decide(in Input, excluded []string) Decision {
 // filter runs the filters of the package doc on backend b: the candidate
 // it makes, or the rejection that removes it (backend set).
 func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection) {
-	health := in.Health[b.Name]
 	switch {
 	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
 		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}
 	case slices.Contains(excluded, b.Name):
 		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}
+	}
+	health := in.Health[b.Name]
+	switch {
 	case health.Disabled:
 		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}
 	}
@@ -222,6 +224,17 @@ type rankKey struct {
 	latency  time.Duration
 	name     string
 	i        int // catalog order among the candidates: the sort is stable
+}
+
+// sortKeys sorts keys best first by insertion: a decision ranks a handful
+// of candidates, for which this is quicker than slices.SortFunc's calls of
+// a comparison function.
+func sortKeys(keys []rankKey) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && compareKeys(keys[j], keys[j-1]) < 0; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
 }
 
 func compareKeys(a, b rankKey) int {
