@@ -170,8 +170,8 @@ func decide(in Input, excluded []string) Decision {
 	cands, keys := candBuf[:0], keyBuf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
-		c, r := filter(&in, b, excluded)
-		if r.backend != "" {
+		c, r, ok := filter(&in, b, excluded)
+		if !ok {
 			d.reject(r)
 			continue
 		}
@@ -188,33 +188,32 @@ func decide(in Input, excluded []string) Decision {
 }
 
 // filter runs the filters of the package doc on backend b: the candidate
-// it makes, or the rejection that removes it (backend set).
-func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection) {
+// it makes and true, or the rejection that removes it and false.
+func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection, bool) {
 	switch {
 	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}, false
 	case slices.Contains(excluded, b.Name):
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}, false
 	}
 	health := in.Health[b.Name]
-	switch {
-	case health.Disabled:
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}
+	if health.Disabled {
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}, false
 	}
 	q, ok := b.Cheapest(&in.Request)
 	if !ok {
-		return Candidate{}, rejection{backend: b.Name, reason: b.Refusal(&in.Request)}
+		return Candidate{}, rejection{backend: b.Name, reason: b.Refusal(&in.Request)}, false
 	}
 	if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
-		return Candidate{}, overMaxCost(b.Name, q.Estimate, *limit)
+		return Candidate{}, overMaxCost(b.Name, q.Estimate, *limit), false
 	}
 	switch health.Breaker.Peek(in.Now, in.Circuit) {
 	case circuit.Deny:
-		return Candidate{}, circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit)
+		return Candidate{}, circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit), false
 	case circuit.Probe:
-		return Candidate{Quote: q, Probe: true}, rejection{}
+		return Candidate{Quote: q, Probe: true}, rejection{}, true
 	}
-	return Candidate{Quote: q}, rejection{}
+	return Candidate{Quote: q}, rejection{}, true
 }
 
 // rankKey is what ranks candidate i (see the package doc).
@@ -226,9 +225,9 @@ type rankKey struct {
 	i        int // catalog order among the candidates: the sort is stable
 }
 
-// sortKeys sorts keys best first by insertion: a decision ranks a handful
-// of candidates, for which this is quicker than slices.SortFunc's calls of
-// a comparison function.
+// sortKeys sorts keys best first by a stable insertion sort: a decision
+// ranks a catalog's few backends (tens at most), for which this is quicker
+// than slices.SortFunc's calls of a comparison function.
 func sortKeys(keys []rankKey) {
 	for i := 1; i < len(keys); i++ {
 		for j := i; j > 0 && compareKeys(keys[j], keys[j-1]) < 0; j-- {
