@@ -121,22 +121,68 @@ func (o *Offer) BilledSeconds(requested int) int {
 
 // Check returns "" when the offer can serve req, else why not.
 func (o *Offer) Check(req *job.Request) string {
+	return o.refusal(o.misfit(req), req)
+}
+
+// A misfit names the first capability of an offer that a request lacks;
+// fits when none. Routing checks every offer of every backend per decision,
+// so the check is kept apart from the text of its reason (refusal), which
+// is built only for a backend that no offer serves.
+type misfit uint8
+
+const (
+	fits misfit = iota
+	misfitTier
+	misfitResolution
+	misfitAspectRatio
+	misfitDuration
+	misfitImageToVideo
+	misfitTextToVideo
+	misfitAudio
+	misfitImageScheme
+)
+
+// misfit returns the first capability of o that req lacks, or fits.
+func (o *Offer) misfit(req *job.Request) misfit {
 	switch {
 	case req.QualityTier.Rank() > o.Tier.Rank():
-		return fmt.Sprintf("tier %s below %s", o.Tier, req.QualityTier)
+		return misfitTier
 	case !slices.Contains(o.Resolutions, req.Resolution):
-		return fmt.Sprintf("no %s", req.Resolution)
+		return misfitResolution
 	case !slices.Contains(o.AspectRatios, req.AspectRatio):
-		return fmt.Sprintf("no %s aspect ratio", req.AspectRatio)
+		return misfitAspectRatio
 	case o.BilledSeconds(req.DurationSeconds) == 0:
-		return fmt.Sprintf("no %d s duration (max %d s)", req.DurationSeconds, slices.Max(o.Durations))
+		return misfitDuration
 	case req.ImageToVideo() && !o.ImageToVideo:
-		return "no image-to-video"
+		return misfitImageToVideo
 	case !req.ImageToVideo() && !o.TextToVideo:
-		return "image-to-video only"
+		return misfitTextToVideo
 	case req.Audio && !o.Audio:
-		return "no audio"
+		return misfitAudio
 	case req.ImageToVideo() && len(o.ImageURLSchemes) > 0 && !slices.Contains(o.ImageURLSchemes, urlScheme(req.ImageURL)):
+		return misfitImageScheme
+	}
+	return fits
+}
+
+// refusal is the reason text of misfit m of o for req ("" when it fits).
+func (o *Offer) refusal(m misfit, req *job.Request) string {
+	switch m {
+	case misfitTier:
+		return fmt.Sprintf("tier %s below %s", o.Tier, req.QualityTier)
+	case misfitResolution:
+		return fmt.Sprintf("no %s", req.Resolution)
+	case misfitAspectRatio:
+		return fmt.Sprintf("no %s aspect ratio", req.AspectRatio)
+	case misfitDuration:
+		return fmt.Sprintf("no %d s duration (max %d s)", req.DurationSeconds, slices.Max(o.Durations))
+	case misfitImageToVideo:
+		return "no image-to-video"
+	case misfitTextToVideo:
+		return "image-to-video only"
+	case misfitAudio:
+		return "no audio"
+	case misfitImageScheme:
 		return fmt.Sprintf("image_url must be %s", strings.Join(o.ImageURLSchemes, ", "))
 	}
 	return ""
@@ -152,37 +198,91 @@ func urlScheme(u string) string {
 
 // Quote prices req on this offer; the string says why not when it cannot.
 func (o *Offer) Quote(b *Backend, req *job.Request) (Quote, string) {
-	if why := o.Check(req); why != "" {
-		return Quote{}, why
+	if m := o.misfit(req); m != fits {
+		return Quote{}, o.refusal(m, req)
 	}
-	for _, p := range o.Prices {
-		if p.matches(req) {
-			secs := o.BilledSeconds(req.DurationSeconds)
-			return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}, ""
+	if q, ok := o.quote(b, req); ok {
+		return q, ""
+	}
+	return Quote{}, noPrice(req)
+}
+
+// quote prices req on o, which fits it; false when no price matches.
+func (o *Offer) quote(b *Backend, req *job.Request) (Quote, bool) {
+	i := o.price(req)
+	if i < 0 {
+		return Quote{}, false
+	}
+	return o.quoteAt(b, i, req), true
+}
+
+// price is the index of the price row of o that applies to req, or -1.
+func (o *Offer) price(req *job.Request) int {
+	for i := range o.Prices {
+		if o.Prices[i].matches(req) {
+			return i
 		}
 	}
-	return Quote{}, fmt.Sprintf("no price for %s audio=%t", req.Resolution, req.Audio)
+	return -1
+}
+
+// quoteAt is the quote of req on o at price row i.
+func (o *Offer) quoteAt(b *Backend, i int, req *job.Request) Quote {
+	p := o.Prices[i]
+	secs := o.BilledSeconds(req.DurationSeconds)
+	return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}
+}
+
+func noPrice(req *job.Request) string {
+	return fmt.Sprintf("no price for %s audio=%t", req.Resolution, req.Audio)
 }
 
 // Quote returns the cheapest offer of b that serves req, or, when none does,
 // a message saying why each offer cannot.
 func (b *Backend) Quote(req *job.Request) (Quote, string) {
-	var best *Quote
-	var whys []string
+	if q, ok := b.Cheapest(req); ok {
+		return q, ""
+	}
+	return Quote{}, b.Refusal(req)
+}
+
+// Cheapest returns the cheapest offer of b that serves req, and false when
+// none does (Refusal then says why). It builds no text and does not
+// allocate: routing calls it for every backend of every decision.
+func (b *Backend) Cheapest(req *job.Request) (Quote, bool) {
+	best, row := -1, -1
+	var cost money.Micros
 	for i := range b.Offers {
-		q, why := b.Offers[i].Quote(b, req)
-		if why != "" {
-			whys = append(whys, b.Offers[i].Model+": "+why)
+		o := &b.Offers[i]
+		if o.misfit(req) != fits {
 			continue
 		}
-		if best == nil || q.Estimate < best.Estimate {
-			best = &q
+		j := o.price(req)
+		if j < 0 {
+			continue
+		}
+		if c := o.Prices[j].Cost(o.BilledSeconds(req.DurationSeconds)); best < 0 || c < cost {
+			best, row, cost = i, j, c
 		}
 	}
-	if best == nil {
-		return Quote{}, strings.Join(whys, "; ")
+	if best < 0 {
+		return Quote{}, false
 	}
-	return *best, ""
+	return b.Offers[best].quoteAt(b, row, req), true
+}
+
+// Refusal says why each offer of b cannot serve req, "model: reason" joined
+// by "; " in catalog order; "" when one can.
+func (b *Backend) Refusal(req *job.Request) string {
+	whys := make([]string, 0, len(b.Offers))
+	for i := range b.Offers {
+		_, why := b.Offers[i].Quote(b, req)
+		if why == "" {
+			return ""
+		}
+		whys = append(whys, b.Offers[i].Model+": "+why)
+	}
+	return strings.Join(whys, "; ")
 }
 
 // Offer returns the offer of a model, or nil.

@@ -179,3 +179,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCheapestBuildsNoText: routing quotes every backend of every decision
+// through Backend.Cheapest, which must not allocate (no reason text for the
+// offers that cannot serve, no quote on the heap) and must agree with Quote.
+func TestCheapestBuildsNoText(t *testing.T) {
+	c := Default()
+	std := req(nil)
+	premium1080 := req(func(r *job.Request) { r.QualityTier, r.Resolution = job.TierPremium, "1080p" })
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		for _, r := range []*job.Request{std, premium1080} {
+			q, ok := b.Cheapest(r)
+			want, why := b.Quote(r)
+			require.Equal(t, why == "", ok, "%s", b.Name)
+			require.Equal(t, want, q, "%s", b.Name)
+			require.Equal(t, why, b.Refusal(r), "%s", b.Name)
+			allocs := testing.AllocsPerRun(20, func() { b.Cheapest(r) })
+			require.Zero(t, allocs, "allocations of %s.Cheapest", b.Name)
+		}
+	}
+}

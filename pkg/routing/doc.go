@@ -8,7 +8,8 @@
 //
 // Every backend of the catalog (and every name of the request's allow-list
 // that the catalog does not know) goes through these filters in order; the
-// first that removes it names the reason in Decision.Rejected:
+// first that removes it names the reason in Decision.Rejected (built when
+// asked for, like Explain: a decision that finds a candidate makes no text):
 //
 //  1. allow-list: Request.Backends, when not empty ("not in allow-list");
 //  2. excluded: backends that already failed this job ("excluded after

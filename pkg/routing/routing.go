@@ -10,6 +10,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -66,8 +67,10 @@ type Candidate struct {
 type Decision struct {
 	// Candidates are ranked best first (see the package doc).
 	Candidates []Candidate
-	// Rejected maps each removed backend to the filter that removed it and why.
-	Rejected map[string]string
+	// rejected are the removed backends in the order removed; their
+	// reasons are built when asked for (Rejected, Explain), since a job
+	// that finds a candidate never shows them.
+	rejected []rejection
 }
 
 // Best returns the first candidate, if any.
@@ -82,19 +85,12 @@ func (d Decision) Best() (Candidate, bool) {
 // why. Callers use it when a probe candidate was taken by another job.
 func (d *Decision) Reject(name, reason string) {
 	d.Candidates = slices.DeleteFunc(d.Candidates, func(c Candidate) bool { return c.Backend == name })
-	if d.Rejected == nil {
-		d.Rejected = map[string]string{}
-	}
-	d.Rejected[name] = reason
+	d.reject(rejection{backend: name, reason: reason})
 }
 
 // Clone returns a copy of d that can be changed without changing d.
 func (d Decision) Clone() Decision {
-	c := Decision{Candidates: slices.Clone(d.Candidates), Rejected: make(map[string]string, len(d.Rejected))}
-	for k, v := range d.Rejected {
-		c.Rejected[k] = v
-	}
-	return c
+	return Decision{Candidates: slices.Clone(d.Candidates), rejected: slices.Clone(d.rejected)}
 }
 
 // Explain describes the decision for people. With no candidate it is the
@@ -102,14 +98,15 @@ func (d Decision) Clone() Decision {
 // "name: reason" for each rejected backend, sorted by name, joined by "; ".
 // With candidates it names them in rank order, then the rejected ones.
 func (d Decision) Explain() string {
-	names := make([]string, 0, len(d.Rejected))
-	for n := range d.Rejected {
+	reasons := d.Rejected()
+	names := make([]string, 0, len(reasons))
+	for n := range reasons {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	rejected := make([]string, len(names))
 	for i, n := range names {
-		rejected[i] = n + ": " + d.Rejected[n]
+		rejected[i] = n + ": " + reasons[n]
 	}
 	if len(d.Candidates) == 0 {
 		if len(rejected) == 0 {
@@ -155,68 +152,104 @@ func Decide(in Input) Decision {
 }
 
 func decide(in Input, excluded []string) Decision {
-	d := Decision{Rejected: map[string]string{}}
+	var d Decision
 	if in.Catalog == nil {
 		return d
 	}
 	allow := in.Request.Backends
 	for _, name := range allow {
 		if in.Catalog.Backend(name) == nil {
-			d.Rejected[name] = ReasonUnknown
+			d.reject(rejection{backend: name, reason: ReasonUnknown})
 		}
 	}
+	// The candidates are collected with their ranking keys, read once
+	// each (a comparison would read the stats map twice), and the keys
+	// sorted: both on the stack for a catalog of up to 16 backends.
+	var candBuf [16]Candidate
+	var keyBuf [16]rankKey
+	cands, keys := candBuf[:0], keyBuf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
-		health := in.Health[b.Name]
-		switch {
-		case len(allow) > 0 && !slices.Contains(allow, b.Name):
-			d.Rejected[b.Name] = ReasonNotInAllowList
-			continue
-		case slices.Contains(excluded, b.Name):
-			d.Rejected[b.Name] = ReasonExcluded
-			continue
-		case health.Disabled:
-			d.Rejected[b.Name] = ReasonDisabled
+		c, r, ok := filter(&in, b, excluded)
+		if !ok {
+			d.reject(r)
 			continue
 		}
-		q, why := b.Quote(&in.Request)
-		if why != "" {
-			d.Rejected[b.Name] = why
-			continue
-		}
-		if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
-			d.Rejected[b.Name] = fmt.Sprintf("estimate %s over max_cost_usd %s", q.Estimate, *limit)
-			continue
-		}
-		switch health.Breaker.Peek(in.Now, in.Circuit) {
-		case circuit.Deny:
-			d.Rejected[b.Name] = circuitReason(health.Breaker, in.Now, in.Circuit)
-			continue
-		case circuit.Probe:
-			d.Candidates = append(d.Candidates, Candidate{Quote: q, Probe: true})
-		default:
-			d.Candidates = append(d.Candidates, Candidate{Quote: q})
-		}
+		s, ok := in.Stats[b.Name]
+		keys = append(keys, rankKey{estimate: c.Estimate, success: successKey(s, ok), latency: latencyKey(s, ok), name: b.Name, i: len(cands)})
+		cands = append(cands, c)
 	}
-	slices.SortStableFunc(d.Candidates, func(a, b Candidate) int {
-		return compare(a, b, in.Stats)
-	})
+	sortKeys(keys)
+	d.Candidates = make([]Candidate, len(keys))
+	for i, k := range keys {
+		d.Candidates[i] = cands[k.i]
+	}
 	return d
 }
 
-func compare(a, b Candidate, stats map[string]BackendStats) int {
-	if c := cmp.Compare(a.Estimate, b.Estimate); c != 0 {
+// filter runs the filters of the package doc on backend b: the candidate
+// it makes and true, or the rejection that removes it and false.
+func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection, bool) {
+	switch {
+	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}, false
+	case slices.Contains(excluded, b.Name):
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}, false
+	}
+	health := in.Health[b.Name]
+	if health.Disabled {
+		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}, false
+	}
+	q, ok := b.Cheapest(&in.Request)
+	if !ok {
+		return Candidate{}, rejection{backend: b.Name, reason: b.Refusal(&in.Request)}, false
+	}
+	if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
+		return Candidate{}, overMaxCost(b.Name, q.Estimate, *limit), false
+	}
+	switch health.Breaker.Peek(in.Now, in.Circuit) {
+	case circuit.Deny:
+		return Candidate{}, circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit), false
+	case circuit.Probe:
+		return Candidate{Quote: q, Probe: true}, rejection{}, true
+	}
+	return Candidate{Quote: q}, rejection{}, true
+}
+
+// rankKey is what ranks candidate i (see the package doc).
+type rankKey struct {
+	estimate money.Micros
+	success  float64
+	latency  time.Duration
+	name     string
+	i        int // catalog order among the candidates: the sort is stable
+}
+
+// sortKeys sorts keys best first by a stable insertion sort: a decision
+// ranks a catalog's few backends (tens at most), for which this is quicker
+// than slices.SortFunc's calls of a comparison function.
+func sortKeys(keys []rankKey) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && compareKeys(keys[j], keys[j-1]) < 0; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+}
+
+func compareKeys(a, b rankKey) int {
+	if c := cmp.Compare(a.estimate, b.estimate); c != 0 {
 		return c
 	}
-	sa, okA := stats[a.Backend]
-	sb, okB := stats[b.Backend]
-	if c := cmp.Compare(successKey(sb, okB), successKey(sa, okA)); c != 0 { // higher first
+	if c := cmp.Compare(b.success, a.success); c != 0 { // higher first
 		return c
 	}
-	if c := cmp.Compare(latencyKey(sa, okA), latencyKey(sb, okB)); c != 0 { // lower first
+	if c := cmp.Compare(a.latency, b.latency); c != 0 { // lower first
 		return c
 	}
-	return cmp.Compare(a.Backend, b.Backend)
+	if c := cmp.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.i, b.i)
 }
 
 // successKey orders unknown success rates below every measured one.
@@ -233,19 +266,4 @@ func latencyKey(s BackendStats, ok bool) time.Duration {
 		return time.Duration(1<<63 - 1)
 	}
 	return s.P50Latency
-}
-
-func circuitReason(b circuit.Breaker, now time.Time, cfg circuit.Config) string {
-	if b.Current() == circuit.HalfOpen {
-		return ReasonProbeInFlight
-	}
-	cfg = cfg.WithDefaults()
-	s := fmt.Sprintf("circuit open (%d consecutive failures", b.ConsecutiveFailures)
-	if b.LastError != "" {
-		s += "; last error: " + b.LastError
-	}
-	if wait := b.OpenedAt.Add(cfg.Cooldown).Sub(now); wait > 0 {
-		s += fmt.Sprintf("; probe in %s", wait.Round(time.Second))
-	}
-	return s + ")"
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/routing"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkRoute measures one routing decision (routing.Decide, as the
@@ -33,8 +34,24 @@ func BenchmarkRoute(b *testing.B) {
 	}
 }
 
+// TestDecideAllocatesOnlyItsResult guards BenchmarkRoute's figure without
+// timing anything: a decision that finds candidates allocates its ranked
+// candidates and its list of rejections, and no reason text, map or quote
+// (issue 14: 48 allocations a decision before).
+func TestDecideAllocatesOnlyItsResult(t *testing.T) {
+	in := tenBackends(t)
+	d := routing.Decide(in)
+	require.Len(t, d.Candidates, 8)
+	require.Equal(t, map[string]string{
+		"luma-b":    routing.ReasonExcluded,
+		"replicate": "circuit open (3 consecutive failures; last error: 503; probe in 29s)",
+	}, d.Rejected(), "the reasons, built when asked, are those of before")
+	allocs := testing.AllocsPerRun(100, func() { routing.Decide(in) })
+	require.LessOrEqual(t, allocs, 2.0, "allocations a decision")
+}
+
 // tenBackends is a routing input over 10 backends with health and stats.
-func tenBackends(b *testing.B) routing.Input {
+func tenBackends(b testing.TB) routing.Input {
 	b.Helper()
 	def := catalog.Default()
 	cat := &catalog.Catalog{Version: def.Version}

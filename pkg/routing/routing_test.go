@@ -235,12 +235,12 @@ func TestDecide(t *testing.T) {
 			}
 			require.Equal(t, tt.probes, probes)
 			for b, why := range tt.rejected {
-				require.Contains(t, d.Rejected, b)
-				require.True(t, strings.HasPrefix(d.Rejected[b], why), "%s rejected for %q, want %q", b, d.Rejected[b], why)
+				require.Contains(t, d.Rejected(), b)
+				require.True(t, strings.HasPrefix(d.Rejected()[b], why), "%s rejected for %q, want %q", b, d.Rejected()[b], why)
 			}
 			// Every catalog backend is either a candidate or rejected, never both.
 			for _, b := range in.Catalog.Names() {
-				_, rej := d.Rejected[b]
+				_, rej := d.Rejected()[b]
 				require.NotEqual(t, rej, contains(d.Candidates, b), "backend %s", b)
 			}
 		})
@@ -309,10 +309,10 @@ func TestRejectProbeTakenElsewhere(t *testing.T) {
 	c := d.Clone()
 	c.Reject("alpha", routing.ReasonProbeInFlight)
 	require.Equal(t, []string{"beta", "gamma"}, names(c.Candidates))
-	require.Equal(t, routing.ReasonProbeInFlight, c.Rejected["alpha"])
+	require.Equal(t, routing.ReasonProbeInFlight, c.Rejected()["alpha"])
 	// The original decision is untouched.
 	require.Equal(t, []string{"alpha", "beta", "gamma"}, names(d.Candidates))
-	require.NotContains(t, d.Rejected, "alpha")
+	require.NotContains(t, d.Rejected(), "alpha")
 }
 
 func TestDecideNilCatalog(t *testing.T) {
@@ -338,7 +338,7 @@ func TestDecideRetriesRefusingBackendsLast(t *testing.T) {
 	require.Len(t, d.Candidates, 1, d.Explain())
 	require.Equal(t, "beta", d.Candidates[0].Backend, "the refusing backend comes back when nothing else is left")
 	require.True(t, d.Candidates[0].Retry)
-	require.Equal(t, routing.ReasonExcluded, d.Rejected["alpha"], "a backend that failed otherwise stays excluded")
+	require.Equal(t, routing.ReasonExcluded, d.Rejected()["alpha"], "a backend that failed otherwise stays excluded")
 	require.Contains(t, d.Explain(), "beta (b1, $0.500000) [retry]")
 
 	in.Retryable = nil
@@ -349,5 +349,5 @@ func TestDecideRetriesRefusingBackendsLast(t *testing.T) {
 	in.Health = map[string]store.BackendState{"beta": open(3, time.Second)}
 	d = routing.Decide(in)
 	require.Empty(t, d.Candidates, "an open circuit stops retries")
-	require.Equal(t, routing.ReasonExcluded, d.Rejected["beta"])
+	require.Equal(t, routing.ReasonExcluded, d.Rejected()["beta"])
 }
