@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/metrics"
+	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -103,7 +103,7 @@ var errRaced = errors.New("usage watermark moved")
 // Run rolls up every Interval until ctx ends, several rounds a tick while
 // behind (a first start over an existing ledger catches up that way).
 func (r *Roller) Run(ctx context.Context) error {
-	t := time.NewTimer(r.jittered())
+	t := time.NewTimer(retry.Jittered(r.cfg.Interval))
 	defer t.Stop()
 	for {
 		select {
@@ -112,7 +112,7 @@ func (r *Roller) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		r.tick(ctx)
-		t.Reset(r.jittered())
+		t.Reset(retry.Jittered(r.cfg.Interval))
 	}
 }
 
@@ -132,11 +132,6 @@ func (r *Roller) tick(ctx context.Context) {
 			return
 		}
 	}
-}
-
-func (r *Roller) jittered() time.Duration {
-	d := r.cfg.Interval
-	return d - d/10 + rand.N(d/5+1)
 }
 
 // RollUp runs one round: at most Batch entries, at most 400 project days.

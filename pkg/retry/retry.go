@@ -192,3 +192,10 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Jittered returns d moved at random by up to ±10%: the wait between two
+// runs of a periodic task (a sweep, a roll-up), so that the copies in
+// several processes drift apart.
+func Jittered(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}

@@ -202,3 +202,16 @@ func TestSleep(t *testing.T) {
 	require.ErrorIs(t, retry.Sleep(ctx, time.Hour), context.Canceled)
 	require.ErrorIs(t, retry.Sleep(ctx, 0), context.Canceled)
 }
+
+// Jittered stays within ±10% of its duration, and does vary.
+func TestJittered(t *testing.T) {
+	t.Parallel()
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := retry.Jittered(time.Minute)
+		require.GreaterOrEqual(t, d, 54*time.Second)
+		require.LessOrEqual(t, d, 66*time.Second)
+		seen[d] = true
+	}
+	require.Greater(t, len(seen), 1, "jittered")
+}

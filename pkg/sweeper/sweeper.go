@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -152,7 +151,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.cfg.After(s.jittered()):
+		case <-s.cfg.After(retry.Jittered(s.cfg.Interval)):
 		}
 		res, err := s.Sweep(ctx)
 		switch {
@@ -178,11 +177,6 @@ func busyAttr(busy map[string]time.Duration) string {
 		parts[i] = n + ":" + busy[n].String()
 	}
 	return strings.Join(parts, ",")
-}
-
-func (s *Sweeper) jittered() time.Duration {
-	d := s.cfg.Interval
-	return d - d/10 + rand.N(d/5+1)
 }
 
 // Sweep runs one sweep: for each of queued, dispatched and running, it
