@@ -252,7 +252,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 
 	r.st = startStack(t, stackConfig{
 		Routers: cfg.Routers, Workers: cfg.Workers, SimSpeed: cfg.SimSpeed, Proxies: true,
-		Env: cfg.Env, WorkerEnv: cfg.WorkerEnv, LogDir: os.Getenv("AIPROD_CHAOS_LOGDIR"), LogTail: 6000,
+		Env: cfg.Env, WorkerEnv: cfg.WorkerEnv, NotifierEnv: chaosWebhookRetries, LogDir: os.Getenv("AIPROD_CHAOS_LOGDIR"), LogTail: 6000,
 	})
 	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 		Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,

@@ -31,6 +31,13 @@ import (
 // must have had at least one validly signed webhook of its terminal status:
 // duplicates are allowed (at-least-once) and counted, none may be lost.
 
+// chaosWebhookRetries compresses the notifiers' retry schedule (Standard
+// Webhooks' waits 5 s, then 5 min): a notifier killed during an event's
+// first attempt leaves it to a second one, which may get the receiver's
+// 500 on purpose, and the third must come while the run waits for the
+// webhooks, not five minutes later.
+var chaosWebhookRetries = []string{"AIPROD_WEBHOOK_RETRY_DELAYS=1s,2s,5s"}
+
 // chaosEventsObserver is the test's own subscription to aiprod-events, so
 // that it reads every lifecycle event without taking them from the
 // notifiers (aiprod-notifier).

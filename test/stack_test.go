@@ -235,6 +235,8 @@ type stackConfig struct {
 	Env []string
 	// WorkerEnv is added to the workers' environment.
 	WorkerEnv []string
+	// NotifierEnv is added to the notifiers' environment.
+	NotifierEnv []string
 	// Proxies fronts every simulator with a fault proxy (see faultProxy);
 	// the catalog's endpoints then point at the proxies.
 	Proxies bool
@@ -399,7 +401,8 @@ func (s *stack) defineServices(cfg stackConfig, common, simsEnv []string, ingest
 		s.workers = append(s.workers, define(fmt.Sprintf("worker-%d", i+1), "worker", slices.Clone(workerEnv)))
 	}
 	for i := range cfg.Notifiers {
-		s.notifiers = append(s.notifiers, define(fmt.Sprintf("notifier-%d", i+1), "notifier", slices.Clone(common)))
+		s.notifiers = append(s.notifiers, define(fmt.Sprintf("notifier-%d", i+1), "notifier",
+			append(slices.Clone(common), cfg.NotifierEnv...)))
 	}
 }
 

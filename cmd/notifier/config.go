@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/aiprod/aiprod/pkg/alert"
 	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/notifier"
@@ -24,6 +26,11 @@ type Config struct {
 	// MaxPerHost bounds those to one host (AIPROD_WEBHOOK_MAX_PER_HOST, at
 	// least 1, default notifier.MaxPerHostDefault).
 	MaxPerHost int
+	// Retries is the webhook retry schedule: AIPROD_WEBHOOK_RETRY_DELAYS
+	// (the delays after the first, second… failed attempt, the last one
+	// repeating) and AIPROD_WEBHOOK_RETRY_WINDOW (no attempt after it);
+	// default notifier.ScheduleDefault, Standard Webhooks' own.
+	Retries notifier.Schedule
 	// Network guards every webhook request: its AllowPrivate is
 	// AIPROD_ALLOW_PRIVATE_NETWORKS (default false: loopback, private and
 	// link-local addresses are refused at dial time).
@@ -46,6 +53,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MaxInFlight: v.Int("AIPROD_WEBHOOK_MAX_IN_FLIGHT", notifier.MaxInFlightDefault, 1, 10_000),
 		MaxPerHost:  v.Int("AIPROD_WEBHOOK_MAX_PER_HOST", notifier.MaxPerHostDefault, 1, 1_000),
 		Network:     netguard.Policy{AllowPrivate: v.Bool(netguard.EnvAllowPrivateNetworks, false)},
+		Retries: notifier.Schedule{
+			Delays: v.Durations("AIPROD_WEBHOOK_RETRY_DELAYS", notifier.ScheduleDefault.Delays),
+			Window: v.Duration("AIPROD_WEBHOOK_RETRY_WINDOW", notifier.ScheduleDefault.Window, time.Second, platform.MaxDuration),
+		},
 	}
 	c.Alerts, c.Ops = alert.FromVars(v, c.Network.AllowPrivate)
 	return c, v.Err()

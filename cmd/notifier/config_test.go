@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/platform/platformtest"
@@ -35,6 +36,16 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Unset(notifier.MaxPerHostDefault),
 			platformtest.Set("1", 1),
 			platformtest.Bad("-2", `AIPROD_WEBHOOK_MAX_PER_HOST: "-2" must be between 1 and 1000`)),
+		platformtest.Variable("AIPROD_WEBHOOK_RETRY_DELAYS", func(c Config) any { return c.Retries.Delays },
+			platformtest.Unset(notifier.ScheduleDefault.Delays),
+			platformtest.Set("1s, 2s,5m", []time.Duration{time.Second, 2 * time.Second, 5 * time.Minute}),
+			platformtest.Bad("1s,soon", `AIPROD_WEBHOOK_RETRY_DELAYS: "soon" is not a positive duration (e.g. 5s, 5m): want a comma-separated list such as 5s,5m,30m`),
+			platformtest.Bad("1s,0s", `AIPROD_WEBHOOK_RETRY_DELAYS: "0s" is not a positive duration (e.g. 5s, 5m): want a comma-separated list such as 5s,5m,30m`),
+			platformtest.Bad("1s,,2s", `AIPROD_WEBHOOK_RETRY_DELAYS: "1s,,2s" has an empty item: want a comma-separated list such as a,b`)),
+		platformtest.Variable("AIPROD_WEBHOOK_RETRY_WINDOW", func(c Config) any { return c.Retries.Window },
+			platformtest.Unset(notifier.ScheduleDefault.Window),
+			platformtest.Set("10m", 10*time.Minute),
+			platformtest.Bad("0s", `AIPROD_WEBHOOK_RETRY_WINDOW: "0s" must be at least 1s`)),
 	)
 }
 

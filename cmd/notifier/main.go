@@ -53,7 +53,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	channels.Client = &http.Client{Transport: cfg.Network.Transport(), Timeout: alert.DefaultTimeout}
 	alerts := &alert.Alerter{Channels: channels, Ops: cfg.Ops, Store: d.Store, Logger: d.Log}
 	n, err := notifier.New(notifier.Config{Queue: d.Queue, Store: d.Store, Secrets: ring, Logger: d.Log,
-		MaxInFlight: cfg.MaxInFlight, MaxPerHost: cfg.MaxPerHost,
+		MaxInFlight: cfg.MaxInFlight, MaxPerHost: cfg.MaxPerHost, Schedule: cfg.Retries,
 		Client: &http.Client{Transport: cfg.Network.Transport()},
 		Alerts: alerts, Backends: cfg.Catalog.Names()})
 	if err != nil {

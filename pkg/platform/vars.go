@@ -117,6 +117,25 @@ func (v *Vars) List(name string) []string {
 	return items
 }
 
+// Durations reads a comma-separated list of durations (5s,5m,30m), each
+// greater than zero. Unset is def.
+func (v *Vars) Durations(name string, def []time.Duration) []time.Duration {
+	items := v.List(name)
+	if items == nil {
+		return def
+	}
+	out := make([]time.Duration, 0, len(items))
+	for _, it := range items {
+		d, err := time.ParseDuration(it)
+		if err != nil || d <= 0 {
+			v.Fail(name, "%q is not a positive duration (e.g. 5s, 5m): want a comma-separated list such as 5s,5m,30m", it)
+			return def
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 // Fail records an error about the variable: "NAME: " and the formatted
 // message.
 func (v *Vars) Fail(name, format string, args ...any) {
