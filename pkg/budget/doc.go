@@ -100,9 +100,10 @@
 //     reserved and an Allotment: what it may hold, granted under the limit
 //     in force (GrantedUnder).
 //
-// A new reservation goes to a shard that no reservation of the same process
-// picked in the last 50 ms, looking from a hash of the job id (pickShard),
-// so that one router's concurrent transactions seldom meet on a shard; a
+// A new reservation goes to a shard that no transaction of the same process
+// in flight has picked (JobTx.Done ends a pick), looking from a hash of the
+// job id (pickShard), so that one router's concurrent transactions meet on
+// a shard only when it has more in flight than there are shards; a
 // failover moves the held reservation on its shard. The attempt records the
 // shard (BudgetShard; the user's shard is derived from it) and settles
 // there. The

@@ -55,6 +55,7 @@ type JobTx struct {
 	crossings []Crossing
 
 	hold     holding
+	pick     shardPick // this transaction's mark on its shard (pickShard)
 	settled  bool               // attempt n settled in this transaction
 	entry    *store.LedgerEntry // to create
 	reserved bool               // Reserve succeeded
@@ -120,66 +121,52 @@ func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
 	return t, nil
 }
 
-// loadConfig reads (once) the project's budget configuration.
-func (t *JobTx) loadConfig(tx store.Tx) error {
-	if t.cfg != nil {
+// load reads, once each and in one round trip, the budget documents keys
+// name and, with config, the project's budget configuration.
+func (t *JobTx) load(tx store.Tx, config bool, keys ...docKey) error {
+	var want []docKey
+	for _, k := range keys {
+		if _, ok := t.docs[k]; !ok && !slices.Contains(want, k) {
+			want = append(want, k)
+		}
+	}
+	config = config && t.cfg == nil
+	if len(want) == 0 && !config {
 		return nil
 	}
-	cfg, err := tx.GetBudget(t.project)
-	if err != nil {
-		return fmt.Errorf("budget: read budget of project %s: %w", t.project, err)
-	}
-	cfg, t.source = t.defaults.Apply(cfg)
-	t.cfg = &cfg
-	return nil
-}
-
-// doc reads (once) a budget document.
-func (t *JobTx) doc(tx store.Tx, k docKey) (*store.Period, error) {
-	if p, ok := t.docs[k]; ok {
-		return p, nil
-	}
 	if t.applied {
-		return nil, errclass.New(errclass.Permanent, "budget: read after Apply")
+		return errclass.New(errclass.Permanent, "budget: read after Apply")
 	}
-	var (
-		p   store.Period
-		err error
-	)
-	switch {
-	case k.shard > 0:
-		p, err = tx.GetPeriodShard(t.project, k.period, k.user, k.shard)
-	case k.user != "":
-		p, err = tx.GetUserPeriod(t.project, k.period, k.user)
-	default:
-		p, err = tx.GetPeriod(t.project, k.period)
+	pks := make([]store.PeriodKey, len(want))
+	for i, k := range want {
+		pks[i] = store.PeriodKey{Period: k.period, UserID: k.user, Shard: k.shard}
 	}
+	var cfg *store.Budget
+	if config {
+		cfg = &store.Budget{}
+	}
+	ps, err := tx.GetPeriods(t.project, pks, cfg)
 	if err != nil {
-		who := "project " + t.project
-		if k.user != "" {
-			who = fmt.Sprintf("user %q in project %s", k.user, t.project)
-		}
-		return nil, fmt.Errorf("budget: read period %s (shard %d) of %s: %w", k.period, k.shard, who, err)
+		return fmt.Errorf("budget: read the budget of project %s: %w", t.project, err)
 	}
-	t.docs[k] = &p
-	return &p, nil
+	if config {
+		c, source := t.defaults.Apply(*cfg)
+		t.cfg, t.source = &c, source
+	}
+	for i, k := range want {
+		t.docs[k] = &ps[i]
+	}
+	return nil
 }
 
 // loadBook reads the configuration and the documents of a book: the
 // project's and, when the job has a user, the user's.
 func (t *JobTx) loadBook(tx store.Tx, b bookKey) error {
-	if err := t.loadConfig(tx); err != nil {
-		return err
-	}
-	if _, err := t.doc(tx, keyOf(b, "")); err != nil {
-		return err
-	}
+	keys := []docKey{keyOf(b, "")}
 	if t.user != "" {
-		if _, err := t.doc(tx, keyOf(b, t.user)); err != nil {
-			return err
-		}
+		keys = append(keys, keyOf(b, t.user))
 	}
-	return nil
+	return t.load(tx, true, keys...)
 }
 
 // settleBook releases reserved and charges cost on a loaded book.
@@ -249,7 +236,8 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	if old.amount > 0 && old.at.period == at.period && old.at.shard > 0 {
 		at.shard = old.at.shard // failover: move the held reservation where it is
 	} else {
-		at.shard = pickShard(t.project, ShardOf(j.ID))
+		t.pick.release() // a Reserve refused before may have picked
+		at.shard, t.pick = pickShard(t.project, ShardOf(j.ID))
 	}
 	if err := t.loadBook(tx, at); err != nil {
 		return err
@@ -277,6 +265,19 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 	t.hold = holding{at, estimate}
 	t.reserved = true
 	return nil
+}
+
+// Done says that the transaction this JobTx was used in has ended
+// (committed, aborted or given up): the shard its reservation picked is
+// free for this process's next one. Call it once the store's RunTx
+// returns, or before a retry makes a new JobTx; it may be called more than
+// once, and on a nil JobTx. Not calling it only costs contention: a pick
+// lapses on its own after a while.
+func (t *JobTx) Done() {
+	if t != nil {
+		t.pick.release()
+		t.pick = shardPick{}
+	}
 }
 
 // checkpoint returns a function that puts the documents read so far, and

@@ -53,29 +53,46 @@ func hash32(s string) uint32 {
 
 // inFlight marks, per project and shard (hashed into a fixed table), until
 // when (Unix nanoseconds) a reservation of this process may still be
-// committing there.
+// committing there: the pick's transaction clears its mark when it ends
+// (JobTx.Done); busyFor bounds a mark nobody clears.
 var inFlight [1 << 12]atomic.Int64
 
-// busyFor is how long a shard stays marked after a reservation picks it:
-// about a transaction's length.
-const busyFor = 50 * time.Millisecond
+// busyFor is how long a shard stays marked when its reservation's
+// transaction does not say it ended: longer than a transaction takes.
+const busyFor = 2 * time.Second
+
+// shardPick is a reservation's mark on its shard (pickShard), cleared by
+// release unless another reservation has marked the shard since.
+type shardPick struct {
+	slot *atomic.Int64
+	mark int64
+}
+
+func (p shardPick) release() {
+	if p.slot != nil {
+		p.slot.CompareAndSwap(p.mark, 0)
+	}
+}
 
 // pickShard returns the shard a reservation of the project goes to: the
-// first from start on that no reservation of this process picked within
-// busyFor, else start. One router's concurrent transactions then seldom
-// meet on a shard (a meeting costs one of them an abort and the client's
-// backoff); routers of other processes still may.
-func pickShard(project string, start int) int {
+// first from start on that no reservation of this process is using (its
+// transaction has not ended, see JobTx.Done), else start. One router's
+// concurrent transactions then meet on a shard only when it has more in
+// flight for the project than there are shards (a meeting costs one of
+// them an abort and the client's backoff); routers of other processes
+// still may.
+func pickShard(project string, start int) (int, shardPick) {
 	now := time.Now().UnixNano()
 	h := hash32(project)
 	for i := range Shards {
 		s := 1 + (start-1+i)%Shards
 		slot := &inFlight[(h+uint32(s)*2654435761)%uint32(len(inFlight))]
-		if u := slot.Load(); u <= now && slot.CompareAndSwap(u, now+int64(busyFor)) {
-			return s
+		mark := now + int64(busyFor)
+		if u := slot.Load(); u <= now && slot.CompareAndSwap(u, mark) {
+			return s, shardPick{slot, mark}
 		}
 	}
-	return start
+	return start, shardPick{}
 }
 
 // used is what a budget document holds: spent + reserved.
@@ -117,20 +134,23 @@ func (t *JobTx) reserveOn(tx store.Tx, at bookKey, user string, limit *money.Mic
 // checked against their sum, exactly; the project's thresholds crossed are
 // recorded; and the allotments are set again (allot).
 func (t *JobTx) gather(tx store.Tx, at bookKey, user string, limit *money.Micros, held, estimate money.Micros) error {
-	head, err := t.doc(tx, docKey{at.period, user, 0})
-	if err != nil {
+	keys := make([]docKey, shardsOf(user)+1)
+	for i := range keys {
+		keys[i] = docKey{at.period, user, i}
+	}
+	if err := t.load(tx, false, keys...); err != nil {
 		return err
 	}
-	shards := make([]*store.Period, shardsOf(user)+1)
+	head := t.docs[keys[0]]
+	shards := make([]*store.Period, len(keys))
 	total := store.Period{ProjectID: t.project, ID: at.period, UserID: user, Spent: head.Spent, Reserved: head.Reserved,
 		Notified: head.Notified}
 	for i := 1; i < len(shards); i++ {
-		if shards[i], err = t.doc(tx, docKey{at.period, user, i}); err != nil {
-			return err
-		}
+		shards[i] = t.docs[keys[i]]
 		total.Spent += shards[i].Spent
 		total.Reserved += shards[i].Reserved
 	}
+	var err error
 	total, err = Move(total, limit, held, estimate)
 	if err != nil {
 		return err

@@ -230,14 +230,16 @@ func watchSnapshots(t *testing.T, st store.Store, limit money.Micros, stop <-cha
 // routeJob reserves for job id and dispatches it, or fails it when the
 // budget refuses (returned as refused), as the router does.
 func routeJob(ctx context.Context, st store.Store, id string, estimate money.Micros) (refused error, crossings []budget.Crossing, err error) {
+	var bk *budget.JobTx
+	defer func() { bk.Done() }() // as jobwrite does: the shard picked is free again
 	err = st.RunTx(ctx, func(tx store.Tx) error {
 		refused, crossings = nil, nil
+		bk.Done()
 		j, err := tx.GetJob(id)
 		if err != nil {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j, budget.Defaults{})
-		if err != nil {
+		if bk, err = budget.Prepare(tx, j, budget.Defaults{}); err != nil {
 			return err
 		}
 		switch err := bk.Reserve(tx, j, estimate, nov); {

@@ -126,10 +126,12 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 		crossings []budget.Crossing
 		last      *Tx // the transaction that committed
 	)
+	defer func() { last.done() }()
 	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
 		res.Tries++
 		return w.cfg.Store.RunTx(ctx, func(stx store.Tx) error {
 			res.Job, res.Written, crossings = nil, false, nil
+			last.done() // the run before ended
 			j, err := stx.GetJob(id)
 			if err != nil {
 				return err
@@ -270,6 +272,14 @@ type Tx struct {
 
 func (w *Writer) newTx(ctx context.Context, stx store.Tx, j *job.Job) *Tx {
 	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(), before: j.Clone()}
+}
+
+// done says the store transaction t was used in has ended (budget.JobTx.
+// Done); nil-safe.
+func (t *Tx) done() {
+	if t != nil {
+		t.bk.Done()
+	}
 }
 
 // Now is the transaction's time (the Writer's clock when it started).

@@ -45,12 +45,26 @@ type BudgetTx interface {
 	// PutUserPeriod writes one user's period, its head or, with p.Shard
 	// set, that shard; p.UserID must not be "".
 	PutUserPeriod(p Period) error
+	// GetPeriods reads period documents of a project in one round trip:
+	// for each key its head (Shard 0) or shard, of the project (UserID "")
+	// or of a user, absent ones zero as GetPeriod, GetUserPeriod and
+	// GetPeriodShard answer. With cfg non-nil it reads the project's budget
+	// configuration into *cfg too, as GetBudget does, in the same round
+	// trip.
+	GetPeriods(projectID string, keys []PeriodKey, cfg *Budget) ([]Period, error)
 	// GetLedger reads a ledger entry; errclass.NotFound when absent.
 	GetLedger(id string) (LedgerEntry, error)
 	// CreateLedger writes a new ledger entry; the transaction fails with
 	// errclass.Conflict when an entry with that id exists (at once or at
 	// commit), so an attempt's cost is recorded exactly once.
 	CreateLedger(e LedgerEntry) error
+}
+
+// PeriodKey names a budget document of a project's period (GetPeriods):
+// the head (Shard 0) or a shard, of the project (UserID "") or of a user.
+type PeriodKey struct {
+	Period, UserID string
+	Shard          int
 }
 
 // BudgetReader is the budget part of Store: reads outside transactions,

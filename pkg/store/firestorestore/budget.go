@@ -253,10 +253,7 @@ func getDoc(ctx context.Context, ft *firestore.Transaction, ref *firestore.Docum
 	if err != nil {
 		return false, classify(err, "get %s", what)
 	}
-	if err := snap.DataTo(v); err != nil {
-		return false, classify(err, "decode %s", what)
-	}
-	return true, nil
+	return decodeSnap(snap, v, what)
 }
 
 func (s *Store) getBudget(ctx context.Context, ft *firestore.Transaction, projectID string) (store.Budget, error) {
@@ -428,6 +425,74 @@ func (t *tx) GetPeriodShard(projectID, period, userID string, n int) (store.Peri
 		return store.Period{}, errclass.New(errclass.Permanent, "firestorestore: period shard %d: shards count from 1", n)
 	}
 	return t.s.getPeriodDoc(context.Background(), t.ft, projectID, period, userID, n)
+}
+
+// GetPeriods reads the period documents keys name, and the budget
+// configuration when cfg is not nil, in one batch get.
+func (t *tx) GetPeriods(projectID string, keys []store.PeriodKey, cfg *store.Budget) ([]store.Period, error) {
+	if err := t.checkRead(); err != nil {
+		return nil, err
+	}
+	if err := checkID("project", projectID); err != nil {
+		return nil, err
+	}
+	refs := make([]*firestore.DocumentRef, 0, len(keys)+1)
+	for _, k := range keys {
+		if err := checkPeriod(projectID, k.Period); err != nil {
+			return nil, err
+		}
+		switch {
+		case k.Shard < 0:
+			return nil, errclass.New(errclass.Permanent, "firestorestore: negative period shard %d", k.Shard)
+		case k.Shard > 0:
+			refs = append(refs, t.s.shardRef(projectID, k.Period, k.UserID, k.Shard))
+		case k.UserID != "":
+			refs = append(refs, t.s.userPeriodRef(projectID, k.Period, k.UserID))
+		default:
+			refs = append(refs, t.s.periodRef(projectID, k.Period))
+		}
+	}
+	if cfg != nil {
+		refs = append(refs, t.s.budgetRef(projectID))
+	}
+	snaps, err := t.ft.GetAll(refs)
+	if err != nil {
+		return nil, classify(err, "get %d budget documents of project %s", len(refs), projectID)
+	}
+	out := make([]store.Period, len(keys))
+	for i, k := range keys {
+		out[i] = store.Period{ProjectID: projectID, ID: k.Period, UserID: k.UserID, Shard: k.Shard}
+		var d periodDoc
+		if found, err := decodeSnap(snaps[i], &d, "period "+k.Period+" of project "+projectID); err != nil {
+			return nil, err
+		} else if found {
+			p := fromPeriodDoc(d)
+			p.ProjectID, p.ID, p.UserID, p.Shard = projectID, k.Period, k.UserID, k.Shard
+			out[i] = p
+		}
+	}
+	if cfg != nil {
+		*cfg = store.Budget{ProjectID: projectID}
+		var d budgetDoc
+		if found, err := decodeSnap(snaps[len(keys)], &d, "budget of project "+projectID); err != nil {
+			return nil, err
+		} else if found {
+			*cfg = fromBudgetDoc(projectID, d)
+		}
+	}
+	return out, nil
+}
+
+// decodeSnap decodes a document of a batch get into v; found is false for
+// a missing one.
+func decodeSnap(snap *firestore.DocumentSnapshot, v any, what string) (found bool, err error) {
+	if !snap.Exists() {
+		return false, nil
+	}
+	if err := snap.DataTo(v); err != nil {
+		return false, classify(err, "decode %s", what)
+	}
+	return true, nil
 }
 
 // ListPeriodShards returns every shard of a project's period, by user id

@@ -202,6 +202,28 @@ func (t *tx) GetPeriodShard(projectID, period, userID string, n int) (store.Peri
 	return t.getPeriod(periodKey{projectID, period, userID, n})
 }
 
+func (t *tx) GetPeriods(projectID string, keys []store.PeriodKey, cfg *store.Budget) ([]store.Period, error) {
+	if cfg != nil {
+		b, err := t.GetBudget(projectID)
+		if err != nil {
+			return nil, err
+		}
+		*cfg = b
+	}
+	out := make([]store.Period, len(keys))
+	for i, k := range keys {
+		if k.Shard < 0 {
+			return nil, errclass.New(errclass.Permanent, "memstore: negative period shard %d", k.Shard)
+		}
+		p, err := t.getPeriod(periodKey{projectID, k.Period, k.UserID, k.Shard})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
 func (t *tx) PutPeriod(p store.Period) error {
 	if p.UserID != "" {
 		return errclass.New(errclass.Permanent, "memstore: PutPeriod of a user period (user %q); use PutUserPeriod", p.UserID)

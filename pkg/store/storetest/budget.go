@@ -36,6 +36,7 @@ func budgetTests(cfg config) []struct {
 		{"BudgetRoundTrip", testBudgetRoundTrip},
 		{"PeriodsRoundTrip", testPeriodsRoundTrip},
 		{"PeriodShards", testPeriodShards},
+		{"GetPeriodsInOneRead", testGetPeriods},
 		{"LedgerCreatedOnce", testLedgerCreatedOnce},
 		{"LedgerConcurrentCreate", func(t *testing.T, s store.Store) { testLedgerConcurrent(t, s, cfg.creators) }},
 		{"ListLedger", testListLedger},
@@ -459,13 +460,15 @@ func (r *reservationRace) route(id string) error {
 // writes the job.
 func (r *reservationRace) changeJob(id string, at time.Time, skip func(*job.Job) bool,
 	change func(tx store.Tx, bk *budget.JobTx, j *job.Job) error) error {
+	var bk *budget.JobTx
+	defer func() { bk.Done() }()
 	return r.s.RunTx(r.ctx, func(tx store.Tx) error {
+		bk.Done()
 		j, err := tx.GetJob(id)
 		if err != nil || skip != nil && skip(j) {
 			return err
 		}
-		bk, err := budget.Prepare(tx, j, budget.Defaults{})
-		if err != nil {
+		if bk, err = budget.Prepare(tx, j, budget.Defaults{}); err != nil {
 			return err
 		}
 		if err := change(tx, bk, j); err != nil {
@@ -581,6 +584,49 @@ func testPeriodShards(t *testing.T, s store.Store) {
 	users, err := s.ListUserPeriods(ctx, "p1", "2026-11")
 	require.NoError(t, err)
 	require.Empty(t, users, "user shards are not user heads")
+}
+
+// GetPeriods reads heads, user heads and shards, present or absent, and the
+// budget configuration with them when asked: the same answers as the
+// single reads.
+func testGetPeriods(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	limit := usd("100")
+	written := []store.Period{
+		{ProjectID: "p1", ID: "2026-11", Spent: usd("7"), Notified: []int{50}},
+		{ProjectID: "p1", ID: "2026-11", UserID: "al/ice", Reserved: usd("1")},
+		{ProjectID: "p1", ID: "2026-11", Shard: 3, Spent: usd("1"), Allotment: usd("10"), GrantedUnder: &limit},
+		{ProjectID: "p1", ID: "2026-11", UserID: "al/ice", Shard: 2, Spent: usd("4")},
+	}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		for _, p := range written {
+			if err := putPeriod(tx, p); err != nil {
+				return err
+			}
+		}
+		return tx.PutBudget(store.Budget{ProjectID: "p1", MonthlyLimit: &limit})
+	}))
+	keys := []store.PeriodKey{{Period: "2026-11", Shard: 3}, {Period: "2026-11"}, {Period: "2026-12", Shard: 1},
+		{Period: "2026-11", UserID: "al/ice", Shard: 2}, {Period: "2026-11", UserID: "al/ice"}, {Period: "2026-11", UserID: "bob"}}
+	want := []store.Period{written[2], written[0], {ProjectID: "p1", ID: "2026-12", Shard: 1}, written[3], written[1],
+		{ProjectID: "p1", ID: "2026-11", UserID: "bob"}}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
+		var cfg store.Budget
+		got, err := tx.GetPeriods("p1", keys, &cfg)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		require.Equal(t, store.Budget{ProjectID: "p1", MonthlyLimit: &limit}, cfg)
+		got, err = tx.GetPeriods("p1", keys[:1], nil)
+		require.NoError(t, err)
+		require.Equal(t, want[:1], got)
+		got, err = tx.GetPeriods("p2", nil, &cfg)
+		require.NoError(t, err)
+		require.Empty(t, got)
+		require.Equal(t, store.Budget{ProjectID: "p2"}, cfg, "no configuration: no limit")
+		_, err = tx.GetPeriods("p1", []store.PeriodKey{{Period: "2026-11", Shard: -1}}, nil)
+		require.ErrorIs(t, err, errclass.Permanent)
+		return nil
+	}))
 }
 
 func putPeriod(tx store.Tx, p store.Period) error {
