@@ -183,8 +183,9 @@
 // # Concurrency slots
 //
 // A backend whose catalog entry sets Concurrency n has n slots in the store
-// (store.Slot, backends/{name}/slots/{0..n-1}), shared by every worker
-// instance. An attempt takes one (store.AcquireSlot, holder
+// (store.Slot; all of them and the fair share's waiting marks in one
+// document, backends/{name}/slots/all, store.SlotTable), shared by every
+// worker instance. An attempt takes one (store.AcquireSlot, holder
 // "<job id>#<attempt>", recording the attempt's dispatch time on the slot)
 // before its Submit and keeps it until its outcome is recorded (the
 // release records its time on the slot: with the dispatch times, that is
