@@ -94,6 +94,7 @@ type flakyStore struct {
 	failTx      atomic.Int32 // the next RunTx calls fail
 	failBackend atomic.Int32 // the next Tx.GetBackend reads fail
 	gets        atomic.Int32 // GetJob calls (outside transactions)
+	txGets      atomic.Int32 // Tx.GetJob calls (in transactions)
 	panicOn     atomic.Value // string: reading this job (GetJob, Tx.GetJob) panics (a bug)
 }
 
@@ -122,6 +123,7 @@ type flakyTx struct {
 }
 
 func (t flakyTx) GetJob(id string) (*job.Job, error) {
+	t.f.txGets.Add(1)
 	t.f.panicIfPoison(id)
 	return t.Tx.GetJob(id)
 }
