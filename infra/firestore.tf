@@ -267,3 +267,23 @@ resource "google_firestore_field" "events_message" {
 
   index_config {}
 }
+
+# A backend's slot table (backends/{name}/slots/all: every concurrency slot
+# and the fair share's waiting marks, read whole by its id): up to 1,000
+# slots and 4,096 marks, which would otherwise make about 9,000 index
+# entries on every write of a document written several times a second.
+resource "google_firestore_field" "slots_slots" {
+  database   = google_firestore_database.default.name
+  collection = "slots"
+  field      = "slots"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "slots_waiting" {
+  database   = google_firestore_database.default.name
+  collection = "slots"
+  field      = "waiting"
+
+  index_config {}
+}

@@ -40,10 +40,10 @@ func bearer(r *http.Request) (string, error) {
 const LastUsedInterval = time.Minute
 
 // withProject authenticates the request's API key, applies the key's rate
-// limit and passes its project to h. A usable key is read from the store
-// on every request, with no cache, so that a revoked or expired key gets
-// 401 from its next request on every instance; refusals are remembered
-// for RefusedKeyTTL (authenticate). The key never reaches a log.
+// limit and passes its project to h. A usable key's record is kept in
+// memory for ValidKeyTTL (authenticate), so a key revoked on another
+// instance gets 401 here within ValidKeyTTL, and refusals for
+// RefusedKeyTTL. The key never reaches a log.
 func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key, err := bearer(r)
@@ -63,26 +63,41 @@ func (s *Server) withProject(h projectHandlerFunc) handlerFunc {
 		}
 		if now.Sub(rec.LastUsedAt) >= LastUsedInterval {
 			s.touchKey(r.Context(), rec.Hash, now)
+			rec.LastUsedAt = now // tried: not again from this instance within the interval
+			s.valid.update(rec.Hash, rec)
 		}
 		return h(w, r, rec.ProjectID)
 	}
 }
 
-// authenticate returns the usable API key whose hash is hash. An unknown,
-// revoked or expired key is errUnauthenticated, and is remembered as such
-// for RefusedKeyTTL: a client repeating a bad key costs one store read per
-// TTL, not one per request.
+// authenticate returns the usable API key whose hash is hash: from memory
+// when read less than ValidKeyTTL ago (its expiry checked now: an expired
+// key is refused without a read), else from the store. An unknown, revoked or expired key is errUnauthenticated, and
+// is remembered as such for RefusedKeyTTL: a client repeating a key, good
+// or bad, costs one store read per TTL, not one per request.
 func (s *Server) authenticate(ctx context.Context, hash string, now time.Time) (store.APIKey, error) {
-	if s.refused.has(hash, now) {
+	rec, cached := s.valid.get(hash, now)
+	if !cached {
+		if _, ok := s.refused.get(hash, now); ok {
+			return store.APIKey{}, errUnauthenticated
+		}
+		var err error
+		rec, err = s.cfg.Store.GetAPIKey(ctx, hash)
+		switch {
+		case errors.Is(err, errclass.NotFound):
+			s.refused.add(hash, struct{}{}, now)
+			return store.APIKey{}, errUnauthenticated
+		case err != nil:
+			return store.APIKey{}, unexpected(err, "look up API key")
+		}
+	}
+	if !rec.Usable(now) { // revoked or expired, which nothing undoes
+		s.valid.forget(hash)
+		s.refused.add(hash, struct{}{}, now)
 		return store.APIKey{}, errUnauthenticated
 	}
-	rec, err := s.cfg.Store.GetAPIKey(ctx, hash)
-	switch {
-	case errors.Is(err, errclass.NotFound) || (err == nil && !rec.Usable(now)):
-		s.refused.add(hash, now)
-		return store.APIKey{}, errUnauthenticated
-	case err != nil:
-		return store.APIKey{}, unexpected(err, "look up API key")
+	if !cached {
+		s.valid.add(hash, rec, now)
 	}
 	return rec, nil
 }

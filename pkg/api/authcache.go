@@ -4,10 +4,22 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// Bounds of the negative authentication cache.
+// Bounds of the authentication caches.
 const (
+	// ValidKeyTTL is how long a usable key's record is kept in memory and
+	// accepted without a store read: a key revoked on another instance
+	// works here for at most this long after its revocation (DESIGN.md:
+	// "the key gets 401 within 5 s on every instance"); revoked through
+	// this instance, it stops at once. A key's expires_at is checked on
+	// every request.
+	ValidKeyTTL = 5 * time.Second
+	// ValidKeysMax caps the usable keys remembered; past it the least
+	// recently used is forgotten (and costs a store read again).
+	ValidKeysMax = 10_000
 	// RefusedKeyTTL is how long a refused key (unknown, revoked or expired)
 	// is answered 401 from memory, without a store read. A key created on
 	// another instance may thus get 401 for up to this long after its
@@ -18,34 +30,58 @@ const (
 	RefusedKeysMax = 10_000
 )
 
-// refusedKeys remembers, by hash, the API keys that failed authentication,
-// for RefusedKeyTTL, so that a client repeating a bad key costs one store
-// read per TTL instead of one per request. Only refusals are cached: a
-// usable key is read from the store on every request, so revocation still
-// holds from the next request on every instance. Safe for concurrent use.
-type refusedKeys struct {
+// keyCache remembers, by hash, what authentication found out about an API
+// key (its record, or that it was refused) for a TTL, so that a client
+// repeating a key costs one store read per TTL instead of one per
+// request. Usable and refused keys are kept in two caches, so that a flood
+// of bad keys cannot evict the good ones. Safe for concurrent use.
+type keyCache[V any] struct {
 	ttl     time.Duration
-	entries *lru.Cache[string, time.Time] // hash → until when it is refused
+	entries *lru.Cache[string, cachedKey[V]]
 }
 
-func newRefusedKeys(ttl time.Duration, size int) *refusedKeys {
-	return &refusedKeys{ttl: ttl, entries: newLRU[string, time.Time](size)}
+// cachedKey is what a keyCache holds for a hash, until when.
+type cachedKey[V any] struct {
+	v     V
+	until time.Time
 }
 
-// has reports whether hash was refused less than the TTL before now.
-func (c *refusedKeys) has(hash string, now time.Time) bool {
-	until, ok := c.entries.Get(hash)
-	if ok && now.Before(until) {
-		return true
+func newKeyCache[V any](ttl time.Duration, size int) *keyCache[V] {
+	return &keyCache[V]{ttl: ttl, entries: newLRU[string, cachedKey[V]](size)}
+}
+
+// get returns what was remembered of hash less than the TTL before now.
+func (c *keyCache[V]) get(hash string, now time.Time) (V, bool) {
+	e, ok := c.entries.Get(hash)
+	if ok && now.Before(e.until) {
+		return e.v, true
 	}
 	if ok {
 		c.entries.Remove(hash)
 	}
-	return false
+	var zero V
+	return zero, false
 }
 
-// add remembers that hash was refused at now.
-func (c *refusedKeys) add(hash string, now time.Time) { c.entries.Add(hash, now.Add(c.ttl)) }
+// add remembers v for hash from now for the TTL.
+func (c *keyCache[V]) add(hash string, v V, now time.Time) {
+	c.entries.Add(hash, cachedKey[V]{v: v, until: now.Add(c.ttl)})
+}
 
-// forget drops hash: a key created now is usable at once on this instance.
-func (c *refusedKeys) forget(hash string) { c.entries.Remove(hash) }
+// update replaces what is remembered of hash, if anything, keeping its
+// expiry.
+func (c *keyCache[V]) update(hash string, v V) {
+	if e, ok := c.entries.Peek(hash); ok {
+		c.entries.Add(hash, cachedKey[V]{v: v, until: e.until})
+	}
+}
+
+// forget drops hash: a key created or revoked through this instance
+// changes at once here.
+func (c *keyCache[V]) forget(hash string) { c.entries.Remove(hash) }
+
+// validKeys are the usable keys' records (ValidKeyTTL).
+type validKeys = keyCache[store.APIKey]
+
+// refusedKeys are the keys refused lately (RefusedKeyTTL).
+type refusedKeys = keyCache[struct{}]

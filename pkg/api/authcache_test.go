@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -65,16 +66,30 @@ func TestRefusedRevokedKeyIsCached(t *testing.T) {
 	require.EqualValues(t, 1, cs.keyReads.Load()-before)
 }
 
-// TestUsableKeyIsNotCached: only refusals are cached, so a key revoked by
-// another instance (straight in the store here) is refused from its next
-// request, and every accepted request reads the key.
-func TestUsableKeyIsNotCached(t *testing.T) {
+// TestUsableKeyCostsOneRead: 100 requests with one usable key cost one
+// store read of it, not 100; after ValidKeyTTL it is read again.
+func TestUsableKeyCostsOneRead(t *testing.T) {
 	t.Parallel()
 	e, cs := countingSetup(t)
-	for range 3 {
+	for range 100 {
 		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/jobs", keyA, "").status)
 	}
-	require.EqualValues(t, 3, cs.keyReads.Load())
+	require.EqualValues(t, 1, cs.keyReads.Load())
+
+	e.clock.advance(api.ValidKeyTTL)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/jobs", keyA, "").status)
+	require.EqualValues(t, 2, cs.keyReads.Load(), "the record's time in memory ended: read again")
+}
+
+// TestKeyRevokedElsewhereRefusedWithinTTL: a key revoked by another
+// instance (straight in the store here) keeps working here only until
+// ValidKeyTTL after this instance last read it, so at most ValidKeyTTL
+// (5 s, DESIGN.md) after its revocation; then it is refused, and the
+// refusal is cached.
+func TestKeyRevokedElsewhereRefusedWithinTTL(t *testing.T) {
+	t.Parallel()
+	e, cs := countingSetup(t)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/jobs", keyA, "").status)
 	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error {
 		k, err := tx.GetAPIKey(store.HashAPIKey(keyA))
 		if err != nil {
@@ -83,7 +98,26 @@ func TestUsableKeyIsNotCached(t *testing.T) {
 		k.Revoked = true
 		return tx.PutAPIKey(k)
 	}))
+	e.clock.advance(api.ValidKeyTTL - time.Millisecond)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/jobs", keyA, "").status, "within the bound: from memory")
+	e.clock.advance(time.Millisecond)
 	requireError(t, e.do(http.MethodGet, "/v1/jobs", keyA, ""), http.StatusUnauthorized, "unauthenticated", "")
+	requireError(t, e.do(http.MethodGet, "/v1/jobs", keyA, ""), http.StatusUnauthorized, "unauthenticated", "")
+	require.EqualValues(t, 2, cs.keyReads.Load(), "one read when first used, one when the record's time ended")
+}
+
+// TestCachedKeyExpiresOnTime: a key kept in memory is refused from its
+// expires_at on, without waiting for ValidKeyTTL nor reading it again.
+func TestCachedKeyExpiresOnTime(t *testing.T) {
+	t.Parallel()
+	e, cs := countingSetup(t)
+	expires := e.clock.Now().Truncate(time.Second).Add(2 * time.Second)
+	created := e.createKey("gamma", `{"expires_at":"`+expires.Format(time.RFC3339)+`"}`)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/jobs", created.Key, "").status)
+	reads := cs.keyReads.Load()
+	e.clock.advance(2 * time.Second) // past expires_at, within ValidKeyTTL
+	requireError(t, e.do(http.MethodGet, "/v1/jobs", created.Key, ""), http.StatusUnauthorized, "unauthenticated", "")
+	require.Equal(t, reads, cs.keyReads.Load(), "refused on the record in memory")
 }
 
 // TestKeyCreatedElsewhereAfterARefusal: a key refused while unknown and

@@ -18,7 +18,7 @@
 //	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once; optional
 //	                                         {"expires_in_days"} or {"expires_at"}
 //	GET   /v1/admin/projects/{project}/keys  {"keys":[KeyView]}: id, prefix, times, revoked; never the key
-//	DELETE /v1/admin/projects/{project}/keys/{key_id}  revoke: 401 from the next request
+//	DELETE /v1/admin/projects/{project}/keys/{key_id}  revoke: 401 within 5 s on every instance
 //	PUT   /v1/admin/projects/{project}/budget          monthly, per-user and default per-user limits
 //	POST  /v1/admin/projects/{project}/webhook-secret  a new webhook signing secret, shown once
 //	PUT|GET /v1/admin/projects/{project}/notifications operator alert settings (Slack, email, SMS)
@@ -31,13 +31,18 @@
 // # Authentication and isolation
 //
 // Project routes take "Authorization: Bearer <api key>"; the key is looked
-// up by its SHA-256 (store.HashAPIKey) on every request, with no cache of
-// usable keys, so a revoked or expired key answers 401 at once on every
-// instance; the key's last_used_at is written at most once per
-// LastUsedInterval. Refusals are cached: a key found unknown, revoked or
-// expired is answered 401 from memory for RefusedKeyTTL (5 s; at most
-// RefusedKeysMax hashes, least recently used dropped first), so a client
-// repeating a bad key costs one store read per 5 s. A key created through
+// up by its SHA-256 (store.HashAPIKey), and what the lookup found is kept
+// in memory for 5 s, so that a client repeating a key, good or bad, costs
+// one store read per 5 s per instance, not one per request. A usable key's
+// record is kept for ValidKeyTTL (at most ValidKeysMax hashes, least
+// recently used dropped first), its expires_at checked on every request:
+// a key revoked through this instance answers 401 at once here, one
+// revoked through another instance within ValidKeyTTL (DESIGN.md: "within
+// 5 s on every instance"), an expired one from its expiry. The key's
+// last_used_at is written at most once per LastUsedInterval. A key found
+// unknown, revoked or expired is answered 401 from memory for
+// RefusedKeyTTL (5 s; at most RefusedKeysMax hashes, apart from the usable
+// ones so that bad keys cannot evict them). A key created through
 // this instance is dropped from that cache at once; one created on another
 // instance may get 401 here for up to 5 s after its creation if it was
 // tried (and refused) just before. A key's id is the first 12 hex

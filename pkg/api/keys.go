@@ -195,8 +195,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeKey is DELETE /v1/admin/projects/{project}/keys/{key_id}: the key
-// stops working at once (authentication reads a usable key from the store
-// on every request), and answers 200 with its view. A key id that is not the project's is a
+// stops working at once on this instance and within ValidKeyTTL on the
+// others (they keep a usable key's record that long), and answers 200
+// with its view. A key id that is not the project's is a
 // 404; revoking a revoked key again is a 200.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -226,6 +227,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return unexpected(err, "revoke API key")
 	}
+	s.valid.forget(revoked.Hash) // refused from the next request here
 	s.log.InfoContext(ctx, "API key revoked", slog.String("project_id", project), slog.String("key_id", id))
 	s.writeJSON(w, r, http.StatusOK, keyView(revoked))
 	return nil

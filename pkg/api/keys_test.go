@@ -200,7 +200,9 @@ func TestRevokeKey(t *testing.T) {
 	require.True(t, v.Revoked)
 	require.Equal(t, created.ID, v.ID)
 
-	// Usable keys are never cached: the very next request fails, on both instances.
+	// The very next request fails: here (revoked through this instance, its
+	// record dropped from memory) and on a second instance that had not read
+	// the key yet.
 	requireError(t, e.do(http.MethodPost, "/v1/jobs", created.Key, validBody), http.StatusUnauthorized, "unauthenticated", "")
 	req, err := http.NewRequest(http.MethodGet, e2.URL+"/v1/jobs", nil)
 	require.NoError(t, err)

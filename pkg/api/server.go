@@ -153,6 +153,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	limiter *keyLimiter  // nil: no rate limit
+	valid   *validKeys   // usable keys read lately
 	refused *refusedKeys // keys that failed authentication lately
 }
 
@@ -164,7 +165,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
 		limiter: newKeyLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitBuckets),
-		refused: newRefusedKeys(RefusedKeyTTL, RefusedKeysMax)}
+		valid:   newKeyCache[store.APIKey](ValidKeyTTL, ValidKeysMax),
+		refused: newKeyCache[struct{}](RefusedKeyTTL, RefusedKeysMax)}
 	s.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: StageIngest, Now: cfg.Now,
 		Logger: cfg.Logger, Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	s.routes()

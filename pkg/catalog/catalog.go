@@ -335,6 +335,12 @@ const (
 	MaxPrice = 1_000_000 * money.Dollar
 )
 
+// MaxConcurrency bounds a backend's concurrency: its slots are one store
+// document (store.SlotTable), which must stay well under Firestore's
+// 1 MiB. It is store.MaxSlots (TestMaxConcurrencyFitsTheSlotTable in
+// pkg/store holds them together).
+const MaxConcurrency = 1000
+
 // Validate checks the catalog; messages name the backend, offer and field.
 func (c *Catalog) Validate() error {
 	if c.Version == "" {
@@ -357,6 +363,9 @@ func (c *Catalog) Validate() error {
 		}
 		if b.Endpoint == "" {
 			return fmt.Errorf("catalog: backend %s: endpoint is required", b.Name)
+		}
+		if b.Concurrency < 0 || b.Concurrency > MaxConcurrency {
+			return fmt.Errorf("catalog: backend %s: concurrency must be from 0 (no cap) to %d, got %d", b.Name, MaxConcurrency, b.Concurrency)
 		}
 		if len(b.Offers) == 0 {
 			return fmt.Errorf("catalog: backend %s: offers is empty", b.Name)

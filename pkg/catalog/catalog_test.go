@@ -74,13 +74,15 @@ func TestQuote(t *testing.T) {
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	for name, mutate := range map[string]func(c *Catalog){
-		"missing price for a resolution": func(c *Catalog) { c.Backend("luma").Offers[0].Prices = c.Backend("luma").Offers[0].Prices[:1] },
-		"unknown provider":               func(c *Catalog) { c.Backends[0].Provider = "sora" },
-		"duplicate name":                 func(c *Catalog) { c.Backends[1].Name = c.Backends[0].Name },
-		"price without source":           func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].Source = "" },
-		"bad tier":                       func(c *Catalog) { c.Backends[0].Offers[0].Tier = "ultra" },
-		"zero duration":                  func(c *Catalog) { c.Backends[0].Offers[0].Durations[0] = 0 },
-		"price that overflows estimates": func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].PerSecond = MaxPrice + 1 },
+		"missing price for a resolution":       func(c *Catalog) { c.Backend("luma").Offers[0].Prices = c.Backend("luma").Offers[0].Prices[:1] },
+		"unknown provider":                     func(c *Catalog) { c.Backends[0].Provider = "sora" },
+		"duplicate name":                       func(c *Catalog) { c.Backends[1].Name = c.Backends[0].Name },
+		"price without source":                 func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].Source = "" },
+		"bad tier":                             func(c *Catalog) { c.Backends[0].Offers[0].Tier = "ultra" },
+		"zero duration":                        func(c *Catalog) { c.Backends[0].Offers[0].Durations[0] = 0 },
+		"price that overflows estimates":       func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].PerSecond = MaxPrice + 1 },
+		"concurrency beyond one slot document": func(c *Catalog) { c.Backends[0].Concurrency = MaxConcurrency + 1 },
+		"negative concurrency":                 func(c *Catalog) { c.Backends[0].Concurrency = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

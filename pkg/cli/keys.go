@@ -29,7 +29,7 @@ Manage a project's API keys through the admin routes of the API, with
   aiprod keys create --project P [--expires-in-days N] [--json]
         a new key, printed this once: store it now
   aiprod keys revoke --project P <key_id> [--json]
-        the key answers 401 from its next request on
+        the key answers 401 within 5 s on every instance of the API
 
 Run 'aiprod keys <list|create|revoke> --help' for the flags.
 `
@@ -116,7 +116,7 @@ func runKeysCreate(ctx context.Context, env *Env, args []string) error {
 
 func runKeysRevoke(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "keys revoke", "--project P <key_id>",
-		"Revoke an API key (its id from 'aiprod keys list'): it answers 401 from its next request on.")
+		"Revoke an API key (its id from 'aiprod keys list'): it answers 401 within 5 s on every instance of the API (at once on the one that revoked it).")
 	af := addAdminFlags(fs, env)
 	project := fs.String("project", devstack.ProjectDefault, "project")
 	asJSON := fs.Bool("json", false, "print JSON")

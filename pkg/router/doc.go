@@ -26,10 +26,11 @@
 // # Idempotency rules
 //
 // Pub/Sub delivers at least once, so every message is handled by looking at
-// the stored job, never at the message alone:
+// the stored job, never at the message alone. The job is read once, by the
+// routing transaction (which writes nothing unless the job is queued), and
+// the rules below apply to what it read:
 //
-//   - queued: route it. One transaction re-reads the job, checks it is still
-//     queued, reserves the estimate (see Budget), appends attempt len+1
+//   - queued: route it. The transaction checks it is still queued, reserves the estimate (see Budget), appends attempt len+1
 //     (status job.AttemptDispatched, backend, model, billed seconds,
 //     estimate, reservation, started_at), sets the job's
 //     backend and estimated cost, moves it queued → dispatched, takes the

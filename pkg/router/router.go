@@ -145,43 +145,47 @@ func (r *Router) process(ctx context.Context, m *queue.Message) consumer.Outcome
 	if err != nil {
 		return consumer.DeadLetter("%v", err)
 	}
-	var j *job.Job
-	if id := m.Attr(queue.AttrJobID); id == "" {
-		var o consumer.Outcome
-		if j, o = r.createFromRequest(ctx, m); j == nil {
+	d := delivery{jobID: m.Attr(queue.AttrJobID), project: m.Attr(queue.AttrProjectID), attempt: attempt, hasAttempt: hasAttempt}
+	if d.jobID == "" {
+		j, o := r.createFromRequest(ctx, m)
+		if j == nil {
 			return o
 		}
-	} else {
-		if !job.ValidID(id) {
-			return consumer.DeadLetter("attribute job_id %q is not a job id", id)
-		}
-		j, err = r.cfg.Store.GetJob(ctx, id)
-		switch {
-		case errors.Is(err, errclass.NotFound):
-			return consumer.DeadLetter("job %s not found", id)
-		case err != nil:
-			return consumer.StoreError("load job "+id, err)
-		}
-		if p := m.Attr(queue.AttrProjectID); p != "" && p != j.ProjectID {
-			return consumer.DeadLetter("attribute project_id %q is not the project of job %s", p, id)
-		}
+		d.jobID = j.ID
+	} else if !job.ValidID(d.jobID) {
+		return consumer.DeadLetter("attribute job_id %q is not a job id", d.jobID)
 	}
+	return r.route(ctx, d)
+}
 
+// delivery is what a message of aiprod-jobs says about its job.
+type delivery struct {
+	jobID      string
+	project    string // the project_id attribute; "" when absent
+	attempt    int    // the attempt attribute, when hasAttempt
+	hasAttempt bool
+}
+
+// errOtherProject is what route's transaction returns for a message whose
+// project_id attribute is not its job's project.
+var errOtherProject = errors.New("attribute project_id is not the project of the job")
+
+// settled handles a message whose job is no longer queued (see the package
+// doc, "Idempotency rules"); j is the job as stored.
+func (r *Router) settled(ctx context.Context, j *job.Job, d delivery) consumer.Outcome {
 	switch {
 	case j.Status.Terminal():
 		// The delivery that ended the job may have died before publishing,
 		// and this may be the last copy of its message: publish again.
 		return r.publishLifecycle(ctx, j)
-	case j.Status == job.StatusRunning:
-		return consumer.Ack()
 	case j.Status == job.StatusDispatched:
 		cur := j.CurrentAttempt()
-		if cur == nil || (hasAttempt && attempt != cur.Number) {
+		if cur == nil || (d.hasAttempt && d.attempt != cur.Number) {
 			return consumer.Ack() // stale: the job has moved on
 		}
 		return r.publishDispatch(ctx, j, cur, true)
-	default: // queued
-		return r.route(ctx, j.ID)
+	default: // running: a worker owns the job
+		return consumer.Ack()
 	}
 }
 
@@ -225,9 +229,12 @@ func (r *Router) createFromRequest(ctx context.Context, m *queue.Message) (*job.
 	return stored, consumer.Outcome{}
 }
 
-// route dispatches a queued job, or fails it; see the package doc. It
-// reads health, then plans and writes the job in one jobwrite transaction.
-func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
+// route dispatches d's job if it is queued, or fails it; see the package
+// doc. It reads health, then reads, plans and writes the job in one
+// jobwrite transaction, which is also the message's only read of the job:
+// a job no longer queued (or not found, or of another project) is judged
+// on what that transaction read, and nothing is written.
+func (r *Router) route(ctx context.Context, d delivery) consumer.Outcome {
 	health, err := r.health.get(ctx, r.cfg.Store)
 	if err != nil {
 		return consumer.Nack(fmt.Errorf("read backend health: %w", err))
@@ -238,46 +245,27 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	}
 	now := r.cfg.Now()
 	var probe *store.BackendState
-	res, err := r.jobs.Update(ctx, id, func(tx *jobwrite.Tx, j *job.Job) error {
+	res, err := r.jobs.Update(ctx, d.jobID, func(tx *jobwrite.Tx, j *job.Job) error {
 		probe = nil
-		if j.Status != job.StatusQueued {
-			return jobwrite.ErrNoChange // another delivery routed it meanwhile
-		}
-		if n := len(j.Attempts); n >= r.cfg.MaxAttempts {
-			return fail(tx, j, "", job.CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", n, job.AttemptsSummary(j.Attempts)), now)
-		}
-		d := routing.Decide(routing.Input{
-			Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
-			Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
-		})
-		c, p, err := r.choose(tx, &d, now)
 		switch {
-		case err != nil:
-			return err
-		case c == nil:
-			msg := d.Explain()
-			if len(j.Attempts) > 0 {
-				msg += "; after " + job.AttemptsSummary(j.Attempts)
-			}
-			return fail(tx, j, "", job.CodeNoBackend, msg, now)
+		case d.project != "" && d.project != j.ProjectID:
+			return errOtherProject
+		case j.Status != job.StatusQueued:
+			return jobwrite.ErrNoChange // routed (or ended) by another delivery
 		}
-		err = tx.Reserve(j, c.Estimate, now)
-		switch {
-		case errors.Is(err, errclass.Budget):
-			// The probe taken for the candidate is not written: the
-			// circuit stays as it was.
-			return fail(tx, j, c.Backend, job.CodeBudgetExceeded, err.Error(), now)
-		case err != nil:
-			return err
-		}
-		if p != nil {
-			tx.PutBackend(*p)
+		p, err := r.plan(tx, j, health, stats, now)
+		if err == nil {
 			probe = p
 		}
-		return dispatchTo(tx, j, c, p != nil, now)
+		return err
 	})
-	if err != nil {
-		return consumer.StoreError("route job "+id, err)
+	switch {
+	case errors.Is(err, errclass.NotFound):
+		return consumer.DeadLetter("job %s not found", d.jobID)
+	case errors.Is(err, errOtherProject):
+		return consumer.DeadLetter("attribute project_id %q is not the project of job %s", d.project, d.jobID)
+	case err != nil:
+		return consumer.StoreError("route job "+d.jobID, err)
 	}
 	if probe != nil {
 		r.health.invalidate()
@@ -286,7 +274,7 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 	j := res.Job
 	switch {
 	case !res.Written:
-		return consumer.Ack()
+		return r.settled(ctx, j, d)
 	case j.Status == job.StatusDispatched:
 		return r.publishDispatch(ctx, j, j.CurrentAttempt(), false)
 	default:
@@ -294,6 +282,45 @@ func (r *Router) route(ctx context.Context, id string) consumer.Outcome {
 			"code", j.Error.Code, "error", j.Error.Message)
 		return r.publishLifecycle(ctx, j)
 	}
+}
+
+// plan routes queued job j inside its transaction: it fails the job (out
+// of attempts, no candidate, budget) or dispatches it to the chosen
+// candidate with its estimate reserved. It returns the half-open probe it
+// took, to write with the job, if any.
+func (r *Router) plan(tx *jobwrite.Tx, j *job.Job, health map[string]store.BackendState,
+	stats map[string]routing.BackendStats, now time.Time) (*store.BackendState, error) {
+	if n := len(j.Attempts); n >= r.cfg.MaxAttempts {
+		return nil, fail(tx, j, "", job.CodeBackendFailed, fmt.Sprintf("all %d attempts failed: %s", n, job.AttemptsSummary(j.Attempts)), now)
+	}
+	d := routing.Decide(routing.Input{
+		Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
+		Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
+	})
+	c, p, err := r.choose(tx, &d, now)
+	switch {
+	case err != nil:
+		return nil, err
+	case c == nil:
+		msg := d.Explain()
+		if len(j.Attempts) > 0 {
+			msg += "; after " + job.AttemptsSummary(j.Attempts)
+		}
+		return nil, fail(tx, j, "", job.CodeNoBackend, msg, now)
+	}
+	err = tx.Reserve(j, c.Estimate, now)
+	switch {
+	case errors.Is(err, errclass.Budget):
+		// The probe taken for the candidate is not written: the
+		// circuit stays as it was.
+		return nil, fail(tx, j, c.Backend, job.CodeBudgetExceeded, err.Error(), now)
+	case err != nil:
+		return nil, err
+	}
+	if p != nil {
+		tx.PutBackend(*p)
+	}
+	return p, dispatchTo(tx, j, c, p != nil, now)
 }
 
 // choose takes the first candidate of d that may run now: a half-open

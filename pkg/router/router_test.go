@@ -70,13 +70,16 @@ func (f *flakyQueue) Publish(ctx context.Context, topic string, m queue.Message)
 	return f.Queue.Publish(ctx, topic, m)
 }
 
-// flakyStore answers errclass.Retryable while down.
+// flakyStore answers errclass.Retryable while down, and counts the job
+// reads, in transactions or not.
 type flakyStore struct {
 	*memstore.Store
-	down atomic.Bool
+	down     atomic.Bool
+	jobReads atomic.Int32
 }
 
 func (f *flakyStore) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	f.jobReads.Add(1)
 	if f.down.Load() {
 		return nil, errclass.New(errclass.Retryable, "store unavailable")
 	}
@@ -87,7 +90,17 @@ func (f *flakyStore) RunTx(ctx context.Context, fn func(store.Tx) error) error {
 	if f.down.Load() {
 		return errclass.New(errclass.Retryable, "store unavailable")
 	}
-	return f.Store.RunTx(ctx, fn)
+	return f.Store.RunTx(ctx, func(tx store.Tx) error { return fn(countingTx{Tx: tx, f: f}) })
+}
+
+type countingTx struct {
+	store.Tx
+	f *flakyStore
+}
+
+func (t countingTx) GetJob(id string) (*job.Job, error) {
+	t.f.jobReads.Add(1)
+	return t.Tx.GetJob(id)
 }
 
 type env struct {
@@ -274,6 +287,34 @@ func TestRedeliveryRules(t *testing.T) {
 	require.Len(t, ev, 2)
 	require.Contains(t, string(ev[1].Data), `"status":"succeeded"`)
 	require.Len(t, e.dispatches("alpha"), 3)
+}
+
+// TestEveryDeliveryReadsTheJobOnce: a delivery reads its job once, in the
+// routing transaction, whatever the job's state (before, a read ahead of
+// that transaction made it two for a queued job); the rules then apply to
+// what that read found (TestRedeliveryRules).
+func TestEveryDeliveryReadsTheJobOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	j, m := e.ingest(t, request(t))
+	for i, state := range []job.Status{job.StatusQueued, job.StatusDispatched, job.StatusRunning, job.StatusSucceeded} {
+		if state == job.StatusRunning || state == job.StatusSucceeded {
+			_, err := storetest.UpdateJob(context.Background(), e.st, j.ID, func(j *job.Job) error {
+				return j.Transition(state, time.Now())
+			})
+			require.NoError(t, err)
+		}
+		e.st.jobReads.Store(0)
+		require.Equal(t, "ack", e.deliver(t, m), state)
+		require.EqualValues(t, 1, e.st.jobReads.Load(), "delivery %d, job %s", i+1, state)
+	}
+	require.Len(t, e.dispatches("alpha"), 2, "routed, then published again")
+	require.Len(t, e.q.Published(queue.TopicEvents), 1, "the lifecycle event of the ended job")
+
+	other := m
+	other.Attributes = map[string]string{"job_id": j.ID, "project_id": "elsewhere"}
+	require.Equal(t, "ack", e.deliver(t, other))
+	require.Len(t, e.q.Published(queue.DeadLetterTopic(queue.TopicJobs)), 1, "another project's job: dead-lettered")
 }
 
 func TestPublishFailureNacksThenRedeliveryRepublishes(t *testing.T) {

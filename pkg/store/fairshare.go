@@ -39,21 +39,36 @@ import (
 // meanwhile; a project whose deliveries are all between nacks lets its mark
 // lapse until it asks again.
 //
-// Storage: one marks document per backend, backends/{b}/slots/waiting,
-// read in the batch get of the slots, so an acquisition is still one round
-// trip (C+1 documents read instead of C) and, when it succeeds, the one
-// slot write of before. Per-project mark documents would spread the writes
-// but need a query (a second round trip on every acquisition: a batch get
-// cannot name documents it does not know of), and an acquisition that read
-// a mark conflicts with its rewrite either way. At the worker's 10 s marks
-// the document takes one write per 5 s per waiting project, under
-// Firestore's sustained one write per second per document up to about five
-// projects waiting on one backend; each such write aborts the acquisitions
-// racing with it (the client retries them), as every slot write does.
+// Storage: the marks live in the backend's SlotTable (slots.go), the one
+// document that holds its slots too, backends/{b}/slots/all: an
+// acquisition reads one document whatever the capacity and, when it
+// succeeds, writes it once; a refusal writes it only to refresh its mark.
+// (Before, each slot was a document and the marks another: C+1 reads per
+// acquisition, 11 for fal, 1,001 for a backend of 1,000 slots.) Since an
+// acquisition reads every slot and the marks, any write of them conflicted
+// with every concurrent acquisition either way; what one document adds is
+// that renewals and releases now conflict with each other too. Writes to
+// the document, per backend: an acquisition and a release per generation,
+// a renewal per held slot every SlotLease/3 (40 s at the worker's 2 min),
+// a mark per waiting project per MarkTTL/2 (5 s): fal at 10 slots and
+// 60 s generations about 0.6 writes a second, under Firestore's sustained
+// one write per second per document; a backend of 1,000 slots with 60 s
+// generations about 58 a second (33 acquisitions and releases, 25
+// renewals), which that document serialises: each write aborts the
+// transactions racing with it and the client retries them. Such a backend
+// would want its slots split into several tables, each with its share of
+// the capacity. Size: MaxSlots slots and MaxSlotWaiters marks bound the
+// document to about 500 KB, under Firestore's 1 MiB.
 
 // SlotWaitMarkDefault is SlotClaim.MarkTTL's default: a few times the
 // longest pause between a waiting worker's tries.
 const SlotWaitMarkDefault = 10 * time.Second
+
+// MaxSlotWaiters bounds a backend's waiting marks, so that its SlotTable
+// stays well under Firestore's 1 MiB (a mark takes at most 72 bytes). A
+// project refused while that many others hold fresh marks leaves none: it
+// still gets a slot when the rule lets it, but holds nobody back.
+const MaxSlotWaiters = 4096
 
 // SlotWaiters are a backend's waiting marks: project → when its mark
 // expires. A mark at or before now is no mark.
@@ -83,7 +98,8 @@ func (w SlotWaiters) waitingAt(now time.Time) map[string]bool {
 
 // marked returns w with project's mark set to now+ttl and expired marks
 // dropped, and whether that needs writing: only when project's mark is
-// absent or has less than half of ttl left.
+// absent or has less than half of ttl left, and there is room for it
+// (MaxSlotWaiters).
 func (w SlotWaiters) marked(project string, now time.Time, ttl time.Duration) (SlotWaiters, bool) {
 	if until, ok := w[project]; ok && until.Sub(now) >= ttl/2 {
 		return w, false
@@ -93,6 +109,9 @@ func (w SlotWaiters) marked(project string, now time.Time, ttl time.Duration) (S
 		out = SlotWaiters{}
 	}
 	maps.DeleteFunc(out, func(_ string, until time.Time) bool { return !now.Before(until) })
+	if _, ok := out[project]; !ok && len(out) >= MaxSlotWaiters {
+		return w, false
+	}
 	out[project] = NormalizeTime(now.Add(ttl))
 	return out, true
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,4 +61,31 @@ func TestSlotWaitersMarked(t *testing.T) {
 	require.True(t, write, "absent")
 	require.Equal(t, SlotWaiters{"c": now.Add(ttl)}, got)
 	require.Equal(t, map[string]bool{"a": true, "b": true}, w.waitingAt(now))
+}
+
+// TestSlotWaitersMarkedBounded: a backend keeps at most MaxSlotWaiters
+// marks, so that its SlotTable stays under Firestore's document size; a
+// project refused beyond them leaves none, until one expires.
+func TestSlotWaitersMarkedBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const ttl = 10 * time.Second
+	full := SlotWaiters{}
+	for i := range MaxSlotWaiters {
+		full[fmt.Sprintf("p%d", i)] = now.Add(ttl / 4)
+	}
+	got, write := full.marked("late", now, ttl)
+	require.False(t, write, "no room")
+	require.Len(t, got, MaxSlotWaiters)
+
+	got, write = full.marked("p0", now, ttl)
+	require.True(t, write, "a marked project still refreshes its mark")
+	require.Equal(t, now.Add(ttl), got["p0"])
+
+	full["p1"] = now // expired: room for one
+	got, write = full.marked("late", now, ttl)
+	require.True(t, write)
+	require.Len(t, got, MaxSlotWaiters)
+	require.Contains(t, got, "late")
+	require.NotContains(t, got, "p1")
 }

@@ -5,16 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 )
 
-// Slot is one concurrency slot of a backend: backends/{backend}/slots/{index}
-// in Firestore. A backend whose catalog entry caps concurrent generations at
-// n has slots 0..n-1; a worker holds one from before Submit until the
-// attempt's outcome is recorded, so at most n generations run at the
-// provider across every worker instance.
+// Slot is one concurrency slot of a backend, an entry of its SlotTable. A
+// backend whose catalog entry caps concurrent generations at n has slots
+// 0..n-1; a worker holds one from before Submit until the attempt's outcome
+// is recorded, so at most n generations run at the provider across every
+// worker instance.
 //
 // A slot is held while Holder is set and ExpiresAt is in the future. A
 // holder renews its lease while it polls; a crashed holder's slot frees
@@ -45,22 +46,96 @@ func (s Slot) HeldAt(now time.Time) bool {
 	return s.Holder != "" && now.Before(s.ExpiresAt)
 }
 
+// MaxSlots bounds a backend's slots (SlotClaim.Capacity; the catalog's
+// concurrency, catalog.MaxConcurrency, stays within it). It keeps a
+// SlotTable, one Firestore document, well under Firestore's 1 MiB: a slot
+// entry takes at most about 200 bytes (a holder of a UUID job id, a
+// project id of up to 63 characters, four timestamps and the field names),
+// so 1,000 slots about 200 KB; the waiting marks add at most
+// MaxSlotWaiters × 72 bytes (about 300 KB).
+const MaxSlots = 1000
+
+// SlotTable is one backend's concurrency slots and the waiting marks of
+// its fair share (fairshare.go), stored together as one document
+// (backends/{backend}/slots/all in Firestore). An acquisition must see
+// every slot, to find a free one and count each project's share, and the
+// marks: in one document that is one read whatever the capacity, and a
+// release or renewal is one read too. Since every acquisition reads every
+// slot, any slot write already conflicted with every concurrent
+// acquisition when each slot was a document of its own; keeping them
+// together adds no contention there (renewals and releases now also
+// conflict with each other; see fairshare.go, "Storage").
+type SlotTable struct {
+	Backend string
+	// Slots[i] is slot i (Backend and Index set). The table holds the
+	// slots ever taken, from 0 up: a slot past its end is free.
+	Slots []Slot
+	// Waiters are the fair share's waiting marks; empty, never nil, as
+	// read.
+	Waiters SlotWaiters
+}
+
+// Slot returns slot i: the stored one, or a free one past the end.
+func (t SlotTable) Slot(i int) Slot {
+	if i >= 0 && i < len(t.Slots) {
+		return t.Slots[i]
+	}
+	return Slot{Backend: t.Backend, Index: i}
+}
+
+// First returns a copy of slots 0..n-1, free ones past the stored end.
+func (t SlotTable) First(n int) []Slot {
+	out := make([]Slot, max(n, 0))
+	for i := range out {
+		out[i] = t.Slot(i)
+	}
+	return out
+}
+
+// withSlot returns t with sl stored at sl.Index (normalised), padding with
+// free slots up to it; t's own Slots are not modified.
+func (t SlotTable) withSlot(sl Slot) SlotTable {
+	slots := slices.Clone(t.Slots)
+	for len(slots) <= sl.Index {
+		slots = append(slots, Slot{Backend: t.Backend, Index: len(slots)})
+	}
+	sl.Backend = t.Backend
+	slots[sl.Index] = normSlot(sl)
+	t.Slots = slots
+	return t
+}
+
+// Check returns an errclass.Permanent error unless t can be stored: a
+// backend, at most MaxSlots slots, each at its own index and of t's
+// backend, and at most MaxSlotWaiters marks. Stores call it in
+// PutSlotTable; ids are theirs to check.
+func (t SlotTable) Check() error {
+	switch {
+	case t.Backend == "":
+		return errclass.New(errclass.Permanent, "slot table: backend is required")
+	case len(t.Slots) > MaxSlots:
+		return errclass.New(errclass.Permanent, "slot table of %s: %d slots, at most %d", t.Backend, len(t.Slots), MaxSlots)
+	case len(t.Waiters) > MaxSlotWaiters:
+		return errclass.New(errclass.Permanent, "slot table of %s: %d waiting marks, at most %d", t.Backend, len(t.Waiters), MaxSlotWaiters)
+	}
+	for i, sl := range t.Slots {
+		if sl.Index != i || sl.Backend != t.Backend {
+			return errclass.New(errclass.Permanent, "slot table of %s: entry %d is slot %d of %q", t.Backend, i, sl.Index, sl.Backend)
+		}
+	}
+	return nil
+}
+
 // SlotTx is the part of a transaction that reads and writes concurrency
 // slots and their waiting marks. Tx embeds it.
 type SlotTx interface {
-	// GetSlots reads slots 0..n-1 of backend in one round trip. Absent slots
-	// come back free, with Backend and Index set; never NotFound.
-	GetSlots(backend string, n int) ([]Slot, error)
-	// GetSlotsAndWaiters reads what GetSlots reads and backend's waiting
-	// marks, in one round trip. Absent marks are an empty SlotWaiters.
-	GetSlotsAndWaiters(backend string, n int) ([]Slot, SlotWaiters, error)
-	// GetSlot reads one slot; absent is free, as for GetSlots.
-	GetSlot(backend string, index int) (Slot, error)
-	// PutSlot writes a slot (its time fields normalised).
-	PutSlot(s Slot) error
-	// PutSlotWaiters replaces backend's waiting marks with w (times
-	// normalised); the projects must be valid ids.
-	PutSlotWaiters(backend string, w SlotWaiters) error
+	// GetSlotTable reads backend's slots and waiting marks: one document,
+	// whatever the number of slots. Absent is an empty table (Backend set,
+	// Waiters empty), never NotFound.
+	GetSlotTable(backend string) (SlotTable, error)
+	// PutSlotTable replaces t.Backend's table with t (times normalised);
+	// t must pass Check and the marks' projects be valid ids.
+	PutSlotTable(t SlotTable) error
 }
 
 // ErrNoFreeSlot is returned by AcquireSlot when no slot can be taken: every
@@ -95,16 +170,17 @@ type SlotClaim struct {
 }
 
 // AcquireSlot takes one of c.Backend's slots for c.Holder until
-// now+c.Lease, in one transaction (one read of the slots and the waiting
-// marks; one write). A slot the holder already holds is renewed and
-// returned (re-entrant, always allowed); otherwise a free or expired slot
-// is taken if the fair share allows it (fairshare.go). It returns an error
-// wrapping ErrNoFreeSlot when none can be taken; unless c.Resume, the
-// project's waiting mark is then kept fresh (written only when absent or
-// half expired).
+// now+c.Lease, in one transaction (one read of the backend's SlotTable;
+// one write). A slot the holder already holds is renewed and returned
+// (re-entrant, always allowed); otherwise a free or expired slot is taken
+// if the fair share allows it (fairshare.go). It returns an error wrapping
+// ErrNoFreeSlot when none can be taken; unless c.Resume, the project's
+// waiting mark is then kept fresh (written only when absent or half
+// expired).
 func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot, error) {
-	if c.Capacity <= 0 || c.Holder == "" || c.Project == "" || c.Lease <= 0 {
-		return Slot{}, errclass.New(errclass.Permanent, "acquire slot of %s: capacity, holder, project and lease are required", c.Backend)
+	if c.Capacity <= 0 || c.Capacity > MaxSlots || c.Holder == "" || c.Project == "" || c.Lease <= 0 {
+		return Slot{}, errclass.New(errclass.Permanent,
+			"acquire slot of %s: capacity (1 to %d), holder, project and lease are required", c.Backend, MaxSlots)
 	}
 	ttl := cmp.Or(max(c.MarkTTL, 0), SlotWaitMarkDefault)
 	now = NormalizeTime(now) // as stored: a mark's remaining life is exact
@@ -113,35 +189,33 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 		refused error
 	)
 	err := s.RunTx(ctx, func(tx Tx) error {
-		slots, waiters, err := tx.GetSlotsAndWaiters(c.Backend, c.Capacity)
+		tab, err := tx.GetSlotTable(c.Backend)
 		if err != nil {
 			return err
 		}
-		pick, why := pickSlot(slots, waiters, c, now)
+		pick, why := pickSlot(tab.First(c.Capacity), tab.Waiters, c, now)
 		if refused = why; why != nil {
 			if c.Resume {
 				return nil
 			}
-			if w, write := waiters.marked(c.Project, now, ttl); write {
-				return tx.PutSlotWaiters(c.Backend, w) // committed; the claim still fails
+			if w, write := tab.Waiters.marked(c.Project, now, ttl); write {
+				tab.Waiters = w
+				return tx.PutSlotTable(tab) // committed; the claim still fails
 			}
 			return nil
 		}
-		sl := slots[pick]
+		sl := tab.Slot(pick)
 		if sl.Holder != c.Holder || !sl.HeldAt(now) {
 			sl.AcquiredAt = now
 		}
 		if !c.DispatchedAt.IsZero() || sl.Holder != c.Holder {
 			sl.DispatchedAt = c.DispatchedAt
 		}
-		sl.Backend, sl.Index, sl.Holder, sl.Project = c.Backend, pick, c.Holder, c.Project
+		sl.Holder, sl.Project = c.Holder, c.Project
 		sl.ExpiresAt, sl.ReleasedAt = now.Add(c.Lease), time.Time{}
-		sl = normSlot(sl)
-		if err := tx.PutSlot(sl); err != nil {
-			return err
-		}
-		out = sl
-		return nil
+		tab = tab.withSlot(sl)
+		out = tab.Slot(pick)
+		return tx.PutSlotTable(tab)
 	})
 	if err == nil && refused != nil {
 		err = refused
@@ -212,17 +286,21 @@ func ReleaseSlot(ctx context.Context, s Store, sl Slot, now time.Time) error {
 // sl.Holder still holds the slot, and returns what it wrote; otherwise it
 // returns notHeld.
 func updateHeldSlot(ctx context.Context, s Store, sl Slot, notHeld error, update func(cur Slot) Slot) (Slot, error) {
+	if sl.Index < 0 || sl.Index >= MaxSlots {
+		return Slot{}, notHeld // no such slot: nobody holds it
+	}
 	var out Slot
 	err := s.RunTx(ctx, func(tx Tx) error {
-		cur, err := tx.GetSlot(sl.Backend, sl.Index)
+		tab, err := tx.GetSlotTable(sl.Backend)
 		if err != nil {
 			return err
 		}
-		if cur.Holder != sl.Holder {
+		if tab.Slot(sl.Index).Holder != sl.Holder {
 			return notHeld
 		}
-		out = update(cur)
-		return tx.PutSlot(out)
+		tab = tab.withSlot(update(tab.Slot(sl.Index)))
+		out = tab.Slot(sl.Index)
+		return tx.PutSlotTable(tab)
 	})
 	return out, err
 }
@@ -236,18 +314,15 @@ func normSlot(s Slot) Slot {
 }
 
 // ReadSlots reads slots 0..n-1 of backend and its waiting marks, in a
-// transaction that writes nothing (one batch read of n+1 documents).
+// transaction that writes nothing (one read of its SlotTable).
 func ReadSlots(ctx context.Context, s Store, backend string, n int) ([]Slot, SlotWaiters, error) {
-	var (
-		slots   []Slot
-		waiters SlotWaiters
-	)
+	var tab SlotTable
 	err := s.RunTx(ctx, func(tx Tx) (err error) {
-		slots, waiters, err = tx.GetSlotsAndWaiters(backend, n)
+		tab, err = tx.GetSlotTable(backend)
 		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the %d slots of %s: %w", n, backend, err)
 	}
-	return slots, waiters, nil
+	return tab.First(n), tab.Waiters, nil
 }

@@ -36,8 +36,8 @@
 // writes nothing while it waits (a write per job per try would cost more
 // than the backlog), so the sweeper judges its backend instead, from what
 // the workers write anyway (store.ReadSlots: per sweep and capped
-// backend, one batch read of its slots and waiting marks, in a transaction
-// that writes nothing):
+// backend, one read of the document that holds its slots and waiting
+// marks, store.SlotTable, in a transaction that writes nothing):
 //
 //   - The backend is busy (Backlog.Busy) when every slot is held, or was
 //     released within TurnoverWindow (10 s: in a backlog the next delivery

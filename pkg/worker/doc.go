@@ -36,8 +36,10 @@
 //     that ended the job died before publishing it while a duplicate of its
 //     message (a concurrent redelivery, a republished or re-driven copy)
 //     was acked. The same holds for a delivery whose polling finds the
-//     attempt finished by another delivery. Consumers of aiprod-events
-//     deduplicate by job id and status.
+//     attempt finished by another delivery, whether the read after a poll
+//     finds it or the outcome transaction of the poll that ended the
+//     generation does. Consumers of aiprod-events deduplicate by job id
+//     and status.
 //   - The job's current attempt is not the message's attempt: a stale
 //     dispatch; ack.
 //   - The attempt failed and the job is queued: the delivery that failed it
@@ -112,8 +114,11 @@
 //   - not submitted (attempt dispatched): recorded canceled, cost 0;
 //   - Submit in flight when the cancel lands: the handle is still recorded,
 //     then the generation is canceled as below;
-//   - polling: the job is read before every poll, so the cancel is noticed
-//     within one poll interval; the generation is canceled as below;
+//   - polling: the job is read after every poll that does not end the
+//     generation, so the cancel is noticed within one poll interval; the
+//     generation is canceled as below (the poll that ends it goes straight
+//     to the outcome transaction, which reads the job anyway: an outcome
+//     for a canceled job is recorded as below);
 //   - submitting without a handle: reconciled as above (found: canceled as
 //     below; absent or unknown: recorded canceled, cost 0).
 //
@@ -183,8 +188,9 @@
 // # Concurrency slots
 //
 // A backend whose catalog entry sets Concurrency n has n slots in the store
-// (store.Slot, backends/{name}/slots/{0..n-1}), shared by every worker
-// instance. An attempt takes one (store.AcquireSlot, holder
+// (store.Slot; all of them and the fair share's waiting marks in one
+// document, backends/{name}/slots/all, store.SlotTable), shared by every
+// worker instance. An attempt takes one (store.AcquireSlot, holder
 // "<job id>#<attempt>", recording the attempt's dispatch time on the slot)
 // before its Submit and keeps it until its outcome is recorded (the
 // release records its time on the slot: with the dispatch times, that is

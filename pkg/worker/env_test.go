@@ -94,15 +94,20 @@ type flakyStore struct {
 	failTx      atomic.Int32 // the next RunTx calls fail
 	failBackend atomic.Int32 // the next Tx.GetBackend reads fail
 	gets        atomic.Int32 // GetJob calls (outside transactions)
-	panicOn     atomic.Value // string: GetJob of this job id panics (a bug)
+	txGets      atomic.Int32 // Tx.GetJob calls (in transactions)
+	panicOn     atomic.Value // string: reading this job (GetJob, Tx.GetJob) panics (a bug)
 }
 
 func (f *flakyStore) GetJob(ctx context.Context, id string) (*job.Job, error) {
 	f.gets.Add(1)
+	f.panicIfPoison(id)
+	return f.Store.GetJob(ctx, id)
+}
+
+func (f *flakyStore) panicIfPoison(id string) {
 	if p, _ := f.panicOn.Load().(string); p == id {
 		panic("store bug reading job " + id)
 	}
-	return f.Store.GetJob(ctx, id)
 }
 
 func (f *flakyStore) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
@@ -115,6 +120,12 @@ func (f *flakyStore) RunTx(ctx context.Context, fn func(tx store.Tx) error) erro
 type flakyTx struct {
 	store.Tx
 	f *flakyStore
+}
+
+func (t flakyTx) GetJob(id string) (*job.Job, error) {
+	t.f.txGets.Add(1)
+	t.f.panicIfPoison(id)
+	return t.Tx.GetJob(id)
 }
 
 func (t flakyTx) GetBackend(name string) (store.BackendState, error) {

@@ -36,6 +36,9 @@ type script struct {
 	cancelBilled bool
 	// pollPanics makes every Poll of the generation panic (an adapter bug).
 	pollPanics bool
+	// beforeFinal, when set, runs once as a Poll is about to answer the
+	// final status (another delivery acting meanwhile).
+	beforeFinal func()
 }
 
 type generation struct {
@@ -184,6 +187,10 @@ func (f *fakeBackend) Poll(ctx context.Context, h backend.Handle) (backend.Statu
 	if g.s.running > 0 {
 		g.s.running--
 		return backend.Status{State: backend.StateRunning}, nil
+	}
+	if g.s.beforeFinal != nil {
+		g.s.beforeFinal()
+		g.s.beforeFinal = nil
 	}
 	if !g.done {
 		g.done = true

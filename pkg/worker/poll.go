@@ -31,17 +31,23 @@ func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Ha
 // is the submit intent's time, for GenerationTimeout; wait is how long to
 // wait before the first poll.
 //
-// Before each poll it reads the job: a canceled job's generation is
-// canceled at the provider (so a cancel is noticed within one poll
-// interval), and an attempt someone else finished is left alone. In push
-// mode (t.lim) it returns a later outcome once the step's polls or time
-// are used up.
+// After each poll that does not end the generation it reads the job
+// (checkAttempt): a canceled job's generation is canceled at the provider
+// (so a cancel is noticed within one poll interval), and an attempt
+// someone else finished is left alone. The poll that ends it goes straight
+// to the outcome transaction, which reads the job anyway and applies the
+// same checks (endAttempt): only an attempt still holding h and not ended
+// is changed, a canceled job's attempt is recorded as canceled, and an
+// attempt ended by someone else is left as it is (its job's lifecycle
+// event published again when the job ended). In push mode (t.lim) it
+// returns a later outcome once the step's polls or time are used up.
 func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
 	w.cfg.Metrics.InFlight(ctx, t.name, 1)
 	defer w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 	interval := w.pollInterval(t.be)
 	pe := pollErrors{backoff: retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}}
 	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
+	t.polling = h
 	for {
 		if wait > 0 {
 			if t.lim.spent(w.cfg.Now().Add(wait)) {
@@ -50,9 +56,6 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 			if err := retry.Sleep(ctx, wait); err != nil {
 				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
 			}
-		}
-		if o, stop := w.checkAttempt(ctx, t, jobID, h); stop {
-			return o
 		}
 		st, err := t.be.Poll(ctx, h)
 		if ctx.Err() != nil {
@@ -71,6 +74,9 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 		default:
 			pe.n = 0
 		}
+		if o, stop := w.checkAttempt(ctx, t, jobID, h); stop {
+			return o
+		}
 		w.keepAlive(ctx, t, jobID, h, &ka)
 		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
 			return w.timedOut(ctx, t, jobID, h)
@@ -81,9 +87,10 @@ func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Hand
 	}
 }
 
-// checkAttempt reads the job before a poll: stop is true, with what to do
-// with the message, when the attempt no longer needs this poller (finished
-// or given up by someone else, or its job canceled).
+// checkAttempt reads the job after a poll that did not end the generation:
+// stop is true, with what to do with the message, when the attempt no
+// longer needs this poller (finished or given up by someone else, or its
+// job canceled).
 func (w *Worker) checkAttempt(ctx context.Context, t *task, jobID string, h backend.Handle) (o consumer.Outcome, stop bool) {
 	j, err := w.getJob(ctx, jobID)
 	switch {
@@ -228,7 +235,7 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 	})
 	switch {
 	case !ok:
-		return o
+		return w.ended(ctx, j, o)
 	case j.Status == job.StatusCanceled:
 		t.log.InfoContext(ctx, "generation of a canceled job finished; recorded as canceled", "cost_usd", j.Cost.USD())
 		return consumer.Ack()
@@ -248,14 +255,18 @@ func (w *Worker) succeed(ctx context.Context, t *task, jobID string, st backend.
 
 // endAttempt records how this delivery's attempt ended: change (a step of
 // the job's state machine) runs on the stored job and its attempt in one
-// transaction. An attempt that ended meanwhile (change's errclass.Conflict)
-// is left as it is and the message acked. On success the attempt's slot is
-// freed (before anything is published) and ok is true; otherwise o says
-// what to do with the message.
+// transaction. An attempt that ended meanwhile (change's errclass.Conflict),
+// or that no longer holds the handle this delivery polls (t.polling), is
+// left as it is and the message acked. On success the attempt's slot is
+// freed (before anything is published) and ok is true, with the job as
+// written; otherwise o says what to do with the message, and j is the job
+// as read when the attempt was left as it is (else nil).
 func (w *Worker) endAttempt(ctx context.Context, t *task, jobID, what string, change func(j *job.Job, a *job.Attempt) ([]store.Event, error)) (j *job.Job, o consumer.Outcome, ok bool) {
+	var seen *job.Job
 	j, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+		seen = j
 		a := j.Attempt(t.msg.Attempt)
-		if a == nil {
+		if a == nil || (t.polling != "" && a.Handle != string(t.polling)) {
 			return nil, errUnchanged
 		}
 		events, err := change(j, a)
@@ -266,12 +277,24 @@ func (w *Worker) endAttempt(ctx context.Context, t *task, jobID, what string, ch
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return nil, consumer.Ack(), false
+		return seen, consumer.Ack(), false
 	case err != nil:
 		return nil, consumer.StoreError(what+" of job "+jobID, err), false
 	}
 	w.releaseSlot(ctx, t) // the attempt is over: free the slot before publishing anything
 	return j, consumer.Outcome{}, true
+}
+
+// ended is what becomes of a message whose outcome endAttempt did not
+// record (o): when the attempt was left as it is (j, as read) and its job
+// ended, the lifecycle event is published again, since the delivery that
+// ended it may have died before publishing and this message may be the
+// last copy (as checkAttempt does for an attempt it finds ended).
+func (w *Worker) ended(ctx context.Context, j *job.Job, o consumer.Outcome) consumer.Outcome {
+	if j != nil && j.Status.Terminal() {
+		return w.publishLifecycle(ctx, j)
+	}
+	return o
 }
 
 // failure is a classified attempt failure.
@@ -319,7 +342,7 @@ func (w *Worker) fail(ctx context.Context, t *task, jobID string, f failure) con
 	})
 	switch {
 	case !ok:
-		return o
+		return w.ended(ctx, j, o)
 	case j.Status == job.StatusCanceled:
 		t.log.InfoContext(ctx, "attempt of a canceled job ended; recorded as canceled", "code", f.code, "error", f.msg)
 		return consumer.Ack()

@@ -369,11 +369,8 @@ func TestPushHandlerShutdownNacks(t *testing.T) {
 // slots reads a backend's first n concurrency slots.
 func (e *env) slots(t *testing.T, backendName string, n int) []store.Slot {
 	t.Helper()
-	var out []store.Slot
-	require.NoError(t, e.st.RunTx(ctx, func(tx store.Tx) (err error) {
-		out, err = tx.GetSlots(backendName, n)
-		return err
-	}))
+	out, _, err := store.ReadSlots(ctx, e.st, backendName, n)
+	require.NoError(t, err)
 	for i := range out {
 		out[i] = store.Slot{Backend: out[i].Backend, Index: out[i].Index, Holder: out[i].Holder}
 	}

@@ -318,10 +318,7 @@ func TestFailedOverUnknownSubmitFreesTheDeadWorkersSlot(t *testing.T) {
 	require.Equal(t, "ack", deliver(ctx, t, w, msg, 2))
 	require.Equal(t, job.StatusQueued, e.job(t, j.ID).Status, "failed over")
 
-	var slots []store.Slot
-	require.NoError(t, e.st.RunTx(ctx, func(tx store.Tx) error {
-		slots, err = tx.GetSlots("alpha", 2)
-		return err
-	}))
+	slots, _, err := store.ReadSlots(ctx, e.st, "alpha", 2)
+	require.NoError(t, err)
 	require.False(t, slots[held.Index].HeldAt(e.clock.Now()), "the attempt's slot is free again: %+v", slots[held.Index])
 }

@@ -368,6 +368,9 @@ type task struct {
 	log  *slog.Logger
 	lim  *limits     // bounds of a push Step; nil in pull mode
 	slot *store.Slot // the concurrency slot this delivery holds, if any
+	// polling is the generation this delivery polls, once it polls one:
+	// an outcome is recorded only on an attempt that holds this handle.
+	polling backend.Handle
 	// dispatched is when the attempt was dispatched (its started_at), which
 	// the slot it takes records (store.SlotClaim.DispatchedAt).
 	dispatched time.Time

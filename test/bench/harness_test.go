@@ -231,9 +231,9 @@ func runUntilCleanup(b *testing.B, fns ...func(context.Context) error) {
 	})
 }
 
-func must(b *testing.B, err error) {
-	b.Helper()
+func must(tb testing.TB, err error) {
+	tb.Helper()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
+	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/firestorestore"
 )
 
@@ -60,17 +61,8 @@ type storeOps struct {
 // concurrency slots, budget period), is not counted.
 func countStoreOps(b *testing.B, prompt string) storeOps {
 	b.Helper()
-	srv, err := firestoreemu.NewServer()
-	must(b, err)
-	b.Cleanup(func() { _ = srv.Close() })
-	c := &fsCounter{}
-	conn, err := grpc.NewClient("passthrough:///"+srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(c.unary), grpc.WithChainStreamInterceptor(c.stream))
-	must(b, err)
-	fc, err := firestore.NewClient(context.Background(), "aiprod-bench", option.WithGRPCConn(conn))
-	must(b, err)
-	b.Cleanup(func() { _ = fc.Close() })
-	p := newPipeline(b, firestorestore.NewFromClient(fc))
+	st, c := countedFirestore(b)
+	p := newPipeline(b, st)
 	p.submit(b, batch, prompt)
 	c.reset()
 	p.q.publishes()
@@ -84,6 +76,23 @@ func countStoreOps(b *testing.B, prompt string) storeOps {
 	ops.reads, ops.writes, ops.deletes = c.reset()
 	_, ops.publishes = p.q.publishes()
 	return ops
+}
+
+// countedFirestore returns a store on a fresh Firestore emulator, through
+// a connection whose operations c counts.
+func countedFirestore(tb testing.TB) (st store.Store, c *fsCounter) {
+	tb.Helper()
+	srv, err := firestoreemu.NewServer()
+	must(tb, err)
+	tb.Cleanup(func() { _ = srv.Close() })
+	c = &fsCounter{}
+	conn, err := grpc.NewClient("passthrough:///"+srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(c.unary), grpc.WithChainStreamInterceptor(c.stream))
+	must(tb, err)
+	fc, err := firestore.NewClient(context.Background(), "aiprod-bench", option.WithGRPCConn(conn))
+	must(tb, err)
+	tb.Cleanup(func() { _ = fc.Close() })
+	return firestorestore.NewFromClient(fc), c
 }
 
 // report reports the operations per job under units "<op>/<per>" and logs

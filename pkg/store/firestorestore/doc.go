@@ -11,6 +11,18 @@
 //     (store.NewEventID). Events carry their own expire_at (at + Retention),
 //     since deleting a job by TTL leaves its subcollections.
 //   - backends/{name}: admin's disabled flag and the circuit breaker.
+//   - backends/{name}/slots/all: the backend's concurrency slots and the
+//     waiting marks of their fair share (store.SlotTable), one document
+//     so that taking a slot reads one document whatever the capacity: an
+//     array slots (slot i at i: holder, project, acquired_at, expires_at,
+//     dispatched_at, released_at, absent when empty) and a map waiting
+//     (project → expiry). At most about 500 KB (store.MaxSlots,
+//     store.MaxSlotWaiters). The older layout, a document per slot
+//     (slots/0..n-1) and slots/waiting, is no longer read: while a
+//     rollout runs workers of both, each counts only its own layout's
+//     holders, so up to twice a backend's concurrency may be submitted
+//     until the old ones stop (the provider refuses the excess with 429,
+//     which the worker handles as a refused submit).
 //   - apikeys/{sha256 hex}: project, created_at, revoked, prefix,
 //     expires_at, last_used_at. ListAPIKeys filters on project_id alone
 //     (its automatic single-field index) and sorts in memory.
@@ -29,7 +41,8 @@
 // # Indexes
 //
 // ListJobs and ListStale need composite indexes, and the large or nested
-// job fields are exempted from single-field indexing; indexes.json beside
+// job fields, and the slot tables' slots and waiting marks, are exempted
+// from single-field indexing; indexes.json beside
 // this file holds both, with the TTL policies, in the firestore.indexes.json
 // format (firebase deploy --only firestore:indexes, or the Terraform
 // equivalent):

@@ -1,170 +1,104 @@
 package firestorestore
 
 import (
-	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// slotsCollection is the subcollection backends/{name}/slots/{index} of
-// concurrency slots (store.Slot), with the waiting marks of the fair share
-// beside them in backends/{name}/slots/waiting (store.SlotWaiters): one
-// batch get reads both. Its parent document need not exist.
-const slotsCollection = "slots"
+// slotTableRef is backends/{name}/slots/all: the backend's concurrency
+// slots and the waiting marks of their fair share (store.SlotTable), one
+// document, so that an acquisition reads one document whatever the
+// capacity. Its parent document need not exist. (Before, each slot was a
+// document backends/{name}/slots/{index} and the marks
+// backends/{name}/slots/waiting; nothing reads those any more.)
+func (s *Store) slotTableRef(backend string) *firestore.DocumentRef {
+	return s.backendRef(backend).Collection("slots").Doc("all")
+}
 
-// waitersDoc is the id of the waiting marks' document, which no slot index
-// can take.
-const waitersDoc = "waiting"
+// slotTableDoc is backends/{name}/slots/all: slot i at slots[i], and
+// project → expiry of its waiting mark. At most store.MaxSlots slots of
+// about 200 bytes each and store.MaxSlotWaiters marks of 72: about 500 KB
+// at most, under Firestore's 1 MiB.
+type slotTableDoc struct {
+	Slots   []slotEntry          `firestore:"slots"`
+	Waiting map[string]time.Time `firestore:"waiting"`
+}
 
-// slotDoc is backends/{name}/slots/{index}.
-type slotDoc struct {
-	Holder     string    `firestore:"holder"`
-	Project    string    `firestore:"project,omitempty"`
-	AcquiredAt time.Time `firestore:"acquired_at"`
-	ExpiresAt  time.Time `firestore:"expires_at"`
-	// DispatchedAt and ReleasedAt: store.Slot's; absent when zero.
+// slotEntry is one store.Slot in slotTableDoc: Backend and Index are the
+// document's and the position's; every field is absent when zero (a
+// released slot keeps released_at alone).
+type slotEntry struct {
+	Holder       string    `firestore:"holder,omitempty"`
+	Project      string    `firestore:"project,omitempty"`
+	AcquiredAt   time.Time `firestore:"acquired_at,omitempty"`
+	ExpiresAt    time.Time `firestore:"expires_at,omitempty"`
 	DispatchedAt time.Time `firestore:"dispatched_at,omitempty"`
 	ReleasedAt   time.Time `firestore:"released_at,omitempty"`
 }
 
-// slotWaitersDoc is backends/{name}/slots/waiting: project → expiry of its
-// mark.
-type slotWaitersDoc struct {
-	Projects map[string]time.Time `firestore:"projects"`
-}
-
-func (s *Store) slotRef(backend string, index int) *firestore.DocumentRef {
-	return s.backendRef(backend).Collection(slotsCollection).Doc(strconv.Itoa(index))
-}
-
-func (s *Store) slotWaitersRef(backend string) *firestore.DocumentRef {
-	return s.backendRef(backend).Collection(slotsCollection).Doc(waitersDoc)
-}
-
-func checkSlot(backend string, index int) error {
+func (t *tx) GetSlotTable(backend string) (store.SlotTable, error) {
+	if err := t.checkRead(); err != nil {
+		return store.SlotTable{}, err
+	}
 	if err := checkID("backend", backend); err != nil {
+		return store.SlotTable{}, err
+	}
+	snaps, err := t.ft.GetAll([]*firestore.DocumentRef{t.s.slotTableRef(backend)})
+	if err != nil {
+		return store.SlotTable{}, classify(err, "get the slots of %s", backend)
+	}
+	tab := store.SlotTable{Backend: backend, Waiters: store.SlotWaiters{}}
+	if !snaps[0].Exists() {
+		return tab, nil
+	}
+	var d slotTableDoc
+	if err := snaps[0].DataTo(&d); err != nil {
+		return store.SlotTable{}, classify(err, "decode the slots of %s", backend)
+	}
+	tab.Slots = make([]store.Slot, len(d.Slots))
+	for i, e := range d.Slots {
+		tab.Slots[i] = store.Slot{Backend: backend, Index: i, Holder: e.Holder, Project: e.Project,
+			AcquiredAt: store.NormalizeTime(e.AcquiredAt), ExpiresAt: store.NormalizeTime(e.ExpiresAt),
+			DispatchedAt: store.NormalizeTime(e.DispatchedAt), ReleasedAt: store.NormalizeTime(e.ReleasedAt)}
+	}
+	for p, until := range d.Waiting {
+		tab.Waiters[p] = store.NormalizeTime(until)
+	}
+	return tab, nil
+}
+
+func (t *tx) PutSlotTable(tab store.SlotTable) error {
+	if err := t.checkWrite("backend", tab.Backend); err != nil {
 		return err
 	}
-	if index < 0 {
-		return errclass.New(errclass.Permanent, "firestorestore: invalid slot index %d", index)
+	d, err := encodeSlotTable(tab)
+	if err != nil {
+		return err
 	}
+	t.set(t.s.slotTableRef(tab.Backend), d)
 	return nil
 }
 
-func decodeSlot(backend string, index int, snap *firestore.DocumentSnapshot) (store.Slot, error) {
-	sl := store.Slot{Backend: backend, Index: index}
-	if snap == nil || !snap.Exists() {
-		return sl, nil
+// encodeSlotTable is the document of tab, once tab passes its Check and
+// the marks' projects are valid ids.
+func encodeSlotTable(tab store.SlotTable) (slotTableDoc, error) {
+	if err := tab.Check(); err != nil {
+		return slotTableDoc{}, err
 	}
-	var d slotDoc
-	if err := snap.DataTo(&d); err != nil {
-		return store.Slot{}, classify(err, "decode %s slot %d", backend, index)
+	d := slotTableDoc{Slots: make([]slotEntry, len(tab.Slots)), Waiting: map[string]time.Time{}}
+	for i, sl := range tab.Slots {
+		d.Slots[i] = slotEntry{Holder: sl.Holder, Project: sl.Project,
+			AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt),
+			DispatchedAt: store.NormalizeTime(sl.DispatchedAt), ReleasedAt: store.NormalizeTime(sl.ReleasedAt)}
 	}
-	sl.Holder, sl.Project = d.Holder, d.Project
-	sl.AcquiredAt, sl.ExpiresAt = store.NormalizeTime(d.AcquiredAt), store.NormalizeTime(d.ExpiresAt)
-	sl.DispatchedAt, sl.ReleasedAt = store.NormalizeTime(d.DispatchedAt), store.NormalizeTime(d.ReleasedAt)
-	return sl, nil
-}
-
-func (t *tx) GetSlots(backend string, n int) ([]store.Slot, error) {
-	slots, _, err := t.getSlots(backend, n, false)
-	return slots, err
-}
-
-func (t *tx) GetSlotsAndWaiters(backend string, n int) ([]store.Slot, store.SlotWaiters, error) {
-	return t.getSlots(backend, n, true)
-}
-
-// getSlots reads slots 0..n-1 of backend, and its waiting marks if
-// waiters, in one batch get.
-func (t *tx) getSlots(backend string, n int, waiters bool) ([]store.Slot, store.SlotWaiters, error) {
-	if err := t.checkRead(); err != nil {
-		return nil, nil, err
-	}
-	if err := checkSlot(backend, n-1); err != nil {
-		return nil, nil, err
-	}
-	refs := make([]*firestore.DocumentRef, n, n+1)
-	for i := range n {
-		refs[i] = t.s.slotRef(backend, i)
-	}
-	if waiters {
-		refs = append(refs, t.s.slotWaitersRef(backend))
-	}
-	snaps, err := t.ft.GetAll(refs)
-	if err != nil {
-		return nil, nil, classify(err, "get %d slots of %s", n, backend)
-	}
-	out := make([]store.Slot, n)
-	for i := range n {
-		if out[i], err = decodeSlot(backend, i, snaps[i]); err != nil {
-			return nil, nil, err
-		}
-	}
-	if !waiters {
-		return out, nil, nil
-	}
-	w, err := decodeSlotWaiters(backend, snaps[n])
-	return out, w, err
-}
-
-func decodeSlotWaiters(backend string, snap *firestore.DocumentSnapshot) (store.SlotWaiters, error) {
-	w := store.SlotWaiters{}
-	if snap == nil || !snap.Exists() {
-		return w, nil
-	}
-	var d slotWaitersDoc
-	if err := snap.DataTo(&d); err != nil {
-		return nil, classify(err, "decode the waiting marks of %s", backend)
-	}
-	for p, until := range d.Projects {
-		w[p] = store.NormalizeTime(until)
-	}
-	return w, nil
-}
-
-func (t *tx) GetSlot(backend string, index int) (store.Slot, error) {
-	if err := t.checkRead(); err != nil {
-		return store.Slot{}, err
-	}
-	if err := checkSlot(backend, index); err != nil {
-		return store.Slot{}, err
-	}
-	snaps, err := t.ft.GetAll([]*firestore.DocumentRef{t.s.slotRef(backend, index)})
-	if err != nil {
-		return store.Slot{}, classify(err, "get %s slot %d", backend, index)
-	}
-	return decodeSlot(backend, index, snaps[0])
-}
-
-func (t *tx) PutSlot(sl store.Slot) error {
-	if err := t.checkWrite("backend", sl.Backend); err != nil {
-		return err
-	}
-	if err := checkSlot(sl.Backend, sl.Index); err != nil {
-		return err
-	}
-	t.set(t.s.slotRef(sl.Backend, sl.Index),
-		slotDoc{Holder: sl.Holder, Project: sl.Project, AcquiredAt: store.NormalizeTime(sl.AcquiredAt), ExpiresAt: store.NormalizeTime(sl.ExpiresAt),
-			DispatchedAt: store.NormalizeTime(sl.DispatchedAt), ReleasedAt: store.NormalizeTime(sl.ReleasedAt)})
-	return nil
-}
-
-func (t *tx) PutSlotWaiters(backend string, w store.SlotWaiters) error {
-	if err := t.checkWrite("backend", backend); err != nil {
-		return err
-	}
-	d := slotWaitersDoc{Projects: map[string]time.Time{}}
-	for p, until := range w {
+	for p, until := range tab.Waiters {
 		if err := checkID("project", p); err != nil {
-			return err
+			return slotTableDoc{}, err
 		}
-		d.Projects[p] = store.NormalizeTime(until)
+		d.Waiting[p] = store.NormalizeTime(until)
 	}
-	t.set(t.s.slotWaitersRef(backend), d)
-	return nil
+	return d, nil
 }

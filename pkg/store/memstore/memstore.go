@@ -45,8 +45,7 @@ type Store struct {
 	usage    usageData                  // usage.go
 	replays  map[string]store.DLQReplay // replays.go
 
-	slots   map[string]store.Slot        // "<backend>/<index>" → slot (slots.go)
-	waiters map[string]store.SlotWaiters // backend → its waiting marks (slots.go)
+	slots map[string]store.SlotTable // backend → its slots and waiting marks (slots.go)
 
 	webhooks      webhookData                    // webhooks.go
 	notifications map[string]store.Notifications // project → settings (notifications.go)

@@ -2,98 +2,50 @@ package memstore
 
 import (
 	"maps"
-	"strconv"
+	"slices"
 
-	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-func slotKey(backend string, index int) string { return backend + "/" + strconv.Itoa(index) }
-
-// getSlot returns the stored slot, or a free one. The store is locked.
-func (s *Store) getSlot(backend string, index int) store.Slot {
-	if sl, ok := s.slots[slotKey(backend, index)]; ok {
-		return sl
-	}
-	return store.Slot{Backend: backend, Index: index}
-}
-
-func checkSlot(backend string, index int) error {
-	if err := checkID("backend", backend); err != nil {
-		return err
-	}
-	if index < 0 {
-		return errclass.New(errclass.Permanent, "memstore: invalid slot index %d", index)
-	}
-	return nil
-}
-
-func (t *tx) GetSlots(backend string, n int) ([]store.Slot, error) {
+// GetSlotTable returns a copy of backend's slot table, as Firestore keeps
+// it: one document per backend (store.SlotTable).
+func (t *tx) GetSlotTable(backend string) (store.SlotTable, error) {
 	if err := t.checkRead(); err != nil {
-		return nil, err
+		return store.SlotTable{}, err
 	}
-	if err := checkSlot(backend, n-1); err != nil {
-		return nil, err
+	if err := checkID("backend", backend); err != nil {
+		return store.SlotTable{}, err
 	}
-	out := make([]store.Slot, n)
-	for i := range n {
-		out[i] = t.s.getSlot(backend, i)
-	}
+	tab := t.s.slots[backend]
+	out := store.SlotTable{Backend: backend, Slots: slices.Clone(tab.Slots), Waiters: store.SlotWaiters{}}
+	maps.Copy(out.Waiters, tab.Waiters)
 	return out, nil
 }
 
-func (t *tx) GetSlotsAndWaiters(backend string, n int) ([]store.Slot, store.SlotWaiters, error) {
-	slots, err := t.GetSlots(backend, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	return slots, maps.Clone(t.s.waiters[backend]), nil
-}
-
-func (t *tx) GetSlot(backend string, index int) (store.Slot, error) {
-	if err := t.checkRead(); err != nil {
-		return store.Slot{}, err
-	}
-	if err := checkSlot(backend, index); err != nil {
-		return store.Slot{}, err
-	}
-	return t.s.getSlot(backend, index), nil
-}
-
-func (t *tx) PutSlot(sl store.Slot) error {
-	if err := t.checkWrite("backend", sl.Backend); err != nil {
+func (t *tx) PutSlotTable(tab store.SlotTable) error {
+	if err := t.checkWrite("backend", tab.Backend); err != nil {
 		return err
 	}
-	if err := checkSlot(sl.Backend, sl.Index); err != nil {
+	if err := tab.Check(); err != nil {
 		return err
 	}
-	sl.AcquiredAt, sl.ExpiresAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt)
-	sl.DispatchedAt, sl.ReleasedAt = norm(sl.DispatchedAt), norm(sl.ReleasedAt)
-	t.addWrite(write{apply: func(s *Store) {
-		if s.slots == nil {
-			s.slots = map[string]store.Slot{}
-		}
-		s.slots[slotKey(sl.Backend, sl.Index)] = sl
-	}})
-	return nil
-}
-
-func (t *tx) PutSlotWaiters(backend string, w store.SlotWaiters) error {
-	if err := t.checkWrite("backend", backend); err != nil {
-		return err
+	out := store.SlotTable{Backend: tab.Backend, Slots: make([]store.Slot, len(tab.Slots)), Waiters: store.SlotWaiters{}}
+	for i, sl := range tab.Slots {
+		sl.AcquiredAt, sl.ExpiresAt = norm(sl.AcquiredAt), norm(sl.ExpiresAt)
+		sl.DispatchedAt, sl.ReleasedAt = norm(sl.DispatchedAt), norm(sl.ReleasedAt)
+		out.Slots[i] = sl
 	}
-	out := store.SlotWaiters{}
-	for p, until := range w {
+	for p, until := range tab.Waiters {
 		if err := checkID("project", p); err != nil {
 			return err
 		}
-		out[p] = norm(until)
+		out.Waiters[p] = norm(until)
 	}
 	t.addWrite(write{apply: func(s *Store) {
-		if s.waiters == nil {
-			s.waiters = map[string]store.SlotWaiters{}
+		if s.slots == nil {
+			s.slots = map[string]store.SlotTable{}
 		}
-		s.waiters[backend] = out
+		s.slots[out.Backend] = out
 	}})
 	return nil
 }

@@ -78,14 +78,8 @@ func (b *fairBackend) release(sl store.Slot) {
 // state reads the slots and the waiting marks.
 func (b *fairBackend) state() ([]store.Slot, store.SlotWaiters) {
 	b.t.Helper()
-	var (
-		slots []store.Slot
-		w     store.SlotWaiters
-	)
-	require.NoError(b.t, b.s.RunTx(b.ctx, func(tx store.Tx) (err error) {
-		slots, w, err = tx.GetSlotsAndWaiters(b.name, b.capacity)
-		return err
-	}))
+	slots, w, err := store.ReadSlots(b.ctx, b.s, b.name, b.capacity)
+	require.NoError(b.t, err)
 	return slots, w
 }
 
@@ -225,7 +219,7 @@ func testFairInvalidProject(t *testing.T, s store.Store) {
 	_, err := store.AcquireSlot(ctx, s, store.SlotClaim{Backend: "fair-x", Capacity: 1, Holder: "h#1", Lease: time.Minute}, t0)
 	require.ErrorIs(t, err, errclass.Permanent, "no project")
 	err = s.RunTx(ctx, func(tx store.Tx) error {
-		return tx.PutSlotWaiters("fair-x", store.SlotWaiters{"a/b": t0})
+		return tx.PutSlotTable(store.SlotTable{Backend: "fair-x", Waiters: store.SlotWaiters{"a/b": t0}})
 	})
 	require.ErrorIs(t, err, errclass.Permanent)
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func testSlots(t *testing.T, s store.Store) {
 		{"ConcurrentAcquirersNeverExceedCapacity", testSlotConcurrentAcquirersNeverExceedCapacity},
 		{"InvalidBackend", testSlotInvalidBackend},
 		{"RecordsTheDispatchTime", testSlotRecordsTheDispatchTime},
+		{"FullestTableFits", testSlotFullestTableFits},
 		// fairshare.go
 		{"FairWaitingProjectGetsTheFreedSlot", testFairWaitingProjectGetsTheFreedSlot},
 		{"FairHolderWithNothingWaitingHoldsNobodyBack", testFairHolderWithNothingWaiting},
@@ -84,11 +86,8 @@ func testSlotAcquireUpToCapacity(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, 0, c.Index)
 
-	var slots []store.Slot
-	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) {
-		slots, err = tx.GetSlots("cap-luma", 3)
-		return err
-	}))
+	slots, _, err := store.ReadSlots(ctx, s, "cap-luma", 3)
+	require.NoError(t, err)
 	require.Equal(t, []string{"job-c#1", "job-b#1", ""}, holders(slots))
 	require.Equal(t, store.Slot{Backend: "cap-luma", Index: 2}, slots[2], "an absent slot is free")
 }
@@ -229,10 +228,60 @@ func testSlotRecordsTheDispatchTime(t *testing.T, s store.Store) {
 // error.
 func testSlotInvalidBackend(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlot(store.Slot{Backend: "a/b"}) })
+	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlotTable(store.SlotTable{Backend: "a/b"}) })
+	require.ErrorIs(t, err, errclass.Permanent)
+	err = s.RunTx(ctx, func(tx store.Tx) error { _, err := tx.GetSlotTable("a/b"); return err })
 	require.ErrorIs(t, err, errclass.Permanent)
 	_, err = store.AcquireSlot(ctx, s, slotClaim("ok", 0, "h"), t0)
 	require.ErrorIs(t, err, errclass.Permanent, "capacity must be positive")
+	_, err = store.AcquireSlot(ctx, s, slotClaim("ok", store.MaxSlots+1, "h"), t0)
+	require.ErrorIs(t, err, errclass.Permanent, "capacity beyond MaxSlots")
+	err = s.RunTx(ctx, func(tx store.Tx) error {
+		return tx.PutSlotTable(store.SlotTable{Backend: "ok", Slots: []store.Slot{{Backend: "ok", Index: 1}}})
+	})
+	require.ErrorIs(t, err, errclass.Permanent, "slot 1 at position 0")
+}
+
+// testSlotFullestTableFits: the largest slot table a backend can have
+// (FullestSlotTable) is stored and read back whole: one document, under
+// Firestore's 1 MiB; a mark more is refused.
+func testSlotFullestTableFits(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	tab := FullestSlotTable("full-fal", t0)
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlotTable(tab) }))
+	var got store.SlotTable
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) {
+		got, err = tx.GetSlotTable(tab.Backend)
+		return err
+	}))
+	require.Equal(t, tab, got)
+
+	tab.Waiters["one-too-many"] = norm(t0)
+	err := s.RunTx(ctx, func(tx store.Tx) error { return tx.PutSlotTable(tab) })
+	require.ErrorIs(t, err, errclass.Permanent, "more than MaxSlotWaiters marks")
+}
+
+// FullestSlotTable is the largest slot table backend can have:
+// store.MaxSlots slots, each held by an attempt of a UUID job id with
+// every field set and a project id of 63 characters (the longest), and
+// store.MaxSlotWaiters marks of such projects; times around at, as
+// stored.
+func FullestSlotTable(backend string, at time.Time) store.SlotTable {
+	longest := func(prefix string, i int) string {
+		id := fmt.Sprintf("%s-%d-", prefix, i)
+		return id + strings.Repeat("x", 63-len(id))
+	}
+	at = store.NormalizeTime(at)
+	tab := store.SlotTable{Backend: backend, Waiters: store.SlotWaiters{}}
+	for i := range store.MaxSlots {
+		tab.Slots = append(tab.Slots, store.Slot{Backend: backend, Index: i,
+			Holder: fmt.Sprintf("%08d-0000-4000-8000-000000000000#99", i), Project: longest("p", i),
+			AcquiredAt: at, ExpiresAt: at.Add(time.Minute), DispatchedAt: at.Add(-time.Hour), ReleasedAt: at.Add(-time.Minute)})
+	}
+	for i := range store.MaxSlotWaiters {
+		tab.Waiters[longest("w", i)] = at.Add(time.Duration(i) * time.Microsecond)
+	}
+	return tab
 }
 
 func holders(slots []store.Slot) []string {
