@@ -110,11 +110,14 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 	if err != nil {
 		return err
 	}
-	log := s.log.With(slog.String("job_id", stored.ID), slog.String("project_id", project))
+	// The job's fields go with each record, not through Logger.With, which
+	// formats them ahead even when nothing is logged; the lines are the same.
+	jobID, projectID := slog.String("job_id", stored.ID), slog.String("project_id", project)
 	if created {
-		log.InfoContext(ctx, "job accepted", slog.Bool("idempotency_key", hasKey))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "job accepted", jobID, projectID, slog.Bool("idempotency_key", hasKey))
 	} else {
-		log.InfoContext(ctx, "job replayed for its idempotency key", slog.String("status", string(stored.Status)))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "job replayed for its idempotency key", jobID, projectID,
+			slog.String("status", string(stored.Status)))
 		w.Header().Set(headerIdempotentReply, "true")
 	}
 
@@ -122,7 +125,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, project strin
 	// may have failed, and the router ignores a job it already routed.
 	if stored.Status == job.StatusQueued {
 		if err := s.publishJob(ctx, stored); err != nil {
-			log.ErrorContext(ctx, "publish job", slog.String("error", err.Error()))
+			s.log.LogAttrs(ctx, slog.LevelError, "publish job", jobID, projectID, slog.String("error", err.Error()))
 			return s.notQueued(ctx, stored, hasKey)
 		}
 	}

@@ -88,13 +88,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		var span trace.Span
 		if !probe {
 			// Only the trace context headers, never baggage from the internet.
-			carrier := map[string]string{}
-			for _, k := range []string{queue.AttrTraceParent, queue.AttrTraceState} {
-				if v := r.Header.Get(k); v != "" {
-					carrier[k] = v
-				}
-			}
-			ctx = telemetry.Extract(ctx, carrier)
+			ctx = telemetry.ExtractFrom(ctx, traceHeaders(r.Header))
 			ctx, span = telemetry.Tracer().Start(ctx, "HTTP "+r.Method,
 				trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attrHTTPMethod.String(r.Method), attrURLPath.String(r.URL.Path)))
@@ -109,14 +103,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.cfg.Metrics.HTTPRequest(ctx, routeLabel(info.route), status, time.Since(start))
 		}
 		if span != nil {
+			kv := make([]attribute.KeyValue, 0, 3) // one SetAttributes: the span's slice grows once
 			if info.route != "" {
 				span.SetName(info.route)
-				span.SetAttributes(attrHTTPRoute.String(info.route))
+				kv = append(kv, attrHTTPRoute.String(info.route))
 			}
 			if info.project != "" {
-				span.SetAttributes(telemetry.AttrProjectID.String(info.project))
+				kv = append(kv, telemetry.AttrProjectID.String(info.project))
 			}
-			span.SetAttributes(attrHTTPStatus.Int(status))
+			span.SetAttributes(append(kv, attrHTTPStatus.Int(status))...)
 			if status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(status))
 			}
@@ -143,6 +138,29 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(ctx, level, "http request", attrs...)
 	})
+}
+
+// traceHeaders is a request's headers as a propagation carrier that holds
+// only the W3C trace context (traceparent, tracestate).
+type traceHeaders http.Header
+
+func (h traceHeaders) Get(key string) string {
+	if key != queue.AttrTraceParent && key != queue.AttrTraceState {
+		return ""
+	}
+	return http.Header(h).Get(key)
+}
+
+func (traceHeaders) Set(string, string) {}
+
+func (h traceHeaders) Keys() []string {
+	var keys []string
+	for _, k := range []string{queue.AttrTraceParent, queue.AttrTraceState} {
+		if http.Header(h).Get(k) != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 JSON error; the

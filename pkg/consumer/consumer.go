@@ -142,13 +142,14 @@ func Logger(ctx context.Context) *slog.Logger {
 // the dead-letter publish, then m.Ack or m.Nack. It returns the outcome
 // applied: a dead-letter whose publish failed comes back as a nack.
 func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
-	kv := append(messageAttributes(m), telemetry.AttrDeliveryAttempt.Int(m.DeliveryAttempt))
+	var buf [5]attribute.KeyValue // on the stack: StartConsumer copies it
+	kv := append(appendMessageAttributes(buf[:0], m), telemetry.AttrDeliveryAttempt.Int(m.DeliveryAttempt))
 	if c.cfg.Topic != "" {
 		kv = append(kv, telemetry.AttrMessagingDestination.String(c.cfg.Topic))
 	}
 	ctx, span := telemetry.StartConsumer(ctx, c.cfg.Subscription, m.ID, m.Attributes, kv...)
 	defer span.End()
-	log := c.cfg.Logger.With(logFields(m)...)
+	log := messageLogger(c.cfg.Logger, m)
 	ctx = context.WithValue(ctx, loggerKey{}, log)
 
 	o := c.call(ctx, m)
@@ -277,29 +278,15 @@ func (c *Consumer) nack(ctx context.Context, log *slog.Logger, span trace.Span, 
 	m.Nack()
 }
 
-// messageAttributes are the span attributes taken from m's attributes.
-func messageAttributes(m *queue.Message) []attribute.KeyValue {
-	kv := []attribute.KeyValue{
-		telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
-		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)),
-	}
+// appendMessageAttributes appends the span attributes taken from m's
+// attributes to kv.
+func appendMessageAttributes(kv []attribute.KeyValue, m *queue.Message) []attribute.KeyValue {
+	kv = append(kv, telemetry.AttrJobID.String(m.Attr(queue.AttrJobID)),
+		telemetry.AttrProjectID.String(m.Attr(queue.AttrProjectID)))
 	if b := m.Attr(queue.AttrBackend); b != "" {
 		kv = append(kv, telemetry.AttrBackend.String(b))
 	}
 	return kv
-}
-
-// logFields are the log fields of m.
-func logFields(m *queue.Message) []any {
-	f := []any{"message_id", m.ID, "job_id", m.Attr(queue.AttrJobID), "project_id", m.Attr(queue.AttrProjectID),
-		"delivery_attempt", m.DeliveryAttempt}
-	if a := m.Attr(queue.AttrAttempt); a != "" {
-		f = append(f, "attempt", a)
-	}
-	if b := m.Attr(queue.AttrBackend); b != "" {
-		f = append(f, "backend", b)
-	}
-	return f
 }
 
 // messageKey identifies a message across its deliveries: its id, or a hash

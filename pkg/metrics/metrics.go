@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/aiprod/aiprod/pkg/circuit"
@@ -51,6 +50,8 @@ type Recorder struct {
 	queueMessages      metric.Int64Counter
 	webhookDeliveries  metric.Int64Counter
 	httpDuration       metric.Float64Histogram
+
+	labels labelSets
 }
 
 // latencyBuckets are the bucket bounds, in seconds, of the latency
@@ -113,7 +114,7 @@ func New(mp metric.MeterProvider) *Recorder {
 	// Known outcomes start at zero, so that rate() and alerts see the
 	// series before the first delivery (Prometheus's advice on counters).
 	for _, o := range WebhookOutcomes {
-		r.webhookDeliveries.Add(context.Background(), 0, attrs(LabelOutcome, o))
+		r.webhookDeliveries.Add(context.Background(), 0, r.labels.option(&labelsOutcome, "", 0, o))
 	}
 	return r
 }
@@ -132,17 +133,10 @@ func (r *Recorder) or() *Recorder {
 	return r
 }
 
-func attrs(kv ...string) metric.MeasurementOption {
-	as := make([]attribute.KeyValue, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		as = append(as, attribute.String(kv[i], kv[i+1]))
-	}
-	return metric.WithAttributes(as...)
-}
-
 // JobAccepted counts a job accepted for project.
 func (r *Recorder) JobAccepted(ctx context.Context, j *job.Job) {
-	r.or().jobsAccepted.Add(ctx, 1, attrs(LabelProject, j.ProjectID, LabelTier, string(j.Request.QualityTier)))
+	r = r.or()
+	r.jobsAccepted.Add(ctx, 1, r.labels.option(&labelsProjectTier, "", 0, j.ProjectID, string(j.Request.QualityTier)))
 }
 
 // JobCompleted counts job j, which reached its terminal status, and
@@ -154,24 +148,24 @@ func (r *Recorder) JobCompleted(ctx context.Context, j *job.Job) {
 		code = j.Error.Code
 	}
 	tier := string(j.Request.QualityTier)
-	r.jobsCompleted.Add(ctx, 1, attrs(LabelProject, j.ProjectID, LabelBackend, j.Backend, LabelTier, tier,
-		LabelStatus, string(j.Status), LabelErrorCode, code))
+	r.jobsCompleted.Add(ctx, 1, r.labels.option(&labelsCompleted, "", 0, j.ProjectID, j.Backend, tier, string(j.Status), code))
 	if j.CompletedAt != nil {
 		r.jobDuration.Record(ctx, j.CompletedAt.Sub(j.CreatedAt).Seconds(),
-			attrs(LabelBackend, j.Backend, LabelTier, tier, LabelStatus, string(j.Status)))
+			r.labels.option(&labelsDuration, "", 0, j.Backend, tier, string(j.Status)))
 	}
 }
 
 // CostRecorded adds cost, settled for an attempt on backend, to project's.
 func (r *Recorder) CostRecorded(ctx context.Context, project, backend string, cost money.Micros) {
-	r.or().cost.Add(ctx, cost.Float64(), attrs(LabelProject, project, LabelBackend, backend))
+	r = r.or()
+	r.cost.Add(ctx, cost.Float64(), r.labels.option(&labelsProjectBackend, "", 0, project, backend))
 }
 
 // Budget records project's budget state of the current period; limit nil
 // means no limit (the limit gauge is then not recorded).
 func (r *Recorder) Budget(ctx context.Context, project string, spent, reserved money.Micros, limit *money.Micros) {
 	r = r.or()
-	a := attrs(LabelProject, project)
+	a := r.labels.option(&labelsProject, "", 0, project)
 	r.budgetSpent.Record(ctx, spent.Float64(), a)
 	r.budgetReserved.Record(ctx, reserved.Float64(), a)
 	if limit != nil {
@@ -183,13 +177,14 @@ func (r *Recorder) Budget(ctx context.Context, project string, spent, reserved m
 // result, cancel or find; outcome "ok" or the error class.
 func (r *Recorder) BackendRequest(ctx context.Context, backend, operation, outcome string, d time.Duration) {
 	r = r.or()
-	r.backendRequests.Add(ctx, 1, attrs(LabelBackend, backend, LabelOperation, operation, LabelOutcome, outcome))
-	r.backendDuration.Record(ctx, d.Seconds(), attrs(LabelBackend, backend, LabelOperation, operation))
+	r.backendRequests.Add(ctx, 1, r.labels.option(&labelsBackendRequest, "", 0, backend, operation, outcome))
+	r.backendDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsBackendDuration, "", 0, backend, operation))
 }
 
 // Generation records a generation's time from submit to result.
 func (r *Recorder) Generation(ctx context.Context, backend, model string, d time.Duration) {
-	r.or().generationDuration.Record(ctx, d.Seconds(), attrs(LabelBackend, backend, LabelModel, model))
+	r = r.or()
+	r.generationDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsGeneration, "", 0, backend, model))
 }
 
 // CircuitState records backend's circuit: 0 closed, 1 half-open, 2 open.
@@ -201,19 +196,22 @@ func (r *Recorder) CircuitState(ctx context.Context, backend string, state circu
 	case circuit.Open:
 		v = 2
 	}
-	r.or().circuitState.Record(ctx, v, attrs(LabelBackend, backend))
+	r = r.or()
+	r.circuitState.Record(ctx, v, r.labels.option(&labelsBackend, "", 0, backend))
 }
 
 // InFlight adds delta (+1 when a generation starts running here, -1 when
 // this process stops following it) to backend's running generations.
 func (r *Recorder) InFlight(ctx context.Context, backend string, delta int64) {
-	r.or().inFlight.Add(ctx, delta, attrs(LabelBackend, backend))
+	r = r.or()
+	r.inFlight.Add(ctx, delta, r.labels.option(&labelsBackend, "", 0, backend))
 }
 
 // QueueMessage counts a message of subscription handled with outcome (ack,
 // nack, dead_letter).
 func (r *Recorder) QueueMessage(ctx context.Context, subscription, outcome string) {
-	r.or().queueMessages.Add(ctx, 1, attrs(LabelSubscription, subscription, LabelOutcome, outcome))
+	r = r.or()
+	r.queueMessages.Add(ctx, 1, r.labels.option(&labelsQueue, "", 0, subscription, outcome))
 }
 
 // WebhookOutcomes are the outcomes of aiprod_webhook_deliveries_total.
@@ -221,12 +219,13 @@ var WebhookOutcomes = []string{"delivered", "retried", "failed"}
 
 // WebhookDelivery counts a webhook attempt (one of WebhookOutcomes).
 func (r *Recorder) WebhookDelivery(ctx context.Context, outcome string) {
-	r.or().webhookDeliveries.Add(ctx, 1, attrs(LabelOutcome, outcome))
+	r = r.or()
+	r.webhookDeliveries.Add(ctx, 1, r.labels.option(&labelsOutcome, "", 0, outcome))
 }
 
 // HTTPRequest records one API request's latency by route pattern and
 // status code.
 func (r *Recorder) HTTPRequest(ctx context.Context, route string, status int, d time.Duration) {
-	r.or().httpDuration.Record(ctx, d.Seconds(), metric.WithAttributes(
-		attribute.String(LabelRoute, route), attribute.Int(LabelStatusCode, status)))
+	r = r.or()
+	r.httpDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsHTTP, LabelStatusCode, status, route))
 }

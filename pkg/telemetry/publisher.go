@@ -43,7 +43,9 @@ func WithLinks(ctx context.Context, links ...trace.Link) context.Context {
 // copied, never changed.
 func (p TracedPublisher) Publish(ctx context.Context, topic string, m queue.Message) (string, error) {
 	attrs := maps.Clone(m.Attributes)
-	ctx, span, attrs := StartProducer(ctx, topic, attrs, messageAttributes(attrs)...)
+	kv := appendMessageAttributes(producerAttributes(topic, len(messageIDs)+1), attrs)
+	ctx, span := startSpan(ctx, "send "+topic, producerKind, kv)
+	attrs = Inject(ctx, attrs)
 	defer span.End()
 	if links, ok := ctx.Value(linksKey{}).([]trace.Link); ok {
 		for _, l := range links {
@@ -61,14 +63,19 @@ func (p TracedPublisher) Publish(ctx context.Context, topic string, m queue.Mess
 	return id, nil
 }
 
-// messageAttributes are the span attributes of the ids a message names.
-func messageAttributes(attrs map[string]string) []attribute.KeyValue {
-	var kv []attribute.KeyValue
-	for key, attr := range map[string]attribute.Key{
-		queue.AttrJobID: AttrJobID, queue.AttrProjectID: AttrProjectID, queue.AttrBackend: AttrBackend,
-	} {
-		if v := attrs[key]; v != "" {
-			kv = append(kv, attr.String(v))
+// messageIDs are the message attributes that name what a message is about,
+// and the span attributes they become, in span order.
+var messageIDs = [...]struct {
+	attr string
+	key  attribute.Key
+}{{queue.AttrJobID, AttrJobID}, {queue.AttrProjectID, AttrProjectID}, {queue.AttrBackend, AttrBackend}}
+
+// appendMessageAttributes appends to kv the span attributes of the ids a
+// message's attributes name: job, project, backend and attempt.
+func appendMessageAttributes(kv []attribute.KeyValue, attrs map[string]string) []attribute.KeyValue {
+	for _, id := range messageIDs {
+		if v := attrs[id.attr]; v != "" {
+			kv = append(kv, id.key.String(v))
 		}
 	}
 	if n, err := strconv.Atoi(attrs[queue.AttrAttempt]); err == nil {

@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"reflect"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
@@ -50,8 +52,33 @@ const (
 	AttrAttempt               = attribute.Key("aiprod.attempt")
 )
 
-// Tracer returns AIPROD's tracer from the global provider.
-func Tracer() trace.Tracer { return otel.Tracer(scope) }
+// Tracer returns AIPROD's tracer from the global provider. The tracer is
+// looked up once per provider installed (otel.SetTracerProvider), not at
+// every span: the SDK's lookup takes a lock and hashes the scope.
+func Tracer() trace.Tracer {
+	tp := otel.GetTracerProvider()
+	if c := tracerOf.Load(); c != nil && c.comparable && sameProvider(c.tp, tp) {
+		return c.t
+	}
+	t := tp.Tracer(scope)
+	tracerOf.Store(&cachedTracer{tp: tp, t: t, comparable: reflect.TypeOf(tp).Comparable()})
+	return t
+}
+
+// cachedTracer is the tracer of provider tp; comparable says whether tp can
+// be compared with == (a provider of a non-comparable type is never reused).
+type cachedTracer struct {
+	tp         trace.TracerProvider
+	t          trace.Tracer
+	comparable bool
+}
+
+var tracerOf atomic.Pointer[cachedTracer]
+
+// sameProvider compares a comparable cached provider with tp; == on
+// interfaces panics only when both hold the same non-comparable type,
+// which the cached one's comparable flag rules out.
+func sameProvider(cached, tp trace.TracerProvider) bool { return cached == tp }
 
 var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
@@ -113,6 +140,11 @@ func Inject(ctx context.Context, attrs map[string]string) map[string]string {
 // Extract returns ctx with the remote trace context found in attrs.
 func Extract(ctx context.Context, attrs map[string]string) context.Context {
 	return propagator.Extract(ctx, propagation.MapCarrier(attrs))
+}
+
+// ExtractFrom returns ctx with the remote trace context that carrier holds.
+func ExtractFrom(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return propagator.Extract(ctx, carrier)
 }
 
 // TraceID returns the hex trace id of ctx's span, or "".
@@ -202,13 +234,15 @@ func (h *traceHandler) WithGroup(name string) slog.Handler {
 // StartProducer starts a producer span for publishing to topic and injects
 // its context into attrs. End the span after the publish.
 func StartProducer(ctx context.Context, topic string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span, map[string]string) {
-	ctx, span := Tracer().Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(append([]attribute.KeyValue{
-			AttrMessagingSystem.String("gcp_pubsub"),
-			AttrMessagingDestination.String(topic),
-			AttrMessagingOperation.String("send"),
-		}, kv...)...))
+	ctx, span := startSpan(ctx, "send "+topic, producerKind, append(producerAttributes(topic, len(kv)), kv...))
 	return ctx, span, Inject(ctx, attrs)
+}
+
+// producerAttributes returns the messaging attributes of a producer span
+// for topic, with room for extra more.
+func producerAttributes(topic string, extra int) []attribute.KeyValue {
+	kv := make([]attribute.KeyValue, 0, 3+extra)
+	return append(kv, messagingSystem, AttrMessagingDestination.String(topic), operationSend)
 }
 
 // StartConsumer continues the trace carried by a message's attributes with a
@@ -217,13 +251,24 @@ func StartProducer(ctx context.Context, topic string, attrs map[string]string, k
 // the topic, the subscription has its own attribute.
 func StartConsumer(ctx context.Context, subscription, messageID string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span) {
 	ctx = Extract(ctx, attrs)
-	return Tracer().Start(ctx, "process "+subscription, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(append([]attribute.KeyValue{
-			AttrMessagingSystem.String("gcp_pubsub"),
-			AttrMessagingSubscription.String(subscription),
-			AttrMessagingOperation.String("process"),
-			AttrMessageID.String(messageID),
-		}, kv...)...))
+	all := make([]attribute.KeyValue, 0, 4+len(kv))
+	all = append(all, messagingSystem, AttrMessagingSubscription.String(subscription), operationProcess,
+		AttrMessageID.String(messageID))
+	return startSpan(ctx, "process "+subscription, consumerKind, append(all, kv...))
+}
+
+// The constant parts of messaging spans, made once.
+var (
+	messagingSystem  = AttrMessagingSystem.String("gcp_pubsub")
+	operationSend    = AttrMessagingOperation.String("send")
+	operationProcess = AttrMessagingOperation.String("process")
+	producerKind     = trace.WithSpanKind(trace.SpanKindProducer)
+	consumerKind     = trace.WithSpanKind(trace.SpanKindConsumer)
+)
+
+// startSpan starts a span of kind with attributes kv (which it keeps).
+func startSpan(ctx context.Context, name string, kind trace.SpanStartOption, kv []attribute.KeyValue) (context.Context, trace.Span) {
+	return Tracer().Start(ctx, name, kind, trace.WithAttributes(kv...))
 }
 
 // SafeURL is what logs and spans may show of a URL: scheme, host and path,
