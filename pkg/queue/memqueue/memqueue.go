@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -96,6 +97,7 @@ type subscription struct {
 	cfg     queue.SubscriptionConfig // with effective deadline and backoff
 	entries []*entry                 // neither acked nor dead-lettered, in publish order
 	changed chan struct{}            // closed and replaced when an entry may have become deliverable
+	watched bool                     // a receiver took changed to wait on it
 }
 
 // entry is one message in one subscription.
@@ -301,10 +303,14 @@ func (q *Queue) publishLocked(t *topic, data []byte, attrs map[string]string, no
 	return id
 }
 
-// notify wakes the receivers waiting on s.
+// notify wakes the receivers waiting on s, if any.
 func (s *subscription) notify() {
+	if !s.watched {
+		return // nobody took changed since it was last closed
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
+	s.watched = false
 }
 
 // Receive calls h for every message of subscription until ctx is done; see
@@ -323,6 +329,9 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, opts.MaxOutstanding)
+	hs := handlers{h: h, slots: slots, work: make(chan *queue.Message), maxIdle: int32(min(opts.MaxOutstanding, maxIdleHandlers))}
+	defer close(hs.work) // after the loop: idle handler goroutines end
+	var timer leaseTimer
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -331,23 +340,64 @@ func (q *Queue) Receive(ctx context.Context, name string, opts queue.ReceiveOpti
 		case <-q.done:
 			return errClosed
 		}
-		ds, err := q.lease(ctx, s, 1, opts.MaxExtension, time.Time{})
+		var one [1]delivery
+		ds, err := q.lease(ctx, s, 1, one[:0], &timer, opts.MaxExtension, time.Time{})
 		if err != nil || len(ds) == 0 {
 			return err
 		}
-		d := ds[0]
-		m := queue.NewReceived(d.msg,
-			func() { q.settle(s, d.e, d.gen, true) },
-			func() { q.settle(s, d.e, d.gen, false) },
+		e, gen := ds[0].e, ds[0].gen
+		m := queue.NewReceived(ds[0].msg,
+			func() { q.settle(s, e, gen, true) },
+			func() { q.settle(s, e, gen, false) },
 		)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			h(ctx, m)
-			m.Nack() // no effect if h acked or nacked
-		}()
+		hs.run(ctx, &wg, m)
 	}
+}
+
+// maxIdleHandlers bounds the handler goroutines a Receive keeps waiting for
+// the next message.
+const maxIdleHandlers = 16
+
+// handlers runs a Receive's handler calls on goroutines that are kept for
+// the next message once a call returns (up to maxIdle of them), instead of
+// a goroutine per message: a fresh goroutine grows its stack anew, by
+// copying, to the depth of the handler at every message.
+type handlers struct {
+	h       queue.Handler
+	slots   chan struct{} // a slot is taken for each message in a handler
+	work    chan *queue.Message
+	idle    atomic.Int32 // goroutines committed to receiving from work
+	maxIdle int32
+}
+
+// run handles m on an idle goroutine, or on a new one when none is idle.
+// Only Receive's loop calls it.
+func (hs *handlers) run(ctx context.Context, wg *sync.WaitGroup, m *queue.Message) {
+	if hs.idle.Load() > 0 {
+		// Only this loop takes idle goroutines, so the one counted
+		// receives m (it may not be waiting yet).
+		hs.idle.Add(-1)
+		hs.work <- m
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			hs.h(ctx, m)
+			m.Nack() // no effect if h acked or nacked
+			if hs.idle.Load() >= hs.maxIdle {
+				<-hs.slots
+				return
+			}
+			hs.idle.Add(1)
+			<-hs.slots
+			var ok bool
+			if m, ok = <-hs.work; !ok {
+				return
+			}
+		}
+	}()
 }
 
 // subscription returns subscription name; errClosed once the queue is
@@ -373,15 +423,11 @@ type delivery struct {
 }
 
 // lease blocks until a message of s can be delivered, then leases up to n
-// at once. It returns none when ctx is done or, with a non-zero until, once
-// until passed.
-func (q *Queue) lease(ctx context.Context, s *subscription, n int, extension time.Duration, until time.Time) ([]delivery, error) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+// at once, appended to ds (empty; its capacity saves allocations). It
+// returns none when ctx is done or, with a non-zero until, once until
+// passed.
+func (q *Queue) lease(ctx context.Context, s *subscription, n int, ds []delivery, timer *leaseTimer, extension time.Duration, until time.Time) ([]delivery, error) {
+	defer timer.stop()
 	for {
 		if ctx.Err() != nil {
 			return nil, nil
@@ -393,8 +439,11 @@ func (q *Queue) lease(ctx context.Context, s *subscription, n int, extension tim
 		}
 		now := time.Now()
 		q.expireLocked(now)
-		ds, wake := q.leaseLocked(s, n, extension, now)
+		ds, wake := q.leaseLocked(s, n, ds, extension, now)
 		changed := s.changed
+		if len(ds) == 0 {
+			s.watched = true // this receiver waits on changed
+		}
 		q.mu.Unlock()
 		if len(ds) > 0 {
 			return ds, nil
@@ -408,12 +457,7 @@ func (q *Queue) lease(ctx context.Context, s *subscription, n int, extension tim
 
 		var fire <-chan time.Time
 		if !wake.IsZero() {
-			if timer == nil {
-				timer = time.NewTimer(wake.Sub(now))
-			} else {
-				timer.Reset(wake.Sub(now))
-			}
-			fire = timer.C
+			fire = timer.after(wake.Sub(now))
 		}
 		select {
 		case <-changed:
@@ -426,11 +470,31 @@ func (q *Queue) lease(ctx context.Context, s *subscription, n int, extension tim
 	}
 }
 
+// leaseTimer is the timer a receiver waits on between leases, made once
+// and reset for each wait.
+type leaseTimer struct{ t *time.Timer }
+
+// after returns a channel that receives once d from now.
+func (lt *leaseTimer) after(d time.Duration) <-chan time.Time {
+	if lt.t == nil {
+		lt.t = time.NewTimer(d)
+	} else {
+		lt.t.Reset(d)
+	}
+	return lt.t.C
+}
+
+func (lt *leaseTimer) stop() {
+	if lt.t != nil {
+		lt.t.Stop()
+	}
+}
+
 // leaseLocked leases the first n available entries of s, in publish order,
-// for the ack deadline or extension, whichever is longer. Without any it
-// returns when the next entry becomes available or the next lease expires
-// (zero for never).
-func (q *Queue) leaseLocked(s *subscription, n int, extension time.Duration, now time.Time) (ds []delivery, wake time.Time) {
+// for the ack deadline or extension, whichever is longer, appending them to
+// ds. Without any it returns when the next entry becomes available or the
+// next lease expires (zero for never).
+func (q *Queue) leaseLocked(s *subscription, n int, ds []delivery, extension time.Duration, now time.Time) (_ []delivery, wake time.Time) {
 	for _, e := range s.entries {
 		if len(ds) == n {
 			break

@@ -27,7 +27,8 @@ func (q *Queue) Pull(ctx context.Context, name string, max int) ([]queue.Pulled,
 	if err != nil {
 		return nil, err
 	}
-	ds, err := q.lease(ctx, s, max, 0, time.Now().Add(PullWait))
+	var timer leaseTimer
+	ds, err := q.lease(ctx, s, max, nil, &timer, 0, time.Now().Add(PullWait))
 	if err != nil {
 		return nil, err
 	}
