@@ -205,6 +205,8 @@ func (j *Job) Clone() *Job {
 		v := *j.Request.MaxCostUSD
 		c.Request.MaxCostUSD = &v
 	}
+	// The copy's times live in one array: one allocation, not one a time.
+	times := timeCopies{all: make([]time.Time, 0, j.timePointers())}
 	c.Attempts = make([]Attempt, len(j.Attempts))
 	for i, a := range j.Attempts {
 		c.Attempts[i] = a
@@ -212,11 +214,11 @@ func (j *Job) Clone() *Job {
 			e := *a.Error
 			c.Attempts[i].Error = &e
 		}
-		c.Attempts[i].SubmittedAt = clonePtr(a.SubmittedAt)
-		c.Attempts[i].EndedAt = clonePtr(a.EndedAt)
-		c.Attempts[i].LastProgressAt = clonePtr(a.LastProgressAt)
-		c.Attempts[i].RetryAt = clonePtr(a.RetryAt)
-		c.Attempts[i].NotBefore = clonePtr(a.NotBefore)
+		c.Attempts[i].SubmittedAt = times.copy(a.SubmittedAt)
+		c.Attempts[i].EndedAt = times.copy(a.EndedAt)
+		c.Attempts[i].LastProgressAt = times.copy(a.LastProgressAt)
+		c.Attempts[i].RetryAt = times.copy(a.RetryAt)
+		c.Attempts[i].NotBefore = times.copy(a.NotBefore)
 	}
 	if j.Result != nil {
 		r := *j.Result
@@ -227,17 +229,39 @@ func (j *Job) Clone() *Job {
 		c.Error = &e
 	}
 	c.ExcludedBackends = slices.Clone(j.ExcludedBackends)
-	c.CompletedAt = clonePtr(j.CompletedAt)
-	c.RedrivenAt = clonePtr(j.RedrivenAt)
+	c.CompletedAt = times.copy(j.CompletedAt)
+	c.RedrivenAt = times.copy(j.RedrivenAt)
 	return &c
 }
 
-func clonePtr[T any](p *T) *T {
+// timePointers counts j's non-nil time pointers.
+func (j *Job) timePointers() int {
+	n := 0
+	count := func(ps ...*time.Time) {
+		for _, p := range ps {
+			if p != nil {
+				n++
+			}
+		}
+	}
+	count(j.CompletedAt, j.RedrivenAt)
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		count(a.SubmittedAt, a.EndedAt, a.LastProgressAt, a.RetryAt, a.NotBefore)
+	}
+	return n
+}
+
+// timeCopies hands out copies of times in one preallocated array, whose
+// capacity must hold them all (appending never moves it).
+type timeCopies struct{ all []time.Time }
+
+func (tc *timeCopies) copy(p *time.Time) *time.Time {
 	if p == nil {
 		return nil
 	}
-	v := *p
-	return &v
+	tc.all = append(tc.all, *p)
+	return &tc.all[len(tc.all)-1]
 }
 
 // idempotencyNamespace is the UUIDv5 namespace of AIPROD idempotency keys.

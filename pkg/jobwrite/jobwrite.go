@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/budget"
@@ -262,7 +263,7 @@ type Tx struct {
 	stage    string
 	defaults budget.Defaults
 	now      time.Time
-	before   *job.Job // the job as read
+	before   job.Job  // the job as read (snapshot)
 	after    *job.Job // the job as written
 
 	bk       *budget.JobTx // prepared on the first Reserve, or at write when settling
@@ -271,7 +272,18 @@ type Tx struct {
 }
 
 func (w *Writer) newTx(ctx context.Context, stx store.Tx, j *job.Job) *Tx {
-	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(), before: j.Clone()}
+	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(), before: snapshot(j)}
+}
+
+// snapshot is what a Tx keeps of the job as read, for the budget and the
+// metrics to compare with the job as written: a copy of the job's fields
+// and of its attempts, which is what update functions change. What those
+// point to (request metadata and backends, attempts' times and errors) is
+// shared with j, unlike a Clone: nothing reads it from the snapshot.
+func snapshot(j *job.Job) job.Job {
+	s := *j
+	s.Attempts = slices.Clone(j.Attempts)
+	return s
 }
 
 // done says the store transaction t was used in has ended (budget.JobTx.
@@ -342,7 +354,7 @@ func (t *Tx) prepare() error {
 	if t.bk != nil {
 		return nil
 	}
-	bk, err := budget.Prepare(t.stx, t.before, t.defaults)
+	bk, err := budget.Prepare(t.stx, &t.before, t.defaults)
 	if err != nil {
 		return err
 	}
@@ -355,7 +367,7 @@ func (t *Tx) prepare() error {
 func (t *Tx) write(j *job.Job) ([]budget.Crossing, error) {
 	store.NormalizeTimes(j)
 	var crossings []budget.Crossing
-	if t.bk != nil || budget.NeedsSettlement(t.before, j) {
+	if t.bk != nil || budget.NeedsSettlement(&t.before, j) {
 		if err := t.prepare(); err != nil {
 			return nil, err
 		}

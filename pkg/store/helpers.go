@@ -3,10 +3,12 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +68,24 @@ func SortAPIKeys(keys []APIKey) {
 // nanoseconds of at, then random hex so that ids from several processes
 // never collide.
 func NewEventID(at time.Time) string {
-	return fmt.Sprintf("%020d-%s", at.UnixNano(), uuid.NewString()[:8])
+	ns := at.UnixNano()
+	if ns < 0 {
+		return fmt.Sprintf("%020d-%s", ns, uuid.NewString()[:8])
+	}
+	// "%020d-" and 8 random hex digits (what the first 8 of a random UUID
+	// are), without fmt.
+	var d [20]byte
+	digits := strconv.AppendInt(d[:0], ns, 10) // at most 19 digits
+	var b [20 + 1 + 8]byte
+	for i := range 20 - len(digits) {
+		b[i] = '0'
+	}
+	copy(b[20-len(digits):], digits)
+	b[20] = '-'
+	var r [4]byte
+	_, _ = rand.Read(r[:]) // never fails (crypto/rand)
+	hex.Encode(b[21:], r[:])
+	return string(b[:])
 }
 
 // NormalizeTime returns t as a store gives it back: in UTC, truncated to
@@ -97,10 +116,18 @@ func NormalizeTimes(j *job.Job) {
 	}
 }
 
+// normalizePtr returns t when it is nil or normalized already (most are:
+// they were read from a store), else a pointer to its normalized copy; *t
+// is never changed.
 func normalizePtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
 	v := NormalizeTime(*t)
-	return &v
+	if v == *t {
+		return t
+	}
+	n := new(time.Time) // allocated on this path only
+	*n = v
+	return n
 }

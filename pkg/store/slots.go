@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
@@ -92,17 +91,15 @@ func (t SlotTable) First(n int) []Slot {
 	return out
 }
 
-// withSlot returns t with sl stored at sl.Index (normalised), padding with
-// free slots up to it; t's own Slots are not modified.
-func (t SlotTable) withSlot(sl Slot) SlotTable {
-	slots := slices.Clone(t.Slots)
-	for len(slots) <= sl.Index {
-		slots = append(slots, Slot{Backend: t.Backend, Index: len(slots)})
+// setSlot stores sl at sl.Index (normalised) in t.Slots, padding with free
+// slots up to it. It changes t.Slots' array: t must be the caller's own (a
+// table as read in a transaction, which nobody else holds).
+func (t *SlotTable) setSlot(sl Slot) {
+	for len(t.Slots) <= sl.Index {
+		t.Slots = append(t.Slots, Slot{Backend: t.Backend, Index: len(t.Slots)})
 	}
 	sl.Backend = t.Backend
-	slots[sl.Index] = normSlot(sl)
-	t.Slots = slots
-	return t
+	t.Slots[sl.Index] = normSlot(sl)
 }
 
 // Check returns an errclass.Permanent error unless t can be stored: a
@@ -131,7 +128,8 @@ func (t SlotTable) Check() error {
 type SlotTx interface {
 	// GetSlotTable reads backend's slots and waiting marks: one document,
 	// whatever the number of slots. Absent is an empty table (Backend set,
-	// Waiters empty), never NotFound.
+	// Waiters empty), never NotFound. The table is the caller's own: its
+	// Slots and Waiters are shared with nothing.
 	GetSlotTable(backend string) (SlotTable, error)
 	// PutSlotTable replaces t.Backend's table with t (times normalised);
 	// t must pass Check and the marks' projects be valid ids.
@@ -193,7 +191,7 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 		if err != nil {
 			return err
 		}
-		pick, why := pickSlot(tab.First(c.Capacity), tab.Waiters, c, now)
+		pick, why := pickSlot(tab, c, now)
 		if refused = why; why != nil {
 			if c.Resume {
 				return nil
@@ -213,7 +211,7 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 		}
 		sl.Holder, sl.Project = c.Holder, c.Project
 		sl.ExpiresAt, sl.ReleasedAt = now.Add(c.Lease), time.Time{}
-		tab = tab.withSlot(sl)
+		tab.setSlot(sl)
 		out = tab.Slot(pick)
 		return tx.PutSlotTable(tab)
 	})
@@ -226,12 +224,14 @@ func AcquireSlot(ctx context.Context, s Store, c SlotClaim, now time.Time) (Slot
 	return out, nil
 }
 
-// pickSlot returns the index of the slot claim c takes among slots, or an
-// error wrapping ErrNoFreeSlot saying why none.
-func pickSlot(slots []Slot, waiters SlotWaiters, c SlotClaim, now time.Time) (int, error) {
+// pickSlot returns the index of the slot claim c takes among the first
+// c.Capacity slots of tab, or an error wrapping ErrNoFreeSlot saying why
+// none.
+func pickSlot(tab SlotTable, c SlotClaim, now time.Time) (int, error) {
 	free := -1
 	held := map[string]int{}
-	for i, sl := range slots {
+	for i := range c.Capacity {
+		sl := tab.Slot(i)
 		if sl.Holder == c.Holder {
 			return i, nil
 		}
@@ -247,7 +247,7 @@ func pickSlot(slots []Slot, waiters SlotWaiters, c SlotClaim, now time.Time) (in
 		return -1, ErrNoFreeSlot
 	case c.Resume:
 		return free, nil
-	case !mayTake(c.Capacity, held, waiters.waitingAt(now), c.Project):
+	case !mayTake(c.Capacity, held, tab.Waiters.waitingAt(now), c.Project):
 		return -1, fmt.Errorf("%w that project %s may take: it holds %d of %d while other projects wait with less",
 			ErrNoFreeSlot, c.Project, held[c.Project], c.Capacity)
 	}
@@ -298,7 +298,7 @@ func updateHeldSlot(ctx context.Context, s Store, sl Slot, notHeld error, update
 		if tab.Slot(sl.Index).Holder != sl.Holder {
 			return notHeld
 		}
-		tab = tab.withSlot(update(tab.Slot(sl.Index)))
+		tab.setSlot(update(tab.Slot(sl.Index)))
 		out = tab.Slot(sl.Index)
 		return tx.PutSlotTable(tab)
 	})

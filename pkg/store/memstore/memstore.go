@@ -90,6 +90,7 @@ func (s *Store) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	defer s.mu.Unlock()
 	t := &tx{s: s}
+	t.writes = t.inline[:0]
 	defer func() { t.done = true }()
 	if err := fn(t); err != nil {
 		return err
@@ -263,7 +264,8 @@ func (s *Store) Close() error {
 type tx struct {
 	s              *Store
 	writes         []write
-	readAfterWrite bool // a read after a write was refused: fail the commit
+	inline         [6]write // writes' first array: a job's transaction writes about this many
+	readAfterWrite bool     // a read after a write was refused: fail the commit
 	done           bool
 	ledgerCreates  map[string]bool // ledger ids created in this tx (budget.go)
 }
