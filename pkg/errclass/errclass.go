@@ -61,6 +61,10 @@ func (e *Error) Error() string {
 	return e.Msg
 }
 
+// Is reports whether target is e's class, so that errors.Is(err, class)
+// answers yes without unwrapping (which builds a slice).
+func (e *Error) Is(target error) bool { return e.Class == target }
+
 // Unwrap lets errors.Is find both the class and the cause.
 func (e *Error) Unwrap() []error {
 	if e.Err != nil {
@@ -130,12 +134,48 @@ func NotAcceptedStatus(code int) bool {
 // Of returns the class of err, or nil when err carries none. An unclassified
 // non-nil error is treated as Retryable by callers that must decide.
 func Of(err error) error {
-	for _, c := range []error{ContentSafety, Budget, Permanent, NotFound, Conflict, Unauthenticated, Retryable} {
-		if errors.Is(err, c) {
+	for _, c := range classes {
+		if is(err, c) {
 			return c
 		}
 	}
 	return nil
+}
+
+// classes are the classes in the order Of tries them.
+var classes = [...]error{ContentSafety, Budget, Permanent, NotFound, Conflict, Unauthenticated, Retryable}
+
+// is is errors.Is(err, class) for one of the classes, without the slice that
+// *Error's Unwrap builds at each call: an *Error's class, then its cause,
+// are looked at directly.
+func is(err, class error) bool {
+	for err != nil {
+		if err == class { // class is comparable: a *errors.errorString
+			return true
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok && x.Is(class) {
+			return true
+		}
+		switch x := err.(type) { //nolint:errorlint // the Unwrap methods, one level at a time
+		case *Error:
+			if is(x.Class, class) {
+				return true
+			}
+			err = x.Err
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if is(e, class) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // IsRetryable reports whether err should be retried: it is classified

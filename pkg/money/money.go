@@ -104,18 +104,47 @@ func MustParse(s string) Micros {
 // USD formats m as a decimal number of dollars with trailing zeros removed:
 // 250000 → "0.25", 1000000 → "1", -1 → "-0.000001".
 func (m Micros) USD() string {
+	var buf [32]byte
+	return string(m.appendUSD(buf[:0]))
+}
+
+// appendUSD appends USD's text to b, without fmt (it is on every job's
+// path: JSON, logs).
+func (m Micros) appendUSD(b []byte) []byte {
 	sign, whole, frac := m.split()
-	if frac == 0 {
-		return sign + strconv.FormatInt(whole, 10)
+	if frac < 0 { // math.MinInt64, whose absolute value overflows
+		return fmt.Appendf(b, "%s%d.%s", sign, whole, strings.TrimRight(fmt.Sprintf("%06d", frac), "0"))
 	}
-	f := strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
-	return sign + strconv.FormatInt(whole, 10) + "." + f
+	b = strconv.AppendInt(append(b, sign...), whole, 10)
+	if frac == 0 {
+		return b
+	}
+	b = appendMicros(append(b, '.'), frac)
+	for b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // String formats m for people: "$0.250000".
 func (m Micros) String() string {
 	sign, whole, frac := m.split()
-	return fmt.Sprintf("%s$%d.%06d", sign, whole, frac)
+	if frac < 0 { // math.MinInt64
+		return fmt.Sprintf("%s$%d.%06d", sign, whole, frac)
+	}
+	var buf [32]byte
+	b := strconv.AppendInt(append(append(buf[:0], sign...), '$'), whole, 10)
+	return string(appendMicros(append(b, '.'), frac))
+}
+
+// appendMicros appends frac, in [0, 1e6), as six digits.
+func appendMicros(b []byte, frac int64) []byte {
+	var d [8]byte
+	digits := strconv.AppendInt(d[:0], frac, 10)
+	for range 6 - len(digits) {
+		b = append(b, '0')
+	}
+	return append(b, digits...)
 }
 
 // split returns m's sign ("-" or "") and its absolute value as whole dollars
@@ -133,7 +162,7 @@ func (m Micros) split() (sign string, whole, frac int64) {
 func (m Micros) Float64() float64 { return float64(m) / 1e6 }
 
 // MarshalJSON writes m as a JSON number of USD.
-func (m Micros) MarshalJSON() ([]byte, error) { return []byte(m.USD()), nil }
+func (m Micros) MarshalJSON() ([]byte, error) { return m.appendUSD(make([]byte, 0, 24)), nil }
 
 // UnmarshalJSON reads a JSON number (or a string holding one) of USD exactly.
 func (m *Micros) UnmarshalJSON(b []byte) error {

@@ -2,6 +2,10 @@ package money
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -80,4 +84,33 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, m, back)
 	})
+}
+
+// TestFormatsMatchFmt checks USD, String and MarshalJSON, written without
+// fmt, against their fmt definitions, and that each allocates once (not
+// parallel: AllocsPerRun).
+func TestFormatsMatchFmt(t *testing.T) {
+	usd := func(m Micros) string {
+		sign, whole, frac := m.split()
+		if frac == 0 {
+			return sign + strconv.FormatInt(whole, 10)
+		}
+		return sign + strconv.FormatInt(whole, 10) + "." + strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
+	}
+	str := func(m Micros) string {
+		sign, whole, frac := m.split()
+		return fmt.Sprintf("%s$%d.%06d", sign, whole, frac)
+	}
+	for _, m := range []Micros{0, 1, -1, 10, 250_000, -250_000, 1_000_000, 1_000_001, 123_456_789, -987_654_321,
+		999_999, 100_000, 1_200_000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+		require.Equal(t, usd(m), m.USD(), "USD of %d", int64(m))
+		require.Equal(t, str(m), m.String(), "String of %d", int64(m))
+		b, err := m.MarshalJSON()
+		require.NoError(t, err)
+		require.Equal(t, usd(m), string(b), "MarshalJSON of %d", int64(m))
+	}
+	m := Micros(1_234_500)
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = m.USD() }), 1.0)
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = m.String() }), 1.0)
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = m.MarshalJSON() }), 1.0)
 }

@@ -120,7 +120,6 @@ func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o
 		canceled bool
 		err      error
 	)
-	errAlready := errclass.New(errclass.Conflict, "handle already recorded") // not retried
 	err = retry.Do(rctx, policy, func(rctx context.Context) error {
 		now := w.cfg.Now()
 		_, err := w.updateJob(rctx, t.msg.JobID, func(j *job.Job) ([]store.Event, error) {
@@ -160,6 +159,10 @@ func (w *Worker) recordHandle(ctx context.Context, t *task, h backend.Handle) (o
 	t.log.ErrorContext(ctx, "could not record the handle of a submitted generation", "handle", string(h), "error", err)
 	return consumer.Nack(fmt.Errorf("record handle of job %s: %w", t.msg.JobID, err)), false
 }
+
+// errAlready aborts recordHandle's transaction when the attempt has the
+// handle already; a Conflict, so never retried.
+var errAlready = errclass.New(errclass.Conflict, "handle already recorded")
 
 // handleIs reports whether the stored attempt has handle h.
 func (w *Worker) handleIs(ctx context.Context, t *task, h backend.Handle) bool {
