@@ -50,12 +50,12 @@ type JobTx struct {
 	docs     map[docKey]*store.Period
 	dirty    map[docKey]bool
 	// totals are the project's periods as wholes (head and shards summed),
-	// known where a reservation gathered its shards.
+	// known where a reservation gathered its shards; nil until one did.
 	totals    map[string]store.Period
 	crossings []Crossing
 
 	hold     holding
-	pick     shardPick // this transaction's mark on its shard (pickShard)
+	pick     shardPick          // this transaction's mark on its shard (pickShard)
 	settled  bool               // attempt n settled in this transaction
 	entry    *store.LedgerEntry // to create
 	reserved bool               // Reserve succeeded
@@ -94,7 +94,6 @@ func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
 		jobID: j.ID, project: j.ProjectID, user: j.UserID,
 		wasTerminal: j.Status.Terminal(), n: len(j.Attempts),
 		defaults: d, docs: map[docKey]*store.Period{}, dirty: map[docKey]bool{},
-		totals: map[string]store.Period{},
 	}
 	if t.n == 0 {
 		return t, nil

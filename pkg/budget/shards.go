@@ -2,7 +2,6 @@ package budget
 
 import (
 	"context"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -45,10 +44,16 @@ func ShardOf(jobID string) int {
 	return 1 + int(hash32(jobID)%Shards)
 }
 
+// hash32 is the 32-bit FNV-1a hash of s (hash/fnv's New32a, without its
+// allocations: it runs on every reservation).
 func hash32(s string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(s))
-	return h.Sum32()
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := range len(s) {
+		h ^= uint32(s[i])
+		h *= prime32
+	}
+	return h
 }
 
 // inFlight marks, per project and shard (hashed into a fixed table), until
@@ -168,6 +173,9 @@ func (t *JobTx) gather(tx store.Tx, at bookKey, user string, limit *money.Micros
 		for _, th := range crossed {
 			t.crossings = append(t.crossings, Crossing{ProjectID: t.project, Period: at.period, Threshold: th,
 				Limit: *limit, Spent: total.Spent, Reserved: total.Reserved})
+		}
+		if t.totals == nil {
+			t.totals = map[string]store.Period{}
 		}
 		t.totals[at.period] = total
 	}

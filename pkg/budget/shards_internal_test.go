@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"hash/fnv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,4 +37,15 @@ func TestShardPickLastsUntilDone(t *testing.T) {
 	again, p := pickShard(project, 9)
 	require.Equal(t, 9, again)
 	p.release()
+}
+
+// hash32 is FNV-1a: the shards jobs and projects map to stay where they
+// were.
+func TestHash32IsFNV1a(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "a", "bench", "5f0c6a1e-2b4d-4e0a-9c55-0b9d2f7e4a10", "projet-é"} {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(s))
+		require.Equal(t, h.Sum32(), hash32(s), s)
+	}
 }

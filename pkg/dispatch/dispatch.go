@@ -71,7 +71,7 @@ func Decode(b []byte) (Message, error) {
 		}
 		return Message{}, errclass.Wrap(errclass.Permanent, err, "dispatch message: invalid JSON")
 	}
-	if rest, _ := io.ReadAll(dec.Buffered()); len(bytes.TrimSpace(rest)) > 0 || dec.More() {
+	if !job.BlankAfter(dec, b) {
 		return Message{}, errclass.New(errclass.Permanent, "dispatch message: data must hold a single JSON object")
 	}
 	if err := m.Validate(); err != nil {

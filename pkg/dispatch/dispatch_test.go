@@ -41,16 +41,18 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ data, want string }{
-		"empty":         {"", "data is empty"},
-		"not json":      {"nope", "invalid JSON"},
-		"wrong type":    {`{"job_id": 7}`, "invalid JSON"},
-		"unknown field": {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b","extra":1}`, "unknown field"},
-		"trailing data": {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b"} {}`, "single JSON object"},
-		"no job_id":     {`{"project_id":"p","attempt":1,"backend":"b"}`, "job_id is required"},
-		"no project":    {`{"job_id":"j","attempt":1,"backend":"b"}`, "project_id is required"},
-		"zero attempt":  {`{"job_id":"j","project_id":"p","attempt":0,"backend":"b"}`, "attempt must be ≥ 1"},
-		"no backend":    {`{"job_id":"j","project_id":"p","attempt":1}`, "backend is required"},
-		"bad money":     {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b","estimate_usd":0.0000001}`, "invalid JSON"},
+		"empty":          {"", "data is empty"},
+		"not json":       {"nope", "invalid JSON"},
+		"wrong type":     {`{"job_id": 7}`, "invalid JSON"},
+		"unknown field":  {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b","extra":1}`, "unknown field"},
+		"trailing data":  {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b"} {}`, "single JSON object"},
+		"trailing brace": {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b"}}`, "single JSON object"},
+		"trailing nbsp":  {"{\"job_id\":\"j\",\"project_id\":\"p\",\"attempt\":1,\"backend\":\"b\"}\u00a0", "single JSON object"},
+		"no job_id":      {`{"project_id":"p","attempt":1,"backend":"b"}`, "job_id is required"},
+		"no project":     {`{"job_id":"j","attempt":1,"backend":"b"}`, "project_id is required"},
+		"zero attempt":   {`{"job_id":"j","project_id":"p","attempt":0,"backend":"b"}`, "attempt must be ≥ 1"},
+		"no backend":     {`{"job_id":"j","project_id":"p","attempt":1}`, "backend is required"},
+		"bad money":      {`{"job_id":"j","project_id":"p","attempt":1,"backend":"b","estimate_usd":0.0000001}`, "invalid JSON"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -128,3 +130,10 @@ func TestPublishCarriesTraceAndAttributes(t *testing.T) {
 }
 
 var testTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestDecodeAcceptsTrailingWhitespace(t *testing.T) {
+	t.Parallel()
+	m, err := dispatch.Decode([]byte("{\"job_id\":\"j\",\"project_id\":\"p\",\"attempt\":1,\"backend\":\"b\"}\n \t\r"))
+	require.NoError(t, err)
+	require.Equal(t, "j", m.JobID)
+}

@@ -120,17 +120,31 @@ func fieldErr(field, format string, args ...any) *FieldError {
 // DecodeRequest reads one JSON request from r strictly, applies defaults and
 // validates it. Errors are *FieldError.
 func DecodeRequest(r io.Reader) (Request, error) {
+	return decodeRequest(r, func(dec *json.Decoder) bool {
+		if dec.More() {
+			return true
+		}
+		rest, _ := io.ReadAll(dec.Buffered())
+		return len(bytes.TrimSpace(rest)) > 0
+	})
+}
+
+// ParseRequest is DecodeRequest over a byte slice.
+func ParseRequest(b []byte) (Request, error) {
+	return decodeRequest(bytes.NewReader(b), func(dec *json.Decoder) bool { return !BlankAfter(dec, b) })
+}
+
+// decodeRequest is DecodeRequest, trailing reporting whether the decoder
+// has more than whitespace after the object.
+func decodeRequest(r io.Reader, trailing func(dec *json.Decoder) bool) (Request, error) {
 	var req Request
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return Request{}, decodeError(err)
 	}
-	if dec.More() {
-		return Request{}, fieldErr("", "body must hold a single JSON object")
-	}
 	// Trailing garbage after the object (other than whitespace) is malformed.
-	if rest, _ := io.ReadAll(dec.Buffered()); len(bytes.TrimSpace(rest)) > 0 {
+	if trailing(dec) {
 		return Request{}, fieldErr("", "body must hold a single JSON object")
 	}
 	req.ApplyDefaults()
@@ -140,8 +154,17 @@ func DecodeRequest(r io.Reader) (Request, error) {
 	return req, nil
 }
 
-// ParseRequest is DecodeRequest over a byte slice.
-func ParseRequest(b []byte) (Request, error) { return DecodeRequest(bytes.NewReader(b)) }
+// BlankAfter reports whether b, which dec decodes, holds only JSON
+// whitespace after what dec decoded so far: what dec.More() and a look at
+// the rest tell, without reading the rest into a new buffer.
+func BlankAfter(dec *json.Decoder, b []byte) bool {
+	for _, c := range b[dec.InputOffset():] {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
 
 func decodeError(err error) *FieldError {
 	var typeErr *json.UnmarshalTypeError

@@ -57,6 +57,9 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"not an object", `[1,2]`, "", "JSON object"},
 		{"empty body", ``, "", "empty"},
 		{"two objects", `{"prompt":"p","duration_seconds":5}{}`, "", "single JSON object"},
+		{"trailing brace", `{"prompt":"p","duration_seconds":5} }`, "", "single JSON object"},
+		{"trailing vertical tab", "{\"prompt\":\"p\",\"duration_seconds\":5}\v", "", "single JSON object"},
+		{"trailing word after spaces", `{"prompt":"p","duration_seconds":5}` + strings.Repeat(" ", 2000) + "x", "", "single JSON object"},
 		{"bad image url", `{"prompt":"p","duration_seconds":5,"image_url":"ftp://x"}`, "image_url", "http"},
 		{"huge data uri", `{"prompt":"p","duration_seconds":5,"image_url":"data:image/png;base64,` + strings.Repeat("A", MaxDataURIBytes) + `"}`, "image_url", "at most 512 KiB"},
 		{"bad webhook", `{"prompt":"p","duration_seconds":5,"webhook_url":"not a url"}`, "webhook_url", "http"},
@@ -98,4 +101,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		require.NoError(t, r.Validate())
 	})
+}
+
+func TestParseRequestAcceptsTrailingWhitespace(t *testing.T) {
+	t.Parallel()
+	req, err := ParseRequest([]byte("{\"prompt\":\"p\",\"duration_seconds\":5} \n\t\r\n"))
+	require.NoError(t, err)
+	require.Equal(t, "p", req.Prompt)
 }

@@ -43,8 +43,12 @@ func WithLinks(ctx context.Context, links ...trace.Link) context.Context {
 // copied, never changed.
 func (p TracedPublisher) Publish(ctx context.Context, topic string, m queue.Message) (string, error) {
 	attrs := maps.Clone(m.Attributes)
-	kv := appendMessageAttributes(producerAttributes(topic, len(messageIDs)+1), attrs)
-	ctx, span := startSpan(ctx, "send "+topic, producerKind, kv)
+	// The span's attributes are set once, at its end, with the message id:
+	// the SDK's copy of them is made once, at its size. Nothing reads them
+	// before (the span is this function's), so it exports as if they were
+	// set at the start.
+	kv := appendMessageAttributes(producerAttributes(topic, len(messageIDs)+2), attrs)
+	ctx, span := Tracer().Start(ctx, "send "+topic, producerKind...)
 	attrs = Inject(ctx, attrs)
 	defer span.End()
 	if links, ok := ctx.Value(linksKey{}).([]trace.Link); ok {
@@ -55,11 +59,12 @@ func (p TracedPublisher) Publish(ctx context.Context, topic string, m queue.Mess
 	m.Attributes = attrs
 	id, err := p.Publisher.Publish(ctx, topic, m)
 	if err != nil {
+		span.SetAttributes(kv...)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
 		return "", err
 	}
-	span.SetAttributes(AttrMessageID.String(id))
+	span.SetAttributes(append(kv, AttrMessageID.String(id))...)
 	return id, nil
 }
 

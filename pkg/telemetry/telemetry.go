@@ -262,13 +262,19 @@ var (
 	messagingSystem  = AttrMessagingSystem.String("gcp_pubsub")
 	operationSend    = AttrMessagingOperation.String("send")
 	operationProcess = AttrMessagingOperation.String("process")
-	producerKind     = trace.WithSpanKind(trace.SpanKindProducer)
-	consumerKind     = trace.WithSpanKind(trace.SpanKindConsumer)
+	producerKind     = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+	consumerKind     = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 )
 
-// startSpan starts a span of kind with attributes kv (which it keeps).
-func startSpan(ctx context.Context, name string, kind trace.SpanStartOption, kv []attribute.KeyValue) (context.Context, trace.Span) {
-	return Tracer().Start(ctx, name, kind, trace.WithAttributes(kv...))
+// startSpan starts a span with options opts and attributes kv.
+//
+// The attributes are set right after the start rather than passed as a
+// start option, which the SDK copies once more: the exported span is the
+// same (the sampler Setup installs does not look at attributes).
+func startSpan(ctx context.Context, name string, opts []trace.SpanStartOption, kv []attribute.KeyValue) (context.Context, trace.Span) {
+	ctx, span := Tracer().Start(ctx, name, opts...)
+	span.SetAttributes(kv...)
+	return ctx, span
 }
 
 // SafeURL is what logs and spans may show of a URL: scheme, host and path,

@@ -90,7 +90,29 @@ func New(opts ...Option) *Queue {
 type topic struct {
 	name      string
 	subs      []*subscription
-	published []queue.Message
+	published messageLog
+}
+
+// messageLog is every message published to a topic, in order, kept in
+// chunks of a fixed size: appending never copies what is kept (a single
+// slice would be copied, and a new large array zeroed, at every growth).
+type messageLog struct{ chunks [][]queue.Message }
+
+const messageLogChunk = 1024
+
+func (l *messageLog) add(m queue.Message) {
+	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == messageLogChunk {
+		l.chunks = append(l.chunks, make([]queue.Message, 0, messageLogChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, m)
+}
+
+func (l *messageLog) len() int {
+	if len(l.chunks) == 0 {
+		return 0
+	}
+	return (len(l.chunks)-1)*messageLogChunk + len(l.chunks[len(l.chunks)-1])
 }
 
 type subscription struct {
@@ -295,7 +317,7 @@ func (q *Queue) publishLocked(t *topic, data []byte, attrs map[string]string, no
 	q.nextID++
 	id := strconv.FormatUint(q.nextID, 10)
 	m := queue.Message{ID: id, Data: slices.Clone(data), Attributes: maps.Clone(attrs), PublishTime: now}
-	t.published = append(t.published, m)
+	t.published.add(m)
 	for _, s := range t.subs {
 		s.entries = append(s.entries, &entry{msg: m, availableAt: now})
 		s.notify()
@@ -600,11 +622,13 @@ func (q *Queue) Published(topic string) []queue.Message {
 	if t == nil {
 		return nil
 	}
-	out := make([]queue.Message, len(t.published))
-	for i, m := range t.published {
-		m.Data = slices.Clone(m.Data)
-		m.Attributes = maps.Clone(m.Attributes)
-		out[i] = m
+	out := make([]queue.Message, 0, t.published.len())
+	for _, chunk := range t.published.chunks {
+		for _, m := range chunk {
+			m.Data = slices.Clone(m.Data)
+			m.Attributes = maps.Clone(m.Attributes)
+			out = append(out, m)
+		}
 	}
 	return out
 }

@@ -361,7 +361,11 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	}
 	e.At = norm(e.At)
 	if e.ID == "" {
-		e.ID = store.NewEventID(cmpTime(e.At, time.Now()))
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		e.ID = store.NewEventID(at)
 	}
 	if err := checkID("event", e.ID); err != nil {
 		return err
@@ -401,14 +405,6 @@ func checkID(what, id string) error {
 		return errclass.New(errclass.Permanent, "memstore: invalid %s id %q", what, id)
 	}
 	return nil
-}
-
-// cmpTime returns t, or def when t is zero.
-func cmpTime(t, def time.Time) time.Time {
-	if t.IsZero() {
-		return def
-	}
-	return t
 }
 
 // norm is store.NormalizeTime.
