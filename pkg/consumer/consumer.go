@@ -147,7 +147,9 @@ func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
 	if c.cfg.Topic != "" {
 		kv = append(kv, telemetry.AttrMessagingDestination.String(c.cfg.Topic))
 	}
-	ctx, span := telemetry.StartConsumer(ctx, c.cfg.Subscription, m.ID, m.Attributes, kv...)
+	// The span's attributes are set once, with the outcome (see
+	// telemetry.StartConsumerLate); handlers do not set any of their own.
+	ctx, span, spanAttrs := telemetry.StartConsumerLate(ctx, c.cfg.Subscription, m.ID, m.Attributes, 2, kv...)
 	defer span.End()
 	log := messageLogger(c.cfg.Logger, m)
 	ctx = context.WithValue(ctx, loggerKey{}, log)
@@ -156,8 +158,8 @@ func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
 	if o.Panic != nil {
 		o = c.afterPanic(ctx, log, m, o)
 	}
-	o = c.apply(ctx, log, span, m, o)
-	span.SetAttributes(attribute.String("aiprod.outcome", o.Verdict.String()))
+	o = c.apply(ctx, log, span, &spanAttrs, m, o)
+	span.SetAttributes(append(spanAttrs, attribute.String("aiprod.outcome", o.Verdict.String()))...)
 	c.cfg.Metrics.QueueMessage(ctx, c.cfg.Subscription, o.Verdict.String())
 	return o
 }
@@ -196,8 +198,9 @@ func (c *Consumer) afterPanic(ctx context.Context, log *slog.Logger, m *queue.Me
 	return d
 }
 
-// apply carries out o on m and returns what was done.
-func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span, m *queue.Message, o Outcome) Outcome {
+// apply carries out o on m and returns what was done; it adds the span's
+// attributes it sets to spanAttrs.
+func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span, spanAttrs *[]attribute.KeyValue, m *queue.Message, o Outcome) Outcome {
 	switch o.Verdict {
 	case VerdictAck:
 		m.Ack()
@@ -205,7 +208,7 @@ func (c *Consumer) apply(ctx context.Context, log *slog.Logger, span trace.Span,
 		c.nack(ctx, log, span, m, o)
 	default:
 		span.SetStatus(codes.Error, "dead-lettered")
-		span.SetAttributes(attribute.String("aiprod.dead_letter_reason", o.Reason))
+		*spanAttrs = append(*spanAttrs, attribute.String("aiprod.dead_letter_reason", o.Reason))
 		dl := m
 		if o.Panic != nil {
 			dl = withAttr(m, AttrPanic, truncate(fmt.Sprint(o.Panic), 512))

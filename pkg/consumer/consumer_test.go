@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -25,6 +28,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/queue/gcppubsub"
 	"github.com/aiprod/aiprod/pkg/queue/memqueue"
+	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
 const (
@@ -305,4 +309,42 @@ func TestDeadLettersAreAnnouncedOnTheEventsTopic(t *testing.T) {
 	assert.False(t, ev.At.IsZero())
 	assert.Empty(t, evs[1].Attr(queue.AttrProjectID), "a malformed project id is not passed on")
 	assert.Len(t, q.Published(dlq), 3, "every message is dead-lettered")
+}
+
+// The consumer span's attributes, in order: the messaging conventions, the
+// message's ids, the delivery attempt, the topic, then what the outcome
+// adds (a dead letter's reason) and the outcome.
+func TestConsumerSpanAttributesInOrder(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	t.Cleanup(func() { otel.SetTracerProvider(tracenoop.NewTracerProvider()) })
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	provision(t, q)
+	verdict := consumer.Ack()
+	c, err := consumer.New(consumer.Config{Subscription: sub, Topic: topic, DeadLetterTopic: dlq, Publisher: q},
+		func(context.Context, *queue.Message) consumer.Outcome { return verdict })
+	require.NoError(t, err)
+	msg := func() *queue.Message {
+		return queue.NewReceived(queue.Message{ID: "m-1", DeliveryAttempt: 3, Attributes: map[string]string{
+			queue.AttrJobID: "j-1", queue.AttrProjectID: "p", queue.AttrBackend: "luma"}}, func() {}, func() {})
+	}
+	c.Handle(context.Background(), msg())
+	verdict = consumer.DeadLetter("bad %s", "payload")
+	c.Handle(context.Background(), msg())
+
+	spans := rec.Ended()
+	require.Len(t, spans, 3, "two consumer spans and the dead letter's producer span")
+	common := []attribute.KeyValue{
+		telemetry.AttrMessagingSystem.String("gcp_pubsub"), telemetry.AttrMessagingSubscription.String(sub),
+		telemetry.AttrMessagingOperation.String("process"), telemetry.AttrMessageID.String("m-1"),
+		telemetry.AttrJobID.String("j-1"), telemetry.AttrProjectID.String("p"), telemetry.AttrBackend.String("luma"),
+		telemetry.AttrDeliveryAttempt.Int(3), telemetry.AttrMessagingDestination.String(topic),
+	}
+	assert.Equal(t, append(slices.Clone(common), attribute.String("aiprod.outcome", "ack")), spans[0].Attributes())
+	dead := spans[2]
+	assert.Equal(t, "process "+sub, dead.Name())
+	assert.Equal(t, append(slices.Clone(common), attribute.String("aiprod.dead_letter_reason", "bad payload"),
+		attribute.String("aiprod.outcome", "dead_letter")), dead.Attributes())
+	assert.Equal(t, codes.Error, dead.Status().Code)
 }

@@ -168,7 +168,7 @@ func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.J
 // ended, the cost settled, the budget state of the period.
 func (w *Writer) record(ctx context.Context, tx *Tx) {
 	m, j := w.cfg.Metrics, tx.after
-	if j.Status.Terminal() && !tx.before.Status.Terminal() {
+	if j.Status.Terminal() && !tx.before.status.Terminal() {
 		m.JobCompleted(ctx, j)
 	}
 	if tx.bk == nil {
@@ -263,7 +263,7 @@ type Tx struct {
 	stage    string
 	defaults budget.Defaults
 	now      time.Time
-	before   job.Job  // the job as read (snapshot)
+	before   snapshot // the job as read
 	after    *job.Job // the job as written
 
 	bk       *budget.JobTx // prepared on the first Reserve, or at write when settling
@@ -272,18 +272,24 @@ type Tx struct {
 }
 
 func (w *Writer) newTx(ctx context.Context, stx store.Tx, j *job.Job) *Tx {
-	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(), before: snapshot(j)}
+	return &Tx{ctx: ctx, stx: stx, stage: w.cfg.Stage, defaults: w.cfg.BudgetDefaults, now: w.cfg.Now(),
+		before: snapshot{id: j.ID, project: j.ProjectID, user: j.UserID, status: j.Status, attempts: slices.Clone(j.Attempts)}}
 }
 
 // snapshot is what a Tx keeps of the job as read, for the budget and the
-// metrics to compare with the job as written: a copy of the job's fields
-// and of its attempts, which is what update functions change. What those
-// point to (request metadata and backends, attempts' times and errors) is
-// shared with j, unlike a Clone: nothing reads it from the snapshot.
-func snapshot(j *job.Job) job.Job {
-	s := *j
-	s.Attempts = slices.Clone(j.Attempts)
-	return s
+// metrics to compare with the job as written: its identity, its status and
+// a copy of its attempts (which update functions change in place). The
+// budget reads nothing else of the job before (budget.Prepare,
+// NeedsSettlement); a Clone would copy the whole job.
+type snapshot struct {
+	id, project, user string
+	status            job.Status
+	attempts          []job.Attempt
+}
+
+// job returns the job as read, as far as the snapshot knows it.
+func (s *snapshot) job() job.Job {
+	return job.Job{ID: s.id, ProjectID: s.project, UserID: s.user, Status: s.status, Attempts: s.attempts}
 }
 
 // done says the store transaction t was used in has ended (budget.JobTx.
@@ -354,7 +360,8 @@ func (t *Tx) prepare() error {
 	if t.bk != nil {
 		return nil
 	}
-	bk, err := budget.Prepare(t.stx, &t.before, t.defaults)
+	before := t.before.job()
+	bk, err := budget.Prepare(t.stx, &before, t.defaults)
 	if err != nil {
 		return err
 	}
@@ -367,7 +374,7 @@ func (t *Tx) prepare() error {
 func (t *Tx) write(j *job.Job) ([]budget.Crossing, error) {
 	store.NormalizeTimes(j)
 	var crossings []budget.Crossing
-	if t.bk != nil || budget.NeedsSettlement(&t.before, j) {
+	if before := t.before.job(); t.bk != nil || budget.NeedsSettlement(&before, j) {
 		if err := t.prepare(); err != nil {
 			return nil, err
 		}

@@ -250,11 +250,26 @@ func producerAttributes(topic string, extra int) []attribute.KeyValue {
 // known), per the OpenTelemetry messaging conventions: the destination is
 // the topic, the subscription has its own attribute.
 func StartConsumer(ctx context.Context, subscription, messageID string, attrs map[string]string, kv ...attribute.KeyValue) (context.Context, trace.Span) {
+	ctx, span, all := StartConsumerLate(ctx, subscription, messageID, attrs, 0, kv...)
+	span.SetAttributes(all...)
+	return ctx, span
+}
+
+// StartConsumerLate is StartConsumer for a caller that sets the span's
+// attributes itself, all at once, once it knows the last of them: the span
+// starts without attributes, and all is what StartConsumer would have set
+// (with room for extra more), for the caller to append to and pass to
+// span.SetAttributes before ending the span. The SDK then copies them once,
+// at their size, instead of growing its copy for the late ones; the span
+// exports the same.
+func StartConsumerLate(ctx context.Context, subscription, messageID string, attrs map[string]string, extra int,
+	kv ...attribute.KeyValue) (_ context.Context, _ trace.Span, all []attribute.KeyValue) {
 	ctx = Extract(ctx, attrs)
-	all := make([]attribute.KeyValue, 0, 4+len(kv))
+	all = make([]attribute.KeyValue, 0, 4+len(kv)+extra)
 	all = append(all, messagingSystem, AttrMessagingSubscription.String(subscription), operationProcess,
 		AttrMessageID.String(messageID))
-	return startSpan(ctx, "process "+subscription, consumerKind, append(all, kv...))
+	ctx, span := Tracer().Start(ctx, "process "+subscription, consumerKind...)
+	return ctx, span, append(all, kv...)
 }
 
 // The constant parts of messaging spans, made once.
