@@ -93,28 +93,6 @@ type topic struct {
 	published messageLog
 }
 
-// messageLog is every message published to a topic, in order, kept in
-// chunks of a fixed size: appending never copies what is kept (a single
-// slice would be copied, and a new large array zeroed, at every growth).
-type messageLog struct{ chunks [][]queue.Message }
-
-const messageLogChunk = 1024
-
-func (l *messageLog) add(m queue.Message) {
-	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == messageLogChunk {
-		l.chunks = append(l.chunks, make([]queue.Message, 0, messageLogChunk))
-	}
-	last := &l.chunks[len(l.chunks)-1]
-	*last = append(*last, m)
-}
-
-func (l *messageLog) len() int {
-	if len(l.chunks) == 0 {
-		return 0
-	}
-	return (len(l.chunks)-1)*messageLogChunk + len(l.chunks[len(l.chunks)-1])
-}
-
 type subscription struct {
 	cfg     queue.SubscriptionConfig // with effective deadline and backoff
 	entries []*entry                 // neither acked nor dead-lettered, in publish order
@@ -622,15 +600,7 @@ func (q *Queue) Published(topic string) []queue.Message {
 	if t == nil {
 		return nil
 	}
-	out := make([]queue.Message, 0, t.published.len())
-	for _, chunk := range t.published.chunks {
-		for _, m := range chunk {
-			m.Data = slices.Clone(m.Data)
-			m.Attributes = maps.Clone(m.Attributes)
-			out = append(out, m)
-		}
-	}
-	return out
+	return t.published.messages()
 }
 
 // Pending returns how many messages of subscription are neither acked nor

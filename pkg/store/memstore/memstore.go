@@ -38,7 +38,7 @@ type Store struct {
 	mu       sync.Mutex
 	closed   bool
 	jobs     map[string]*job.Job
-	events   map[string]map[string]store.Event // job id → event id → event
+	events   map[string][]byte // job id → its events as written, encoded (events.go)
 	backends map[string]store.BackendState
 	keys     map[string]store.APIKey
 	budget   budgetData                 // budget.go
@@ -57,7 +57,7 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		jobs:     map[string]*job.Job{},
-		events:   map[string]map[string]store.Event{},
+		events:   map[string][]byte{},
 		backends: map[string]store.BackendState{},
 		keys:     map[string]store.APIKey{},
 		replays:  map[string]store.DLQReplay{},
@@ -199,12 +199,7 @@ func (s *Store) ListEvents(ctx context.Context, jobID string) ([]store.Event, er
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	ids := slices.Sorted(maps.Keys(s.events[jobID]))
-	out := make([]store.Event, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, s.events[jobID][id])
-	}
-	return out, nil
+	return decodeEvents(s.events[jobID]), nil
 }
 
 // ListBackends returns every stored backend state, sorted by name.
@@ -370,12 +365,7 @@ func (t *tx) AddEvent(jobID string, e store.Event) error {
 	if err := checkID("event", e.ID); err != nil {
 		return err
 	}
-	t.addWrite(write{apply: func(s *Store) {
-		if s.events[jobID] == nil {
-			s.events[jobID] = map[string]store.Event{}
-		}
-		s.events[jobID][e.ID] = e
-	}})
+	t.addWrite(write{apply: func(s *Store) { s.events[jobID] = appendEvent(s.events[jobID], e) }})
 	return nil
 }
 
