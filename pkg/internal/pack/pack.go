@@ -9,6 +9,7 @@ package pack
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // AppendString appends s, length first.
@@ -20,6 +21,17 @@ func AppendString(b []byte, s string) []byte {
 func String(b []byte) (string, []byte) {
 	n, w := binary.Uvarint(b)
 	return string(b[w : w+int(n)]), b[w+int(n):]
+}
+
+// StringView is String without a copy: the string shares b's bytes, so
+// only for bytes that are never changed once written (an append-only log
+// whose appends stay within its array's capacity, an encoding made once).
+func StringView(b []byte) (string, []byte) {
+	n, w := binary.Uvarint(b)
+	if n == 0 {
+		return "", b[w:]
+	}
+	return unsafe.String(&b[w], int(n)), b[w+int(n):]
 }
 
 // AppendInt appends n.

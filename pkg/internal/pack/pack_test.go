@@ -22,6 +22,8 @@ func TestRoundTrip(t *testing.T) {
 
 	s, b := String(b)
 	require.Empty(t, s)
+	view, _ := StringView(b)
+	require.Equal(t, "héllo", view)
 	s, b = String(b)
 	require.Equal(t, "héllo", s)
 	n, b := Int(b)

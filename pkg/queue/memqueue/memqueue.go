@@ -3,7 +3,6 @@ package memqueue
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -102,9 +101,11 @@ type subscription struct {
 
 // entry is one message in one subscription.
 type entry struct {
-	msg      queue.Message // ID, Data, Attributes, PublishTime
-	attempts int           // deliveries so far
-	gen      int           // delivery generation; Ack/Nack of an older one is ignored
+	id          string
+	body        body // data and attributes
+	publishTime time.Time
+	attempts    int // deliveries so far
+	gen         int // delivery generation; Ack/Nack of an older one is ignored
 
 	leased      bool
 	leaseUntil  time.Time // when leased
@@ -280,6 +281,7 @@ func (q *Queue) Publish(ctx context.Context, topicName string, m queue.Message) 
 	if err := validMessage(m); err != nil {
 		return "", fmt.Errorf("memqueue: publish to %s: %w", topicName, err)
 	}
+	b := encodeBody(m.Data, m.Attributes) // the queue's copy
 	if err := q.lock(ctx); err != nil {
 		return "", err
 	}
@@ -288,16 +290,15 @@ func (q *Queue) Publish(ctx context.Context, topicName string, m queue.Message) 
 	if t == nil {
 		return "", errclass.New(errclass.NotFound, "memqueue: publish: topic %q not found", topicName)
 	}
-	return q.publishLocked(t, m.Data, m.Attributes, time.Now()), nil
+	return q.publishLocked(t, b, time.Now()), nil
 }
 
-func (q *Queue) publishLocked(t *topic, data []byte, attrs map[string]string, now time.Time) string {
+func (q *Queue) publishLocked(t *topic, b body, now time.Time) string {
 	q.nextID++
 	id := strconv.FormatUint(q.nextID, 10)
-	m := queue.Message{ID: id, Data: slices.Clone(data), Attributes: maps.Clone(attrs), PublishTime: now}
-	t.published.add(m)
+	t.published.add(id, b, now)
 	for _, s := range t.subs {
-		s.entries = append(s.entries, &entry{msg: m, availableAt: now})
+		s.entries = append(s.entries, &entry{id: id, body: b, publishTime: now, availableAt: now})
 		s.notify()
 	}
 	return id
@@ -511,10 +512,8 @@ func (q *Queue) leaseLocked(s *subscription, n int, ds []delivery, extension tim
 		e.gen++
 		e.leased = true
 		e.leaseUntil = now.Add(max(s.cfg.AckDeadline, extension))
-		m := e.msg
-		m.Data = slices.Clone(m.Data)
-		m.Attributes = maps.Clone(m.Attributes)
-		m.DeliveryAttempt = e.attempts
+		m := queue.Message{ID: e.id, PublishTime: e.publishTime, DeliveryAttempt: e.attempts}
+		m.Data, m.Attributes, _ = e.body.decode()
 		ds = append(ds, delivery{e: e, gen: e.gen, msg: m})
 	}
 	return ds, wake
@@ -558,7 +557,7 @@ func (q *Queue) failLocked(s *subscription, e *entry, i int, now time.Time) {
 	if s.cfg.DeadLetterTopic != "" && e.attempts >= s.cfg.MaxDeliveryAttempts {
 		s.entries = slices.Delete(s.entries, i, i+1)
 		if t := q.topics[s.cfg.DeadLetterTopic]; t != nil {
-			q.publishLocked(t, e.msg.Data, e.msg.Attributes, now)
+			q.publishLocked(t, e.body, now)
 		}
 		return
 	}

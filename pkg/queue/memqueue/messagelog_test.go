@@ -29,7 +29,7 @@ func TestMessageLogRoundTrip(t *testing.T) {
 	}
 	var l messageLog
 	for _, m := range in {
-		l.add(m)
+		l.add(m.ID, encodeBody(m.Data, m.Attributes), m.PublishTime)
 	}
 	require.Greater(t, len(l.chunks), 2)
 	out := l.messages()

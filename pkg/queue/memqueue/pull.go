@@ -102,7 +102,7 @@ func (q *Queue) eachDelivery(ctx context.Context, name, op string, ackIDs []stri
 	q.expireLocked(time.Now())
 	byID := make(map[string]*entry, len(s.entries))
 	for _, e := range s.entries {
-		byID[e.msg.ID] = e
+		byID[e.id] = e
 	}
 	for _, r := range refs {
 		if e := byID[r.id]; e != nil {
