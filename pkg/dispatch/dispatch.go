@@ -62,6 +62,22 @@ func (m Message) Encode() ([]byte, error) {
 // are errors) and validates it. Every error is errclass.Permanent and says
 // what is wrong, for a dead-letter reason.
 func Decode(b []byte) (Message, error) {
+	m, ok := decodeMessage(b)
+	if !ok {
+		var err error
+		if m, err = decodeMessageJSON(b); err != nil {
+			return Message{}, err
+		}
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// decodeMessageJSON is Decode's general path, with encoding/json, before
+// validation.
+func decodeMessageJSON(b []byte) (Message, error) {
 	var m Message
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -73,9 +89,6 @@ func Decode(b []byte) (Message, error) {
 	}
 	if !job.BlankAfter(dec, b) {
 		return Message{}, errclass.New(errclass.Permanent, "dispatch message: data must hold a single JSON object")
-	}
-	if err := m.Validate(); err != nil {
-		return Message{}, err
 	}
 	return m, nil
 }
@@ -135,14 +148,27 @@ func LifecycleOf(j *job.Job) Lifecycle {
 
 // DecodeLifecycle reads a lifecycle event strictly.
 func DecodeLifecycle(b []byte) (Lifecycle, error) {
+	ev, ok := decodeLifecycle(b)
+	if !ok {
+		var err error
+		if ev, err = decodeLifecycleJSON(b); err != nil {
+			return Lifecycle{}, err
+		}
+	}
+	if ev.JobID == "" || ev.ProjectID == "" || !ev.Status.Valid() {
+		return Lifecycle{}, errclass.New(errclass.Permanent, "lifecycle event: job_id, project_id and a valid status are required")
+	}
+	return ev, nil
+}
+
+// decodeLifecycleJSON is DecodeLifecycle's general path, with
+// encoding/json, before validation.
+func decodeLifecycleJSON(b []byte) (Lifecycle, error) {
 	var ev Lifecycle
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
 		return Lifecycle{}, errclass.Wrap(errclass.Permanent, err, "lifecycle event: invalid JSON")
-	}
-	if ev.JobID == "" || ev.ProjectID == "" || !ev.Status.Valid() {
-		return Lifecycle{}, errclass.New(errclass.Permanent, "lifecycle event: job_id, project_id and a valid status are required")
 	}
 	return ev, nil
 }

@@ -13,8 +13,15 @@ import (
 // bytes are not scanned by the garbage collector, where a map of events per
 // job, with the events' strings, made up most of what it scanned.
 
+// eventsCap is the capacity a job's events start with: a job's usual
+// timeline fits, instead of being copied as it grows.
+const eventsCap = 1024
+
 // appendEvent appends e, whose time is normalised, to a job's events.
 func appendEvent(b []byte, e store.Event) []byte {
+	if b == nil {
+		b = make([]byte, 0, eventsCap)
+	}
 	b = pack.AppendString(b, e.ID)
 	b = pack.AppendTime(b, e.At)
 	b = pack.AppendString(b, e.Stage)
