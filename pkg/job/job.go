@@ -205,9 +205,8 @@ func (j *Job) Clone() *Job {
 		v := *j.Request.MaxCostUSD
 		c.Request.MaxCostUSD = &v
 	}
-	// The copy's times live in one array: one allocation, not one a time.
-	times := timeCopies{all: make([]time.Time, 0, j.timePointers())}
-	c.Attempts = make([]Attempt, len(j.Attempts))
+	cp, times := j.cloneStorage()
+	c.Attempts = cp.Attempts
 	for i, a := range j.Attempts {
 		c.Attempts[i] = a
 		if a.Error != nil {
@@ -231,8 +230,44 @@ func (j *Job) Clone() *Job {
 	c.ExcludedBackends = slices.Clone(j.ExcludedBackends)
 	c.CompletedAt = times.copy(j.CompletedAt)
 	c.RedrivenAt = times.copy(j.RedrivenAt)
-	return &c
+	*cp = c
+	return cp
 }
+
+// cloneStorage allocates what a Clone of j is made of: the job, its
+// attempts (len(j.Attempts) of them, never nil) and room for its times.
+// Jobs with no attempt or one (most of them) get all three in one
+// allocation, instead of one each.
+func (j *Job) cloneStorage() (*Job, timeCopies) {
+	n, t := len(j.Attempts), j.timePointers()
+	switch {
+	case n == 0 && t <= len(jobBlock0{}.times):
+		b := new(jobBlock0)
+		b.job.Attempts = b.attempts[:0:0]
+		return &b.job, timeCopies{all: b.times[:0:t]}
+	case n == 1 && t <= len(jobBlock1{}.times):
+		b := new(jobBlock1)
+		b.job.Attempts = b.attempts[:1:1]
+		return &b.job, timeCopies{all: b.times[:0:t]}
+	}
+	return &Job{Attempts: make([]Attempt, n)}, timeCopies{all: make([]time.Time, 0, t)}
+}
+
+// jobBlock0 and jobBlock1 hold a clone of a job without attempts, and of a
+// job with one, with room for their times. Appending to the clone's
+// Attempts moves them out (their capacity is exactly their length).
+type (
+	jobBlock0 struct {
+		job      Job
+		attempts [0]Attempt
+		times    [2]time.Time
+	}
+	jobBlock1 struct {
+		job      Job
+		attempts [1]Attempt
+		times    [4]time.Time
+	}
+)
 
 // timePointers counts j's non-nil time pointers.
 func (j *Job) timePointers() int {

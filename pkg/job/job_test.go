@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/money"
 )
 
 func TestTransitions(t *testing.T) {
@@ -78,4 +79,45 @@ func TestCloneIsDeep(t *testing.T) {
 	require.Equal(t, "v", j.Request.Metadata["k"])
 	require.Equal(t, "x", j.Attempts[0].Error.Code)
 	require.Equal(t, now, *j.Attempts[0].EndedAt)
+}
+
+// A clone equals its job and shares nothing with it, whatever the number of
+// attempts and times (one allocation holds the clone of a job with at most
+// one attempt), and appending an attempt to a clone leaves the next one
+// alone.
+func TestCloneEqualsAndSharesNothing(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	later := now.Add(time.Minute)
+	cost := money.Micros(7)
+	for attempts := range 4 {
+		for _, times := range []bool{false, true} {
+			j := New("", "dev", Request{Prompt: "p", DurationSeconds: 5, MaxCostUSD: &cost}, now)
+			for n := 1; n <= attempts; n++ {
+				a := Attempt{Number: n, Backend: "b", StartedAt: now}
+				if times {
+					a.SubmittedAt, a.EndedAt, a.LastProgressAt, a.RetryAt, a.NotBefore = &now, &later, &now, &later, &now
+				}
+				j.Attempts = append(j.Attempts, a)
+			}
+			if times {
+				j.CompletedAt, j.RedrivenAt = &later, &now
+				j.Result, j.Error = &Result{VideoURL: "u"}, &ErrorInfo{Code: "c"}
+			}
+			c := j.Clone()
+			require.Equal(t, j, c, "%d attempts, times %v", attempts, times)
+			require.NotNil(t, c.Attempts)
+			c2 := j.Clone()
+			if attempts > 0 && times {
+				*c.Attempts[0].SubmittedAt = now.Add(time.Hour)
+				*c.CompletedAt = now.Add(time.Hour)
+				require.Equal(t, now, *j.Attempts[0].SubmittedAt)
+				require.Equal(t, later, *j.CompletedAt)
+				require.Equal(t, later, *c2.CompletedAt, "clones share nothing either")
+			}
+			c.Attempts = append(c.Attempts, Attempt{Number: 99})
+			*c.Request.MaxCostUSD = 9
+			require.Equal(t, j, c2, "%d attempts, times %v", attempts, times)
+		}
+	}
 }
