@@ -170,7 +170,7 @@ func (s *Server) publishJob(ctx context.Context, j *job.Job) error {
 // the job's trace.
 func (s *Server) publish(ctx context.Context, j *job.Job, topic string, data []byte, attrs map[string]string) error {
 	pctx, links := s.jobTraceContext(ctx, j)
-	_, err := telemetry.Traced(s.cfg.Queue).Publish(telemetry.WithLinks(pctx, links...), topic, queue.Message{Data: data, Attributes: attrs})
+	_, err := telemetry.Publish(telemetry.WithLinks(pctx, links...), s.cfg.Queue, topic, queue.Message{Data: data, Attributes: attrs})
 	if err != nil {
 		return fmt.Errorf("publish job %s to %s: %w", j.ID, topic, err)
 	}

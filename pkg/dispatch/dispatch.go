@@ -201,7 +201,7 @@ func PublishLifecycle(ctx context.Context, p queue.Publisher, ev Lifecycle) (str
 }
 
 func publish(ctx context.Context, p queue.Publisher, topic string, data []byte, attrs map[string]string) (string, error) {
-	id, err := telemetry.Traced(p).Publish(ctx, topic, queue.Message{Data: data, Attributes: attrs})
+	id, err := telemetry.Publish(ctx, p, topic, queue.Message{Data: data, Attributes: attrs})
 	if err != nil {
 		return "", fmt.Errorf("publish to %s for job %s: %w", topic, attrs[queue.AttrJobID], err)
 	}

@@ -122,46 +122,56 @@ type Result struct {
 // each time on the job as read anew; it must change only j and the Tx.
 // An absent job is errclass.NotFound.
 func (w *Writer) Update(ctx context.Context, id string, fn func(tx *Tx, j *job.Job) error) (Result, error) {
-	var (
-		res       Result
-		crossings []budget.Crossing
-		last      *Tx // the transaction that committed
-	)
-	defer func() { last.done() }()
+	u := &update{w: w, id: id, fn: fn}
+	defer func() { u.last.done() }()
 	err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) error {
-		res.Tries++
-		return w.cfg.Store.RunTx(ctx, func(stx store.Tx) error {
-			res.Job, res.Written, crossings = nil, false, nil
-			last.done() // the run before ended
-			j, err := stx.GetJob(id)
-			if err != nil {
-				return err
-			}
-			tx := w.newTx(ctx, stx, j)
-			last = tx
-			switch err := fn(tx, j); {
-			case errors.Is(err, ErrNoChange):
-				res.Job = j
-				return nil
-			case err != nil:
-				return &fnError{err}
-			}
-			if crossings, err = tx.write(j); err != nil {
-				return err
-			}
-			tx.after = j
-			res.Job, res.Written = j, true
-			return nil
-		})
+		u.res.Tries++
+		return w.cfg.Store.RunTx(ctx, func(stx store.Tx) error { return u.run(ctx, stx) })
 	})
 	if err != nil {
-		return Result{Tries: res.Tries}, unwrapFn(err)
+		return Result{Tries: u.res.Tries}, unwrapFn(err)
 	}
-	if res.Written {
-		w.record(ctx, last)
+	if u.res.Written {
+		w.record(ctx, u.last)
 	}
-	w.publishThresholds(ctx, id, crossings)
-	return res, nil
+	w.publishThresholds(ctx, id, u.crossings)
+	return u.res, nil
+}
+
+// update is the state of one Update across its transaction's runs (one
+// allocation, which the closures share).
+type update struct {
+	w         *Writer
+	id        string
+	fn        func(tx *Tx, j *job.Job) error
+	res       Result
+	crossings []budget.Crossing
+	last      *Tx // the transaction that committed
+}
+
+// run is one run of the transaction function.
+func (u *update) run(ctx context.Context, stx store.Tx) error {
+	u.res.Job, u.res.Written, u.crossings = nil, false, nil
+	u.last.done() // the run before ended
+	j, err := stx.GetJob(u.id)
+	if err != nil {
+		return err
+	}
+	tx := u.w.newTx(ctx, stx, j)
+	u.last = tx
+	switch err := u.fn(tx, j); {
+	case errors.Is(err, ErrNoChange):
+		u.res.Job = j
+		return nil
+	case err != nil:
+		return &fnError{err}
+	}
+	if u.crossings, err = tx.write(j); err != nil {
+		return err
+	}
+	tx.after = j
+	u.res.Job, u.res.Written = j, true
+	return nil
 }
 
 // record reports what a committed change did to the metrics: a job that

@@ -28,6 +28,15 @@ func Traced(p queue.Publisher) queue.Publisher {
 	return TracedPublisher{p}
 }
 
+// Publish is Traced(p).Publish(ctx, topic, m), without making an
+// interface value of the wrapper (an allocation) at each call.
+func Publish(ctx context.Context, p queue.Publisher, topic string, m queue.Message) (string, error) {
+	if tp, ok := p.(TracedPublisher); ok {
+		return tp.Publish(ctx, topic, m)
+	}
+	return TracedPublisher{p}.Publish(ctx, topic, m)
+}
+
 type linksKey struct{}
 
 // WithLinks returns ctx whose next producer span (TracedPublisher) links to

@@ -108,3 +108,21 @@ func TestConsumerSpanContinuesTheTrace(t *testing.T) {
 		AttrMessagingOperation.String("send"),
 	}, spans[0].Attributes())
 }
+
+// Publish is Traced(p).Publish: one producer span, also when p is traced
+// already.
+func TestPublishIsTracedOnce(t *testing.T) {
+	rec := recordSpans(t)
+	var sent queue.Message
+	p := publisherFunc(func(_ context.Context, _ string, m queue.Message) (string, error) { sent = m; return "m-1", nil })
+	for _, pub := range []queue.Publisher{p, Traced(p)} {
+		id, err := Publish(context.Background(), pub, "aiprod-events", queue.Message{Data: []byte("x")})
+		require.NoError(t, err)
+		require.Equal(t, "m-1", id)
+		require.NotEmpty(t, sent.Attributes[queue.AttrTraceParent])
+	}
+	require.Len(t, rec.Ended(), 2)
+	for _, s := range rec.Ended() {
+		assert.Equal(t, "send aiprod-events", s.Name())
+	}
+}
