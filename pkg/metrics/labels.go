@@ -22,18 +22,26 @@ type labelKey struct {
 	v     [5]string
 }
 
-// labelSets remembers the measurement option (an attribute set, sorted and
+// labelSets remembers the options (an attribute set, sorted and
 // deduplicated once) of every label combination recorded, so that a
 // measurement costs a map lookup instead of building, sorting and hashing
-// its attributes. Safe for concurrent use.
+// its attributes, and no allocation. Safe for concurrent use.
 type labelSets struct {
 	mu sync.RWMutex
-	m  map[labelKey]metric.MeasurementOption
+	m  map[labelKey]*labelSet
 }
 
-// option returns the measurement option of names[i] = values[i] (and, with
-// intName, intName = n).
-func (c *labelSets) option(names *[]string, intName string, n int, values ...string) metric.MeasurementOption {
+// labelSet is one label combination as the options of a measurement, as
+// slices made once: passing them on allocates nothing. The instruments
+// never change them.
+type labelSet struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// get returns the options of names[i] = values[i] (and, with intName,
+// intName = n).
+func (c *labelSets) get(names *[]string, intName string, n int, values ...string) *labelSet {
 	k := labelKey{names: names, n: n}
 	copy(k.v[:], values)
 	c.mu.RLock()
@@ -49,11 +57,12 @@ func (c *labelSets) option(names *[]string, intName string, n int, values ...str
 	if intName != "" {
 		kv = append(kv, attribute.Int(intName, n))
 	}
-	o = metric.WithAttributeSet(attribute.NewSet(kv...))
+	opt := metric.WithAttributeSet(attribute.NewSet(kv...))
+	o = &labelSet{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[labelKey]metric.MeasurementOption{}
+		c.m = map[labelKey]*labelSet{}
 	}
 	if len(c.m) < labelSetsMax {
 		c.m[k] = o
@@ -62,7 +71,7 @@ func (c *labelSets) option(names *[]string, intName string, n int, values ...str
 }
 
 // The label names of each kind of measurement, in the order their values
-// are passed to labelSets.option; their addresses tell the kinds apart.
+// are passed to labelSets.get; their addresses tell the kinds apart.
 var (
 	labelsProjectTier     = []string{LabelProject, LabelTier}
 	labelsCompleted       = []string{LabelProject, LabelBackend, LabelTier, LabelStatus, LabelErrorCode}

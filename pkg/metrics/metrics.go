@@ -114,7 +114,7 @@ func New(mp metric.MeterProvider) *Recorder {
 	// Known outcomes start at zero, so that rate() and alerts see the
 	// series before the first delivery (Prometheus's advice on counters).
 	for _, o := range WebhookOutcomes {
-		r.webhookDeliveries.Add(context.Background(), 0, r.labels.option(&labelsOutcome, "", 0, o))
+		r.webhookDeliveries.Add(context.Background(), 0, r.labels.get(&labelsOutcome, "", 0, o).add...)
 	}
 	return r
 }
@@ -136,7 +136,7 @@ func (r *Recorder) or() *Recorder {
 // JobAccepted counts a job accepted for project.
 func (r *Recorder) JobAccepted(ctx context.Context, j *job.Job) {
 	r = r.or()
-	r.jobsAccepted.Add(ctx, 1, r.labels.option(&labelsProjectTier, "", 0, j.ProjectID, string(j.Request.QualityTier)))
+	r.jobsAccepted.Add(ctx, 1, r.labels.get(&labelsProjectTier, "", 0, j.ProjectID, string(j.Request.QualityTier)).add...)
 }
 
 // JobCompleted counts job j, which reached its terminal status, and
@@ -148,28 +148,28 @@ func (r *Recorder) JobCompleted(ctx context.Context, j *job.Job) {
 		code = j.Error.Code
 	}
 	tier := string(j.Request.QualityTier)
-	r.jobsCompleted.Add(ctx, 1, r.labels.option(&labelsCompleted, "", 0, j.ProjectID, j.Backend, tier, string(j.Status), code))
+	r.jobsCompleted.Add(ctx, 1, r.labels.get(&labelsCompleted, "", 0, j.ProjectID, j.Backend, tier, string(j.Status), code).add...)
 	if j.CompletedAt != nil {
 		r.jobDuration.Record(ctx, j.CompletedAt.Sub(j.CreatedAt).Seconds(),
-			r.labels.option(&labelsDuration, "", 0, j.Backend, tier, string(j.Status)))
+			r.labels.get(&labelsDuration, "", 0, j.Backend, tier, string(j.Status)).rec...)
 	}
 }
 
 // CostRecorded adds cost, settled for an attempt on backend, to project's.
 func (r *Recorder) CostRecorded(ctx context.Context, project, backend string, cost money.Micros) {
 	r = r.or()
-	r.cost.Add(ctx, cost.Float64(), r.labels.option(&labelsProjectBackend, "", 0, project, backend))
+	r.cost.Add(ctx, cost.Float64(), r.labels.get(&labelsProjectBackend, "", 0, project, backend).add...)
 }
 
 // Budget records project's budget state of the current period; limit nil
 // means no limit (the limit gauge is then not recorded).
 func (r *Recorder) Budget(ctx context.Context, project string, spent, reserved money.Micros, limit *money.Micros) {
 	r = r.or()
-	a := r.labels.option(&labelsProject, "", 0, project)
-	r.budgetSpent.Record(ctx, spent.Float64(), a)
-	r.budgetReserved.Record(ctx, reserved.Float64(), a)
+	a := r.labels.get(&labelsProject, "", 0, project).rec
+	r.budgetSpent.Record(ctx, spent.Float64(), a...)
+	r.budgetReserved.Record(ctx, reserved.Float64(), a...)
 	if limit != nil {
-		r.budgetLimit.Record(ctx, limit.Float64(), a)
+		r.budgetLimit.Record(ctx, limit.Float64(), a...)
 	}
 }
 
@@ -177,14 +177,14 @@ func (r *Recorder) Budget(ctx context.Context, project string, spent, reserved m
 // result, cancel or find; outcome "ok" or the error class.
 func (r *Recorder) BackendRequest(ctx context.Context, backend, operation, outcome string, d time.Duration) {
 	r = r.or()
-	r.backendRequests.Add(ctx, 1, r.labels.option(&labelsBackendRequest, "", 0, backend, operation, outcome))
-	r.backendDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsBackendDuration, "", 0, backend, operation))
+	r.backendRequests.Add(ctx, 1, r.labels.get(&labelsBackendRequest, "", 0, backend, operation, outcome).add...)
+	r.backendDuration.Record(ctx, d.Seconds(), r.labels.get(&labelsBackendDuration, "", 0, backend, operation).rec...)
 }
 
 // Generation records a generation's time from submit to result.
 func (r *Recorder) Generation(ctx context.Context, backend, model string, d time.Duration) {
 	r = r.or()
-	r.generationDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsGeneration, "", 0, backend, model))
+	r.generationDuration.Record(ctx, d.Seconds(), r.labels.get(&labelsGeneration, "", 0, backend, model).rec...)
 }
 
 // CircuitState records backend's circuit: 0 closed, 1 half-open, 2 open.
@@ -197,21 +197,21 @@ func (r *Recorder) CircuitState(ctx context.Context, backend string, state circu
 		v = 2
 	}
 	r = r.or()
-	r.circuitState.Record(ctx, v, r.labels.option(&labelsBackend, "", 0, backend))
+	r.circuitState.Record(ctx, v, r.labels.get(&labelsBackend, "", 0, backend).rec...)
 }
 
 // InFlight adds delta (+1 when a generation starts running here, -1 when
 // this process stops following it) to backend's running generations.
 func (r *Recorder) InFlight(ctx context.Context, backend string, delta int64) {
 	r = r.or()
-	r.inFlight.Add(ctx, delta, r.labels.option(&labelsBackend, "", 0, backend))
+	r.inFlight.Add(ctx, delta, r.labels.get(&labelsBackend, "", 0, backend).add...)
 }
 
 // QueueMessage counts a message of subscription handled with outcome (ack,
 // nack, dead_letter).
 func (r *Recorder) QueueMessage(ctx context.Context, subscription, outcome string) {
 	r = r.or()
-	r.queueMessages.Add(ctx, 1, r.labels.option(&labelsQueue, "", 0, subscription, outcome))
+	r.queueMessages.Add(ctx, 1, r.labels.get(&labelsQueue, "", 0, subscription, outcome).add...)
 }
 
 // WebhookOutcomes are the outcomes of aiprod_webhook_deliveries_total.
@@ -220,12 +220,12 @@ var WebhookOutcomes = []string{"delivered", "retried", "failed"}
 // WebhookDelivery counts a webhook attempt (one of WebhookOutcomes).
 func (r *Recorder) WebhookDelivery(ctx context.Context, outcome string) {
 	r = r.or()
-	r.webhookDeliveries.Add(ctx, 1, r.labels.option(&labelsOutcome, "", 0, outcome))
+	r.webhookDeliveries.Add(ctx, 1, r.labels.get(&labelsOutcome, "", 0, outcome).add...)
 }
 
 // HTTPRequest records one API request's latency by route pattern and
 // status code.
 func (r *Recorder) HTTPRequest(ctx context.Context, route string, status int, d time.Duration) {
 	r = r.or()
-	r.httpDuration.Record(ctx, d.Seconds(), r.labels.option(&labelsHTTP, LabelStatusCode, status, route))
+	r.httpDuration.Record(ctx, d.Seconds(), r.labels.get(&labelsHTTP, LabelStatusCode, status, route).rec...)
 }
