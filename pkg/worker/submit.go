@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
@@ -560,22 +559,21 @@ func (w *Worker) submitRequest(t *task, j *job.Job, a *job.Attempt) backend.Subm
 // after ctx is done, whichever comes first.
 func (w *Worker) drainCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	var (
-		mu    sync.Mutex
-		timer *time.Timer
-	)
+	drain := w.cfg.DrainTimeout
+	// AfterFunc runs its function in a goroutine of its own once ctx is
+	// done: it waits out the drain, or the end of dctx (the caller's
+	// cancel, the timeout), whichever comes first.
 	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		timer = time.AfterFunc(w.cfg.DrainTimeout, cancel)
-		mu.Unlock()
+		t := time.NewTimer(drain)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-dctx.Done():
+		}
 	})
 	return dctx, func() {
 		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
 		cancel()
 	}
 }
