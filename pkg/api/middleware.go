@@ -26,6 +26,15 @@ const (
 	attrURLPath    = attribute.Key("url.path")
 )
 
+// serverSpan are the start options of a request's server span.
+var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+// requestState is what observe keeps for a request.
+type requestState struct {
+	info reqInfo
+	sw   statusWriter
+}
+
 // reqInfo is what the inner layers learn about a request and the outer
 // layers report: the matched route and the authenticated project.
 type reqInfo struct {
@@ -82,18 +91,19 @@ func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" 
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &reqInfo{}
+		st := &requestState{sw: statusWriter{ResponseWriter: w}} // one allocation for both
+		info, sw := &st.info, &st.sw
 		ctx := context.WithValue(r.Context(), reqInfoKey{}, info)
 		probe := isProbe(r.URL.Path)
 		var span trace.Span
 		if !probe {
 			// Only the trace context headers, never baggage from the internet.
 			ctx = telemetry.ExtractFrom(ctx, traceHeaders(r.Header))
-			ctx, span = telemetry.Tracer().Start(ctx, "HTTP "+r.Method,
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attrHTTPMethod.String(r.Method), attrURLPath.String(r.URL.Path)))
+			// Attributes set after the start, not as a start option, which
+			// the SDK copies once more; the span is the same.
+			ctx, span = telemetry.Tracer().Start(ctx, "HTTP "+r.Method, serverSpan...)
+			span.SetAttributes(attrHTTPMethod.String(r.Method), attrURLPath.String(r.URL.Path))
 		}
-		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		status := sw.status
 		if status == 0 {
