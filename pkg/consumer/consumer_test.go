@@ -249,15 +249,23 @@ func TestConfigValidate(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// The consumer span follows the OpenTelemetry messaging conventions: the
-// destination is the topic, the subscription, message id and delivery
-// attempt have their own attributes, and the outcome is recorded.
-func TestConsumerSpanFollowsMessagingConventions(t *testing.T) {
+// recordSpans installs a tracer provider that records ended spans until
+// the test ends (tests using it are not parallel), and returns it with a
+// fresh queue.
+func recordSpans(t *testing.T) (*tracetest.SpanRecorder, *memqueue.Queue) {
 	rec := tracetest.NewSpanRecorder()
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
 	t.Cleanup(func() { otel.SetTracerProvider(tracenoop.NewTracerProvider()) })
 	q := memqueue.New()
 	t.Cleanup(func() { _ = q.Close() })
+	return rec, q
+}
+
+// The consumer span follows the OpenTelemetry messaging conventions: the
+// destination is the topic, the subscription, message id and delivery
+// attempt have their own attributes, and the outcome is recorded.
+func TestConsumerSpanFollowsMessagingConventions(t *testing.T) {
+	rec, q := recordSpans(t)
 	c, err := consumer.New(consumer.Config{Subscription: sub, Topic: topic, DeadLetterTopic: dlq, Publisher: q},
 		func(context.Context, *queue.Message) consumer.Outcome { return consumer.Ack() })
 	require.NoError(t, err)
@@ -315,11 +323,7 @@ func TestDeadLettersAreAnnouncedOnTheEventsTopic(t *testing.T) {
 // message's ids, the delivery attempt, the topic, then what the outcome
 // adds (a dead letter's reason) and the outcome.
 func TestConsumerSpanAttributesInOrder(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { otel.SetTracerProvider(tracenoop.NewTracerProvider()) })
-	q := memqueue.New()
-	t.Cleanup(func() { _ = q.Close() })
+	rec, q := recordSpans(t)
 	provision(t, q)
 	verdict := consumer.Ack()
 	c, err := consumer.New(consumer.Config{Subscription: sub, Topic: topic, DeadLetterTopic: dlq, Publisher: q},
