@@ -34,7 +34,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // devFlags reads the flags of aiprod dev into the stack's configuration
 // (Spans and Logger left for the caller) and the log level.
-func devFlags(env *Env, args []string) (devstack.Config, slog.Level, error) {
+func devFlags(env *Env, args []string) (devstack.Config, slog.Level, string, error) {
 	fs := newFlags(env, "dev", "[flags]", `Run the whole system in one process: the Pub/Sub emulator, the Firestore
 emulator, one simulated backend per provider (speaking the provider's real
 HTTP protocol), and the ingest API, router and worker. Prints "ready" on a
@@ -50,25 +50,35 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 		"API requests a second per key, burst twice that (0: no limit; services read AIPROD_RATE_LIMIT, default 50)")
 	allowPrivate := fs.Bool("allow-private-networks", true, "let webhooks and output fetches reach loopback and private addresses, "+
 		"where the simulated backends and test receivers live (services: "+netguard.EnvAllowPrivateNetworks+", default false)")
+	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
+		"serve Go's profiles (net/http/pprof) on this address, to see where the stack spends its time under load, e.g. during aiprod loadtest (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
-		return cfg, 0, err
+		return cfg, 0, "", err
 	}
 	if cfg.RateLimit < 0 || cfg.RateLimit > api.RateLimitMax {
 		fmt.Fprintf(env.Stderr, "aiprod dev: --rate-limit must be 0 to %d, got %d\n", api.RateLimitMax, cfg.RateLimit)
-		return cfg, 0, errUsage
+		return cfg, 0, "", errUsage
 	}
 	cfg.RefusePrivateNetworks = !*allowPrivate
 	level, err := parseLevel(*logLevel)
 	if err != nil {
-		return cfg, 0, fmt.Errorf("--log-level: %w", err)
+		return cfg, 0, "", fmt.Errorf("--log-level: %w", err)
 	}
-	return cfg, level, nil
+	return cfg, level, *pprofAddr, nil
 }
 
 func runDev(ctx context.Context, env *Env, args []string) error {
-	cfg, level, err := devFlags(env, args)
+	cfg, level, pprofAddr, err := devFlags(env, args)
 	if err != nil {
 		return err
+	}
+	if pprofAddr != "" {
+		addr, stop, err := servePprof(pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(env.Stderr, "profiles: http://%s/debug/pprof/\n", addr)
 	}
 	spans := telemetry.NewSpanStore(0) // aiprod trace shows them as a waterfall
 	shutdown := telemetry.Setup("aiprod-dev", spans)
