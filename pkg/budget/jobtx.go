@@ -55,7 +55,7 @@ type JobTx struct {
 	crossings []Crossing
 
 	hold     holding
-	pick     shardPick // this transaction's mark on its shard (pickShard)
+	pick     shardPick          // this transaction's mark on its shard (pickShard)
 	settled  bool               // attempt n settled in this transaction
 	entry    *store.LedgerEntry // to create
 	reserved bool               // Reserve succeeded
