@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +15,7 @@ import (
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
@@ -50,7 +48,7 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 		"API requests a second per key, burst twice that (0: no limit; services read AIPROD_RATE_LIMIT, default 50)")
 	allowPrivate := fs.Bool("allow-private-networks", true, "let webhooks and output fetches reach loopback and private addresses, "+
 		"where the simulated backends and test receivers live (services: "+netguard.EnvAllowPrivateNetworks+", default false)")
-	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
+	pprofAddr := fs.String("pprof", env.Getenv(platform.PprofVar),
 		"serve Go's profiles (net/http/pprof) on this address, to see where the stack spends its time under load, e.g. during aiprod loadtest (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
 		return cfg, 0, "", err
@@ -73,7 +71,7 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if pprofAddr != "" {
-		addr, stop, err := servePprof(pprofAddr)
+		addr, stop, err := platform.ServePprof(pprofAddr)
 		if err != nil {
 			return err
 		}
@@ -141,13 +139,13 @@ Stop with Ctrl-C.`)
 	fsAddr := fs.String("firestore-addr", FirestoreAddrDefault, "Firestore emulator listen address (port 0 picks one)")
 	fsRetention := fs.Duration("firestore-retention", firestoreemu.DevRetention,
 		"how long the Firestore emulator keeps superseded document versions, for reads at a past time (Firestore: 1h); they are memory")
-	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
+	pprofAddr := fs.String("pprof", env.Getenv(platform.PprofVar),
 		"serve Go's profiles (net/http/pprof) on this address, to see where the emulators spend their time under load (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *pprofAddr != "" {
-		addr, stop, err := servePprof(*pprofAddr)
+		addr, stop, err := platform.ServePprof(*pprofAddr)
 		if err != nil {
 			return err
 		}
@@ -170,22 +168,4 @@ Stop with Ctrl-C.`)
 	<-ctx.Done()
 	fmt.Fprintln(env.Stderr, strings.TrimSpace("shutting down emulators…"))
 	return nil
-}
-
-// servePprof serves net/http/pprof's handlers on addr until stop is called;
-// bound is the address listened on.
-func servePprof(addr string) (bound string, stop func(), err error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("pprof on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(lis) }()
-	return lis.Addr().String(), func() { _ = srv.Close() }, nil
 }
