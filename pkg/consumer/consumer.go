@@ -161,11 +161,18 @@ func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
 	return o
 }
 
-// call runs the handler, turning a panic into a nack that carries it.
+// call runs the handler, turning a panic into a nack that carries it. A
+// panic value with a Stack() []byte method (a handler that ran part of
+// its work on another goroutine and raised that goroutine's panic again)
+// is logged with that stack.
 func (c *Consumer) call(ctx context.Context, m *queue.Message) (o Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
-			Logger(ctx).ErrorContext(ctx, "handler panicked; message nacked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			stack := debug.Stack()
+			if s, ok := v.(interface{ Stack() []byte }); ok {
+				stack = s.Stack()
+			}
+			Logger(ctx).ErrorContext(ctx, "handler panicked; message nacked", "panic", fmt.Sprint(v), "stack", string(stack))
 			o = Nack(fmt.Errorf("handler panicked: %v", v))
 			o.Panic = v
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
@@ -24,62 +25,155 @@ import (
 func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) consumer.Outcome {
 	w.enterSlot(ctx, t)
 	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
-	return w.poll(ctx, t, jobID, h, started, 0)
+	return t.pollNext(polling{jobID: jobID, h: h, started: started})
 }
 
-// poll polls h until the generation ends, then records the outcome. started
-// is the submit intent's time, for GenerationTimeout; wait is how long to
-// wait before the first poll.
+// polling is a generation a delivery polls once the rules are applied:
+// its attempt has a handle (submitted, resumed or adopted).
+type polling struct {
+	jobID   string
+	h       backend.Handle
+	started time.Time     // the submit intent's time, for GenerationTimeout
+	wait    time.Duration // before the first poll
+}
+
+// pollNext hands p to the poll loop: the rules end there, and handle
+// polls p once they have returned (poll), so that the goroutine holding
+// the message waits between polls at the top of its call chain. The
+// outcome returned only carries that up, unchanged, to handle.
+func (t *task) pollNext(p polling) consumer.Outcome {
+	t.next = &p
+	return consumer.Outcome{Verdict: consumer.VerdictNack, Reason: "polling", Quiet: true}
+}
+
+// poll polls t.next until the generation ends, then records the outcome;
+// the rules of the package doc hand it over (pollNext).
 //
-// Before each poll it reads the job: a canceled job's generation is
-// canceled at the provider (so a cancel is noticed within one poll
-// interval), and an attempt someone else finished is left alone. In push
-// mode (t.lim) it returns a later outcome once the step's polls or time
-// are used up.
-func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
+// The goroutine that holds the message only waits here, between polls:
+// each poll, with what follows it (the job read, the provider call, the
+// heartbeat, the outcome), runs on a goroutine of its own (offload). A
+// message in hand thus costs a shallow parked stack, which the garbage
+// collector shrinks and nothing grows again, instead of the stack its
+// deepest poll grew (see docs/perf.md, BenchmarkWorkerMemory).
+//
+// In push mode (t.lim) it returns a later outcome once the step's polls
+// or time are used up.
+func (w *Worker) poll(ctx context.Context, t *task) consumer.Outcome {
 	w.cfg.Metrics.InFlight(ctx, t.name, 1)
 	defer w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
-	interval := w.pollInterval(t.be)
-	pe := pollErrors{backoff: retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}}
-	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
+	s := &pollState{polling: *t.next, interval: w.pollInterval(t.be), beat: w.cfg.Now()}
+	s.renew = s.beat
+	s.backoff = retry.Policy{Initial: s.interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
 	for {
-		if wait > 0 {
-			if t.lim.spent(w.cfg.Now().Add(wait)) {
+		if s.wait > 0 {
+			if t.lim.spent(w.cfg.Now().Add(s.wait)) {
 				return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls))
 			}
-			if err := retry.Sleep(ctx, wait); err != nil {
-				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
+			if err := retry.Sleep(ctx, s.wait); err != nil {
+				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, err))
 			}
 		}
-		if o, stop := w.checkAttempt(ctx, t, jobID, h); stop {
-			return o
-		}
-		st, err := t.be.Poll(ctx, h)
-		if ctx.Err() != nil {
-			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
-		}
-		t.lim.polled()
-		wait = interval
-		switch {
-		case err != nil:
-			var f *failure
-			if wait, f = w.pollFailed(ctx, t, jobID, err, &pe, interval); f != nil {
-				return w.fail(ctx, t, jobID, *f)
-			}
-		case st.State.Terminal():
-			return w.finish(ctx, t, jobID, st)
-		default:
-			pe.n = 0
-		}
-		w.keepAlive(ctx, t, jobID, h, &ka)
-		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
-			return w.timedOut(ctx, t, jobID, h)
-		}
-		if t.lim.pollsUsed() {
-			return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
+		offload(func() { w.pollOnce(ctx, t, s) })
+		if s.done {
+			return s.o
 		}
 	}
 }
+
+// pollState is a generation being polled: what it is (polling, whose wait
+// is the one before the next poll), the consecutive failed polls and the
+// last heartbeat and slot renewal; done, once it ended, with the outcome o.
+type pollState struct {
+	polling
+	interval    time.Duration
+	errors      int
+	backoff     retry.Policy
+	beat, renew time.Time
+	done        bool
+	o           consumer.Outcome
+}
+
+// pollOnce reads the job, polls the generation once and judges the answer
+// (see poll). It sets s.done with the message's outcome when polling is
+// over, else s.wait before the next poll.
+func (w *Worker) pollOnce(ctx context.Context, t *task, s *pollState) {
+	s.o, s.done = w.checkAttempt(ctx, t, s.jobID, s.h)
+	if s.done {
+		return
+	}
+	s.o, s.done = w.pollJudged(ctx, t, s)
+	if s.done {
+		return
+	}
+	w.keepAlive(ctx, t, s)
+	s.done = true
+	switch {
+	case w.cfg.Now().Sub(s.started) > w.cfg.GenerationTimeout:
+		s.o = w.timedOut(ctx, t, s.jobID, s.h)
+	case t.lim.pollsUsed():
+		s.o = consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
+	default:
+		s.done = false
+	}
+}
+
+// pollJudged polls the generation once: done, with the message's outcome,
+// when it ended (or the attempt failed, or shutdown cut the poll); else
+// s.wait is set for the next poll.
+func (w *Worker) pollJudged(ctx context.Context, t *task, s *pollState) (o consumer.Outcome, done bool) {
+	st, err := t.be.Poll(ctx, s.h)
+	if ctx.Err() != nil {
+		return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, ctx.Err())), true
+	}
+	t.lim.polled()
+	s.wait = s.interval
+	switch {
+	case err != nil:
+		var f *failure
+		if s.wait, f = w.pollFailed(ctx, t, s, err); f != nil {
+			return w.fail(ctx, t, s.jobID, *f), true
+		}
+	case st.State.Terminal():
+		return w.finish(ctx, t, s.jobID, st), true
+	default:
+		s.errors = 0
+	}
+	return consumer.Outcome{}, false
+}
+
+// offload runs f on a goroutine of its own and waits for it to return. A
+// panic in f is raised again here (with the stack where it happened, see
+// offloaded), so that the consumer's recovery sees it as a panic of the
+// handler.
+func offload(f func()) {
+	done := make(chan *offloaded, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &offloaded{value: v, stack: debug.Stack()}
+				return
+			}
+			done <- nil
+		}()
+		f()
+	}()
+	if p := <-done; p != nil {
+		panic(p)
+	}
+}
+
+// offloaded is a panic of work that offload ran on another goroutine. It
+// prints as the panic's value; Stack is where it happened (consumer logs
+// it instead of the stack of the goroutine that raised it again).
+type offloaded struct {
+	value any
+	stack []byte
+}
+
+func (p *offloaded) String() string { return fmt.Sprint(p.value) }
+
+// Stack is the stack of the goroutine that panicked.
+func (p *offloaded) Stack() []byte { return p.stack }
 
 // checkAttempt reads the job before a poll: stop is true, with what to do
 // with the message, when the attempt no longer needs this poller (finished
@@ -119,17 +213,11 @@ func (w *Worker) checkAttempt(ctx context.Context, t *task, jobID string, h back
 	return consumer.Outcome{}, false
 }
 
-// pollErrors counts consecutive failed polls.
-type pollErrors struct {
-	n       int
-	backoff retry.Policy
-}
-
 // pollFailed judges a failed poll: the attempt fails (f) when the provider
 // refuses the handle or after PollErrorLimit consecutive errors; otherwise
 // polling goes on after wait.
-func (w *Worker) pollFailed(ctx context.Context, t *task, jobID string, err error, pe *pollErrors, interval time.Duration) (wait time.Duration, f *failure) {
-	err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
+func (w *Worker) pollFailed(ctx context.Context, t *task, s *pollState, err error) (wait time.Duration, f *failure) {
+	err = fmt.Errorf("poll job %s on %s: %w", s.jobID, t.name, err)
 	c := classify(err)
 	if !errclass.IsRetryable(err) {
 		// The provider refuses this handle (not found, permanent): the
@@ -139,13 +227,13 @@ func (w *Worker) pollFailed(ctx context.Context, t *task, jobID string, err erro
 		}
 		return 0, &c
 	}
-	pe.n++
-	if pe.n > w.cfg.PollErrorLimit {
-		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", pe.n, err)
+	s.errors++
+	if s.errors > w.cfg.PollErrorLimit {
+		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", s.errors, err)
 		return 0, &c
 	}
-	wait = max(interval, pe.backoff.Delay(pe.n, err))
-	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", pe.n, "wait", wait.String())
+	wait = max(s.interval, s.backoff.Delay(s.errors, err))
+	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", s.errors, "wait", wait.String())
 	return wait, nil
 }
 
@@ -159,24 +247,22 @@ func (w *Worker) timedOut(ctx context.Context, t *task, jobID string, h backend.
 		msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
 }
 
-type keepAlive struct{ beat, renew time.Time }
-
 // keepAlive refreshes the attempt's heartbeat every Config.Heartbeat and
 // renews the concurrency slot every third of its lease. Failures are
 // logged: polling goes on.
-func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend.Handle, ka *keepAlive) {
+func (w *Worker) keepAlive(ctx context.Context, t *task, s *pollState) {
 	now := w.cfg.Now()
-	if t.slot != nil && now.Sub(ka.renew) >= w.cfg.SlotLease/3 {
-		ka.renew = now
+	if t.slot != nil && now.Sub(s.renew) >= w.cfg.SlotLease/3 {
+		s.renew = now
 		w.renewSlot(ctx, t)
 	}
-	if now.Sub(ka.beat) < w.cfg.Heartbeat {
+	if now.Sub(s.beat) < w.cfg.Heartbeat {
 		return
 	}
-	ka.beat = now
-	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+	s.beat = now
+	_, err := w.updateJob(ctx, s.jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.Attempt(t.msg.Attempt)
-		if j.Status.Terminal() || a == nil || a.Handle != string(h) || a.Status.Finished() {
+		if j.Status.Terminal() || a == nil || a.Handle != string(s.h) || a.Status.Finished() {
 			return nil, errUnchanged
 		}
 		a.LastProgressAt = &now

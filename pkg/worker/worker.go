@@ -371,6 +371,8 @@ type task struct {
 	// dispatched is when the attempt was dispatched (its started_at), which
 	// the slot it takes records (store.SlotClaim.DispatchedAt).
 	dispatched time.Time
+	// next is the generation to poll once the rules are applied (pollNext).
+	next *polling
 }
 
 // holder names the attempt as the holder of a concurrency slot.
@@ -382,6 +384,9 @@ func (t *task) holder() string { return t.msg.JobID + "#" + strconv.Itoa(t.msg.A
 func (w *Worker) handle(ctx context.Context, name string, m *queue.Message) consumer.Outcome {
 	lim, _ := ctx.Value(limitsKey{}).(*limits)
 	o, t := w.process(ctx, name, m, consumer.Logger(ctx), lim)
+	if t != nil && t.next != nil {
+		o = w.poll(ctx, t)
+	}
 	republished := false
 	if t != nil && o.Quiet && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
 		o, republished = w.republish(ctx, t, o)
