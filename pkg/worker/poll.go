@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/backend"
@@ -25,96 +24,107 @@ import (
 func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) consumer.Outcome {
 	w.enterSlot(ctx, t)
 	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
-	return t.pollNext(polling{jobID: jobID, h: h, started: started})
+	return w.poll(ctx, t, polling{jobID: jobID, h: h, started: started})
 }
 
-// polling is a generation a delivery polls once the rules are applied:
-// its attempt has a handle (submitted, resumed or adopted).
+// polling is a generation to poll: its attempt has a handle (submitted,
+// resumed or adopted).
 type polling struct {
 	jobID   string
 	h       backend.Handle
 	started time.Time     // the submit intent's time, for GenerationTimeout
-	wait    time.Duration // before the first poll
+	wait    time.Duration // before the next poll
 }
 
-// pollNext hands p to the poll loop: the rules end there, and handle
-// polls p once they have returned (poll), so that the goroutine holding
-// the message waits between polls at the top of its call chain. The
-// outcome returned only carries that up, unchanged, to handle.
-func (t *task) pollNext(p polling) consumer.Outcome {
-	t.next = &p
-	return consumer.Outcome{Verdict: consumer.VerdictNack, Reason: "polling", Quiet: true}
-}
-
-// poll polls t.next until the generation ends, then records the outcome;
-// the rules of the package doc hand it over (pollNext).
+// poll polls p until the generation ends, then records the outcome.
 //
-// The goroutine that holds the message only waits here, between polls:
-// each poll, with what follows it (the job read, the provider call, the
-// heartbeat, the outcome), runs on a goroutine of its own (offload). A
-// message in hand thus costs a shallow parked stack, which the garbage
-// collector shrinks and nothing grows again, instead of the stack its
-// deepest poll grew (see docs/perf.md, BenchmarkWorkerMemory).
+// It polls through the consumer: what it returns is a consumer.Resume,
+// which the rules return as it is, and handle too, so that by the time
+// the consumer waits for the first poll every call of the rules is off the
+// stack. The goroutine that holds the message then waits between polls in
+// the consumer, at the top of a shallow stack, and each poll, with what
+// follows it (the job read, the provider call, the heartbeat, the outcome
+// and settle), runs on a goroutine of its own. A message in hand thus
+// costs a small parked stack, which the garbage collector shrinks and no
+// poll grows again (docs/perf.md, BenchmarkWorkerMemory).
 //
-// In push mode (t.lim) it returns a later outcome once the step's polls
-// or time are used up.
-func (w *Worker) poll(ctx context.Context, t *task) consumer.Outcome {
+// Before each poll it reads the job: a canceled job's generation is
+// canceled at the provider (so a cancel is noticed within one poll
+// interval), and an attempt someone else finished is left alone. In push
+// mode (t.lim) it ends with a later outcome once the step's polls or time
+// are used up.
+func (w *Worker) poll(ctx context.Context, t *task, p polling) consumer.Outcome {
 	w.cfg.Metrics.InFlight(ctx, t.name, 1)
-	defer w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
-	s := &pollState{polling: *t.next, interval: w.pollInterval(t.be), beat: w.cfg.Now()}
+	s := &pollState{polling: p, interval: w.pollInterval(t.be), beat: w.cfg.Now()}
 	s.renew = s.beat
-	s.backoff = retry.Policy{Initial: s.interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
-	for {
-		if s.wait > 0 {
-			if t.lim.spent(w.cfg.Now().Add(s.wait)) {
-				return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls))
-			}
-			if err := retry.Sleep(ctx, s.wait); err != nil {
-				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, err))
-			}
-		}
-		offload(func() { w.pollOnce(ctx, t, s) })
-		if s.done {
-			return s.o
-		}
-	}
+	return w.pollAfter(ctx, t, s)
 }
 
 // pollState is a generation being polled: what it is (polling, whose wait
-// is the one before the next poll), the consecutive failed polls and the
-// last heartbeat and slot renewal; done, once it ended, with the outcome o.
+// is the one before the next poll), the consecutive failed polls, and the
+// last heartbeat and slot renewal.
 type pollState struct {
 	polling
 	interval    time.Duration
 	errors      int
-	backoff     retry.Policy
 	beat, renew time.Time
-	done        bool
-	o           consumer.Outcome
 }
 
-// pollOnce reads the job, polls the generation once and judges the answer
-// (see poll). It sets s.done with the message's outcome when polling is
-// over, else s.wait before the next poll.
-func (w *Worker) pollOnce(ctx context.Context, t *task, s *pollState) {
-	s.o, s.done = w.checkAttempt(ctx, t, s.jobID, s.h)
-	if s.done {
-		return
+// pollAfter polls again after s.wait, unless that overruns a push step.
+func (w *Worker) pollAfter(ctx context.Context, t *task, s *pollState) consumer.Outcome {
+	if s.wait > 0 && t.lim.spent(w.cfg.Now().Add(s.wait)) {
+		return w.pollEnded(ctx, t, consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls)))
 	}
-	s.o, s.done = w.pollJudged(ctx, t, s)
-	if s.done {
-		return
+	return consumer.Resume(s.wait, func(ctx context.Context) consumer.Outcome { return w.pollStep(ctx, t, s) })
+}
+
+// pollStep is one poll and what follows it: the outcome of the message
+// when the generation or the step ended, else the next poll (pollAfter).
+func (w *Worker) pollStep(ctx context.Context, t *task, s *pollState) consumer.Outcome {
+	panicked := true
+	defer func() {
+		if panicked { // the consumer recovers it; the generation is no longer polled here
+			w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
+		}
+	}()
+	o, done := consumer.Outcome{}, true
+	if err := ctx.Err(); err != nil {
+		o = consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, err))
+	} else {
+		o, done = w.pollOnce(ctx, t, s)
+	}
+	panicked = false
+	if done {
+		return w.pollEnded(ctx, t, o)
+	}
+	return w.pollAfter(ctx, t, s)
+}
+
+// pollEnded ends the polling of t's generation with the message's outcome
+// o.
+func (w *Worker) pollEnded(ctx context.Context, t *task, o consumer.Outcome) consumer.Outcome {
+	w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
+	return w.settle(ctx, t, o)
+}
+
+// pollOnce reads the job, polls the generation once and judges the answer:
+// done, with the message's outcome, when polling is over; else s.wait is
+// set for the next poll.
+func (w *Worker) pollOnce(ctx context.Context, t *task, s *pollState) (o consumer.Outcome, done bool) {
+	if o, done = w.checkAttempt(ctx, t, s.jobID, s.h); done {
+		return o, true
+	}
+	if o, done = w.pollJudged(ctx, t, s); done {
+		return o, true
 	}
 	w.keepAlive(ctx, t, s)
-	s.done = true
 	switch {
 	case w.cfg.Now().Sub(s.started) > w.cfg.GenerationTimeout:
-		s.o = w.timedOut(ctx, t, s.jobID, s.h)
+		return w.timedOut(ctx, t, s.jobID, s.h), true
 	case t.lim.pollsUsed():
-		s.o = consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
-	default:
-		s.done = false
+		return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls)), true
 	}
+	return consumer.Outcome{}, false
 }
 
 // pollJudged polls the generation once: done, with the message's outcome,
@@ -140,40 +150,6 @@ func (w *Worker) pollJudged(ctx context.Context, t *task, s *pollState) (o consu
 	}
 	return consumer.Outcome{}, false
 }
-
-// offload runs f on a goroutine of its own and waits for it to return. A
-// panic in f is raised again here (with the stack where it happened, see
-// offloaded), so that the consumer's recovery sees it as a panic of the
-// handler.
-func offload(f func()) {
-	done := make(chan *offloaded, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- &offloaded{value: v, stack: debug.Stack()}
-				return
-			}
-			done <- nil
-		}()
-		f()
-	}()
-	if p := <-done; p != nil {
-		panic(p)
-	}
-}
-
-// offloaded is a panic of work that offload ran on another goroutine. It
-// prints as the panic's value; Stack is where it happened (consumer logs
-// it instead of the stack of the goroutine that raised it again).
-type offloaded struct {
-	value any
-	stack []byte
-}
-
-func (p *offloaded) String() string { return fmt.Sprint(p.value) }
-
-// Stack is the stack of the goroutine that panicked.
-func (p *offloaded) Stack() []byte { return p.stack }
 
 // checkAttempt reads the job before a poll: stop is true, with what to do
 // with the message, when the attempt no longer needs this poller (finished
@@ -232,7 +208,8 @@ func (w *Worker) pollFailed(ctx context.Context, t *task, s *pollState, err erro
 		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", s.errors, err)
 		return 0, &c
 	}
-	wait = max(s.interval, s.backoff.Delay(s.errors, err))
+	backoff := retry.Policy{Initial: s.interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
+	wait = max(s.interval, backoff.Delay(s.errors, err))
 	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", s.errors, "wait", wait.String())
 	return wait, nil
 }

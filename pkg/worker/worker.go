@@ -371,8 +371,6 @@ type task struct {
 	// dispatched is when the attempt was dispatched (its started_at), which
 	// the slot it takes records (store.SlotClaim.DispatchedAt).
 	dispatched time.Time
-	// next is the generation to poll once the rules are applied (pollNext).
-	next *polling
 }
 
 // holder names the attempt as the holder of a concurrency slot.
@@ -384,11 +382,19 @@ func (t *task) holder() string { return t.msg.JobID + "#" + strconv.Itoa(t.msg.A
 func (w *Worker) handle(ctx context.Context, name string, m *queue.Message) consumer.Outcome {
 	lim, _ := ctx.Value(limitsKey{}).(*limits)
 	o, t := w.process(ctx, name, m, consumer.Logger(ctx), lim)
-	if t != nil && t.next != nil {
-		o = w.poll(ctx, t)
+	if o.Resumes() {
+		return o // polling: it settles when it ends (poll)
 	}
+	return w.settle(ctx, t, o)
+}
+
+// settle completes the final outcome o of t's delivery (t nil: a message
+// that is no dispatch of ours): a waiting delivery near the dead-letter
+// threshold is republished instead of nacked, and the slot of an acked
+// one released.
+func (w *Worker) settle(ctx context.Context, t *task, o consumer.Outcome) consumer.Outcome {
 	republished := false
-	if t != nil && o.Quiet && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
+	if t != nil && o.Quiet && t.m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
 		o, republished = w.republish(ctx, t, o)
 	}
 	if t != nil && t.slot != nil && !republished && o.Acked() {
