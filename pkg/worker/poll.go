@@ -54,10 +54,13 @@ type polling struct {
 // mode (t.lim) it ends with a later outcome once the step's polls or time
 // are used up.
 func (w *Worker) poll(ctx context.Context, t *task, p polling) consumer.Outcome {
-	w.cfg.Metrics.InFlight(ctx, t.name, 1)
 	s := &pollState{polling: p, interval: w.pollInterval(t.be), beat: w.cfg.Now()}
 	s.renew = s.beat
-	return w.pollAfter(ctx, t, s)
+	o, ended := w.pollLater(t, s)
+	if !ended { // else the rules return o to handle, which settles it
+		w.cfg.Metrics.InFlight(ctx, t.name, 1)
+	}
+	return o
 }
 
 // pollState is a generation being polled: what it is (polling, whose wait
@@ -70,20 +73,21 @@ type pollState struct {
 	beat, renew time.Time
 }
 
-// pollAfter polls again after s.wait, unless that overruns a push step.
-func (w *Worker) pollAfter(ctx context.Context, t *task, s *pollState) consumer.Outcome {
+// pollLater is the next poll, after s.wait, or the end of a push step
+// that the wait would overrun (ended).
+func (w *Worker) pollLater(t *task, s *pollState) (o consumer.Outcome, ended bool) {
 	if s.wait > 0 && t.lim.spent(w.cfg.Now().Add(s.wait)) {
-		return w.pollEnded(ctx, t, consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls)))
+		return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls)), true
 	}
-	return consumer.Resume(s.wait, func(ctx context.Context) consumer.Outcome { return w.pollStep(ctx, t, s) })
+	return consumer.Resume(s.wait, func(ctx context.Context) consumer.Outcome { return w.pollStep(ctx, t, s) }), false
 }
 
-// pollStep is one poll and what follows it: the outcome of the message
-// when the generation or the step ended, else the next poll (pollAfter).
+// pollStep is one poll and what follows it: the next poll (pollLater), or
+// the message's outcome, settled, when the generation or the step ended.
 func (w *Worker) pollStep(ctx context.Context, t *task, s *pollState) consumer.Outcome {
-	panicked := true
+	ended := true
 	defer func() {
-		if panicked { // the consumer recovers it; the generation is no longer polled here
+		if ended { // the generation is no longer polled here (also after a panic)
 			w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 		}
 	}()
@@ -93,17 +97,11 @@ func (w *Worker) pollStep(ctx context.Context, t *task, s *pollState) consumer.O
 	} else {
 		o, done = w.pollOnce(ctx, t, s)
 	}
-	panicked = false
-	if done {
-		return w.pollEnded(ctx, t, o)
+	if !done {
+		if o, ended = w.pollLater(t, s); !ended {
+			return o
+		}
 	}
-	return w.pollAfter(ctx, t, s)
-}
-
-// pollEnded ends the polling of t's generation with the message's outcome
-// o.
-func (w *Worker) pollEnded(ctx context.Context, t *task, o consumer.Outcome) consumer.Outcome {
-	w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 	return w.settle(ctx, t, o)
 }
 
