@@ -201,9 +201,9 @@ func (c *Consumer) resume(ctx context.Context, m *queue.Message, o *Outcome) {
 		}
 		next := o.next
 		go func() {
-			var r Outcome
+			r := Nack(errNoOutcome) // unless next returns (runtime.Goexit)
+			defer func() { results <- r }()
 			c.call(ctx, m, next, &r)
-			results <- r
 		}()
 		if *o = <-results; o.next == nil {
 			return
@@ -211,6 +211,10 @@ func (c *Consumer) resume(ctx context.Context, m *queue.Message, o *Outcome) {
 		timer.Reset(o.after)
 	}
 }
+
+// errNoOutcome nacks a message whose continuation ended its goroutine
+// without returning.
+var errNoOutcome = errors.New("continuation exited without an outcome")
 
 // call runs the handler, or next when set, into *o, turning a panic into
 // a nack that carries it.

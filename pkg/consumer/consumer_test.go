@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -400,6 +401,23 @@ func TestResumeWaitEndsWithTheContext(t *testing.T) {
 			assert.True(t, nacked.Load())
 		})
 	}
+}
+
+// A continuation that ends its goroutine without returning (runtime.Goexit,
+// as t.FailNow does) nacks the message instead of holding it forever.
+func TestResumedContinuationThatExitsNacks(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q},
+		func(context.Context, *queue.Message) consumer.Outcome {
+			return consumer.Resume(0, func(context.Context) consumer.Outcome { runtime.Goexit(); return consumer.Ack() })
+		})
+	require.NoError(t, err)
+	var nacked atomic.Bool
+	got := c.Handle(context.Background(), queue.NewReceived(queue.Message{ID: "m-1"}, func() {}, func() { nacked.Store(true) }))
+	assert.Equal(t, consumer.VerdictNack, got.Verdict)
+	assert.True(t, nacked.Load())
 }
 
 // A continuation that panics is recovered and counted like the handler:
