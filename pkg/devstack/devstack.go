@@ -64,6 +64,9 @@ const (
 	GCPProjectDefault = "aiprod-dev" // the emulators' Google Cloud project
 	PollDefault       = 100 * time.Millisecond
 	CooldownDefault   = 10 * time.Second
+	// HealthCacheTTL is how long the dev router reuses backend health read
+	// from the store: a circuit opened now is seen by routing within it.
+	HealthCacheTTL = 200 * time.Millisecond
 	// SimCredential is the API key every adapter sends to its simulator.
 	SimCredential = "sim-key"
 	// VeoStorageURI is where the Veo simulator "writes" videos.
@@ -303,7 +306,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	rt, err := router.New(router.Config{Queue: q, Store: st, Catalog: s.Catalog, Circuit: cfg.Circuit,
-		Logger: cfg.Logger, HealthCacheTTL: 200 * time.Millisecond})
+		Logger: cfg.Logger, HealthCacheTTL: HealthCacheTTL})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
