@@ -149,7 +149,7 @@ func exhaustion(days []Day, now time.Time, spentToday money.Micros, limit *money
 		}
 		if cum+s.cost >= *limit && s.cost > 0 {
 			frac := float64(*limit-cum) / float64(s.cost)
-			at := s.from.Add(time.Duration(frac * float64(s.to.Sub(s.from)))).Truncate(time.Second)
+			at := s.from.Add(time.Duration(frac * float64(s.to.Sub(s.from)))).Round(time.Second)
 			return &at
 		}
 		cum += s.cost
