@@ -71,9 +71,9 @@ func (in Input) monthly(m money.Micros) money.Micros {
 	return mulDiv(m, int64(Month/time.Minute), max(int64(in.Window/time.Minute), 1))
 }
 
-// days names the window for people: "the last 30 days".
+// days names the window for people, in whole days: "the last 30 days".
 func (in Input) days() string {
-	n := int((in.Window + 24*time.Hour - 1) / (24 * time.Hour))
+	n := max(int(in.Window/(24*time.Hour)), 1)
 	if n == 1 {
 		return "the last day"
 	}
