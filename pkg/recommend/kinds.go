@@ -56,8 +56,8 @@ func tiers(in Input) []Recommendation {
 		out = append(out, Recommendation{Kind: KindTier, Savings: save, Message: fmt.Sprintf(
 			"%s video was %d%% of the spend over %s (%s); %d of those videos would cost %s less at %s: %s a month saved "+
 				"where %s is good enough (quality_tier).",
-			t, share(spent[t], in.total()), in.days(), dollars(spent[t]), g.videos, dollars(g.savings), lowerTier(t),
-			dollars(save), lowerTier(t))})
+			t, share(spent[t], in.total()), in.days(), spent[t].Cents(), g.videos, g.savings.Cents(), lowerTier(t),
+			save.Cents(), lowerTier(t))})
 	}
 	return out
 }
@@ -97,7 +97,7 @@ func mix(in Input) []Recommendation {
 			"%s made %d videos for %s over %s that %s makes for %s less: %s a month saved if they go to %s. "+
 				"Routing passes the cheapest backend over when it is down or at its concurrency, or when a request's "+
 				"backends list leaves it out: check %s's health and the allow-lists.",
-			k.used, g.videos, dollars(g.spend), in.days(), k.cheaper, dollars(g.savings), dollars(save), k.cheaper, k.cheaper)})
+			k.used, g.videos, g.spend.Cents(), in.days(), k.cheaper, g.savings.Cents(), save.Cents(), k.cheaper, k.cheaper)})
 	}
 	return out
 }
@@ -117,14 +117,14 @@ func commitments(in Input) []Recommendation {
 		}
 		list := mulDiv(in.Projected, int64(in.ByBackend[b.Name]), int64(total))
 		offer := fmt.Sprintf("%s offers a committed-use price: %s a month for %d%% off (%s, %s). The forecast puts this month's %s spend at %s at list prices",
-			b.Name, dollars(cm.MonthlyUSD), cm.DiscountPercent, cm.Source, cm.AsOf, b.Name, dollars(list))
+			b.Name, cm.MonthlyUSD.Cents(), cm.DiscountPercent, cm.Source, cm.AsOf, b.Name, list.Cents())
 		switch cost := cm.Cost(list); {
 		case cost < list:
 			out = append(out, Recommendation{Kind: KindCommitment, Savings: list - cost, Message: fmt.Sprintf(
-				"%s; committed, it would cost %s: %s a month saved.", offer, dollars(cost), dollars(list-cost))})
+				"%s; committed, it would cost %s: %s a month saved.", offer, cost.Cents(), (list - cost).Cents())})
 		case list*2 >= cm.MonthlyUSD:
 			out = append(out, Recommendation{Kind: KindCommitment, Message: fmt.Sprintf(
-				"%s, below the commitment: it would pay off once the %s spend passes %s a month.", offer, b.Name, dollars(cm.MonthlyUSD))})
+				"%s, below the commitment: it would pay off once the %s spend passes %s a month.", offer, b.Name, cm.MonthlyUSD.Cents())})
 		}
 	}
 	return out

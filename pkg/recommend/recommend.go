@@ -110,12 +110,6 @@ func lowerTier(t job.Tier) job.Tier {
 	return ""
 }
 
-// dollars formats m for a message, to the cent: "$1234.50".
-func dollars(m money.Micros) string {
-	cents := (int64(m) + 5_000) / 10_000
-	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
-}
-
 // share is part of whole in percent, rounded down (0 for no whole).
 func share(part, whole money.Micros) int64 {
 	if whole <= 0 {
