@@ -51,7 +51,15 @@ func (c *clock) at(t time.Time) {
 	c.frozen, c.now = true, t
 }
 
-var novNoon = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+// steadySetup is setup with the clock at Nov 25, noon, and project
+// alpha's steady spend (seedSteadySpend).
+func steadySetup(t *testing.T, opts ...func(*api.Config)) *env {
+	t.Helper()
+	e := setup(t, opts...)
+	e.clock.at(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	e.seedSteadySpend(projectA)
+	return e
+}
 
 func (e *env) setLimit(project, limit string) {
 	e.t.Helper()
@@ -76,9 +84,7 @@ func daily() string {
 // limit, no exhaustion; a $55 limit runs out on the 28th at noon.
 func TestForecastRoute(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	e.clock.at(novNoon)
-	e.seedSteadySpend(projectA)
+	e := steadySetup(t)
 	e.setLimit(projectA, "100")
 	r := e.do(http.MethodGet, "/v1/forecast", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
@@ -99,9 +105,7 @@ func TestForecastRoute(t *testing.T) {
 // theirs; each key sees its own project only; no key is a 401.
 func TestForecastLimitsAndIsolation(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	e.clock.at(novNoon)
-	e.seedSteadySpend(projectA)
+	e := steadySetup(t)
 	r := e.do(http.MethodGet, "/v1/forecast", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var raw map[string]json.RawMessage
@@ -117,9 +121,7 @@ func TestForecastLimitsAndIsolation(t *testing.T) {
 	assert.Zero(t, b.Projected)
 	assert.Len(t, b.Daily, 30)
 
-	d := setup(t, func(c *api.Config) { c.BudgetDefaults = budget.Defaults{MonthlyLimit: usd("50")} })
-	d.clock.at(novNoon)
-	d.seedSteadySpend(projectA)
+	d := steadySetup(t, func(c *api.Config) { c.BudgetDefaults = budget.Defaults{MonthlyLimit: usd("50")} })
 	r = d.do(http.MethodGet, "/v1/forecast", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	v := decode[api.ForecastView](t, r)
@@ -137,9 +139,7 @@ func TestForecastLimitsAndIsolation(t *testing.T) {
 // empty list.
 func TestRecommendationsRoute(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	e.clock.at(novNoon)
-	e.seedSteadySpend(projectA)
+	e := steadySetup(t)
 	r := e.do(http.MethodGet, "/v1/recommendations", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var raw struct {
