@@ -98,7 +98,7 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	assert.Equal(t, []received{{"slack", "/slack/b"}}, raise(event(t, budget.EventTypeForecast, "proj-b", fc)), "proj-b asked for budget.forecast")
 	last = in.Messages()[len(in.Messages())-1]
 	assert.Equal(t, "Budget projected to run out — project proj-b (2026-12)", last.Text)
-	assert.Contains(t, string(last.Raw), "project proj-b will spend $2610.5 by the end of 2026-12 (likely $2390 to $2830), past its $2500 monthly budget.")
+	assert.Contains(t, string(last.Raw), "project proj-b will spend $2610.50 by the end of 2026-12 (likely $2390.00 to $2830.00), past its $2500.00 monthly budget.")
 	assert.Contains(t, string(last.Raw), "runs out around 2026-12-29 10:00 UTC")
 	fa := fc
 	fa.ProjectID = "proj-a"
@@ -153,4 +153,29 @@ func TestAFlakyDestinationIsRetriedAndASlowOneDoesNotHoldTheOthers(t *testing.T)
 	assert.Len(t, in.Messages(), 2)
 	require.Len(t, ds, 2)
 	assert.Error(t, alert.Failed(ds))
+}
+
+// A forecast alert says when the budget runs out, or that it already has,
+// or nothing of it when the limit outlasts the month's projection path.
+func TestForecastAlertText(t *testing.T) {
+	ev := budget.ForecastEvent{Type: budget.EventTypeForecast, ProjectID: "p", Period: "2026-12", Spent: money.MustParse("80"),
+		Projected: money.MustParse("120.004"), Low: money.MustParse("110"), High: money.MustParse("130"), Limit: money.MustParse("100")}
+	text := func(ev budget.ForecastEvent) string {
+		t.Helper()
+		a, ok, err := alert.FromEvent(event(t, budget.EventTypeForecast, "p", ev), at)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, alert.BudgetForecast, a.Kind)
+		assert.Equal(t, alert.Warning, a.Severity)
+		assert.Equal(t, "p", a.Project)
+		return a.Text
+	}
+	later, earlier := at.Add(48*time.Hour), at.Add(-time.Hour)
+	ev.ExhaustionAt = &later
+	assert.Contains(t, text(ev), "will spend $120.00 by the end of 2026-12 (likely $110.00 to $130.00), past its $100.00 monthly budget. "+
+		"The budget runs out around 2026-12-06 10:30 UTC")
+	ev.ExhaustionAt = &earlier
+	assert.Contains(t, text(ev), "The budget is already spent: new jobs are refused.")
+	ev.ExhaustionAt = nil
+	assert.NotContains(t, text(ev), "runs out")
 }

@@ -91,20 +91,25 @@ func thresholdAlert(ev budget.ThresholdEvent, now time.Time) Alert {
 }
 
 func forecastAlert(ev budget.ForecastEvent, now time.Time) Alert {
-	text := fmt.Sprintf("At its pace, project %s will spend $%s by the end of %s (likely $%s to $%s), past its $%s monthly budget.",
-		ev.ProjectID, ev.Projected.USD(), ev.Period, ev.Low.USD(), ev.High.USD(), ev.Limit.USD())
+	text := fmt.Sprintf("At its pace, project %s will spend %s by the end of %s (likely %s to %s), past its %s monthly budget.",
+		ev.ProjectID, ev.Projected.Cents(), ev.Period, ev.Low.Cents(), ev.High.Cents(), ev.Limit.Cents())
 	exhaustion := "-"
-	if ev.ExhaustionAt != nil {
-		exhaustion = ev.ExhaustionAt.UTC().Format("2006-01-02 15:04 UTC")
+	switch at := ev.ExhaustionAt; {
+	case at == nil:
+	case at.After(now):
+		exhaustion = at.UTC().Format("2006-01-02 15:04 UTC")
 		text += " The budget runs out around " + exhaustion + "; new jobs are refused from then on."
+	default:
+		exhaustion = "already"
+		text += " The budget is already spent: new jobs are refused."
 	}
 	text += " See `aiprod forecast` for the projection and what would save money."
 	return Alert{
 		Kind: BudgetForecast, Severity: Warning, Project: ev.ProjectID, At: now.UTC(),
 		Subject: fmt.Sprintf("Budget projected to run out — project %s (%s)", ev.ProjectID, ev.Period),
 		Text:    text,
-		Fields: []Field{{"Spent", "$" + ev.Spent.USD()}, {"Projected", "$" + ev.Projected.USD()},
-			{"Limit", "$" + ev.Limit.USD()}, {"Runs out", exhaustion}, {"Period", ev.Period}},
+		Fields: []Field{{"Spent", ev.Spent.Cents()}, {"Projected", ev.Projected.Cents()},
+			{"Limit", ev.Limit.Cents()}, {"Runs out", exhaustion}, {"Period", ev.Period}},
 	}
 }
 
