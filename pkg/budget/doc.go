@@ -100,7 +100,8 @@
 // have new spend (those of its round, the only ones whose projection
 // moves up) and already reads their budgets for the gauges. It projects
 // each such project at most once per RollerConfig.ForecastEvery (15
-// minutes: about 33 reads per busy project per check), and CheckForecast
+// minutes: about 33 reads per busy project per check), and at most 20 per
+// round so that projections do not hold roll-ups back; CheckForecast
 // records the announcement on the period's head (ForecastNotified) in a
 // transaction before publishing, so racing rollers announce it once per
 // period, at most once like thresholds. Spend in the roll-ups is by

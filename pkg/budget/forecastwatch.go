@@ -15,6 +15,12 @@ import (
 // project's month (RollerConfig.ForecastEvery).
 const ForecastEveryDefault = 15 * time.Minute
 
+// maxForecastsPerRound bounds the projects one round projects (about 33
+// reads each, in sequence), so that a round with many projects does not
+// hold the roll-ups back: the others are projected in a later round in
+// which they spend again.
+const maxForecastsPerRound = 20
+
 // CheckForecast projects project's spend for the month of now (ReadSpend,
 // Spend.Forecast) and, the first time in the period that the projection
 // passes the project's monthly limit (its own, or defaults'), records it
@@ -22,7 +28,7 @@ const ForecastEveryDefault = 15 * time.Minute
 // that reads it first, so that racing checkers announce it once) and
 // publishes a budget.forecast event (ForecastEvent) to aiprod-events. It
 // returns the event it published, nil when none. A project without a
-// limit, or already announced this period, costs two reads.
+// limit costs one read, one already announced this period two.
 //
 // Delivery is at most once, as for thresholds: the announcement is
 // recorded before the publish, and a publish that fails is returned, not
@@ -78,8 +84,8 @@ type forecastWatch struct {
 }
 
 // due returns the projects of entries not projected within every of now,
-// and marks them projected at now.
-func (w *forecastWatch) due(entries []store.LedgerEntry, now time.Time, every time.Duration) []string {
+// at most limit of them, and marks them projected at now.
+func (w *forecastWatch) due(entries []store.LedgerEntry, now time.Time, every time.Duration, limit int) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.last == nil {
@@ -92,6 +98,9 @@ func (w *forecastWatch) due(entries []store.LedgerEntry, now time.Time, every ti
 	}
 	var out []string
 	for _, e := range entries {
+		if len(out) == limit {
+			break
+		}
 		if _, ok := w.last[e.ProjectID]; !ok {
 			w.last[e.ProjectID] = now
 			out = append(out, e.ProjectID)
@@ -107,7 +116,7 @@ func (r *Roller) watchForecasts(ctx context.Context, entries []store.LedgerEntry
 		return
 	}
 	now := r.cfg.Now()
-	for _, p := range r.watch.due(entries, now, r.cfg.ForecastEvery) {
+	for _, p := range r.watch.due(entries, now, r.cfg.ForecastEvery, maxForecastsPerRound) {
 		ev, err := CheckForecast(ctx, r.cfg.Store, r.cfg.Events, r.cfg.BudgetDefaults, p, now)
 		switch {
 		case err != nil:

@@ -166,3 +166,45 @@ func TestForecastCheckersRacingAnnounceOnce(t *testing.T) {
 	require.Equal(t, 1, published)
 	require.Len(t, b.events(t), 1)
 }
+
+// A round projects at most 20 projects: the others are projected in a
+// later round in which they spend again.
+func TestForecastsPerRoundAreBounded(t *testing.T) {
+	t.Parallel()
+	b := &forecastBench{st: memstore.New(), q: memqueue.New(), now: time.Date(2026, 12, 15, 10, 0, 0, 0, time.UTC)}
+	require.NoError(t, b.q.EnsureTopic(context.Background(), queue.TopicEvents))
+	spend := func(at time.Time) {
+		require.NoError(t, b.st.RunTx(context.Background(), func(tx store.Tx) error {
+			for i := range 25 {
+				p := fmt.Sprintf("p%02d", i)
+				if err := tx.PutBudget(store.Budget{ProjectID: p, MonthlyLimit: lim("10")}); err != nil {
+					return err
+				}
+				e := entry(fmt.Sprintf("%s-%d", p, at.Unix()), 1, "runway", "", job.AttemptSucceeded, "5", at)
+				e.ProjectID = p
+				if err := tx.CreateLedger(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	announced := func() map[string]bool {
+		out := map[string]bool{}
+		for _, m := range b.q.Published(queue.TopicEvents) {
+			out[m.Attributes[queue.AttrProjectID]] = true
+		}
+		return out
+	}
+	r := b.roller(t, budget.Defaults{})
+	spend(b.now.Add(-20 * time.Hour))
+	_, err := r.RollUp(context.Background())
+	require.NoError(t, err)
+	require.Len(t, announced(), 20, "$5 a day against $10: all 25 pass, 20 are projected")
+	b.now = b.now.Add(2 * time.Minute)
+	spend(b.now.Add(-90 * time.Second))
+	_, err = r.RollUp(context.Background())
+	require.NoError(t, err)
+	require.Len(t, announced(), 25, "the other 5 at their next spend")
+	require.Len(t, b.q.Published(queue.TopicEvents), 25, "each once")
+}
