@@ -328,7 +328,7 @@ func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
 	t.settleBook(t.attemptAt, release, a.Cost)
 	t.entry = &store.LedgerEntry{
 		ID: store.LedgerID(j.ID, a.Number), JobID: j.ID, Attempt: a.Number,
-		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model,
+		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model, Shape: store.ShapeOf(&j.Request),
 		Period: t.attemptAt.period, Seconds: a.DurationSeconds, Status: a.Status,
 		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
 		Released: release, Carried: held - release, Final: !carry,

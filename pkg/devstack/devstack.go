@@ -2,7 +2,7 @@
 // development and end-to-end tests: the Pub/Sub emulator (pkg/emulator/pubsub,
 // on a port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
 // provider's real HTTP protocol), and the ingest API (with the dead-letter
-// and webhook-secret admin routes), router (with the stuck-job sweeper),
+// and webhook-secret admin routes), router (with the stuck-job sweeper and the usage roller),
 // worker and notifier (job webhooks) wired with the same code and the same
 // Google Cloud client libraries as in production.
 //
@@ -31,6 +31,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/deadletter"
@@ -326,6 +327,13 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.run(runCtx, "sweeper", sw.Run)
+	// The usage roller, as in the router service: daily roll-ups, and the
+	// budget.forecast events of projects with a budget.
+	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Logger: cfg.Logger, Events: q})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.run(runCtx, "usage-roller", ro.Run)
 	s.run(runCtx, "worker", wk.Run)
 	if err := s.startNotifier(runCtx, cfg, q, st, ring); err != nil {
 		return nil, err

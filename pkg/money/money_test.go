@@ -81,3 +81,15 @@ func FuzzParse(f *testing.F) {
 		require.Equal(t, m, back)
 	})
 }
+
+func TestCents(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"1234.5": "$1234.50", "0": "$0.00", "0.004999": "$0.00", "0.005": "$0.01", "-0.25": "-$0.25",
+		"-0.005": "-$0.01", "2.999999": "$3.00", "7": "$7.00",
+	} {
+		if got := MustParse(in).Cents(); got != want {
+			t.Errorf("%s.Cents() = %q, want %q", in, got, want)
+		}
+	}
+}
