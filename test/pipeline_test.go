@@ -172,7 +172,10 @@ func TestFailoverCircuitAndRecovery(t *testing.T) {
 	require.GreaterOrEqual(t, b.ConsecutiveFailures, 3)
 	require.NotEmpty(t, b.LastError)
 
-	// While open, jobs go elsewhere without touching it.
+	// While open, jobs go elsewhere without touching it, once the router's
+	// health cache has seen it open (a circuit opened less than
+	// HealthCacheTTL ago may still be routed to, and fail over).
+	time.Sleep(2 * devstack.HealthCacheTTL)
 	before := sim.Core.Stats()
 	req.Prompt = "while open"
 	j, err := c.Submit(ctx, req, client.SubmitOptions{})

@@ -2,7 +2,7 @@
 // service): it consumes aiprod-jobs, picks the cheapest healthy backend that
 // can serve each job and publishes it to that backend's dispatch topic. It
 // also runs the stuck-job sweeper (package sweeper) and the usage roller
-// (budget.Roller), and carries out the admin API's dead-letter replays
+// (budget.Roller, which also announces budget.forecast events), and carries out the admin API's dead-letter replays
 // (aiprod-dlq-replay, deadletter.Replayer).
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
@@ -56,7 +56,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	if cfg.RollupInterval > 0 {
 		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log,
-			BudgetDefaults: cfg.BudgetDefaults})
+			BudgetDefaults: cfg.BudgetDefaults, Events: d.Queue})
 		if err != nil {
 			return err
 		}

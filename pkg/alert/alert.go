@@ -14,6 +14,9 @@ type Kind string
 // The kinds of alert.
 const (
 	BudgetThreshold Kind = "budget.threshold"
+	// BudgetForecast: the projection of a project's spend for the month
+	// passed its limit (budget.ForecastEvent), announced once per period.
+	BudgetForecast  Kind = "budget.forecast"
 	CircuitOpen     Kind = "backend.circuit_open"
 	CircuitClosed   Kind = "backend.circuit_closed"
 	AllBackendsDown Kind = "backend.all_down"
@@ -22,7 +25,7 @@ const (
 )
 
 // Kinds lists every kind, in the order settings show them.
-var Kinds = []Kind{BudgetThreshold, CircuitOpen, CircuitClosed, AllBackendsDown, JobFailed, DLQMessage}
+var Kinds = []Kind{BudgetThreshold, BudgetForecast, CircuitOpen, CircuitClosed, AllBackendsDown, JobFailed, DLQMessage}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool {

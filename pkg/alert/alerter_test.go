@@ -55,7 +55,7 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	require.NoError(t, st.PutNotifications(ctx, alert.Settings{Emails: []string{"a@example.com"},
 		Events: []alert.Kind{alert.JobFailed, alert.CircuitOpen}}.ToStore("proj-a", at)))
 	require.NoError(t, st.PutNotifications(ctx, alert.Settings{SlackWebhookURL: srv.URL + "/slack/b",
-		Events: []alert.Kind{alert.BudgetThreshold}}.ToStore("proj-b", at)))
+		Events: []alert.Kind{alert.BudgetThreshold, alert.BudgetForecast}}.ToStore("proj-b", at)))
 	al := &alert.Alerter{
 		Channels: alert.Channels{
 			Client: loopback,
@@ -91,6 +91,19 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	assert.Equal(t, "Budget 80% used — project proj-b (2026-12)", last.Text)
 	assert.Contains(t, string(last.Raw), "Project proj-b has committed $80.5 of its $100 monthly budget for 2026-12.")
 
+	runsOut := time.Date(2026, 12, 29, 10, 0, 0, 0, time.UTC)
+	fc := budget.ForecastEvent{Type: budget.EventTypeForecast, ProjectID: "proj-b", Period: "2026-12", Spent: money.MustParse("812.4"),
+		Projected: money.MustParse("2610.5"), Low: money.MustParse("2390"), High: money.MustParse("2830"), Limit: money.MustParse("2500"),
+		ExhaustionAt: &runsOut}
+	assert.Equal(t, []received{{"slack", "/slack/b"}}, raise(event(t, budget.EventTypeForecast, "proj-b", fc)), "proj-b asked for budget.forecast")
+	last = in.Messages()[len(in.Messages())-1]
+	assert.Equal(t, "Budget projected to run out — project proj-b (2026-12)", last.Text)
+	assert.Contains(t, string(last.Raw), "project proj-b will spend $2610.50 by the end of 2026-12 (likely $2390.00 to $2830.00), past its $2500.00 monthly budget.")
+	assert.Contains(t, string(last.Raw), "runs out around 2026-12-29 10:00 UTC")
+	fa := fc
+	fa.ProjectID = "proj-a"
+	assert.Empty(t, raise(event(t, budget.EventTypeForecast, "proj-a", fa)), "proj-a did not ask, and operators get no project's forecast")
+
 	dl := consumer.DeadLetterEvent{Type: consumer.EventTypeDeadLetter, Subscription: "aiprod-router", DeadLetterTopic: "aiprod-jobs-dlq",
 		Reason: "undecodable", ProjectID: "proj-a", At: at}
 	assert.ElementsMatch(t, []received{{"slack", "/slack/ops"}, {"sms", "+15550199"}},
@@ -103,7 +116,7 @@ func TestOtherLifecycleEventsRaiseNothing(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, ok, s)
 	}
-	_, ok, err := alert.FromEvent(event(t, "budget_forecast", "p", map[string]any{"x": 1}), at)
+	_, ok, err := alert.FromEvent(event(t, "budget_someday", "p", map[string]any{"x": 1}), at)
 	require.NoError(t, err)
 	assert.False(t, ok, "an event type this version does not know")
 	_, _, err = alert.FromEvent(&queue.Message{Data: []byte("{"), Attributes: map[string]string{queue.AttrEventType: circuit.EventTypeCircuit}}, at)
@@ -140,4 +153,29 @@ func TestAFlakyDestinationIsRetriedAndASlowOneDoesNotHoldTheOthers(t *testing.T)
 	assert.Len(t, in.Messages(), 2)
 	require.Len(t, ds, 2)
 	assert.Error(t, alert.Failed(ds))
+}
+
+// A forecast alert says when the budget runs out, or that it already has,
+// or nothing of it when the limit outlasts the month's projection path.
+func TestForecastAlertText(t *testing.T) {
+	ev := budget.ForecastEvent{Type: budget.EventTypeForecast, ProjectID: "p", Period: "2026-12", Spent: money.MustParse("80"),
+		Projected: money.MustParse("120.004"), Low: money.MustParse("110"), High: money.MustParse("130"), Limit: money.MustParse("100")}
+	text := func(ev budget.ForecastEvent) string {
+		t.Helper()
+		a, ok, err := alert.FromEvent(event(t, budget.EventTypeForecast, "p", ev), at)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, alert.BudgetForecast, a.Kind)
+		assert.Equal(t, alert.Warning, a.Severity)
+		assert.Equal(t, "p", a.Project)
+		return a.Text
+	}
+	later, earlier := at.Add(48*time.Hour), at.Add(-time.Hour)
+	ev.ExhaustionAt = &later
+	assert.Contains(t, text(ev), "will spend $120.00 by the end of 2026-12 (likely $110.00 to $130.00), past its $100.00 monthly budget. "+
+		"The budget runs out around 2026-12-06 10:30 UTC")
+	ev.ExhaustionAt = &earlier
+	assert.Contains(t, text(ev), "The budget is already spent: new jobs are refused.")
+	ev.ExhaustionAt = nil
+	assert.NotContains(t, text(ev), "runs out")
 }

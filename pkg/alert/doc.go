@@ -1,6 +1,6 @@
 // Package alert sends operator alerts — a budget threshold crossed, a
-// backend's circuit opening or closing, every backend down, a failed job, a
-// dead-lettered message — to the channels operators read: Slack incoming
+// month's spend projected past its budget, a backend's circuit opening or
+// closing, every backend down, a failed job, a dead-lettered message — to the channels operators read: Slack incoming
 // webhooks (Block Kit), email over SMTP (text and HTML from templates) and
 // SMS through the Twilio Messages API.
 //

@@ -16,7 +16,7 @@ import (
 )
 
 // FromEvent returns the alert an aiprod-events message raises, if any: a
-// budget threshold, a circuit opening or closing, a dead letter, or a job
+// budget threshold, a budget forecast past the limit, a circuit opening or closing, a dead letter, or a job
 // that failed (other lifecycle events raise none). Alert.Project is set
 // for a project's alerts and empty for system-wide ones. now stamps
 // events that carry no time. An undecodable event is an
@@ -29,6 +29,12 @@ func FromEvent(m *queue.Message, now time.Time) (Alert, bool, error) {
 			return Alert{}, false, err
 		}
 		return thresholdAlert(ev, now), true, nil
+	case budget.EventTypeForecast:
+		var ev budget.ForecastEvent
+		if err := decode(m.Data, &ev, t); err != nil {
+			return Alert{}, false, err
+		}
+		return forecastAlert(ev, now), true, nil
 	case circuit.EventTypeCircuit:
 		var ev circuit.Event
 		if err := decode(m.Data, &ev, t); err != nil {
@@ -81,6 +87,29 @@ func thresholdAlert(ev budget.ThresholdEvent, now time.Time) Alert {
 		Text:    text,
 		Fields: []Field{{"Spent", "$" + ev.Spent.USD()}, {"Reserved", "$" + ev.Reserved.USD()},
 			{"Limit", "$" + ev.Limit.USD()}, {"Period", ev.Period}},
+	}
+}
+
+func forecastAlert(ev budget.ForecastEvent, now time.Time) Alert {
+	text := fmt.Sprintf("At its pace, project %s will spend %s by the end of %s (likely %s to %s), past its %s monthly budget.",
+		ev.ProjectID, ev.Projected.Cents(), ev.Period, ev.Low.Cents(), ev.High.Cents(), ev.Limit.Cents())
+	exhaustion := "-"
+	switch at := ev.ExhaustionAt; {
+	case at == nil:
+	case at.After(now):
+		exhaustion = at.UTC().Format("2006-01-02 15:04 UTC")
+		text += " The budget runs out around " + exhaustion + "; new jobs are refused from then on."
+	default:
+		exhaustion = "already"
+		text += " The budget is already spent: new jobs are refused."
+	}
+	text += " See `aiprod forecast` for the projection and what would save money."
+	return Alert{
+		Kind: BudgetForecast, Severity: Warning, Project: ev.ProjectID, At: now.UTC(),
+		Subject: fmt.Sprintf("Budget projected to run out — project %s (%s)", ev.ProjectID, ev.Period),
+		Text:    text,
+		Fields: []Field{{"Spent", ev.Spent.Cents()}, {"Projected", ev.Projected.Cents()},
+			{"Limit", ev.Limit.Cents()}, {"Runs out", exhaustion}, {"Period", ev.Period}},
 	}
 }
 

@@ -14,6 +14,8 @@
 //	GET   /v1/backends                       catalog merged with stored health
 //	GET   /v1/budget                         ?period=: limit, spent, reserved (budget.go)
 //	GET   /v1/usage                          ?from=&to=&group_by=: cost and jobs from daily roll-ups (usage.go)
+//	GET   /v1/forecast                       this month's spend projected to its end, interval, limit, exhaustion (forecast.go)
+//	GET   /v1/recommendations                savings with money attached: tier, backend mix, commitments (forecast.go)
 //	PATCH /v1/admin/backends/{name}          {"enabled": bool}: drain or restore
 //	POST  /v1/admin/projects/{project}/keys  201 with a new key, shown once; optional
 //	                                         {"expires_in_days"} or {"expires_at"}

@@ -18,13 +18,13 @@ func TestPutAndGetNotifications(t *testing.T) {
 	path := "/v1/admin/projects/" + projectA + "/notifications"
 	body := `{"slack_webhook_url": "https://hooks.slack.com/services/T0/B0/secret-token",
 		"emails": ["ops@example.com", "dana@example.com", "ops@example.com"], "sms": ["+15550100"],
-		"events": ["job.failed", "budget.threshold", "backend.circuit_open", "dlq.message"]}`
+		"events": ["job.failed", "budget.threshold", "backend.circuit_open", "dlq.message", "budget.forecast"]}`
 	r := e.do(http.MethodPut, path, adminKey, body)
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	assert.NotContains(t, r.body, "secret-token", "the Slack URL is a credential")
 	want := api.NotificationsView{ProjectID: projectA, SlackWebhookURL: "https://hooks.slack.com/…",
 		Emails: []string{"dana@example.com", "ops@example.com"}, SMS: []string{"+15550100"},
-		Events: []alert.Kind{alert.BudgetThreshold, alert.CircuitOpen, alert.JobFailed, alert.DLQMessage}}
+		Events: []alert.Kind{alert.BudgetThreshold, alert.BudgetForecast, alert.CircuitOpen, alert.JobFailed, alert.DLQMessage}}
 	assert.Equal(t, want, *decode[api.NotificationsView](t, r))
 
 	r = e.do(http.MethodGet, path, adminKey, "")

@@ -74,7 +74,8 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; 0 means MaxBodyBytesDefault.
 	MaxBodyBytes int64
 	// RateLimit is how many requests a second each API key may send to
-	// the project routes (/v1/jobs, /v1/backends, /v1/budget, /v1/usage):
+	// the project routes (/v1/jobs, /v1/backends, /v1/budget, /v1/usage,
+	// /v1/forecast, /v1/recommendations):
 	// a token bucket per key, keyed by the key's hash. Past it the answer
 	// is 429 rate_limited with Retry-After. 0: no limit. Admin routes and
 	// /healthz, /readyz, /metrics are never limited.
@@ -199,6 +200,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/backends", s.withProject(s.listBackends))
 	s.handle("GET /v1/budget", s.withProject(s.getBudget))
 	s.handle("GET /v1/usage", s.withProject(s.getUsage))
+	s.handle("GET /v1/forecast", s.withProject(s.getForecast))
+	s.handle("GET /v1/recommendations", s.withProject(s.getRecommendations))
 
 	// Every admin route takes the admin key.
 	for _, rt := range []struct {

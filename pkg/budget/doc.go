@@ -83,6 +83,31 @@
 // so a sum of days is the answer over the range. No settlement writes a
 // roll-up: a busy project has no hot usage document.
 //
+// # Forecast
+//
+// ReadSpend reads a project's last 30 days of usage from the roll-ups
+// (Usage: at most 31 roll-ups and the ledger since the watermark), never
+// a month of the ledger; Spend.Forecast projects the month to its end
+// with package forecast (trend and weekly season, an interval, when the
+// limit runs out) and GET /v1/forecast shows it. The usage by job shape
+// over the same days (Tally.Shapes, from DayUsage.Shapes) feeds GET
+// /v1/recommendations.
+//
+// The budget.forecast event (ForecastEvent: the projection first passed
+// the monthly limit) is computed and published by the usage roller, not
+// by the API: an alert is for when nobody looks, so it cannot wait for a
+// GET; the roller runs every minute in every router, knows which projects
+// have new spend (those of its round, the only ones whose projection
+// moves up) and already reads their budgets for the gauges. It projects
+// each such project at most once per RollerConfig.ForecastEvery (15
+// minutes: about 33 reads per busy project per check), and at most 20 per
+// round so that projections do not hold roll-ups back; CheckForecast
+// records the announcement on the period's head (ForecastNotified) in a
+// transaction before publishing, so racing rollers announce it once per
+// period, at most once like thresholds. Spend in the roll-ups is by
+// settlement day, the budget's by dispatch month: they differ by the
+// attempts that straddle midnight at a month's end.
+//
 // # Shards
 //
 // A period with one document takes one write per reservation and one per

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -15,6 +16,10 @@ const (
 	// EventTypeThreshold is the "type" of a threshold event, in its data and
 	// in its message attribute AttrEventType.
 	EventTypeThreshold = "budget_threshold"
+	// EventTypeForecast is the "type" of a forecast event (ForecastEvent),
+	// in its data and in AttrEventType: DESIGN's name, which is also the
+	// operator-alert kind that announces it.
+	EventTypeForecast = "budget.forecast"
 	// AttrEventType is the message attribute that tells budget events from
 	// job lifecycle events (which have no such attribute) on aiprod-events.
 	AttrEventType = queue.AttrEventType
@@ -35,6 +40,25 @@ type ThresholdEvent struct {
 	Spent     money.Micros `json:"spent_usd"`
 	Reserved  money.Micros `json:"reserved_usd"`
 	Limit     money.Micros `json:"limit_usd"`
+}
+
+// ForecastEvent is the data of a forecast event published to
+// aiprod-events when the projection of a project's spend for the month
+// (package forecast) first passes its monthly limit, once per period:
+//
+//	{"type":"budget.forecast","project_id":"dev","period":"2026-12","spent_usd":812.4,
+//	 "projected_usd":2610.5,"low_usd":2390,"high_usd":2830,"limit_usd":2500,
+//	 "exhaustion_at":"2026-12-29T10:00:00Z"}
+type ForecastEvent struct {
+	Type         string       `json:"type"`
+	ProjectID    string       `json:"project_id"`
+	Period       string       `json:"period"`
+	Spent        money.Micros `json:"spent_usd"`
+	Projected    money.Micros `json:"projected_usd"`
+	Low          money.Micros `json:"low_usd"`
+	High         money.Micros `json:"high_usd"`
+	Limit        money.Micros `json:"limit_usd"`
+	ExhaustionAt *time.Time   `json:"exhaustion_at"`
 }
 
 // Event returns the event that announces c.

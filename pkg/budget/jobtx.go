@@ -84,9 +84,10 @@ type holding struct {
 
 // Prepare reads what a transaction changing job j needs of the budget:
 // the ledger entry of j's latest attempt and, when that attempt is not
-// settled yet or the job still holds a reservation, the budget and the
-// period (project and user) of that attempt. j is the job as read in this
-// transaction, before any change; call Prepare before any write. d
+// settled yet or the job still holds a reservation, the period (project
+// and user) of that attempt. Settling needs no limit: the project's
+// budget configuration is read by Reserve only. j is the job as read in
+// this transaction, before any change; call Prepare before any write. d
 // applies to the project's budget as read (Defaults.Apply): a project
 // without a limit of its own is held to d's.
 func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
@@ -113,7 +114,7 @@ func Prepare(tx store.Tx, j *job.Job, d Defaults) (*JobTx, error) {
 		return nil, fmt.Errorf("budget: read ledger of job %s attempt %d: %w", j.ID, t.n, err)
 	}
 	if t.ledger == nil || t.hold.amount > 0 {
-		if err := t.loadBook(tx, t.attemptAt); err != nil {
+		if err := t.loadBook(tx, t.attemptAt, false); err != nil {
 			return nil, err
 		}
 	}
@@ -158,14 +159,15 @@ func (t *JobTx) load(tx store.Tx, config bool, keys ...docKey) error {
 	return nil
 }
 
-// loadBook reads the configuration and the documents of a book: the
-// project's and, when the job has a user, the user's.
-func (t *JobTx) loadBook(tx store.Tx, b bookKey) error {
+// loadBook reads the documents of a book, the project's and, when the job
+// has a user, the user's; with config, the budget configuration too (a
+// reservation checks limits; settling and releasing do not).
+func (t *JobTx) loadBook(tx store.Tx, b bookKey, config bool) error {
 	keys := []docKey{keyOf(b, "")}
 	if t.user != "" {
 		keys = append(keys, keyOf(b, t.user))
 	}
-	return t.load(tx, true, keys...)
+	return t.load(tx, config, keys...)
 }
 
 // settleBook releases reserved and charges cost on a loaded book.
@@ -238,7 +240,7 @@ func (t *JobTx) Reserve(tx store.Tx, j *job.Job, estimate money.Micros, now time
 		t.pick.release() // a Reserve refused before may have picked
 		at.shard, t.pick = pickShard(t.project, ShardOf(j.ID))
 	}
-	if err := t.loadBook(tx, at); err != nil {
+	if err := t.loadBook(tx, at, true); err != nil {
 		return err
 	}
 	held := money.Micros(0)
@@ -325,7 +327,7 @@ func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
 	t.settleBook(t.attemptAt, release, a.Cost)
 	t.entry = &store.LedgerEntry{
 		ID: store.LedgerID(j.ID, a.Number), JobID: j.ID, Attempt: a.Number,
-		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model,
+		ProjectID: j.ProjectID, UserID: j.UserID, Backend: a.Backend, Model: a.Model, Shape: store.ShapeOf(&j.Request),
 		Period: t.attemptAt.period, Seconds: a.DurationSeconds, Status: a.Status,
 		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
 		Released: release, Carried: held - release, Final: !carry,

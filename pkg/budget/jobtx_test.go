@@ -204,6 +204,7 @@ func TestSuccessSettlesOnce(t *testing.T) {
 	require.Len(t, es, 1)
 	require.Equal(t, store.LedgerEntry{
 		ID: store.LedgerID(j.ID, 1), JobID: j.ID, Attempt: 1, ProjectID: "p", UserID: "alice", Backend: "runway",
+		Shape:  store.Shape{Tier: job.TierStandard, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5},
 		Period: "2026-11", Seconds: 5, Status: job.AttemptSucceeded, Estimate: usd("0.5"), Reserved: usd("0.5"),
 		Cost: usd("0.48"), Released: usd("0.5"), Final: true, At: nov.Add(time.Minute),
 	}, es[0])

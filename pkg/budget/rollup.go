@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/metrics"
+	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -44,8 +45,17 @@ type RollerConfig struct {
 	// not know their project's totals, so the gauges are set here and
 	// where a reservation gathers the shards. Nil: metrics.Default().
 	Metrics *metrics.Recorder
-	// BudgetDefaults give the limit of projects without one, for the gauge.
+	// BudgetDefaults give the limit of projects without one, for the gauge
+	// and the forecast.
 	BudgetDefaults Defaults
+	// Events, when set, receives the budget.forecast events: after a
+	// round, each project it rolled up entries of is projected to the end
+	// of the month (CheckForecast), at most once per ForecastEvery. Nil:
+	// no forecast.
+	Events queue.Publisher
+	// ForecastEvery is how often, at most, one project is projected.
+	// 0: ForecastEveryDefault.
+	ForecastEvery time.Duration
 }
 
 // Roller keeps the ledger's daily roll-ups (store.DayUsage), which GET
@@ -58,8 +68,9 @@ type RollerConfig struct {
 // a roll-up, so a busy project has no hot usage document: its days are
 // written once per round.
 type Roller struct {
-	cfg RollerConfig
-	log *slog.Logger
+	cfg   RollerConfig
+	log   *slog.Logger
+	watch forecastWatch
 }
 
 // NewRoller returns a Roller.
@@ -84,6 +95,9 @@ func NewRoller(cfg RollerConfig) (*Roller, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.Default()
+	}
+	if cfg.ForecastEvery <= 0 {
+		cfg.ForecastEvery = ForecastEveryDefault
 	}
 	return &Roller{cfg: cfg, log: cfg.Logger}, nil
 }
@@ -166,6 +180,7 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 		return RollResult{}, fmt.Errorf("roll up usage through %s: %w", through.Format(time.RFC3339Nano), err)
 	}
 	r.reportBudgets(ctx, entries)
+	r.watchForecasts(ctx, entries)
 	return RollResult{Entries: len(entries), Days: len(days), Through: through, CaughtUp: through.Equal(end)}, nil
 }
 

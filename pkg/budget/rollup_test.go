@@ -31,6 +31,15 @@ func (s *ledgerReads) ListLedger(ctx context.Context, q store.LedgerQuery) ([]st
 	return out, err
 }
 
+// shapes are the job shapes of randomLedger's entries; the zero one is an
+// entry from before shapes were recorded.
+var shapes = []store.Shape{
+	{},
+	{Tier: job.TierStandard, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5},
+	{Tier: job.TierPremium, Resolution: job.Res1080p, AspectRatio: job.Aspect9x16, Seconds: 8, Audio: true},
+	{Tier: job.TierDraft, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5, ImageScheme: "https"},
+}
+
 // randomLedger writes n entries of two projects over the days before end,
 // some of them settled at midnight exactly, and returns them.
 func randomLedger(t *testing.T, st store.Store, rng *rand.Rand, n int, end time.Time) []store.LedgerEntry {
@@ -47,6 +56,7 @@ func randomLedger(t *testing.T, st store.Store, rng *rand.Rand, n int, end time.
 			ProjectID: []string{"p", "q"}[rng.IntN(2)], UserID: []string{"", "alice", "bob"}[rng.IntN(3)],
 			Backend: []string{"luma", "runway", "veo"}[rng.IntN(3)], Period: budget.PeriodOf(at),
 			Status: statuses[rng.IntN(len(statuses))], Cost: money.Micros(rng.Int64N(2_000_000)), Final: rng.IntN(3) > 0, At: at,
+			Shape: shapes[rng.IntN(len(shapes))],
 		})
 	}
 	require.NoError(t, st.RunTx(context.Background(), func(tx store.Tx) error {
@@ -99,6 +109,18 @@ func TestUsageFromRollupsEqualsTheLedger(t *testing.T) {
 				require.Equal(t, wantTotal, gotTotal, "%s [%s, %s) by %s", project, a, b, by)
 				require.Equal(t, want, got, "%s [%s, %s) by %s", project, a, b, by)
 			}
+			var shaped money.Micros
+			for _, e := range within(entries, project, a, b) {
+				if e.Shape.Known() {
+					shaped += e.Cost
+				}
+			}
+			var got money.Micros
+			for _, c := range tally.Shapes() {
+				require.True(t, c.Shape.Known())
+				got += c.Cost
+			}
+			require.Equal(t, shaped, got, "%s [%s, %s): the cost of the entries with a shape, by shape", project, a, b)
 		}
 	}
 	check() // nothing rolled up yet

@@ -18,6 +18,7 @@ import (
 // entries not rolled up yet.
 type Tally struct {
 	cells   map[tallyKey]*store.UsageCell
+	shapes  map[shapeKey]*store.ShapeCell
 	entries map[dayOf]int
 }
 
@@ -28,9 +29,15 @@ type tallyKey struct {
 	backend, user string
 }
 
+type shapeKey struct {
+	dayOf
+	backend string
+	shape   store.Shape
+}
+
 // NewTally returns an empty tally.
 func NewTally() *Tally {
-	return &Tally{cells: map[tallyKey]*store.UsageCell{}, entries: map[dayOf]int{}}
+	return &Tally{cells: map[tallyKey]*store.UsageCell{}, shapes: map[shapeKey]*store.ShapeCell{}, entries: map[dayOf]int{}}
 }
 
 // Day returns the UTC day of t as roll-ups name it ("2026-11-25").
@@ -46,11 +53,30 @@ func (t *Tally) cell(project, day, backend, user string) *store.UsageCell {
 	return c
 }
 
+func (t *Tally) shapeCell(project, day, backend string, shape store.Shape) *store.ShapeCell {
+	k := shapeKey{dayOf{project, day}, backend, shape}
+	c := t.shapes[k]
+	if c == nil {
+		c = &store.ShapeCell{Backend: backend, Shape: shape}
+		t.shapes[k] = c
+	}
+	return c
+}
+
 // AddEntry adds one settled attempt: its cost and its attempt to its
-// backend; to its job's count when it ended the job (Final).
+// backend; to its job's count when it ended the job (Final); and, when
+// it has a shape, to its backend's usage by shape.
 func (t *Tally) AddEntry(e store.LedgerEntry) {
 	day := Day(e.At)
 	t.entries[dayOf{e.ProjectID, day}]++
+	if e.Shape.Known() {
+		sc := t.shapeCell(e.ProjectID, day, e.Backend, e.Shape)
+		sc.Cost += e.Cost
+		sc.Attempts++
+		if e.Status == job.AttemptSucceeded {
+			sc.AttemptsSucceeded++
+		}
+	}
 	c := t.cell(e.ProjectID, day, e.Backend, e.UserID)
 	c.Cost += e.Cost
 	c.Attempts++
@@ -87,23 +113,38 @@ func (t *Tally) AddDay(d store.DayUsage) {
 		c.JobsSucceeded += in.JobsSucceeded
 		c.JobsFailed += in.JobsFailed
 	}
+	for _, in := range d.Shapes {
+		c := t.shapeCell(d.ProjectID, d.Day, in.Backend, in.Shape)
+		c.Cost += in.Cost
+		c.Attempts += in.Attempts
+		c.AttemptsSucceeded += in.AttemptsSucceeded
+	}
 }
 
 // Days returns the tally as roll-ups, one per project and day, sorted by
 // project then day, stamped with at.
 func (t *Tally) Days(at time.Time) []store.DayUsage {
 	byDay := map[dayOf]*store.DayUsage{}
-	for k, c := range t.cells {
-		d := byDay[k.dayOf]
+	dayFor := func(k dayOf) *store.DayUsage {
+		d := byDay[k]
 		if d == nil {
-			d = &store.DayUsage{ProjectID: k.project, Day: k.day, Entries: t.entries[k.dayOf], UpdatedAt: at}
-			byDay[k.dayOf] = d
+			d = &store.DayUsage{ProjectID: k.project, Day: k.day, Entries: t.entries[k], UpdatedAt: at}
+			byDay[k] = d
 		}
+		return d
+	}
+	for k, c := range t.cells {
+		d := dayFor(k.dayOf)
 		d.Cells = append(d.Cells, *c)
+	}
+	for k, c := range t.shapes {
+		d := dayFor(k.dayOf)
+		d.Shapes = append(d.Shapes, *c)
 	}
 	out := make([]store.DayUsage, 0, len(byDay))
 	for _, d := range byDay {
 		slices.SortFunc(d.Cells, store.CompareCells)
+		slices.SortFunc(d.Shapes, store.CompareShapeCells)
 		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b store.DayUsage) int {
@@ -143,4 +184,30 @@ func (t *Tally) Groups(by GroupBy) (total money.Micros, groups []UsageGroup) {
 	}
 	slices.SortFunc(groups, func(a, b UsageGroup) int { return strings.Compare(a.Key, b.Key) })
 	return total, groups
+}
+
+// Shapes returns the tally's usage by backend and job shape, summed over
+// its days, sorted by store.CompareShapeCells.
+func (t *Tally) Shapes() []store.ShapeCell {
+	type key struct {
+		backend string
+		shape   store.Shape
+	}
+	sum := map[key]*store.ShapeCell{}
+	for k, c := range t.shapes {
+		s := sum[key{k.backend, k.shape}]
+		if s == nil {
+			s = &store.ShapeCell{Backend: k.backend, Shape: k.shape}
+			sum[key{k.backend, k.shape}] = s
+		}
+		s.Cost += c.Cost
+		s.Attempts += c.Attempts
+		s.AttemptsSucceeded += c.AttemptsSucceeded
+	}
+	out := make([]store.ShapeCell, 0, len(sum))
+	for _, c := range sum {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, store.CompareShapeCells)
+	return out
 }

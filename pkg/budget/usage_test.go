@@ -145,3 +145,39 @@ func TestReconcileFindsDifferences(t *testing.T) {
 	require.Equal(t, []string{"/"}, got[budget.DiffSpent])
 	require.Equal(t, []string{"/", "/alice"}, got[budget.DiffReserved])
 }
+
+// Usage by shape sums each backend's attempts of one job shape over the
+// days, whatever the user; entries without a shape (from before shapes
+// were recorded) are left out.
+func TestTallyShapes(t *testing.T) {
+	t.Parallel()
+	std := store.Shape{Tier: job.TierStandard, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5}
+	prem := std
+	prem.Tier = job.TierPremium
+	with := func(e store.LedgerEntry, s store.Shape) store.LedgerEntry {
+		e.Shape = s
+		return e
+	}
+	d1 := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
+	d2 := d1.Add(2 * time.Hour)
+	tally := budget.NewTally()
+	for _, e := range []store.LedgerEntry{
+		with(failedOver(entry("j1", 1, "luma", "alice", job.AttemptFailed, "0.1", d1)), std),
+		with(entry("j1", 2, "runway", "alice", job.AttemptSucceeded, "0.5", d2), std),
+		with(entry("j2", 1, "runway", "bob", job.AttemptSucceeded, "0.5", d1), std),
+		with(entry("j3", 1, "runway", "", job.AttemptSucceeded, "2", d2), prem),
+		entry("j4", 1, "runway", "", job.AttemptSucceeded, "9", d2),
+	} {
+		tally.AddEntry(e)
+	}
+	require.Equal(t, []store.ShapeCell{
+		{Backend: "luma", Shape: std, Cost: usd("0.1"), Attempts: 1},
+		{Backend: "runway", Shape: std, Cost: usd("1"), Attempts: 2, AttemptsSucceeded: 2},
+		{Backend: "runway", Shape: prem, Cost: usd("2"), Attempts: 1, AttemptsSucceeded: 1},
+	}, tally.Shapes())
+	again := budget.NewTally()
+	for _, d := range tally.Days(d2) {
+		again.AddDay(d)
+	}
+	require.Equal(t, tally.Shapes(), again.Shapes(), "the roll-ups of the days add up to the same")
+}

@@ -54,6 +54,35 @@ type Backend struct {
 	// (providers cap running jobs per account); 0 means no cap.
 	Concurrency int     `json:"concurrency,omitempty"`
 	Offers      []Offer `json:"offers"`
+	// Commitment is a committed-use price the provider sells for this
+	// account, if any (see Commitment); nil: none.
+	Commitment *Commitment `json:"commitment,omitempty"`
+}
+
+// Commitment is a committed-use price: the account pays MonthlyUSD every
+// month and its usage, billed at DiscountPercent off the list prices, is
+// drawn from it; usage beyond it is billed at the discounted prices too,
+// and what is not used is lost. Routing estimates and budgets keep the
+// list prices (what a job costs without the commitment); the savings
+// recommendations use it to say whether taking it would pay off at the
+// forecast spend. The default catalog has none: no provider's reference
+// in PROVIDERS.md publishes one.
+//
+//	"commitment": {"monthly_usd": 500, "discount_percent": 20,
+//	               "source": "Runway enterprise quote", "as_of": "2026-11-01"}
+type Commitment struct {
+	MonthlyUSD      money.Micros `json:"monthly_usd"`
+	DiscountPercent int          `json:"discount_percent"`
+	Source          string       `json:"source"`
+	AsOf            string       `json:"as_of"`
+}
+
+// Cost returns what a month of usage priced list at list prices costs
+// under the commitment: the discounted usage, and never less than the
+// commitment. It is less than list as soon as list passes MonthlyUSD:
+// the break-even is the commitment itself.
+func (c Commitment) Cost(list money.Micros) money.Micros {
+	return max(c.MonthlyUSD, list-list.PercentOf(c.DiscountPercent))
 }
 
 // Formats is what a model can make: resolutions, aspect ratios, durations,
@@ -370,6 +399,9 @@ func (c *Catalog) Validate() error {
 		if len(b.Offers) == 0 {
 			return fmt.Errorf("catalog: backend %s: offers is empty", b.Name)
 		}
+		if err := b.Commitment.validate(); err != nil {
+			return fmt.Errorf("catalog: backend %s: %w", b.Name, err)
+		}
 		for _, o := range b.Offers {
 			where := fmt.Sprintf("catalog: backend %s offer %s", b.Name, o.Model)
 			switch {
@@ -411,6 +443,21 @@ func (c *Catalog) Validate() error {
 	return nil
 }
 
+// validate checks a commitment (nil: none, valid).
+func (c *Commitment) validate() error {
+	switch {
+	case c == nil:
+		return nil
+	case c.MonthlyUSD <= 0 || c.MonthlyUSD > MaxPrice:
+		return fmt.Errorf("commitment: monthly_usd must be above 0 and at most %s", MaxPrice.USD())
+	case c.DiscountPercent < 1 || c.DiscountPercent > 99:
+		return fmt.Errorf("commitment: discount_percent must be from 1 to 99, got %d", c.DiscountPercent)
+	case c.Source == "" || c.AsOf == "":
+		return errors.New("commitment: source and as_of are required")
+	}
+	return nil
+}
+
 // Parse reads a catalog from JSON strictly (unknown fields and trailing
 // data are errors) and validates it.
 func Parse(b []byte) (*Catalog, error) {
@@ -420,8 +467,8 @@ func Parse(b []byte) (*Catalog, error) {
 	if err := dec.Decode(&c); err != nil {
 		if strings.HasPrefix(err.Error(), "money:") {
 			// From Micros.UnmarshalJSON, which knows no field name; only
-			// prices hold amounts.
-			return nil, fmt.Errorf("catalog: prices: per_second_usd and fixed_usd must be USD amounts: %w", err)
+			// prices and commitments hold amounts.
+			return nil, fmt.Errorf("catalog: prices' per_second_usd and fixed_usd, and commitment's monthly_usd, must be USD amounts: %w", err)
 		}
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -83,6 +83,13 @@ func TestValidateRejects(t *testing.T) {
 		"price that overflows estimates":       func(c *Catalog) { c.Backends[0].Offers[0].Prices[0].PerSecond = MaxPrice + 1 },
 		"concurrency beyond one slot document": func(c *Catalog) { c.Backends[0].Concurrency = MaxConcurrency + 1 },
 		"negative concurrency":                 func(c *Catalog) { c.Backends[0].Concurrency = -1 },
+		"commitment without a fee":             func(c *Catalog) { c.Backends[0].Commitment = &Commitment{DiscountPercent: 20, Source: "s", AsOf: "d"} },
+		"commitment of 100% off": func(c *Catalog) {
+			c.Backends[0].Commitment = &Commitment{MonthlyUSD: money.Dollar, DiscountPercent: 100, Source: "s", AsOf: "d"}
+		},
+		"commitment without source": func(c *Catalog) {
+			c.Backends[0].Commitment = &Commitment{MonthlyUSD: money.Dollar, DiscountPercent: 20, AsOf: "d"}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -103,6 +110,29 @@ func TestCatalogJSONRoundTrip(t *testing.T) {
 	require.Equal(t, c, back)
 }
 
+// A committed-use price is optional in the format: it parses with its
+// backend, costs the commitment or the discounted usage, whichever is
+// more, and breaks even at the commitment.
+func TestCommitment(t *testing.T) {
+	t.Parallel()
+	withCommitment := strings.Replace(fuzzSmall, `"concurrency": 2,`,
+		`"concurrency": 2, "commitment": {"monthly_usd": 500, "discount_percent": 20, "source": "quote", "as_of": "2026-11-01"},`, 1)
+	c, err := Parse([]byte(withCommitment))
+	require.NoError(t, err)
+	cm := c.Backend("alpha").Commitment
+	require.Equal(t, &Commitment{MonthlyUSD: money.MustParse("500"), DiscountPercent: 20, Source: "quote", AsOf: "2026-11-01"}, cm)
+	require.Equal(t, money.MustParse("500"), cm.Cost(money.MustParse("300")), "the commitment is paid whatever is used")
+	require.Equal(t, money.MustParse("800"), cm.Cost(money.MustParse("1000")), "usage past it at 20% off")
+	require.Equal(t, money.MustParse("500"), cm.Cost(money.MustParse("625")), "625 at 20% off uses the commitment up")
+	require.Equal(t, cm.MonthlyUSD, cm.Cost(cm.MonthlyUSD), "break-even")
+	plain, err := Parse([]byte(fuzzSmall))
+	require.NoError(t, err)
+	require.Nil(t, plain.Backend("alpha").Commitment, "optional")
+	for _, b := range Default().Backends {
+		require.Nil(t, b.Commitment, "no provider reference publishes one")
+	}
+}
+
 // fuzzSmall is a one-backend catalog, a seed small enough to mutate well.
 const fuzzSmall = `{"version": "v", "backends": [{"name": "alpha", "provider": "luma", "endpoint": "http://alpha", "concurrency": 2,
   "offers": [{"model": "a1", "tier": "standard", "resolutions": ["720p"], "aspect_ratios": ["16:9"], "durations": [5, 10],
@@ -114,7 +144,8 @@ const fuzzSmall = `{"version": "v", "backends": [{"name": "alpha", "provider": "
 // a JSON document names one of them.
 var catalogFields = []string{"version", "backends", "name", "provider", "endpoint", "credential_env", "concurrency",
 	"offers", "model", "tier", "resolutions", "aspect_ratios", "durations", "text_to_video", "image_to_video", "audio",
-	"image_url_schemes", "prices", "extra", "resolution", "per_second_usd", "fixed_usd", "source", "as_of", "unknown field"}
+	"image_url_schemes", "prices", "extra", "resolution", "per_second_usd", "fixed_usd", "source", "as_of", "unknown field",
+	"commitment", "monthly_usd", "discount_percent"}
 
 // fuzzRequests are requests every loaded catalog is quoted for.
 var fuzzRequests = func() []*job.Request {

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +15,7 @@ import (
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
 	"github.com/aiprod/aiprod/pkg/netguard"
+	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
@@ -34,7 +32,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // devFlags reads the flags of aiprod dev into the stack's configuration
 // (Spans and Logger left for the caller) and the log level.
-func devFlags(env *Env, args []string) (devstack.Config, slog.Level, error) {
+func devFlags(env *Env, args []string) (devstack.Config, slog.Level, string, error) {
 	fs := newFlags(env, "dev", "[flags]", `Run the whole system in one process: the Pub/Sub emulator, the Firestore
 emulator, one simulated backend per provider (speaking the provider's real
 HTTP protocol), and the ingest API, router and worker. Prints "ready" on a
@@ -50,25 +48,35 @@ line of its own when the API answers. Stop with Ctrl-C.`)
 		"API requests a second per key, burst twice that (0: no limit; services read AIPROD_RATE_LIMIT, default 50)")
 	allowPrivate := fs.Bool("allow-private-networks", true, "let webhooks and output fetches reach loopback and private addresses, "+
 		"where the simulated backends and test receivers live (services: "+netguard.EnvAllowPrivateNetworks+", default false)")
+	pprofAddr := fs.String("pprof", env.Getenv(platform.PprofVar),
+		"serve Go's profiles (net/http/pprof) on this address, to see where the stack spends its time under load, e.g. during aiprod loadtest (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
-		return cfg, 0, err
+		return cfg, 0, "", err
 	}
 	if cfg.RateLimit < 0 || cfg.RateLimit > api.RateLimitMax {
 		fmt.Fprintf(env.Stderr, "aiprod dev: --rate-limit must be 0 to %d, got %d\n", api.RateLimitMax, cfg.RateLimit)
-		return cfg, 0, errUsage
+		return cfg, 0, "", errUsage
 	}
 	cfg.RefusePrivateNetworks = !*allowPrivate
 	level, err := parseLevel(*logLevel)
 	if err != nil {
-		return cfg, 0, fmt.Errorf("--log-level: %w", err)
+		return cfg, 0, "", fmt.Errorf("--log-level: %w", err)
 	}
-	return cfg, level, nil
+	return cfg, level, *pprofAddr, nil
 }
 
 func runDev(ctx context.Context, env *Env, args []string) error {
-	cfg, level, err := devFlags(env, args)
+	cfg, level, pprofAddr, err := devFlags(env, args)
 	if err != nil {
 		return err
+	}
+	if pprofAddr != "" {
+		addr, stop, err := platform.ServePprof(pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(env.Stderr, "profiles: http://%s/debug/pprof/\n", addr)
 	}
 	spans := telemetry.NewSpanStore(0) // aiprod trace shows them as a waterfall
 	shutdown := telemetry.Setup("aiprod-dev", spans)
@@ -131,13 +139,13 @@ Stop with Ctrl-C.`)
 	fsAddr := fs.String("firestore-addr", FirestoreAddrDefault, "Firestore emulator listen address (port 0 picks one)")
 	fsRetention := fs.Duration("firestore-retention", firestoreemu.DevRetention,
 		"how long the Firestore emulator keeps superseded document versions, for reads at a past time (Firestore: 1h); they are memory")
-	pprofAddr := fs.String("pprof", env.Getenv("AIPROD_PPROF"),
+	pprofAddr := fs.String("pprof", env.Getenv(platform.PprofVar),
 		"serve Go's profiles (net/http/pprof) on this address, to see where the emulators spend their time under load (default $AIPROD_PPROF; empty: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *pprofAddr != "" {
-		addr, stop, err := servePprof(*pprofAddr)
+		addr, stop, err := platform.ServePprof(*pprofAddr)
 		if err != nil {
 			return err
 		}
@@ -160,22 +168,4 @@ Stop with Ctrl-C.`)
 	<-ctx.Done()
 	fmt.Fprintln(env.Stderr, strings.TrimSpace("shutting down emulators…"))
 	return nil
-}
-
-// servePprof serves net/http/pprof's handlers on addr until stop is called;
-// bound is the address listened on.
-func servePprof(addr string) (bound string, stop func(), err error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("pprof on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(lis) }()
-	return lis.Addr().String(), func() { _ = srv.Close() }, nil
 }

@@ -21,11 +21,11 @@ func TestDevAllowPrivateNetworks(t *testing.T) {
 		if args != "" {
 			argv = []string{args}
 		}
-		cfg, _, err := devFlags(env, argv)
+		cfg, _, _, err := devFlags(env, argv)
 		require.NoError(t, err, args)
 		require.Equal(t, refuse, cfg.RefusePrivateNetworks, args)
 	}
-	_, _, err := devFlags(env, []string{"--allow-private-networks=maybe"})
+	_, _, _, err := devFlags(env, []string{"--allow-private-networks=maybe"})
 	require.Error(t, err)
 }
 
@@ -36,7 +36,7 @@ func TestDevFlagsRateLimit(t *testing.T) {
 	t.Parallel()
 	devFlagsOf := func(args ...string) (devstack.Config, string, error) {
 		var stderr bytes.Buffer
-		cfg, _, err := devFlags(&Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) string { return "" }}, args)
+		cfg, _, _, err := devFlags(&Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) string { return "" }}, args)
 		return cfg, stderr.String(), err
 	}
 	cfg, _, err := devFlagsOf()
@@ -56,7 +56,9 @@ func TestDevFlagsRateLimit(t *testing.T) {
 
 	_, _, err = devFlagsOf("--log-level", "loud")
 	require.ErrorContains(t, err, "--log-level")
-	_, level, err := devFlags(&Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}, []string{"--log-level", "error"})
+	_, level, pprof, err := devFlags(&Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }},
+		[]string{"--log-level", "error", "--pprof", "127.0.0.1:0"})
 	require.NoError(t, err)
 	require.Equal(t, slog.LevelError, level)
+	require.Equal(t, "127.0.0.1:0", pprof)
 }

@@ -138,42 +138,102 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// Handle handles one message: span, logs, the handler (panics recovered),
-// the dead-letter publish, then m.Ack or m.Nack. It returns the outcome
-// applied: a dead-letter whose publish failed comes back as a nack.
+// Handle handles one message: span, logs, the handler (panics recovered)
+// and its continuations (Resume), the dead-letter publish, then m.Ack or
+// m.Nack. It returns the outcome applied: a dead-letter whose publish
+// failed comes back as a nack.
+//
+// Its frame and those of what it waits in are kept small on purpose: the
+// goroutine that holds a resumed message waits in resume, under Handle
+// only, and the shallower that is, the smaller the stack the garbage
+// collector shrinks it to (docs/perf.md, BenchmarkWorkerMemory).
 func (c *Consumer) Handle(ctx context.Context, m *queue.Message) Outcome {
-	var buf [5]attribute.KeyValue // on the stack: StartConsumer copies it
+	ctx, span, spanAttrs := c.start(ctx, m)
+	defer span.End()
+	var o Outcome
+	c.call(ctx, m, nil, &o)
+	if o.next != nil {
+		c.resume(ctx, m, &o)
+	}
+	c.finish(ctx, span, spanAttrs, m, &o)
+	return o
+}
+
+// start opens the message's span and puts its logger in ctx. The span's
+// attributes are set once, with the outcome (telemetry.StartConsumerLate;
+// handlers set none of their own): start returns them, for finish.
+func (c *Consumer) start(ctx context.Context, m *queue.Message) (context.Context, trace.Span, []attribute.KeyValue) {
+	var buf [5]attribute.KeyValue // on the stack: StartConsumerLate copies it
 	kv := append(appendMessageAttributes(buf[:0], m), telemetry.AttrDeliveryAttempt.Int(m.DeliveryAttempt))
 	if c.cfg.Topic != "" {
 		kv = append(kv, telemetry.AttrMessagingDestination.String(c.cfg.Topic))
 	}
-	// The span's attributes are set once, with the outcome (see
-	// telemetry.StartConsumerLate); handlers do not set any of their own.
 	ctx, span, spanAttrs := telemetry.StartConsumerLate(ctx, c.cfg.Subscription, m.ID, m.Attributes, 2, kv...)
-	defer span.End()
-	log := messageLogger(c.cfg.Logger, m)
-	ctx = context.WithValue(ctx, loggerKey{}, log)
-
-	o := c.call(ctx, m)
-	if o.Panic != nil {
-		o = c.afterPanic(ctx, log, m, o)
-	}
-	o = c.apply(ctx, log, span, &spanAttrs, m, o)
-	span.SetAttributes(append(spanAttrs, attribute.String("aiprod.outcome", o.Verdict.String()))...)
-	c.cfg.Metrics.QueueMessage(ctx, c.cfg.Subscription, o.Verdict.String())
-	return o
+	return context.WithValue(ctx, loggerKey{}, messageLogger(c.cfg.Logger, m)), span, spanAttrs
 }
 
-// call runs the handler, turning a panic into a nack that carries it.
-func (c *Consumer) call(ctx context.Context, m *queue.Message) (o Outcome) {
+// finish applies the final outcome o, as applied (see Handle), and records
+// it: on the span, with spanAttrs, the span's attributes from start.
+func (c *Consumer) finish(ctx context.Context, span trace.Span, spanAttrs []attribute.KeyValue, m *queue.Message, o *Outcome) {
+	log := Logger(ctx)
+	if o.Panic != nil {
+		*o = c.afterPanic(ctx, log, m, *o)
+	}
+	*o = c.apply(ctx, log, span, &spanAttrs, m, *o)
+	span.SetAttributes(append(spanAttrs, attribute.String("aiprod.outcome", o.Verdict.String()))...)
+	c.cfg.Metrics.QueueMessage(ctx, c.cfg.Subscription, o.Verdict.String())
+}
+
+// resume carries out resumed outcomes (Resume) until *o is a decision. It
+// waits here, where the stack of the goroutine holding the message is
+// shallow, and runs each continuation on a goroutine of its own, so that
+// the continuation's calls never deepen that stack. (It waits on a
+// channel receive, not a select, whose frames are deeper; so is Handle's
+// frame kept small.)
+func (c *Consumer) resume(ctx context.Context, m *queue.Message, o *Outcome) {
+	timer := time.NewTimer(o.after)
+	defer timer.Stop()
+	// The end of ctx fires the timer: it cuts a wait short, and a wait
+	// that starts later (the timer reset) sees ctx done and does not wait.
+	stop := context.AfterFunc(ctx, func() { timer.Reset(0) })
+	defer stop()
+	results := make(chan Outcome)
+	for {
+		if o.after > 0 && ctx.Err() == nil {
+			<-timer.C
+		}
+		next := o.next
+		go func() {
+			r := Nack(errNoOutcome) // unless next returns (runtime.Goexit)
+			defer func() { results <- r }()
+			c.call(ctx, m, next, &r)
+		}()
+		if *o = <-results; o.next == nil {
+			return
+		}
+		timer.Reset(o.after)
+	}
+}
+
+// errNoOutcome nacks a message whose continuation ended its goroutine
+// without returning.
+var errNoOutcome = errors.New("continuation exited without an outcome")
+
+// call runs the handler, or next when set, into *o, turning a panic into
+// a nack that carries it.
+func (c *Consumer) call(ctx context.Context, m *queue.Message, next func(context.Context) Outcome, o *Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
 			Logger(ctx).ErrorContext(ctx, "handler panicked; message nacked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			o = Nack(fmt.Errorf("handler panicked: %v", v))
+			*o = Nack(fmt.Errorf("handler panicked: %v", v))
 			o.Panic = v
 		}
 	}()
-	return c.h(ctx, m)
+	if next != nil {
+		*o = next(ctx)
+		return
+	}
+	*o = c.h(ctx, m)
 }
 
 // afterPanic counts the panic and dead-letters the message at MaxPanics.

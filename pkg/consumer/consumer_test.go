@@ -1,12 +1,17 @@
 package consumer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,4 +356,132 @@ func TestConsumerSpanAttributesInOrder(t *testing.T) {
 	assert.Equal(t, append(slices.Clone(common), attribute.String("aiprod.dead_letter_reason", "bad payload"),
 		attribute.String("aiprod.outcome", "dead_letter")), dead.Attributes())
 	assert.Equal(t, codes.Error, dead.Status().Code)
+}
+
+// A handler that returns Resume goes on later: the consumer waits the
+// delay, then runs the continuation with the message's logger, again and
+// again, and applies the first decision, once.
+func TestResumeContinuesAfterItsDelayUntilADecision(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	var logs bytes.Buffer // slog's handler serialises its writes
+	const delay = 20 * time.Millisecond
+	var steps atomic.Int32
+	var step func(ctx context.Context) consumer.Outcome
+	step = func(ctx context.Context) consumer.Outcome {
+		consumer.Logger(ctx).InfoContext(ctx, "step")
+		if steps.Add(1) < 3 {
+			return consumer.Resume(delay, step)
+		}
+		return consumer.Ack()
+	}
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q, Logger: slog.New(slog.NewJSONHandler(&logs, nil))},
+		func(context.Context, *queue.Message) consumer.Outcome { return consumer.Resume(delay, step) })
+	require.NoError(t, err)
+	var acks, nacks atomic.Int32
+	start := time.Now()
+	got := c.Handle(context.Background(), queue.NewReceived(queue.Message{ID: "m-1"}, func() { acks.Add(1) }, func() { nacks.Add(1) }))
+	assert.GreaterOrEqual(t, time.Since(start), 3*delay, "each continuation waited its delay")
+	assert.Equal(t, consumer.VerdictAck, got.Verdict)
+	assert.False(t, got.Resumes())
+	assert.Equal(t, int32(3), steps.Load())
+	assert.Equal(t, int32(1), acks.Load())
+	assert.Zero(t, nacks.Load())
+	var ids []string
+	for line := range strings.Lines(logs.String()) {
+		var rec struct {
+			Msg       string `json:"msg"`
+			MessageID string `json:"message_id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		if rec.Msg == "step" {
+			ids = append(ids, rec.MessageID)
+		}
+	}
+	assert.Equal(t, []string{"m-1", "m-1", "m-1"}, ids, "continuations log with the message's fields")
+}
+
+// The end of the consumer's context cuts a continuation's wait short, or
+// skips it: the continuation runs at once, sees ctx done, and its outcome
+// is applied.
+func TestResumeWaitEndsWithTheContext(t *testing.T) {
+	t.Parallel()
+	for name, cancelAfter := range map[string]time.Duration{"during the wait": 20 * time.Millisecond, "before it": 0} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			q := memqueue.New()
+			t.Cleanup(func() { _ = q.Close() })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var ran atomic.Bool
+			c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q},
+				func(context.Context, *queue.Message) consumer.Outcome {
+					if cancelAfter == 0 {
+						cancel()
+					} else {
+						time.AfterFunc(cancelAfter, cancel)
+					}
+					return consumer.Resume(time.Hour, func(ctx context.Context) consumer.Outcome {
+						ran.Store(true)
+						if err := ctx.Err(); err != nil {
+							return consumer.Nack(err)
+						}
+						return consumer.Ack()
+					})
+				})
+			require.NoError(t, err)
+			var nacked atomic.Bool
+			done := make(chan consumer.Outcome, 1)
+			go func() {
+				done <- c.Handle(ctx, queue.NewReceived(queue.Message{ID: "m-1"}, func() {}, func() { nacked.Store(true) }))
+			}()
+			select {
+			case got := <-done:
+				assert.Equal(t, consumer.VerdictNack, got.Verdict)
+				assert.Contains(t, got.Reason, context.Canceled.Error())
+			case <-time.After(10 * time.Second):
+				t.Fatal("the hour's wait was not cut short")
+			}
+			assert.True(t, ran.Load(), "the continuation ran to end the handling")
+			assert.True(t, nacked.Load())
+		})
+	}
+}
+
+// A continuation that ends its goroutine without returning (runtime.Goexit,
+// as t.FailNow does) nacks the message instead of holding it forever.
+func TestResumedContinuationThatExitsNacks(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q},
+		func(context.Context, *queue.Message) consumer.Outcome {
+			return consumer.Resume(0, func(context.Context) consumer.Outcome { runtime.Goexit(); return consumer.Ack() })
+		})
+	require.NoError(t, err)
+	var nacked atomic.Bool
+	got := c.Handle(context.Background(), queue.NewReceived(queue.Message{ID: "m-1"}, func() {}, func() { nacked.Store(true) }))
+	assert.Equal(t, consumer.VerdictNack, got.Verdict)
+	assert.True(t, nacked.Load())
+}
+
+// A continuation that panics is recovered and counted like the handler:
+// nacked, then dead-lettered at MaxPanics.
+func TestResumedPanicIsRecoveredAndCounted(t *testing.T) {
+	t.Parallel()
+	q := memqueue.New()
+	t.Cleanup(func() { _ = q.Close() })
+	provision(t, q)
+	c, err := consumer.New(consumer.Config{Subscription: sub, DeadLetterTopic: dlq, Publisher: q, MaxPanics: 2},
+		func(context.Context, *queue.Message) consumer.Outcome {
+			return consumer.Resume(0, func(context.Context) consumer.Outcome { panic("late bug") })
+		})
+	require.NoError(t, err)
+	msg := func() *queue.Message { return queue.NewReceived(queue.Message{ID: "a"}, func() {}, func() {}) }
+	assert.Equal(t, consumer.VerdictNack, c.Handle(context.Background(), msg()).Verdict)
+	got := c.Handle(context.Background(), msg())
+	assert.Equal(t, consumer.VerdictDeadLetter, got.Verdict)
+	require.Len(t, q.Published(dlq), 1)
+	assert.Equal(t, "late bug", q.Published(dlq)[0].Attr(consumer.AttrPanic))
 }

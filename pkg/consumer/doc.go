@@ -19,7 +19,15 @@
 //     crash-loop a service or block a subscription;
 //   - the dead-letter publish (a failed one nacks, so nothing is lost), then
 //     the Ack or Nack;
-//   - the per-message metrics (one place to record them).
+//   - the per-message metrics (one place to record them);
+//   - continuations: a handler that works in short bursts with long waits
+//     between them (the worker polling a generation) returns Resume
+//     instead of waiting itself. The Consumer waits, with the message in
+//     hand, under Handle, whose frame is kept small, and runs each burst
+//     on a goroutine of its own, so the goroutine holding the message
+//     parks on a stack of about 1 KB that the garbage collector shrinks to
+//     4 KiB, whatever the bursts' calls grow to (docs/perf.md,
+//     BenchmarkWorkerMemory).
 //
 // # Contract
 //

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -55,6 +56,11 @@ type Outcome struct {
 	Pending bool
 	// Panic is the recovered panic value when the handler panicked.
 	Panic any
+
+	// next, set by Resume, goes on with the handling after the delay
+	// after.
+	next  func(ctx context.Context) Outcome
+	after time.Duration
 }
 
 // Ack returns the outcome that acknowledges the message.
@@ -83,6 +89,25 @@ func Wait(err error) Outcome {
 func Later(reason string) Outcome {
 	return Outcome{Verdict: VerdictNack, Reason: reason, Quiet: true, Pending: true}
 }
+
+// Resume returns an outcome that is not a decision yet: the message stays
+// in hand (the queue extends its lease), the Consumer waits for after (less
+// when its ctx is done first), then calls next on a goroutine of its own,
+// with the same span, logger and panic recovery as the Handler, and goes on
+// with what next returns, which may resume again. next must return soon
+// once ctx is done.
+//
+// It is for handlers that wait long between short bursts of work, such as
+// the worker polling a generation for minutes: the goroutine that holds
+// the message then waits at the top of a shallow stack, which the garbage
+// collector shrinks and no burst grows again, instead of at the bottom of
+// the handler's calls, in a stack as deep as its deepest burst.
+func Resume(after time.Duration, next func(ctx context.Context) Outcome) Outcome {
+	return Outcome{Verdict: VerdictNack, Reason: "resumed later", next: next, after: after}
+}
+
+// Resumes reports whether o is a Resume: not a decision yet.
+func (o Outcome) Resumes() bool { return o.next != nil }
 
 // DeadLetter returns the outcome that dead-letters the message with a
 // formatted reason.

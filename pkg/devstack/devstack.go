@@ -2,7 +2,7 @@
 // development and end-to-end tests: the Pub/Sub emulator (pkg/emulator/pubsub,
 // on a port), the Firestore emulator (pkg/emulator/firestore), one simulated backend per catalog entry (speaking its
 // provider's real HTTP protocol), and the ingest API (with the dead-letter
-// and webhook-secret admin routes), router (with the stuck-job sweeper),
+// and webhook-secret admin routes), router (with the stuck-job sweeper and the usage roller),
 // worker and notifier (job webhooks) wired with the same code and the same
 // Google Cloud client libraries as in production.
 //
@@ -31,6 +31,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/deadletter"
@@ -64,6 +65,9 @@ const (
 	GCPProjectDefault = "aiprod-dev" // the emulators' Google Cloud project
 	PollDefault       = 100 * time.Millisecond
 	CooldownDefault   = 10 * time.Second
+	// HealthCacheTTL is how long the dev router reuses backend health read
+	// from the store: a circuit opened now is seen by routing within it.
+	HealthCacheTTL = 200 * time.Millisecond
 	// SimCredential is the API key every adapter sends to its simulator.
 	SimCredential = "sim-key"
 	// VeoStorageURI is where the Veo simulator "writes" videos.
@@ -303,7 +307,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	rt, err := router.New(router.Config{Queue: q, Store: st, Catalog: s.Catalog, Circuit: cfg.Circuit,
-		Logger: cfg.Logger, HealthCacheTTL: 200 * time.Millisecond})
+		Logger: cfg.Logger, HealthCacheTTL: HealthCacheTTL})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -323,6 +327,13 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.run(runCtx, "sweeper", sw.Run)
+	// The usage roller, as in the router service: daily roll-ups, and the
+	// budget.forecast events of projects with a budget.
+	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Logger: cfg.Logger, Events: q})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.run(runCtx, "usage-roller", ro.Run)
 	s.run(runCtx, "worker", wk.Run)
 	if err := s.startNotifier(runCtx, cfg, q, st, ring); err != nil {
 		return nil, err

@@ -196,7 +196,42 @@ func (w *Writer) record(ctx context.Context, tx *Tx) {
 // Create stores j with events unless a job with its id exists, and returns
 // the stored job and whether this call created it. An existing job is
 // returned as it is, whoever created it (also one created concurrently).
+//
+// Most jobs are new: Create first writes the job under Firestore's
+// must-not-exist precondition in a transaction that reads nothing (one
+// write round trip, no read). Only when that fails (the job exists, or
+// the outcome is unknown) does it read, in a transaction that returns the
+// stored job or creates it, with the Writer's retry policy.
 func (w *Writer) Create(ctx context.Context, j *job.Job, events ...store.Event) (*job.Job, bool, error) {
+	stored, err := w.createNew(ctx, j, events)
+	created := err == nil
+	if !created {
+		stored, created, err = w.createOrRead(ctx, j, events)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	if created {
+		w.cfg.Metrics.JobAccepted(ctx, stored)
+	}
+	return stored, created, nil
+}
+
+// createNew writes j and its events in one transaction without reading;
+// it fails when the job exists.
+func (w *Writer) createNew(ctx context.Context, j *job.Job, events []store.Event) (*job.Job, error) {
+	var stored *job.Job
+	err := w.cfg.Store.RunTx(ctx, func(stx store.Tx) error {
+		stored = nil
+		c, err := w.writeNew(ctx, stx, j, events)
+		stored = c
+		return err
+	})
+	return stored, err
+}
+
+// createOrRead returns the stored job with j's id, or creates it.
+func (w *Writer) createOrRead(ctx context.Context, j *job.Job, events []store.Event) (*job.Job, bool, error) {
 	var (
 		stored  *job.Job
 		created bool
@@ -212,29 +247,29 @@ func (w *Writer) Create(ctx context.Context, j *job.Job, events ...store.Event) 
 			case !errors.Is(err, errclass.NotFound):
 				return err
 			}
-			c := j.Clone()
-			tx := w.newTx(ctx, stx, c)
-			for _, e := range events {
-				tx.AddEvent(e)
-			}
-			store.NormalizeTimes(c)
-			if err := stx.CreateJob(c); err != nil {
-				return err
-			}
-			if err := tx.writeEvents(c.ID); err != nil {
-				return err
-			}
-			stored, created = c, true
-			return nil
+			c, err := w.writeNew(ctx, stx, j, events)
+			stored, created = c, err == nil
+			return err
 		})
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	return stored, created, err
+}
+
+// writeNew creates a copy of j and its events in stx.
+func (w *Writer) writeNew(ctx context.Context, stx store.Tx, j *job.Job, events []store.Event) (*job.Job, error) {
+	c := j.Clone()
+	tx := w.newTx(ctx, stx, c)
+	for _, e := range events {
+		tx.AddEvent(e)
 	}
-	if created {
-		w.cfg.Metrics.JobAccepted(ctx, stored)
+	store.NormalizeTimes(c)
+	if err := stx.CreateJob(c); err != nil {
+		return nil, err
 	}
-	return stored, created, nil
+	if err := tx.writeEvents(c.ID); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (w *Writer) publishThresholds(ctx context.Context, id string, crossings []budget.Crossing) {

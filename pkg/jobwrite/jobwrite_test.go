@@ -249,3 +249,71 @@ func retry0() retry.Policy {
 	return retry.Policy{MaxAttempts: 4, Initial: time.Millisecond, Max: time.Millisecond,
 		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 }
+
+// readCounting counts the job reads of the transactions it runs.
+type readCounting struct {
+	store.Store
+	reads atomic.Int64
+}
+
+type countingTx struct {
+	store.Tx
+	reads *atomic.Int64
+}
+
+func (c countingTx) GetJob(id string) (*job.Job, error) {
+	c.reads.Add(1)
+	return c.Tx.GetJob(id)
+}
+
+func (s *readCounting) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.Store.RunTx(ctx, func(tx store.Tx) error { return fn(countingTx{tx, &s.reads}) })
+}
+
+// TestCreateOfANewJobReadsNothing: a new job is written without reading
+// (its must-not-exist precondition guards it), in one transaction; a job
+// that exists is read and returned, and one whose first write's outcome
+// was lost (committed, but the caller got an error) is found, not written
+// twice.
+func TestCreateOfANewJobReadsNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	rc := &readCounting{Store: e.st}
+	w := jobwrite.New(jobwrite.Config{Store: rc, Stage: "test", Now: func() time.Time { return now }, Retry: retry0()})
+	req, err := job.ParseRequest([]byte(`{"prompt":"a fox","duration_seconds":5}`))
+	require.NoError(t, err)
+	j, created, err := w.Create(ctx, job.New("", "p", req, now), store.Event{Type: "accepted"})
+	require.NoError(t, err)
+	require.True(t, created)
+	assert.Zero(t, rc.reads.Load(), "a new job costs no read")
+
+	again, created, err := w.Create(ctx, j.Clone(), store.Event{Type: "accepted"})
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, j, again)
+	assert.EqualValues(t, 1, rc.reads.Load(), "an existing one is read once")
+
+	w = jobwrite.New(jobwrite.Config{Store: &committedThenFails{Store: e.st}, Stage: "test", Now: func() time.Time { return now }, Retry: retry0()})
+	k, created, err := w.Create(ctx, job.New("", "p", req, now.Add(time.Second)), store.Event{Type: "accepted"})
+	require.NoError(t, err)
+	assert.False(t, created, "the lost commit's job is found")
+	events, err := e.st.ListEvents(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Len(t, events, 1, "and its events written once")
+}
+
+// committedThenFails commits its first transaction, then reports an error
+// as a lost answer would; later ones run as they are.
+type committedThenFails struct {
+	store.Store
+	done atomic.Bool
+}
+
+func (c *committedThenFails) RunTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	err := c.Store.RunTx(ctx, fn)
+	if err == nil && c.done.CompareAndSwap(false, true) {
+		return errclass.New(errclass.Retryable, "deadline exceeded after the commit")
+	}
+	return err
+}

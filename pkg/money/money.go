@@ -147,6 +147,14 @@ func appendMicros(b []byte, frac int64) []byte {
 	return append(b, digits...)
 }
 
+// Cents formats m for people to the nearest cent, half away from zero:
+// 1234500000 → "$1234.50", -250000 → "-$0.25", 4999 → "$0.00".
+func (m Micros) Cents() string {
+	sign, whole, frac := m.split()
+	cents := whole*100 + (frac+int64(Cent)/2)/int64(Cent)
+	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
+}
+
 // split returns m's sign ("-" or "") and its absolute value as whole dollars
 // and the micro-dollars left over.
 func (m Micros) split() (sign string, whole, frac int64) {

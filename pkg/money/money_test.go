@@ -114,3 +114,15 @@ func TestFormatsMatchFmt(t *testing.T) {
 	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = m.String() }), 1.0)
 	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = m.MarshalJSON() }), 1.0)
 }
+
+func TestCents(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"1234.5": "$1234.50", "0": "$0.00", "0.004999": "$0.00", "0.005": "$0.01", "-0.25": "-$0.25",
+		"-0.005": "-$0.01", "2.999999": "$3.00", "7": "$7.00",
+	} {
+		if got := MustParse(in).Cents(); got != want {
+			t.Errorf("%s.Cents() = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/budget"
@@ -80,6 +81,9 @@ type Config struct {
 	// Monitoring (as workload.googleapis.com/<instrument>) of Project with
 	// Application Default Credentials (AIPROD_GCP_TELEMETRY, default false).
 	GoogleCloudTelemetry bool
+	// Pprof is where the service serves Go's profiles (AIPROD_PPROF, e.g.
+	// 127.0.0.1:6060; default "": none).
+	Pprof string
 }
 
 // ReadConfig reads the variables every service shares; v records the
@@ -99,6 +103,7 @@ func ReadConfig(v *Vars) Config {
 		BudgetDefaults:       budget.Defaults{MonthlyLimit: v.USD("AIPROD_DEFAULT_MONTHLY_LIMIT_USD", DefaultMonthlyLimitDefault)},
 		ExportSpans:          v.Get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || v.Get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
 		GoogleCloudTelemetry: v.Bool("AIPROD_GCP_TELEMETRY", false),
+		Pprof:                strings.TrimSpace(v.Get(PprofVar)),
 	}
 	cat, err := catalog.Load(c.CatalogPath)
 	if err != nil {

@@ -110,6 +110,9 @@ func TestFromEnvSharedVariables(t *testing.T) {
 			platformtest.Unset(false),
 			platformtest.Set("true", true),
 			platformtest.Bad("yes please", `AIPROD_GCP_TELEMETRY: "yes please" is not a boolean (true or false)`)),
+		platformtest.Variable("AIPROD_PPROF", func(c Config) any { return c.Pprof },
+			platformtest.Unset(""),
+			platformtest.Set(" 127.0.0.1:6060 ", "127.0.0.1:6060")),
 	)
 }
 

@@ -95,6 +95,15 @@ func RunService[C ServiceConfig](ctx context.Context, s Service[C], getenv func(
 		defer cancel()
 		_ = shutdown(sctx)
 	}()
+	if shared.Pprof != "" {
+		addr, stop, err := ServePprof(shared.Pprof)
+		if err != nil {
+			log.Error("profiles", "error", err)
+			return ExitFailed
+		}
+		defer stop()
+		log.Info("serving profiles", "addr", addr)
+	}
 	log.Info("starting", "project", shared.Project, "port", shared.Port)
 	if err := openAndRun(ctx, s, cfg, log); err != nil {
 		log.Error("stopped", "error", err)

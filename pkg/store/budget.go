@@ -116,6 +116,10 @@ type Period struct {
 	// announced this period, ascending: each is announced once. On the
 	// project's head document only.
 	Notified []int `json:"notified,omitempty"`
+	// ForecastNotified says that the projection of the period's spend
+	// passing its limit (a budget.forecast event) was announced: once per
+	// period. On the project's head document only.
+	ForecastNotified bool `json:"forecast_notified,omitempty"`
 	// Shard is 0 for the head document, 1 and up for the period's shards
 	// (package budget spreads a period's reservations over them; see
 	// budget's doc, "Shards").
@@ -137,6 +141,9 @@ type LedgerEntry struct {
 	UserID    string `json:"user_id,omitempty"`
 	Backend   string `json:"backend"`
 	Model     string `json:"model,omitempty"`
+	// Shape is what the job asked for (zero in entries written before
+	// shapes were recorded), for the usage by shape (DayUsage.Shapes).
+	Shape Shape `json:"shape,omitzero"`
 	// Period is the month whose budget the attempt was reserved on and
 	// charged to: the month of the attempt's dispatch.
 	Period  string `json:"period"`

@@ -25,7 +25,8 @@ import (
 // DispatchedAt is when the holder's attempt was dispatched, so
 // AcquiredAt−DispatchedAt is how long it waited for the slot; ReleasedAt,
 // on a free slot, when its last holder released it (zero when never, or
-// taken since). The stuck-job sweeper reads both to tell a backlog from a
+// taken since); a released slot keeps its last holder's AcquiredAt and
+// DispatchedAt. The stuck-job sweeper reads them to tell a backlog from a
 // lost message (sweeper.BacklogOf); DispatchedAt is zero when the claimant
 // did not say.
 type Slot struct {
@@ -269,12 +270,13 @@ func RenewSlot(ctx context.Context, s Store, sl Slot, now time.Time, lease time.
 }
 
 // ReleaseSlot frees sl at now if sl.Holder still holds it (the slot keeps
-// only ReleasedAt = now); releasing a slot held by another holder, or
+// ReleasedAt = now and its holder's AcquiredAt and DispatchedAt); releasing a slot held by another holder, or
 // already free, does nothing and is not an error.
 func ReleaseSlot(ctx context.Context, s Store, sl Slot, now time.Time) error {
 	errNothing := errors.New("nothing to release")
-	_, err := updateHeldSlot(ctx, s, sl, errNothing, func(Slot) Slot {
-		return normSlot(Slot{Backend: sl.Backend, Index: sl.Index, ReleasedAt: now})
+	_, err := updateHeldSlot(ctx, s, sl, errNothing, func(cur Slot) Slot {
+		return normSlot(Slot{Backend: sl.Backend, Index: sl.Index, ReleasedAt: now,
+			AcquiredAt: cur.AcquiredAt, DispatchedAt: cur.DispatchedAt})
 	})
 	if err != nil && !errors.Is(err, errNothing) {
 		return fmt.Errorf("release %s slot %d of %s: %w", sl.Backend, sl.Index, sl.Holder, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 )
 
@@ -47,15 +48,95 @@ type UsageReader interface {
 }
 
 // DayUsage is the settled usage of one project on one UTC day, summed from
-// its ledger entries by backend and user. Its cells add up: a roll-up of
-// more entries is the cell-wise sum.
+// its ledger entries by backend and user (Cells), and by backend and job
+// shape (Shapes). Its cells add up: a roll-up of more entries is the
+// cell-wise sum.
 type DayUsage struct {
 	ProjectID string      `json:"project_id"`
 	Day       string      `json:"day"`   // "2026-11-25"
 	Cells     []UsageCell `json:"cells"` // sorted by backend, then user
+	// Shapes is the same usage by backend and what the jobs asked for
+	// (sorted by CompareShapeCells), for the savings recommendations:
+	// only entries that carry a shape (LedgerEntry.Shape, written since
+	// it exists) are in it.
+	Shapes []ShapeCell `json:"shapes,omitempty"`
 	// Entries counts the ledger entries rolled into the day.
 	Entries   int       `json:"entries"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Shape is what a job asked for that decides which offers can serve it
+// and at what price: the request without its prompt, image, options and
+// routing limits. The zero Shape is unknown (an entry from before shapes
+// were recorded).
+type Shape struct {
+	Tier        job.Tier        `json:"tier,omitempty"`
+	Resolution  job.Resolution  `json:"resolution,omitempty"`
+	AspectRatio job.AspectRatio `json:"aspect_ratio,omitempty"`
+	Seconds     int             `json:"seconds,omitempty"` // requested duration
+	Audio       bool            `json:"audio,omitempty"`
+	// ImageScheme is the scheme of the request's image_url ("https",
+	// "gs", "data"), lower case; "" for text-to-video.
+	ImageScheme string `json:"image_scheme,omitempty"`
+}
+
+// ShapeOf returns the shape of r.
+func ShapeOf(r *job.Request) Shape {
+	s := Shape{Tier: r.QualityTier, Resolution: r.Resolution, AspectRatio: r.AspectRatio, Seconds: r.DurationSeconds, Audio: r.Audio}
+	if r.ImageURL != "" {
+		s.ImageScheme = "?" // an image URL without a scheme: not text-to-video
+		if scheme, _, ok := strings.Cut(r.ImageURL, ":"); ok && scheme != "" {
+			s.ImageScheme = strings.ToLower(scheme)
+		}
+	}
+	return s
+}
+
+// Known reports whether s was recorded (its tier is set).
+func (s Shape) Known() bool { return s.Tier != "" }
+
+// Request returns a request of shape s, to price it on other offers (the
+// image URL is its scheme and nothing else).
+func (s Shape) Request() job.Request {
+	r := job.Request{QualityTier: s.Tier, Resolution: s.Resolution, AspectRatio: s.AspectRatio, DurationSeconds: s.Seconds, Audio: s.Audio}
+	if s.ImageScheme != "" {
+		r.ImageURL = s.ImageScheme + ":"
+	}
+	return r
+}
+
+// compareShapes orders shapes field by field.
+func compareShapes(a, b Shape) int {
+	return cmp.Or(cmp.Compare(a.Tier.Rank(), b.Tier.Rank()), strings.Compare(string(a.Resolution), string(b.Resolution)),
+		strings.Compare(string(a.AspectRatio), string(b.AspectRatio)), cmp.Compare(a.Seconds, b.Seconds),
+		cmpBool(a.Audio, b.Audio), strings.Compare(a.ImageScheme, b.ImageScheme))
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	default:
+		return 1
+	}
+}
+
+// ShapeCell is the usage of one backend by jobs of one shape on a day:
+// the cost of their settled attempts, how many there were and how many
+// succeeded.
+type ShapeCell struct {
+	Backend           string       `json:"backend"`
+	Shape             Shape        `json:"shape"`
+	Cost              money.Micros `json:"cost_usd"`
+	Attempts          int          `json:"attempts"`
+	AttemptsSucceeded int          `json:"attempts_succeeded"`
+}
+
+// CompareShapeCells orders shape cells by backend, then shape.
+func CompareShapeCells(a, b ShapeCell) int {
+	return cmp.Or(strings.Compare(a.Backend, b.Backend), compareShapes(a.Shape, b.Shape))
 }
 
 // UsageCell is the usage of one backend for one user of a project on one
@@ -83,6 +164,8 @@ func CompareCells(a, b UsageCell) int {
 func CloneDayUsage(d DayUsage) DayUsage {
 	d.Cells = slices.Clone(d.Cells)
 	slices.SortFunc(d.Cells, CompareCells)
+	d.Shapes = slices.Clone(d.Shapes)
+	slices.SortFunc(d.Shapes, CompareShapeCells)
 	d.UpdatedAt = NormalizeTime(d.UpdatedAt)
 	return d
 }

@@ -195,21 +195,29 @@ const TurnoverWindow = store.SlotWaitMarkDefault
 
 // BacklogOf judges a backend from its slots and waiting marks as read at
 // now (store.ReadSlots). A holder's age counts from its Slot.DispatchedAt,
-// or from its AcquiredAt when the slot does not say.
+// or from its AcquiredAt when the slot does not say; so does the last
+// holder's of a slot released within TurnoverWindow (ReleaseSlot keeps
+// both).
 func BacklogOf(slots []store.Slot, waiters store.SlotWaiters, now time.Time) Backlog {
 	b := Backlog{Busy: len(slots) > 0}
 	for _, sl := range slots {
 		if !sl.HeldAt(now) {
 			if sl.ReleasedAt.IsZero() || now.Sub(sl.ReleasedAt) > TurnoverWindow {
 				b.Busy = false
+				continue
 			}
-			continue
+			// Released just now: its last holder's wait counts, or a
+			// sweep that comes as the slots turn over (every generation
+			// of a backend ending at once; a backend with one slot, at
+			// each release) would see no age at all.
 		}
 		since := sl.DispatchedAt
 		if since.IsZero() || sl.AcquiredAt.Before(since) {
 			since = sl.AcquiredAt
 		}
-		b.Age = max(b.Age, now.Sub(since))
+		if !since.IsZero() {
+			b.Age = max(b.Age, now.Sub(since))
+		}
 	}
 	b.Busy = b.Busy || waiters.AnyAt(now)
 	return b

@@ -165,6 +165,10 @@ func TestBacklogOf(t *testing.T) {
 			sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
 		{"a slot released 10 s ago: turning over", []store.Slot{held(7*time.Minute, time.Second),
 			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow)}}, nil, sweeper.Backlog{Busy: true, Age: 7 * time.Minute}},
+		{"every slot released at once (generations ending together): the last holders' age", []store.Slot{
+			{Backend: "alpha", ReleasedAt: now, DispatchedAt: ago(14 * time.Minute), AcquiredAt: ago(5 * time.Second)},
+			{Backend: "alpha", ReleasedAt: now, AcquiredAt: ago(9 * time.Minute)}}, nil,
+			sweeper.Backlog{Busy: true, Age: 14 * time.Minute}},
 		{"a slot free for longer: nobody took it", []store.Slot{held(7*time.Minute, time.Second),
 			{Backend: "alpha", ReleasedAt: ago(sweeper.TurnoverWindow + time.Second)}}, nil, sweeper.Backlog{Age: 7 * time.Minute}},
 		{"an expired lease is a free slot and has no age", []store.Slot{held(time.Minute, time.Second), expired}, nil,

@@ -110,3 +110,38 @@ func TestPipelineMetrics(t *testing.T) {
 		assert.NotEqual(t, "dead_letter", pt.Labels[metrics.LabelOutcome], pt.Labels)
 	}
 }
+
+// The in-flight gauge counts a generation while a delivery polls it, and
+// no longer once the delivery lets go of it however that happens: the
+// generation ended, a push step ended (before its first poll, too), or a
+// poll panicked.
+func TestInFlightGaugeFollowsPolling(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rec, read := metricstest.New()
+	hold := make(chan struct{})
+	e.fakes["alpha"].on("held", script{hold: hold})
+	e.fakes["alpha"].on("panics", script{pollPanics: true})
+	inFlight := func() float64 {
+		v, _ := read.Value(t, metrics.BackendInFlight, metrics.LabelBackend, "alpha")
+		return v
+	}
+	stepped := e.newWorker(t, func(c *worker.Config) { c.Metrics = rec; c.StepPolls = 1 })
+	_, msg := e.dispatched(t, "alpha", request(t, "held"))
+	require.True(t, stepped.Step(ctx, "alpha", stepMessage(t, msg, 1)).Later)
+	assert.Equal(t, 0.0, inFlight(), "a push step that ended")
+	spent := e.newWorker(t, func(c *worker.Config) { c.Metrics = rec; c.StepBudget = time.Second; c.PollInterval = time.Minute })
+	require.True(t, spent.Step(ctx, "alpha", stepMessage(t, msg, 2)).Later)
+	assert.Equal(t, 0.0, inFlight(), "a push step spent before its first poll")
+	_, poison := e.dispatched(t, "alpha", request(t, "panics"))
+	require.False(t, stepped.Step(ctx, "alpha", stepMessage(t, poison, 1)).Ack)
+	assert.Equal(t, 0.0, inFlight(), "a poll that panicked")
+
+	polling := e.newWorker(t, func(c *worker.Config) { c.Metrics = rec })
+	done := make(chan worker.StepResult, 1)
+	go func() { done <- polling.Step(ctx, "alpha", stepMessage(t, msg, 3)) }()
+	require.Eventually(t, func() bool { return inFlight() == 1 }, 5*time.Second, time.Millisecond, "polled meanwhile")
+	close(hold)
+	require.True(t, (<-done).Ack)
+	assert.Equal(t, 0.0, inFlight(), "the generation ended")
+}

@@ -24,12 +24,29 @@ import (
 func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time) consumer.Outcome {
 	w.enterSlot(ctx, t)
 	t.log.InfoContext(ctx, "resuming generation from stored handle", "handle", string(h))
-	return w.poll(ctx, t, jobID, h, started, 0)
+	return w.poll(ctx, t, polling{jobID: jobID, h: h, started: started})
 }
 
-// poll polls h until the generation ends, then records the outcome. started
-// is the submit intent's time, for GenerationTimeout; wait is how long to
-// wait before the first poll.
+// polling is a generation to poll: its attempt has a handle (submitted,
+// resumed or adopted).
+type polling struct {
+	jobID   string
+	h       backend.Handle
+	started time.Time     // the submit intent's time, for GenerationTimeout
+	wait    time.Duration // before the next poll
+}
+
+// poll polls p until the generation ends, then records the outcome.
+//
+// It polls through the consumer: what it returns is a consumer.Resume,
+// which the rules return as it is, and handle too, so that by the time
+// the consumer waits for the first poll every call of the rules is off the
+// stack. The goroutine that holds the message then waits between polls in
+// the consumer, at the top of a shallow stack, and each poll, with what
+// follows it (the job read, the provider call, the heartbeat, the outcome
+// and settle), runs on a goroutine of its own. A message in hand thus
+// costs a small parked stack, which the garbage collector shrinks and no
+// poll grows again (docs/perf.md, BenchmarkWorkerMemory).
 //
 // After each poll that does not end the generation it reads the job
 // (checkAttempt): a canceled job's generation is canceled at the provider
@@ -39,52 +56,102 @@ func (w *Worker) resume(ctx context.Context, t *task, jobID string, h backend.Ha
 // same checks (endAttempt): only an attempt still holding h and not ended
 // is changed, a canceled job's attempt is recorded as canceled, and an
 // attempt ended by someone else is left as it is (its job's lifecycle
-// event published again when the job ended). In push mode (t.lim) it
-// returns a later outcome once the step's polls or time are used up.
-func (w *Worker) poll(ctx context.Context, t *task, jobID string, h backend.Handle, started time.Time, wait time.Duration) consumer.Outcome {
-	w.cfg.Metrics.InFlight(ctx, t.name, 1)
-	defer w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
-	interval := w.pollInterval(t.be)
-	pe := pollErrors{backoff: retry.Policy{Initial: interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}}
-	ka := keepAlive{beat: w.cfg.Now(), renew: w.cfg.Now()}
-	t.polling = h
-	for {
-		if wait > 0 {
-			if t.lim.spent(w.cfg.Now().Add(wait)) {
-				return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls))
-			}
-			if err := retry.Sleep(ctx, wait); err != nil {
-				return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, err))
-			}
+// event published again when the job ended). In push mode (t.lim) it ends
+// with a later outcome once the step's polls or time are used up.
+func (w *Worker) poll(ctx context.Context, t *task, p polling) consumer.Outcome {
+	s := &pollState{polling: p, interval: w.pollInterval(t.be), beat: w.cfg.Now()}
+	s.renew = s.beat
+	o, ended := w.pollLater(t, s)
+	if !ended { // else the rules return o to handle, which settles it
+		w.cfg.Metrics.InFlight(ctx, t.name, 1)
+	}
+	return o
+}
+
+// pollState is a generation being polled: what it is (polling, whose wait
+// is the one before the next poll), the consecutive failed polls, and the
+// last heartbeat and slot renewal.
+type pollState struct {
+	polling
+	interval    time.Duration
+	errors      int
+	beat, renew time.Time
+}
+
+// pollLater is the next poll, after s.wait, or the end of a push step
+// that the wait would overrun (ended).
+func (w *Worker) pollLater(t *task, s *pollState) (o consumer.Outcome, ended bool) {
+	if s.wait > 0 && t.lim.spent(w.cfg.Now().Add(s.wait)) {
+		return consumer.Later(fmt.Sprintf("step budget spent after %d polls", t.lim.polls)), true
+	}
+	return consumer.Resume(s.wait, func(ctx context.Context) consumer.Outcome { return w.pollStep(ctx, t, s) }), false
+}
+
+// pollStep is one poll and what follows it: the next poll (pollLater), or
+// the message's outcome, settled, when the generation or the step ended.
+func (w *Worker) pollStep(ctx context.Context, t *task, s *pollState) consumer.Outcome {
+	ended := true
+	defer func() {
+		if ended { // the generation is no longer polled here (also after a panic)
+			w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 		}
-		st, err := t.be.Poll(ctx, h)
-		if ctx.Err() != nil {
-			return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", jobID, ctx.Err()))
-		}
-		t.lim.polled()
-		wait = interval
-		switch {
-		case err != nil:
-			var f *failure
-			if wait, f = w.pollFailed(ctx, t, jobID, err, &pe, interval); f != nil {
-				return w.fail(ctx, t, jobID, *f)
-			}
-		case st.State.Terminal():
-			return w.finish(ctx, t, jobID, st)
-		default:
-			pe.n = 0
-		}
-		if o, stop := w.checkAttempt(ctx, t, jobID, h); stop {
+	}()
+	o, done := consumer.Outcome{}, true
+	if err := ctx.Err(); err != nil {
+		o = consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, err))
+	} else {
+		o, done = w.pollOnce(ctx, t, s)
+	}
+	if !done {
+		if o, ended = w.pollLater(t, s); !ended {
 			return o
 		}
-		w.keepAlive(ctx, t, jobID, h, &ka)
-		if w.cfg.Now().Sub(started) > w.cfg.GenerationTimeout {
-			return w.timedOut(ctx, t, jobID, h)
-		}
-		if t.lim.pollsUsed() {
-			return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls))
-		}
 	}
+	return w.settle(ctx, t, o)
+}
+
+// pollOnce polls the generation once and judges the answer, then, unless
+// the generation ended, reads the job: done, with the message's outcome,
+// when polling is over; else s.wait is set for the next poll.
+func (w *Worker) pollOnce(ctx context.Context, t *task, s *pollState) (o consumer.Outcome, done bool) {
+	if o, done = w.pollJudged(ctx, t, s); done {
+		return o, true
+	}
+	if o, done = w.checkAttempt(ctx, t, s.jobID, s.h); done {
+		return o, true
+	}
+	w.keepAlive(ctx, t, s)
+	switch {
+	case w.cfg.Now().Sub(s.started) > w.cfg.GenerationTimeout:
+		return w.timedOut(ctx, t, s.jobID, s.h), true
+	case t.lim.pollsUsed():
+		return consumer.Later(fmt.Sprintf("step poll limit of %d reached", t.lim.maxPolls)), true
+	}
+	return consumer.Outcome{}, false
+}
+
+// pollJudged polls the generation once: done, with the message's outcome,
+// when it ended (or the attempt failed, or shutdown cut the poll); else
+// s.wait is set for the next poll.
+func (w *Worker) pollJudged(ctx context.Context, t *task, s *pollState) (o consumer.Outcome, done bool) {
+	st, err := t.be.Poll(ctx, s.h)
+	if ctx.Err() != nil {
+		return consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, ctx.Err())), true
+	}
+	t.lim.polled()
+	s.wait = s.interval
+	switch {
+	case err != nil:
+		var f *failure
+		if s.wait, f = w.pollFailed(ctx, t, s, err); f != nil {
+			return w.fail(ctx, t, s.jobID, *f), true
+		}
+	case st.State.Terminal():
+		return w.finish(ctx, t, s.jobID, st), true
+	default:
+		s.errors = 0
+	}
+	return consumer.Outcome{}, false
 }
 
 // checkAttempt reads the job after a poll that did not end the generation:
@@ -126,17 +193,11 @@ func (w *Worker) checkAttempt(ctx context.Context, t *task, jobID string, h back
 	return consumer.Outcome{}, false
 }
 
-// pollErrors counts consecutive failed polls.
-type pollErrors struct {
-	n       int
-	backoff retry.Policy
-}
-
 // pollFailed judges a failed poll: the attempt fails (f) when the provider
 // refuses the handle or after PollErrorLimit consecutive errors; otherwise
 // polling goes on after wait.
-func (w *Worker) pollFailed(ctx context.Context, t *task, jobID string, err error, pe *pollErrors, interval time.Duration) (wait time.Duration, f *failure) {
-	err = fmt.Errorf("poll job %s on %s: %w", jobID, t.name, err)
+func (w *Worker) pollFailed(ctx context.Context, t *task, s *pollState, err error) (wait time.Duration, f *failure) {
+	err = fmt.Errorf("poll job %s on %s: %w", s.jobID, t.name, err)
 	c := classify(err)
 	if !errclass.IsRetryable(err) {
 		// The provider refuses this handle (not found, permanent): the
@@ -146,13 +207,14 @@ func (w *Worker) pollFailed(ctx context.Context, t *task, jobID string, err erro
 		}
 		return 0, &c
 	}
-	pe.n++
-	if pe.n > w.cfg.PollErrorLimit {
-		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", pe.n, err)
+	s.errors++
+	if s.errors > w.cfg.PollErrorLimit {
+		c.msg = fmt.Sprintf("%d consecutive poll errors, last: %v", s.errors, err)
 		return 0, &c
 	}
-	wait = max(interval, pe.backoff.Delay(pe.n, err))
-	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", pe.n, "wait", wait.String())
+	backoff := retry.Policy{Initial: s.interval, Max: MaxPollBackoff, Rand: w.cfg.Retry.Rand}
+	wait = max(s.interval, backoff.Delay(s.errors, err))
+	t.log.WarnContext(ctx, "poll failed; retrying", "error", err, "consecutive_errors", s.errors, "wait", wait.String())
 	return wait, nil
 }
 
@@ -166,24 +228,22 @@ func (w *Worker) timedOut(ctx context.Context, t *task, jobID string, h backend.
 		msg: fmt.Sprintf("no result within %s", w.cfg.GenerationTimeout)})
 }
 
-type keepAlive struct{ beat, renew time.Time }
-
 // keepAlive refreshes the attempt's heartbeat every Config.Heartbeat and
 // renews the concurrency slot every third of its lease. Failures are
 // logged: polling goes on.
-func (w *Worker) keepAlive(ctx context.Context, t *task, jobID string, h backend.Handle, ka *keepAlive) {
+func (w *Worker) keepAlive(ctx context.Context, t *task, s *pollState) {
 	now := w.cfg.Now()
-	if t.slot != nil && now.Sub(ka.renew) >= w.cfg.SlotLease/3 {
-		ka.renew = now
+	if t.slot != nil && now.Sub(s.renew) >= w.cfg.SlotLease/3 {
+		s.renew = now
 		w.renewSlot(ctx, t)
 	}
-	if now.Sub(ka.beat) < w.cfg.Heartbeat {
+	if now.Sub(s.beat) < w.cfg.Heartbeat {
 		return
 	}
-	ka.beat = now
-	_, err := w.updateJob(ctx, jobID, func(j *job.Job) ([]store.Event, error) {
+	s.beat = now
+	_, err := w.updateJob(ctx, s.jobID, func(j *job.Job) ([]store.Event, error) {
 		a := j.Attempt(t.msg.Attempt)
-		if j.Status.Terminal() || a == nil || a.Handle != string(h) || a.Status.Finished() {
+		if j.Status.Terminal() || a == nil || a.Handle != string(s.h) || a.Status.Finished() {
 			return nil, errUnchanged
 		}
 		a.LastProgressAt = &now

@@ -300,6 +300,22 @@ func TestPushStepNearTheDeadLetterThresholdKeepsItsSlot(t *testing.T) {
 	require.Equal(t, j.ID+"#1", e.slots(t, "alpha", 2)[0].Holder, "the generation still runs: its slot stays held")
 }
 
+// A push step whose budget ends before the first poll of the generation it
+// just submitted (the poll interval is longer than what is left) ends the
+// same way: one republish, the slot kept.
+func TestPushStepSpentBeforeItsFirstPollRepublishesOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.fakes["alpha"].setDefault(script{hold: make(chan struct{})})
+	w := e.newWorker(t, func(c *worker.Config) { c.StepBudget = time.Second; c.PollInterval = time.Minute })
+	j, msg := e.dispatched(t, "alpha", request(t, "a fox"))
+	res := w.Step(ctx, "alpha", stepMessage(t, msg, 10))
+	require.True(t, res.Ack, "republished and acked: %+v", res)
+	require.Len(t, e.q.Published(queue.DispatchTopic("alpha")), 1)
+	require.Equal(t, "alpha-gen-1", e.job(t, j.ID).Attempts[0].Handle)
+	require.Equal(t, j.ID+"#1", e.slots(t, "alpha", 2)[0].Holder, "the generation still runs: its slot stays held")
+}
+
 // TestFailedOverUnknownSubmitFreesTheDeadWorkersSlot: the worker that
 // recorded the intent died holding the attempt's concurrency slot; the
 // redelivery that fails the attempt over frees that slot at once instead of

@@ -100,7 +100,7 @@ func (w *Worker) submitAndPoll(ctx context.Context, t *task, j *job.Job, intent 
 		return o
 	}
 	// A fresh generation is not done yet: wait one interval before polling.
-	return w.poll(ctx, t, j.ID, h, intent, w.pollInterval(t.be))
+	return w.poll(ctx, t, polling{jobID: j.ID, h: h, started: intent, wait: w.pollInterval(t.be)})
 }
 
 // recordHandle stores the handle right after Submit, retrying transient
@@ -265,7 +265,7 @@ func (w *Worker) adopt(ctx context.Context, t *task, jobID string, intent time.T
 		return w.cancelGeneration(ctx, t, jobID, h), nil
 	}
 	w.enterSlot(ctx, t)
-	return w.poll(ctx, t, jobID, h, intent, 0), nil
+	return w.poll(ctx, t, polling{jobID: jobID, h: h, started: intent}), nil
 }
 
 // resubmit records a fresh intent in place of the one at old, which the

@@ -385,8 +385,19 @@ func (t *task) holder() string { return t.msg.JobID + "#" + strconv.Itoa(t.msg.A
 func (w *Worker) handle(ctx context.Context, name string, m *queue.Message) consumer.Outcome {
 	lim, _ := ctx.Value(limitsKey{}).(*limits)
 	o, t := w.process(ctx, name, m, consumer.Logger(ctx), lim)
+	if o.Resumes() {
+		return o // polling: it settles when it ends (poll)
+	}
+	return w.settle(ctx, t, o)
+}
+
+// settle completes the final outcome o of t's delivery (t nil: a message
+// that is no dispatch of ours): a waiting delivery near the dead-letter
+// threshold is republished instead of nacked, and the slot of an acked
+// one released.
+func (w *Worker) settle(ctx context.Context, t *task, o consumer.Outcome) consumer.Outcome {
 	republished := false
-	if t != nil && o.Quiet && m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
+	if t != nil && o.Quiet && t.m.DeliveryAttempt >= republishFrom(w.cfg.MaxDeliveryAttempts) {
 		o, republished = w.republish(ctx, t, o)
 	}
 	if t != nil && t.slot != nil && !republished && o.Acked() {

@@ -57,6 +57,9 @@ type periodDoc struct {
 	SpentMicros    int64   `firestore:"spent_micros"`
 	ReservedMicros int64   `firestore:"reserved_micros"`
 	Notified       []int64 `firestore:"notified"`
+	// ForecastNotified is set on heads once the period's budget.forecast
+	// event is announced.
+	ForecastNotified bool `firestore:"forecast_notified,omitempty"`
 	// Shard, AllotmentMicros and GrantedUnderMicros are set on shards
 	// (.../shards/{n}), absent on heads.
 	Shard              int       `firestore:"shard,omitempty"`
@@ -73,6 +76,7 @@ type ledgerDoc struct {
 	UserID         string    `firestore:"user_id,omitempty"`
 	Backend        string    `firestore:"backend"`
 	Model          string    `firestore:"model,omitempty"`
+	Shape          *shapeDoc `firestore:"shape,omitempty"`
 	Period         string    `firestore:"period"`
 	Seconds        int       `firestore:"seconds"`
 	Status         string    `firestore:"status"`
@@ -188,7 +192,7 @@ func toPeriodDoc(p store.Period) periodDoc {
 		ProjectID: p.ProjectID, Period: p.ID, UserID: p.UserID,
 		SpentMicros: int64(p.Spent), ReservedMicros: int64(p.Reserved),
 		Notified: make([]int64, 0, len(p.Notified)), UpdatedAt: store.NormalizeTime(p.UpdatedAt),
-		Shard: p.Shard, AllotmentMicros: int64(p.Allotment),
+		Shard: p.Shard, AllotmentMicros: int64(p.Allotment), ForecastNotified: p.ForecastNotified,
 	}
 	if p.GrantedUnder != nil {
 		v := int64(*p.GrantedUnder)
@@ -206,7 +210,7 @@ func fromPeriodDoc(d periodDoc) store.Period {
 		ProjectID: d.ProjectID, ID: d.Period, UserID: d.UserID,
 		Spent: money.Micros(d.SpentMicros), Reserved: money.Micros(d.ReservedMicros),
 		UpdatedAt: store.NormalizeTime(d.UpdatedAt),
-		Shard:     d.Shard, Allotment: money.Micros(d.AllotmentMicros),
+		Shard:     d.Shard, Allotment: money.Micros(d.AllotmentMicros), ForecastNotified: d.ForecastNotified,
 	}
 	if d.GrantedUnderMicros != nil {
 		v := money.Micros(*d.GrantedUnderMicros)
@@ -221,7 +225,7 @@ func fromPeriodDoc(d periodDoc) store.Period {
 func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 	return ledgerDoc{
 		JobID: e.JobID, Attempt: e.Attempt, ProjectID: e.ProjectID, UserID: e.UserID,
-		Backend: e.Backend, Model: e.Model, Period: e.Period, Seconds: e.Seconds, Status: string(e.Status),
+		Backend: e.Backend, Model: e.Model, Shape: toShapeDoc(e.Shape), Period: e.Period, Seconds: e.Seconds, Status: string(e.Status),
 		EstimateMicros: int64(e.Estimate), ReservedMicros: int64(e.Reserved), CostMicros: int64(e.Cost),
 		ReleasedMicros: int64(e.Released), CarriedMicros: int64(e.Carried), Final: e.Final,
 		At: store.NormalizeTime(e.At),
@@ -231,7 +235,7 @@ func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 func fromLedgerDoc(id string, d ledgerDoc) store.LedgerEntry {
 	return store.LedgerEntry{
 		ID: id, JobID: d.JobID, Attempt: d.Attempt, ProjectID: d.ProjectID, UserID: d.UserID,
-		Backend: d.Backend, Model: d.Model, Period: d.Period, Seconds: d.Seconds, Status: job.AttemptStatus(d.Status),
+		Backend: d.Backend, Model: d.Model, Shape: fromShapeDoc(d.Shape), Period: d.Period, Seconds: d.Seconds, Status: job.AttemptStatus(d.Status),
 		Estimate: money.Micros(d.EstimateMicros), Reserved: money.Micros(d.ReservedMicros),
 		Cost: money.Micros(d.CostMicros), Released: money.Micros(d.ReleasedMicros),
 		Carried: money.Micros(d.CarriedMicros), Final: d.Final, At: store.NormalizeTime(d.At),

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
+	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -26,6 +27,10 @@ const (
 	// 128-character user id and seven numbers). A day with more cells
 	// continues in documents {day}~1, {day}~2, ...
 	cellsPerDoc = 1000
+	// shapesPerDoc bounds the shape cells of one roll-up document (a
+	// shape cell is at most ~250 bytes), beside its cells: 1,000 cells
+	// and 500 shape cells stay under 1 MiB.
+	shapesPerDoc = 500
 )
 
 // usageDoc is one document of a day's roll-up: projects/{p}/usage/{day}
@@ -37,7 +42,50 @@ type usageDoc struct {
 	Parts     int            `firestore:"parts"` // on part 0
 	Entries   int            `firestore:"entries"`
 	Cells     []usageCellDoc `firestore:"cells"`
+	Shapes    []shapeCellDoc `firestore:"shapes,omitempty"`
 	UpdatedAt time.Time      `firestore:"updated_at"`
+}
+
+// shapeCellDoc is a store.ShapeCell.
+type shapeCellDoc struct {
+	Backend           string   `firestore:"backend"`
+	Shape             shapeDoc `firestore:"shape"`
+	CostMicros        int64    `firestore:"cost_micros"`
+	Attempts          int      `firestore:"attempts"`
+	AttemptsSucceeded int      `firestore:"attempts_succeeded"`
+}
+
+// shapeDoc is a store.Shape.
+type shapeDoc struct {
+	Tier        string `firestore:"tier"`
+	Resolution  string `firestore:"resolution,omitempty"`
+	AspectRatio string `firestore:"aspect_ratio,omitempty"`
+	Seconds     int    `firestore:"seconds,omitempty"`
+	Audio       bool   `firestore:"audio,omitempty"`
+	ImageScheme string `firestore:"image_scheme,omitempty"`
+}
+
+// toShapeDoc returns the document of a ledger entry's shape, nil for the
+// zero one.
+func toShapeDoc(s store.Shape) *shapeDoc {
+	if s == (store.Shape{}) {
+		return nil
+	}
+	d := shapeDocOf(s)
+	return &d
+}
+
+func shapeDocOf(s store.Shape) shapeDoc {
+	return shapeDoc{Tier: string(s.Tier), Resolution: string(s.Resolution), AspectRatio: string(s.AspectRatio),
+		Seconds: s.Seconds, Audio: s.Audio, ImageScheme: s.ImageScheme}
+}
+
+func fromShapeDoc(d *shapeDoc) store.Shape {
+	if d == nil {
+		return store.Shape{}
+	}
+	return store.Shape{Tier: job.Tier(d.Tier), Resolution: job.Resolution(d.Resolution), AspectRatio: job.AspectRatio(d.AspectRatio),
+		Seconds: d.Seconds, Audio: d.Audio, ImageScheme: d.ImageScheme}
 }
 
 // usageCellDoc is a store.UsageCell.
@@ -81,10 +129,11 @@ func checkDay(projectID, day string) error {
 	return nil
 }
 
-// toUsageDocs splits a day's roll-up into its documents.
+// toUsageDocs splits a day's roll-up into its documents: as many as its
+// cells or its shape cells need.
 func toUsageDocs(d store.DayUsage) []usageDoc {
 	d = store.CloneDayUsage(d)
-	parts := max(1, (len(d.Cells)+cellsPerDoc-1)/cellsPerDoc)
+	parts := max(1, (len(d.Cells)+cellsPerDoc-1)/cellsPerDoc, (len(d.Shapes)+shapesPerDoc-1)/shapesPerDoc)
 	docs := make([]usageDoc, parts)
 	for p := range docs {
 		cells := d.Cells[min(p*cellsPerDoc, len(d.Cells)):min((p+1)*cellsPerDoc, len(d.Cells))]
@@ -95,6 +144,10 @@ func toUsageDocs(d store.DayUsage) []usageDoc {
 				Attempts: c.Attempts, AttemptsSucceeded: c.AttemptsSucceeded, AttemptsFailed: c.AttemptsFailed,
 				Jobs: c.Jobs, JobsSucceeded: c.JobsSucceeded, JobsFailed: c.JobsFailed,
 			})
+		}
+		for _, c := range d.Shapes[min(p*shapesPerDoc, len(d.Shapes)):min((p+1)*shapesPerDoc, len(d.Shapes))] {
+			docs[p].Shapes = append(docs[p].Shapes, shapeCellDoc{Backend: c.Backend, Shape: shapeDocOf(c.Shape),
+				CostMicros: int64(c.Cost), Attempts: c.Attempts, AttemptsSucceeded: c.AttemptsSucceeded})
 		}
 	}
 	docs[0].Parts, docs[0].Entries = parts, d.Entries
@@ -117,8 +170,13 @@ func fromUsageDocs(docs []usageDoc) store.DayUsage {
 				Jobs: c.Jobs, JobsSucceeded: c.JobsSucceeded, JobsFailed: c.JobsFailed,
 			})
 		}
+		for _, c := range doc.Shapes {
+			d.Shapes = append(d.Shapes, store.ShapeCell{Backend: c.Backend, Shape: fromShapeDoc(&c.Shape),
+				Cost: money.Micros(c.CostMicros), Attempts: c.Attempts, AttemptsSucceeded: c.AttemptsSucceeded})
+		}
 	}
 	slices.SortFunc(d.Cells, store.CompareCells)
+	slices.SortFunc(d.Shapes, store.CompareShapeCells)
 	return d
 }
 

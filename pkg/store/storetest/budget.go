@@ -133,7 +133,8 @@ func testPeriodsRoundTrip(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	// User ids are free text: none may escape its document or collide.
 	users := []string{"alice", "a/b", "a%2Fb", "__x__", ".", "..", "dé j@+", strings.Repeat("ü", 128)}
-	proj := store.Period{ProjectID: "p1", ID: "2026-11", Spent: usd("12.5"), Reserved: usd("1.25"), Notified: []int{80, 50}, UpdatedAt: t0}
+	proj := store.Period{ProjectID: "p1", ID: "2026-11", Spent: usd("12.5"), Reserved: usd("1.25"), Notified: []int{80, 50},
+		ForecastNotified: true, UpdatedAt: t0}
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
 		if err := tx.PutPeriod(proj); err != nil {
 			return err
@@ -192,6 +193,7 @@ func ledgerEntry(jobID string, attempt int, project string, at time.Time) store.
 	return store.LedgerEntry{
 		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: "alice",
 		Backend: "runway", Model: "gen4_turbo", Period: budget.PeriodOf(at), Seconds: 5, Status: job.AttemptSucceeded,
+		Shape:    store.Shape{Tier: job.TierDraft, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5, ImageScheme: "https"},
 		Estimate: usd("0.25"), Reserved: usd("0.25"), Cost: usd("0.250001"), Released: usd("0.25"), Final: true, At: at,
 	}
 }
@@ -205,6 +207,11 @@ func testLedgerCreatedOnce(t *testing.T, s store.Store) {
 	want := e
 	want.At = norm(t0)
 	require.Equal(t, want, got)
+	old := ledgerEntry(job.NewID(), 1, "p1", t0)
+	old.Shape = store.Shape{}
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(old) }))
+	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) { got, err = tx.GetLedger(old.ID); return err }))
+	require.Zero(t, got.Shape, "an entry without a shape reads back without one")
 
 	again := e
 	again.Cost = usd("99")

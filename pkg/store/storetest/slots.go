@@ -213,8 +213,9 @@ func testSlotRecordsTheDispatchTime(t *testing.T, s store.Store) {
 	require.NoError(t, store.ReleaseSlot(ctx, s, again, t0.Add(time.Second)))
 	slots, _, err = store.ReadSlots(ctx, s, "disp-fal", 1)
 	require.NoError(t, err)
-	require.Equal(t, []store.Slot{{Backend: "disp-fal", Index: 0, ReleasedAt: norm(t0.Add(time.Second))}}, slots,
-		"a released slot keeps when it was released, nothing else")
+	require.Equal(t, []store.Slot{{Backend: "disp-fal", Index: 0, ReleasedAt: norm(t0.Add(time.Second)),
+		AcquiredAt: again.AcquiredAt, DispatchedAt: again.DispatchedAt}}, slots,
+		"a released slot keeps when it was released and its last holder's times (sweeper.BacklogOf), no holder")
 	b, err := store.AcquireSlot(ctx, s, slotClaim("disp-fal", 1, "job-c#1"), t0.Add(2*time.Second))
 	require.NoError(t, err)
 	require.True(t, b.DispatchedAt.IsZero(), "a new holder that does not say has none")

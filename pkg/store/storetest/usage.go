@@ -12,7 +12,8 @@ import (
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
-// dayUsage returns a roll-up of n cells (n users of two backends).
+// dayUsage returns a roll-up of n cells (n users of two backends) and
+// n/2 shape cells (two backends, every tier, durations 1 to n/6).
 func dayUsage(project, day string, n int) store.DayUsage {
 	d := store.DayUsage{ProjectID: project, Day: day, Entries: 3 * n, UpdatedAt: t0}
 	for i := range n {
@@ -21,11 +22,18 @@ func dayUsage(project, day string, n int) store.DayUsage {
 			Attempts: 3, AttemptsSucceeded: 2, AttemptsFailed: 1, Jobs: 2, JobsSucceeded: 2,
 		})
 	}
+	for i := range n / 2 {
+		shape := store.Shape{Tier: []job.Tier{job.TierDraft, job.TierStandard, job.TierPremium}[i%3], Resolution: job.Res1080p,
+			AspectRatio: job.Aspect9x16, Seconds: 1 + i/6, Audio: i%3 == 1, ImageScheme: []string{"", "https"}[i/3%2]}
+		d.Shapes = append(d.Shapes, store.ShapeCell{Backend: []string{"luma", "runway"}[i/3%2], Shape: shape,
+			Cost: usd("0.5"), Attempts: 2, AttemptsSucceeded: 1})
+	}
 	return d
 }
 
-// A day's roll-up reads back as written, cells sorted, even past the
-// cells one Firestore document holds (2,500 cells).
+// A day's roll-up reads back as written, cells and shape cells sorted,
+// even past the cells one Firestore document holds (2,500 cells, 1,250
+// shape cells).
 func testDayUsageRoundTrip(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error {
@@ -37,6 +45,7 @@ func testDayUsageRoundTrip(t *testing.T, s store.Store) {
 		return nil
 	}))
 	for _, n := range []int{2500, 3, 0} {
+		require.Len(t, dayUsage("p1", "2026-11-25", n).Shapes, n/2, "distinct shape cells")
 		want := dayUsage("p1", "2026-11-25", n)
 		require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.PutDayUsage(want) }))
 		want = store.CloneDayUsage(want)
