@@ -127,6 +127,7 @@ func newJob(projectID string, created time.Time) *job.Job {
 // fullJob returns a job with every field set.
 func fullJob() *job.Job {
 	maxCost := money.MustParse("2.5")
+	deadline := 900
 	req := job.Request{
 		Prompt:          "a red fox running through snow, cinematic",
 		DurationSeconds: 5,
@@ -139,6 +140,7 @@ func fullJob() *job.Job {
 		Backends:        []string{"runway", "luma"},
 		UserID:          "alice",
 		WebhookURL:      "https://example.com/hooks/video",
+		DeadlineSeconds: &deadline,
 		Metadata:        map[string]string{"campaign": "winter", "team": "ads"},
 	}
 	j := job.New("", "proj-full", req, t0)
