@@ -193,12 +193,14 @@ func ledgerEntry(jobID string, attempt int, project string, at time.Time) store.
 		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: "alice",
 		Backend: "runway", Model: "gen4_turbo", Period: budget.PeriodOf(at), Seconds: 5, Status: job.AttemptSucceeded,
 		Estimate: usd("0.25"), Reserved: usd("0.25"), Cost: usd("0.250001"), Released: usd("0.25"), Final: true, At: at,
+		Tier: job.TierStandard, Resolution: job.Res720p, ImageToVideo: true, Generation: 41*time.Second + 123456*time.Microsecond,
 	}
 }
 
 func testLedgerCreatedOnce(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	e := ledgerEntry(job.NewID(), 1, "p1", t0)
+	e.Status, e.ErrorCode = job.AttemptFailed, job.CodeBackendUnavailable
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(e) }))
 	var got store.LedgerEntry
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) { got, err = tx.GetLedger(e.ID); return err }))

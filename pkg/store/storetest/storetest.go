@@ -95,6 +95,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ListDayUsage", testListDayUsage},
 		{"UsageWatermark", testUsageWatermark},
 		{"ListSettled", testListSettled},
+		{"BackendStats", testBackendStats},
+		{"CountJobs", testCountJobs},
 	}
 	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {
