@@ -2,7 +2,8 @@
 // service): it consumes aiprod-jobs, picks the cheapest healthy backend that
 // can serve each job and publishes it to that backend's dispatch topic. It
 // also runs the stuck-job sweeper (package sweeper) and the usage roller
-// (budget.Roller), and carries out the admin API's dead-letter replays
+// (budget.Roller, which also learns each backend's figures: package learn),
+// and carries out the admin API's dead-letter replays
 // (aiprod-dlq-replay, deadletter.Replayer).
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
@@ -27,6 +28,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/deadletter"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/sweeper"
@@ -56,7 +58,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	if cfg.RollupInterval > 0 {
 		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log,
-			BudgetDefaults: cfg.BudgetDefaults})
+			BudgetDefaults: cfg.BudgetDefaults, Fold: learn.FoldRound})
 		if err != nil {
 			return err
 		}
