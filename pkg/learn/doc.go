@@ -17,9 +17,9 @@
 // One document per backend (store.BackendStats, backend_stats/{backend}),
 // a cell per shape, each holding exponentially decayed sums (half-life
 // HalfLife, a day): successes, failures, a histogram of the successes'
-// generation times over fixed log-spaced buckets (1 s to 74 min, each 30%
+// generation times over 66 fixed log-spaced buckets (1 s to 2 h, each 15%
 // wider than the one before, so a quantile read from it is within about
-// 15%), their sum, and the sums of actual cost over estimate of the
+// 8%), their sum, and the sums of actual cost over estimate of the
 // successes and of what failures were billed over their estimate. Sums
 // decayed to a common time add up, so cells merge exactly (a backend's
 // figures over every shape are the sum of its cells) and folding is

@@ -12,10 +12,10 @@ import (
 // Buckets is the number of buckets of a generation-time histogram: bucket
 // 0 holds [0, 1 s), bucket k (1 ≤ k < Buckets−1) [r^(k−1), r^k) seconds
 // with r = bucketRatio, and the last everything from r^(Buckets−2) s
-// (about 74 min) on.
-const Buckets = 34
+// (about 2 h 8 min) on.
+const Buckets = 66
 
-const bucketRatio = 1.3
+const bucketRatio = 1.15
 
 var logRatio = math.Log(bucketRatio)
 
@@ -110,7 +110,7 @@ func Estimate(st *store.BackendStats, shape string, now time.Time, p Prior) Figu
 func Overall(st *store.BackendStats, now time.Time, p Prior) Figures {
 	all := Merge(st.Cells, now)
 	all.At = latest(st.Cells)
-	return estimate(all, all, p)
+	return estimate(all, store.StatsCell{}, p) // the prior's own mean as the prior
 }
 
 func latest(cells []store.StatsCell) time.Time {

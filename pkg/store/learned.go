@@ -15,7 +15,7 @@ import (
 // transaction, so no settlement writes a shared document. Tx embeds it.
 //
 // Firestore model: backend_stats/{backend}, one document per backend with
-// a cell per job shape (at most MaxStatsCells; about 500 bytes each).
+// a cell per job shape (at most MaxStatsCells; under 1 KB each).
 type LearnedTx interface {
 	// GetBackendStats reads a backend's learned figures; absent is the
 	// zero BackendStats with Backend set, never NotFound.
