@@ -94,6 +94,11 @@ type Figures struct {
 	At time.Time
 }
 
+// Figures returns the figures of a backend nothing was learned of: p's.
+func (p Prior) Figures() Figures {
+	return Figures{Success: p.Success, CostAccuracy: 1, P50: p.P50, P95: p.P95, Mean: p.P50}
+}
+
 // Estimate returns the figures of backend st for shape (Shape.Key) at now,
 // by the package doc's estimator under prior p.
 func Estimate(st *store.BackendStats, shape string, now time.Time, p Prior) Figures {
