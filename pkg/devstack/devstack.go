@@ -6,6 +6,9 @@
 // worker and notifier (job webhooks) wired with the same code and the same
 // Google Cloud client libraries as in production.
 //
+// The router's usage roller runs too, and learns each backend's figures
+// (package learn).
+//
 // Start returns once the API answers; Close stops everything in reverse
 // order. `aiprod dev` is Start plus a "ready" line.
 package devstack
@@ -31,11 +34,13 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/backend"
 	"github.com/aiprod/aiprod/pkg/backend/providers"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
@@ -64,6 +69,11 @@ const (
 	GCPProjectDefault = "aiprod-dev" // the emulators' Google Cloud project
 	PollDefault       = 100 * time.Millisecond
 	CooldownDefault   = 10 * time.Second
+	// RollupIntervalDefault and RollupLagDefault are the usage roller's
+	// (budget.RollerConfig) in the dev stack: quicker than the services'
+	// minute and two, so that what a run teaches shows soon.
+	RollupIntervalDefault = 10 * time.Second
+	RollupLagDefault      = 30 * time.Second
 	// SimCredential is the API key every adapter sends to its simulator.
 	SimCredential = "sim-key"
 	// VeoStorageURI is where the Veo simulator "writes" videos.
@@ -323,6 +333,15 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.run(runCtx, "sweeper", sw.Run)
+	// The usage roller also learns each backend's figures (package learn);
+	// locally it runs every 10 s, 30 s behind, so GET /v1/backends shows
+	// what a run taught within a minute.
+	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Interval: RollupIntervalDefault, Lag: RollupLagDefault,
+		Logger: cfg.Logger, Fold: learn.FoldRound})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.run(runCtx, "usage-roller", ro.Run)
 	s.run(runCtx, "worker", wk.Run)
 	if err := s.startNotifier(runCtx, cfg, q, st, ring); err != nil {
 		return nil, err
