@@ -17,6 +17,7 @@
 //	AIPROD_SWEEP_MAX_REDRIVES       re-drives in a row without progress before failing (default 3)
 //	AIPROD_USAGE_ROLLUP_INTERVAL    time between roll-ups of the ledger into daily usage (default 1m; 0 disables)
 //	AIPROD_USAGE_ROLLUP_LAG         how far behind now the roll-ups stay (default 2m)
+//	AIPROD_EXPLORE_PERCENT          % of jobs sent to a backend whose learned figures are stale (0 to 2, default 1)
 //
 // See package sweeper for what the sweeper does, budget.Roller for the
 // usage roll-ups.
@@ -38,7 +39,7 @@ import (
 // sweeper and the usage roller, and runs them with the health endpoint until ctx is done.
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
-		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults})
+		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults, ExploreShare: cfg.exploreShare()})
 	if err != nil {
 		return err
 	}
