@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/routesim"
 )
 
 // aiprod simulate runs offline: the table, DESIGN's JSON, and the chart.
@@ -22,17 +24,7 @@ func TestSimulate(t *testing.T) {
 	chart := filepath.Join(t.TempDir(), "c.svg")
 	code, out, errOut = e.run("simulate", "--trace", trace, "--policies", "aiprod,oracle", "--json", "--chart", chart)
 	require.Equal(t, 0, code, errOut)
-	var r struct {
-		Policies []struct {
-			Name              string  `json:"name"`
-			Jobs              int     `json:"jobs"`
-			Succeeded         int     `json:"succeeded"`
-			Failed            int     `json:"failed"`
-			CostUSD           float64 `json:"cost_usd"`
-			CostPerSuccessUSD float64 `json:"cost_per_success_usd"`
-			P95CompletionS    float64 `json:"p95_completion_s"`
-		} `json:"policies"`
-	}
+	var r routesim.Report // its JSON is DESIGN's: routesim's TestReportJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Len(t, r.Policies, 2)
 	require.Equal(t, "aiprod", r.Policies[0].Name)

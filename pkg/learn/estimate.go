@@ -111,6 +111,17 @@ func Estimate(st *store.BackendStats, shape string, now time.Time, p Prior) Figu
 	return estimate(cell, all, p)
 }
 
+// EstimateAll returns the figures for shape at now of every backend of
+// names: Estimate of its stats, the prior's for one absent from stats.
+func EstimateAll(names []string, stats map[string]store.BackendStats, shape string, now time.Time, p Prior) map[string]Figures {
+	out := make(map[string]Figures, len(names))
+	for _, name := range names {
+		st := stats[name]
+		out[name] = Estimate(&st, shape, now, p)
+	}
+	return out
+}
+
 // Overall returns the figures of backend st over every shape at now.
 func Overall(st *store.BackendStats, now time.Time, p Prior) Figures {
 	all := Merge(st.Cells, now)

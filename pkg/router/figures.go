@@ -64,21 +64,10 @@ func (f *figuresCache) get(shape string) map[string]routing.BackendStats {
 	defer f.mu.Unlock()
 	figs, ok := f.byShape[shape]
 	if !ok {
-		figs = make(map[string]learn.Figures, len(f.cat.Backends))
-		now := time.Now()
-		for _, name := range f.cat.Names() {
-			st := f.stats[name]
-			figs[name] = learn.Estimate(&st, shape, now, learn.DefaultPrior)
-		}
+		figs = learn.EstimateAll(f.cat.Names(), f.stats, shape, time.Now(), learn.DefaultPrior)
 		f.byShape[shape] = figs
 	}
-	out := make(map[string]routing.BackendStats, len(figs))
-	for name, fg := range figs {
-		l := f.load[name]
-		l.Queued += f.local[name]
-		out[name] = routing.BackendStats{Figures: fg, Load: l}
-	}
-	return out
+	return routing.WithLoad(figs, f.load, f.local)
 }
 
 // dispatched counts a job this router dispatched to backend, until the

@@ -30,7 +30,7 @@ type aiprod struct {
 	seed    uint64
 	circuit circuit.Config
 	health  map[string]store.BackendState
-	learned map[string]*store.BackendStats
+	learned map[string]store.BackendStats
 	byShape map[string]map[string]learn.Figures // of learned, cleared at each roll
 	pending []learn.Observation                 // settled, not rolled up yet
 	rolled  float64                             // time of the last roll-up
@@ -41,7 +41,7 @@ type aiprod struct {
 
 func newAIPROD(seed uint64) *aiprod {
 	return &aiprod{seed: seed, circuit: circuit.Config{}.WithDefaults(), health: map[string]store.BackendState{},
-		learned: map[string]*store.BackendStats{}, byShape: map[string]map[string]learn.Figures{},
+		learned: map[string]store.BackendStats{}, byShape: map[string]map[string]learn.Figures{},
 		load: map[string]routing.Load{}, local: map[string]int{}, loadAt: -LoadInterval}
 }
 
@@ -102,11 +102,9 @@ func (p *aiprod) roll(now float64) {
 			continue
 		}
 		st := p.learned[o.Backend]
-		if st == nil {
-			st = &store.BackendStats{Backend: o.Backend}
-			p.learned[o.Backend] = st
-		}
-		learn.Fold(st, o)
+		st.Backend = o.Backend
+		learn.Fold(&st, o)
+		p.learned[o.Backend] = st
 	}
 	p.pending = keep
 	clear(p.byShape)
@@ -129,21 +127,8 @@ func (p *aiprod) readLoad(s *sim) {
 func (p *aiprod) stats(s *sim, shape string) map[string]routing.BackendStats {
 	figs, ok := p.byShape[shape]
 	if !ok {
-		figs = map[string]learn.Figures{}
-		for _, b := range s.tr.Catalog.Backends {
-			st := p.learned[b.Name]
-			if st == nil {
-				st = &store.BackendStats{Backend: b.Name}
-			}
-			figs[b.Name] = learn.Estimate(st, shape, at(s.now), learn.DefaultPrior)
-		}
+		figs = learn.EstimateAll(s.tr.Catalog.Names(), p.learned, shape, at(s.now), learn.DefaultPrior)
 		p.byShape[shape] = figs
 	}
-	out := make(map[string]routing.BackendStats, len(figs))
-	for name, f := range figs {
-		l := p.load[name]
-		l.Queued += p.local[name]
-		out[name] = routing.BackendStats{Figures: f, Load: l}
-	}
-	return out
+	return routing.WithLoad(figs, p.load, p.local)
 }

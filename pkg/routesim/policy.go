@@ -50,6 +50,11 @@ func byName(cs []routing.Candidate) []routing.Candidate {
 	return cs
 }
 
+// byPrice orders candidates by estimate, then name.
+func byPrice(a, b routing.Candidate) int {
+	return cmp.Or(cmp.Compare(a.Estimate, b.Estimate), cmp.Compare(a.Backend, b.Backend))
+}
+
 // cheapest sends every attempt to the cheapest capable backend, health
 // aside (the failed ones of the job excluded, as by any router).
 type cheapest struct{}
@@ -60,9 +65,7 @@ func (cheapest) choose(s *sim, j *simJob) (routing.Candidate, bool) {
 	if len(cs) == 0 {
 		return routing.Candidate{}, false
 	}
-	return slices.MinFunc(cs, func(a, b routing.Candidate) int {
-		return cmp.Or(cmp.Compare(a.Estimate, b.Estimate), cmp.Compare(a.Backend, b.Backend))
-	}), true
+	return slices.MinFunc(cs, byPrice), true
 }
 func (cheapest) ended(*sim, *attempt) {}
 
@@ -149,9 +152,7 @@ func (oracle) choose(s *sim, j *simJob) (routing.Candidate, bool) {
 	if len(cs) == 0 {
 		return routing.Candidate{}, false
 	}
-	slices.SortFunc(cs, func(a, b routing.Candidate) int {
-		return cmp.Or(cmp.Compare(a.Estimate, b.Estimate), cmp.Compare(a.Backend, b.Backend))
-	})
+	slices.SortFunc(cs, byPrice)
 	first, firstEnd := -1, 0.0
 	for i, c := range cs {
 		st := s.startIfSent(c.Backend)

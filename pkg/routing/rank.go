@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/money"
 )
 
@@ -45,6 +46,19 @@ const (
 	ExploreMinSamples = 20
 	ExploreStaleAfter = time.Hour
 )
+
+// WithLoad returns Input.Stats from the figures of each backend (for the
+// job's shape) and its load: as last read, plus the jobs dispatched to it
+// since.
+func WithLoad(figs map[string]learn.Figures, load map[string]Load, since map[string]int) map[string]BackendStats {
+	out := make(map[string]BackendStats, len(figs))
+	for name, f := range figs {
+		l := load[name]
+		l.Queued += since[name]
+		out[name] = BackendStats{Figures: f, Load: l}
+	}
+	return out
+}
 
 // deadlineOf returns the time left to in's job's deadline, and whether it
 // is the tier's default.

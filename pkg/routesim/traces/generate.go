@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+
+	"github.com/aiprod/aiprod/pkg/routesim"
 )
 
 type offer struct {
@@ -42,25 +44,15 @@ type backend struct {
 	Offers      []offer `json:"offers"`
 }
 
-type window struct {
-	Backend   string  `json:"backend"`
-	FromS     float64 `json:"from_s"`
-	ToS       float64 `json:"to_s"`
-	ErrorRate float64 `json:"error_rate"`
-	Down      bool    `json:"down"`
-	P50S      float64 `json:"p50_s"`
-	P95S      float64 `json:"p95_s"`
-}
-
 type traceJob struct {
 	AtS     float64        `json:"at_s"`
 	Request map[string]any `json:"request"`
 }
 
 type trace struct {
-	Catalog  map[string]any `json:"catalog"`
-	Behavior []window       `json:"behavior"`
-	Jobs     []traceJob     `json:"jobs"`
+	Catalog  map[string]any    `json:"catalog"`
+	Behavior []routesim.Window `json:"behavior"`
+	Jobs     []traceJob        `json:"jobs"`
 }
 
 var backends = []struct {
@@ -126,7 +118,7 @@ func burst(start float64, n, deadline int) []traceJob {
 func write(name string, t trace) {
 	t.Catalog = catalog()
 	if t.Behavior == nil {
-		t.Behavior = []window{}
+		t.Behavior = []routesim.Window{}
 	}
 	b, err := json.MarshalIndent(t, "", " ")
 	if err != nil {
@@ -139,20 +131,20 @@ func write(name string, t trace) {
 
 func main() {
 	// fal, the cheapest, is also the slowest: p50 40 s, p95 90 s.
-	falSlow := window{Backend: "fal", FromS: 0, ToS: 7200, P50S: 40, P95S: 90}
+	falSlow := routesim.Window{Backend: "fal", FromS: 0, ToS: 7200, P50S: 40, P95S: 90}
 
-	write("steady.json", trace{Behavior: []window{falSlow}, Jobs: steady(rand.New(rand.NewPCG(1, 1)), 0, 6, 600)})
+	write("steady.json", trace{Behavior: []routesim.Window{falSlow}, Jobs: steady(rand.New(rand.NewPCG(1, 1)), 0, 6, 600)})
 
-	down := window{Backend: "fal", FromS: 900, ToS: 1500, Down: true}
-	write("outage.json", trace{Behavior: []window{falSlow, down}, Jobs: steady(rand.New(rand.NewPCG(2, 2)), 0, 6, 600)})
+	down := routesim.Window{Backend: "fal", FromS: 900, ToS: 1500, Down: true}
+	write("outage.json", trace{Behavior: []routesim.Window{falSlow, down}, Jobs: steady(rand.New(rand.NewPCG(2, 2)), 0, 6, 600)})
 
 	flaky := falSlow
 	flaky.ErrorRate = 0.2
-	write("flaky.json", trace{Behavior: []window{flaky}, Jobs: steady(rand.New(rand.NewPCG(3, 3)), 0, 6, 600)})
+	write("flaky.json", trace{Behavior: []routesim.Window{flaky}, Jobs: steady(rand.New(rand.NewPCG(3, 3)), 0, 6, 600)})
 
 	rng := rand.New(rand.NewPCG(4, 4))
 	jobs := steady(rng, 0, 6, 300)
 	jobs = append(jobs, burst(1800, 600, 900)...)
 	jobs = append(jobs, steady(rng, 1810, 6, 300)...)
-	write("burst.json", trace{Behavior: []window{falSlow}, Jobs: jobs})
+	write("burst.json", trace{Behavior: []routesim.Window{falSlow}, Jobs: jobs})
 }
