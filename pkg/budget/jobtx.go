@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 )
@@ -332,8 +333,7 @@ func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
 		Period: t.attemptAt.period, Seconds: a.DurationSeconds, Status: a.Status,
 		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
 		Released: release, Carried: held - release, Final: !carry,
-		At: store.NormalizeTime(now), Tier: j.Request.QualityTier, Resolution: j.Request.Resolution,
-		ImageToVideo: j.Request.ImageToVideo(), Generation: generation(a, now),
+		At: store.NormalizeTime(now), Shape: learn.RequestShape(&j.Request).Key(), Generation: generation(a, now),
 	}
 	if a.Error != nil {
 		t.entry.ErrorCode = a.Error.Code

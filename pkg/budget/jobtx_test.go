@@ -213,7 +213,7 @@ func TestSuccessSettlesOnce(t *testing.T) {
 		ID: store.LedgerID(j.ID, 1), JobID: j.ID, Attempt: 1, ProjectID: "p", UserID: "alice", Backend: "runway",
 		Period: "2026-11", Seconds: 5, Status: job.AttemptSucceeded, Estimate: usd("0.5"), Reserved: usd("0.5"),
 		Cost: usd("0.48"), Released: usd("0.5"), Final: true, At: nov.Add(time.Minute),
-		Tier: job.TierStandard, Resolution: job.Res720p, Generation: 58 * time.Second,
+		Shape: "standard/720p/5s/t2v", Generation: 58 * time.Second,
 	}, es[0], "with the job's shape and the generation time, submit to end, for what package learn learns")
 
 	// Settling again (a redelivered outcome) changes nothing.

@@ -49,7 +49,7 @@ func randomLedger(t *testing.T, st store.Store, rng *rand.Rand, n int, end time.
 			ProjectID: []string{"p", "q"}[rng.IntN(2)], UserID: []string{"", "alice", "bob"}[rng.IntN(3)],
 			Backend: []string{"luma", "runway", "veo"}[rng.IntN(3)], Period: budget.PeriodOf(at),
 			Status: statuses[rng.IntN(len(statuses))], Cost: money.Micros(rng.Int64N(2_000_000)), Final: rng.IntN(3) > 0, At: at,
-			Tier: job.TierStandard, Resolution: job.Res720p, Seconds: 5, Generation: time.Duration(1+rng.IntN(100)) * time.Second,
+			Shape: "standard/720p/5s/t2v", Generation: time.Duration(1+rng.IntN(100)) * time.Second,
 		})
 	}
 	require.NoError(t, st.RunTx(context.Background(), func(tx store.Tx) error {

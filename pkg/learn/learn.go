@@ -93,13 +93,12 @@ var notTheBackends = []string{job.CodeContentRejected, job.CodeInvalidRequest, j
 
 // FromEntry returns what ledger entry e teaches (see the package doc,
 // "Counting"); Outcome Ignored when nothing. Entries written before the
-// ledger recorded shapes (no tier) are ignored.
+// ledger recorded shapes are ignored.
 func FromEntry(e store.LedgerEntry) Observation {
-	o := Observation{Backend: e.Backend, At: e.At, CostRatio: 1}
-	if e.Tier == "" || e.Backend == "" {
+	o := Observation{Backend: e.Backend, Shape: e.Shape, At: e.At, CostRatio: 1}
+	if e.Shape == "" || e.Backend == "" {
 		return o
 	}
-	o.Shape = ShapeOf(e.Tier, e.Resolution, e.Seconds, e.ImageToVideo).Key()
 	if e.Estimate > 0 {
 		o.CostRatio = float64(e.Cost) / float64(e.Estimate)
 	}

@@ -43,14 +43,13 @@ func TestShapes(t *testing.T) {
 
 func entry(status job.AttemptStatus, code string, gen time.Duration, cost string) store.LedgerEntry {
 	return store.LedgerEntry{Backend: "fal", Seconds: 6, Status: status, ErrorCode: code, Generation: gen,
-		Estimate: money.MustParse("0.60"), Cost: money.MustParse(cost), At: t0,
-		Tier: job.TierStandard, Resolution: job.Res720p}
+		Estimate: money.MustParse("0.60"), Cost: money.MustParse(cost), At: t0, Shape: std5}
 }
 
 func TestFromEntry(t *testing.T) {
 	t.Parallel()
 	o := learn.FromEntry(entry(job.AttemptSucceeded, "", 41*time.Second, "0.66"))
-	require.Equal(t, learn.Observation{Backend: "fal", Shape: "standard/720p/10s/t2v", Outcome: learn.Success,
+	require.Equal(t, learn.Observation{Backend: "fal", Shape: std5, Outcome: learn.Success,
 		Generation: 41 * time.Second, CostRatio: 1.1, At: t0}, o)
 	for _, tt := range []struct {
 		name string
@@ -63,7 +62,7 @@ func TestFromEntry(t *testing.T) {
 		{"canceled by its caller", entry(job.AttemptCanceled, job.CodeCanceled, 0, "0.1"), learn.Ignored},
 		{"entry from before shapes", func() store.LedgerEntry {
 			e := entry(job.AttemptSucceeded, "", time.Second, "0.6")
-			e.Tier = ""
+			e.Shape = ""
 			return e
 		}(), learn.Ignored},
 	} {

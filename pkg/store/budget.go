@@ -155,14 +155,13 @@ type LedgerEntry struct {
 	Final bool      `json:"final"`
 	At    time.Time `json:"at"` // settlement time
 	// The job's shape and how the attempt ended, from which package learn
-	// learns the backend's figures: the request's tier, resolution and
-	// image-to-video, the attempt's error code ("" when it succeeded), and
-	// its generation time, submit to end (0 when it was never submitted).
-	Tier         job.Tier       `json:"tier,omitempty"`
-	Resolution   job.Resolution `json:"resolution,omitempty"`
-	ImageToVideo bool           `json:"image_to_video,omitempty"`
-	ErrorCode    string         `json:"error_code,omitempty"`
-	Generation   time.Duration  `json:"generation,omitempty"`
+	// learns the backend's figures: the shape of the job's request
+	// (learn.Shape's key, "standard/720p/5s/t2v"), the attempt's error code
+	// ("" when it succeeded), and its generation time, submit to end (0
+	// when it was never submitted).
+	Shape      string        `json:"shape,omitempty"`
+	ErrorCode  string        `json:"error_code,omitempty"`
+	Generation time.Duration `json:"generation,omitempty"`
 }
 
 // LedgerQuery selects a project's ledger entries. ProjectID is required;

@@ -84,9 +84,7 @@ type ledgerDoc struct {
 	Final          bool      `firestore:"final"`
 	At             time.Time `firestore:"at"`
 	// What package learn reads (store.LedgerEntry).
-	Tier             string `firestore:"tier,omitempty"`
-	Resolution       string `firestore:"resolution,omitempty"`
-	ImageToVideo     bool   `firestore:"image_to_video,omitempty"`
+	Shape            string `firestore:"shape,omitempty"`
 	ErrorCode        string `firestore:"error_code,omitempty"`
 	GenerationMicros int64  `firestore:"generation_micros,omitempty"`
 }
@@ -230,8 +228,7 @@ func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 		Backend: e.Backend, Model: e.Model, Period: e.Period, Seconds: e.Seconds, Status: string(e.Status),
 		EstimateMicros: int64(e.Estimate), ReservedMicros: int64(e.Reserved), CostMicros: int64(e.Cost),
 		ReleasedMicros: int64(e.Released), CarriedMicros: int64(e.Carried), Final: e.Final,
-		At: store.NormalizeTime(e.At), Tier: string(e.Tier), Resolution: string(e.Resolution),
-		ImageToVideo: e.ImageToVideo, ErrorCode: e.ErrorCode, GenerationMicros: e.Generation.Microseconds(),
+		At: store.NormalizeTime(e.At), Shape: e.Shape, ErrorCode: e.ErrorCode, GenerationMicros: e.Generation.Microseconds(),
 	}
 }
 
@@ -242,8 +239,7 @@ func fromLedgerDoc(id string, d ledgerDoc) store.LedgerEntry {
 		Estimate: money.Micros(d.EstimateMicros), Reserved: money.Micros(d.ReservedMicros),
 		Cost: money.Micros(d.CostMicros), Released: money.Micros(d.ReleasedMicros),
 		Carried: money.Micros(d.CarriedMicros), Final: d.Final, At: store.NormalizeTime(d.At),
-		Tier: job.Tier(d.Tier), Resolution: job.Resolution(d.Resolution), ImageToVideo: d.ImageToVideo,
-		ErrorCode: d.ErrorCode, Generation: time.Duration(d.GenerationMicros) * time.Microsecond,
+		Shape: d.Shape, ErrorCode: d.ErrorCode, Generation: time.Duration(d.GenerationMicros) * time.Microsecond,
 	}
 }
 

@@ -193,7 +193,7 @@ func ledgerEntry(jobID string, attempt int, project string, at time.Time) store.
 		ID: store.LedgerID(jobID, attempt), JobID: jobID, Attempt: attempt, ProjectID: project, UserID: "alice",
 		Backend: "runway", Model: "gen4_turbo", Period: budget.PeriodOf(at), Seconds: 5, Status: job.AttemptSucceeded,
 		Estimate: usd("0.25"), Reserved: usd("0.25"), Cost: usd("0.250001"), Released: usd("0.25"), Final: true, At: at,
-		Tier: job.TierStandard, Resolution: job.Res720p, ImageToVideo: true, Generation: 41*time.Second + 123456*time.Microsecond,
+		Shape: "standard/720p/5s/i2v", Generation: 41*time.Second + 123456*time.Microsecond,
 	}
 }
 
