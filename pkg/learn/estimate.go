@@ -64,7 +64,8 @@ type Prior struct {
 	P95     time.Duration
 }
 
-// DefaultPrior: see the package doc, "The estimator".
+// DefaultPrior is what is assumed of a new backend: see the package doc,
+// "The estimator".
 var DefaultPrior = Prior{Success: 0.9, Weight: 10, P50: 60 * time.Second, P95: 120 * time.Second}
 
 // costWeight is how many samples the neutral cost accuracy (1) and failure

@@ -10,7 +10,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/routing"
 )
 
-// The policies, in the order they are reported.
+// Policies are the policies Run knows, in the order they are reported.
 var Policies = []string{"aiprod", "cheapest", "round-robin", "shuffle", "inverse-price-squared", "oracle"}
 
 // ShuffleCooldown is how long shuffle avoids a backend after a failure.

@@ -133,13 +133,3 @@ func (t *Trace) behavior(backend string, s float64) Window {
 	}
 	return w
 }
-
-// downAt reports whether backend is down at some time of [from, to).
-func (t *Trace) downAt(backend string, from, to float64) bool {
-	for _, x := range t.Behavior {
-		if x.Backend == backend && x.Down && x.FromS < to && from < x.ToS {
-			return true
-		}
-	}
-	return false
-}

@@ -89,7 +89,7 @@ func TestDefaultDeadlineByTier(t *testing.T) {
 	// of 30 s each wait half an hour.
 	in := deadlineInput(t, 0)
 	a := in.Stats["alpha"]
-	a.Load.Queued = 599
+	a.Queued = 599
 	in.Stats["alpha"] = a
 	require.Equal(t, "beta", names(routing.Decide(in).Candidates)[0])
 }
