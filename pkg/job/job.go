@@ -205,6 +205,7 @@ func (j *Job) Clone() *Job {
 		v := *j.Request.MaxCostUSD
 		c.Request.MaxCostUSD = &v
 	}
+	c.Request.DeadlineSeconds = clonePtr(j.Request.DeadlineSeconds)
 	c.Attempts = make([]Attempt, len(j.Attempts))
 	for i, a := range j.Attempts {
 		c.Attempts[i] = a
