@@ -287,3 +287,14 @@ resource "google_firestore_field" "slots_waiting" {
 
   index_config {}
 }
+
+# What the routers learned of each backend (backend_stats/{name}, read whole
+# by the routers every 30 s and written by the usage roller once a minute):
+# up to 128 job shapes of about 40 numbers each, which nothing queries.
+resource "google_firestore_field" "backend_stats_cells" {
+  database   = google_firestore_database.default.name
+  collection = "backend_stats"
+  field      = "cells"
+
+  index_config {}
+}

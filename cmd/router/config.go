@@ -6,6 +6,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/platform"
+	"github.com/aiprod/aiprod/pkg/routing"
 	"github.com/aiprod/aiprod/pkg/sweeper"
 )
 
@@ -31,6 +32,22 @@ type Config struct {
 	// RollupLag is how far behind now the roll-ups stay
 	// (AIPROD_USAGE_ROLLUP_LAG, positive, default budget.RollLagDefault).
 	RollupLag time.Duration
+	// ExplorePercent is the percentage of jobs that may go to a backend
+	// whose learned figures are stale (AIPROD_EXPLORE_PERCENT, 0 to 2,
+	// default 1; 0: none). See package routing, "Exploration".
+	ExplorePercent int
+}
+
+// ExplorePercentDefault is AIPROD_EXPLORE_PERCENT's default:
+// routing.ExploreShareDefault.
+const ExplorePercentDefault = 1
+
+// exploreShare is ExplorePercent as router.Config.ExploreShare.
+func (c Config) exploreShare() float64 {
+	if c.ExplorePercent == 0 {
+		return -1 // none
+	}
+	return float64(c.ExplorePercent) / 100
 }
 
 // FromEnv reads the router's configuration through getenv; the error names
@@ -49,6 +66,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		},
 		RollupInterval: v.Duration("AIPROD_USAGE_ROLLUP_INTERVAL", budget.RollIntervalDefault, 0, platform.MaxDuration),
 		RollupLag:      v.PositiveDuration("AIPROD_USAGE_ROLLUP_LAG", budget.RollLagDefault),
+		ExplorePercent: v.Int("AIPROD_EXPLORE_PERCENT", ExplorePercentDefault, 0, int(100*routing.MaxExploreShare)),
 	}
 	return c, v.Err()
 }

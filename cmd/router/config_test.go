@@ -39,6 +39,12 @@ func TestFromEnv(t *testing.T) {
 			platformtest.Set("5", 5),
 			platformtest.Bad("many", `AIPROD_SWEEP_MAX_REDRIVES: "many" is not a whole number`),
 			platformtest.Bad("0", `AIPROD_SWEEP_MAX_REDRIVES: "0" must be positive`)),
+		platformtest.Variable("AIPROD_EXPLORE_PERCENT", func(c Config) any { return c.ExplorePercent },
+			platformtest.Unset(ExplorePercentDefault),
+			platformtest.Set("0", 0),
+			platformtest.Set("2", 2),
+			platformtest.Bad("3", `AIPROD_EXPLORE_PERCENT: "3" must be between 0 and 2`),
+			platformtest.Bad("half", `AIPROD_EXPLORE_PERCENT: "half" is not a whole number`)),
 		platformtest.Variable("AIPROD_MAX_ATTEMPTS", func(c Config) any { return c.MaxAttempts },
 			platformtest.Unset(router.MaxAttemptsDefault),
 			platformtest.Set("4", 4),
@@ -75,4 +81,10 @@ func TestFromEnvDefaultsAreTheLibraries(t *testing.T) {
 	require.Equal(t, sweeper.Policy{}.WithDefaults(), c.Sweep)
 	require.Equal(t, router.MaxAttemptsDefault, platform.MaxAttemptsDefault)
 	require.Equal(t, router.Config{}.WithDefaults().Circuit, c.Circuit)
+}
+
+func TestExploreShare(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 0.01, Config{ExplorePercent: 1}.exploreShare())
+	require.Negative(t, Config{ExplorePercent: 0}.exploreShare(), "0 turns exploration off (router.Config's 0 is its default)")
 }

@@ -2,7 +2,9 @@
 // service): it consumes aiprod-jobs, picks the cheapest healthy backend that
 // can serve each job and publishes it to that backend's dispatch topic. It
 // also runs the stuck-job sweeper (package sweeper) and the usage roller
-// (budget.Roller, which also announces budget.forecast events), and carries out the admin API's dead-letter replays
+// (budget.Roller, which also announces budget.forecast events and learns
+// each backend's figures: package learn), and carries out the admin API's
+// dead-letter replays
 // (aiprod-dlq-replay, deadletter.Replayer).
 //
 // Environment: platform's (GOOGLE_CLOUD_PROJECT, PORT for /healthz,
@@ -16,6 +18,7 @@
 //	AIPROD_SWEEP_MAX_REDRIVES       re-drives in a row without progress before failing (default 3)
 //	AIPROD_USAGE_ROLLUP_INTERVAL    time between roll-ups of the ledger into daily usage (default 1m; 0 disables)
 //	AIPROD_USAGE_ROLLUP_LAG         how far behind now the roll-ups stay (default 2m)
+//	AIPROD_EXPLORE_PERCENT          % of jobs sent to a backend whose learned figures are stale (0 to 2, default 1)
 //
 // See package sweeper for what the sweeper does, budget.Roller for the
 // usage roll-ups.
@@ -27,6 +30,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/deadletter"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/router"
 	"github.com/aiprod/aiprod/pkg/sweeper"
@@ -36,7 +40,7 @@ import (
 // sweeper and the usage roller, and runs them with the health endpoint until ctx is done.
 func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	rt, err := router.New(router.Config{Queue: d.Queue, Store: d.Store, Catalog: cfg.Catalog, Circuit: cfg.Circuit,
-		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults})
+		Logger: d.Log, MaxAttempts: cfg.MaxAttempts, BudgetDefaults: cfg.BudgetDefaults, ExploreShare: cfg.exploreShare()})
 	if err != nil {
 		return err
 	}
@@ -56,7 +60,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	if cfg.RollupInterval > 0 {
 		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log,
-			BudgetDefaults: cfg.BudgetDefaults, Events: d.Queue})
+			BudgetDefaults: cfg.BudgetDefaults, Events: d.Queue, Fold: learn.FoldRound})
 		if err != nil {
 			return err
 		}

@@ -1,15 +1,19 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/client"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -32,6 +36,8 @@ type BackendView struct {
 	Prices              []PriceView   `json:"prices"`
 	// Endpoint is shown only in dev mode (Config.Endpoints).
 	Endpoint string `json:"endpoint,omitempty"`
+	// Stats are what routing learned of the backend (DESIGN "Economics").
+	Stats client.BackendStats `json:"stats"`
 }
 
 // Capabilities is what a backend can generate: the union over its offers,
@@ -61,8 +67,9 @@ type BackendList struct {
 	Backends []BackendView `json:"backends"`
 }
 
-// backendView merges catalog backend b with its stored state st.
-func (s *Server) backendView(b *catalog.Backend, st store.BackendState) BackendView {
+// backendView merges catalog backend b with its stored state st and what
+// was learned of it, learned.
+func (s *Server) backendView(b *catalog.Backend, st store.BackendState, learned store.BackendStats) BackendView {
 	br := st.Breaker
 	v := BackendView{
 		Name:                b.Name,
@@ -73,6 +80,7 @@ func (s *Server) backendView(b *catalog.Backend, st store.BackendState) BackendV
 		LastError:           circuit.SharedText(br.LastError), // also what was stored before it was sanitized
 		Endpoint:            s.cfg.Endpoints[b.Name],
 		Prices:              []PriceView{},
+		Stats:               statsView(&learned, s.cfg.Now()),
 	}
 	if v.Circuit == circuit.Open && !br.OpenedAt.IsZero() {
 		opened, next := br.OpenedAt.UTC(), br.OpenedAt.Add(s.cfg.Circuit.Cooldown).UTC()
@@ -125,10 +133,14 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request, _ string) 
 	for _, st := range states {
 		byName[st.Name] = st
 	}
+	learned, err := s.learned(r.Context())
+	if err != nil {
+		return err
+	}
 	out := BackendList{Backends: make([]BackendView, 0, len(s.cfg.Catalog.Backends))}
 	for i := range s.cfg.Catalog.Backends {
 		b := &s.cfg.Catalog.Backends[i]
-		out.Backends = append(out.Backends, s.backendView(b, byName[b.Name]))
+		out.Backends = append(out.Backends, s.backendView(b, byName[b.Name], learned[b.Name]))
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
@@ -165,6 +177,48 @@ func (s *Server) patchBackend(w http.ResponseWriter, r *http.Request) error {
 		return unexpected(err, "update backend "+name)
 	}
 	s.log.InfoContext(ctx, "backend updated by admin", slog.String("backend", name), slog.Bool("enabled", *patch.Enabled))
-	s.writeJSON(w, r, http.StatusOK, s.backendView(b, st))
+	learned, err := s.learned(ctx)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, s.backendView(b, st, learned[name]))
 	return nil
+}
+
+// learned reads what was learned of every backend, by name.
+func (s *Server) learned(ctx context.Context) (map[string]store.BackendStats, error) {
+	list, err := s.cfg.Store.ListBackendStats(ctx)
+	if err != nil {
+		return nil, unexpected(err, "list backend stats")
+	}
+	out := make(map[string]store.BackendStats, len(list))
+	for _, st := range list {
+		out[st.Backend] = st
+	}
+	return out, nil
+}
+
+// statsView shows learned figures at now: over every shape, and per shape.
+func statsView(st *store.BackendStats, now time.Time) client.BackendStats {
+	v := client.BackendStats{StatsFigures: figuresView(learn.Overall(st, now, learn.DefaultPrior)), Shapes: []client.ShapeStats{}}
+	var last time.Time
+	for _, c := range st.Cells {
+		v.Shapes = append(v.Shapes, client.ShapeStats{Shape: c.Shape, StatsFigures: figuresView(learn.Estimate(st, c.Shape, now, learn.DefaultPrior))})
+		if c.At.After(last) {
+			last = c.At
+		}
+	}
+	if !last.IsZero() {
+		last = last.UTC()
+		v.LastSampleAt = &last
+	}
+	return v
+}
+
+func figuresView(f learn.Figures) client.StatsFigures {
+	round := func(x float64, digits float64) float64 { p := math.Pow(10, digits); return math.Round(x*p) / p }
+	return client.StatsFigures{
+		SuccessRate: round(f.Success, 4), P50Seconds: round(f.P50.Seconds(), 1), P95Seconds: round(f.P95.Seconds(), 1),
+		Samples: int(math.Round(f.Samples)), CostAccuracy: round(f.CostAccuracy, 4),
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/aiprod/aiprod/pkg/api"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -138,5 +140,59 @@ func TestAdminDisabledWithoutAdminKey(t *testing.T) {
 	for _, key := range []string{"", "anything", keyA} {
 		requireError(t, e.do(http.MethodPatch, "/v1/admin/backends/runway", key, `{"enabled":false}`), http.StatusUnauthorized, "unauthenticated", "")
 		requireError(t, e.do(http.MethodPost, "/v1/admin/projects/gamma/keys", key, ""), http.StatusUnauthorized, "unauthenticated", "")
+	}
+}
+
+// GET /v1/backends shows what routing learned of each backend, as DESIGN
+// "Economics" says: over every shape, and per shape; the prior for a
+// backend nothing was learned of yet.
+func TestListBackendsShowsLearnedStats(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.clock.freeze()
+	now := e.clock.Now()
+	fal := store.BackendStats{Backend: "fal"}
+	for i := range 100 {
+		o := learn.Observation{Backend: "fal", Shape: "standard/720p/5s/t2v", Outcome: learn.Success,
+			Generation: 41 * time.Second, CostRatio: 1, At: now.Add(-time.Minute)}
+		if i < 3 {
+			o.Outcome = learn.Failure
+		}
+		learn.Fold(&fal, o)
+	}
+	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error { return tx.PutBackendStats(fal) }))
+
+	r := e.do(http.MethodGet, "/v1/backends", keyA, "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var raw struct {
+		Backends []struct {
+			Name  string         `json:"name"`
+			Stats map[string]any `json:"stats"`
+		} `json:"backends"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &raw))
+	for _, b := range raw.Backends {
+		for _, k := range []string{"success_rate", "p50_seconds", "p95_seconds", "samples"} {
+			require.Contains(t, b.Stats, k, b.Name)
+		}
+	}
+	list := decode[api.BackendList](t, r)
+	for _, b := range list.Backends {
+		s := b.Stats
+		if b.Name != "fal" {
+			require.Equal(t, client.StatsFigures{SuccessRate: 0.9, P50Seconds: 60, P95Seconds: 120, CostAccuracy: 1}, s.StatsFigures,
+				"%s: nothing learned yet: the prior", b.Name)
+			require.Empty(t, s.Shapes)
+			require.Nil(t, s.LastSampleAt)
+			continue
+		}
+		require.Equal(t, 100, s.Samples)
+		require.InDelta(t, 0.9636, s.SuccessRate, 0.0001, "97 of 100, and the prior worth 10")
+		require.InDelta(t, 41, s.P50Seconds, 6)
+		require.InDelta(t, 41, s.P95Seconds, 6)
+		require.Len(t, s.Shapes, 1)
+		require.Equal(t, "standard/720p/5s/t2v", s.Shapes[0].Shape)
+		require.InDelta(t, 0.9694, s.Shapes[0].SuccessRate, 0.0001, "the shape's posterior, the backend's as its prior")
+		require.Equal(t, now.Add(-time.Minute).UTC(), *s.LastSampleAt)
 	}
 }

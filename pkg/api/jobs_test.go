@@ -45,6 +45,8 @@ func TestCreateJobRejectsBadInput(t *testing.T) {
 		{"duration 61", keyA, `{"prompt":"fox","duration_seconds":61}`, nil, 400, "invalid_request", "duration_seconds"},
 		{"tier ultra", keyA, `{"prompt":"fox","duration_seconds":5,"quality_tier":"ultra"}`, nil, 400, "invalid_request", "quality_tier"},
 		{"unknown field", keyA, `{"prompt":"fox","duration_seconds":5,"colour":"red"}`, nil, 400, "invalid_request", "colour"},
+		{"deadline 59 s", keyA, `{"prompt":"fox","duration_seconds":5,"deadline_seconds":59}`, nil, 400, "invalid_request", "deadline_seconds"},
+		{"deadline over a day", keyA, `{"prompt":"fox","duration_seconds":5,"deadline_seconds":86401}`, nil, 400, "invalid_request", "deadline_seconds"},
 		{"4001-char prompt", keyA, fmt.Sprintf(`{"prompt":%q,"duration_seconds":5}`, strings.Repeat("a", 4001)), nil, 400, "invalid_request", "prompt"},
 		{"malformed JSON", keyA, `{"prompt":"fox",`, nil, 400, "invalid_request", ""},
 		{"not an object", keyA, `[1,2]`, nil, 400, "invalid_request", ""},
@@ -82,7 +84,7 @@ func TestCreateJob(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	r := e.do(http.MethodPost, "/v1/jobs", keyA,
-		`{"prompt":"a red fox","duration_seconds":5,"max_cost_usd":2.5,"backends":["runway","luma"],"user_id":"alice","metadata":{"campaign":"winter"}}`)
+		`{"prompt":"a red fox","duration_seconds":5,"max_cost_usd":2.5,"backends":["runway","luma"],"user_id":"alice","deadline_seconds":120,"metadata":{"campaign":"winter"}}`)
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 	j := decode[job.Job](t, r)
 	require.True(t, job.ValidID(j.ID))
@@ -104,10 +106,12 @@ func TestCreateJob(t *testing.T) {
 		require.Contains(t, raw, k)
 	}
 	require.Equal(t, 2.5, raw["request"].(map[string]any)["max_cost_usd"])
+	require.Equal(t, 120.0, raw["request"].(map[string]any)["deadline_seconds"])
 
 	stored, err := e.st.GetJob(context.Background(), j.ID)
 	require.NoError(t, err)
 	require.Equal(t, j.TraceID, stored.TraceID)
+	require.Equal(t, 120, *stored.Request.DeadlineSeconds, "the deadline is stored on the job")
 
 	// Published once to the router, in the job's trace.
 	msgs := e.q.Published(queue.TopicJobs)

@@ -39,12 +39,12 @@ func fullJob(t *testing.T, id string, status job.Status) *job.Job {
 		v := time.Date(2026, 11, 25, 10, 0, s, 0, time.UTC)
 		return &v
 	}
-	limit := money.MustParse("2.5")
+	limit, deadline := money.MustParse("2.5"), 900
 	req := job.Request{
 		Prompt: "a red fox running through snow, cinematic", DurationSeconds: 5, Resolution: job.Res1080p,
 		AspectRatio: job.Aspect9x16, QualityTier: job.TierPremium, ImageURL: "https://example.com/first-frame.png",
 		Audio: true, MaxCostUSD: &limit, Backends: []string{"runway", "luma"}, UserID: "alice",
-		WebhookURL: "https://example.com/hooks/video", Metadata: map[string]string{"campaign": "winter"},
+		WebhookURL: "https://example.com/hooks/video", DeadlineSeconds: &deadline, Metadata: map[string]string{"campaign": "winter"},
 	}
 	attempt := func(n int, backend string, status job.AttemptStatus, cost string) job.Attempt {
 		c := money.MustParse(cost)
@@ -141,6 +141,7 @@ func TestJobJSONIsTheSDKShape(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &raw))
 	require.Equal(t, 0.173457, raw["cost_usd"])
 	require.Equal(t, 2.5, raw["request"].(map[string]any)["max_cost_usd"])
+	require.Equal(t, 900.0, raw["request"].(map[string]any)["deadline_seconds"], "stored on the job, shown in its request")
 	a := raw["attempts"].([]any)[0].(map[string]any)
 	require.Equal(t, map[string]any{"code": "backend_unavailable", "message": "luma answered 503"}, a["error"])
 	require.Equal(t, "2026-11-25T10:00:18Z", a["ended_at"])

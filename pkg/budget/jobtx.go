@@ -331,11 +331,27 @@ func (t *JobTx) settlePending(j *job.Job, carry bool, now time.Time) error {
 		Period: t.attemptAt.period, Seconds: a.DurationSeconds, Status: a.Status,
 		Estimate: a.EstimatedCost, Reserved: held, Cost: a.Cost,
 		Released: release, Carried: held - release, Final: !carry,
-		At: store.NormalizeTime(now),
+		At: store.NormalizeTime(now), Generation: generation(a, now),
+	}
+	if a.Error != nil {
+		t.entry.ErrorCode = a.Error.Code
 	}
 	t.hold.amount = held - release
 	t.settled = true
 	return nil
+}
+
+// generation is attempt a's time at its provider, submit to end (to now
+// when it has not ended); 0 when it was never submitted.
+func generation(a *job.Attempt, now time.Time) time.Duration {
+	if a.SubmittedAt == nil {
+		return 0
+	}
+	end := now
+	if a.EndedAt != nil {
+		end = *a.EndedAt
+	}
+	return max(end.Sub(*a.SubmittedAt), 0)
 }
 
 // Crossing is a threshold of a project's monthly limit that its spent +

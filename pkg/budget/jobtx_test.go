@@ -121,6 +121,13 @@ func (b *books) end(id string, attemptStatus job.AttemptStatus, cost string, to 
 func (b *books) endAttempt(j *job.Job, attemptStatus job.AttemptStatus, cost string, to job.Status, now time.Time) error {
 	a := j.CurrentAttempt()
 	a.Status, a.Cost, a.EndedAt = attemptStatus, usd(cost), &now
+	if a.SubmittedAt == nil {
+		sub := a.StartedAt.Add(2 * time.Second)
+		a.SubmittedAt = &sub
+	}
+	if attemptStatus == job.AttemptFailed {
+		a.Error = &job.ErrorInfo{Code: job.CodeBackendUnavailable, Message: "503"}
+	}
 	var sum money.Micros
 	for _, a := range j.Attempts {
 		sum += a.Cost
@@ -207,7 +214,8 @@ func TestSuccessSettlesOnce(t *testing.T) {
 		Shape:  store.Shape{Tier: job.TierStandard, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5},
 		Period: "2026-11", Seconds: 5, Status: job.AttemptSucceeded, Estimate: usd("0.5"), Reserved: usd("0.5"),
 		Cost: usd("0.48"), Released: usd("0.5"), Final: true, At: nov.Add(time.Minute),
-	}, es[0])
+		Generation: 58 * time.Second,
+	}, es[0], "with the job's shape and the generation time, submit to end, for what package learn learns")
 
 	// Settling again (a redelivered outcome) changes nothing.
 	_, err := b.change(j.ID, nov.Add(time.Hour), func(store.Tx, *budget.JobTx, *job.Job) error { return nil })
@@ -229,6 +237,7 @@ func TestFailedJobReleasesAndChargesWhatWasBilled(t *testing.T) {
 	require.Len(t, es, 1)
 	require.Equal(t, usd("1"), es[0].Released)
 	require.True(t, es[0].Final)
+	require.Equal(t, job.CodeBackendUnavailable, es[0].ErrorCode, "the attempt's error code")
 	b.reconciles("2026-11")
 }
 

@@ -22,7 +22,9 @@ const (
 	RollLagDefault   = 2 * time.Minute
 	RollBatchDefault = 5000
 	// maxDaysPerRound bounds the roll-ups one round writes (one project on
-	// one day each), within Firestore's 500 writes per transaction.
+	// one day each), within Firestore's 500 writes per transaction; the
+	// rest leaves room for the watermark and RollerConfig.Fold's writes
+	// (learn.FoldRound: one per backend of the catalog).
 	maxDaysPerRound = 400
 	// maxRoundsPerTick bounds the rounds of one tick when catching up.
 	maxRoundsPerTick = 100
@@ -56,6 +58,12 @@ type RollerConfig struct {
 	// ForecastEvery is how often, at most, one project is projected.
 	// 0: ForecastEveryDefault.
 	ForecastEvery time.Duration
+	// Fold, optional, also folds each round's entries into documents of
+	// its own, in the round's transaction (so each entry is folded exactly
+	// once, as it is rolled up): it makes its reads and returns its
+	// writes, which run after the round's own. The router passes
+	// learn.FoldRound, which learns each backend's figures.
+	Fold func(tx store.Tx, entries []store.LedgerEntry, now time.Time) (write func() error, err error)
 }
 
 // Roller keeps the ledger's daily roll-ups (store.DayUsage), which GET
@@ -171,8 +179,15 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 	for _, e := range entries {
 		tally.AddEntry(e)
 	}
-	days := tally.Days(r.cfg.Now())
-	err = st.RunTx(ctx, func(tx store.Tx) error { return applyRound(tx, from, through, days) })
+	now := r.cfg.Now()
+	days := tally.Days(now)
+	err = st.RunTx(ctx, func(tx store.Tx) error {
+		fold := func() (func() error, error) { return nil, nil }
+		if r.cfg.Fold != nil {
+			fold = func() (func() error, error) { return r.cfg.Fold(tx, entries, now) }
+		}
+		return applyRound(tx, from, through, days, fold)
+	})
 	if errors.Is(err, errRaced) {
 		return RollResult{Raced: true}, nil
 	}
@@ -244,8 +259,9 @@ func cutRound(entries []store.LedgerEntry, end time.Time, batch int) (time.Time,
 
 // applyRound adds a round's days to their roll-ups and moves the
 // watermark from from to through, in tx; errRaced when it is no longer at
-// from.
-func applyRound(tx store.Tx, from, through time.Time, days []store.DayUsage) error {
+// from. fold makes the reads of RollerConfig.Fold, after the round's, and
+// returns its writes (nil: none), made after the round's.
+func applyRound(tx store.Tx, from, through time.Time, days []store.DayUsage, fold func() (func() error, error)) error {
 	cur, err := tx.GetUsageWatermark()
 	if err != nil {
 		return err
@@ -264,8 +280,17 @@ func applyRound(tx store.Tx, from, through time.Time, days []store.DayUsage) err
 		t.AddDay(d)
 		merged = append(merged, t.Days(d.UpdatedAt)...)
 	}
+	write, err := fold()
+	if err != nil {
+		return err
+	}
 	for _, d := range merged {
 		if err := tx.PutDayUsage(d); err != nil {
+			return err
+		}
+	}
+	if write != nil {
+		if err := write(); err != nil {
 			return err
 		}
 	}

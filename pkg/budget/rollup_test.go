@@ -3,6 +3,7 @@ package budget_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/store/memstore"
@@ -56,7 +58,7 @@ func randomLedger(t *testing.T, st store.Store, rng *rand.Rand, n int, end time.
 			ProjectID: []string{"p", "q"}[rng.IntN(2)], UserID: []string{"", "alice", "bob"}[rng.IntN(3)],
 			Backend: []string{"luma", "runway", "veo"}[rng.IntN(3)], Period: budget.PeriodOf(at),
 			Status: statuses[rng.IntN(len(statuses))], Cost: money.Micros(rng.Int64N(2_000_000)), Final: rng.IntN(3) > 0, At: at,
-			Shape: shapes[rng.IntN(len(shapes))],
+			Shape: shapes[rng.IntN(len(shapes))], Generation: time.Duration(1+rng.IntN(100)) * time.Second,
 		})
 	}
 	require.NoError(t, st.RunTx(context.Background(), func(tx store.Tx) error {
@@ -183,7 +185,8 @@ func TestUsageReadsRollupsNotTheLedger(t *testing.T) {
 	require.Equal(t, wantTotal+usd("3"), total)
 }
 
-// Rollers racing (one per router) roll every entry up exactly once.
+// Rollers racing (one per router) roll every entry up exactly once, and
+// fold it into what is learned of its backend (RollerConfig.Fold) once.
 func TestRollersRacingCountEachEntryOnce(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -193,7 +196,8 @@ func TestRollersRacingCountEachEntryOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var rolled atomic.Int64
 	for range 4 {
-		r, err := budget.NewRoller(budget.RollerConfig{Store: st, Batch: 50, Now: func() time.Time { return end.Add(time.Hour) }})
+		r, err := budget.NewRoller(budget.RollerConfig{Store: st, Batch: 50, Now: func() time.Time { return end.Add(time.Hour) },
+			Fold: learn.FoldRound})
 		require.NoError(t, err)
 		wg.Go(func() {
 			for {
@@ -216,6 +220,20 @@ func TestRollersRacingCountEachEntryOnce(t *testing.T) {
 	}
 	require.Equal(t, len(entries), n, "every entry in the roll-ups once")
 	require.Equal(t, int64(len(entries)), rolled.Load(), "and counted by one roller only")
+
+	stats, err := st.ListBackendStats(context.Background())
+	require.NoError(t, err)
+	want := map[string]float64{}
+	for _, e := range entries {
+		if learn.FromEntry(e).Outcome != learn.Ignored {
+			want[e.Backend] += math.Exp2(-end.Sub(e.At).Hours() / learn.HalfLife.Hours())
+		}
+	}
+	require.Len(t, stats, len(want))
+	for _, b := range stats {
+		m := learn.Merge(b.Cells, end)
+		require.InDelta(t, want[b.Backend], m.Successes+m.Failures, 1e-6, "%s: each attempt learned from once", b.Backend)
+	}
 }
 
 func assertNoError(t *testing.T, err error) bool {

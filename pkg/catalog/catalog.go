@@ -135,7 +135,9 @@ type Quote struct {
 	Tier     job.Tier
 	Seconds  int          // billed duration
 	Estimate money.Micros // price × Seconds + fixed
-	Price    Price
+	// Price is the catalog's price row (not a copy: a quote stays small,
+	// and routing makes one per candidate); read-only.
+	Price *Price
 }
 
 // BilledSeconds returns the shortest supported duration ≥ requested, or 0.
@@ -257,7 +259,7 @@ func (o *Offer) price(req *job.Request) int {
 
 // quoteAt is the quote of req on o at price row i.
 func (o *Offer) quoteAt(b *Backend, i int, req *job.Request) Quote {
-	p := o.Prices[i]
+	p := &o.Prices[i]
 	secs := o.BilledSeconds(req.DurationSeconds)
 	return Quote{Backend: b.Name, Provider: b.Provider, Model: o.Model, Tier: o.Tier, Seconds: secs, Estimate: p.Cost(secs), Price: p}
 }

@@ -87,7 +87,7 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 type submitFlags struct {
 	file, prompt, resolution, aspect, tier, image string
 	maxCost, backends, user, key                  string
-	duration                                      int
+	duration, deadline                            int
 	audio                                         bool
 }
 
@@ -102,6 +102,7 @@ func addSubmitFlags(fs *flag.FlagSet) *submitFlags {
 	fs.StringVar(&f.image, "image-url", "", "first frame, for image-to-video")
 	fs.BoolVar(&f.audio, "audio", false, "generate audio")
 	fs.StringVar(&f.maxCost, "max-cost-usd", "", "refuse backends whose estimate is above this")
+	fs.IntVar(&f.deadline, "deadline-seconds", 0, "want the video within this many seconds of acceptance (60-86400; 0: the tier's default)")
 	fs.StringVar(&f.backends, "backends", "", "comma-separated allow-list of backends")
 	fs.StringVar(&f.user, "user", "", "user id within the project")
 	fs.StringVar(&f.key, "idempotency-key", "", "Idempotency-Key: the same key gives the same job")
@@ -149,6 +150,9 @@ func (f *submitFlags) request() (job.Request, error) {
 	}
 	if f.backends != "" {
 		req.Backends = strings.Split(f.backends, ",")
+	}
+	if f.deadline != 0 {
+		req.DeadlineSeconds = &f.deadline
 	}
 	return req, nil
 }
@@ -226,9 +230,14 @@ func runBackends(ctx context.Context, env *Env, args []string) error {
 		return printJSON(env.Stdout, map[string]any{"backends": bs})
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tENABLED\tCIRCUIT\tFAILURES\tENDPOINT\tLAST_ERROR")
+	fmt.Fprintln(tw, "NAME\tENABLED\tCIRCUIT\tFAILURES\tSUCCESS\tP50\tP95\tSAMPLES\tENDPOINT\tLAST_ERROR")
 	for _, b := range bs {
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%s\t%s\n", b.Name, b.Enabled, b.Circuit, b.ConsecutiveFailures, b.Endpoint, b.LastError)
+		var st client.BackendStats
+		if b.Stats != nil {
+			st = *b.Stats
+		}
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%.1f%%\t%gs\t%gs\t%d\t%s\t%s\n", b.Name, b.Enabled, b.Circuit, b.ConsecutiveFailures,
+			100*st.SuccessRate, st.P50Seconds, st.P95Seconds, st.Samples, b.Endpoint, b.LastError)
 	}
 	return tw.Flush()
 }

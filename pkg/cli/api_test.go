@@ -23,9 +23,10 @@ func TestSubmitJobCancel(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	code, out, errOut := e.run("submit", "--prompt", "a cat", "--max-cost-usd", "2", "--backends", "runway,luma",
-		"--user", "alice", "--idempotency-key", "k1")
+		"--user", "alice", "--idempotency-key", "k1", "--deadline-seconds", "600")
 	require.Equal(t, 0, code, errOut)
 	j := decodeJob(t, out)
+	require.Equal(t, 600, *j.Request.DeadlineSeconds)
 	require.Equal(t, "a cat", j.Request.Prompt)
 	require.Equal(t, money.MustParse("2"), *j.Request.MaxCostUSD)
 	require.Equal(t, []string{"runway", "luma"}, j.Request.Backends)
@@ -68,4 +69,15 @@ func TestSubmitFromFileAndBadFlags(t *testing.T) {
 	require.Contains(t, errOut, "--max-cost-usd")
 	code, _, _ = e.run("submit", "--file", filepath.Join(t.TempDir(), "absent.json"))
 	require.Equal(t, 1, code)
+}
+
+// aiprod backends shows what routing learned of each backend: here,
+// nothing yet, so the prior.
+func TestBackendsShowsLearnedFigures(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	code, out, errOut := e.run("backends")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^NAME +ENABLED +CIRCUIT +FAILURES +SUCCESS +P50 +P95 +SAMPLES`, out)
+	require.Regexp(t, `(?m)^fal +true +closed +0 +90\.0% +60s +120s +0 `, out)
 }

@@ -219,6 +219,45 @@ type Backend struct {
 	Capabilities        json.RawMessage `json:"capabilities,omitempty"`
 	Prices              json.RawMessage `json:"prices,omitempty"`
 	Endpoint            string          `json:"endpoint,omitempty"`
+	// Stats are what routing learned of the backend from its settled
+	// attempts (package learn).
+	Stats *BackendStats `json:"stats,omitempty"`
+}
+
+// BackendStats are the figures routing learned of a backend: over every
+// job shape it served (the top-level fields), and per shape (Shapes, the
+// figures routing ranks a job of that shape by). Before any attempt of a
+// backend is settled they are its prior: success_rate 0.9, p50 60 s, p95
+// 120 s, samples 0.
+type BackendStats struct {
+	StatsFigures
+	// LastSampleAt is the settlement time of the latest attempt learned
+	// from; absent when none.
+	LastSampleAt *time.Time   `json:"last_sample_at,omitempty"`
+	Shapes       []ShapeStats `json:"shapes"`
+}
+
+// StatsFigures are learned figures (package learn, Figures).
+type StatsFigures struct {
+	// SuccessRate is the probability that an attempt succeeds (the mean of
+	// a Beta posterior, its prior included).
+	SuccessRate float64 `json:"success_rate"`
+	// P50Seconds and P95Seconds are generation times, submit to result.
+	P50Seconds float64 `json:"p50_seconds"`
+	P95Seconds float64 `json:"p95_seconds"`
+	// Samples is how many attempts they rest on (decayed: an attempt a day
+	// old counts half), rounded.
+	Samples int `json:"samples"`
+	// CostAccuracy is the actual cost of a success over its estimate.
+	CostAccuracy float64 `json:"cost_accuracy"`
+}
+
+// ShapeStats are the figures of one job shape: "standard/720p/5s/t2v"
+// (tier, resolution, duration up to 5, 10, 20 or 60 s, text or image to
+// video).
+type ShapeStats struct {
+	Shape string `json:"shape"`
+	StatsFigures
 }
 
 // Backends lists the backends and their health.

@@ -6,6 +6,9 @@
 // worker and notifier (job webhooks) wired with the same code and the same
 // Google Cloud client libraries as in production.
 //
+// The router's usage roller runs too, and learns each backend's figures
+// (package learn).
+//
 // Start returns once the API answers; Close stops everything in reverse
 // order. `aiprod dev` is Start plus a "ready" line.
 package devstack
@@ -37,6 +40,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/netguard"
 	"github.com/aiprod/aiprod/pkg/output"
 	"github.com/aiprod/aiprod/pkg/platform"
@@ -68,6 +72,11 @@ const (
 	// HealthCacheTTL is how long the dev router reuses backend health read
 	// from the store: a circuit opened now is seen by routing within it.
 	HealthCacheTTL = 200 * time.Millisecond
+	// RollupIntervalDefault and RollupLagDefault are the usage roller's
+	// (budget.RollerConfig) in the dev stack: quicker than the services'
+	// minute and two, so that what a run teaches shows soon.
+	RollupIntervalDefault = 10 * time.Second
+	RollupLagDefault      = 30 * time.Second
 	// SimCredential is the API key every adapter sends to its simulator.
 	SimCredential = "sim-key"
 	// VeoStorageURI is where the Veo simulator "writes" videos.
@@ -327,9 +336,12 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.run(runCtx, "sweeper", sw.Run)
-	// The usage roller, as in the router service: daily roll-ups, and the
-	// budget.forecast events of projects with a budget.
-	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Logger: cfg.Logger, Events: q})
+	// The usage roller, as in the router service: daily roll-ups, the
+	// budget.forecast events of projects with a budget, and each backend's
+	// learned figures (package learn); locally it runs every 10 s, 30 s
+	// behind, so GET /v1/backends shows what a run taught within a minute.
+	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Interval: RollupIntervalDefault, Lag: RollupLagDefault,
+		Logger: cfg.Logger, Events: q, Fold: learn.FoldRound})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

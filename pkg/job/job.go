@@ -205,6 +205,10 @@ func (j *Job) Clone() *Job {
 		v := *j.Request.MaxCostUSD
 		c.Request.MaxCostUSD = &v
 	}
+	if j.Request.DeadlineSeconds != nil {
+		v := *j.Request.DeadlineSeconds
+		c.Request.DeadlineSeconds = &v
+	}
 	cp, times := j.cloneStorage()
 	c.Attempts = cp.Attempts
 	for i, a := range j.Attempts {

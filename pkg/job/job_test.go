@@ -92,7 +92,8 @@ func TestCloneEqualsAndSharesNothing(t *testing.T) {
 	cost := money.Micros(7)
 	for attempts := range 4 {
 		for _, times := range []bool{false, true} {
-			j := New("", "dev", Request{Prompt: "p", DurationSeconds: 5, MaxCostUSD: &cost}, now)
+			deadline := 600
+			j := New("", "dev", Request{Prompt: "p", DurationSeconds: 5, MaxCostUSD: &cost, DeadlineSeconds: &deadline}, now)
 			for n := 1; n <= attempts; n++ {
 				a := Attempt{Number: n, Backend: "b", StartedAt: now}
 				if times {
@@ -117,6 +118,7 @@ func TestCloneEqualsAndSharesNothing(t *testing.T) {
 			}
 			c.Attempts = append(c.Attempts, Attempt{Number: 99})
 			*c.Request.MaxCostUSD = 9
+			*c.Request.DeadlineSeconds = 9
 			require.Equal(t, j, c2, "%d attempts, times %v", attempts, times)
 		}
 	}

@@ -73,6 +73,10 @@ const (
 	// MaxDataURIBytes bounds an image given inline as a data: URI: the job
 	// is stored as one Firestore document, which holds at most 1 MiB.
 	MaxDataURIBytes = 512 << 10
+	// MinDeadlineSeconds and MaxDeadlineSeconds bound deadline_seconds: a
+	// minute to a day.
+	MinDeadlineSeconds = 60
+	MaxDeadlineSeconds = 86400
 
 	DefaultResolution  = Res720p
 	DefaultAspectRatio = Aspect16x9
@@ -82,17 +86,22 @@ const (
 // Request is what a user asks for: the body of POST /v1/jobs and the data of
 // a message published straight to aiprod-jobs.
 type Request struct {
-	Prompt          string            `json:"prompt"`
-	DurationSeconds int               `json:"duration_seconds"`
-	Resolution      Resolution        `json:"resolution"`
-	AspectRatio     AspectRatio       `json:"aspect_ratio"`
-	QualityTier     Tier              `json:"quality_tier"`
-	ImageURL        string            `json:"image_url,omitempty"`
-	Audio           bool              `json:"audio"`
-	MaxCostUSD      *money.Micros     `json:"max_cost_usd,omitempty"`
-	Backends        []string          `json:"backends,omitempty"`
-	UserID          string            `json:"user_id,omitempty"`
-	WebhookURL      string            `json:"webhook_url,omitempty"`
+	Prompt          string        `json:"prompt"`
+	DurationSeconds int           `json:"duration_seconds"`
+	Resolution      Resolution    `json:"resolution"`
+	AspectRatio     AspectRatio   `json:"aspect_ratio"`
+	QualityTier     Tier          `json:"quality_tier"`
+	ImageURL        string        `json:"image_url,omitempty"`
+	Audio           bool          `json:"audio"`
+	MaxCostUSD      *money.Micros `json:"max_cost_usd,omitempty"`
+	Backends        []string      `json:"backends,omitempty"`
+	UserID          string        `json:"user_id,omitempty"`
+	WebhookURL      string        `json:"webhook_url,omitempty"`
+	// DeadlineSeconds, when set, is how soon after acceptance the caller
+	// wants the video (MinDeadlineSeconds..MaxDeadlineSeconds): routing
+	// then skips backends that would miss it (package routing,
+	// "Deadlines"). Nil: the tier's default deadline applies there.
+	DeadlineSeconds *int              `json:"deadline_seconds,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 }
 
@@ -286,6 +295,9 @@ func (r *Request) Validate() error {
 		if err := checkURL(r.WebhookURL, false); err != "" {
 			return fieldErr("webhook_url", "%s", err)
 		}
+	}
+	if d := r.DeadlineSeconds; d != nil && (*d < MinDeadlineSeconds || *d > MaxDeadlineSeconds) {
+		return fieldErr("deadline_seconds", "must be from %d to %d seconds, got %d", MinDeadlineSeconds, MaxDeadlineSeconds, *d)
 	}
 	if len(r.Metadata) > MaxMetadataKeys {
 		return fieldErr("metadata", "must hold at most %d keys", MaxMetadataKeys)

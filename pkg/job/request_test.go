@@ -1,6 +1,7 @@
 package job
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,6 +19,16 @@ func TestDecodeRequestDefaults(t *testing.T) {
 	require.Equal(t, Aspect16x9, r.AspectRatio)
 	require.Equal(t, TierStandard, r.QualityTier)
 	require.Nil(t, r.MaxCostUSD)
+	require.Nil(t, r.DeadlineSeconds, "no deadline unless asked: routing applies the tier's default")
+}
+
+func TestDeadlineBounds(t *testing.T) {
+	t.Parallel()
+	for _, d := range []int{MinDeadlineSeconds, MaxDeadlineSeconds} {
+		r, err := ParseRequest([]byte(fmt.Sprintf(`{"prompt":"p","duration_seconds":5,"deadline_seconds":%d}`, d)))
+		require.NoError(t, err)
+		require.Equal(t, d, *r.DeadlineSeconds)
+	}
 }
 
 func TestDecodeRequestFull(t *testing.T) {
@@ -27,8 +38,9 @@ func TestDecodeRequestFull(t *testing.T) {
 	  "resolution": "1080p", "aspect_ratio": "9:16", "quality_tier": "premium",
 	  "image_url": "https://example.com/first-frame.png", "audio": true, "max_cost_usd": 2.5,
 	  "backends": ["runway", "luma"], "user_id": "alice",
-	  "webhook_url": "https://example.com/hooks/video", "metadata": {"campaign": "winter"}}`))
+	  "webhook_url": "https://example.com/hooks/video", "deadline_seconds": 900, "metadata": {"campaign": "winter"}}`))
 	require.NoError(t, err)
+	require.Equal(t, 900, *r.DeadlineSeconds)
 	require.Equal(t, money.MustParse("2.5"), *r.MaxCostUSD)
 	require.Equal(t, []string{"runway", "luma"}, r.Backends)
 	require.True(t, r.ImageToVideo())
@@ -65,6 +77,10 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"bad webhook", `{"prompt":"p","duration_seconds":5,"webhook_url":"not a url"}`, "webhook_url", "http"},
 		{"zero max cost", `{"prompt":"p","duration_seconds":5,"max_cost_usd":0}`, "max_cost_usd", "greater than 0"},
 		{"sub-micro max cost", `{"prompt":"p","duration_seconds":5,"max_cost_usd":0.0000001}`, "max_cost_usd", "6 decimals"},
+		{"deadline 0", `{"prompt":"p","duration_seconds":5,"deadline_seconds":0}`, "deadline_seconds", "from 60 to 86400"},
+		{"deadline 59", `{"prompt":"p","duration_seconds":5,"deadline_seconds":59}`, "deadline_seconds", "got 59"},
+		{"deadline over a day", `{"prompt":"p","duration_seconds":5,"deadline_seconds":86401}`, "deadline_seconds", "from 60 to 86400"},
+		{"deadline fractional", `{"prompt":"p","duration_seconds":5,"deadline_seconds":90.5}`, "deadline_seconds", "integer"},
 		{"duplicate backend", `{"prompt":"p","duration_seconds":5,"backends":["a","a"]}`, "backends", "twice"},
 		{"backends not array", `{"prompt":"p","duration_seconds":5,"backends":"a"}`, "backends", "array"},
 		{"metadata not strings", `{"prompt":"p","duration_seconds":5,"metadata":{"a":1}}`, "metadata", "string"},

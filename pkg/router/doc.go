@@ -86,4 +86,26 @@
 // budget_exceeded) releases it. The new attempt records what it holds in
 // Attempt.Reserved. Thresholds of the limit that the reservation crosses are
 // published to aiprod-events after the commit (at most once each).
+//
+// # Learned figures and load
+//
+// Ranking is by expected cost per successful video, with deadlines (package
+// routing). The router gives it, for the job's shape, each backend's
+// learned figures (package learn: backend_stats, read with
+// store.ListBackendStats every Config.StatsTTL, 30 s) and load: for each
+// backend with a concurrency cap, its slots in use (its slot table,
+// store.ReadSlots) and its jobs dispatched and not running yet
+// (store.CountJobs), read every Config.LoadTTL (2 s), plus the jobs this
+// router dispatched to it since that read, so a burst routed between two
+// reads spills as it should. These reads are made by the message that
+// finds them stale, before its transaction, one message at a time: a
+// backend costs two reads per 2 s per router, not a read per job. The
+// job's elapsed time since acceptance counts against its deadline, and its
+// exploration draw is a hash of its id and attempt number, so a redelivery
+// decides alike.
+//
+// The dispatched event's message says why: the candidates in rank order
+// with their expected cost per successful video, success probability,
+// expected wait and completion and samples, the deadline, which would miss
+// it, and which was explored (routing.Decision.Ranking).
 package router

@@ -18,6 +18,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
 	"github.com/aiprod/aiprod/pkg/jobwrite"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/metrics"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/routing"
@@ -56,9 +57,16 @@ type Config struct {
 	HealthCacheTTL time.Duration
 	// ReceiveOptions is the flow control of the aiprod-router subscription.
 	ReceiveOptions queue.ReceiveOptions
-	// Stats, optional, returns measured backend performance to break ties
-	// between equal estimates.
-	Stats func(ctx context.Context) map[string]routing.BackendStats
+	// StatsTTL is how long the learned backend figures read from the store
+	// are reused (0: StatsTTLDefault), and LoadTTL the backends' load
+	// (slots in use, jobs dispatched and not running; 0: LoadTTLDefault).
+	// Negative: read once, never again (tests).
+	StatsTTL, LoadTTL time.Duration
+	// ExploreShare is the share of jobs that may go to a candidate whose
+	// figures are stale (routing's Exploration; capped at
+	// routing.MaxExploreShare). 0: routing.ExploreShareDefault; negative:
+	// none.
+	ExploreShare float64
 	// Metrics records messages, jobs accepted and ended, budgets and the
 	// circuits of probes taken. Nil: metrics.Default().
 	Metrics *metrics.Recorder
@@ -76,6 +84,9 @@ func (c Config) WithDefaults() Config {
 	}
 	c.MaxAttempts = cmp.Or(max(c.MaxAttempts, 0), MaxAttemptsDefault)
 	c.HealthCacheTTL = cmp.Or(c.HealthCacheTTL, HealthCacheTTLDefault)
+	c.StatsTTL = cmp.Or(c.StatsTTL, StatsTTLDefault)
+	c.LoadTTL = cmp.Or(c.LoadTTL, LoadTTLDefault)
+	c.ExploreShare = cmp.Or(c.ExploreShare, routing.ExploreShareDefault)
 	c.Circuit = c.Circuit.WithDefaults()
 	c.ReceiveOptions = c.ReceiveOptions.WithDefaults()
 	return c
@@ -100,6 +111,7 @@ type Router struct {
 	cfg      Config
 	log      *slog.Logger
 	health   healthCache
+	figures  *figuresCache
 	consumer *consumer.Consumer
 	jobs     *jobwrite.Writer
 }
@@ -112,6 +124,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger.With("service", "router"), health: healthCache{ttl: cfg.HealthCacheTTL}}
 	r.health.read = r.recordCircuits
+	r.figures = newFiguresCache(cfg.Store, cfg.Catalog, cfg.StatsTTL, cfg.LoadTTL, r.log)
 	r.jobs = jobwrite.New(jobwrite.Config{Store: cfg.Store, Publisher: cfg.Queue, Stage: Stage, Now: cfg.Now, Logger: r.log,
 		Metrics: cfg.Metrics, BudgetDefaults: cfg.BudgetDefaults})
 	c, err := consumer.New(consumer.Config{
@@ -239,12 +252,10 @@ func (r *Router) route(ctx context.Context, d delivery) consumer.Outcome {
 	if err != nil {
 		return consumer.Nack(fmt.Errorf("read backend health: %w", err))
 	}
-	var stats map[string]routing.BackendStats
-	if r.cfg.Stats != nil {
-		stats = r.cfg.Stats(ctx)
-	}
+	r.figures.refresh(ctx)
 	now := r.cfg.Now()
 	var probe *store.BackendState
+	var stats map[string]routing.BackendStats
 	res, err := r.jobs.Update(ctx, d.jobID, func(tx *jobwrite.Tx, j *job.Job) error {
 		probe = nil
 		switch {
@@ -252,6 +263,9 @@ func (r *Router) route(ctx context.Context, d delivery) consumer.Outcome {
 			return errOtherProject
 		case j.Status != job.StatusQueued:
 			return jobwrite.ErrNoChange // routed (or ended) by another delivery
+		}
+		if stats == nil { // the figures of the job's shape (memory only), once per message
+			stats = r.figures.get(learn.RequestShape(&j.Request).Key())
 		}
 		p, err := r.plan(tx, j, health, stats, now)
 		if err == nil {
@@ -276,6 +290,7 @@ func (r *Router) route(ctx context.Context, d delivery) consumer.Outcome {
 	case !res.Written:
 		return r.settled(ctx, j, d)
 	case j.Status == job.StatusDispatched:
+		r.figures.dispatched(j.Backend)
 		return r.publishDispatch(ctx, j, j.CurrentAttempt(), false)
 	default:
 		r.log.InfoContext(ctx, "job failed", "job_id", j.ID, "project_id", j.ProjectID,
@@ -295,7 +310,8 @@ func (r *Router) plan(tx *jobwrite.Tx, j *job.Job, health map[string]store.Backe
 	}
 	d := routing.Decide(routing.Input{
 		Request: j.Request, Catalog: r.cfg.Catalog, Health: health, Excluded: j.ExcludedBackends,
-		Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats,
+		Retryable: refusedBy(j), Now: now, Circuit: r.cfg.Circuit, Stats: stats, Elapsed: now.Sub(j.CreatedAt),
+		Explore: routing.Exploration{Share: max(r.cfg.ExploreShare, 0), Draw: exploreDraw(j.ID, len(j.Attempts)+1)},
 	})
 	c, p, err := r.choose(tx, &d, now)
 	switch {
@@ -320,7 +336,7 @@ func (r *Router) plan(tx *jobwrite.Tx, j *job.Job, health map[string]store.Backe
 	if p != nil {
 		tx.PutBackend(*p)
 	}
-	return p, dispatchTo(tx, j, c, p != nil, now)
+	return p, dispatchTo(tx, j, c, p != nil, d.Ranking(), now)
 }
 
 // choose takes the first candidate of d that may run now: a half-open
@@ -360,8 +376,8 @@ func fail(tx *jobwrite.Tx, j *job.Job, backend, code, msg string, now time.Time)
 }
 
 // dispatchTo adds j's next attempt on candidate c, whose estimate is
-// reserved, and records it.
-func dispatchTo(tx *jobwrite.Tx, j *job.Job, c *routing.Candidate, probe bool, now time.Time) error {
+// reserved, and records it with why (the decision's ranking).
+func dispatchTo(tx *jobwrite.Tx, j *job.Job, c *routing.Candidate, probe bool, why string, now time.Time) error {
 	a := job.Attempt{
 		Backend: c.Backend, Model: c.Model, EstimatedCost: c.Estimate, Reserved: c.Estimate,
 		StartedAt: now, DurationSeconds: c.Seconds,
@@ -385,7 +401,7 @@ func dispatchTo(tx *jobwrite.Tx, j *job.Job, c *routing.Candidate, probe bool, n
 			msg += ", not before " + na.NotBefore.Format(time.RFC3339Nano)
 		}
 	}
-	tx.Event("dispatched", na, msg)
+	tx.Event("dispatched", na, msg+"; "+why)
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/job"
-	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/store"
 )
 
@@ -24,10 +24,18 @@ const (
 	ReasonProbeInFlight  = "circuit half-open: probe in flight"
 )
 
-// BackendStats are a backend's measured performance, used to break ties.
+// BackendStats are what the router knows of a backend for the job at hand:
+// its learned figures for the job's shape (package learn) and its load.
 type BackendStats struct {
-	SuccessRate float64       // 0..1
-	P50Latency  time.Duration // median time from submit to result; 0 = unknown
+	learn.Figures
+	Load
+}
+
+// Load is a backend's work as the router last saw it (refreshed every few
+// seconds, plus what the router dispatched since).
+type Load struct {
+	InUse  int // concurrency slots held: generations running
+	Queued int // jobs dispatched to it and not running yet
 }
 
 // Input is everything a routing decision depends on. Only Request and
@@ -46,8 +54,29 @@ type Input struct {
 	Retryable []string
 	Now       time.Time
 	Circuit   circuit.Config
-	// Stats, optional, break ties between equal estimates.
+	// Stats are the backends' figures for the request's shape and their
+	// load; a backend absent is ranked on Prior's figures with no load.
 	Stats map[string]BackendStats
+	// Prior gives the figures of a backend absent from Stats; zero:
+	// learn.DefaultPrior.
+	Prior learn.Prior
+	// Elapsed is how long ago the job was accepted: its deadline counts
+	// from then.
+	Elapsed time.Duration
+	// Explore, when its Share is set, may send the job to a candidate
+	// whose figures are stale (see the package doc, "Exploration").
+	Explore Exploration
+}
+
+// Exploration is the share of traffic that keeps figures fresh and the
+// job's draw.
+type Exploration struct {
+	// Share is the probability that a job explores (at most MaxExploreShare).
+	Share float64
+	// Draw is the job's uniform draw in [0, 1), the same for every routing
+	// of the same attempt (a redelivery decides the same way): the job
+	// explores when Draw < Share.
+	Draw float64
 }
 
 // Candidate is a backend that may serve the request, with its quote.
@@ -61,12 +90,35 @@ type Candidate struct {
 	// Retry is set on a backend that refused this job before and is
 	// tried again because no other backend is left (Input.Retryable).
 	Retry bool
+	// Explore is set on a candidate moved first to refresh its figures
+	// (Input.Explore).
+	Explore bool
+	// Late is set when the backend is expected to miss the job's deadline.
+	Late bool
+	// The figures it was ranked by (see the package doc, "Ranking"):
+	// Success is its learned success probability; Score the expected cost
+	// per successful video of trying it first, in micro-USD; Wait the
+	// expected wait for one of its concurrency slots and Finish the
+	// expected completion from now.
+	Success float64
+	Score   float64
+	Wait    time.Duration
+	Finish  time.Duration
+	// Samples and Stale: how many attempts its figures rest on, and
+	// whether they are stale (exploration's candidates).
+	Samples float64
+	Stale   bool
 }
 
 // Decision is the outcome of Decide.
 type Decision struct {
 	// Candidates are ranked best first (see the package doc).
 	Candidates []Candidate
+	// Deadline is the time left to the job's deadline when it was ranked,
+	// and DefaultDeadline says it is the tier's default, not the
+	// request's.
+	Deadline        time.Duration
+	DefaultDeadline bool
 	// rejected are the removed backends in the order removed; their
 	// reasons are built when asked for (Rejected, Explain), since a job
 	// that finds a candidate never shows them.
@@ -162,67 +214,83 @@ func decide(in Input, excluded []string) Decision {
 			d.reject(rejection{backend: name, reason: ReasonUnknown})
 		}
 	}
-	// The candidates are collected with their ranking keys, read once
-	// each (a comparison would read the stats map twice), and the keys
-	// sorted: both on the stack for a catalog of up to 16 backends.
+	d.Deadline, d.DefaultDeadline = deadlineOf(&in)
+	prior := in.Prior
+	if prior.Weight == 0 {
+		prior = learn.DefaultPrior
+	}
+	// The candidates are collected with what ranks them, read once each,
+	// and their keys sorted: all on the stack for a catalog of up to 16
+	// backends; the decision's slice is its one allocation.
 	var candBuf [16]Candidate
-	var keyBuf [16]rankKey
-	cands, keys := candBuf[:0], keyBuf[:0]
+	var figBuf [16]figures
+	cands, figs := candBuf[:0], figBuf[:0]
 	for i := range in.Catalog.Backends {
 		b := &in.Catalog.Backends[i]
-		c, r, ok := filter(&in, b, excluded)
-		if !ok {
+		cands = append(cands, Candidate{})
+		c := &cands[len(cands)-1]
+		if r, ok := filter(&in, b, excluded, c); !ok {
+			cands = cands[:len(cands)-1]
 			d.reject(r)
 			continue
 		}
-		s, ok := in.Stats[b.Name]
-		keys = append(keys, rankKey{estimate: c.Estimate, success: successKey(s, ok), latency: latencyKey(s, ok), name: b.Name, i: len(cands)})
-		cands = append(cands, c)
+		s, known := in.Stats[b.Name]
+		if !known {
+			s.Figures = prior.Figures()
+		}
+		figs = append(figs, figuresOf(c, b, &s, in.Now))
 	}
+	var keyBuf [16]rankKey
+	keys := score(cands, figs, d.Deadline, keyBuf[:0])
 	sortKeys(keys)
 	d.Candidates = make([]Candidate, len(keys))
 	for i, k := range keys {
 		d.Candidates[i] = cands[k.i]
 	}
+	explore(&d, in.Explore)
 	return d
 }
 
-// filter runs the filters of the package doc on backend b: the candidate
-// it makes and true, or the rejection that removes it and false.
-func filter(in *Input, b *catalog.Backend, excluded []string) (Candidate, rejection, bool) {
+// filter runs the filters of the package doc on backend b: it makes its
+// candidate in c and returns true, or returns the rejection that removes
+// it and false.
+func filter(in *Input, b *catalog.Backend, excluded []string, c *Candidate) (rejection, bool) {
 	switch {
 	case len(in.Request.Backends) > 0 && !slices.Contains(in.Request.Backends, b.Name):
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonNotInAllowList}, false
+		return rejection{backend: b.Name, reason: ReasonNotInAllowList}, false
 	case slices.Contains(excluded, b.Name):
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonExcluded}, false
+		return rejection{backend: b.Name, reason: ReasonExcluded}, false
 	}
 	health := in.Health[b.Name]
 	if health.Disabled {
-		return Candidate{}, rejection{backend: b.Name, reason: ReasonDisabled}, false
+		return rejection{backend: b.Name, reason: ReasonDisabled}, false
 	}
 	q, ok := b.Cheapest(&in.Request)
 	if !ok {
-		return Candidate{}, rejection{backend: b.Name, reason: b.Refusal(&in.Request)}, false
+		return rejection{backend: b.Name, reason: b.Refusal(&in.Request)}, false
 	}
 	if limit := in.Request.MaxCostUSD; limit != nil && q.Estimate > *limit {
-		return Candidate{}, overMaxCost(b.Name, q.Estimate, *limit), false
+		return overMaxCost(b.Name, q.Estimate, *limit), false
 	}
 	switch health.Breaker.Peek(in.Now, in.Circuit) {
 	case circuit.Deny:
-		return Candidate{}, circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit), false
+		return circuitDenies(b.Name, health.Breaker, in.Now, in.Circuit), false
 	case circuit.Probe:
-		return Candidate{Quote: q, Probe: true}, rejection{}, true
+		c.Probe = true
 	}
-	return Candidate{Quote: q}, rejection{}, true
+	c.Quote = q
+	return rejection{}, true
 }
 
 // rankKey is what ranks candidate i (see the package doc).
 type rankKey struct {
-	estimate money.Micros
-	success  float64
-	latency  time.Duration
-	name     string
-	i        int // catalog order among the candidates: the sort is stable
+	late    bool
+	score   float64
+	finish  time.Duration
+	success float64
+	latency time.Duration
+	name    string
+	i       int // catalog order among the candidates: the sort is stable
 }
 
 // sortKeys sorts keys best first by a stable insertion sort: a decision
@@ -237,7 +305,18 @@ func sortKeys(keys []rankKey) {
 }
 
 func compareKeys(a, b rankKey) int {
-	if c := cmp.Compare(a.estimate, b.estimate); c != 0 {
+	if a.late != b.late {
+		if b.late {
+			return -1
+		}
+		return 1
+	}
+	if a.late { // both miss the deadline: the one that misses it least
+		if c := cmp.Compare(a.finish, b.finish); c != 0 {
+			return c
+		}
+	}
+	if c := cmp.Compare(a.score, b.score); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.success, a.success); c != 0 { // higher first
@@ -250,20 +329,4 @@ func compareKeys(a, b rankKey) int {
 		return c
 	}
 	return cmp.Compare(a.i, b.i)
-}
-
-// successKey orders unknown success rates below every measured one.
-func successKey(s BackendStats, ok bool) float64 {
-	if !ok {
-		return -1
-	}
-	return s.SuccessRate
-}
-
-// latencyKey orders unknown latencies after every measured one.
-func latencyKey(s BackendStats, ok bool) time.Duration {
-	if !ok || s.P50Latency <= 0 {
-		return time.Duration(1<<63 - 1)
-	}
-	return s.P50Latency
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/routing"
 	"github.com/aiprod/aiprod/pkg/store"
@@ -49,6 +50,13 @@ func testInput(t *testing.T) routing.Input {
 	req.ApplyDefaults()
 	require.NoError(t, req.Validate())
 	return routing.Input{Request: req, Catalog: cat, Now: now}
+}
+
+// fig returns learned figures of success p and median generation time
+// p50 (p95 twice that) on 100 recent samples, with no load.
+func fig(p float64, p50 time.Duration) routing.BackendStats {
+	return routing.BackendStats{Figures: learn.Figures{Success: p, P50: p50, P95: 2 * p50, Mean: p50, LatencyLearned: true,
+		CostAccuracy: 1, Samples: 100, At: now.Add(-time.Minute)}}
 }
 
 func usd(s string) *money.Micros { m := money.MustParse(s); return &m }
@@ -187,35 +195,51 @@ func TestDecide(t *testing.T) {
 			probes: []string{"alpha"},
 		},
 		{
-			name: "tie broken by success rate",
+			name: "equal estimates: the more reliable first",
 			edit: func(in *routing.Input) {
-				in.Stats = map[string]routing.BackendStats{"alpha": {SuccessRate: 0.90}, "beta": {SuccessRate: 0.99}}
+				in.Stats = map[string]routing.BackendStats{"alpha": fig(0.90, time.Minute), "beta": fig(0.99, time.Minute)}
 			},
 			want: []string{"beta", "alpha", "gamma"},
 		},
 		{
-			name: "tie broken by latency when success rates are equal",
+			name: "equal estimates and success: the quicker first",
 			edit: func(in *routing.Input) {
-				in.Stats = map[string]routing.BackendStats{
-					"alpha": {SuccessRate: 0.95, P50Latency: 90 * time.Second},
-					"beta":  {SuccessRate: 0.95, P50Latency: 40 * time.Second},
-				}
+				in.Stats = map[string]routing.BackendStats{"alpha": fig(0.95, 90*time.Second), "beta": fig(0.95, 40*time.Second)}
 			},
 			want: []string{"beta", "alpha", "gamma"},
 		},
 		{
-			name: "measured beats unmeasured at equal price",
+			name: "failures billed make a flaky backend dearer than a reliable one at its price",
 			edit: func(in *routing.Input) {
-				in.Stats = map[string]routing.BackendStats{"beta": {SuccessRate: 0.5}}
+				a := fig(0.6, time.Minute)
+				a.FailCost = 1
+				in.Stats = map[string]routing.BackendStats{"alpha": a, "beta": fig(0.99, time.Minute)}
 			},
 			want: []string{"beta", "alpha", "gamma"},
 		},
 		{
-			name: "price beats success rate",
+			name: "a cheaper flaky backend whose failures are free stays first",
 			edit: func(in *routing.Input) {
-				in.Stats = map[string]routing.BackendStats{"gamma": {SuccessRate: 1}, "alpha": {SuccessRate: 0.1}}
+				in.Request.QualityTier = job.TierDraft
+				in.Stats = map[string]routing.BackendStats{"delta": fig(0.6, time.Minute)}
 			},
-			want: []string{"alpha", "beta", "gamma"},
+			want: []string{"delta", "alpha", "beta", "gamma"},
+		},
+		{
+			name: "a backend that bills 30% over its estimate loses to an exact one",
+			edit: func(in *routing.Input) {
+				a := fig(0.99, time.Minute)
+				a.CostAccuracy = 1.3
+				in.Stats = map[string]routing.BackendStats{"alpha": a, "beta": fig(0.99, time.Minute)}
+			},
+			want: []string{"beta", "alpha", "gamma"},
+		},
+		{
+			name: "success does not buy a price three times higher",
+			edit: func(in *routing.Input) {
+				in.Stats = map[string]routing.BackendStats{"gamma": fig(1, time.Minute), "alpha": fig(0.5, time.Minute)}
+			},
+			want: []string{"beta", "alpha", "gamma"},
 		},
 	}
 	for _, tt := range tests {

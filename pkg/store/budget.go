@@ -161,6 +161,12 @@ type LedgerEntry struct {
 	// Final is set when the settlement ended the job (no further attempt).
 	Final bool      `json:"final"`
 	At    time.Time `json:"at"` // settlement time
+	// How the attempt ended, from which (with Shape) package learn learns
+	// the backend's figures: the attempt's error code ("" when it
+	// succeeded), and its generation time, submit to end (0 when it was
+	// never submitted).
+	ErrorCode  string        `json:"error_code,omitempty"`
+	Generation time.Duration `json:"generation,omitempty"`
 }
 
 // LedgerQuery selects a project's ledger entries. ProjectID is required;

@@ -65,6 +65,10 @@ type Store interface {
 	ListBackends(ctx context.Context) ([]BackendState, error)
 	// GetAPIKey looks up a key by the hex SHA-256 of its text.
 	GetAPIKey(ctx context.Context, hash string) (APIKey, error)
+	// CountJobs counts the jobs q's filters select (its Limit and
+	// PageToken aside), at most upTo of them (upTo > 0): the routers count
+	// the jobs dispatched to each backend and not yet running.
+	CountJobs(ctx context.Context, q ListJobsQuery, upTo int) (int, error)
 	// ListAPIKeys returns the keys of one project (revoked and expired ones
 	// included), newest first (created_at desc, then hash); an empty slice
 	// when it has none. It needs no composite index: one equality filter,
@@ -75,6 +79,8 @@ type Store interface {
 	BudgetReader
 	// UsageReader reads the ledger's daily roll-ups (usage.go).
 	UsageReader
+	// LearnedReader reads what was learned of each backend (learned.go).
+	LearnedReader
 	// StaleJobs finds jobs that stopped changing (stale.go).
 	StaleJobs
 	// NotificationStore keeps projects' alert settings (notifications.go).
@@ -116,6 +122,9 @@ type Tx interface {
 	BudgetTx
 	// UsageTx reads and writes the ledger's daily roll-ups (usage.go).
 	UsageTx
+	// LearnedTx reads and writes what was learned of each backend
+	// (learned.go).
+	LearnedTx
 }
 
 // ListJobsQuery selects a page of jobs, newest first (created_at, then id,

@@ -87,6 +87,9 @@ type ledgerDoc struct {
 	CarriedMicros  int64     `firestore:"carried_micros"`
 	Final          bool      `firestore:"final"`
 	At             time.Time `firestore:"at"`
+	// What package learn reads (store.LedgerEntry).
+	ErrorCode        string `firestore:"error_code,omitempty"`
+	GenerationMicros int64  `firestore:"generation_micros,omitempty"`
 }
 
 func (s *Store) budgetRef(projectID string) *firestore.DocumentRef {
@@ -228,7 +231,7 @@ func toLedgerDoc(e store.LedgerEntry) ledgerDoc {
 		Backend: e.Backend, Model: e.Model, Shape: toShapeDoc(e.Shape), Period: e.Period, Seconds: e.Seconds, Status: string(e.Status),
 		EstimateMicros: int64(e.Estimate), ReservedMicros: int64(e.Reserved), CostMicros: int64(e.Cost),
 		ReleasedMicros: int64(e.Released), CarriedMicros: int64(e.Carried), Final: e.Final,
-		At: store.NormalizeTime(e.At),
+		At: store.NormalizeTime(e.At), ErrorCode: e.ErrorCode, GenerationMicros: e.Generation.Microseconds(),
 	}
 }
 
@@ -239,6 +242,7 @@ func fromLedgerDoc(id string, d ledgerDoc) store.LedgerEntry {
 		Estimate: money.Micros(d.EstimateMicros), Reserved: money.Micros(d.ReservedMicros),
 		Cost: money.Micros(d.CostMicros), Released: money.Micros(d.ReleasedMicros),
 		Carried: money.Micros(d.CarriedMicros), Final: d.Final, At: store.NormalizeTime(d.At),
+		ErrorCode: d.ErrorCode, Generation: time.Duration(d.GenerationMicros) * time.Microsecond,
 	}
 }
 

@@ -73,6 +73,7 @@ type requestDoc struct {
 	Backends        []string          `firestore:"backends"`
 	UserID          string            `firestore:"user_id,omitempty"`
 	WebhookURL      string            `firestore:"webhook_url,omitempty"`
+	DeadlineSeconds *int              `firestore:"deadline_seconds,omitempty"`
 	Metadata        map[string]string `firestore:"metadata"`
 }
 
@@ -152,6 +153,7 @@ func toJobDoc(j *job.Job) jobDoc {
 			Backends:        j.Request.Backends,
 			UserID:          j.Request.UserID,
 			WebhookURL:      j.Request.WebhookURL,
+			DeadlineSeconds: j.Request.DeadlineSeconds,
 			Metadata:        j.Request.Metadata,
 		},
 		Backend:             j.Backend,
@@ -220,6 +222,7 @@ func fromJobDoc(id string, d jobDoc) *job.Job {
 			Backends:        d.Request.Backends,
 			UserID:          d.Request.UserID,
 			WebhookURL:      d.Request.WebhookURL,
+			DeadlineSeconds: d.Request.DeadlineSeconds,
 			Metadata:        d.Request.Metadata,
 		},
 		Backend:          d.Backend,

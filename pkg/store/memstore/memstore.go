@@ -45,7 +45,8 @@ type Store struct {
 	usage    usageData                  // usage.go
 	replays  map[string]store.DLQReplay // replays.go
 
-	slots map[string]store.SlotTable // backend → its slots and waiting marks (slots.go)
+	slots map[string]store.SlotTable    // backend → its slots and waiting marks (slots.go)
+	stats map[string]store.BackendStats // backend → what was learned of it (learned.go)
 
 	webhooks      webhookData                    // webhooks.go
 	notifications map[string]store.Notifications // project → settings (notifications.go)

@@ -195,12 +195,14 @@ func ledgerEntry(jobID string, attempt int, project string, at time.Time) store.
 		Backend: "runway", Model: "gen4_turbo", Period: budget.PeriodOf(at), Seconds: 5, Status: job.AttemptSucceeded,
 		Shape:    store.Shape{Tier: job.TierDraft, Resolution: job.Res720p, AspectRatio: job.Aspect16x9, Seconds: 5, ImageScheme: "https"},
 		Estimate: usd("0.25"), Reserved: usd("0.25"), Cost: usd("0.250001"), Released: usd("0.25"), Final: true, At: at,
+		Generation: 41*time.Second + 123456*time.Microsecond,
 	}
 }
 
 func testLedgerCreatedOnce(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	e := ledgerEntry(job.NewID(), 1, "p1", t0)
+	e.Status, e.ErrorCode = job.AttemptFailed, job.CodeBackendUnavailable
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) error { return tx.CreateLedger(e) }))
 	var got store.LedgerEntry
 	require.NoError(t, s.RunTx(ctx, func(tx store.Tx) (err error) { got, err = tx.GetLedger(e.ID); return err }))

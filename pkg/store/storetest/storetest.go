@@ -95,6 +95,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ListDayUsage", testListDayUsage},
 		{"UsageWatermark", testUsageWatermark},
 		{"ListSettled", testListSettled},
+		{"BackendStats", testBackendStats},
+		{"CountJobs", testCountJobs},
 	}
 	tests = append(tests, budgetTests(cfg)...)
 	for _, tt := range tests {
@@ -127,6 +129,7 @@ func newJob(projectID string, created time.Time) *job.Job {
 // fullJob returns a job with every field set.
 func fullJob() *job.Job {
 	maxCost := money.MustParse("2.5")
+	deadline := 900
 	req := job.Request{
 		Prompt:          "a red fox running through snow, cinematic",
 		DurationSeconds: 5,
@@ -139,6 +142,7 @@ func fullJob() *job.Job {
 		Backends:        []string{"runway", "luma"},
 		UserID:          "alice",
 		WebhookURL:      "https://example.com/hooks/video",
+		DeadlineSeconds: &deadline,
 		Metadata:        map[string]string{"campaign": "winter", "team": "ads"},
 	}
 	j := job.New("", "proj-full", req, t0)
