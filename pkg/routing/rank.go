@@ -1,8 +1,8 @@
 package routing
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,6 +198,25 @@ func explore(d *Decision, e Exploration) {
 // expected cost per successful video, success probability, expected wait
 // for a slot and completion, and the samples its figures rest on; which
 // are expected to miss the deadline, and which is explored.
+// appendCandidate writes c as "%s %s (success %.1f%%, wait %s, done in
+// %s, %.0f samples)" of its backend, score, success, wait, finish and
+// samples, without fmt: the ranking is in every dispatched event.
+func appendCandidate(b *strings.Builder, c *Candidate) {
+	var num [32]byte
+	b.WriteString(c.Backend)
+	b.WriteByte(' ')
+	b.WriteString(money.Micros(math.Round(c.Score)).String())
+	b.WriteString(" (success ")
+	b.Write(strconv.AppendFloat(num[:0], 100*c.Success, 'f', 1, 64))
+	b.WriteString("%, wait ")
+	b.WriteString(c.Wait.Round(time.Second).String())
+	b.WriteString(", done in ")
+	b.WriteString(c.Finish.Round(time.Second).String())
+	b.WriteString(", ")
+	b.Write(strconv.AppendFloat(num[:0], c.Samples, 'f', 0, 64))
+	b.WriteString(" samples)")
+}
+
 func (d Decision) Ranking() string {
 	var b strings.Builder
 	b.WriteString("ranked by expected cost per successful video; deadline in ")
@@ -210,8 +229,7 @@ func (d Decision) Ranking() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s (success %.1f%%, wait %s, done in %s, %.0f samples)", c.Backend,
-			money.Micros(math.Round(c.Score)), 100*c.Success, c.Wait.Round(time.Second), c.Finish.Round(time.Second), c.Samples)
+		appendCandidate(&b, &c)
 		switch {
 		case c.Explore:
 			b.WriteString(" [explore: stale figures]")
