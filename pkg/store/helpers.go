@@ -124,7 +124,7 @@ func normalizePtr(t *time.Time) *time.Time {
 		return nil
 	}
 	v := NormalizeTime(*t)
-	if v == *t {
+	if v == *t { //nolint:staticcheck // the representation, not the instant: the same instant in another location still needs normalizing
 		return t
 	}
 	n := new(time.Time) // allocated on this path only

@@ -96,7 +96,8 @@ func (w *Worker) pollStep(ctx context.Context, t *task, s *pollState) consumer.O
 			w.cfg.Metrics.InFlight(context.WithoutCancel(ctx), t.name, -1)
 		}
 	}()
-	o, done := consumer.Outcome{}, true
+	var o consumer.Outcome
+	done := true
 	if err := ctx.Err(); err != nil {
 		o = consumer.Nack(fmt.Errorf("shutdown while polling job %s: %w", s.jobID, err))
 	} else {
