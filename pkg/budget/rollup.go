@@ -24,7 +24,7 @@ const (
 	// maxDaysPerRound bounds the roll-ups one round writes (one project on
 	// one day each), within Firestore's 500 writes per transaction; the
 	// rest leaves room for the watermark and RollerConfig.Fold's writes
-	// (learn.FoldRound: one per backend of the catalog).
+	// (learn.Folder.FoldRound: one per backend of the catalog).
 	maxDaysPerRound = 400
 	// maxRoundsPerTick bounds the rounds of one tick when catching up.
 	maxRoundsPerTick = 100
@@ -61,9 +61,11 @@ type RollerConfig struct {
 	// Fold, optional, also folds each round's entries into documents of
 	// its own, in the round's transaction (so each entry is folded exactly
 	// once, as it is rolled up): it makes its reads and returns its
-	// writes, which run after the round's own. The router passes
-	// learn.FoldRound, which learns each backend's figures.
-	Fold func(tx store.Tx, entries []store.LedgerEntry, now time.Time) (write func() error, err error)
+	// writes, which run after the round's own, and, optionally, what to do
+	// once the round committed (never for a round that raced or failed).
+	// The router passes learn.Folder's FoldRound, which learns each
+	// backend's figures and announces its anomalies.
+	Fold func(tx store.Tx, entries []store.LedgerEntry, now time.Time) (write func() error, committed func(context.Context), err error)
 }
 
 // Roller keeps the ledger's daily roll-ups (store.DayUsage), which GET
@@ -181,10 +183,16 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 	}
 	now := r.cfg.Now()
 	days := tally.Days(now)
+	var committed func(context.Context) // the Fold's, of the attempt that committed
 	err = st.RunTx(ctx, func(tx store.Tx) error {
+		committed = nil
 		fold := func() (func() error, error) { return nil, nil }
 		if r.cfg.Fold != nil {
-			fold = func() (func() error, error) { return r.cfg.Fold(tx, entries, now) }
+			fold = func() (func() error, error) {
+				write, c, err := r.cfg.Fold(tx, entries, now)
+				committed = c
+				return write, err
+			}
 		}
 		return applyRound(tx, from, through, days, fold)
 	})
@@ -193,6 +201,9 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 	}
 	if err != nil {
 		return RollResult{}, fmt.Errorf("roll up usage through %s: %w", through.Format(time.RFC3339Nano), err)
+	}
+	if committed != nil {
+		committed(ctx)
 	}
 	r.reportBudgets(ctx, entries)
 	r.watchForecasts(ctx, entries)

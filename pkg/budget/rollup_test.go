@@ -197,7 +197,7 @@ func TestRollersRacingCountEachEntryOnce(t *testing.T) {
 	var rolled atomic.Int64
 	for range 4 {
 		r, err := budget.NewRoller(budget.RollerConfig{Store: st, Batch: 50, Now: func() time.Time { return end.Add(time.Hour) },
-			Fold: learn.FoldRound})
+			Fold: (&learn.Folder{}).FoldRound})
 		require.NoError(t, err)
 		wg.Go(func() {
 			for {

@@ -118,6 +118,7 @@ func Fold(st *store.BackendStats, o Observation) {
 	if o.Outcome == Ignored || o.Shape == "" {
 		return
 	}
+	foldWindow(st, o)
 	i, found := slices.BinarySearchFunc(st.Cells, o.Shape, func(c store.StatsCell, s string) int { return strings.Compare(c.Shape, s) })
 	if !found {
 		st.Cells = slices.Insert(st.Cells, i, store.StatsCell{Shape: o.Shape, Latency: make([]float64, Buckets), At: o.At})

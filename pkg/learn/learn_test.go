@@ -178,7 +178,7 @@ func TestFoldRound(t *testing.T) {
 	unsafe.Backend = "veo"
 	for range 2 {
 		require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
-			write, err := learn.FoldRound(tx, []store.LedgerEntry{falOK, falBad, lumaOK, unsafe}, t0)
+			write, _, err := (&learn.Folder{}).FoldRound(tx, []store.LedgerEntry{falOK, falBad, lumaOK, unsafe}, t0)
 			if err != nil {
 				return err
 			}

@@ -1,19 +1,87 @@
 package learn
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/aiprod/aiprod/pkg/metrics"
+	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/store"
+	"github.com/aiprod/aiprod/pkg/telemetry"
 )
 
-// FoldRound is the usage roller's fold (budget.RollerConfig.Fold): inside
-// the round's transaction it reads the stats of every backend that entries
-// teach something about, folds the entries in, and returns the writes to
-// make once every read of the transaction is done. A round of a backend
+// EventTypeAnomaly is the event_type of the event published to
+// aiprod-events when a backend's signal turns anomalous or back to normal.
+const EventTypeAnomaly = "backend.anomaly"
+
+// The states of an AnomalyEvent.
+const (
+	AnomalyStarted = "started"
+	AnomalyEnded   = "ended"
+)
+
+// AnomalyEvent announces that a backend's signal turned anomalous
+// (State "started") or back to normal ("ended"):
+//
+//	{"type":"backend.anomaly","backend":"fal","signal":"latency","state":"started",
+//	 "value":31.2,"baseline":2.1,"score":27.4,"unit":"s","samples":58,
+//	 "since":"2026-12-05T10:15:00Z","at":"2026-12-05T10:15:00Z"}
+//
+// Value is the signal over the last RecentWindows windows, Baseline its
+// median over the windows before them (latency: geometric mean generation
+// time, seconds; error_rate: failures over attempts; cost_accuracy: actual
+// cost over estimate), Score the robust z-score, Samples the recent
+// attempts (successes, for latency and cost accuracy) behind Value.
+type AnomalyEvent struct {
+	Type     string    `json:"type"`
+	Backend  string    `json:"backend"`
+	Signal   string    `json:"signal"`
+	State    string    `json:"state"`
+	Value    float64   `json:"value"`
+	Baseline float64   `json:"baseline"`
+	Score    float64   `json:"score"`
+	Unit     string    `json:"unit"`
+	Samples  int       `json:"samples"`
+	Since    time.Time `json:"since"`
+	At       time.Time `json:"at"`
+}
+
+// Unit returns the unit of signal's values in events: "s" or "ratio".
+func Unit(signal string) string {
+	if signal == SignalLatency {
+		return "s"
+	}
+	return "ratio"
+}
+
+// Folder is the usage roller's fold (budget.RollerConfig.Fold: its
+// FoldRound): it learns each backend's figures from the round's entries
+// and judges the backends it learned of for anomalies (Detect). The zero
+// value learns and judges without announcing.
+type Folder struct {
+	// Events, when set, receives a backend.anomaly event (AnomalyEvent)
+	// for every anomaly that started or ended, once the round committed.
+	Events queue.Publisher
+	// Metrics gets the aiprod_backend_anomaly gauge of every signal
+	// judged. Nil: metrics.Default().
+	Metrics *metrics.Recorder
+	Logger  *slog.Logger // nil: slog.Default()
+}
+
+// FoldRound, inside the round's transaction, reads the stats of every
+// backend that entries teach something about, folds the entries in, judges
+// their signals at now, and returns the writes to make once every read of
+// the transaction is done, and what to do once it committed: announce the
+// anomalies that started or ended, set the gauges. A round of a backend
 // thus costs one read and one write, whatever its number of entries.
-func FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Time) (func() error, error) {
+//
+// An anomaly is announced at most once: recorded in the stats document in
+// the round's transaction, then published; a publish that fails is logged,
+// not retried.
+func (f *Folder) FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Time) (func() error, func(context.Context), error) {
 	byBackend := map[string][]Observation{}
 	for _, e := range entries {
 		if o := FromEntry(e); o.Outcome != Ignored {
@@ -26,23 +94,57 @@ func FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Time) (func() 
 	}
 	slices.Sort(names)
 	out := make([]store.BackendStats, 0, len(names))
+	var changes []Change
 	for _, n := range names {
 		st, err := tx.GetBackendStats(n)
 		if err != nil {
-			return nil, fmt.Errorf("learn: read the stats of %s: %w", n, err)
+			return nil, nil, fmt.Errorf("learn: read the stats of %s: %w", n, err)
 		}
 		for _, o := range byBackend[n] {
 			Fold(&st, o)
 		}
+		changes = append(changes, Detect(&st, now)...)
 		st.UpdatedAt = now
 		out = append(out, st)
 	}
-	return func() error {
+	write := func() error {
 		for _, st := range out {
 			if err := tx.PutBackendStats(st); err != nil {
 				return fmt.Errorf("learn: write the stats of %s: %w", st.Backend, err)
 			}
 		}
 		return nil
-	}, nil
+	}
+	return write, func(ctx context.Context) { f.committed(ctx, out, changes, now) }, nil
+}
+
+// committed sets the gauges of the backends of a committed round and
+// announces its changes.
+func (f *Folder) committed(ctx context.Context, stats []store.BackendStats, changes []Change, now time.Time) {
+	for _, st := range stats {
+		for _, s := range Signals {
+			anomalous := slices.ContainsFunc(st.Anomalies, func(a store.Anomaly) bool { return a.Signal == s })
+			f.Metrics.BackendAnomaly(ctx, st.Backend, s, anomalous)
+		}
+	}
+	log := f.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, c := range changes {
+		ev := AnomalyEvent{Type: EventTypeAnomaly, Backend: c.Backend, Signal: c.Signal, State: AnomalyEnded,
+			Value: c.Value, Baseline: c.Baseline, Score: c.Score, Unit: Unit(c.Signal), Samples: c.Samples,
+			Since: c.Since.UTC(), At: now.UTC()}
+		if c.Started {
+			ev.State = AnomalyStarted
+		}
+		log.WarnContext(ctx, "backend anomaly", "backend", ev.Backend, "signal", ev.Signal, "state", ev.State,
+			"value", ev.Value, "baseline", ev.Baseline, "score", ev.Score, "samples", ev.Samples)
+		if f.Events == nil {
+			continue
+		}
+		if err := queue.PublishEvent(ctx, telemetry.Traced(f.Events), EventTypeAnomaly, "", ev); err != nil {
+			log.ErrorContext(ctx, "announce a backend anomaly", "backend", ev.Backend, "signal", ev.Signal, "error", err)
+		}
+	}
 }

@@ -78,6 +78,7 @@ var (
 	labelsDuration        = []string{LabelBackend, LabelTier, LabelStatus}
 	labelsProjectBackend  = []string{LabelProject, LabelBackend}
 	labelsProject         = []string{LabelProject}
+	labelsBackendSignal   = []string{LabelBackend, LabelSignal}
 	labelsBackendRequest  = []string{LabelBackend, LabelOperation, LabelOutcome}
 	labelsBackendDuration = []string{LabelBackend, LabelOperation}
 	labelsGeneration      = []string{LabelBackend, LabelModel}

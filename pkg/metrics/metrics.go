@@ -27,6 +27,7 @@ const (
 	LabelOutcome      = "outcome"
 	LabelModel        = "model"
 	LabelSubscription = "subscription"
+	LabelSignal       = "signal"
 	LabelRoute        = "http.route"
 	LabelStatusCode   = "http.response.status_code"
 )
@@ -47,6 +48,7 @@ type Recorder struct {
 	budgetLimit        metric.Float64Gauge
 	circuitState       metric.Int64Gauge
 	inFlight           metric.Int64UpDownCounter
+	anomaly            metric.Int64Gauge
 	queueMessages      metric.Int64Counter
 	webhookDeliveries  metric.Int64Counter
 	httpDuration       metric.Float64Histogram
@@ -105,6 +107,9 @@ func New(mp metric.MeterProvider) *Recorder {
 	inFlight, e := m.Int64UpDownCounter(BackendInFlight, metric.WithDescription("generations running (concurrency slots taken)"))
 	check(e)
 	r.circuitState, r.inFlight = circuitState, inFlight
+	anomaly, e := m.Int64Gauge(BackendAnomaly, metric.WithDescription("1 while a backend's signal (latency, error_rate, cost_accuracy) is anomalous, else 0"))
+	check(e)
+	r.anomaly = anomaly
 	r.queueMessages = counter(QueueMessages, "messages handled")
 	r.webhookDeliveries = counter(WebhookDeliveries, "webhook attempts")
 	r.httpDuration = histogram(HTTPServerRequestDuration, "API latency", latencyBuckets)
@@ -198,6 +203,17 @@ func (r *Recorder) CircuitState(ctx context.Context, backend string, state circu
 	}
 	r = r.or()
 	r.circuitState.Record(ctx, v, r.labels.get(&labelsBackend, "", 0, backend).rec...)
+}
+
+// BackendAnomaly records whether backend's signal (package learn's
+// Signals) is anomalous: 1, or 0.
+func (r *Recorder) BackendAnomaly(ctx context.Context, backend, signal string, anomalous bool) {
+	v := int64(0)
+	if anomalous {
+		v = 1
+	}
+	r = r.or()
+	r.anomaly.Record(ctx, v, r.labels.get(&labelsBackendSignal, "", 0, backend, signal).rec...)
 }
 
 // InFlight adds delta (+1 when a generation starts running here, -1 when

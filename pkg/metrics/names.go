@@ -26,6 +26,7 @@ const (
 	BudgetLimit               = "aiprod_budget_limit_usd"                    // gauge: project
 	BackendCircuitState       = "aiprod_backend_circuit_state"               // gauge: backend
 	BackendInFlight           = "aiprod_backend_in_flight"                   // gauge: backend
+	BackendAnomaly            = "aiprod_backend_anomaly"                     // gauge: backend, signal (1 while anomalous)
 	QueueMessages             = "aiprod_queue_messages"                      // counter: subscription, outcome
 	WebhookDeliveries         = "aiprod_webhook_deliveries"                  // counter: outcome
 	HTTPServerRequestDuration = "http.server.request.duration"               // histogram (OTel HTTP semconv): http_route, http_response_status_code
@@ -35,7 +36,7 @@ const (
 var Names = []string{
 	JobsAccepted, JobsCompleted, JobDuration, BackendRequests, BackendRequestDuration,
 	BackendGenerationDuration, Cost, BudgetSpent, BudgetReserved, BudgetLimit,
-	BackendCircuitState, BackendInFlight, QueueMessages, WebhookDeliveries, HTTPServerRequestDuration,
+	BackendCircuitState, BackendInFlight, BackendAnomaly, QueueMessages, WebhookDeliveries, HTTPServerRequestDuration,
 }
 
 // CloudMonitoringPrefix is the prefix of the Cloud Monitoring metric types

@@ -45,6 +45,39 @@ type BackendStats struct {
 	Cells   []StatsCell `json:"cells"` // sorted by Shape
 	// UpdatedAt is when a roll-up last folded entries in.
 	UpdatedAt time.Time `json:"updated_at"`
+	// Windows count the backend's recent attempts over every shape in
+	// fixed windows (package learn's Window), oldest first, not decayed:
+	// what anomaly detection compares the last minutes with.
+	Windows []StatsWindow `json:"windows"`
+	// Anomalies are the backend's signals found anomalous and not yet
+	// back to normal, by signal.
+	Anomalies []Anomaly `json:"anomalies"`
+}
+
+// MaxStatsWindows bounds BackendStats.Windows (package learn keeps 12
+// hours of 5-minute windows).
+const MaxStatsWindows = 288
+
+// StatsWindow counts the attempts a backend settled in one window.
+type StatsWindow struct {
+	Start     time.Time `json:"start"`
+	Successes int       `json:"successes"`
+	Failures  int       `json:"failures"`
+	// LogGen sums the natural logarithm of the successes' generation
+	// times in seconds (their geometric mean is exp(LogGen/Successes)).
+	LogGen float64 `json:"log_gen"`
+	// CostRatio sums the successes' actual cost over estimate.
+	CostRatio float64 `json:"cost_ratio"`
+}
+
+// Anomaly is a signal of a backend found anomalous (package learn,
+// Detect): since when, and the figures that said so when it started.
+type Anomaly struct {
+	Signal   string    `json:"signal"` // latency, error_rate or cost_accuracy
+	Since    time.Time `json:"since"`
+	Value    float64   `json:"value"`
+	Baseline float64   `json:"baseline"`
+	Score    float64   `json:"score"`
 }
 
 // StatsCell is what was learned of one backend for one job shape (a key
@@ -76,6 +109,14 @@ func (s BackendStats) Check() error {
 			return errclass.New(errclass.Permanent, "backend stats of %s: cells must have shapes, sorted and distinct", s.Backend)
 		}
 	}
+	if len(s.Windows) > MaxStatsWindows {
+		return errclass.New(errclass.Permanent, "backend stats of %s: %d windows, at most %d", s.Backend, len(s.Windows), MaxStatsWindows)
+	}
+	for i, w := range s.Windows {
+		if i > 0 && !s.Windows[i-1].Start.Before(w.Start) {
+			return errclass.New(errclass.Permanent, "backend stats of %s: windows must be sorted by start and distinct", s.Backend)
+		}
+	}
 	return nil
 }
 
@@ -88,6 +129,16 @@ func CloneBackendStats(s BackendStats) BackendStats {
 		cell.Latency = slices.Clone(cell.Latency)
 		cell.At = NormalizeTime(cell.At)
 		c.Cells[i] = cell
+	}
+	c.Windows = make([]StatsWindow, len(s.Windows))
+	for i, w := range s.Windows {
+		w.Start = NormalizeTime(w.Start)
+		c.Windows[i] = w
+	}
+	c.Anomalies = make([]Anomaly, len(s.Anomalies))
+	for i, a := range s.Anomalies {
+		a.Since = NormalizeTime(a.Since)
+		c.Anomalies[i] = a
 	}
 	return c
 }

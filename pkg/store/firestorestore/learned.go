@@ -13,11 +13,29 @@ import (
 // of each backend (store.BackendStats), one document per backend.
 const backendStatsCollection = "backend_stats"
 
-// backendStatsDoc is backend_stats/{backend}. Its cells are not indexed
-// (indexes.json): nothing queries them.
+// backendStatsDoc is backend_stats/{backend}. Its cells, windows and
+// anomalies are not indexed (indexes.json): nothing queries them.
 type backendStatsDoc struct {
-	Cells     []statsCellDoc `firestore:"cells"`
-	UpdatedAt time.Time      `firestore:"updated_at"`
+	Cells     []statsCellDoc   `firestore:"cells"`
+	UpdatedAt time.Time        `firestore:"updated_at"`
+	Windows   []statsWindowDoc `firestore:"windows"`
+	Anomalies []anomalyDoc     `firestore:"anomalies"`
+}
+
+type statsWindowDoc struct {
+	Start     time.Time `firestore:"start"`
+	Successes int       `firestore:"successes"`
+	Failures  int       `firestore:"failures"`
+	LogGen    float64   `firestore:"log_gen"`
+	CostRatio float64   `firestore:"cost_ratio"`
+}
+
+type anomalyDoc struct {
+	Signal   string    `firestore:"signal"`
+	Since    time.Time `firestore:"since"`
+	Value    float64   `firestore:"value"`
+	Baseline float64   `firestore:"baseline"`
+	Score    float64   `firestore:"score"`
 }
 
 type statsCellDoc struct {
@@ -41,6 +59,16 @@ func toBackendStatsDoc(st store.BackendStats) backendStatsDoc {
 		d.Cells[i] = statsCellDoc(c)
 		d.Cells[i].At = store.NormalizeTime(c.At)
 	}
+	d.Windows = make([]statsWindowDoc, len(st.Windows))
+	for i, w := range st.Windows {
+		d.Windows[i] = statsWindowDoc(w)
+		d.Windows[i].Start = store.NormalizeTime(w.Start)
+	}
+	d.Anomalies = make([]anomalyDoc, len(st.Anomalies))
+	for i, a := range st.Anomalies {
+		d.Anomalies[i] = anomalyDoc(a)
+		d.Anomalies[i].Since = store.NormalizeTime(a.Since)
+	}
 	return d
 }
 
@@ -49,6 +77,16 @@ func fromBackendStatsDoc(backend string, d backendStatsDoc) store.BackendStats {
 	for i, c := range d.Cells {
 		st.Cells[i] = store.StatsCell(c)
 		st.Cells[i].At = store.NormalizeTime(c.At)
+	}
+	st.Windows = make([]store.StatsWindow, len(d.Windows))
+	for i, w := range d.Windows {
+		st.Windows[i] = store.StatsWindow(w)
+		st.Windows[i].Start = store.NormalizeTime(w.Start)
+	}
+	st.Anomalies = make([]store.Anomaly, len(d.Anomalies))
+	for i, a := range d.Anomalies {
+		st.Anomalies[i] = store.Anomaly(a)
+		st.Anomalies[i].Since = store.NormalizeTime(a.Since)
 	}
 	return st
 }

@@ -19,6 +19,11 @@ func statsOf(backend string, shapes ...string) store.BackendStats {
 			GenSeconds: 1234.5, CostRatio: 40.9, FailCostRatio: 0.25, At: t0.Add(time.Duration(i) * time.Second),
 		})
 	}
+	st.Windows = []store.StatsWindow{
+		{Start: t0, Successes: 12, Failures: 1, LogGen: 20.25, CostRatio: 11.5},
+		{Start: t0.Add(5 * time.Minute), Successes: 3, LogGen: 4.5, CostRatio: 3},
+	}
+	st.Anomalies = []store.Anomaly{{Signal: "latency", Since: t0.Add(4 * time.Minute), Value: 9.5, Baseline: 2.25, Score: 6.5}}
 	return st
 }
 
@@ -61,6 +66,10 @@ func testBackendStats(t *testing.T, s store.Store) {
 	unsorted := statsOf("fal", "standard/720p/5s/t2v", "draft/720p/5s/t2v")
 	err = s.RunTx(ctx, func(tx store.Tx) error { return tx.PutBackendStats(unsorted) })
 	require.ErrorIs(t, err, errclass.Permanent, "cells sorted by shape")
+	unsorted = statsOf("fal")
+	unsorted.Windows[0], unsorted.Windows[1] = unsorted.Windows[1], unsorted.Windows[0]
+	err = s.RunTx(ctx, func(tx store.Tx) error { return tx.PutBackendStats(unsorted) })
+	require.ErrorIs(t, err, errclass.Permanent, "windows sorted by start")
 }
 
 // CountJobs counts what ListJobs's filters select, up to its bound.
