@@ -298,3 +298,21 @@ resource "google_firestore_field" "backend_stats_cells" {
 
   index_config {}
 }
+
+# The same documents' recent windows (anomaly detection: 12 hours of
+# 5-minute counts) and the anomalies in progress, which nothing queries.
+resource "google_firestore_field" "backend_stats_windows" {
+  database   = google_firestore_database.default.name
+  collection = "backend_stats"
+  field      = "windows"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "backend_stats_anomalies" {
+  database   = google_firestore_database.default.name
+  collection = "backend_stats"
+  field      = "anomalies"
+
+  index_config {}
+}

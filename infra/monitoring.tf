@@ -200,6 +200,46 @@ resource "google_monitoring_alert_policy" "backend_circuit_open" {
   }
 }
 
+resource "google_monitoring_alert_policy" "backend_anomaly" {
+  display_name = "AIPROD: backend anomaly"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "a backend's generation time, error rate or cost accuracy anomalous, per backend and signal"
+    condition_prometheus_query_language {
+      # The router's usage roller judges each backend every round (a minute)
+      # and records 1 while a signal is anomalous (robust z-score of the last
+      # 15 minutes against 12 hours): max_over_time bridges rounds in which
+      # another router's roller judged.
+      query                     = <<-EOT
+        max by (backend, signal) (max_over_time(workload_googleapis_com:aiprod_backend_anomaly[5m])) == 1
+      EOT
+      duration                  = "300s"
+      evaluation_interval       = "60s"
+      disable_metric_validation = true
+    }
+  }
+
+  notification_channels = local.notification_channels
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "[AIPROD WARNING] a backend is anomalous"
+    content   = <<-EOT
+      A backend's generation time, error rate or cost accuracy (the incident's `signal` label) has
+      been far from its usual for 5 minutes (`backend` label). Routing already weighs what it
+      learns; this says why costs or completion times moved.
+
+      Runbook: [backend anomaly](${var.runbook_url}#runbook-backend-anomaly)
+    EOT
+    links {
+      display_name = "Runbook"
+      url          = "${var.runbook_url}#runbook-backend-anomaly"
+    }
+  }
+}
+
 resource "google_monitoring_alert_policy" "backend_circuits_all_open" {
   display_name = "AIPROD: every backend circuit open"
   combiner     = "OR"

@@ -20,12 +20,15 @@ const (
 	CircuitOpen     Kind = "backend.circuit_open"
 	CircuitClosed   Kind = "backend.circuit_closed"
 	AllBackendsDown Kind = "backend.all_down"
-	JobFailed       Kind = "job.failed"
-	DLQMessage      Kind = "dlq.message"
+	// BackendAnomaly: a backend's latency, error rate or cost accuracy
+	// turned anomalous, or back to normal (learn.AnomalyEvent).
+	BackendAnomaly Kind = "backend.anomaly"
+	JobFailed      Kind = "job.failed"
+	DLQMessage     Kind = "dlq.message"
 )
 
 // Kinds lists every kind, in the order settings show them.
-var Kinds = []Kind{BudgetThreshold, BudgetForecast, CircuitOpen, CircuitClosed, AllBackendsDown, JobFailed, DLQMessage}
+var Kinds = []Kind{BudgetThreshold, BudgetForecast, CircuitOpen, CircuitClosed, AllBackendsDown, BackendAnomaly, JobFailed, DLQMessage}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool {

@@ -15,17 +15,20 @@ import (
 
 // OpsKinds are the system-wide kinds the operations channel gets when its
 // settings name none.
-var OpsKinds = []Kind{CircuitOpen, CircuitClosed, AllBackendsDown, DLQMessage}
+var OpsKinds = []Kind{CircuitOpen, CircuitClosed, AllBackendsDown, BackendAnomaly, DLQMessage}
 
 // systemWide kinds concern every project: they go to the operations
 // channel and to every project whose settings ask for them.
-func systemWide(k Kind) bool { return k == CircuitOpen || k == CircuitClosed || k == AllBackendsDown }
+func systemWide(k Kind) bool {
+	return k == CircuitOpen || k == CircuitClosed || k == AllBackendsDown || k == BackendAnomaly
+}
 
 // Alerter decides who gets an alert and sends it on every channel they
 // configured: a project's alerts (budget thresholds, failed jobs, its dead
 // letters) to that project's settings; system-wide ones (circuits, every
-// backend down) to the operations channel and to every project that asked
-// for them; every dead letter to the operations channel too.
+// backend down, a backend's anomalies) to the operations channel and to
+// every project that asked for them; every dead letter to the operations
+// channel too.
 type Alerter struct {
 	Channels Channels
 	// Ops is the operations channel (from the environment); its Events

@@ -16,6 +16,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/money"
 	"github.com/aiprod/aiprod/pkg/queue"
 	"github.com/aiprod/aiprod/pkg/retry"
@@ -103,6 +104,24 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	fa := fc
 	fa.ProjectID = "proj-a"
 	assert.Empty(t, raise(event(t, budget.EventTypeForecast, "proj-a", fa)), "proj-a did not ask, and operators get no project's forecast")
+
+	an := learn.AnomalyEvent{Type: learn.EventTypeAnomaly, Backend: "fal", Signal: learn.SignalErrorRate, State: learn.AnomalyStarted,
+		Value: 0.4, Baseline: 0.03, Score: 9.2, Unit: "ratio", Samples: 60, Since: at, At: at}
+	assert.ElementsMatch(t, []received{{"slack", "/slack/ops"}, {"sms", "+15550199"}},
+		raise(event(t, learn.EventTypeAnomaly, "", an)), "system-wide: operators; no project asked")
+	for _, m := range in.Messages() {
+		if m.Channel == "slack" && m.To == "/slack/ops" {
+			last = m // the operators' latest
+		}
+	}
+	assert.Equal(t, "Backend fal: error rate anomalous", last.Text)
+	assert.Contains(t, string(last.Raw), "Over the last 15 minutes its error rate was 40.0%, against 3.0% usually (robust score 9.2).")
+	an.State, an.Value, an.Score = learn.AnomalyEnded, 0.02, 0.3
+	a, ok, err := alert.FromEvent(event(t, learn.EventTypeAnomaly, "", an), at)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "Backend fal: error rate back to normal", a.Subject)
+	assert.Equal(t, alert.Info, a.Severity)
 
 	dl := consumer.DeadLetterEvent{Type: consumer.EventTypeDeadLetter, Subscription: "aiprod-router", DeadLetterTopic: "aiprod-jobs-dlq",
 		Reason: "undecodable", ProjectID: "proj-a", At: at}

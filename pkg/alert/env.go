@@ -12,7 +12,7 @@ const Env = `  AIPROD_OPS_SLACK_WEBHOOK_URL  operations channel: a Slack incomin
   AIPROD_OPS_EMAILS             operations channel: email addresses, comma-separated
   AIPROD_OPS_SMS                operations channel: E.164 numbers, comma-separated
   AIPROD_OPS_EVENTS             alert kinds for the operations channel (default: backend.circuit_open,
-                                backend.circuit_closed, backend.all_down, dlq.message)
+                                backend.circuit_closed, backend.all_down, backend.anomaly, dlq.message)
   AIPROD_SMTP_ADDR              SMTP server host:port; with AIPROD_SMTP_FROM turns email on
   AIPROD_SMTP_FROM              sender address of alert emails
   AIPROD_SMTP_TLS               starttls (default), tls or none

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,11 +13,13 @@ import (
 	"github.com/aiprod/aiprod/pkg/dispatch"
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/learn"
 	"github.com/aiprod/aiprod/pkg/queue"
 )
 
 // FromEvent returns the alert an aiprod-events message raises, if any: a
-// budget threshold, a budget forecast past the limit, a circuit opening or closing, a dead letter, or a job
+// budget threshold, a budget forecast past the limit, a circuit opening or closing, a backend's anomaly
+// starting or ending, a dead letter, or a job
 // that failed (other lifecycle events raise none). Alert.Project is set
 // for a project's alerts and empty for system-wide ones. now stamps
 // events that carry no time. An undecodable event is an
@@ -41,6 +44,12 @@ func FromEvent(m *queue.Message, now time.Time) (Alert, bool, error) {
 			return Alert{}, false, err
 		}
 		return circuitAlert(ev), true, nil
+	case learn.EventTypeAnomaly:
+		var ev learn.AnomalyEvent
+		if err := decode(m.Data, &ev, t); err != nil {
+			return Alert{}, false, err
+		}
+		return anomalyAlert(ev), true, nil
 	case consumer.EventTypeDeadLetter:
 		var ev consumer.DeadLetterEvent
 		if err := decode(m.Data, &ev, t); err != nil {
@@ -131,6 +140,45 @@ func circuitAlert(ev circuit.Event) Alert {
 		Subject: fmt.Sprintf("Backend %s recovered: circuit closed", ev.Backend),
 		Text:    "A probe succeeded; routing uses the backend again.",
 		Fields:  []Field{{"Backend", ev.Backend}},
+	}
+}
+
+// anomalyNames are how alerts name the signals.
+var anomalyNames = map[string]string{
+	learn.SignalLatency: "generation time", learn.SignalErrorRate: "error rate", learn.SignalCostAccuracy: "cost accuracy",
+}
+
+// anomalyFigure shows a signal's value: seconds, a percentage or a ratio.
+func anomalyFigure(signal string, v float64) string {
+	switch signal {
+	case learn.SignalLatency:
+		return fmt.Sprintf("%.1f s", v)
+	case learn.SignalErrorRate:
+		return fmt.Sprintf("%.1f%%", 100*v)
+	default:
+		return fmt.Sprintf("%.2f× the estimate", v)
+	}
+}
+
+func anomalyAlert(ev learn.AnomalyEvent) Alert {
+	name := cmp.Or(anomalyNames[ev.Signal], ev.Signal)
+	now, usual := anomalyFigure(ev.Signal, ev.Value), anomalyFigure(ev.Signal, ev.Baseline)
+	fields := []Field{{"Backend", ev.Backend}, {"Signal", name}, {"Last 15 minutes", now}, {"Usual", usual},
+		{"Score", fmt.Sprintf("%.1f", ev.Score)}, {"Samples", fmt.Sprint(ev.Samples)}}
+	if ev.State == learn.AnomalyEnded {
+		return Alert{
+			Kind: BackendAnomaly, Severity: Info, At: ev.At,
+			Subject: fmt.Sprintf("Backend %s: %s back to normal", ev.Backend, name),
+			Text:    fmt.Sprintf("Its %s is %s again (usually %s); anomalous since %s.", name, now, usual, ev.Since.UTC().Format("15:04 UTC")),
+			Fields:  fields,
+		}
+	}
+	return Alert{
+		Kind: BackendAnomaly, Severity: Warning, At: ev.At,
+		Subject: fmt.Sprintf("Backend %s: %s anomalous", ev.Backend, name),
+		Text: fmt.Sprintf("Over the last 15 minutes its %s was %s, against %s usually (robust score %.1f). "+
+			"Routing already weighs what it learns; see `aiprod backends`.", name, now, usual, ev.Score),
+		Fields: fields,
 	}
 }
 

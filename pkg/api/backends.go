@@ -200,7 +200,11 @@ func (s *Server) learned(ctx context.Context) (map[string]store.BackendStats, er
 
 // statsView shows learned figures at now: over every shape, and per shape.
 func statsView(st *store.BackendStats, now time.Time) client.BackendStats {
-	v := client.BackendStats{StatsFigures: figuresView(learn.Overall(st, now, learn.DefaultPrior)), Shapes: []client.ShapeStats{}}
+	v := client.BackendStats{StatsFigures: figuresView(learn.Overall(st, now, learn.DefaultPrior)), Shapes: []client.ShapeStats{},
+		Anomalies: []client.BackendAnomaly{}}
+	for _, a := range st.Anomalies {
+		v.Anomalies = append(v.Anomalies, client.BackendAnomaly{Signal: a.Signal, Since: a.Since.UTC(), Value: a.Value, Baseline: a.Baseline, Score: a.Score})
+	}
 	var last time.Time
 	for _, c := range st.Cells {
 		v.Shapes = append(v.Shapes, client.ShapeStats{Shape: c.Shape, StatsFigures: figuresView(learn.Estimate(st, c.Shape, now, learn.DefaultPrior))})

@@ -160,6 +160,8 @@ func TestListBackendsShowsLearnedStats(t *testing.T) {
 		}
 		learn.Fold(&fal, o)
 	}
+	since := now.Add(-10 * time.Minute).Truncate(time.Second)
+	fal.Anomalies = []store.Anomaly{{Signal: learn.SignalLatency, Since: since, Value: 41, Baseline: 12.5, Score: 8.25}}
 	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error { return tx.PutBackendStats(fal) }))
 
 	r := e.do(http.MethodGet, "/v1/backends", keyA, "")
@@ -172,7 +174,7 @@ func TestListBackendsShowsLearnedStats(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(r.body, &raw))
 	for _, b := range raw.Backends {
-		for _, k := range []string{"success_rate", "p50_seconds", "p95_seconds", "samples"} {
+		for _, k := range []string{"success_rate", "p50_seconds", "p95_seconds", "samples", "anomalies"} {
 			require.Contains(t, b.Stats, k, b.Name)
 		}
 	}
@@ -183,6 +185,7 @@ func TestListBackendsShowsLearnedStats(t *testing.T) {
 			require.Equal(t, client.StatsFigures{SuccessRate: 0.9, P50Seconds: 60, P95Seconds: 120, CostAccuracy: 1}, s.StatsFigures,
 				"%s: nothing learned yet: the prior", b.Name)
 			require.Empty(t, s.Shapes)
+			require.Empty(t, s.Anomalies)
 			require.Nil(t, s.LastSampleAt)
 			continue
 		}
@@ -194,5 +197,6 @@ func TestListBackendsShowsLearnedStats(t *testing.T) {
 		require.Equal(t, "standard/720p/5s/t2v", s.Shapes[0].Shape)
 		require.InDelta(t, 0.9694, s.Shapes[0].SuccessRate, 0.0001, "the shape's posterior, the backend's as its prior")
 		require.Equal(t, now.Add(-time.Minute).UTC(), *s.LastSampleAt)
+		require.Equal(t, []client.BackendAnomaly{{Signal: "latency", Since: since.UTC(), Value: 41, Baseline: 12.5, Score: 8.25}}, s.Anomalies)
 	}
 }

@@ -230,14 +230,22 @@ func runBackends(ctx context.Context, env *Env, args []string) error {
 		return printJSON(env.Stdout, map[string]any{"backends": bs})
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tENABLED\tCIRCUIT\tFAILURES\tSUCCESS\tP50\tP95\tSAMPLES\tENDPOINT\tLAST_ERROR")
+	fmt.Fprintln(tw, "NAME\tENABLED\tCIRCUIT\tFAILURES\tSUCCESS\tP50\tP95\tSAMPLES\tANOMALIES\tENDPOINT\tLAST_ERROR")
 	for _, b := range bs {
 		var st client.BackendStats
 		if b.Stats != nil {
 			st = *b.Stats
 		}
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%.1f%%\t%gs\t%gs\t%d\t%s\t%s\n", b.Name, b.Enabled, b.Circuit, b.ConsecutiveFailures,
-			100*st.SuccessRate, st.P50Seconds, st.P95Seconds, st.Samples, b.Endpoint, b.LastError)
+		anomalies := "-"
+		if len(st.Anomalies) > 0 {
+			names := make([]string, len(st.Anomalies))
+			for i, a := range st.Anomalies {
+				names[i] = a.Signal
+			}
+			anomalies = strings.Join(names, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%.1f%%\t%gs\t%gs\t%d\t%s\t%s\t%s\n", b.Name, b.Enabled, b.Circuit, b.ConsecutiveFailures,
+			100*st.SuccessRate, st.P50Seconds, st.P95Seconds, st.Samples, anomalies, b.Endpoint, b.LastError)
 	}
 	return tw.Flush()
 }

@@ -235,6 +235,20 @@ type BackendStats struct {
 	// from; absent when none.
 	LastSampleAt *time.Time   `json:"last_sample_at,omitempty"`
 	Shapes       []ShapeStats `json:"shapes"`
+	// Anomalies are the backend's signals anomalous now (package learn,
+	// "Anomalies"); empty when none.
+	Anomalies []BackendAnomaly `json:"anomalies"`
+}
+
+// BackendAnomaly is a backend's signal found anomalous: latency (value and
+// baseline in seconds), error_rate or cost_accuracy (ratios), since when,
+// and the robust z-score that started it.
+type BackendAnomaly struct {
+	Signal   string    `json:"signal"`
+	Since    time.Time `json:"since"`
+	Value    float64   `json:"value"`
+	Baseline float64   `json:"baseline"`
+	Score    float64   `json:"score"`
 }
 
 // StatsFigures are learned figures (package learn, Figures).

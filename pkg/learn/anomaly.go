@@ -18,9 +18,9 @@ const (
 	// RecentWindows is how many of the last windows make "now": 15
 	// minutes, compared with the windows before them.
 	RecentWindows = 3
-	// MinBaselineWindows is how many earlier windows with enough samples
-	// a signal needs before it is judged.
-	MinBaselineWindows = 6
+	// MinBaselineBlocks is how many blocks of earlier windows (Judge) a
+	// signal needs before it is judged.
+	MinBaselineBlocks = 6
 	// StartScore and EndScore are the robust z-scores at which an anomaly
 	// starts and ends (hysteresis: a value hovering at the threshold does
 	// not start and end it every round).
@@ -41,54 +41,55 @@ var Signals = []string{SignalLatency, SignalErrorRate, SignalCostAccuracy}
 // signalRule is how one signal is read from windows and judged.
 type signalRule struct {
 	name string
-	// value returns the signal of a window (or of several summed) and
-	// whether it holds at least min samples.
-	value func(w store.StatsWindow, min int) (float64, bool)
-	// minWindow and minRecent are the samples a baseline window and the
-	// recent windows together need.
-	minWindow, minRecent int
-	// floor is the least spread assumed, given the recent samples and the
-	// baseline's median: what sampling noise alone would explain.
+	// count is a window's samples of the signal (attempts, or successes)
+	// and value its value over them.
+	count func(w store.StatsWindow) int
+	value func(w store.StatsWindow) float64
+	// minRecent is the samples the recent windows need together.
+	minRecent int
+	// floor is the least spread assumed, given the baseline's median and
+	// the recent samples: what sampling noise alone would explain.
 	floor func(median float64, n int) float64
 	// material reports whether value differs enough from the baseline to
-	// matter to anyone, whatever the score.
+	// matter to anyone, whatever the score (both as shown).
 	material func(value, baseline float64) bool
 	twoSided bool // cost accuracy is anomalous both ways; the others only when worse
 	// show turns the signal into what events show (latency: seconds).
 	show func(v float64) float64
 }
 
+func successes(w store.StatsWindow) int { return w.Successes }
+func identity(v float64) float64        { return v }
+
 var rules = []signalRule{
 	{
-		name: SignalLatency, minWindow: 3, minRecent: 10,
-		value: func(w store.StatsWindow, min int) (float64, bool) {
-			return w.LogGen / float64(max(w.Successes, 1)), w.Successes >= min
-		},
-		floor:    func(float64, int) float64 { return 0.1 }, // ln: 10%
-		material: func(v, b float64) bool { return v-b >= math.Log(1.5) },
+		name: SignalLatency, minRecent: 10, count: successes,
+		value:    func(w store.StatsWindow) float64 { return w.LogGen / float64(max(w.Successes, 1)) },
+		floor:    func(float64, int) float64 { return 0.05 }, // ln: 5%
+		material: func(v, b float64) bool { return v >= 1.5*b },
 		show:     math.Exp,
 	},
 	{
-		name: SignalErrorRate, minWindow: 5, minRecent: 20,
-		value: func(w store.StatsWindow, min int) (float64, bool) {
-			n := w.Successes + w.Failures
-			return float64(w.Failures) / float64(max(n, 1)), n >= min
+		// The error rate is judged through Anscombe's transform of the
+		// failures k of n attempts, asin(√((k+3/8)/(n+3/4))), whose noise
+		// is about normal with a standard deviation of 1/(2√n) whatever the
+		// rate, even none: a z-score on the raw rate would call the long
+		// tail of a 3% rate, or any failure after a run of none, an anomaly.
+		name: SignalErrorRate, minRecent: 20,
+		count: func(w store.StatsWindow) int { return w.Successes + w.Failures },
+		value: func(w store.StatsWindow) float64 {
+			return math.Asin(math.Sqrt((float64(w.Failures) + 3.0/8) / (float64(w.Successes+w.Failures) + 3.0/4)))
 		},
-		floor: func(m float64, n int) float64 {
-			p := min(max(m, 0.02), 0.98)
-			return math.Sqrt(p * (1 - p) / float64(max(n, 1)))
-		},
+		floor:    func(_ float64, n int) float64 { return 1 / (2 * math.Sqrt(float64(max(n, 1)))) },
 		material: func(v, b float64) bool { return v-b >= 0.05 },
-		show:     func(v float64) float64 { return v },
+		show:     func(v float64) float64 { s := math.Sin(v); return s * s },
 	},
 	{
-		name: SignalCostAccuracy, minWindow: 3, minRecent: 10, twoSided: true,
-		value: func(w store.StatsWindow, min int) (float64, bool) {
-			return w.CostRatio / float64(max(w.Successes, 1)), w.Successes >= min
-		},
-		floor:    func(float64, int) float64 { return 0.02 },
+		name: SignalCostAccuracy, minRecent: 10, count: successes, twoSided: true,
+		value:    func(w store.StatsWindow) float64 { return w.CostRatio / float64(max(w.Successes, 1)) },
+		floor:    func(float64, int) float64 { return 0.01 },
 		material: func(v, b float64) bool { return math.Abs(v-b) >= 0.1 },
-		show:     func(v float64) float64 { return v },
+		show:     identity,
 	},
 }
 
@@ -140,7 +141,11 @@ type Judgement struct {
 
 // Judge computes each signal's robust score for st at now: the recent
 // windows (those of the last RecentWindows·Window) summed, against the
-// median and the median absolute deviation of the earlier windows.
+// earlier windows cut into blocks of as many samples (consecutive windows
+// summed until they hold as many), by the median of the blocks' values
+// and their median absolute deviation (times 1.4826, the standard
+// deviation of normal noise): blocks of the recent sample's size spread
+// as its sampling noise does, and a few bad blocks move neither figure.
 func Judge(st *store.BackendStats, now time.Time) []Judgement {
 	from := now.Truncate(Window).Add(-(RecentWindows - 1) * Window)
 	var recent store.StatsWindow
@@ -150,10 +155,7 @@ func Judge(st *store.BackendStats, now time.Time) []Judgement {
 			base = append(base, w)
 			continue
 		}
-		recent.Successes += w.Successes
-		recent.Failures += w.Failures
-		recent.LogGen += w.LogGen
-		recent.CostRatio += w.CostRatio
+		recent = sum(recent, w)
 	}
 	out := make([]Judgement, 0, len(rules))
 	for _, r := range rules {
@@ -162,34 +164,41 @@ func Judge(st *store.BackendStats, now time.Time) []Judgement {
 	return out
 }
 
+func sum(a, b store.StatsWindow) store.StatsWindow {
+	a.Successes += b.Successes
+	a.Failures += b.Failures
+	a.LogGen += b.LogGen
+	a.CostRatio += b.CostRatio
+	return a
+}
+
 func (r signalRule) judge(recent store.StatsWindow, base []store.StatsWindow) Judgement {
-	j := Judgement{Signal: r.name, Samples: recent.Successes}
-	if r.name == SignalErrorRate {
-		j.Samples += recent.Failures
-	}
-	v, ok := r.value(recent, r.minRecent)
-	if !ok {
+	n := r.count(recent)
+	j := Judgement{Signal: r.name, Samples: n}
+	if n < r.minRecent {
 		return j
 	}
-	vals := make([]float64, 0, len(base))
+	var vals []float64
+	var block store.StatsWindow
 	for _, w := range base {
-		if x, ok := r.value(w, r.minWindow); ok {
-			vals = append(vals, x)
+		if block = sum(block, w); r.count(block) >= n {
+			vals = append(vals, r.value(block))
+			block = store.StatsWindow{}
 		}
 	}
-	if len(vals) < MinBaselineWindows {
+	if len(vals) < MinBaselineBlocks {
 		return j
 	}
-	m := median(vals)
+	v, m := r.value(recent), median(vals)
 	for i, x := range vals {
 		vals[i] = math.Abs(x - m)
 	}
-	spread := max(1.4826*median(vals), r.floor(m, j.Samples))
+	spread := max(1.4826*median(vals), r.floor(m, n))
 	j.Judged, j.Value, j.Baseline, j.Score = true, r.show(v), r.show(m), (v-m)/spread
 	if r.twoSided {
 		j.Score = math.Abs(j.Score)
 	}
-	if !r.material(v, m) {
+	if !r.material(j.Value, j.Baseline) {
 		j.Score = min(j.Score, EndScore-0.01) // not worth anyone's attention
 	}
 	return j

@@ -60,4 +60,18 @@
 // accuracy is the mean of actual over estimate, shrunk towards 1 with the
 // weight of two samples; failure cost the mean billed fraction of a
 // failure, shrunk towards 0 likewise.
+//
+// # Anomalies
+//
+// Fold also counts each attempt in its backend's 5-minute window
+// (store.StatsWindow: counts, not decayed; 12 hours kept). Detect judges
+// three signals — generation time (geometric mean), error rate, cost
+// accuracy — over the last 15 minutes against the earlier windows cut
+// into blocks of as many samples, by the blocks' median and median
+// absolute deviation (Judge): robust to earlier incidents, and scaled by
+// the sampling noise of a sample that size. The error rate goes through
+// Anscombe's transform first. A robust z-score of StartScore starts an
+// anomaly, under EndScore ends it; the state is kept in the backend's
+// stats (store.Anomaly), and Folder announces each change once, as a
+// backend.anomaly event (AnomalyEvent), after the round committed.
 package learn
