@@ -25,6 +25,9 @@ type ForecastView struct {
 	Limit        *money.Micros `json:"limit_usd"`
 	ExhaustionAt *time.Time    `json:"exhaustion_at"`
 	Daily        []ForecastDay `json:"daily"`
+	// HistoryDays is how many whole days of spend the projection stands
+	// on (forecast.Projection.HistoryDays); 0: today's pace only.
+	HistoryDays int `json:"history_days"`
 }
 
 // ForecastDay is one day of a ForecastView.
@@ -63,7 +66,7 @@ func (s *Server) getForecast(w http.ResponseWriter, r *http.Request, project str
 		return err
 	}
 	v := ForecastView{Period: p.Period, Spent: p.Spent, Projected: p.Projected, Low: p.Low, High: p.High, Limit: limit,
-		ExhaustionAt: p.ExhaustionAt, Daily: make([]ForecastDay, len(p.Daily))}
+		ExhaustionAt: p.ExhaustionAt, Daily: make([]ForecastDay, len(p.Daily)), HistoryDays: p.HistoryDays}
 	for i, d := range p.Daily {
 		v.Daily[i] = ForecastDay{Day: budget.Day(d.Date), Cost: d.Cost, Forecast: d.Forecast}
 	}

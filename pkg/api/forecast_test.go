@@ -89,7 +89,7 @@ func TestForecastRoute(t *testing.T) {
 	r := e.do(http.MethodGet, "/v1/forecast", keyA, "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.JSONEq(t, `{"period":"2026-11","spent_usd":49,"projected_usd":60,"low_usd":60,"high_usd":60,"limit_usd":100,
-		"exhaustion_at":null,"daily":`+daily()+`}`, string(r.body))
+		"exhaustion_at":null,"history_days":28,"daily":`+daily()+`}`, string(r.body))
 
 	e.setLimit(projectA, "55")
 	r = e.do(http.MethodGet, "/v1/forecast", keyA, "")

@@ -26,7 +26,9 @@ const maxForecastsPerRound = 20
 // passes the project's monthly limit (its own, or defaults'), records it
 // on the period's head (store.Period.ForecastNotified, in a transaction
 // that reads it first, so that racing checkers announce it once) and
-// publishes a budget.forecast event (ForecastEvent) to aiprod-events. It
+// publishes a budget.forecast event (ForecastEvent) to aiprod-events; a
+// projection standing on no whole day of spend (a project's first day: a
+// pace, not a forecast) announces nothing. It
 // returns the event it published, nil when none. A project without a
 // limit costs one read, one already announced this period two.
 //
@@ -51,8 +53,8 @@ func CheckForecast(ctx context.Context, st store.Store, pub queue.Publisher, def
 		return nil, err
 	}
 	p := spend.Forecast(b.MonthlyLimit)
-	if p.Projected <= *b.MonthlyLimit {
-		return nil, nil
+	if p.Projected <= *b.MonthlyLimit || p.HistoryDays == 0 {
+		return nil, nil // within the limit, or only today's pace (forecast.Projection.HistoryDays)
 	}
 	first := false
 	err = st.RunTx(ctx, func(tx store.Tx) error {

@@ -122,6 +122,34 @@ func TestForecastWithinTheLimitOrWithoutOne(t *testing.T) {
 	assert.Equal(t, usd("100"), evs[0].Limit)
 }
 
+// A project's first day is a pace, not a forecast: $60 in its first hour
+// projects thousands, but nothing is announced until a whole day of spend
+// stands behind the projection.
+func TestForecastWaitsForAWholeDay(t *testing.T) {
+	t.Parallel()
+	b := &forecastBench{st: memstore.New(), q: memqueue.New(), now: time.Date(2026, 12, 15, 1, 0, 0, 0, time.UTC)}
+	require.NoError(t, b.q.EnsureTopic(context.Background(), queue.TopicEvents))
+	require.NoError(t, b.st.RunTx(context.Background(), func(tx store.Tx) error {
+		return tx.PutBudget(store.Budget{ProjectID: "p", MonthlyLimit: lim("100")})
+	}))
+	b.settle(t, b.now.Add(-30*time.Minute), "60")
+	r := b.roller(t, budget.Defaults{})
+	_, err := r.RollUp(context.Background())
+	require.NoError(t, err)
+	spend, err := budget.ReadSpend(context.Background(), b.st, "p", b.now)
+	require.NoError(t, err)
+	p := spend.Forecast(lim("100"))
+	require.Zero(t, p.HistoryDays)
+	require.Greater(t, p.Projected, usd("10000"), "$60 an hour, for 17 days")
+	assert.Empty(t, b.events(t), "not announced on an hour's pace")
+
+	b.now = b.now.Add(24 * time.Hour) // the next day: one whole day of $60
+	b.settle(t, b.now.Add(-30*time.Minute), "1")
+	_, err = b.roller(t, budget.Defaults{}).RollUp(context.Background())
+	require.NoError(t, err)
+	require.Len(t, b.events(t), 1, "$60 a day for 16 days passes $100")
+}
+
 // A busy project is projected once per ForecastEvery, not every round:
 // spend that pushes the projection past the limit within the hour is
 // seen at the first round after it.

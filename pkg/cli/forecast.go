@@ -67,6 +67,10 @@ func printForecast(w io.Writer, f api.ForecastView) {
 		runsOut = f.ExhaustionAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	fmt.Fprintf(w, "  limit      %s\n  runs out   %s\n\n", limit, runsOut)
+	if f.HistoryDays == 0 && f.Spent > 0 {
+		fmt.Fprintf(w, "  note: no whole day of spend yet: this is today's pace carried to the month's end, not a\n"+
+			"  forecast (it may stop at %s). It firms up after the first whole day.\n\n", f.Spent.Cents())
+	}
 
 	var top money.Micros
 	for _, d := range f.Daily {

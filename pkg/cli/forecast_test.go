@@ -64,12 +64,30 @@ func TestForecastCommand(t *testing.T) {
 	} {
 		assert.Contains(t, out, want)
 	}
+	assert.NotContains(t, out, "note:", "28 days of history: a forecast")
 	require.Len(t, strings.Split(strings.TrimSpace(out[strings.Index(out, "11-01"):strings.Index(out, "month")]), "\n"), 30,
 		"a bar for every day of November")
 	month := out[strings.Index(out, "  month  "):]
 	month = month[:strings.Index(month, "\n")]
 	assert.Equal(t, "  month  "+strings.Repeat("█", 39)+strings.Repeat("░", 5)+"|"+strings.Repeat("░", 3), month,
 		"$49 spent, $60 projected, the $55 limit at its place, in 48 cells")
+}
+
+// On a project's first day the command says it shows a pace, not a
+// forecast.
+func TestForecastOnTheFirstDaySaysSo(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	require.NoError(t, e.st.RunTx(context.Background(), func(tx store.Tx) error {
+		at := now.Add(-time.Minute)
+		return tx.CreateLedger(store.LedgerEntry{ID: store.LedgerID("j-1", 1), JobID: "j-1", Attempt: 1, ProjectID: "dev",
+			Backend: "veo", Period: budget.PeriodOf(at), Status: job.AttemptSucceeded, Cost: money.MustParse("60"), At: at, Final: true})
+	}))
+	code, out, errOut := e.run("forecast")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "  note: no whole day of spend yet: this is today's pace carried to the month's end, not a\n"+
+		"  forecast (it may stop at $60.00).")
+	assert.Contains(t, out, "(likely $60.00 to ")
 }
 
 // --json prints the two API bodies; --help explains; an API error is an

@@ -56,6 +56,12 @@ type Projection struct {
 	// Daily is every day of the month: past ones spent, today and later
 	// ones expected (Forecast).
 	Daily []Day
+	// HistoryDays is how many whole days of spend, since the project's
+	// first, the projection stands on (up to Window). 0: none yet, only
+	// today's pace, extrapolated over at least an hour: an hour of
+	// testing is not a month's pace, so Low is then Spent (the spend may
+	// stop there), and budget.CheckForecast announces nothing.
+	HistoryDays int
 }
 
 // Month projects the month of in.Now to its end (see the package doc).
@@ -67,6 +73,7 @@ func Month(in Input) Projection {
 	from := in.From.UTC().Truncate(day)
 	hist := history(from, today, in.Days)
 	fit := FitDays(hist.days, hist.first.Weekday(), in.Window)
+	historyDays := fit.n
 	if fit.n == 0 && in.Today > 0 {
 		// No whole day with spend yet: today's pace, over at least an hour.
 		elapsed := max(now.Sub(today), time.Hour)
@@ -76,7 +83,7 @@ func Month(in Input) Projection {
 		fit.first = today.Weekday()
 	}
 
-	p := Projection{Period: start.Format("2006-01")}
+	p := Projection{Period: start.Format("2006-01"), HistoryDays: historyDays}
 	for d := start; d.Before(today); d = d.Add(day) {
 		c := hist.at(d)
 		p.Daily = append(p.Daily, Day{Date: d, Cost: c})
@@ -94,6 +101,9 @@ func Month(in Input) Projection {
 	rest, half := fit.Sum(weights)
 	p.Projected = p.Spent + rest
 	p.Low = p.Spent + max(0, rest-half)
+	if historyDays == 0 {
+		p.Low = p.Spent
+	}
 	p.High = p.Projected + half
 	p.Daily = append(p.Daily, futureDays(fit, today, in.Today, weights, rest)...)
 	p.ExhaustionAt = exhaustion(p.Daily, now, in.Today, in.Limit)

@@ -118,13 +118,14 @@ func TestANewProject(t *testing.T) {
 	p := forecast.Month(forecast.Input{From: dec1.AddDate(0, 0, -28), Days: days, Now: dec1.AddDate(0, 0, 10)})
 	assert.Equal(t, usd("60"), p.Spent)
 	assert.Equal(t, usd("60")+usd("20").Times(21), p.Projected)
+	assert.Equal(t, 3, p.HistoryDays, "the days since its first spend")
 
 	first := forecast.Month(forecast.Input{From: dec1, Today: usd("3"), Now: dec1.AddDate(0, 0, 19).Add(6 * time.Hour)})
 	assert.Equal(t, usd("3"), first.Spent)
 	assert.Equal(t, usd("3")+usd("12").Times(12)-usd("3"), first.Projected, "$3 in 6 hours: $12 a day")
-	assert.Less(t, first.Low, first.Projected)
+	assert.Zero(t, first.HistoryDays, "today's pace only")
+	assert.Equal(t, first.Spent, first.Low, "on today's pace only, the spend may stop where it is")
 	assert.Greater(t, first.High, first.Projected)
-	assert.GreaterOrEqual(t, first.Low, first.Spent)
 
 	none := forecast.Month(forecast.Input{Now: dec1.AddDate(0, 0, 3)})
 	assert.Zero(t, none.Projected)
