@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aiprod/aiprod/pkg/job"
@@ -92,6 +95,11 @@ func PublishLedger(ctx context.Context, pub queue.Publisher, entries []store.Led
 	if pub == nil || len(entries) == 0 {
 		return nil
 	}
+	// One trace per round: each publish's producer span is a child of
+	// this one, not a trace of its own.
+	ctx, span := telemetry.Tracer().Start(ctx, "publish ledger entries",
+		trace.WithAttributes(attribute.Int("aiprod.ledger_entries", len(entries))))
+	defer span.End()
 	pub = telemetry.Traced(pub)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ledgerPublishConcurrency)
@@ -103,5 +111,9 @@ func PublishLedger(ctx context.Context, pub queue.Publisher, entries []store.Led
 			return nil
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	if err != nil {
+		span.SetStatus(codes.Error, "publish failed")
+	}
+	return err
 }
