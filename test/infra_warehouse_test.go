@@ -8,6 +8,7 @@ package test
 // JSON paths are resolved against events published by the code itself.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -288,19 +289,12 @@ func warehouseSamples(t *testing.T) map[string][]warehouseSample {
 		for k, v := range msg.Attributes {
 			s.attrs[k] = v
 		}
-		family := cmpOr(msg.Attributes[queue.AttrEventType], "lifecycle")
+		family := cmp.Or(msg.Attributes[queue.AttrEventType], "lifecycle")
 		out[family] = append(out[family], s)
 	}
 	require.Len(t, out["lifecycle"], 2)
 	require.Len(t, out[budget.EventTypeLedgerEntry], 1)
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // resolves reports whether JSON path p ("$.a.b") names a member of v.
