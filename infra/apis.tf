@@ -3,6 +3,7 @@
 resource "google_project_service" "api" {
   for_each = toset([
     "aiplatform.googleapis.com",    # Veo on Vertex AI (worker)
+    "bigquery.googleapis.com",      # the warehouse (bigquery.tf)
     "cloudtrace.googleapis.com",    # spans, through an OTLP collector
     "firestore.googleapis.com",     # jobs, budgets, keys, backend health
     "iam.googleapis.com",           # service accounts

@@ -13,7 +13,13 @@ output "subscriptions" {
   value = merge(
     local.subscriptions,
     { for t, dlq in local.dead_letter_topics : dlq => dlq },
+    { (google_pubsub_subscription.warehouse.name) = "aiprod-events" },
   )
+}
+
+output "warehouse_table" {
+  description = "The BigQuery table of every event (infra/README.md, \"Warehouse\"): project.dataset.table."
+  value       = "${google_bigquery_table.events.project}.${google_bigquery_table.events.dataset_id}.${google_bigquery_table.events.table_id}"
 }
 
 output "service_accounts" {

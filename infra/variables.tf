@@ -318,8 +318,25 @@ variable "alert_worker_backlog_seconds" {
   default     = 2400
 }
 
+variable "warehouse_location" {
+  description = "Location of the BigQuery dataset aiprod_warehouse (a multi-region such as US or EU, or a region). Cannot be changed after creation."
+  type        = string
+  default     = "US"
+}
+
+variable "warehouse_retention_days" {
+  description = "Days the warehouse keeps each day of events (the partition expiration of aiprod_warehouse.events); 0 keeps them. The default keeps two years, for comparisons year over year."
+  type        = number
+  default     = 730
+
+  validation {
+    condition     = var.warehouse_retention_days >= 0 && floor(var.warehouse_retention_days) == var.warehouse_retention_days
+    error_message = "warehouse_retention_days must be a whole number of days, 0 or more."
+  }
+}
+
 variable "deletion_protection" {
-  description = "Protect the Cloud Run services and the Firestore database from `terraform destroy`."
+  description = "Protect the Cloud Run services, the Firestore database and the warehouse table from `terraform destroy`."
   type        = bool
   default     = true
 }

@@ -62,7 +62,7 @@ const (
 func TestInfraEvaluates(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"versions.tf", "variables.tf", "pubsub.tf", "firestore.tf", "run.tf",
-		"iam.tf", "monitoring.tf", "slo.tf", "dashboard.tf", "outputs.tf", "README.md"} {
+		"iam.tf", "monitoring.tf", "slo.tf", "dashboard.tf", "bigquery.tf", "bigquery/events_schema.json", "outputs.tf", "README.md"} {
 		_, err := os.Stat(filepath.Join(infraDir, f))
 		require.NoError(t, err, "infra/%s", f)
 	}
@@ -85,7 +85,8 @@ func TestInfraEvaluates(t *testing.T) {
 // max delivery attempts and retry backoff (none where Topology has none) —
 // except that a worker subscription that pushes has worker.PushAckDeadline
 // and worker.PushMaxDeliveryAttempts. Both with push delivery (the
-// default) and without.
+// default) and without. BigQuery subscriptions (the warehouse's, which no
+// service reads) are checked by TestInfraWarehouseSubscription instead.
 func TestInfraPubSubMatchesTopology(t *testing.T) {
 	t.Parallel()
 	for _, push := range []bool{true, false} {
@@ -126,6 +127,9 @@ func checkPubSubTopology(t *testing.T, m *tfModule) {
 	}
 	got, pushed := map[string]subscription{}, map[string]bool{}
 	for _, in := range m.instancesOf(t, "google_pubsub_subscription") {
+		if isBigQuerySubscription(t, m, in) {
+			continue // the warehouse's, not the services' (TestInfraWarehouseSubscription)
+		}
 		name := m.str(t, in, "name")
 		require.NotContains(t, got, name, "%s: subscription %s declared twice", in.addr, name)
 		s := subscription{Topic: topicName(m.str(t, in, "topic")), AckDeadline: 10 * time.Second} // Pub/Sub's default
@@ -1929,6 +1933,7 @@ var tfFunctions = map[string]function.Function{
 	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
 	"distinct":   stdlib.DistinctFunc,
+	"file":       fileFunc,
 	"flatten":    stdlib.FlattenFunc,
 	"floor":      stdlib.FloorFunc,
 	"format":     stdlib.FormatFunc,
@@ -1949,6 +1954,21 @@ var tfFunctions = map[string]function.Function{
 	"toset":      convertFunc(cty.Set(cty.DynamicPseudoType)),
 	"tostring":   convertFunc(cty.String),
 }
+
+// fileFunc is Terraform's file: the contents of a file, by a path relative
+// to the working directory (infra/ reads path.module/..., which is
+// infraDir here).
+var fileFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		b, err := os.ReadFile(args[0].AsString())
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return cty.StringVal(string(b)), nil
+	},
+})
 
 // convertFunc is one of Terraform's to<type> functions: a conversion to want.
 func convertFunc(want cty.Type) function.Function {

@@ -60,7 +60,7 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	if cfg.RollupInterval > 0 {
 		ro, err := budget.NewRoller(budget.RollerConfig{Store: d.Store, Interval: cfg.RollupInterval, Lag: cfg.RollupLag, Logger: d.Log,
-			BudgetDefaults: cfg.BudgetDefaults, Events: d.Queue,
+			BudgetDefaults: cfg.BudgetDefaults, Events: d.Queue, LedgerEvents: d.Queue,
 			Fold: (&learn.Folder{Events: d.Queue, Logger: d.Log}).FoldRound})
 		if err != nil {
 			return err

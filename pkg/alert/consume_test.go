@@ -3,11 +3,13 @@ package alert_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiprod/aiprod/pkg/alert"
+	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/circuit"
 	"github.com/aiprod/aiprod/pkg/consumer"
 	"github.com/aiprod/aiprod/pkg/dispatch"
@@ -57,6 +59,22 @@ func TestTheAlertsHandlerRaisesEachEventOnceAndEveryBackendDown(t *testing.T) {
 	failed.Attributes[queue.AttrRepublished] = "notifier"
 	assert.Equal(t, consumer.VerdictAck, handle(failed).Verdict)
 	assert.Len(t, in.Messages(), 3)
+
+	// The warehouse's events (a failed attempt's ledger entry, a failed
+	// job's lifecycle event with the warehouse's fields) are acked; only
+	// the lifecycle event raises an alert.
+	ledger := event(t, budget.EventTypeLedgerEntry, "p", budget.LedgerEventOf(store.LedgerEntry{ID: "j-1", JobID: "j", Attempt: 1,
+		ProjectID: "p", Backend: "fal", Status: job.AttemptFailed, ErrorCode: "backend_failed", Final: true, At: at}))
+	assert.Equal(t, consumer.VerdictAck, handle(ledger).Verdict)
+	assert.Len(t, in.Messages(), 3, "a ledger entry raises no alert")
+	done := at.Add(time.Minute)
+	lc := event(t, "", "p", dispatch.Lifecycle{JobID: "j2", ProjectID: "p", Status: job.StatusFailed, Tier: job.TierDraft,
+		CreatedAt: at, CompletedAt: &done, Error: &job.ErrorInfo{Code: job.CodeNoBackend, Message: "none"}})
+	assert.Equal(t, consumer.VerdictAck, handle(lc).Verdict)
+	raised, ok, err := alert.FromEvent(lc, at)
+	require.NoError(t, err, "a failed job's event with the warehouse's fields decodes")
+	assert.True(t, ok)
+	assert.Equal(t, alert.JobFailed, raised.Kind)
 
 	bad := &queue.Message{Data: []byte("{"), Attributes: map[string]string{queue.AttrEventType: circuit.EventTypeCircuit}}
 	assert.Equal(t, consumer.VerdictDeadLetter, handle(bad).Verdict)

@@ -83,6 +83,19 @@
 // so a sum of days is the answer over the range. No settlement writes a
 // roll-up: a busy project has no hot usage document.
 //
+// # Ledger events
+//
+// With RollerConfig.LedgerEvents set (the router and aiprod dev set it),
+// each round also publishes every entry it rolls up to aiprod-events as a
+// cost.ledger_entry event (LedgerEvent), which the warehouse's BigQuery
+// subscription stores (infra/README.md, "Warehouse"). It publishes before
+// the round's transaction, and a failed publish ends the round before it
+// writes: an entry passes the watermark only after its event went out, so
+// each entry is published at least once and never lost; a round that
+// fails or races after publishing leaves duplicates, which share the
+// entry's id (PublishLedger). Entries rolled up before an upgrade to this
+// version are not published.
+//
 // # Forecast
 //
 // ReadSpend reads a project's last 30 days of usage from the roll-ups

@@ -58,6 +58,9 @@ type RollerConfig struct {
 	// ForecastEvery is how often, at most, one project is projected.
 	// 0: ForecastEveryDefault.
 	ForecastEvery time.Duration
+	// LedgerEvents, when set, gets each rolled-up entry as a
+	// cost.ledger_entry event, before its round commits (PublishLedger).
+	LedgerEvents queue.Publisher
 	// Fold, optional, also folds each round's entries into documents of
 	// its own, in the round's transaction (so each entry is folded exactly
 	// once, as it is rolled up): it makes its reads and returns its
@@ -176,6 +179,9 @@ func (r *Roller) RollUp(ctx context.Context) (RollResult, error) {
 	through, entries, err := cutRound(entries, end, r.cfg.Batch)
 	if err != nil {
 		return RollResult{}, err
+	}
+	if err := PublishLedger(ctx, r.cfg.LedgerEvents, entries); err != nil {
+		return RollResult{}, fmt.Errorf("publish the ledger entries before %s: %w", through.Format(time.RFC3339Nano), err)
 	}
 	tally := NewTally()
 	for _, e := range entries {

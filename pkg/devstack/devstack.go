@@ -337,11 +337,13 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 	}
 	s.run(runCtx, "sweeper", sw.Run)
 	// The usage roller, as in the router service: daily roll-ups, the
-	// budget.forecast events of projects with a budget, and each backend's
-	// learned figures and backend.anomaly events (package learn); locally
-	// it runs every 10 s, 30 s behind, so GET /v1/backends shows what a run taught within a minute.
+	// budget.forecast events of projects with a budget, the cost.ledger_entry
+	// events of the warehouse, each backend's learned figures and its
+	// backend.anomaly events (package learn); locally it runs every 10 s,
+	// 30 s behind, so GET /v1/backends shows what a run taught within a
+	// minute.
 	ro, err := budget.NewRoller(budget.RollerConfig{Store: st, Interval: RollupIntervalDefault, Lag: RollupLagDefault,
-		Logger: cfg.Logger, Events: q, Fold: (&learn.Folder{Events: q, Logger: cfg.Logger}).FoldRound})
+		Logger: cfg.Logger, Events: q, LedgerEvents: q, Fold: (&learn.Folder{Events: q, Logger: cfg.Logger}).FoldRound})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

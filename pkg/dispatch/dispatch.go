@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/job"
@@ -129,16 +130,29 @@ func ParseAttempt(attrs map[string]string) (n int, ok bool, err error) {
 // Lifecycle is the event published to aiprod-events when a job reaches a
 // terminal status. It is published at least once per terminal job:
 // consumers deduplicate on (job_id, status).
+//
+// Tier, CreatedAt and CompletedAt are for the warehouse (infra/README.md,
+// "Warehouse"): the job's quality tier and its acceptance and completion
+// times, so that completion times by tier need no other table. Events of
+// earlier versions have none of them; the notifier does not read them.
 type Lifecycle struct {
-	JobID     string         `json:"job_id"`
-	ProjectID string         `json:"project_id"`
-	Status    job.Status     `json:"status"`
-	Error     *job.ErrorInfo `json:"error,omitempty"`
+	JobID       string         `json:"job_id"`
+	ProjectID   string         `json:"project_id"`
+	Status      job.Status     `json:"status"`
+	Error       *job.ErrorInfo `json:"error,omitempty"`
+	Tier        job.Tier       `json:"tier,omitempty"`
+	CreatedAt   time.Time      `json:"created_at,omitzero"`
+	CompletedAt *time.Time     `json:"completed_at,omitempty"`
 }
 
 // LifecycleOf returns the lifecycle event of a job as it is now.
 func LifecycleOf(j *job.Job) Lifecycle {
-	ev := Lifecycle{JobID: j.ID, ProjectID: j.ProjectID, Status: j.Status}
+	ev := Lifecycle{JobID: j.ID, ProjectID: j.ProjectID, Status: j.Status, Tier: j.Request.QualityTier,
+		CreatedAt: j.CreatedAt}
+	if j.CompletedAt != nil {
+		t := *j.CompletedAt
+		ev.CompletedAt = &t
+	}
 	if j.Error != nil {
 		e := *j.Error
 		ev.Error = &e

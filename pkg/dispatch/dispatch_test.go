@@ -101,8 +101,8 @@ func TestPublishCarriesTraceAndAttributes(t *testing.T) {
 	require.NoError(t, err)
 	_, err = dispatch.PublishReroute(ctx, q, "j1", "dev", 3)
 	require.NoError(t, err)
-	j := job.New("j1", "dev", job.Request{}, testTime)
-	require.NoError(t, j.Fail(job.CodeNoBackend, "none", testTime))
+	j := job.New("j1", "dev", job.Request{QualityTier: job.TierPremium}, testTime)
+	require.NoError(t, j.Fail(job.CodeNoBackend, "none", testTime.Add(1500*time.Millisecond)))
 	_, err = dispatch.PublishLifecycle(ctx, q, dispatch.LifecycleOf(j))
 	require.NoError(t, err)
 
@@ -123,10 +123,11 @@ func TestPublishCarriesTraceAndAttributes(t *testing.T) {
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(e[0].Data, &raw))
 	require.Equal(t, map[string]any{"job_id": "j1", "project_id": "dev", "status": "failed",
-		"error": map[string]any{"code": "no_backend", "message": "none"}}, raw)
+		"error": map[string]any{"code": "no_backend", "message": "none"}, "tier": "premium",
+		"created_at": "2026-11-25T12:00:00Z", "completed_at": "2026-11-25T12:00:01.5Z"}, raw)
 	ev, err := dispatch.DecodeLifecycle(e[0].Data)
 	require.NoError(t, err)
-	require.Equal(t, job.StatusFailed, ev.Status)
+	require.Equal(t, dispatch.LifecycleOf(j), ev)
 }
 
 var testTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

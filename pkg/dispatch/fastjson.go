@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/aiprod/aiprod/pkg/job"
 )
@@ -182,6 +183,17 @@ func decodeLifecycle(b []byte) (ev Lifecycle, ok bool) {
 			ok = text(&s, v, isString)
 			ev.Status = job.Status(s)
 			return ok
+		case "tier":
+			var s string
+			ok = text(&s, v, isString)
+			ev.Tier = job.Tier(s)
+			return ok
+		case "created_at":
+			return isString && ev.CreatedAt.UnmarshalText(v) == nil
+		case "completed_at":
+			var t time.Time
+			ev.CompletedAt = &t
+			return isString && t.UnmarshalText(v) == nil
 		}
 		return false
 	})

@@ -1,8 +1,10 @@
 package dispatch
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -48,6 +50,15 @@ var fastPathCorpus = []string{
 	`{"job_id":"j","project_id":"p","status":"succeeded"} trailing`,
 	`{"job_id":"j","project_id":"p","status":"succeeded","attempt":1}`,
 	`{"Status":"succeeded","job_id":"j","project_id":"p"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","tier":"premium","created_at":"2026-11-25T12:00:00Z","completed_at":"2026-11-25T12:03:07.25Z"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","created_at":"2026-11-25T12:00:00+01:00"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","created_at":"2026-11-25 12:00:00Z"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","created_at":"2026-11-25T12:00:00"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","created_at":null}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","completed_at":null}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","completed_at":"x"}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","completed_at":7}`,
+	`{"job_id":"j","project_id":"p","status":"succeeded","tier":7}`,
 }
 
 // Each fast path reads exactly what encoding/json reads, or leaves the
@@ -102,6 +113,14 @@ func TestUsualMessagesTakeTheFastPath(t *testing.T) {
 	ev, ok := decodeLifecycle([]byte(`{"job_id":"j","project_id":"p","status":"succeeded"}`))
 	require.True(t, ok)
 	require.Equal(t, Lifecycle{JobID: "j", ProjectID: "p", Status: "succeeded"}, ev)
+	done := time.Date(2026, 11, 25, 12, 3, 7, 250_000_000, time.UTC)
+	succeeded := Lifecycle{JobID: "j", ProjectID: "p", Status: "succeeded", Tier: "draft",
+		CreatedAt: done.Add(-3 * time.Minute), CompletedAt: &done}
+	lb, err := json.Marshal(succeeded)
+	require.NoError(t, err)
+	ev, ok = decodeLifecycle(lb)
+	require.True(t, ok, string(lb))
+	require.Equal(t, succeeded, ev)
 	_, ok = decodeMessage([]byte(strings.Replace(string(b), `"dev"`, `"d\u0065v"`, 1)))
 	require.False(t, ok, "escapes are encoding/json's")
 }

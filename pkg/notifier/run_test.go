@@ -19,6 +19,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/metrics/metricstest"
 	"github.com/aiprod/aiprod/pkg/notifier"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/store"
 	"github.com/aiprod/aiprod/pkg/webhook"
 )
 
@@ -92,7 +93,7 @@ func TestSlowReceiverDoesNotDelayOthers(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond, "six deliveries counted")
 }
 
-// TestOtherEvents: budget events are acked unread, undecodable events are
+// TestOtherEvents: budget events and ledger entries are acked unread, undecodable events are
 // dead-lettered with the reason, jobs without webhook_url send nothing.
 func TestOtherEvents(t *testing.T) {
 	t.Parallel()
@@ -105,6 +106,8 @@ func TestOtherEvents(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.q.Publish(context.Background(), queue.TopicEvents, queue.Message{Data: []byte(`{"job_id":`)})
 	require.NoError(t, err)
+	require.NoError(t, budget.PublishLedger(context.Background(), e.q, []store.LedgerEntry{{ID: "j-1", JobID: "j", Attempt: 1,
+		ProjectID: project, Backend: "fal", Status: job.AttemptSucceeded, Cost: 250_000, Final: true, At: time.Now()}}))
 	silent := e.terminalJob(job.StatusSucceeded, "")
 	e.publish(silent)
 	loud := e.terminalJob(job.StatusSucceeded, rcv.srv.URL)

@@ -78,8 +78,8 @@ const (
 	AttrTraceParent    = "traceparent"         // W3C trace context
 	AttrTraceState     = "tracestate"
 	// AttrEventType tells the system events on aiprod-events apart (budget
-	// thresholds, circuit changes, dead letters); job lifecycle events
-	// have none.
+	// thresholds, circuit changes, dead letters, cost ledger entries); job
+	// lifecycle events have none.
 	AttrEventType = "event_type"
 	// AttrRepublished marks an event the notifier published again to keep
 	// a webhook's retries going: not news for anyone else.

@@ -106,7 +106,7 @@ func TestBudgetExceeded(t *testing.T) {
 			lifecycle = append(lifecycle, lc)
 		}
 	}
-	require.Equal(t, []dispatch.Lifecycle{{JobID: got.ID, ProjectID: "dev", Status: job.StatusFailed, Error: got.Error}}, lifecycle)
+	require.Equal(t, []dispatch.Lifecycle{dispatch.LifecycleOf(got)}, lifecycle)
 	events, err := e.st.ListEvents(context.Background(), got.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", events[len(events)-1].Type)

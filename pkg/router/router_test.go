@@ -386,8 +386,7 @@ func TestNoBackend(t *testing.T) {
 	require.Len(t, ev, 1)
 	lc, err := dispatch.DecodeLifecycle(ev[0].Data)
 	require.NoError(t, err)
-	require.Equal(t, dispatch.Lifecycle{JobID: j.ID, ProjectID: "dev", Status: job.StatusFailed,
-		Error: &job.ErrorInfo{Code: job.CodeNoBackend, Message: got.Error.Message}}, lc)
+	require.Equal(t, dispatch.LifecycleOf(got), lc)
 	require.Equal(t, j.ID, ev[0].Attributes["job_id"])
 }
 

@@ -212,8 +212,7 @@ func TestQueuedJobIsRedrivenThenFailed(t *testing.T) {
 	var le dispatch.Lifecycle
 	le, err = dispatch.DecodeLifecycle(life[0].Data)
 	require.NoError(t, err)
-	require.Equal(t, dispatch.Lifecycle{JobID: stuck.ID, ProjectID: "dev", Status: job.StatusFailed,
-		Error: &job.ErrorInfo{Code: job.CodeTimeout, Message: j.Error.Message}}, le)
+	require.Equal(t, dispatch.LifecycleOf(j), le)
 	evs = e.events(stuck.ID)
 	require.Equal(t, sweeper.EventTypeFailed, evs[len(evs)-1].Type)
 

@@ -251,8 +251,7 @@ func TestPipelineDirectPublishedRequest(t *testing.T) {
 	got := e.wait(t, job.IDForKey("acme", "order-7"), terminal)
 	require.Equal(t, job.StatusSucceeded, got.Status)
 	require.Equal(t, tid, got.TraceID)
-	require.Equal(t, []dispatch.Lifecycle{{JobID: got.ID, ProjectID: "acme", Status: job.StatusSucceeded}},
-		waitLifecycles(t, e, got.ID, 1))
+	require.Equal(t, []dispatch.Lifecycle{dispatch.LifecycleOf(got)}, waitLifecycles(t, e, got.ID, 1))
 }
 
 func waitLifecycles(t *testing.T, e *env, id string, n int) []dispatch.Lifecycle {

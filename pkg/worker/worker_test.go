@@ -43,7 +43,7 @@ func TestSuccessRecordsCostOnce(t *testing.T) {
 	require.Equal(t, want, got.Cost)
 	require.Equal(t, 1, e.fakes["alpha"].submitCount(j.ID))
 	require.Equal(t, []string{"worker/submitting", "worker/submitted", "worker/succeeded"}, eventTypes(e.events(t, j.ID)))
-	require.Equal(t, []dispatch.Lifecycle{{JobID: j.ID, ProjectID: "dev", Status: job.StatusSucceeded}}, e.lifecycles(t, j.ID))
+	require.Equal(t, []dispatch.Lifecycle{dispatch.LifecycleOf(got)}, e.lifecycles(t, j.ID))
 
 	// A duplicate and a redelivery after success change nothing, submit
 	// nothing; each publishes the lifecycle event again (at least once: the
@@ -471,6 +471,6 @@ func TestConcurrentDeliveryPublishesTheLifecycleOfAFinishedAttempt(t *testing.T)
 	require.Empty(t, e.lifecycles(t, j.ID), "the first delivery died before publishing")
 
 	require.Equal(t, "ack", <-second)
-	require.Equal(t, []dispatch.Lifecycle{{JobID: j.ID, ProjectID: "dev", Status: job.StatusSucceeded}}, e.lifecycles(t, j.ID))
+	require.Equal(t, []dispatch.Lifecycle{dispatch.LifecycleOf(e.job(t, j.ID))}, e.lifecycles(t, j.ID))
 	require.Equal(t, 1, e.fakes["alpha"].totalSubmits())
 }
