@@ -160,7 +160,11 @@ func LifecycleOf(j *job.Job) Lifecycle {
 	return ev
 }
 
-// DecodeLifecycle reads a lifecycle event strictly.
+// DecodeLifecycle reads a lifecycle event. Unknown fields are ignored:
+// events are a stream that later versions add fields to (tier and times
+// were), and a reader of an older version must not dead-letter them
+// during a rolling deploy; job_id, project_id and a valid status are
+// required.
 func DecodeLifecycle(b []byte) (Lifecycle, error) {
 	ev, ok := decodeLifecycle(b)
 	if !ok {
@@ -180,7 +184,6 @@ func DecodeLifecycle(b []byte) (Lifecycle, error) {
 func decodeLifecycleJSON(b []byte) (Lifecycle, error) {
 	var ev Lifecycle
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
 		return Lifecycle{}, errclass.Wrap(errclass.Permanent, err, "lifecycle event: invalid JSON")
 	}

@@ -132,6 +132,18 @@ func TestPublishCarriesTraceAndAttributes(t *testing.T) {
 
 var testTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
+// A lifecycle event from a later version, with a field this one does not
+// know, is read (a rolling deploy must not dead-letter events); one
+// without its required fields is not.
+func TestDecodeLifecycleToleratesNewFields(t *testing.T) {
+	t.Parallel()
+	ev, err := dispatch.DecodeLifecycle([]byte(`{"job_id":"j","project_id":"p","status":"succeeded","region":"eu","cost":{"usd":1}}`))
+	require.NoError(t, err)
+	require.Equal(t, dispatch.Lifecycle{JobID: "j", ProjectID: "p", Status: "succeeded"}, ev)
+	_, err = dispatch.DecodeLifecycle([]byte(`{"job_id":"j","status":"succeeded","region":"eu"}`))
+	require.ErrorIs(t, err, errclass.Permanent)
+}
+
 func TestDecodeAcceptsTrailingWhitespace(t *testing.T) {
 	t.Parallel()
 	m, err := dispatch.Decode([]byte("{\"job_id\":\"j\",\"project_id\":\"p\",\"attempt\":1,\"backend\":\"b\"}\n \t\r"))
