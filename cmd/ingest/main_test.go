@@ -85,6 +85,7 @@ func startService(t *testing.T, cfg Config) service {
 		require.NoError(t, err)
 		return service{url: "http://127.0.0.1:" + port, q: q, fc: fc}
 	case err := <-done:
+		done <- err // for the cleanup, which waits for it
 		t.Fatalf("run returned before listening: %v", err)
 		return service{}
 	}
@@ -119,6 +120,7 @@ func TestServiceLimitsFromEnv(t *testing.T) {
 	t.Parallel()
 	key := strings.Repeat("k", MinKeyLen)
 	env := platformtest.Base()
+	env["PORT"] = "0" // any free port, not 8080: the tests run in parallel, beside a dev stack maybe
 	env["AIPROD_BOOTSTRAP_API_KEY"] = "acme:" + key
 	cfg, err := FromEnv(platformtest.Getenv(env))
 	require.NoError(t, err)
@@ -160,4 +162,27 @@ func TestServiceLimitsFromEnv(t *testing.T) {
 		return
 	}
 	t.Fatal("2,000 requests back to back and no 429")
+}
+
+// TestConsoleFromEnv: the service configured from the environment serves
+// the console at /console, and AIPROD_CONSOLE=false leaves it a 404.
+func TestConsoleFromEnv(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		value  string
+		status int
+	}{{"", http.StatusOK}, {"false", http.StatusNotFound}} {
+		env := platformtest.Base()
+		env["PORT"] = "0"
+		if tt.value != "" {
+			env["AIPROD_CONSOLE"] = tt.value
+		}
+		cfg, err := FromEnv(platformtest.Getenv(env))
+		require.NoError(t, err)
+		s := startService(t, cfg)
+		res, err := http.Get(s.url + "/console")
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		require.Equal(t, tt.status, res.StatusCode, "AIPROD_CONSOLE=%q", tt.value)
+	}
 }
