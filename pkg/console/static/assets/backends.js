@@ -19,6 +19,20 @@ function priceCell(b) {
   return { v: `from ${usd(min)}/s`, class: 'num', title: rows.join('\n') };
 }
 
+const SIGNALS = { latency: 'slow', error_rate: 'failing', cost_accuracy: 'cost off' };
+
+// anomalyCell shows the backend's anomalous signals (stats.anomalies), each
+// with what it is now against its usual.
+function anomalyCell(st) {
+  const list = st.anomalies || [];
+  if (!list.length) return { v: 'none', class: 'muted' };
+  const fmt = (a, v) => (a.signal === 'latency' ? seconds(v) : a.signal === 'error_rate' ? pct(v) : `${v.toFixed(2)}×`);
+  return h('div', null, list.map((a) => h('span', {
+    class: 'badge badge-anomaly', 'data-signal': a.signal,
+    title: `${a.signal}: ${fmt(a, a.value)} against ${fmt(a, a.baseline)} usually, since ${new Date(a.since).toLocaleString()}`,
+  }, SIGNALS[a.signal] || a.signal)));
+}
+
 function backendRow(b) {
   const st = b.stats || {};
   const learned = st.samples > 0;
@@ -31,6 +45,7 @@ function backendRow(b) {
     { v: seconds(st.p50_seconds), class: learned ? 'num' : 'num muted' },
     { v: seconds(st.p95_seconds), class: learned ? 'num' : 'num muted' },
     { v: (st.samples || 0).toLocaleString(), class: 'num' },
+    anomalyCell(st),
     priceCell(b),
   ]);
 }

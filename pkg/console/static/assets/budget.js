@@ -19,6 +19,7 @@ export const budgetView = {
       ['Limit source', SOURCES[b.limit_source] || b.limit_source || '—'],
       ['Projected this month', `${usd(f.projected_usd)} (${usd(f.low_usd)} to ${usd(f.high_usd)})`],
       ['Limit reached', f.exhaustion_at ? time(f.exhaustion_at) : 'not this month'],
+      ['Based on', f.history_days ? `${f.history_days} whole days of spend` : "today's pace only: no whole day of spend yet"],
     ]);
     forecastChart(section.querySelector('#chart-forecast'), f);
   },
