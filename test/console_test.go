@@ -1,0 +1,429 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiprod/aiprod/pkg/client"
+	"github.com/aiprod/aiprod/pkg/devstack"
+	"github.com/aiprod/aiprod/pkg/job"
+	"github.com/aiprod/aiprod/pkg/money"
+	"github.com/aiprod/aiprod/pkg/telemetry"
+)
+
+// consoleFixture is a dev stack that ran a few jobs, some of them failed,
+// and a browser tab on its console.
+type consoleFixture struct {
+	st     *devstack.Stack
+	c      *client.Client
+	tab    context.Context
+	jobs   []*client.Job // every job run, terminal
+	failed []*client.Job // those that failed
+}
+
+// TestConsoleInABrowser is issue 16's browser test: the web console
+// (DESIGN.md "Console", driven through its DOM contract) in headless
+// Chromium against the in-process dev stack, after jobs ran there and
+// some failed: log in through #key=, the jobs, filtered to failed, a
+// failed job's timeline with its error and trace id, the backends, the
+// usage and budget charts with the API's numbers, recommendations, the
+// keyboard and a phone's width, a bad key and logging out. It saves a
+// screenshot of the jobs view to docs/console.png when AIPROD_SCREENSHOT=1.
+func TestConsoleInABrowser(t *testing.T) {
+	t.Parallel()
+	f := startConsoleFixture(t)
+	f.tab = newBrowser(t, 50*time.Second)
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"login with #key and first screen", f.checkLogin},
+		{"filter to failed", f.checkFailedFilter},
+		{"failed job timeline", f.checkTimeline},
+		{"backends", f.checkBackends},
+		{"usage charts", f.checkUsage},
+		{"budget and forecast", f.checkBudget},
+		{"recommendations", f.checkRecommendations},
+		{"keyboard", f.checkKeyboard},
+		{"phone width", f.checkPhone},
+		{"screenshot", f.screenshot},
+		{"bad key shows login", f.checkBadKey},
+		{"logout", f.checkLogout},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			return // later steps start where this one should have left the page
+		}
+	}
+}
+
+// startConsoleFixture starts the dev stack (keeping spans, as aiprod dev
+// does, so the timeline links the trace to /v1/jobs/{id}/spans), gives
+// project dev a budget, and runs jobs to their end: one on each of four
+// backends and two unpinned, for three users; and two pinned to luma while
+// its simulator is down, which fail.
+func startConsoleFixture(t *testing.T) *consoleFixture {
+	t.Helper()
+	spans := telemetry.NewSpanStore(0)
+	telemetry.Setup("aiprod-test", spans)
+	st, err := devstack.Start(context.Background(), devstack.Config{
+		Addr: "127.0.0.1:0", SimSpeed: 0.1, PollInterval: 20 * time.Millisecond, Spans: spans,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	f := &consoleFixture{st: st, c: client.New(st.APIURL, devstack.APIKeyDefault)}
+
+	ctx := context.Background()
+	admin := client.New(st.APIURL, devstack.AdminKeyDefault)
+	require.NoError(t, admin.Do(ctx, http.MethodPut, "/v1/admin/projects/dev/budget", []byte(`{"monthly_limit_usd": 100}`), nil))
+	st.Sims["luma"].Core.SetFaults(simFaults(true))
+	var reqs []job.Request
+	for i, pin := range []string{"runway", "replicate", "fal", "veo", "", ""} {
+		r := job.Request{Prompt: "console: a red fox, take " + strconv.Itoa(i), DurationSeconds: 5,
+			UserID: []string{"alice", "bob", "carol"}[i%3]}
+		if pin != "" {
+			r.Backends = []string{pin}
+		}
+		reqs = append(reqs, r)
+	}
+	for i := range 2 {
+		reqs = append(reqs, job.Request{Prompt: "console: doomed on luma " + strconv.Itoa(i), DurationSeconds: 5,
+			Backends: []string{"luma"}, UserID: "dave"})
+	}
+	for _, r := range reqs {
+		j, err := f.c.Submit(ctx, r, client.SubmitOptions{})
+		require.NoError(t, err)
+		f.jobs = append(f.jobs, j)
+	}
+	for i, j := range f.jobs {
+		f.jobs[i] = waitTerminal(t, f.c, j.ID)
+		if f.jobs[i].Status == job.StatusFailed {
+			f.failed = append(f.failed, f.jobs[i])
+		}
+	}
+	require.Len(t, f.failed, 2, "the jobs pinned to luma, down, fail; the others succeed")
+	return f
+}
+
+// showView goes to a view through its nav link, as a person would, and
+// waits until it is rendered: its section visible and not busy, the only
+// visible one, and the body's data-ready naming it.
+func (f *consoleFixture) showView(t *testing.T, view string) {
+	t.Helper()
+	eval[bool](t, f.tab, `document.querySelector('#nav a[href="#`+view+`"]').click(), true`)
+	waitView(t, f.tab, view)
+}
+
+// waitView waits until view is rendered (see showView).
+func waitView(tb testing.TB, tab context.Context, view string) {
+	tb.Helper()
+	pollFor[bool](tb, tab, "view "+view, `(() => {
+		const s = document.querySelector('section[data-view="`+view+`"]');
+		const visible = [...document.querySelectorAll('section[data-view]')].filter(e => e.checkVisibility());
+		return document.body.dataset.ready === "`+view+`" && s && s.getAttribute('aria-busy') === "false"
+			&& visible.length === 1 && visible[0] === s;
+	})()`)
+}
+
+// apiRequests records the GET /v1/jobs requests the page makes.
+type apiRequests struct {
+	mu   sync.Mutex
+	urls []*url.URL
+}
+
+func (r *apiRequests) listen(t *testing.T, tab context.Context) {
+	t.Helper()
+	require.NoError(t, chromedp.Listen(tab, func(ev any) {
+		e, ok := ev.(*network.EventRequestWillBeSent)
+		if !ok || e.Request.Method != http.MethodGet {
+			return
+		}
+		if u, err := url.Parse(e.Request.URL); err == nil && u.Path == "/v1/jobs" {
+			r.mu.Lock()
+			r.urls = append(r.urls, u)
+			r.mu.Unlock()
+		}
+	}))
+}
+
+// jobLists returns the GET /v1/jobs requests recorded so far.
+func (r *apiRequests) jobLists() []*url.URL {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.urls)
+}
+
+// checkLogin opens /console#key=<key>: the key moves to sessionStorage, the
+// fragment leaves the URL, the jobs view shows every job, newest first,
+// after exactly one GET /v1/jobs with a limit of at most 50.
+func (f *consoleFixture) checkLogin(t *testing.T) {
+	var reqs apiRequests
+	reqs.listen(t, f.tab)
+	require.NoError(t, chromedp.Do(f.tab, chromedp.Navigate(f.st.APIURL+"/console#key="+devstack.APIKeyDefault)))
+	waitView(t, f.tab, "jobs")
+
+	loc := eval[string](t, f.tab, `location.href`)
+	require.NotContains(t, loc, "key=", "the key is removed from the URL")
+	require.NotContains(t, loc, devstack.APIKeyDefault)
+	require.Equal(t, devstack.APIKeyDefault, eval[string](t, f.tab, `sessionStorage.getItem("aiprod.key")`))
+
+	rows := eval[[]string](t, f.tab, `[...document.querySelectorAll('#jobs-table tbody tr[data-job-id]')].map(r => r.dataset.jobId)`)
+	want := make([]string, len(f.jobs))
+	for i, j := range f.jobs {
+		want[len(f.jobs)-1-i] = j.ID // submitted one after the other: the last is the newest
+	}
+	require.Equal(t, want, rows, "every job, newest first")
+	for _, j := range f.jobs {
+		sel := `#jobs-table tr[data-job-id="` + j.ID + `"]`
+		got := eval[[]string](t, f.tab, `(r => [r.dataset.status, r.querySelector('a[href="#job/`+j.ID+`"]') ? "linked" : "no link"])(document.querySelector('`+sel+`'))`)
+		require.Equal(t, []string{string(j.Status), "linked"}, got, "row of job %s", j.ID)
+	}
+	require.True(t, eval[bool](t, f.tab, `document.querySelector('#jobs-next').disabled`), "one page: no next page")
+
+	lists := reqs.jobLists()
+	require.Len(t, lists, 1, "the first screen is one GET /v1/jobs: %v", lists)
+	limit, err := strconv.Atoi(lists[0].Query().Get("limit"))
+	require.NoError(t, err, "limit of %s", lists[0])
+	require.True(t, limit > 0 && limit <= 50, "limit %d of %s", limit, lists[0])
+}
+
+// checkFailedFilter picks status "failed": the table reloads with exactly
+// the failed jobs, from a GET /v1/jobs?status=failed.
+func (f *consoleFixture) checkFailedFilter(t *testing.T) {
+	eval[bool](t, f.tab, `(s => { s.value = "failed"; s.dispatchEvent(new Event("change", {bubbles: true})); return true })(
+		document.querySelector('#job-filters select[name=status]'))`)
+	rows := pollFor[[]string](t, f.tab, "only failed rows", `(() => {
+		const rows = [...document.querySelectorAll('#jobs-table tbody tr[data-job-id]')];
+		const busy = document.querySelector('section[data-view="jobs"]').getAttribute('aria-busy') !== "false";
+		return !busy && rows.length > 0 && rows.every(r => r.dataset.status === "failed") && rows.map(r => r.dataset.jobId);
+	})()`)
+	var want []string
+	for _, j := range f.failed {
+		want = append(want, j.ID)
+	}
+	require.ElementsMatch(t, want, rows)
+}
+
+// checkTimeline opens a failed job's timeline from its row: the summary
+// shows its error code, the timeline one row per event of the API with the
+// failure's message, and the trace id, linked to the dev stack's spans.
+func (f *consoleFixture) checkTimeline(t *testing.T) {
+	j := f.failed[0]
+	eval[bool](t, f.tab, `document.querySelector('#jobs-table tr[data-job-id="`+j.ID+`"] a[href="#job/`+j.ID+`"]').click(), true`)
+	waitView(t, f.tab, "job")
+	require.Contains(t, eval[string](t, f.tab, `location.hash`), "#job/"+j.ID)
+	require.NotNil(t, j.Error)
+	summary := eval[string](t, f.tab, `document.querySelector('#job-summary').textContent`)
+	require.Contains(t, summary, j.Error.Code)
+	require.Contains(t, summary, "failed")
+
+	events, err := f.c.Events(context.Background(), j.ID)
+	require.NoError(t, err)
+	types := eval[[]string](t, f.tab, `[...document.querySelectorAll('#timeline tr[data-event-type]')].map(r => r.dataset.eventType)`)
+	want := make([]string, len(events))
+	for i, e := range events {
+		want[i] = e.Type
+	}
+	require.Equal(t, want, types, "one row per event, in order")
+	failure := slices.IndexFunc(events, func(e client.Event) bool { return e.Type == "failed" })
+	require.GreaterOrEqual(t, failure, 0, "the timeline has the failure: %v", want)
+	row := eval[string](t, f.tab, `document.querySelectorAll('#timeline tr[data-event-type]')[`+strconv.Itoa(failure)+`].textContent`)
+	require.Contains(t, row, j.Error.Code, "the failure's row shows its error code")
+
+	traces := eval[[]string](t, f.tab, `[...document.querySelectorAll('#timeline code.trace-id')].map(c => c.textContent.trim())`)
+	require.Contains(t, traces, j.TraceID)
+	href := pollFor[string](t, f.tab, "the trace link", `(a => a && a.href)(document.querySelector('#job-summary a.trace-link, #timeline a.trace-link'))`)
+	require.Equal(t, f.st.APIURL+"/v1/jobs/"+j.ID+"/spans", href, "the dev stack serves the spans")
+}
+
+// checkBackends: one row per catalog backend; luma, down, shows failures.
+func (f *consoleFixture) checkBackends(t *testing.T) {
+	f.showView(t, "backends")
+	rows := eval[[]string](t, f.tab, `[...document.querySelectorAll('#backends-table tr[data-backend]')].map(r => r.dataset.backend)`)
+	require.ElementsMatch(t, f.st.Catalog.Names(), rows)
+	backends, err := f.c.Backends(context.Background())
+	require.NoError(t, err)
+	for _, b := range backends {
+		text := eval[string](t, f.tab, `document.querySelector('#backends-table tr[data-backend="`+b.Name+`"]').textContent`)
+		assert.Contains(t, text, b.Circuit, "backend %s shows its circuit", b.Name)
+	}
+}
+
+// usageGroup is a group of GET /v1/usage.
+type usageGroup struct {
+	Key  string       `json:"key"`
+	Cost money.Micros `json:"cost_usd"`
+}
+
+// checkUsage: the three charts mark the API's costs by day, backend and
+// user (this month), each mark with a tooltip, each chart with its table.
+func (f *consoleFixture) checkUsage(t *testing.T) {
+	f.showView(t, "usage")
+	for _, by := range []string{"day", "backend", "user"} {
+		var u struct {
+			Total  money.Micros `json:"total_cost_usd"`
+			Groups []usageGroup `json:"groups"`
+		}
+		require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/usage?group_by="+by, nil, &u))
+		require.Positive(t, int64(u.Total))
+		var want []money.Micros
+		for _, g := range u.Groups {
+			if g.Cost != 0 {
+				want = append(want, g.Cost)
+			}
+		}
+		chart := "#chart-cost-by-" + by
+		require.ElementsMatch(t, want, f.marks(t, chart), "%s: the non-zero marks are the API's costs", chart)
+		untitled := eval[int](t, f.tab, `[...document.querySelectorAll('`+chart+` [data-value]')].filter(m =>
+			!(m.querySelector('title') || m.parentElement.querySelector(':scope > title'))?.textContent.trim()).length`)
+		require.Zero(t, untitled, "%s: every mark has a <title> tooltip", chart)
+	}
+	require.GreaterOrEqual(t, eval[int](t, f.tab, `document.querySelectorAll('section[data-view="usage"] table.chart-data').length`), 3)
+}
+
+// marks returns the non-zero data-value (USD) of the data marks of chart.
+func (f *consoleFixture) marks(t *testing.T, chart string) []money.Micros {
+	t.Helper()
+	vals := eval[[]string](t, f.tab, `[...document.querySelectorAll('`+chart+` [data-value]')].map(m => m.getAttribute('data-value'))`)
+	require.NotEmpty(t, vals, "%s has data marks", chart)
+	var out []money.Micros
+	for _, v := range vals {
+		usd, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, "%s: data-value %q", chart, v)
+		if m := money.Micros(math.Round(usd * 1e6)); m != 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkBudget: the summary shows the limit and the spend of GET /v1/budget;
+// the forecast chart has data marks, the month's spend among them.
+func (f *consoleFixture) checkBudget(t *testing.T) {
+	f.showView(t, "budget")
+	var b struct {
+		Limit *money.Micros `json:"limit_usd"`
+		Spent money.Micros  `json:"spent_usd"`
+	}
+	require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/budget", nil, &b))
+	require.NotNil(t, b.Limit)
+	summary := eval[string](t, f.tab, `document.querySelector('#budget-summary').textContent`)
+	require.Contains(t, summary, "100", "the limit")
+	require.Contains(t, summary, strings.TrimRight(strings.TrimRight(b.Spent.String(), "0"), "."), "the spend")
+
+	var fc struct {
+		Spent money.Micros `json:"spent_usd"`
+	}
+	require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/forecast", nil, &fc))
+	require.Contains(t, f.marks(t, "#chart-forecast"), fc.Spent, "the actual cumulative spend is marked")
+}
+
+// checkRecommendations: the list has one item per recommendation of the
+// API, or the empty state shows.
+func (f *consoleFixture) checkRecommendations(t *testing.T) {
+	f.showView(t, "recommendations")
+	var r struct {
+		Recommendations []struct {
+			Kind string `json:"kind"`
+		} `json:"recommendations"`
+	}
+	require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/recommendations", nil, &r))
+	kinds := eval[[]string](t, f.tab, `[...document.querySelectorAll('#recommendations-list li[data-kind]')].map(l => l.dataset.kind)`)
+	var want []string
+	for _, rec := range r.Recommendations {
+		want = append(want, rec.Kind)
+	}
+	require.ElementsMatch(t, want, kinds)
+	empty := eval[bool](t, f.tab, `!!document.querySelector('#recommendations-empty')?.checkVisibility()`)
+	require.Equal(t, len(want) == 0, empty, "the empty state shows exactly when there are none")
+}
+
+// checkKeyboard: Tab from the top of the jobs view reaches every nav link
+// and the status filter; every filter control has a label.
+func (f *consoleFixture) checkKeyboard(t *testing.T) {
+	f.showView(t, "jobs")
+	eval[bool](t, f.tab, `document.activeElement.blur(), window.scrollTo(0, 0), true`)
+	var reached []string
+	for range 40 {
+		require.NoError(t, chromedp.Do(f.tab, chromedp.KeyEvent("\t")))
+		reached = append(reached, eval[string](t, f.tab, `(e => e.getAttribute('href') || e.getAttribute('name') || e.id || e.tagName)(document.activeElement)`))
+	}
+	for _, want := range []string{"#jobs", "#backends", "#usage", "#budget", "#recommendations", "status"} {
+		require.Contains(t, reached, want, "Tab reaches %s; it reached %v", want, reached)
+	}
+	unlabelled := eval[[]string](t, f.tab, `[...document.querySelectorAll('#job-filters input, #job-filters select')].filter(c =>
+		!(c.labels.length || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby'))).map(c => c.name)`)
+	require.Empty(t, unlabelled, "filter controls without a label")
+}
+
+// checkPhone: at a phone's width (390 px) no view scrolls sideways.
+func (f *consoleFixture) checkPhone(t *testing.T) {
+	require.NoError(t, chromedp.Do(f.tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)))
+	defer func() { require.NoError(t, chromedp.Do(f.tab, chromedp.EmulateViewport(browserWidth, browserHeight))) }()
+	for _, view := range []string{"jobs", "backends", "usage", "budget", "recommendations"} {
+		f.showView(t, view)
+		w := eval[[]int](t, f.tab, `[document.documentElement.scrollWidth, window.innerWidth]`)
+		assert.LessOrEqual(t, w[0], w[1], "view %s at 390 px: page %d px wide", view, w[0])
+	}
+}
+
+// screenshot captures the jobs view at 1280x900; with AIPROD_SCREENSHOT=1
+// it writes it to docs/console.png (a test that rewrote a committed file
+// on every run would leave every checkout dirty).
+func (f *consoleFixture) screenshot(t *testing.T) {
+	f.showView(t, "jobs")
+	buf, err := chromedp.Run(f.tab, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	cfg, err := png.DecodeConfig(bytes.NewReader(buf))
+	require.NoError(t, err)
+	require.Equal(t, [2]int{browserWidth, browserHeight}, [2]int{cfg.Width, cfg.Height})
+	if os.Getenv("AIPROD_SCREENSHOT") == "1" {
+		t.Cleanup(func() {
+			if !t.Failed() {
+				require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "console.png"), buf, 0o644))
+			}
+		})
+	}
+}
+
+// checkBadKey: in a new tab (its own sessionStorage), a wrong key gets a
+// 401 from the API and the login form with its error; logging in through
+// the form then shows the jobs.
+func (f *consoleFixture) checkBadKey(t *testing.T) {
+	tab, cancel := chromedp.NewContext(f.tab)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(f.st.APIURL+"/console#key=not-a-key")))
+	msg := pollFor[string](t, tab, "the login form with an error", `document.querySelector('#login')?.checkVisibility()
+		&& document.querySelector('#login-error')?.checkVisibility() && document.querySelector('#login-error').textContent.trim()`)
+	require.NotEmpty(t, msg)
+	require.Equal(t, "password", eval[string](t, tab, `document.querySelector('#login-key').type`))
+
+	eval[bool](t, tab, `document.querySelector('#login-key').focus(), true`)
+	require.NoError(t, chromedp.Do(tab, chromedp.KeyEvent(devstack.APIKeyDefault+"\r")))
+	waitView(t, tab, "jobs")
+	require.Equal(t, devstack.APIKeyDefault, eval[string](t, tab, `sessionStorage.getItem("aiprod.key")`))
+}
+
+// checkLogout: #logout forgets the key and shows the login form.
+func (f *consoleFixture) checkLogout(t *testing.T) {
+	eval[bool](t, f.tab, `document.querySelector('#logout').click(), true`)
+	pollFor[bool](t, f.tab, "the login form", `!!document.querySelector('#login')?.checkVisibility()`)
+	require.Nil(t, eval[any](t, f.tab, `sessionStorage.getItem("aiprod.key")`))
+}
