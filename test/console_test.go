@@ -34,8 +34,11 @@ type consoleFixture struct {
 	st     *devstack.Stack
 	c      *client.Client
 	tab    context.Context
-	jobs   []*client.Job // every job run, terminal
+	jobs   []*client.Job // every job run, terminal, oldest first
 	failed []*client.Job // those that failed
+	// seeded and seededFailed are the ids of older jobs written straight
+	// into the store, newest first, so that the jobs take two pages.
+	seeded, seededFailed []string
 }
 
 // TestConsoleInABrowser is issue 16's browser test: the web console
@@ -78,7 +81,8 @@ func TestConsoleInABrowser(t *testing.T) {
 // does, so the timeline links the trace to /v1/jobs/{id}/spans), gives
 // project dev a budget, and runs jobs to their end: one on each of four
 // backends and two unpinned, for three users; and two pinned to luma while
-// its simulator is down, which fail.
+// its simulator is down, which fail. Older than those, 60 finished jobs are
+// written straight into the store, so that the jobs take two pages.
 func startConsoleFixture(t *testing.T) *consoleFixture {
 	t.Helper()
 	spans := telemetry.NewSpanStore(0)
@@ -89,6 +93,7 @@ func startConsoleFixture(t *testing.T) *consoleFixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	f := &consoleFixture{st: st, c: client.New(st.APIURL, devstack.APIKeyDefault)}
+	f.seeded, f.seededFailed = seedJobs(t, st.Store, devstack.ProjectDefault, 60, time.Now())
 
 	ctx := context.Background()
 	admin := client.New(st.APIURL, devstack.AdminKeyDefault)
@@ -96,7 +101,7 @@ func startConsoleFixture(t *testing.T) *consoleFixture {
 	st.Sims["luma"].Core.SetFaults(simFaults(true))
 	var reqs []job.Request
 	for i, pin := range []string{"runway", "replicate", "fal", "veo", "", ""} {
-		r := job.Request{Prompt: "console: a red fox, take " + strconv.Itoa(i), DurationSeconds: 5,
+		r := job.Request{Prompt: "console: a red fox, take " + strconv.Itoa(i), DurationSeconds: 4 + i,
 			UserID: []string{"alice", "bob", "carol"}[i%3]}
 		if pin != "" {
 			r.Backends = []string{pin}
@@ -148,9 +153,9 @@ type apiRequests struct {
 	urls []*url.URL
 }
 
-func (r *apiRequests) listen(t *testing.T, tab context.Context) {
-	t.Helper()
-	require.NoError(t, chromedp.Listen(tab, func(ev any) {
+func (r *apiRequests) listen(tb testing.TB, tab context.Context) {
+	tb.Helper()
+	require.NoError(tb, chromedp.Listen(tab, func(ev any) {
 		e, ok := ev.(*network.EventRequestWillBeSent)
 		if !ok || e.Request.Method != http.MethodGet {
 			return
@@ -171,41 +176,61 @@ func (r *apiRequests) jobLists() []*url.URL {
 }
 
 // checkLogin opens /console#key=<key>: the key moves to sessionStorage, the
-// fragment leaves the URL, the jobs view shows every job, newest first,
-// after exactly one GET /v1/jobs with a limit of at most 50.
+// fragment leaves the URL, the jobs view shows the first 50 jobs, newest
+// first, after exactly one GET /v1/jobs with a limit of at most 50; the
+// next page has the rest, and the previous page is the first again.
 func (f *consoleFixture) checkLogin(t *testing.T) {
 	var reqs apiRequests
 	reqs.listen(t, f.tab)
 	require.NoError(t, chromedp.Do(f.tab, chromedp.Navigate(f.st.APIURL+"/console#key="+devstack.APIKeyDefault)))
 	waitView(t, f.tab, "jobs")
+	requireOneListOfAtMost50(t, reqs.jobLists())
 
 	loc := eval[string](t, f.tab, `location.href`)
 	require.NotContains(t, loc, "key=", "the key is removed from the URL")
 	require.NotContains(t, loc, devstack.APIKeyDefault)
 	require.Equal(t, devstack.APIKeyDefault, eval[string](t, f.tab, `sessionStorage.getItem("aiprod.key")`))
 
-	rows := eval[[]string](t, f.tab, `[...document.querySelectorAll('#jobs-table tbody tr[data-job-id]')].map(r => r.dataset.jobId)`)
-	want := make([]string, len(f.jobs))
-	for i, j := range f.jobs {
-		want[len(f.jobs)-1-i] = j.ID // submitted one after the other: the last is the newest
+	var all []string // every job, newest first
+	for i := range f.jobs {
+		all = append(all, f.jobs[len(f.jobs)-1-i].ID) // submitted one after the other
 	}
-	require.Equal(t, want, rows, "every job, newest first")
+	all = append(all, f.seeded...)
+	require.Equal(t, all[:50], jobRows(t, f.tab), "the first page: 50 jobs, newest first")
 	for _, j := range f.jobs {
 		sel := `#jobs-table tr[data-job-id="` + j.ID + `"]`
 		got := eval[[]string](t, f.tab, `(r => [r.dataset.status, r.querySelector('a[href="#job/`+j.ID+`"]') ? "linked" : "no link"])(document.querySelector('`+sel+`'))`)
 		require.Equal(t, []string{string(j.Status), "linked"}, got, "row of job %s", j.ID)
 	}
-	require.True(t, eval[bool](t, f.tab, `document.querySelector('#jobs-next').disabled`), "one page: no next page")
 
-	lists := reqs.jobLists()
-	require.Len(t, lists, 1, "the first screen is one GET /v1/jobs: %v", lists)
+	eval[bool](t, f.tab, `document.querySelector('#jobs-next').click(), true`)
+	require.Equal(t, all[50:], pollFor[[]string](t, f.tab, "the second page", `(ids => ids[0] === `+strconv.Quote(all[50])+` && ids)(`+jobRowsJS+`)`))
+	require.True(t, eval[bool](t, f.tab, `document.querySelector('#jobs-next').disabled`), "the last page has no next")
+	eval[bool](t, f.tab, `document.querySelector('#jobs-prev').click(), true`)
+	pollFor[bool](t, f.tab, "the first page again", `(ids => ids.length === 50 && ids[0] === `+strconv.Quote(all[0])+`)(`+jobRowsJS+`)`)
+}
+
+// jobRowsJS is the ids of the rows of the jobs table, in order.
+const jobRowsJS = `[...document.querySelectorAll('#jobs-table tbody tr[data-job-id]')].map(r => r.dataset.jobId)`
+
+// jobRows returns the ids of the rows of the jobs table, in order.
+func jobRows(tb testing.TB, tab context.Context) []string {
+	tb.Helper()
+	return eval[[]string](tb, tab, jobRowsJS)
+}
+
+// requireOneListOfAtMost50: the first screen asked for one page of at most
+// 50 jobs.
+func requireOneListOfAtMost50(tb testing.TB, lists []*url.URL) {
+	tb.Helper()
+	require.Len(tb, lists, 1, "the first screen is one GET /v1/jobs: %v", lists)
 	limit, err := strconv.Atoi(lists[0].Query().Get("limit"))
-	require.NoError(t, err, "limit of %s", lists[0])
-	require.True(t, limit > 0 && limit <= 50, "limit %d of %s", limit, lists[0])
+	require.NoError(tb, err, "limit of %s", lists[0])
+	require.True(tb, limit > 0 && limit <= 50, "limit %d of %s", limit, lists[0])
 }
 
 // checkFailedFilter picks status "failed": the table reloads with exactly
-// the failed jobs, from a GET /v1/jobs?status=failed.
+// the failed jobs.
 func (f *consoleFixture) checkFailedFilter(t *testing.T) {
 	eval[bool](t, f.tab, `(s => { s.value = "failed"; s.dispatchEvent(new Event("change", {bubbles: true})); return true })(
 		document.querySelector('#job-filters select[name=status]'))`)
@@ -214,11 +239,9 @@ func (f *consoleFixture) checkFailedFilter(t *testing.T) {
 		const busy = document.querySelector('section[data-view="jobs"]').getAttribute('aria-busy') !== "false";
 		return !busy && rows.length > 0 && rows.every(r => r.dataset.status === "failed") && rows.map(r => r.dataset.jobId);
 	})()`)
-	var want []string
-	for _, j := range f.failed {
-		want = append(want, j.ID)
-	}
-	require.ElementsMatch(t, want, rows)
+	want := []string{f.failed[1].ID, f.failed[0].ID} // newest first
+	want = append(want, f.seededFailed...)
+	require.Equal(t, want, rows, "the failed jobs, newest first")
 }
 
 // checkTimeline opens a failed job's timeline from its row: the summary
