@@ -47,6 +47,9 @@ type Config struct {
 	// (AIPROD_ALLOW_PRIVATE_NETWORKS, default false): job webhook_urls and
 	// alert destinations on private networks are accepted (tests, dev).
 	AllowPrivateNetworks bool
+	// Console serves the web console at /console (AIPROD_CONSOLE, default
+	// true; false: /console is a 404 like any unknown path).
+	Console bool
 }
 
 // FromEnv reads the ingest service's configuration through getenv; the
@@ -59,6 +62,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RateLimit:            v.Int("AIPROD_RATE_LIMIT", RateLimitDefault, 0, api.RateLimitMax),
 		Secrets:              v.SecretBox(platform.SecretsKeyVar),
 		AllowPrivateNetworks: v.Bool(netguard.EnvAllowPrivateNetworks, false),
+		Console:              v.Bool("AIPROD_CONSOLE", true),
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < MinKeyLen {
 		v.Fail("AIPROD_ADMIN_KEY", "must be at least %d characters, got %d (the value is a secret: not shown)", MinKeyLen, len(c.AdminKey))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/api"
+	"github.com/aiprod/aiprod/pkg/console"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	"github.com/aiprod/aiprod/pkg/platform"
 	"github.com/aiprod/aiprod/pkg/queue"
@@ -45,6 +46,9 @@ func run(ctx context.Context, cfg Config, d platform.Deps) error {
 		DeadLetters:    dl,
 		MetricsHandler: telemetry.MetricsHandler(), Ready: platform.Ready(d.Store, d.Queue, queue.TopicJobs),
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks}
+	if cfg.Console {
+		acfg.Console = console.MustNew()
+	}
 	if cfg.Secrets != nil {
 		ring, err := webhooksecrets.New(webhooksecrets.Config{Store: d.Store, Box: cfg.Secrets})
 		if err != nil {

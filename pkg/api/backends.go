@@ -38,6 +38,12 @@ type BackendView struct {
 	Endpoint string `json:"endpoint,omitempty"`
 	// Stats are what routing learned of the backend (DESIGN "Economics").
 	Stats client.BackendStats `json:"stats"`
+	// Concurrency is the catalog's cap on the generations running at once
+	// on the backend, and InFlight how many of its slots are held now,
+	// across every worker instance (its slot table). Both are omitted for a
+	// backend without a cap, which has no slots to count.
+	Concurrency int  `json:"concurrency,omitempty"`
+	InFlight    *int `json:"in_flight,omitempty"`
 }
 
 // Capabilities is what a backend can generate: the union over its offers,
@@ -140,9 +146,34 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request, _ string) 
 	out := BackendList{Backends: make([]BackendView, 0, len(s.cfg.Catalog.Backends))}
 	for i := range s.cfg.Catalog.Backends {
 		b := &s.cfg.Catalog.Backends[i]
-		out.Backends = append(out.Backends, s.backendView(b, byName[b.Name], learned[b.Name]))
+		v := s.backendView(b, byName[b.Name], learned[b.Name])
+		if err := s.countInFlight(r.Context(), b, &v); err != nil {
+			return err
+		}
+		out.Backends = append(out.Backends, v)
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// countInFlight sets v's Concurrency and InFlight from b's slot table
+// (one read) when b has a concurrency cap; a backend without one is left
+// as it is.
+func (s *Server) countInFlight(ctx context.Context, b *catalog.Backend, v *BackendView) error {
+	if b.Concurrency <= 0 {
+		return nil
+	}
+	slots, _, err := store.ReadSlots(ctx, s.cfg.Store, b.Name, b.Concurrency)
+	if err != nil {
+		return unexpected(err, "read the slots of "+b.Name)
+	}
+	now, n := s.cfg.Now(), 0
+	for _, sl := range slots {
+		if sl.HeldAt(now) {
+			n++
+		}
+	}
+	v.Concurrency, v.InFlight = b.Concurrency, &n
 	return nil
 }
 

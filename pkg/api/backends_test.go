@@ -196,3 +196,37 @@ func TestListBackendsShowsLearnedStats(t *testing.T) {
 		require.Equal(t, now.Add(-time.Minute).UTC(), *s.LastSampleAt)
 	}
 }
+
+func TestListBackendsShowsInFlight(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	now := e.clock.Now()
+	for i, holder := range []string{"j1#1", "j2#1", "j3#1"} {
+		lease := time.Hour
+		if i == 2 {
+			lease = time.Second // expired by the time the backends are listed
+		}
+		_, err := store.AcquireSlot(ctx, e.st, store.SlotClaim{Backend: "runway", Capacity: 10, Holder: holder,
+			Project: projectB, Lease: lease}, now)
+		require.NoError(t, err)
+	}
+
+	r := e.do(http.MethodGet, "/v1/backends", keyA, "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	cat := catalog.Default()
+	for _, b := range decode[api.BackendList](t, r).Backends {
+		c := cat.Backend(b.Name)
+		require.Equal(t, c.Concurrency, b.Concurrency, b.Name)
+		if c.Concurrency == 0 {
+			require.Nil(t, b.InFlight, "%s has no slots to count", b.Name)
+			continue
+		}
+		require.NotNil(t, b.InFlight, b.Name)
+		want := 0
+		if b.Name == "runway" {
+			want = 2 // held slots, whoever's project; the expired lease is free
+		}
+		require.Equal(t, want, *b.InFlight, b.Name)
+	}
+}

@@ -34,6 +34,11 @@ type Config struct {
 	Metrics *metrics.Recorder
 	// MetricsHandler, when set, serves GET /metrics (Prometheus text).
 	MetricsHandler http.Handler
+	// Console, when set, serves the web console (console.New): GET
+	// /console, /console/ and /console/assets/..., without authentication
+	// or rate limit (static files; the page reads the API with the key the
+	// user gives it). Nil: those paths are 404s like any unknown route.
+	Console http.Handler
 	// Spans, when set (aiprod dev), serves GET /v1/jobs/{id}/spans from
 	// the spans the process keeps in memory.
 	Spans SpanSource
@@ -187,6 +192,11 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", s.readyz)
 	if s.cfg.MetricsHandler != nil {
 		s.mux.Handle("GET /metrics", s.cfg.MetricsHandler)
+	}
+	if s.cfg.Console != nil {
+		for _, p := range []string{"GET /console", "GET /console/{$}", "GET /console/assets/"} {
+			s.mux.Handle(p, s.cfg.Console)
+		}
 	}
 
 	s.handle("POST /v1/jobs", s.withProject(s.createJob))

@@ -37,6 +37,7 @@ import (
 	"github.com/aiprod/aiprod/pkg/budget"
 	"github.com/aiprod/aiprod/pkg/catalog"
 	"github.com/aiprod/aiprod/pkg/circuit"
+	"github.com/aiprod/aiprod/pkg/console"
 	"github.com/aiprod/aiprod/pkg/deadletter"
 	firestoreemu "github.com/aiprod/aiprod/pkg/emulator/firestore"
 	pubsubemu "github.com/aiprod/aiprod/pkg/emulator/pubsub"
@@ -311,7 +312,7 @@ func (s *Stack) startServices(ctx, runCtx context.Context, cfg Config, q *gcppub
 		Circuit: cfg.Circuit, Endpoints: endpoints, Logger: cfg.Logger,
 		DeadLetters: dl, MetricsHandler: telemetry.MetricsHandler(),
 		Ready: platform.Ready(st, q, queue.TopicJobs), Spans: cfg.Spans, RateLimit: cfg.RateLimit, WebhookSecrets: ring,
-		AllowPrivateNetworks: s.Network.AllowPrivate})
+		AllowPrivateNetworks: s.Network.AllowPrivate, Console: console.MustNew()})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

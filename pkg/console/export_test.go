@@ -1,0 +1,4 @@
+package console
+
+// NewFS is newHandler for the tests: a handler over other files.
+var NewFS = newHandler
