@@ -3,6 +3,8 @@ package test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"net/http"
@@ -39,6 +41,7 @@ type consoleFixture struct {
 	// seeded and seededFailed are the ids of older jobs written straight
 	// into the store, newest first, so that the jobs take two pages.
 	seeded, seededFailed []string
+	reqs                 apiRequests // what f.tab asked of the API
 }
 
 // TestConsoleInABrowser is issue 16's browser test: the web console
@@ -101,7 +104,7 @@ func startConsoleFixture(t *testing.T) *consoleFixture {
 	st.Sims["luma"].Core.SetFaults(simFaults(true))
 	var reqs []job.Request
 	for i, pin := range []string{"runway", "replicate", "fal", "veo", "", ""} {
-		r := job.Request{Prompt: "console: a red fox, take " + strconv.Itoa(i), DurationSeconds: 4 + i,
+		r := job.Request{Prompt: "console: a red fox, take " + strconv.Itoa(i), DurationSeconds: []int{4, 5, 6, 7, 8, 5}[i],
 			UserID: []string{"alice", "bob", "carol"}[i%3]}
 		if pin != "" {
 			r.Backends = []string{pin}
@@ -147,10 +150,15 @@ func waitView(tb testing.TB, tab context.Context, view string) {
 	})()`)
 }
 
-// apiRequests records the GET /v1/jobs requests the page makes.
+// apiRequests records the GET requests of the API that a tab makes.
 type apiRequests struct {
 	mu   sync.Mutex
-	urls []*url.URL
+	reqs []apiRequest
+}
+
+type apiRequest struct {
+	url *url.URL
+	id  network.RequestID
 }
 
 func (r *apiRequests) listen(tb testing.TB, tab context.Context) {
@@ -160,9 +168,9 @@ func (r *apiRequests) listen(tb testing.TB, tab context.Context) {
 		if !ok || e.Request.Method != http.MethodGet {
 			return
 		}
-		if u, err := url.Parse(e.Request.URL); err == nil && u.Path == "/v1/jobs" {
+		if u, err := url.Parse(e.Request.URL); err == nil && strings.HasPrefix(u.Path, "/v1/") {
 			r.mu.Lock()
-			r.urls = append(r.urls, u)
+			r.reqs = append(r.reqs, apiRequest{url: u, id: e.RequestID})
 			r.mu.Unlock()
 		}
 	}))
@@ -172,7 +180,31 @@ func (r *apiRequests) listen(tb testing.TB, tab context.Context) {
 func (r *apiRequests) jobLists() []*url.URL {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.urls)
+	var out []*url.URL
+	for _, q := range r.reqs {
+		if q.url.Path == "/v1/jobs" {
+			out = append(out, q.url)
+		}
+	}
+	return out
+}
+
+// lastBody decodes into v the body of the latest answer the tab got to
+// a GET of path: what the page rendered.
+func (r *apiRequests) lastBody(tb testing.TB, tab context.Context, path string, v any) {
+	tb.Helper()
+	var id network.RequestID
+	r.mu.Lock()
+	for _, q := range r.reqs {
+		if q.url.Path == path {
+			id = q.id
+		}
+	}
+	r.mu.Unlock()
+	require.NotEmpty(tb, id, "the page asked for %s", path)
+	res, err := chromedp.Call(tab, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
+	require.NoError(tb, err, "the body of GET %s", path)
+	require.NoError(tb, json.Unmarshal(res.Body, v), "the body of GET %s: %s", path, res.Body)
 }
 
 // checkLogin opens /console#key=<key>: the key moves to sessionStorage, the
@@ -180,11 +212,10 @@ func (r *apiRequests) jobLists() []*url.URL {
 // first, after exactly one GET /v1/jobs with a limit of at most 50; the
 // next page has the rest, and the previous page is the first again.
 func (f *consoleFixture) checkLogin(t *testing.T) {
-	var reqs apiRequests
-	reqs.listen(t, f.tab)
+	f.reqs.listen(t, f.tab)
 	require.NoError(t, chromedp.Do(f.tab, chromedp.Navigate(f.st.APIURL+"/console#key="+devstack.APIKeyDefault)))
 	waitView(t, f.tab, "jobs")
-	requireOneListOfAtMost50(t, reqs.jobLists())
+	requireOneListOfAtMost50(t, f.reqs.jobLists())
 
 	loc := eval[string](t, f.tab, `location.href`)
 	require.NotContains(t, loc, "key=", "the key is removed from the URL")
@@ -306,14 +337,19 @@ func (f *consoleFixture) checkUsage(t *testing.T) {
 		}
 		require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/usage?group_by="+by, nil, &u))
 		require.Positive(t, int64(u.Total))
-		var want []money.Micros
+		var want, got []money.Micros
 		for _, g := range u.Groups {
 			if g.Cost != 0 {
 				want = append(want, g.Cost)
 			}
 		}
 		chart := "#chart-cost-by-" + by
-		require.ElementsMatch(t, want, f.marks(t, chart), "%s: the non-zero marks are the API's costs", chart)
+		for _, m := range f.marks(t, chart) {
+			if m != 0 {
+				got = append(got, m)
+			}
+		}
+		require.ElementsMatch(t, want, got, "%s: the non-zero marks are the API's costs", chart)
 		untitled := eval[int](t, f.tab, `[...document.querySelectorAll('`+chart+` [data-value]')].filter(m =>
 			!(m.querySelector('title') || m.parentElement.querySelector(':scope > title'))?.textContent.trim()).length`)
 		require.Zero(t, untitled, "%s: every mark has a <title> tooltip", chart)
@@ -321,24 +357,29 @@ func (f *consoleFixture) checkUsage(t *testing.T) {
 	require.GreaterOrEqual(t, eval[int](t, f.tab, `document.querySelectorAll('section[data-view="usage"] table.chart-data').length`), 3)
 }
 
-// marks returns the non-zero data-value (USD) of the data marks of chart.
+// marks returns the data-value (USD) of the data marks of chart.
 func (f *consoleFixture) marks(t *testing.T, chart string) []money.Micros {
 	t.Helper()
 	vals := eval[[]string](t, f.tab, `[...document.querySelectorAll('`+chart+` [data-value]')].map(m => m.getAttribute('data-value'))`)
 	require.NotEmpty(t, vals, "%s has data marks", chart)
-	var out []money.Micros
-	for _, v := range vals {
+	out := make([]money.Micros, len(vals))
+	for i, v := range vals {
 		usd, err := strconv.ParseFloat(v, 64)
 		require.NoError(t, err, "%s: data-value %q", chart, v)
-		if m := money.Micros(math.Round(usd * 1e6)); m != 0 {
-			out = append(out, m)
-		}
+		out[i] = money.Micros(math.Round(usd * 1e6))
 	}
 	return out
 }
 
+// forecastDay is a day of GET /v1/forecast.
+type forecastDay struct {
+	Cost     money.Micros `json:"cost_usd"`
+	Forecast bool         `json:"forecast"`
+}
+
 // checkBudget: the summary shows the limit and the spend of GET /v1/budget;
-// the forecast chart has data marks, the month's spend among them.
+// the forecast chart marks the projection, the limit and the cumulative
+// spend of each day gone, as the page's GET /v1/forecast had them.
 func (f *consoleFixture) checkBudget(t *testing.T) {
 	f.showView(t, "budget")
 	var b struct {
@@ -348,14 +389,24 @@ func (f *consoleFixture) checkBudget(t *testing.T) {
 	require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/budget", nil, &b))
 	require.NotNil(t, b.Limit)
 	summary := eval[string](t, f.tab, `document.querySelector('#budget-summary').textContent`)
-	require.Contains(t, summary, "100", "the limit")
-	require.Contains(t, summary, strings.TrimRight(strings.TrimRight(b.Spent.String(), "0"), "."), "the spend")
+	require.Contains(t, summary, "$100.00", "the limit")
+	require.Contains(t, summary, fmt.Sprintf("$%.2f", b.Spent.Float64()), "the spend")
 
 	var fc struct {
-		Spent money.Micros `json:"spent_usd"`
+		Projected money.Micros  `json:"projected_usd"`
+		Daily     []forecastDay `json:"daily"`
 	}
-	require.NoError(t, f.c.Do(context.Background(), http.MethodGet, "/v1/forecast", nil, &fc))
-	require.Contains(t, f.marks(t, "#chart-forecast"), fc.Spent, "the actual cumulative spend is marked")
+	// The projection moves with the clock: take the forecast the page got.
+	f.reqs.lastBody(t, f.tab, "/v1/forecast", &fc)
+	marks := f.marks(t, "#chart-forecast")
+	require.Contains(t, marks, fc.Projected, "the projection")
+	require.Contains(t, marks, *b.Limit, "the limit line")
+	var cum money.Micros
+	for _, d := range fc.Daily {
+		if cum += d.Cost; !d.Forecast {
+			require.Contains(t, marks, cum, "the cumulative spend of each day gone")
+		}
+	}
 }
 
 // checkRecommendations: the list has one item per recommendation of the
@@ -378,18 +429,22 @@ func (f *consoleFixture) checkRecommendations(t *testing.T) {
 	require.Equal(t, len(want) == 0, empty, "the empty state shows exactly when there are none")
 }
 
-// checkKeyboard: Tab from the top of the jobs view reaches every nav link
-// and the status filter; every filter control has a label.
+// checkKeyboard: pressing Tab reaches every nav link and every filter
+// control of the jobs view, and every filter control has a label.
 func (f *consoleFixture) checkKeyboard(t *testing.T) {
 	f.showView(t, "jobs")
-	eval[bool](t, f.tab, `document.activeElement.blur(), window.scrollTo(0, 0), true`)
+	want := []string{"#jobs", "#backends", "#usage", "#budget", "#recommendations",
+		"status", "backend", "error_code", "user_id", "since", "until"}
 	var reached []string
-	for range 40 {
+	for range 200 { // round the page (datetime inputs take a Tab per field)
 		require.NoError(t, chromedp.Do(f.tab, chromedp.KeyEvent("\t")))
 		reached = append(reached, eval[string](t, f.tab, `(e => e.getAttribute('href') || e.getAttribute('name') || e.id || e.tagName)(document.activeElement)`))
+		if !slices.ContainsFunc(want, func(w string) bool { return !slices.Contains(reached, w) }) {
+			break
+		}
 	}
-	for _, want := range []string{"#jobs", "#backends", "#usage", "#budget", "#recommendations", "status"} {
-		require.Contains(t, reached, want, "Tab reaches %s; it reached %v", want, reached)
+	for _, w := range want {
+		require.Contains(t, reached, w, "Tab reaches %s; it reached %v", w, reached)
 	}
 	unlabelled := eval[[]string](t, f.tab, `[...document.querySelectorAll('#job-filters input, #job-filters select')].filter(c =>
 		!(c.labels.length || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby'))).map(c => c.name)`)
