@@ -65,7 +65,7 @@ func waitFirstScreen(tb testing.TB, tab context.Context) []string {
 
 // seedJobs writes n finished jobs of project straight into st, 250 to a
 // transaction, created a second apart back from newest (excluded): jobs to
-// list, with no pipeline, events or ledger behind them. Every fifth one
+// list, with no pipeline, events or ledger behind them; every fourth one
 // failed. It returns their ids, newest first, and those of the failed.
 func seedJobs(tb testing.TB, st store.Store, project string, n int, newest time.Time) (ids, failed []string) {
 	tb.Helper()
@@ -83,7 +83,7 @@ func seedJobs(tb testing.TB, st store.Store, project string, n int, newest time.
 				j.Backend, j.EstimatedCost, j.TraceID = backends[i%len(backends)], money.MustParse("0.5"), "0af7651916cd43dd8448eb211c80319c"
 				done := created.Add(40 * time.Second)
 				j.UpdatedAt, j.CompletedAt = done, &done
-				if i%5 == 4 {
+				if i%4 == 3 {
 					j.Status, j.Error = job.StatusFailed, &job.ErrorInfo{Code: "backend_failed", Message: "seeded failure"}
 				} else {
 					j.Status, j.Cost = job.StatusSucceeded, j.EstimatedCost
