@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -64,6 +65,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		{"login with #key and first screen", f.checkLogin},
 		{"filter to failed", f.checkFailedFilter},
 		{"failed job timeline", f.checkTimeline},
+		{"trace link to Cloud Trace without spans", f.checkCloudTraceLink},
 		{"backends", f.checkBackends},
 		{"usage charts", f.checkUsage},
 		{"budget and forecast", f.checkBudget},
@@ -309,6 +311,36 @@ func (f *consoleFixture) checkTimeline(t *testing.T) {
 	require.Contains(t, traces, j.TraceID)
 	href := pollFor[string](t, f.tab, "the trace link", `(a => a && a.href)(document.querySelector('#job-summary a.trace-link, #timeline a.trace-link'))`)
 	require.Equal(t, f.st.APIURL+"/v1/jobs/"+j.ID+"/spans", href, "the dev stack serves the spans")
+}
+
+// checkCloudTraceLink: in a new tab whose GET /v1/jobs/{id}/spans answer
+// 404 (as on Cloud Run, which keeps no spans), the trace id links to Cloud
+// Trace.
+func (f *consoleFixture) checkCloudTraceLink(t *testing.T) {
+	tab, cancel := chromedp.NewContext(f.tab)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	paused := chromedp.Events(tab, fetch.RequestPaused)
+	wg.Go(func() {
+		for ev, err := range paused {
+			if err != nil {
+				return // the tab closed
+			}
+			_, _ = chromedp.Call(tab, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: http.StatusNotFound,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+				Body:            []byte(`{"error":{"code":"not_found","message":"no spans here"}}`)})
+		}
+	})
+	_, err := chromedp.Call(tab, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/jobs/*/spans"}}})
+	require.NoError(t, err)
+
+	j := f.failed[0]
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(f.st.APIURL+"/console#key="+devstack.APIKeyDefault)))
+	waitView(t, tab, "jobs")
+	eval[bool](t, tab, `location.hash = "#job/`+j.ID+`", true`)
+	waitView(t, tab, "job")
+	href := pollFor[string](t, tab, "the trace link", `(a => a && a.href)(document.querySelector('#job-summary a.trace-link, #timeline a.trace-link'))`)
+	require.Equal(t, "https://console.cloud.google.com/traces/list?tid="+j.TraceID, href)
 }
 
 // checkBackends: one row per catalog backend; luma, down, shows failures.
