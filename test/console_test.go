@@ -487,14 +487,17 @@ func (f *consoleFixture) checkKeyboard(t *testing.T) {
 	require.Empty(t, unlabelled, "filter controls without a label")
 }
 
-// checkPhone: at a phone's width (390 px) no view scrolls sideways.
+// checkPhone: at a phone's width (390 px) no view is wider than the
+// screen. (Not against window.innerWidth: a mobile viewport zooms out to
+// fit a page that is too wide, and innerWidth grows with it.)
 func (f *consoleFixture) checkPhone(t *testing.T) {
-	require.NoError(t, chromedp.Do(f.tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)))
+	const phone = 390
+	require.NoError(t, chromedp.Do(f.tab, chromedp.EmulateViewport(phone, 844, chromedp.EmulateMobile)))
 	defer func() { require.NoError(t, chromedp.Do(f.tab, chromedp.EmulateViewport(browserWidth, browserHeight))) }()
 	for _, view := range []string{"jobs", "backends", "usage", "budget", "recommendations"} {
 		f.showView(t, view)
-		w := eval[[]int](t, f.tab, `[document.documentElement.scrollWidth, window.innerWidth]`)
-		assert.LessOrEqual(t, w[0], w[1], "view %s at 390 px: page %d px wide", view, w[0])
+		w := eval[int](t, f.tab, `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`)
+		assert.LessOrEqual(t, w, phone, "view %s at %d px: the page is %d px wide", view, phone, w)
 	}
 }
 
