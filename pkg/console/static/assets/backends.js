@@ -23,13 +23,13 @@ function backendRow(b) {
   const st = b.stats || {};
   const learned = st.samples > 0;
   return row({ 'data-backend': b.name, 'data-circuit': b.circuit, 'data-enabled': String(b.enabled) }, [
-    h('span', null, h('strong', null, b.name), b.provider ? h('span', { class: 'muted small' }, ' ' + b.provider) : null),
+    h('span', null, h('strong', null, b.name), b.provider && b.provider !== b.name ? h('span', { class: 'muted small' }, ' ' + b.provider) : null),
     b.enabled ? 'yes' : badge('drained'),
     circuitCell(b),
     { v: b.in_flight === undefined || b.in_flight === null ? '—' : `${b.in_flight} / ${b.concurrency}`, class: 'num', title: b.concurrency ? `at most ${b.concurrency} at once` : 'no concurrency cap' },
     { v: pct(st.success_rate), class: learned ? 'num' : 'num muted', title: learned ? null : 'prior: no samples yet' },
-    { v: seconds(st.p50_seconds), class: 'num' },
-    { v: seconds(st.p95_seconds), class: 'num' },
+    { v: seconds(st.p50_seconds), class: learned ? 'num' : 'num muted' },
+    { v: seconds(st.p95_seconds), class: learned ? 'num' : 'num muted' },
     { v: (st.samples || 0).toLocaleString(), class: 'num' },
     priceCell(b),
   ]);

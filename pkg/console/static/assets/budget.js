@@ -4,7 +4,7 @@ import { get } from './api.js';
 import { forecastChart } from './charts.js';
 import { summary, time, usd } from './dom.js';
 
-const SOURCES = { project: "the project's own", default: 'the services’ default', none: 'none: no limit' };
+const SOURCES = { project: "the project's own limit", default: "the services' default limit", none: 'no limit' };
 
 export const budgetView = {
   init() {},

@@ -6,7 +6,11 @@
 
 import { fill, h, s, usd, usdShort } from './dom.js';
 
-const W = 640; // viewBox width; the SVG scales to its box
+// widthOf is the width to draw el at: its box's width in CSS pixels, so
+// that text keeps its size (the SVG still scales if the box changes).
+function widthOf(el) {
+  return Math.round(Math.min(1400, Math.max(300, el.clientWidth || (el.parentElement && el.parentElement.clientWidth) || 640)));
+}
 
 // ticks returns about n round values from 0 to at least max.
 function ticks(max, n) {
@@ -24,14 +28,15 @@ function ticks(max, n) {
 // after svg, replacing the one before.
 function dataTable(svg, caption, head, rows) {
   const next = svg.nextElementSibling;
-  if (next && next.matches('table.chart-data')) next.remove();
-  svg.after(h('table', { class: 'chart-data visually-hidden' },
+  if (next && next.matches('.chart-data-box')) next.remove();
+  // The box hides the table (overflow does not apply to a table itself).
+  svg.after(h('div', { class: 'chart-data-box visually-hidden' }, h('table', { class: 'chart-data' },
     h('caption', null, caption),
     h('thead', null, h('tr', null, head.map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', null, rows.map((r) => h('tr', null, r.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', null, c))))))));
+    h('tbody', null, rows.map((r) => h('tr', null, r.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', null, c)))))))));
 }
 
-function empty(svg, height, text) {
+function empty(svg, W, height, text) {
   svg.append(s('text', { x: W / 2, y: height / 2, class: 'empty-text', 'text-anchor': 'middle' }, text));
 }
 
@@ -39,6 +44,7 @@ function empty(svg, height, text) {
 // day) or horizontal (ranked names).
 export function barChart(svg, items, opts) {
   const horizontal = !!opts.horizontal;
+  const W = widthOf(svg);
   const height = horizontal ? Math.max(120, 40 + items.length * 26) : 260;
   svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
   svg.dataset.count = String(items.length);
@@ -46,10 +52,10 @@ export function barChart(svg, items, opts) {
   const max = Math.max(0, ...items.map((d) => d.value));
   dataTable(svg, opts.title, [opts.keyName, 'Cost (USD)', 'Jobs'], items.map((d) => [d.key || d.label, usd(d.value), d.detail || '']));
   if (!items.length || max <= 0) {
-    empty(svg, height, 'No cost in this range');
+    empty(svg, W, height, 'No cost in this range');
     if (!items.length) return;
   }
-  (horizontal ? horizontalBars : verticalBars)(svg, items, ticks(max, 4), height);
+  (horizontal ? horizontalBars : verticalBars)(svg, items, ticks(max, W < 500 ? 3 : 4), W, height);
 }
 
 function bar(d, x, y, w, hgt) {
@@ -57,7 +63,7 @@ function bar(d, x, y, w, hgt) {
     s('title', null, `${d.key || d.label}: ${usd(d.value)}${d.detail ? ' · ' + d.detail : ''}`));
 }
 
-function verticalBars(svg, items, tk, height) {
+function verticalBars(svg, items, tk, W, height) {
   const m = { l: 48, r: 8, t: 12, b: 28 };
   const iw = W - m.l - m.r;
   const ih = height - m.t - m.b;
@@ -69,7 +75,7 @@ function verticalBars(svg, items, tk, height) {
   }
   const step = iw / items.length;
   const bw = Math.max(1, step * 0.7);
-  const every = Math.ceil(items.length / 10);
+  const every = Math.ceil(items.length / Math.max(3, Math.floor(iw / 60)));
   items.forEach((d, i) => {
     const x = m.l + i * step + (step - bw) / 2;
     svg.append(bar(d, x, y(d.value), bw, m.t + ih - y(d.value)));
@@ -78,8 +84,9 @@ function verticalBars(svg, items, tk, height) {
   svg.append(s('line', { x1: m.l, x2: W - m.r, y1: m.t + ih, y2: m.t + ih, class: 'axis' }));
 }
 
-function horizontalBars(svg, items, tk, height) {
-  const m = { l: 150, r: 70, t: 8, b: 24 };
+function horizontalBars(svg, items, tk, W, height) {
+  const m = { l: W < 500 ? 96 : 150, r: 70, t: 8, b: 24 };
+  const maxChars = W < 500 ? 13 : 22;
   const iw = W - m.l - m.r;
   const top = tk[tk.length - 1];
   const x = (v) => m.l + (v / top) * iw;
@@ -89,7 +96,7 @@ function horizontalBars(svg, items, tk, height) {
   }
   items.forEach((d, i) => {
     const yy = m.t + i * 26 + 4;
-    const label = d.label.length > 22 ? d.label.slice(0, 21) + '…' : d.label;
+    const label = d.label.length > maxChars ? d.label.slice(0, maxChars - 1) + '…' : d.label;
     svg.append(s('text', { x: m.l - 8, y: yy + 14, class: 'label', 'text-anchor': 'end' }, label),
       bar(d, m.l, yy, x(d.value) - m.l, 18),
       s('text', { x: x(d.value) + 6, y: yy + 14, class: 'value' }, usd(d.value)));
@@ -106,7 +113,8 @@ function cumulative(daily) {
 // projection to the end of the month with its interval as a band widening
 // from today to [low, high] at the end, and the limit.
 export function forecastChart(svg, f) {
-  const height = 300;
+  const W = widthOf(svg);
+  const height = W < 500 ? 240 : 300;
   const m = { l: 56, r: 16, t: 16, b: 30 };
   svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
   fill(svg);
@@ -126,11 +134,11 @@ export function forecastChart(svg, f) {
       s('text', { x: m.l - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, usdShort(v)));
   }
   daily.forEach((d, i) => {
-    if (i % 5 === 0 || i === n - 1) svg.append(s('text', { x: x(i + 1), y: height - 10, class: 'tick', 'text-anchor': 'middle' }, d.day.slice(8)));
+    if (i % (W < 500 ? 7 : 5) === 0 || i === n - 1) svg.append(s('text', { x: x(i + 1), y: height - 10, class: 'tick', 'text-anchor': 'middle' }, d.day.slice(8)));
   });
   svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), class: 'axis' }));
   if (!n) {
-    empty(svg, height, 'No forecast for this period');
+    empty(svg, W, height, 'No forecast for this period');
     return;
   }
   drawProjection(svg, f, cum, k, x, y);
@@ -138,7 +146,7 @@ export function forecastChart(svg, f) {
   if (limit !== null && limit !== undefined) {
     svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(limit), y2: y(limit), class: 'limit', 'data-value': limit },
       s('title', null, `limit ${usd(limit)}`)),
-    s('text', { x: W - m.r - 4, y: y(limit) - 6, class: 'limit-label', 'text-anchor': 'end' }, `limit ${usd(limit)}`));
+    s('text', { x: m.l + 6, y: y(limit) - 6, class: 'limit-label' }, `limit ${usd(limit)}`));
   }
   if (f.exhaustion_at) {
     const day = f.exhaustion_at.slice(0, 10);
@@ -200,8 +208,10 @@ export function waterfall(box, spans) {
     depth.set(sp.span_id, d);
     return d;
   };
+  const W = widthOf(box);
   const rowH = 22;
-  const lw = 260;
+  const lw = W < 500 ? 130 : 260;
+  const maxChars = W < 500 ? 16 : 34;
   const height = spans.length * rowH + 24;
   const svg = s('svg', { viewBox: `0 0 ${W} ${height}`, role: 'img', 'aria-label': 'Spans of the trace on a time axis', class: 'waterfall' });
   const x = (t) => lw + ((t - t0) / total) * (W - lw - 8);
@@ -209,13 +219,13 @@ export function waterfall(box, spans) {
     const a = Date.parse(sp.start);
     const b = Date.parse(sp.end);
     const yy = i * rowH + 4;
-    const name = sp.name.length > 34 ? sp.name.slice(0, 33) + '…' : sp.name;
+    const name = sp.name.length > maxChars ? sp.name.slice(0, maxChars - 1) + '…' : sp.name;
     svg.append(s('text', { x: 4 + 10 * Math.min(depthOf(sp), 6), y: yy + 14, class: 'label' }, name),
       s('rect', { x: x(a), y: yy + 3, width: Math.max(1.5, x(b) - x(a)), height: 14, class: 'span span-' + sp.status, 'data-value': b - a },
         s('title', null, `${sp.name} (${sp.kind}): ${b - a} ms${sp.error ? ' · ' + sp.error : ''}`)));
   });
   svg.append(s('text', { x: W - 8, y: height - 4, class: 'tick', 'text-anchor': 'end' }, `${total} ms`));
-  box.append(svg, h('table', { class: 'chart-data visually-hidden' },
-    h('caption', null, 'Spans'),
-    h('tbody', null, spans.map((sp) => h('tr', null, h('th', { scope: 'row' }, sp.name), h('td', null, `${Date.parse(sp.end) - Date.parse(sp.start)} ms`), h('td', null, sp.status))))));
+  box.append(svg);
+  dataTable(svg, 'Spans of the trace', ['Span', 'Kind', 'Duration', 'Status'],
+    spans.map((sp) => [sp.name, sp.kind, `${Date.parse(sp.end) - Date.parse(sp.start)} ms`, sp.status]));
 }

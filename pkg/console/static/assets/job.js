@@ -6,6 +6,7 @@ import { ApiError, get } from './api.js';
 import { badge, fill, h, row, safeLink, summary, time, usd } from './dom.js';
 import { waterfall } from './charts.js';
 
+const SCOPE_AIPROD = 'github.com/aiprod/aiprod'; // AIPROD's own spans, as `aiprod trace` shows them
 const CLOUD_TRACE = 'https://console.cloud.google.com/traces/list?tid=';
 
 // spans are the spans of the job on screen, when the API serves them.
@@ -47,7 +48,7 @@ function renderAttempts(section, j) {
   fill(section.querySelector('#attempts tbody'), (j.attempts || []).map((a) => row({ 'data-attempt': a.attempt }, [
     { v: a.attempt, class: 'num' }, a.backend, a.model || '—', badge(a.status),
     { v: usd(a.estimated_cost_usd), class: 'num' }, { v: usd(a.cost_usd), class: 'num' },
-    time(a.started_at), time(a.ended_at), errorText(a.error),
+    time(a.started_at), time(a.ended_at), { v: errorText(a.error), class: 'message' },
   ])));
 }
 
@@ -68,6 +69,14 @@ async function probeSpans(id, signal) {
     if (e.name === 'AbortError' || (e instanceof ApiError && e.status === 401)) throw e;
     return null;
   }
+}
+
+// drawSpans draws the trace: AIPROD's spans, and the client libraries'
+// (Firestore, Pub/Sub) too when asked.
+function drawSpans(section) {
+  const all = section.querySelector('#spans-all').checked;
+  section.querySelector('#spans-library-count').textContent = String(spans.filter((sp) => sp.scope !== SCOPE_AIPROD).length);
+  waterfall(section.querySelector('#spans-chart'), all ? spans : spans.filter((sp) => sp.scope === SCOPE_AIPROD));
 }
 
 async function load(section, id, signal) {
@@ -92,10 +101,11 @@ export const jobView = {
       if (!a || !spans || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
       ev.preventDefault();
       const box = section.querySelector('#spans');
-      waterfall(section.querySelector('#spans-chart'), spans);
-      box.hidden = false;
+      box.hidden = false; // first: the chart is drawn at the width of its box
+      drawSpans(section);
       box.querySelector('h2').focus();
     });
+    section.querySelector('#spans-all').addEventListener('change', () => drawSpans(section));
   },
   load,
 };
