@@ -94,7 +94,9 @@ func TestConsoleInABrowser(t *testing.T) {
 // written straight into the store, so that the jobs take two pages.
 func startConsoleFixture(t *testing.T) *consoleFixture {
 	t.Helper()
-	spans := telemetry.NewSpanStore(0)
+	// The tracer provider is global: parallel tests' spans land here too,
+	// hence a small store.
+	spans := telemetry.NewSpanStore(5000)
 	telemetry.Setup("aiprod-test", spans)
 	st, err := devstack.Start(context.Background(), devstack.Config{
 		Addr: "127.0.0.1:0", SimSpeed: 0.1, PollInterval: 20 * time.Millisecond, Spans: spans,
