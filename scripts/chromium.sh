@@ -35,5 +35,5 @@ fi
 echo "chromium: installing Debian's chromium package for the browser tests (apt-get, a few minutes)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium >/dev/null
+apt-get install -y -qq chromium >/dev/null
 echo "chromium: installed $(command -v chromium)"
