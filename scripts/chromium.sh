@@ -36,4 +36,8 @@ echo "chromium: installing Debian's chromium package for the browser tests (apt-
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq chromium >/dev/null
-echo "chromium: installed $(command -v chromium)"
+if ! p=$(command -v chromium); then
+	echo "chromium: apt-get installed chromium, but it is not on PATH" >&2
+	exit 1
+fi
+echo "chromium: installed $p"
