@@ -57,7 +57,7 @@ type consoleFixture struct {
 func TestConsoleInABrowser(t *testing.T) {
 	t.Parallel()
 	f := startConsoleFixture(t)
-	f.tab = newBrowser(t, 50*time.Second)
+	f.tab = newBrowser(t, 2*time.Minute) // about 10 s alone; room for a busy `make test`
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -237,9 +237,15 @@ func (f *consoleFixture) checkLogin(t *testing.T) {
 	all = append(all, f.seeded...)
 	require.Equal(t, all[:50], jobRows(t, f.tab), "the first page: 50 jobs, newest first")
 	for _, j := range f.jobs {
-		sel := `#jobs-table tr[data-job-id="` + j.ID + `"]`
-		got := eval[[]string](t, f.tab, `(r => [r.dataset.status, r.querySelector('a[href="#job/`+j.ID+`"]') ? "linked" : "no link"])(document.querySelector('`+sel+`'))`)
-		require.Equal(t, []string{string(j.Status), "linked"}, got, "row of job %s", j.ID)
+		got := eval[[]string](t, f.tab, `(r => [r.dataset.status, r.querySelector('a[href="#job/`+j.ID+`"]') ? "linked" : "no link", r.textContent])(
+			document.querySelector('#jobs-table tr[data-job-id="`+j.ID+`"]'))`)
+		require.Equal(t, []string{string(j.Status), "linked"}, got[:2], "row of job %s", j.ID)
+		for _, col := range []string{j.Backend, j.UserID, string(j.Request.QualityTier)} {
+			require.Contains(t, got[2], col, "row of job %s", j.ID)
+		}
+		if j.Error != nil {
+			require.Contains(t, got[2], j.Error.Code, "row of job %s", j.ID)
+		}
 	}
 
 	eval[bool](t, f.tab, `document.querySelector('#jobs-next').click(), true`)
