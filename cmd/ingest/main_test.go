@@ -161,3 +161,25 @@ func TestServiceLimitsFromEnv(t *testing.T) {
 	}
 	t.Fatal("2,000 requests back to back and no 429")
 }
+
+// TestConsoleFromEnv: the service configured from the environment serves
+// the console at /console, and AIPROD_CONSOLE=false leaves it a 404.
+func TestConsoleFromEnv(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		value  string
+		status int
+	}{{"", http.StatusOK}, {"false", http.StatusNotFound}} {
+		env := platformtest.Base()
+		if tt.value != "" {
+			env["AIPROD_CONSOLE"] = tt.value
+		}
+		cfg, err := FromEnv(platformtest.Getenv(env))
+		require.NoError(t, err)
+		s := startService(t, cfg)
+		res, err := http.Get(s.url + "/console")
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		require.Equal(t, tt.status, res.StatusCode, "AIPROD_CONSOLE=%q", tt.value)
+	}
+}

@@ -7,8 +7,9 @@ export const PAGE_SIZE = 50;
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 // state: tokens[i] is the page_token of page i ('' for the first);
-// loaded is the query of the page on screen.
-const state = { tokens: [''], page: 0, loaded: '' };
+// query is the filters of the page on screen or loading (null after a
+// failed load: the same filters may be tried again).
+const state = { tokens: [''], page: 0, query: null };
 
 // filters reads the form into GET /v1/jobs parameters; since and until are
 // datetime-local values (local time) sent as RFC 3339.
@@ -55,40 +56,50 @@ async function loadPage(section, signal) {
   section.querySelector('#jobs-next').disabled = !body.next_page_token;
   section.querySelector('#jobs-prev').disabled = state.page === 0;
   section.querySelector('#jobs-page').textContent = `Page ${state.page + 1}` + (jobs.length ? ` · ${jobs.length} jobs` : '');
-  state.loaded = JSON.stringify(filters(form));
+}
+
+// loadQuery loads the page for the filters on screen, remembering them.
+async function loadQuery(section, signal) {
+  state.query = JSON.stringify(filters(section.querySelector('#job-filters')));
+  try {
+    await loadPage(section, signal);
+  } catch (e) {
+    state.query = null;
+    throw e;
+  }
 }
 
 export const jobsView = {
   init(section, reload) {
     const form = section.querySelector('#job-filters');
-    const first = () => {
+    // A changed filter reloads page 1; Enter in a field (a change, then a
+    // submit) loads once.
+    const changed = () => {
+      if (JSON.stringify(filters(form)) === state.query) return;
       state.tokens = [''];
       state.page = 0;
-      reload((signal) => loadPage(section, signal));
+      reload((signal) => loadQuery(section, signal));
     };
-    // A changed filter reloads page 1; Enter or Apply with nothing changed
-    // does not load twice.
-    const changed = () => { if (JSON.stringify(filters(form)) !== state.loaded) first(); };
     form.addEventListener('change', changed);
     form.addEventListener('submit', (ev) => { ev.preventDefault(); changed(); });
     form.addEventListener('reset', () => setTimeout(changed)); // after the form is reset
     section.querySelector('#jobs-next').addEventListener('click', () => {
       if (state.page + 1 >= state.tokens.length) return;
       state.page++;
-      reload((signal) => loadPage(section, signal));
+      reload((signal) => loadQuery(section, signal));
     });
     section.querySelector('#jobs-prev').addEventListener('click', () => {
       if (state.page === 0) return;
       state.page--;
-      reload((signal) => loadPage(section, signal));
+      reload((signal) => loadQuery(section, signal));
     });
   },
-  load(section, _arg, signal) { return loadPage(section, signal); },
+  load(section, _arg, signal) { return loadQuery(section, signal); },
   reset() {
     state.tokens = [''];
     state.page = 0;
     document.querySelector('#job-filters').reset();
-    state.loaded = JSON.stringify({}); // the reset form: nothing to reload
+    state.query = JSON.stringify({}); // the reset form: nothing to reload
 
   },
 };
