@@ -56,8 +56,9 @@ type consoleFixture struct {
 // screenshot of the jobs view to docs/console.png when AIPROD_SCREENSHOT=1.
 func TestConsoleInABrowser(t *testing.T) {
 	t.Parallel()
+	tab := newBrowser(t, 2*time.Minute) // first: without a browser, fail at once; about 10 s alone, room for a busy `make test`
 	f := startConsoleFixture(t)
-	f.tab = newBrowser(t, 2*time.Minute) // about 10 s alone; room for a busy `make test`
+	f.tab = tab
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
