@@ -85,6 +85,7 @@ func startService(t *testing.T, cfg Config) service {
 		require.NoError(t, err)
 		return service{url: "http://127.0.0.1:" + port, q: q, fc: fc}
 	case err := <-done:
+		done <- err // for the cleanup, which waits for it
 		t.Fatalf("run returned before listening: %v", err)
 		return service{}
 	}
@@ -119,6 +120,7 @@ func TestServiceLimitsFromEnv(t *testing.T) {
 	t.Parallel()
 	key := strings.Repeat("k", MinKeyLen)
 	env := platformtest.Base()
+	env["PORT"] = "0" // any free port, not 8080: the tests run in parallel, beside a dev stack maybe
 	env["AIPROD_BOOTSTRAP_API_KEY"] = "acme:" + key
 	cfg, err := FromEnv(platformtest.Getenv(env))
 	require.NoError(t, err)
@@ -171,6 +173,7 @@ func TestConsoleFromEnv(t *testing.T) {
 		status int
 	}{{"", http.StatusOK}, {"false", http.StatusNotFound}} {
 		env := platformtest.Base()
+		env["PORT"] = "0"
 		if tt.value != "" {
 			env["AIPROD_CONSOLE"] = tt.value
 		}

@@ -222,6 +222,11 @@ type Backend struct {
 	// Stats are what routing learned of the backend from its settled
 	// attempts (package learn).
 	Stats *BackendStats `json:"stats,omitempty"`
+	// Concurrency is the backend's cap on generations running at once and
+	// InFlight how many run now, across every worker; both absent for a
+	// backend without a cap.
+	Concurrency int  `json:"concurrency,omitempty"`
+	InFlight    *int `json:"in_flight,omitempty"`
 }
 
 // BackendStats are the figures routing learned of a backend: over every

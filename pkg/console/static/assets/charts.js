@@ -133,8 +133,10 @@ export function forecastChart(svg, f) {
     svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), class: 'grid' }),
       s('text', { x: m.l - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, usdShort(v)));
   }
+  const every = W < 500 ? 7 : 5;
   daily.forEach((d, i) => {
-    if (i % (W < 500 ? 7 : 5) === 0 || i === n - 1) svg.append(s('text', { x: x(i + 1), y: height - 10, class: 'tick', 'text-anchor': 'middle' }, d.day.slice(8)));
+    // Every few days, and the last unless it would touch the one before.
+    if (i % every === 0 || (i === n - 1 && i % every > every / 2)) svg.append(s('text', { x: x(i + 1), y: height - 10, class: 'tick', 'text-anchor': 'middle' }, d.day.slice(8)));
   });
   svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), class: 'axis' }));
   if (!n) {
