@@ -12,16 +12,25 @@ import (
 
 func TestConsoleIsMounted(t *testing.T) {
 	t.Parallel()
-	// A rate limit of 1 a second: the console's files are not limited.
+	// A rate limit of 1 a second (burst 2), which the key's project
+	// routes meet at once and the console's files never do.
 	e := setup(t, func(c *api.Config) { c.Console = console.MustNew(); c.RateLimit = 1 })
+	e.clock.freeze() // no refill
 	for range 3 {
 		for _, p := range []string{"/console", "/console/", "/console/assets/app.js", "/console/assets/console.css"} {
-			r := e.do(http.MethodGet, p, "", "") // no key
-			require.Equal(t, http.StatusOK, r.status, p)
-			require.Equal(t, console.ContentSecurityPolicy, r.header.Get("Content-Security-Policy"), p)
-			require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), p)
+			for _, key := range []string{"", keyA} { // no key needed; a key changes nothing
+				r := e.do(http.MethodGet, p, key, "")
+				require.Equal(t, http.StatusOK, r.status, p)
+				require.Equal(t, console.ContentSecurityPolicy, r.header.Get("Content-Security-Policy"), p)
+				require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), p)
+			}
 		}
 	}
+	limited := false
+	for range 5 {
+		limited = limited || e.do(http.MethodGet, "/v1/budget", keyA, "").status == http.StatusTooManyRequests
+	}
+	require.True(t, limited, "the limit is on: the project routes meet it")
 	require.Equal(t, "text/html; charset=utf-8", e.do(http.MethodGet, "/console", "", "").header.Get("Content-Type"))
 
 	// An unknown asset is the console's 404; the rest stays the API's JSON.
