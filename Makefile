@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 12m
 
-.PHONY: chaos-short run test vet unit bench lint fmt build clean emulators help chaos fuzz
+.PHONY: chaos-short run test vet unit bench lint fmt build clean emulators help chaos fuzz chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -13,6 +13,9 @@ run: ## the whole system locally: emulators, simulated backends, ingest, router,
 
 emulators: ## only the Pub/Sub and Firestore emulators (prints the env lines to export)
 	$(GO) run ./cmd/aiprod emulators
+
+chromium: ## install Chromium for the browser tests when none is found (apt-get; root); AIPROD_CHROME names another
+	scripts/chromium.sh
 
 test: vet ## vet, then every test with the race detector (what CI runs)
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)

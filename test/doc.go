@@ -15,4 +15,11 @@
 //     transient provider errors, an outage, latency spikes and SIGKILLed
 //     routers and workers; TestChaosShort in `make test`, TestChaos
 //     (10,000 jobs) in `make chaos`.
+//   - console_test.go: the web console in headless Chromium (driven over
+//     the DevTools protocol with chromedp) against the dev stack, through
+//     the console's DOM contract; browser_test.go finds the browser
+//     (AIPROD_CHROME, else chromium, chromium-browser or google-chrome on
+//     PATH) and fails, saying how to install one, when there is none;
+//     console_bench_test.go: BenchmarkConsoleFirstScreen, the jobs view
+//     with 10,000 jobs in the store.
 package test
