@@ -71,11 +71,11 @@ type Folder struct {
 	Logger  *slog.Logger // nil: slog.Default()
 }
 
-// FoldRound, inside the round's transaction, reads the stats of every
-// backend that entries teach something about, folds the entries in, judges
-// their signals at now, and returns the writes to make once every read of
-// the transaction is done, and what to do once it committed: announce the
-// anomalies that started or ended, set the gauges. A round of a backend
+// FoldRound runs inside the round's transaction: it reads the stats of
+// every backend that entries teach something about, folds the entries in,
+// judges their signals at now, and returns the writes to make once every
+// read of the transaction is done, and what to do once it committed:
+// announce the anomalies that started or ended, set the gauges. A round of a backend
 // thus costs one read and one write, whatever its number of entries.
 //
 // An anomaly is announced at most once: recorded in the stats document in
