@@ -17,7 +17,7 @@ emulators: ## only the Pub/Sub and Firestore emulators (prints the env lines to 
 chromium: ## install Chromium for the browser tests when none is found (apt-get; root); AIPROD_CHROME names another
 	scripts/chromium.sh
 
-test: vet ## vet, then every test with the race detector (what CI runs)
+test: vet chromium ## vet, Chromium for the browser tests (installed when missing), then every test with the race detector (what CI runs)
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
 
 chaos-short: ## the 2,000-job chaos test under the race detector

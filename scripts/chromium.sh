@@ -3,7 +3,7 @@
 # (test/console_test.go) is installed: it does nothing when AIPROD_CHROME
 # names an executable or chromium, chromium-browser or google-chrome is on
 # PATH; otherwise it installs Debian's chromium package with apt-get, which
-# needs root. `make chromium` and .ci/run call it.
+# needs root. `make chromium` and `make test` (so .ci/run) call it.
 set -euo pipefail
 
 if [ -n "${AIPROD_CHROME:-}" ]; then

@@ -21,7 +21,7 @@ var chromeNames = []string{"chromium", "chromium-browser", "google-chrome"}
 // (never skip: issue 16 wants them to run in `make test` everywhere).
 var errNoChrome = errors.New("no Chromium or Chrome for the browser tests: set AIPROD_CHROME to one, " +
 	"or install Debian's chromium package with `sudo make chromium` (or `sudo apt-get install chromium`); " +
-	".ci/run installs it by itself")
+	"`make test` (and .ci/run) installs it by itself when run as root")
 
 // chromePath finds the browser: AIPROD_CHROME (a path or a name on PATH)
 // when set, else chromium, chromium-browser or google-chrome on PATH.
