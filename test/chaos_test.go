@@ -635,6 +635,8 @@ func (r *chaosRun) consumeEvents(ctx context.Context, subscription string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		switch {
+		case m.Attr(queue.AttrEventType) != "": // a system event or a ledger entry, as every consumer tells them apart
+			r.eventsOther++
 		case err != nil:
 			r.eventsOther++
 		case !ev.Status.Terminal():

@@ -170,7 +170,7 @@ func (p *pipeline) readEvents(ctx context.Context) error {
 	return p.q.Receive(ctx, queue.SubscriptionEvents, queue.ReceiveOptions{}, func(ctx context.Context, m *queue.Message) {
 		ev, err := dispatch.DecodeLifecycle(m.Data)
 		m.Ack()
-		if err == nil && ev.Status.Terminal() {
+		if err == nil && ev.Status.Terminal() && m.Attr(queue.AttrEventType) == "" {
 			select {
 			case p.ended <- ev:
 			case <-ctx.Done():
