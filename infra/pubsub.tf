@@ -31,6 +31,16 @@ locals {
     { for b in var.backends : "aiprod-worker-${b}" => "aiprod-dispatch-${b}" },
   )
 
+  # Subscription => its filter (queue.FilterLifecycle, queue.FilterNotLedger):
+  # the notifier's webhooks read job lifecycle events only (no event_type
+  # attribute), its alerts every event but the cost ledger's entries, which
+  # are for the warehouse (bigquery.tf). Pub/Sub fixes a filter when the
+  # subscription is created: changing one replaces the subscription.
+  subscription_filters = {
+    "aiprod-notifier" = "NOT attributes:event_type"
+    "aiprod-alerts"   = "NOT attributes.event_type = \"cost.ledger_entry\""
+  }
+
   source_topics = toset(values(local.subscriptions))
 
   # Source topic => its dead-letter topic (queue.DeadLetterTopic).
@@ -78,6 +88,7 @@ resource "google_pubsub_subscription" "main" {
   name                 = each.key
   topic                = google_pubsub_topic.source[each.value].id
   ack_deadline_seconds = contains(local.pushed_subscriptions, each.key) ? local.push_ack_deadline_seconds : local.ack_deadline_seconds
+  filter               = lookup(local.subscription_filters, each.key, "")
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter[each.value].id

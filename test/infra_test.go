@@ -124,6 +124,7 @@ func checkPubSubTopology(t *testing.T, m *tfModule) {
 		MaxDeliveryAttempts int
 		MinBackoff          time.Duration
 		MaxBackoff          time.Duration
+		Filter              string
 	}
 	got, pushed := map[string]subscription{}, map[string]bool{}
 	for _, in := range m.instancesOf(t, "google_pubsub_subscription") {
@@ -135,6 +136,9 @@ func checkPubSubTopology(t *testing.T, m *tfModule) {
 		s := subscription{Topic: topicName(m.str(t, in, "topic")), AckDeadline: 10 * time.Second} // Pub/Sub's default
 		if _, ok := in.body.Attributes["ack_deadline_seconds"]; ok {
 			s.AckDeadline = time.Duration(m.integer(t, in, "ack_deadline_seconds")) * time.Second
+		}
+		if _, ok := in.body.Attributes["filter"]; ok {
+			s.Filter = m.str(t, in, "filter")
 		}
 		if len(m.blocks(t, in, "push_config")) > 0 {
 			pushed[name] = true
@@ -174,7 +178,7 @@ func checkPubSubTopology(t *testing.T, m *tfModule) {
 		}
 		require.Equal(t, subscription{
 			Topic: w.Topic, AckDeadline: w.AckDeadline, DeadLetterTopic: w.DeadLetterTopic,
-			MaxDeliveryAttempts: w.MaxDeliveryAttempts, MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff,
+			MaxDeliveryAttempts: w.MaxDeliveryAttempts, MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff, Filter: w.Filter,
 		}, g, "subscription %s: Terraform vs queue.Topology", w.Name)
 	}
 	for n := range got {

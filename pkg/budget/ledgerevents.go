@@ -21,7 +21,7 @@ import (
 // in its data and in the message attribute AttrEventType. No consumer of
 // aiprod-events acts on it: it is there for the warehouse (infra/README.md,
 // "Warehouse"), which the BigQuery subscription fills.
-const EventTypeLedgerEntry = "cost.ledger_entry"
+const EventTypeLedgerEntry = queue.EventTypeLedgerEntry
 
 // ledgerPublishConcurrency bounds the publishes of one round in flight: a
 // round of RollBatchDefault entries publishes in a few seconds.

@@ -252,6 +252,10 @@ type SubscriptionConfig struct {
 	MaxDeliveryAttempts int           // 5..100, with DeadLetterTopic
 	MinBackoff          time.Duration // retry policy
 	MaxBackoff          time.Duration
+	// Filter, when set, is a Pub/Sub filter on attributes (package
+	// queue/filter has the grammar): only the messages it matches are
+	// delivered. Pub/Sub fixes it when the subscription is created.
+	Filter string
 }
 
 // Provisioner creates topics and subscriptions that do not exist yet. It is
@@ -290,6 +294,19 @@ const (
 	MaxBackoffDefault          = 60 * time.Second
 )
 
+// The filters of the subscriptions to aiprod-events: the notifier's
+// webhooks read job lifecycle events only (those without an event_type
+// attribute), its alerts every event but the cost ledger's entries (one per
+// settled attempt, for the warehouse).
+const (
+	// EventTypeLedgerEntry is the event_type of a cost ledger entry
+	// published to aiprod-events (budget.LedgerEvent).
+	EventTypeLedgerEntry = "cost.ledger_entry"
+
+	FilterLifecycle = "NOT attributes:" + AttrEventType
+	FilterNotLedger = "NOT attributes." + AttrEventType + ` = "` + EventTypeLedgerEntry + `"`
+)
+
 // Topology returns the subscriptions of the system for the given backends:
 // aiprod-jobs → aiprod-router, aiprod-events → aiprod-notifier,
 // aiprod-dlq-replay → aiprod-dlq-replay (router), aiprod-dispatch-<b> →
@@ -298,8 +315,8 @@ const (
 func Topology(backends []string) []SubscriptionConfig {
 	main := []SubscriptionConfig{
 		{Name: SubscriptionRouter, Topic: TopicJobs},
-		{Name: SubscriptionEvents, Topic: TopicEvents},
-		{Name: SubscriptionAlerts, Topic: TopicEvents},
+		{Name: SubscriptionEvents, Topic: TopicEvents, Filter: FilterLifecycle},
+		{Name: SubscriptionAlerts, Topic: TopicEvents, Filter: FilterNotLedger},
 		{Name: SubscriptionDLQReplay, Topic: TopicDLQReplay},
 	}
 	for _, b := range backends {

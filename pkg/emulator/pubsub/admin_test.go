@@ -57,7 +57,7 @@ func TestCreateSubscriptionRefusals(t *testing.T) {
 		}, codes.NotFound},
 		"exists":                {func(s *pubsubpb.Subscription) { s.Name = subName("taken") }, codes.AlreadyExists},
 		"push":                  {func(s *pubsubpb.Subscription) { s.PushConfig = &pubsubpb.PushConfig{PushEndpoint: "https://x"} }, codes.Unimplemented},
-		"filter":                {func(s *pubsubpb.Subscription) { s.Filter = `attributes.k = "v"` }, codes.Unimplemented},
+		"bad filter":            {func(s *pubsubpb.Subscription) { s.Filter = `attributes.k = v` }, codes.InvalidArgument},
 		"ordering":              {func(s *pubsubpb.Subscription) { s.EnableMessageOrdering = true }, codes.Unimplemented},
 		"exactly-once delivery": {func(s *pubsubpb.Subscription) { s.EnableExactlyOnceDelivery = true }, codes.Unimplemented},
 	} {

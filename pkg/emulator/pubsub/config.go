@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/aiprod/aiprod/pkg/queue/filter"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -39,6 +40,9 @@ type subConfig struct {
 	// delivered again at once.
 	retry                  bool
 	minBackoff, maxBackoff time.Duration
+	// filter selects the messages held for the subscription (Pub/Sub's
+	// filter language on attributes; package queue/filter).
+	filter filter.Filter
 }
 
 // normalize checks a subscription's configuration, fills Pub/Sub's
@@ -50,6 +54,11 @@ func normalize(p *pubsubpb.Subscription) (subConfig, error) {
 		return subConfig{}, err
 	}
 	var c subConfig
+	f, err := filter.Parse(p.GetFilter())
+	if err != nil {
+		return c, status.Errorf(codes.InvalidArgument, "invalid filter: %v", err)
+	}
+	c.filter = f
 	if p.AckDeadlineSeconds == 0 {
 		p.AckDeadlineSeconds = int32(ackDeadlineDefault / time.Second)
 	}
@@ -103,8 +112,6 @@ func unsupported(p *pubsubpb.Subscription) error {
 		what = "push subscriptions (push_config)"
 	case p.GetBigqueryConfig() != nil, p.GetCloudStorageConfig() != nil:
 		what = "export subscriptions (bigquery_config, cloud_storage_config)"
-	case p.GetFilter() != "":
-		what = "filters"
 	case p.GetEnableMessageOrdering():
 		what = "message ordering"
 	case p.GetEnableExactlyOnceDelivery():

@@ -100,7 +100,7 @@ func (st *state) publish(t *topic, msgs []*pubsubpb.PubsubMessage) []string {
 		}
 	}
 	for _, s := range t.subscriptions() {
-		s.enqueue(msgs, sizes, now)
+		s.enqueue(msgs, sizes, now) // each keeps what its filter matches
 	}
 	return ids
 }

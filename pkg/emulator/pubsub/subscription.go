@@ -74,6 +74,9 @@ func (s *subscription) enqueue(msgs []*pubsubpb.PubsubMessage, sizes []int64, no
 		return
 	}
 	for i, m := range msgs {
+		if !s.cfg.filter.Match(m.Attributes) {
+			continue // as Pub/Sub: acknowledged for this subscription at once
+		}
 		s.seq++
 		h := &held{msg: m, size: sizes[i], seq: s.seq, expires: now.Add(s.cfg.retention)}
 		h.due = h.expires

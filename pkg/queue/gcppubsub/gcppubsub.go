@@ -206,6 +206,7 @@ func (q *Queue) subscriptionProto(cfg queue.SubscriptionConfig) *pubsubpb.Subscr
 		// Pub/Sub deletes a subscription after 31 idle days, and the
 		// dead-letter subscriptions are idle by design.
 		ExpirationPolicy: &pubsubpb.ExpirationPolicy{},
+		Filter:           cfg.Filter,
 	}
 	if cfg.DeadLetterTopic != "" {
 		s.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{

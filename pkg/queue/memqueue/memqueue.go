@@ -12,6 +12,7 @@ import (
 
 	"github.com/aiprod/aiprod/pkg/errclass"
 	"github.com/aiprod/aiprod/pkg/queue"
+	"github.com/aiprod/aiprod/pkg/queue/filter"
 )
 
 // Pub/Sub's limits, enforced so that tests catch what production would reject.
@@ -94,6 +95,7 @@ type topic struct {
 
 type subscription struct {
 	cfg     queue.SubscriptionConfig // with effective deadline and backoff
+	filter  filter.Filter            // cfg.Filter, parsed
 	entries []*entry                 // neither acked nor dead-lettered, in publish order
 	changed chan struct{}            // closed and replaced when an entry may have become deliverable
 	watched bool                     // a receiver took changed to wait on it
@@ -177,7 +179,11 @@ func (q *Queue) EnsureSubscription(ctx context.Context, cfg queue.SubscriptionCo
 	if cfg.DeadLetterTopic != "" && q.topics[cfg.DeadLetterTopic] == nil {
 		return errclass.New(errclass.NotFound, "memqueue: ensure subscription %q: dead-letter topic %q not found", cfg.Name, cfg.DeadLetterTopic)
 	}
-	s := &subscription{cfg: cfg, changed: make(chan struct{})}
+	f, err := filter.Parse(cfg.Filter)
+	if err != nil {
+		return errclass.Wrap(errclass.Permanent, err, "memqueue: ensure subscription "+cfg.Name)
+	}
+	s := &subscription{cfg: cfg, filter: f, changed: make(chan struct{})}
 	q.subs[cfg.Name] = s
 	t.subs = append(t.subs, s)
 	return nil
@@ -290,14 +296,19 @@ func (q *Queue) Publish(ctx context.Context, topicName string, m queue.Message) 
 	if t == nil {
 		return "", errclass.New(errclass.NotFound, "memqueue: publish: topic %q not found", topicName)
 	}
-	return q.publishLocked(t, b, time.Now()), nil
+	return q.publishLocked(t, b, m.Attributes, time.Now()), nil
 }
 
-func (q *Queue) publishLocked(t *topic, b body, now time.Time) string {
+// publishLocked holds b (attributes attrs) in every subscription of t whose
+// filter matches it.
+func (q *Queue) publishLocked(t *topic, b body, attrs map[string]string, now time.Time) string {
 	q.nextID++
 	id := strconv.FormatUint(q.nextID, 10)
 	t.published.add(id, b, now)
 	for _, s := range t.subs {
+		if !s.filter.Match(attrs) {
+			continue // as Pub/Sub: acknowledged for it at once
+		}
 		s.entries = append(s.entries, &entry{id: id, body: b, publishTime: now, availableAt: now})
 		s.notify()
 	}
@@ -557,7 +568,8 @@ func (q *Queue) failLocked(s *subscription, e *entry, i int, now time.Time) {
 	if s.cfg.DeadLetterTopic != "" && e.attempts >= s.cfg.MaxDeliveryAttempts {
 		s.entries = slices.Delete(s.entries, i, i+1)
 		if t := q.topics[s.cfg.DeadLetterTopic]; t != nil {
-			q.publishLocked(t, e.body, now)
+			_, attrs, _ := e.body.decode()
+			q.publishLocked(t, e.body, attrs, now)
 		}
 		return
 	}

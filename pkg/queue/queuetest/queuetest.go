@@ -96,6 +96,7 @@ func Run(t *testing.T, newQueue func(t *testing.T) queue.Queue) {
 		{"ProvisionIdempotent", testProvisionIdempotent},
 		{"PublishReceive", testPublishReceive},
 		{"FanOut", testFanOut},
+		{"FilteredSubscription", testFilteredSubscription},
 		{"NotDeliveredBeforeSubscription", testNotDeliveredBeforeSubscription},
 		{"AckStopsRedelivery", testAckStopsRedelivery},
 		{"NackRedelivers", testNackRedelivers},
@@ -352,6 +353,42 @@ func testFanOut(t *testing.T, b *bundle) {
 		require.NoError(t, r.stop(t))
 		assert.Equal(t, want, got, "subscription %s", sub)
 	}
+}
+
+// A subscription with a filter gets the messages it matches, and only
+// those (queue.FilterLifecycle: no event_type attribute); another
+// subscription of the topic gets every one; a filter Pub/Sub would refuse
+// is refused.
+func testFilteredSubscription(t *testing.T, b *bundle) {
+	topic := b.topic(t, "t")
+	all := b.sub(t, "all", topic)
+	cfg := queue.SubscriptionConfig{Name: b.name("lifecycle"), Topic: topic, AckDeadline: AckDeadline,
+		MinBackoff: MinBackoff, MaxBackoff: MaxBackoff, Filter: queue.FilterLifecycle}
+	require.NoError(t, b.q.EnsureSubscription(b.ctx, cfg))
+	b.publish(t, topic, "ledger", map[string]string{queue.AttrEventType: queue.EventTypeLedgerEntry})
+	kept := b.publish(t, topic, "lifecycle", map[string]string{"job_id": "j"})
+	b.publish(t, topic, "circuit", map[string]string{queue.AttrEventType: "backend_circuit"})
+	last := b.publish(t, topic, "lifecycle 2", nil)
+
+	h, ch := collect(10)
+	r := b.receive(t, cfg.Name, queue.ReceiveOptions{}, h)
+	got := []string{wait(t, r, ch).ID, wait(t, r, ch).ID}
+	require.NoError(t, r.stop(t))
+	assert.ElementsMatch(t, []string{kept, last}, got, "only the messages without event_type")
+	select {
+	case m := <-ch:
+		t.Fatalf("filtered subscription got %q", m.Data)
+	default:
+	}
+	h, ch = collect(10)
+	r = b.receive(t, all, queue.ReceiveOptions{}, h)
+	for range 4 {
+		wait(t, r, ch)
+	}
+	require.NoError(t, r.stop(t))
+
+	bad := queue.SubscriptionConfig{Name: b.name("bad"), Topic: topic, AckDeadline: AckDeadline, Filter: "attributes.x = unquoted"}
+	require.Error(t, b.q.EnsureSubscription(b.ctx, bad))
 }
 
 func testNotDeliveredBeforeSubscription(t *testing.T, b *bundle) {
