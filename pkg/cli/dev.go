@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -127,6 +128,11 @@ const (
 	FirestoreAddrDefault = "127.0.0.1:8086"
 )
 
+// EmulatorMemoryLimitMiB is the default soft memory limit of `aiprod
+// emulators`: the emulators hold every message and document in memory, and
+// a Go heap otherwise grows to twice what is live before it is collected.
+const EmulatorMemoryLimitMiB = 800
+
 func runEmulators(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "emulators", "[flags]", `Serve the Pub/Sub emulator and the Firestore emulator on ports and
 print the lines to export so that the services (cmd/ingest, cmd/router,
@@ -141,8 +147,14 @@ Stop with Ctrl-C.`)
 		"how long the Firestore emulator keeps superseded document versions, for reads at a past time (Firestore: 1h); they are memory")
 	pprofAddr := fs.String("pprof", env.Getenv(platform.PprofVar),
 		"serve Go's profiles (net/http/pprof) on this address, to see where the emulators spend their time under load (default $AIPROD_PPROF; empty: off)")
+	memLimit := fs.Int("memory-limit-mib", EmulatorMemoryLimitMiB,
+		"soft limit of the emulators' memory, in MiB: Go's garbage collector works harder as the heap nears it, so that what was\n"+
+			"freed is returned instead of doubling the heap (runtime/debug.SetMemoryLimit; never a hard cap). 0: none; GOMEMLIMIT, when set, wins")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *memLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	if *pprofAddr != "" {
 		addr, stop, err := platform.ServePprof(*pprofAddr)
