@@ -35,9 +35,13 @@
 //     minimum_backoff·2^(failures−1), at most maximum_backoff; without one a
 //     failed message is ready at once.
 //
-// Push, export and filtered subscriptions, ordering keys, exactly-once
-// delivery, schemas, snapshots and Seek are not implemented: asking for
-// them is Unimplemented, never silently ignored.
+//   - Filters on attributes (package queue/filter: attributes:KEY, =, !=,
+//     hasPrefix, NOT, AND, OR): a message a subscription's filter does not
+//     match is never held for it, as Pub/Sub acknowledges it at once.
+//
+// Push and export subscriptions, ordering keys, exactly-once delivery,
+// schemas, snapshots and Seek are not implemented: asking for them is
+// Unimplemented, never silently ignored.
 //
 // # How it holds messages
 //
