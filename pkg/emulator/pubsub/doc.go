@@ -34,7 +34,6 @@
 //     only, as on Pub/Sub. A retry policy delays each redelivery by
 //     minimum_backoff·2^(failures−1), at most maximum_backoff; without one a
 //     failed message is ready at once.
-//
 //   - Filters on attributes (package queue/filter: attributes:KEY, =, !=,
 //     hasPrefix, NOT, AND, OR): a message a subscription's filter does not
 //     match is never held for it, as Pub/Sub acknowledges it at once.
