@@ -122,6 +122,11 @@ func TestEventsReachTheOperatorsAndTheProjectsThatAskedForThem(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "Backend fal: error rate back to normal", a.Subject)
 	assert.Equal(t, alert.Info, a.Severity)
+	an.Stale = true
+	a, _, err = alert.FromEvent(event(t, learn.EventTypeAnomaly, "", an), at)
+	require.NoError(t, err)
+	assert.Equal(t, "Backend fal: error rate no longer judged", a.Subject)
+	assert.Contains(t, a.Text, "No attempt on it for an hour")
 
 	dl := consumer.DeadLetterEvent{Type: consumer.EventTypeDeadLetter, Subscription: "aiprod-router", DeadLetterTopic: "aiprod-jobs-dlq",
 		Reason: "undecodable", ProjectID: "proj-a", At: at}

@@ -165,6 +165,15 @@ func anomalyAlert(ev learn.AnomalyEvent) Alert {
 	now, usual := anomalyFigure(ev.Signal, ev.Value), anomalyFigure(ev.Signal, ev.Baseline)
 	fields := []Field{{"Backend", ev.Backend}, {"Signal", name}, {"Last 15 minutes", now}, {"Usual", usual},
 		{"Score", fmt.Sprintf("%.1f", ev.Score)}, {"Samples", fmt.Sprint(ev.Samples)}}
+	if ev.State == learn.AnomalyEnded && ev.Stale {
+		return Alert{
+			Kind: BackendAnomaly, Severity: Info, At: ev.At,
+			Subject: fmt.Sprintf("Backend %s: %s no longer judged", ev.Backend, name),
+			Text: fmt.Sprintf("No attempt on it for an hour (drained, or not chosen): its %s, anomalous since %s, is no longer judged.",
+				name, ev.Since.UTC().Format("15:04 UTC")),
+			Fields: fields[:2],
+		}
+	}
 	if ev.State == learn.AnomalyEnded {
 		return Alert{
 			Kind: BackendAnomaly, Severity: Info, At: ev.At,

@@ -26,6 +26,10 @@ const (
 	// not start and end it every round).
 	StartScore = 4.0
 	EndScore   = 2.0
+	// StaleAfter is how long a backend may go without attempts before its
+	// anomalies end as stale: a drained or unused backend is not judged,
+	// and must not stay anomalous (and page) for ever.
+	StaleAfter = time.Hour
 )
 
 // The signals.
@@ -125,6 +129,7 @@ func foldWindow(st *store.BackendStats, o Observation) {
 type Change struct {
 	Backend string
 	Started bool // false: ended
+	Stale   bool // ended without a judgement: no attempts for StaleAfter
 	store.Anomaly
 	Samples int // recent samples that said so
 }
@@ -217,9 +222,18 @@ func median(xs []float64) float64 {
 // Detect judges st's signals at now (Judge) and updates st.Anomalies: a
 // signal judged with a score of StartScore or more starts an anomaly, one
 // judged under EndScore ends it; a signal without enough samples keeps its
-// state. It returns the changes, in the order of Signals.
+// state, unless the backend had no attempt at all for StaleAfter, which
+// ends every anomaly it has as stale. It returns the changes, in the order
+// of Signals.
 func Detect(st *store.BackendStats, now time.Time) []Change {
 	var out []Change
+	if stale(st, now) {
+		for _, a := range st.Anomalies {
+			out = append(out, Change{Backend: st.Backend, Stale: true, Anomaly: a})
+		}
+		st.Anomalies = nil
+		return out
+	}
 	for _, j := range Judge(st, now) {
 		if !j.Judged {
 			continue
@@ -238,4 +252,14 @@ func Detect(st *store.BackendStats, now time.Time) []Change {
 		}
 	}
 	return out
+}
+
+// stale reports whether st has anomalies and no attempt in its windows
+// since now − StaleAfter.
+func stale(st *store.BackendStats, now time.Time) bool {
+	if len(st.Anomalies) == 0 {
+		return false
+	}
+	n := len(st.Windows)
+	return n == 0 || !st.Windows[n-1].Start.Add(Window).After(now.Add(-StaleAfter))
 }

@@ -139,6 +139,28 @@ func TestAnomalyRobustToPastIncidents(t *testing.T) {
 	require.Equal(t, []string{"latency started"}, signalsOf(changes), "2× slower is found despite the 10× in the baseline")
 }
 
+// A backend that gets no more attempts (drained, or no longer chosen) is
+// not judged; after StaleAfter without any, its anomalies end as stale
+// rather than stay open for ever.
+func TestAnomalyEndsStaleWithoutTraffic(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	st := &store.BackendStats{Backend: "fal"}
+	slow := normal
+	slow.gen = 120
+	run(st, rng, normal, t0, 4*time.Hour)
+	at := t0.Add(4 * time.Hour)
+	require.Equal(t, []string{"latency started"}, signalsOf(run(st, rng, slow, at, 15*time.Minute)))
+	last := at.Add(15 * time.Minute)
+	require.Empty(t, learn.Detect(st, last.Add(learn.StaleAfter-learn.Window)), "under an hour without traffic: kept")
+	changes := learn.Detect(st, last.Add(learn.StaleAfter))
+	require.Len(t, changes, 1)
+	require.True(t, changes[0].Stale)
+	require.Equal(t, learn.SignalLatency, changes[0].Signal)
+	require.Empty(t, st.Anomalies)
+	require.Empty(t, learn.Detect(st, last.Add(2*learn.StaleAfter)), "ended once")
+}
+
 // Too few samples, recent or earlier, judge nothing: a quiet backend whose
 // last few attempts failed is the circuit breaker's business.
 func TestAnomalyNeedsSamples(t *testing.T) {
@@ -228,4 +250,41 @@ func TestFolderAnnouncesAnomalies(t *testing.T) {
 	require.Len(t, saved[0].Anomalies, 1, "the state is kept with the stats")
 	round()(ctx) // the same judgement again: nothing new to announce
 	require.Len(t, q.msgs, 1, "announced once")
+
+	// Then no more attempts: rounds without entries still judge it (the
+	// Folder remembers it is anomalous) and end it as stale after an hour;
+	// a round with nothing to do writes nothing.
+	now = now.Add(learn.StaleAfter + learn.Window)
+	require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
+		write, c, err := f.FoldRound(tx, nil, now)
+		committed = c
+		if err != nil {
+			return err
+		}
+		return write()
+	}))
+	committed(ctx)
+	require.Len(t, q.msgs, 2)
+	require.NoError(t, json.Unmarshal(q.msgs[1].Data, &ev))
+	require.Equal(t, learn.AnomalyEnded, ev.State)
+	require.True(t, ev.Stale)
+	saved, err = st.ListBackendStats(ctx)
+	require.NoError(t, err)
+	require.Empty(t, saved[0].Anomalies)
+	require.Equal(t, now, saved[0].UpdatedAt)
+
+	now = now.Add(time.Hour)
+	require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
+		write, c, err := f.FoldRound(tx, nil, now)
+		committed = c
+		if err != nil {
+			return err
+		}
+		return write()
+	}))
+	committed(ctx)
+	require.Len(t, q.msgs, 2, "nothing more to announce")
+	saved, err = st.ListBackendStats(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, now, saved[0].UpdatedAt, "nothing written")
 }

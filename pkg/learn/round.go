@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aiprod/aiprod/pkg/metrics"
@@ -36,17 +37,21 @@ const (
 // cost over estimate), Score the robust z-score, Samples the recent
 // attempts (successes, for latency and cost accuracy) behind Value.
 type AnomalyEvent struct {
-	Type     string    `json:"type"`
-	Backend  string    `json:"backend"`
-	Signal   string    `json:"signal"`
-	State    string    `json:"state"`
-	Value    float64   `json:"value"`
-	Baseline float64   `json:"baseline"`
-	Score    float64   `json:"score"`
-	Unit     string    `json:"unit"`
-	Samples  int       `json:"samples"`
-	Since    time.Time `json:"since"`
-	At       time.Time `json:"at"`
+	Type     string  `json:"type"`
+	Backend  string  `json:"backend"`
+	Signal   string  `json:"signal"`
+	State    string  `json:"state"`
+	Value    float64 `json:"value"`
+	Baseline float64 `json:"baseline"`
+	Score    float64 `json:"score"`
+	Unit     string  `json:"unit"`
+	Samples  int     `json:"samples"`
+	// Stale is set on an end without a judgement: the backend had no
+	// attempt for StaleAfter (drained, or no longer chosen); Value, Baseline
+	// and Score are then those the anomaly started with.
+	Stale bool      `json:"stale,omitempty"`
+	Since time.Time `json:"since"`
+	At    time.Time `json:"at"`
 }
 
 // Unit returns the unit of signal's values in events: "s" or "ratio".
@@ -69,14 +74,22 @@ type Folder struct {
 	// judged. Nil: metrics.Default().
 	Metrics *metrics.Recorder
 	Logger  *slog.Logger // nil: slog.Default()
+
+	mu sync.Mutex
+	// open are the backends this Folder last saw with anomalies: judged in
+	// every round, with entries or not, so that one that gets no more
+	// traffic ends as stale (StaleAfter) instead of staying anomalous.
+	open map[string]bool
 }
 
 // FoldRound runs inside the round's transaction: it reads the stats of
-// every backend that entries teach something about, folds the entries in,
-// judges their signals at now, and returns the writes to make once every
-// read of the transaction is done, and what to do once it committed:
-// announce the anomalies that started or ended, set the gauges. A round of a backend
-// thus costs one read and one write, whatever its number of entries.
+// every backend that entries teach something about (and of those this
+// Folder saw anomalous), folds the entries in, judges their signals at
+// now, and returns the writes to make once every read of the transaction
+// is done, and what to do once it committed: announce the anomalies that
+// started or ended, set the gauges. A round of a backend thus costs one
+// read and one write, whatever its number of entries; a backend without
+// entries is written only when an anomaly of its ended.
 //
 // An anomaly is announced at most once: recorded in the stats document in
 // the round's transaction, then published; a publish that fails is logged,
@@ -88,11 +101,12 @@ func (f *Folder) FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Ti
 			byBackend[o.Backend] = append(byBackend[o.Backend], o)
 		}
 	}
-	names := make([]string, 0, len(byBackend))
+	names := f.openBackends()
 	for n := range byBackend {
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	names = slices.Compact(names)
 	out := make([]store.BackendStats, 0, len(names))
 	var changes []Change
 	for _, n := range names {
@@ -103,7 +117,11 @@ func (f *Folder) FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Ti
 		for _, o := range byBackend[n] {
 			Fold(&st, o)
 		}
-		changes = append(changes, Detect(&st, now)...)
+		c := Detect(&st, now)
+		changes = append(changes, c...)
+		if len(byBackend[n]) == 0 && len(c) == 0 {
+			continue // nothing learned, nothing changed
+		}
 		st.UpdatedAt = now
 		out = append(out, st)
 	}
@@ -118,9 +136,32 @@ func (f *Folder) FoldRound(tx store.Tx, entries []store.LedgerEntry, now time.Ti
 	return write, func(ctx context.Context) { f.committed(ctx, out, changes, now) }, nil
 }
 
+// openBackends returns the backends f last saw with anomalies.
+func (f *Folder) openBackends() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.open))
+	for n := range f.open {
+		out = append(out, n)
+	}
+	return out
+}
+
 // committed sets the gauges of the backends of a committed round and
 // announces its changes.
 func (f *Folder) committed(ctx context.Context, stats []store.BackendStats, changes []Change, now time.Time) {
+	f.mu.Lock()
+	for _, st := range stats {
+		if f.open == nil {
+			f.open = map[string]bool{}
+		}
+		if len(st.Anomalies) > 0 {
+			f.open[st.Backend] = true
+		} else {
+			delete(f.open, st.Backend)
+		}
+	}
+	f.mu.Unlock()
 	for _, st := range stats {
 		for _, s := range Signals {
 			anomalous := slices.ContainsFunc(st.Anomalies, func(a store.Anomaly) bool { return a.Signal == s })
@@ -134,7 +175,7 @@ func (f *Folder) committed(ctx context.Context, stats []store.BackendStats, chan
 	for _, c := range changes {
 		ev := AnomalyEvent{Type: EventTypeAnomaly, Backend: c.Backend, Signal: c.Signal, State: AnomalyEnded,
 			Value: c.Value, Baseline: c.Baseline, Score: c.Score, Unit: Unit(c.Signal), Samples: c.Samples,
-			Since: c.Since.UTC(), At: now.UTC()}
+			Stale: c.Stale, Since: c.Since.UTC(), At: now.UTC()}
 		if c.Started {
 			ev.State = AnomalyStarted
 		}
