@@ -217,10 +217,10 @@ func TestFolderAnnouncesAnomalies(t *testing.T) {
 		e.At = t0.Add(4*time.Hour + time.Duration(i)*15*time.Second)
 		slow = append(slow, e)
 	}
-	round := func() func(context.Context) {
+	round := func(entries []store.LedgerEntry) func(context.Context) {
 		var committed func(context.Context)
 		require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
-			write, c, err := f.FoldRound(tx, slow, now)
+			write, c, err := f.FoldRound(tx, entries, now)
 			if err != nil {
 				return err
 			}
@@ -229,7 +229,7 @@ func TestFolderAnnouncesAnomalies(t *testing.T) {
 		}))
 		return committed
 	}
-	committed := round()
+	committed := round(slow)
 	require.Empty(t, q.msgs, "nothing published before the round committed")
 	committed(ctx)
 	require.Len(t, q.msgs, 1)
@@ -248,22 +248,14 @@ func TestFolderAnnouncesAnomalies(t *testing.T) {
 	saved, err := st.ListBackendStats(ctx)
 	require.NoError(t, err)
 	require.Len(t, saved[0].Anomalies, 1, "the state is kept with the stats")
-	round()(ctx) // the same judgement again: nothing new to announce
+	round(slow)(ctx) // the same judgement again: nothing new to announce
 	require.Len(t, q.msgs, 1, "announced once")
 
 	// Then no more attempts: rounds without entries still judge it (the
 	// Folder remembers it is anomalous) and end it as stale after an hour;
 	// a round with nothing to do writes nothing.
 	now = now.Add(learn.StaleAfter + learn.Window)
-	require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
-		write, c, err := f.FoldRound(tx, nil, now)
-		committed = c
-		if err != nil {
-			return err
-		}
-		return write()
-	}))
-	committed(ctx)
+	round(nil)(ctx)
 	require.Len(t, q.msgs, 2)
 	require.NoError(t, json.Unmarshal(q.msgs[1].Data, &ev))
 	require.Equal(t, learn.AnomalyEnded, ev.State)
@@ -274,15 +266,7 @@ func TestFolderAnnouncesAnomalies(t *testing.T) {
 	require.Equal(t, now, saved[0].UpdatedAt)
 
 	now = now.Add(time.Hour)
-	require.NoError(t, st.RunTx(ctx, func(tx store.Tx) error {
-		write, c, err := f.FoldRound(tx, nil, now)
-		committed = c
-		if err != nil {
-			return err
-		}
-		return write()
-	}))
-	committed(ctx)
+	round(nil)(ctx)
 	require.Len(t, q.msgs, 2, "nothing more to announce")
 	saved, err = st.ListBackendStats(ctx)
 	require.NoError(t, err)
